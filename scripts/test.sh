@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The one test command (README and .ci/run): installs what the tests need, starts the
+# throwaway services they use, runs ruff, mypy --strict and the whole pytest suite, and
+# stops what it started. Idempotent; needs no standard input. Extra args go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${SWF_VENV:-$ROOT/.venv}
+PY=${PYTHON:-python3}
+
+# --- Python environment --------------------------------------------------------------
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
+  | { grep -v '^WARNING: Location' || true; }
+
+# --- PostgreSQL (throwaway cluster on 127.0.0.1, trust auth) ---------------------------
+STARTED_PIDS=()
+WORK=$(mktemp -d /tmp/swf-test.XXXXXX)
+chmod 0755 "$WORK"
+cleanup() {
+  for pidfile in "${STARTED_PIDS[@]}"; do
+    [ -f "$pidfile" ] && kill -INT "$(head -1 "$pidfile")" 2>/dev/null || true
+  done
+  sleep 0.5
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+if [ -z "$PG_BIN" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null 2>&1 || true
+  apt-get install -y -q postgresql >/dev/null 2>&1 || echo "warning: could not install postgresql"
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+fi
+if [ -n "$PG_BIN" ]; then
+  PG_PORT=${SWF_TEST_PG_PORT:-55432}
+  mkdir -p "$WORK/pg"
+  RUN_AS=()
+  if [ "$(id -u)" = 0 ]; then chown postgres "$WORK/pg"; RUN_AS=(runuser -u postgres --); fi
+  "${RUN_AS[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -A trust -U postgres --no-sync >/dev/null
+  "${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $WORK/pg -c fsync=off" start >/dev/null
+  STARTED_PIDS+=("$WORK/pg/data/postmaster.pid")
+  export SWF_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/postgres"
+else
+  echo "warning: no PostgreSQL server available; PostgreSQL store tests will fail" >&2
+  export SWF_TEST_POSTGRES_URL="unavailable"
+fi
+
+# --- static checks ---------------------------------------------------------------------
+"$VENV/bin/ruff" check src tests bench
+"$VENV/bin/mypy" --strict src
+
+# --- the suite -------------------------------------------------------------------------
+export SWF_TEST_WORKDIR="$WORK"
+set +e
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" = 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi
+exit "$rc"

@@ -1,0 +1,255 @@
+"""The ports swf_app needs from the outside world, each a ``typing.Protocol``.
+
+They are batch-shaped on purpose: the engine applies one transaction per tick and submits
+ready jobs in batches, so no port is called once per job on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from swf_domain.status import ExitInfo, ExitStatus, JobStatus, WorkflowStatus
+
+# ---------------------------------------------------------------------------------------
+# Clock
+# ---------------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """Time, passed in so that services run on a virtual clock in tests."""
+
+    def now(self) -> float:
+        """Seconds since the epoch (dates shown to users, expiration)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a monotonic clock (timeouts, durations)."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------
+# Scheduler
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchRequest:
+    """Everything a scheduler needs to start one job; the engine has resolved all paths."""
+
+    job_id: int
+    workflow_id: int
+    argv: tuple[str, ...]
+    #: Variables added to (or overriding) the engine's environment for this job.
+    env: Mapping[str, str]
+    stdout_file: str
+    #: None when stderr is joined into stdout (join_stderrout).
+    stderr_file: str | None
+    working_directory: str | None = None
+    stdin_file: str | None = None
+    #: CPU slots the job reserves (parallel_job_info); the engine enforces the limits.
+    slots: int = 1
+    queue: str | None = None
+    native_specification: str | None = None
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerEvent:
+    """A job changed state on the scheduler side (started, queued, ended)."""
+
+    job_id: int
+    status: JobStatus
+    #: Set when the job ended (status DONE or FAILED).
+    exit: ExitInfo | None = None
+    scheduler_job_id: str | None = None
+    #: Epoch seconds when the change happened on the scheduler side (start or end).
+    time: float | None = None
+
+
+EventSink = Callable[[Sequence[SchedulerEvent]], None]
+
+
+class Scheduler(Protocol):
+    """Runs jobs on a computing resource and reports their state changes as events.
+
+    Jobs outlive the engine: ``close`` stops listening but never kills; after an engine
+    crash, the next ``start`` replays every end the engine has not acknowledged and
+    reports the jobs still running, so nothing is lost and nothing runs twice.
+    """
+
+    def start(self, sink: EventSink) -> frozenset[int]:
+        """Begin reporting events to ``sink`` (called from any thread, batched).
+
+        Returns the ids of the jobs the scheduler holds now (running, or ended with an
+        unacknowledged end that it is about to report): the engine adopts them and
+        treats every other job it believed active as lost.
+        """
+        ...
+
+    def submit(self, requests: Sequence[LaunchRequest]) -> None:
+        """Start (or queue) the jobs. A job that cannot start is reported as a FAILED event
+        with the reason in its stderr file — never raised — so one bad job fails alone."""
+        ...
+
+    def kill(self, job_ids: Sequence[int]) -> None:
+        """End the jobs and their whole process trees; their ends arrive as events with
+        exit status USER_KILLED."""
+        ...
+
+    def acknowledge(self, job_ids: Sequence[int]) -> None:
+        """The engine has durably recorded these jobs' ends: the scheduler may forget them."""
+        ...
+
+    def slots(self) -> int:
+        """CPU slots (or job slots) the resource offers; the engine keeps within them."""
+        ...
+
+    def close(self) -> None:
+        """Stop reporting events and release resources; running jobs go on."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------
+# Store
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class JobState:
+    """The mutable state of one job, persisted whole on every change (one row update)."""
+
+    status: JobStatus = JobStatus.NOT_SUBMITTED
+    exit_status: ExitStatus | None = None
+    exit_value: int | None = None
+    term_signal: int | None = None
+    resource_usage: str | None = None
+    scheduler_job_id: str | None = None
+    submission_date: float | None = None
+    execution_date: float | None = None
+    ending_date: float | None = None
+    #: argv as run (after param links, paths and %(name)s were resolved), once submitted.
+    command: list[str] | None = None
+    stdout_file: str | None = None
+    stderr_file: str | None = None
+    #: Output parameters a has_outputs job wrote (dynamic outputs), once it ended.
+    output_params: dict[str, Any] | None = None
+    queue: str | None = None
+
+    def exit_info(self) -> ExitInfo | None:
+        if self.exit_status is None:
+            return None
+        return ExitInfo(self.exit_status, self.exit_value, self.term_signal, self.resource_usage)
+
+
+@dataclass(frozen=True, slots=True)
+class JobUpdate:
+    job_id: int
+    state: JobState
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowUpdate:
+    workflow_id: int
+    status: WorkflowStatus
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """One job of a workflow being submitted, in the order of the document's job list."""
+
+    index: int
+    name: str
+    priority: int = 0
+    is_barrier: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewWorkflow:
+    """A validated workflow being persisted (bulk insert, one transaction)."""
+
+    user: str
+    name: str | None
+    #: The workflow in soma-workflow's JSON format (swf_domain.serialization), so the
+    #: engine can rebuild it after a restart and clients can read it back.
+    document: dict[str, Any]
+    jobs: Sequence[NewJob]
+    queue: str | None = None
+    expiration_date: float | None = None
+    submission_date: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedWorkflow:
+    workflow_id: int
+    #: Job ids in the order of ``NewWorkflow.jobs``.
+    job_ids: Sequence[int]
+
+
+@dataclass(slots=True)
+class WorkflowRow:
+    workflow_id: int
+    user: str
+    name: str | None
+    status: WorkflowStatus
+    queue: str | None
+    expiration_date: float | None
+    submission_date: float | None
+    job_count: int
+    #: Only filled by ``WorkflowStore.workflow(..., with_document=True)``.
+    document: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class JobRow:
+    job_id: int
+    workflow_id: int
+    index: int
+    name: str
+    priority: int
+    is_barrier: bool
+    state: JobState = field(default_factory=JobState)
+
+
+class WorkflowStore(Protocol):
+    """Persistence of workflows and job states; the engine is its only writer of job state.
+
+    Readers (clients, monitors) never block the writer: every query is one statement.
+    """
+
+    def add_workflow(self, workflow: NewWorkflow) -> SubmittedWorkflow:
+        """Persist a workflow and all its jobs in one transaction (bulk insert)."""
+        ...
+
+    def apply(self, jobs: Sequence[JobUpdate], workflows: Sequence[WorkflowUpdate] = ()) -> None:
+        """Apply a batch of job and workflow changes in one transaction."""
+        ...
+
+    def workflow(self, workflow_id: int, with_document: bool = False) -> WorkflowRow | None: ...
+
+    def workflows(
+        self, user: str | None = None, workflow_ids: Sequence[int] | None = None
+    ) -> list[WorkflowRow]: ...
+
+    def jobs_of(self, workflow_id: int) -> list[JobRow]:
+        """Every job row of one workflow, in index order, in one query."""
+        ...
+
+    def job(self, job_id: int) -> JobRow | None: ...
+
+    def status_counts(self, workflow_id: int) -> dict[JobStatus, int]:
+        """How many jobs of the workflow are in each status (one GROUP BY)."""
+        ...
+
+    def active_workflow_ids(self) -> list[int]:
+        """Workflows whose status is not DONE (the engine reloads them after a restart)."""
+        ...
+
+    def set_expiration(self, workflow_id: int, expiration_date: float | None) -> bool: ...
+
+    def expired_workflow_ids(self, now: float) -> list[int]: ...
+
+    def delete_workflow(self, workflow_id: int) -> bool: ...
+
+    def close(self) -> None: ...

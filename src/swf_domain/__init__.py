@@ -1,0 +1,1 @@
+"""swf's pure core: the workflow model and its rules (standard library only, no I/O)."""

@@ -1,0 +1,69 @@
+"""Typed errors, under one base, with soma-workflow's exception names.
+
+Every message names its culprit (job, field, file, line) so a user can fix the input
+without reading a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SomaWorkflowError(Exception):
+    """Base of every error swf raises on purpose (soma-workflow's base name)."""
+
+
+#: swf's own name for the base class.
+SwfError = SomaWorkflowError
+
+
+class WorkflowError(SomaWorkflowError):
+    """The workflow as a whole is invalid (dependency, cycle, param link, group)."""
+
+
+class JobError(SomaWorkflowError):
+    """One job is invalid (empty command, bad parallel_job_info, missing %(name)s value)."""
+
+
+class SerializationError(SomaWorkflowError):
+    """A workflow document cannot be read or written (names the field or element)."""
+
+
+class UnknownObjectError(SomaWorkflowError):
+    """A workflow, job or transfer id that does not exist (or is not the user's)."""
+
+
+class ConfigurationError(SomaWorkflowError):
+    """A configuration file or option is invalid (names the file, section and option)."""
+
+
+class TransferError(SomaWorkflowError):
+    """A file transfer failed or would escape its directory."""
+
+
+class EngineError(SomaWorkflowError):
+    """The engine cannot be reached or refused a request."""
+
+
+class ConnectionError(SomaWorkflowError):
+    """A client cannot connect to the engine or the remote resource."""
+
+
+class DRMError(SomaWorkflowError):
+    """The scheduler (local, cluster or MPI) failed to submit, query or kill a job."""
+
+
+class JobValidationIssue(JobError):
+    """Raised by validation with every problem found, not only the first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class WorkflowValidationError(WorkflowError):
+    """Validation found several problems; ``problems`` lists each one, culprit first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        first = problems[0] if problems else "invalid workflow"
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        super().__init__(first + more)

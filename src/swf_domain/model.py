@@ -1,0 +1,411 @@
+"""The client object model, with soma-workflow's names, parameters and positional order.
+
+Jobs, groups and special paths are compared by identity (``eq=False``): a workflow's
+dependencies are pairs of objects, exactly as in soma-workflow, and two jobs with the
+same command are still two jobs. ``slots=True`` keeps a million-job workflow in memory
+budget (about 0.5 kB per job).
+
+soma-workflow traps fixed here: mutable defaults are never shared (``configuration``,
+``env``), ``user_storage`` is kept, and a SharedResourcePath or OptionPath in the
+referenced files is valid.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+# ---------------------------------------------------------------------------------------
+# Special paths
+# ---------------------------------------------------------------------------------------
+
+
+class SpecialPath:
+    """A path that only gets its real value on the computing resource.
+
+    ``'pre' + path`` and ``path + 'suf'`` return a copy whose ``pattern`` wraps the
+    resolved value (``'pre%s'`` / ``'%ssuf'``); the copy keeps the same ``referent``, so
+    it designates the same file (identity by referent, as in soma-workflow).
+    """
+
+    __slots__ = ("_referent", "pattern")
+
+    def __init__(self, referent: SpecialPath | None = None) -> None:
+        self._referent: SpecialPath = self if referent is None else referent.referent()
+        self.pattern: str = "%s"
+
+    def referent(self) -> SpecialPath:
+        return self._referent
+
+    def with_pattern(self, pattern: str) -> SpecialPath:
+        clone = copy.copy(self)
+        clone.pattern = pattern
+        return clone
+
+    def __add__(self, other: str) -> SpecialPath:
+        if not isinstance(other, str):
+            return NotImplemented
+        return self.with_pattern(self.pattern.replace("%s", "%s" + other.replace("%", "%%")))
+
+    def __radd__(self, other: str) -> SpecialPath:
+        if not isinstance(other, str):
+            return NotImplemented
+        return self.with_pattern(other.replace("%", "%%") + self.pattern)
+
+    def apply_pattern(self, value: str) -> str:
+        return self.pattern % value
+
+
+class FileTransfer(SpecialPath):
+    """A file or directory copied between the client and the computing resource."""
+
+    __slots__ = (
+        "client_path",
+        "client_paths",
+        "disposal_timeout",
+        "initial_status",
+        "is_input",
+        "name",
+    )
+
+    def __init__(
+        self,
+        is_input: bool,
+        client_path: str | None = None,
+        disposal_timeout: int = 168,
+        name: str | None = None,
+        client_paths: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.is_input = is_input
+        self.client_path = client_path
+        self.disposal_timeout = disposal_timeout
+        self.name = name if name is not None else (client_path or "")
+        self.client_paths: list[str] | None = list(client_paths) if client_paths else None
+        # soma-workflow's wording: an input starts on the client, an output does not exist
+        self.initial_status = "on client side" if is_input else "do not exist"
+
+
+class SharedResourcePath(SpecialPath):
+    """A path on a storage that both sides see under different roots, by ``(namespace, uuid)``.
+
+    The computing resource's translation files map ``uuid`` to a root per namespace.
+    """
+
+    __slots__ = ("disposal_timeout", "namespace", "relative_path", "uuid")
+
+    def __init__(
+        self,
+        relative_path: str,
+        namespace: str | None = None,
+        uuid: str | None = None,
+        disposal_timeout: int | None = 168,
+    ) -> None:
+        super().__init__()
+        self.relative_path = relative_path
+        self.namespace = namespace
+        self.uuid = uuid
+        self.disposal_timeout = disposal_timeout
+
+
+class TemporaryPath(SpecialPath):
+    """A file or directory created on the resource for the workflow and removed with it."""
+
+    __slots__ = ("disposal_timeout", "is_directory", "name", "suffix")
+
+    def __init__(
+        self,
+        is_directory: bool = False,
+        disposal_timeout: int = 168,
+        name: str | None = None,
+        suffix: str = "",
+    ) -> None:
+        super().__init__()
+        self.is_directory = is_directory
+        self.disposal_timeout = disposal_timeout
+        self.name = name
+        self.suffix = suffix
+
+
+class OptionPath(SpecialPath):
+    """A path (plain or special) followed by an URI-like option string (``?opt=1``)."""
+
+    __slots__ = ("name", "parent_path", "uri")
+
+    def __init__(
+        self,
+        parent_path: str | SpecialPath | None = None,
+        uri: str | dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.parent_path = parent_path
+        if isinstance(uri, dict):
+            uri = "?" + "&".join(f"{key}={value}" for key, value in uri.items())
+        self.uri: str = uri or ""
+        self.name = name
+
+
+#: One element of a job command: a plain value, a special path, a ``(path, "name")``
+#: tuple (a file inside a transferred directory) or a nested list (``["<join>", ...]``
+#: or a list argument rendered as a Python-like list).
+CommandItem: TypeAlias = (
+    str | int | float | SpecialPath | tuple["CommandItem", ...] | list["CommandItem"]
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Jobs
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False, slots=True)
+class Job:
+    """One command-line job (soma-workflow's ``client.Job``, same parameter order)."""
+
+    command: list[CommandItem]
+    referenced_input_files: list[Any] | None = None
+    referenced_output_files: list[Any] | None = None
+    stdin: str | SpecialPath | None = None
+    join_stderrout: bool = False
+    disposal_timeout: int = 168
+    name: str | None = None
+    stdout_file: str | SpecialPath | None = None
+    stderr_file: str | SpecialPath | None = None
+    working_directory: str | SpecialPath | None = None
+    parallel_job_info: dict[str, Any] | None = None
+    priority: int = 0
+    native_specification: str | None = None
+    user_storage: Any = None
+    env: dict[str, str] | None = None
+    param_dict: dict[str, Any] | None = None
+    use_input_params_file: bool = False
+    has_outputs: bool = False
+    input_params_file: str | SpecialPath | None = None
+    output_params_file: str | SpecialPath | None = None
+    configuration: dict[str, Any] | None = None
+    #: Engine-side id once submitted (set on workflows returned by a controller).
+    job_id: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.command is None:
+            self.command = []
+        elif not isinstance(self.command, list):
+            self.command = list(self.command)
+        if self.name is None and self.command and isinstance(self.command[0], str):
+            self.name = self.command[0]  # soma-workflow names an unnamed job after argv[0]
+        if self.configuration is None:
+            self.configuration = {}
+        if self.param_dict is None:
+            self.param_dict = {}
+
+    def is_barrier(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+@dataclass(eq=False, slots=True, repr=False)
+class BarrierJob(Job):
+    """A job with no process: it ends DONE as soon as its parents are DONE.
+
+    Used as a hub to make N x M dependencies N + M (and for group dependencies).
+    """
+
+    def __init__(
+        self,
+        command: list[CommandItem] | None = None,
+        referenced_input_files: list[Any] | None = None,
+        referenced_output_files: list[Any] | None = None,
+        name: str | None = None,
+    ) -> None:
+        Job.__init__(
+            self,
+            list(command or []),
+            referenced_input_files=referenced_input_files,
+            referenced_output_files=referenced_output_files,
+            name=name,
+        )
+
+    def is_barrier(self) -> bool:
+        return True
+
+
+@dataclass(eq=False, slots=True)
+class Group:
+    """A named set of jobs and sub-groups, for display and for group dependencies."""
+
+    elements: list[Job | Group]
+    name: str
+    user_storage: Any = None
+
+    def __post_init__(self) -> None:
+        self.elements = list(self.elements)
+
+    def iter_jobs(self) -> Iterator[Job]:
+        """Every job in this group and its sub-groups (depth first)."""
+        stack: list[Job | Group] = list(reversed(self.elements))
+        while stack:
+            element = stack.pop()
+            if isinstance(element, Group):
+                stack.extend(reversed(element.elements))
+            else:
+                yield element
+
+    def __repr__(self) -> str:
+        return f"<Group {self.name!r} ({len(self.elements)} elements)>"
+
+
+Element: TypeAlias = Job | Group
+
+#: A param link source: (source_job, source_param) or (source_job, source_param, function)
+#: where function is "module.func" or ("module.func", *args).
+ParamLinkSource: TypeAlias = tuple[Any, ...]
+ParamLinks: TypeAlias = dict[Job, dict[str, list[ParamLinkSource]]]
+
+
+@dataclass(eq=False)
+class Workflow:
+    """A DAG of jobs (soma-workflow's ``client.Workflow``, same parameter order).
+
+    Dependencies whose endpoint is a Group are expanded at construction through a pair
+    of barrier hubs per group (``<group>_input`` / ``<group>_output``), as soma does, so
+    the stored dependencies are always job -> job. Param links add the dependencies they
+    imply (source -> destination).
+    """
+
+    jobs: list[Job]
+    dependencies: list[tuple[Element, Element]] | None = None
+    root_group: list[Element] | None = None
+    disposal_timeout: int = 168
+    user_storage: Any = None
+    name: str | None = None
+    env: dict[str, str] | None = None
+    env_builder_code: str | None = None
+    param_links: ParamLinks | None = None
+    native_specification: str | None = None
+    #: Groups of the workflow (every group reachable from root_group), set at construction.
+    groups: list[Group] = field(default_factory=list, init=False)
+    #: Engine-side id once submitted.
+    wf_id: int | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.jobs = list(self.jobs)
+        self.dependencies = list(self.dependencies or [])
+        self.env = dict(self.env) if self.env else {}
+        self.param_links = dict(self.param_links) if self.param_links else {}
+        self._expand_group_dependencies(self.dependencies)
+        self._add_param_link_dependencies(self.param_links)
+        if self.root_group is None:
+            self.root_group = list(self.jobs)
+        else:
+            self.root_group = list(self.root_group)
+        self.groups = _collect_groups(self.root_group)
+
+    # -- soma-workflow's API ------------------------------------------------------------
+
+    def add_workflow(self, workflow: Workflow, as_group: str | None = None) -> Group | None:
+        """Merge ``workflow`` into this one (jobs, dependencies, param links, groups).
+
+        With ``as_group``, its root elements become one group of that name in this
+        workflow's root group; otherwise they are added to the root group as they are.
+        """
+        self.jobs.extend(workflow.jobs)
+        assert self.dependencies is not None and self.param_links is not None
+        assert self.root_group is not None and workflow.root_group is not None
+        self.dependencies.extend(workflow.dependencies or [])
+        self.param_links.update(workflow.param_links or {})
+        new_group: Group | None = None
+        if as_group is not None:
+            new_group = Group(list(workflow.root_group), name=as_group)
+            self.root_group.append(new_group)
+            self.groups.append(new_group)
+        else:
+            self.root_group.extend(workflow.root_group)
+        self.groups.extend(workflow.groups)
+        return new_group
+
+    def add_dependencies(self, dependencies: Iterable[tuple[Element, Element]]) -> None:
+        """Add dependencies (group endpoints are expanded through barrier hubs)."""
+        assert self.dependencies is not None
+        self._expand_group_dependencies(list(dependencies))
+
+    # -- construction helpers -----------------------------------------------------------
+
+    def _expand_group_dependencies(self, dependencies: list[tuple[Element, Element]]) -> None:
+        assert self.dependencies is not None
+        plain = [dep for dep in dependencies if not _has_group(dep)]
+        grouped = [dep for dep in dependencies if _has_group(dep)]
+        if dependencies is not self.dependencies:
+            self.dependencies.extend(plain)
+        else:
+            self.dependencies[:] = plain
+        if not grouped:
+            return
+        hubs: dict[int, tuple[BarrierJob, BarrierJob]] = {}
+        for source, target in grouped:
+            if isinstance(source, Group):
+                source = self._group_hubs(source, hubs)[1]
+            if isinstance(target, Group):
+                target = self._group_hubs(target, hubs)[0]
+            self.dependencies.append((source, target))
+
+    def _group_hubs(
+        self, group: Group, hubs: dict[int, tuple[BarrierJob, BarrierJob]]
+    ) -> tuple[BarrierJob, BarrierJob]:
+        """The (input, output) hubs of ``group``, built once with the intra-group edges."""
+        assert self.dependencies is not None
+        found = hubs.get(id(group))
+        if found is not None:
+            return found
+        pair = (BarrierJob(name=f"{group.name}_input"), BarrierJob(name=f"{group.name}_output"))
+        hubs[id(group)] = pair
+        self.jobs.extend(pair)
+        for element in group.elements:
+            if isinstance(element, Group):
+                sub_in, sub_out = self._group_hubs(element, hubs)
+                self.dependencies.append((pair[0], sub_in))
+                self.dependencies.append((sub_out, pair[1]))
+            else:
+                self.dependencies.append((pair[0], element))
+                self.dependencies.append((element, pair[1]))
+        return pair
+
+    def _add_param_link_dependencies(self, links: ParamLinks) -> None:
+        assert self.dependencies is not None
+        if not links:
+            return
+        existing = {(id(a), id(b)) for a, b in self.dependencies}
+        for destination, by_param in links.items():
+            for sources in by_param.values():
+                for link in sources:
+                    key = (id(link[0]), id(destination))
+                    if key not in existing:
+                        existing.add(key)
+                        self.dependencies.append((link[0], destination))
+
+    def __repr__(self) -> str:
+        return f"<Workflow {self.name!r} ({len(self.jobs)} jobs)>"
+
+
+def _has_group(dependency: tuple[Element, Element]) -> bool:
+    return isinstance(dependency[0], Group) or isinstance(dependency[1], Group)
+
+
+def _collect_groups(elements: Iterable[Element]) -> list[Group]:
+    """Every group reachable from ``elements``, each once, parents before children."""
+    seen: set[int] = set()
+    found: list[Group] = []
+    stack = [element for element in elements if isinstance(element, Group)]
+    stack.reverse()
+    while stack:
+        group = stack.pop()
+        if id(group) in seen:
+            continue
+        seen.add(id(group))
+        found.append(group)
+        stack.extend(reversed([e for e in group.elements if isinstance(e, Group)]))
+    return found

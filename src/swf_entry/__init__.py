@@ -1,0 +1,1 @@
+"""User-facing entries and the composition root: facade, CLI, daemons."""
