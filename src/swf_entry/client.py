@@ -1,0 +1,358 @@
+"""soma-workflow's client API on swf: ``from swf_entry.client import Job, Workflow, ...``.
+
+``WorkflowController`` is a thin facade over an ``EngineLink``: it converts between the
+user's objects (Workflow, datetime) and the link's plain data, and nothing else, so every
+mode (embedded, local daemon, remote) behaves the same.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, TextIO
+
+from swf_app.link import EngineLink
+from swf_domain import serialization
+from swf_domain.custom_jobs import (
+    CrossValidationFoldJob,
+    LeaveOneOutJob,
+    ListCatJob,
+    MapJob,
+    ReduceJob,
+    StrCatJob,
+)
+from swf_domain.errors import (
+    SerializationError,
+    SomaWorkflowError,
+    TransferError,
+    UnknownObjectError,
+    WorkflowError,
+)
+from swf_domain.model import (
+    BarrierJob,
+    FileTransfer,
+    Group,
+    Job,
+    OptionPath,
+    SharedResourcePath,
+    SpecialPath,
+    TemporaryPath,
+    Workflow,
+)
+from swf_domain.status import ExitStatus, JobStatus
+
+__all__ = [
+    "BarrierJob",
+    "CrossValidationFoldJob",
+    "FileTransfer",
+    "Group",
+    "Helper",
+    "Job",
+    "LeaveOneOutJob",
+    "ListCatJob",
+    "MapJob",
+    "OptionPath",
+    "ReduceJob",
+    "SerializationError",
+    "SharedResourcePath",
+    "SomaWorkflowError",
+    "SpecialPath",
+    "StrCatJob",
+    "TemporaryPath",
+    "TransferError",
+    "UnknownObjectError",
+    "Workflow",
+    "WorkflowController",
+    "WorkflowError",
+]
+
+
+def _to_epoch(date: datetime | float | None) -> float | None:
+    if date is None:
+        return None
+    if isinstance(date, datetime):
+        return date.timestamp()
+    return float(date)
+
+
+def _to_datetime(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch)
+
+
+class WorkflowController:
+    """Submission, control and monitoring of workflows on one computing resource.
+
+    With the default configuration the engine is a detached local daemon, so workflows
+    outlive this object; ``isolated_light_mode`` (True or a directory) or a configuration
+    in light mode embeds the engine in this process instead, as soma-workflow does.
+    """
+
+    #: Class-wide default for ``isolated_light_mode`` (soma-workflow's switch).
+    isolated_light_mode: ClassVar[bool | str | None] = None
+
+    def __init__(
+        self,
+        resource_id: str | None = None,
+        login: str | None = None,
+        password: str | None = None,
+        config: Any = None,
+        rsa_key_pass: str | None = None,
+        isolated_light_mode: bool | str | None = None,
+    ) -> None:
+        from swf_entry.composition import connect
+
+        if isolated_light_mode is None:
+            isolated_light_mode = type(self).isolated_light_mode
+        self._link: EngineLink = connect(
+            resource_id=resource_id,
+            login=login,
+            password=password,
+            config=config,
+            isolated=isolated_light_mode,
+        )
+        self.resource_id = resource_id
+
+    @classmethod
+    def from_link(cls, link: EngineLink) -> WorkflowController:
+        """A controller over an existing link (tests, the CLI, embedding applications)."""
+        controller = cls.__new__(cls)
+        controller._link = link
+        controller.resource_id = None
+        return controller
+
+    @property
+    def link(self) -> EngineLink:
+        return self._link
+
+    # -- submission ---------------------------------------------------------------------
+
+    def submit_workflow(
+        self,
+        workflow: Workflow,
+        expiration_date: datetime | None = None,
+        name: str | None = None,
+        queue: str | None = None,
+    ) -> int:
+        """Validate and submit ``workflow``; returns its id. Invalid -> WorkflowError/JobError."""
+        document = serialization.workflow_to_dict(workflow)
+        workflow_id = self._link.submit_workflow(
+            document, name if name is not None else workflow.name, queue, _to_epoch(expiration_date)
+        )
+        workflow.wf_id = workflow_id
+        return workflow_id
+
+    # -- retrieval ----------------------------------------------------------------------
+
+    def workflow(self, workflow_id: int) -> Workflow:
+        """The submitted workflow, its jobs carrying their ``job_id``."""
+        document = self._link.workflow_document(workflow_id)
+        workflow = serialization.workflow_from_dict(document)
+        for job, job_id in zip(workflow.jobs, document.get("job_ids", []), strict=False):
+            job.job_id = job_id
+        workflow.wf_id = workflow_id
+        return workflow
+
+    def workflows(
+        self, workflow_ids: Sequence[int] | None = None
+    ) -> dict[int, tuple[str | None, datetime | None]]:
+        rows = self._link.workflows(list(workflow_ids) if workflow_ids is not None else None)
+        return {wf_id: (name, _to_datetime(exp)) for wf_id, (name, exp) in rows.items()}
+
+    def jobs(self, job_ids: Sequence[int] | None = None) -> dict[int, tuple[Any, ...]]:
+        """soma-workflow lists here the jobs submitted outside any workflow; swf has none."""
+        return {}
+
+    def transfers(self, transfer_ids: Sequence[int] | None = None) -> dict[int, tuple[Any, ...]]:
+        """soma-workflow lists here transfers registered outside any workflow; swf has none."""
+        return {}
+
+    # -- monitoring ---------------------------------------------------------------------
+
+    def workflow_status(self, workflow_id: int) -> str | None:
+        return self._link.workflow_status(workflow_id)
+
+    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
+        jobs, transfers, status, queue, temporaries = self._link.workflow_elements_status(
+            workflow_id, with_drms_id
+        )
+        converted = []
+        for entry in jobs:
+            dates = entry[4]
+            converted.append(
+                (
+                    entry[0],
+                    entry[1],
+                    entry[2],
+                    tuple(entry[3]) if entry[3] is not None else None,
+                    (*(_to_datetime(d) for d in dates[:3]), *dates[3:]),
+                    *entry[5:],
+                )
+            )
+        return (converted, list(transfers), status, queue, list(temporaries))
+
+    def job_status(self, job_id: int) -> str:
+        return self._link.job_status(job_id)
+
+    def job_termination_status(
+        self, job_id: int
+    ) -> tuple[str, int | None, int | None, str | None] | None:
+        status = self._link.job_termination_status(job_id)
+        return None if status is None else tuple(status)  # type: ignore[return-value]
+
+    def retrieve_job_stdouterr(
+        self,
+        job_id: int,
+        stdout_file_path: str,
+        stderr_file_path: str | None = None,
+        buffer_size: int = 256 * 1024,
+    ) -> None:
+        """Copy the job's stdout (and stderr) files to the given paths."""
+        stdout, stderr = self._link.job_files(job_id)
+        _copy_or_empty(stdout, stdout_file_path)
+        if stderr_file_path is not None:
+            _copy_or_empty(stderr, stderr_file_path)
+
+    def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
+        return self._link.get_job_output_params(job_id)
+
+    def log_failed_workflow(self, workflow_id: int, file: TextIO = sys.stderr) -> None:
+        """Print every failed job of the workflow with its exit info and output files."""
+        for job_id in Helper.list_failed_jobs(workflow_id, self):
+            status = self.job_termination_status(job_id)
+            stdout, stderr = self._link.job_files(job_id)
+            print(f"job {job_id}: {self.job_status(job_id)} {status}", file=file)
+            for label, path in (("stdout", stdout), ("stderr", stderr)):
+                if path and Path(path).exists():
+                    text = Path(path).read_text(errors="replace")[-4000:]
+                    print(f"--- {label} ({path}) ---\n{text}", file=file)
+
+    # -- control ------------------------------------------------------------------------
+
+    def stop_workflow(self, workflow_id: int) -> bool:
+        return self._link.stop_workflow(workflow_id)
+
+    def restart_workflow(self, workflow_id: int, queue: str | None = None) -> bool:
+        return self._link.restart_workflow(workflow_id, queue)
+
+    def delete_workflow(self, workflow_id: int, force: bool = True) -> bool:
+        return self._link.delete_workflow(workflow_id, force)
+
+    def stop_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
+        return self._link.stop_jobs(workflow_id, list(job_ids))
+
+    def restart_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
+        return self._link.restart_jobs(workflow_id, list(job_ids))
+
+    def wait_workflow(self, workflow_id: int, timeout: float = -1) -> None:
+        self._link.wait_workflow(workflow_id, timeout)
+
+    def wait_job(self, job_ids: Sequence[int], timeout: float = -1) -> None:
+        self._link.wait_job(list(job_ids), timeout)
+
+    def change_workflow_expiration_date(
+        self, workflow_id: int, new_expiration_date: datetime | None
+    ) -> bool:
+        return self._link.change_workflow_expiration_date(
+            workflow_id, _to_epoch(new_expiration_date)
+        )
+
+    def disconnect(self) -> None:
+        """Close this client; the workflows go on (and, embedded, the engine stops)."""
+        self._link.close()
+
+    def __enter__(self) -> WorkflowController:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+
+def _copy_or_empty(source: str | None, destination: str) -> None:
+    if source and Path(source).exists():
+        shutil.copyfile(source, destination)
+    else:
+        Path(destination).write_text("")
+
+
+class Helper:
+    """soma-workflow's static helpers."""
+
+    @staticmethod
+    def list_failed_jobs(
+        workflow_id: int,
+        wf_ctrl: WorkflowController,
+        include_aborted_jobs: bool = False,
+        include_user_killed_jobs: bool = False,
+        include_statuses: Sequence[str] | None = None,
+    ) -> list[int]:
+        """Ids of the jobs that failed (or, on request, were aborted or killed)."""
+        if include_statuses is not None:
+            wanted = {str(status) for status in include_statuses}
+        else:
+            wanted = {
+                ExitStatus.FINISHED_REGULARLY.value,
+                ExitStatus.FINISHED_TERM_SIG.value,
+                ExitStatus.FINISHED_UNCLEAR_CONDITIONS.value,
+                ExitStatus.EXIT_UNDETERMINED.value,
+            }
+            if include_aborted_jobs:
+                wanted |= {ExitStatus.EXIT_ABORTED.value, ExitStatus.EXIT_NOTRUN.value}
+            if include_user_killed_jobs:
+                wanted.add(ExitStatus.USER_KILLED.value)
+        jobs = wf_ctrl.workflow_elements_status(workflow_id)[0]
+        failed = []
+        for job_id, status, _queue, exit_info, *_ in jobs:
+            if exit_info is None or exit_info[0] not in wanted:
+                continue
+            if include_statuses is not None or status == JobStatus.FAILED.value or exit_info[1]:
+                failed.append(job_id)
+        return failed
+
+    @staticmethod
+    def wait_workflow(workflow_id: int, wf_ctrl: WorkflowController) -> None:
+        wf_ctrl.wait_workflow(workflow_id)
+
+    @staticmethod
+    def delete_all_workflows(wf_ctrl: WorkflowController, force: bool = True) -> bool:
+        ok = True
+        for workflow_id in list(wf_ctrl.workflows()):
+            ok = wf_ctrl.delete_workflow(workflow_id, force) and ok
+        return ok
+
+    @staticmethod
+    def serialize(file_path: str | Path, workflow: Workflow) -> None:
+        """Write ``workflow`` to ``file_path`` in soma-workflow's JSON format."""
+        try:
+            Path(file_path).write_text(serialization.dumps(workflow))
+        except OSError as error:
+            raise SerializationError(f"{file_path}: cannot write: {error.strerror}") from error
+
+    @staticmethod
+    def unserialize(file_path: str | Path) -> Workflow:
+        """Read a workflow written by ``serialize`` (or by soma-workflow)."""
+        try:
+            text = Path(file_path).read_text()
+        except OSError as error:
+            raise SerializationError(f"{file_path}: cannot read: {error.strerror}") from error
+        return serialization.loads(text, source=str(file_path))
+
+    @staticmethod
+    def transfer_input_files(
+        workflow_id: int, wf_ctrl: WorkflowController, buffer_size: int = 256 * 1024
+    ) -> None:
+        """Local resource: the engine reads input files where they are; nothing to move."""
+
+    @staticmethod
+    def transfer_output_files(
+        workflow_id: int, wf_ctrl: WorkflowController, buffer_size: int = 256 * 1024
+    ) -> None:
+        """Local resource: outputs are written in place; nothing to move."""
+
+    @staticmethod
+    def cpu_count() -> int:
+        return os.cpu_count() or 1
+
