@@ -204,6 +204,13 @@ class Job:
     def is_barrier(self) -> bool:
         return False
 
+    def is_engine_execution(self) -> bool:
+        """True for jobs the engine computes in-process (no command, no process).
+
+        Overridden by the custom jobs of ``swf_domain.custom_jobs`` (MapJob, ReduceJob...).
+        """
+        return False
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 

@@ -1,0 +1,266 @@
+"""Validation rules of one job, reported all at once.
+
+Submission validates every job of a workflow (up to a million), so ``job_problems`` is
+shaped around a fast path: the overwhelmingly common job has a list of plain strings as
+command, no ``%(`` in it, no parallel info and plain-string paths; such a job costs a
+string join and a handful of type checks. Anything unusual falls through to the full,
+slower checks, which collect every problem instead of stopping at the first, so a user
+fixes a workflow in one round.
+
+Every message starts with ``job '<name>':`` so it can be shown without context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from .model import FileTransfer, Job, OptionPath, SpecialPath, TemporaryPath
+
+#: A ``%(name)s`` / ``%(name)d`` / ``%(name)f`` placeholder, as soma-workflow substitutes
+#: them in command strings (non-greedy, unlike soma, so two placeholders in one string
+#: are two names).
+PLACEHOLDER = re.compile(r"%\(([^)]+)\)[dsf]")
+
+#: The keys soma-workflow's schedulers read from ``parallel_job_info``.
+PARALLEL_INFO_KEYS = ("config_name", "nodes_number", "cpu_per_node")
+
+#: Job attributes that hold one path (a plain string or a special path) or None.
+PATH_FIELDS = (
+    "stdin",
+    "stdout_file",
+    "stderr_file",
+    "working_directory",
+    "input_params_file",
+    "output_params_file",
+)
+
+
+def job_label(job: Job) -> str:
+    """``job 'name'`` (or ``job <unnamed>``), the prefix of every message about ``job``."""
+    return f"job {job.name!r}" if job.name is not None else "job <unnamed>"
+
+
+def job_problems(job: Job, linked_params: Collection[str] = ()) -> list[str]:
+    """Every problem of ``job``, each message naming the job (empty list: valid).
+
+    ``linked_params`` names the parameters a param link will fill before the job runs
+    (the workflow knows them, the job does not): a ``%(name)s`` placeholder for one of
+    them is not reported as missing.
+    """
+    if _is_plain(job):
+        return []
+    problems: list[str] = []
+    label = job_label(job)
+    _check_command(job, label, linked_params, problems)
+    _check_parallel_info(job.parallel_job_info, label, problems)
+    priority = job.priority
+    if type(priority) is not int:
+        problems.append(f"{label}: priority must be an int, not {type(priority).__name__}")
+    _check_paths(job, label, problems)
+    _check_dicts(job, label, problems)
+    return problems
+
+
+def _is_plain(job: Job) -> bool:
+    """True for the common valid job: checked with a join and a few identity tests."""
+    command = job.command
+    if not command or type(command) is not list:
+        return False
+    try:
+        joined = "".join(command)  # type: ignore[arg-type]  # TypeError: not all strings
+    except TypeError:
+        return False
+    return (
+        "%(" not in joined
+        and type(job.priority) is int
+        and job.parallel_job_info is None
+        and job.stdin is None
+        and _is_plain_path(job.stdout_file)
+        and _is_plain_path(job.stderr_file)
+        and _is_plain_path(job.working_directory)
+        and not job.use_input_params_file
+        and not job.has_outputs
+        and not job.env
+        and type(job.param_dict) is dict
+    )
+
+
+def _is_plain_path(value: object) -> bool:
+    return value is None or type(value) is str
+
+
+# ---------------------------------------------------------------------------------------
+# Command
+# ---------------------------------------------------------------------------------------
+
+
+def _check_command(
+    job: Job, label: str, linked_params: Collection[str], problems: list[str]
+) -> None:
+    command = job.command
+    if not isinstance(command, list):
+        problems.append(f"{label}: command must be a list, not {type(command).__name__}")
+        return
+    if not command:
+        if not (job.is_barrier() or job.is_engine_execution()):
+            problems.append(f"{label}: empty command")
+        return
+    params = job.param_dict if isinstance(job.param_dict, Mapping) else {}
+    missing: list[str] = []
+    special: list[tuple[str, SpecialPath]] = []
+    for position, item in enumerate(command):
+        _check_item(item, str(position), label, params, linked_params, missing, special, problems)
+    for name in dict.fromkeys(missing):  # each missing name once, in order
+        problems.append(f"{label}: command uses %({name})s but param_dict has no value for it")
+    if special:
+        referenced = _referenced_ids(job)
+        for where, path in special:
+            _check_declared(path, where, label, referenced, problems)
+
+
+def _check_item(
+    item: object,
+    position: str,
+    label: str,
+    params: Mapping[str, Any],
+    linked_params: Collection[str],
+    missing: list[str],
+    special: list[tuple[str, SpecialPath]],
+    problems: list[str],
+) -> None:
+    """Check one command item (recursively for lists and tuples).
+
+    Placeholder names without a value go to ``missing``, special paths to ``special``
+    (checked afterwards, once the job's referenced files are known).
+    """
+    item_type = type(item)
+    if item_type is str or isinstance(item, str):
+        assert isinstance(item, str)
+        if "%(" in item:
+            for name in PLACEHOLDER.findall(item):
+                if params.get(name) is None and name not in linked_params:
+                    missing.append(name)
+        return
+    if item_type is int or item_type is float:
+        return
+    if isinstance(item, SpecialPath):
+        special.append((position, item))
+        return
+    if isinstance(item, (list, tuple)):
+        for index, sub_item in enumerate(item):
+            _check_item(
+                sub_item,
+                f"{position}[{index}]",
+                label,
+                params,
+                linked_params,
+                missing,
+                special,
+                problems,
+            )
+        return
+    problems.append(
+        f"{label}: command item {position} has unsupported type {item_type.__name__} "
+        f"({item!r}); expected str, int, float, a special path, a list or a tuple"
+    )
+
+
+def _referenced_ids(job: Job) -> set[int]:
+    """Identities (referents) of the special paths a job declares as its files.
+
+    soma-workflow also counts stdin, stdout, stderr, the working directory and the params
+    files as referenced, whatever the lists say.
+    """
+    found: set[int] = set()
+    candidates: list[object] = [*(job.referenced_input_files or [])]
+    candidates.extend(job.referenced_output_files or [])
+    candidates.extend(getattr(job, name) for name in PATH_FIELDS)
+    for candidate in candidates:
+        if isinstance(candidate, OptionPath) and isinstance(candidate.parent_path, SpecialPath):
+            found.add(id(candidate.parent_path.referent()))
+        if isinstance(candidate, SpecialPath):
+            found.add(id(candidate.referent()))
+    return found
+
+
+def _check_declared(
+    path: SpecialPath, position: str, label: str, referenced: set[int], problems: list[str]
+) -> None:
+    """A transfer or temporary path used in a command must be a referenced file.
+
+    Otherwise the engine would neither stage it in nor out (soma-workflow's rule).
+    """
+    target: object = path.parent_path if isinstance(path, OptionPath) else path
+    if not isinstance(target, (FileTransfer, TemporaryPath)):
+        return
+    if id(target.referent()) in referenced:
+        return
+    kind = type(target).__name__
+    problems.append(
+        f"{label}: command item {position} is a {kind} that is not in "
+        "referenced_input_files nor referenced_output_files"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Other fields
+# ---------------------------------------------------------------------------------------
+
+
+def _check_parallel_info(info: object, label: str, problems: list[str]) -> None:
+    """``parallel_job_info``: None or a dict of config_name / nodes_number / cpu_per_node."""
+    if info is None:
+        return
+    if not isinstance(info, dict):
+        problems.append(
+            f"{label}: parallel_job_info must be a dict with keys "
+            f"{', '.join(PARALLEL_INFO_KEYS)}, not {type(info).__name__}"
+        )
+        return
+    for key in info:
+        if key not in PARALLEL_INFO_KEYS:
+            problems.append(
+                f"{label}: parallel_job_info has unknown key {key!r} "
+                f"(known: {', '.join(PARALLEL_INFO_KEYS)})"
+            )
+    config_name = info.get("config_name")
+    if config_name is not None and (not isinstance(config_name, str) or not config_name):
+        problems.append(
+            f"{label}: parallel_job_info['config_name'] must be a non-empty string, "
+            f"not {config_name!r}"
+        )
+    for key in ("nodes_number", "cpu_per_node"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if type(value) is not int or value < 1:
+            problems.append(
+                f"{label}: parallel_job_info[{key!r}] must be a positive int, not {value!r}"
+            )
+
+
+def _check_paths(job: Job, label: str, problems: list[str]) -> None:
+    for name in PATH_FIELDS:
+        value = getattr(job, name)
+        if value is not None and not isinstance(value, (str, SpecialPath)):
+            problems.append(
+                f"{label}: {name} must be a path (str or special path), not {type(value).__name__}"
+            )
+
+
+def _check_dicts(job: Job, label: str, problems: list[str]) -> None:
+    if not isinstance(job.param_dict, dict):
+        problems.append(f"{label}: param_dict must be a dict, not {type(job.param_dict).__name__}")
+    env = job.env
+    if env is None:
+        return
+    if not isinstance(env, dict):
+        problems.append(f"{label}: env must be a dict of strings, not {type(env).__name__}")
+        return
+    for key, value in env.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            problems.append(
+                f"{label}: env entry {key!r} must map a string to a string, got {value!r}"
+            )
