@@ -1,0 +1,244 @@
+"""A workflow compiled to integer adjacency lists, its topological order and its cycles.
+
+Everything downstream (validation, the ready-set tracker, the store's bulk insert) works
+on job *indices*, never on job objects: a million-job workflow must fit in memory and be
+walked in seconds, so there is one Python list per job and each edge is one int in it.
+Every walk is iterative: recursion would hit Python's limit on a long chain of jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import WorkflowError
+from .model import Job, Workflow
+
+
+@dataclass(slots=True)
+class CompiledWorkflow:
+    """The DAG of a workflow, by job index (position in ``workflow.jobs``)."""
+
+    #: ``workflow.jobs``, same order; a job's index is its position here.
+    jobs: list[Job]
+    #: job -> index, by identity (``Job`` compares by identity).
+    index: dict[Job, int]
+    #: ``parents[i]``: indices of the parents of job ``i``, each once, in dependency order.
+    parents: list[list[int]]
+    #: ``children[i]``: indices of the children of job ``i``, each once.
+    children: list[list[int]]
+
+
+#: Receives one problem found while compiling; compiling goes on with the next element.
+ProblemSink = Callable[[str, str], None]
+
+
+def job_name(compiled_jobs: list[Job], index: int) -> str:
+    """``'name'`` of job ``index`` (its position when it has no name), for messages."""
+    name = compiled_jobs[index].name
+    return repr(name) if name is not None else f"<unnamed job at jobs[{index}]>"
+
+
+def describe_job(job: object) -> str:
+    """``job 'name'`` for a job outside any index, whatever it is, for messages."""
+    if isinstance(job, Job):
+        return f"job {job.name!r}" if job.name is not None else "job <unnamed>"
+    return f"{type(job).__name__} {job!r}"
+
+
+def compile_workflow(workflow: Workflow) -> CompiledWorkflow:
+    """Index ``workflow``'s jobs and dependencies.
+
+    Raises WorkflowError naming the culprit for a job listed twice, an element of
+    ``jobs`` that is not a Job, or a dependency whose endpoint is not in ``jobs``. Cycles
+    are not looked for here (see ``topological_order``).
+    """
+
+    def fail(culprit: str, message: str) -> None:
+        raise WorkflowError(message)
+
+    return compile_collecting(workflow, fail)
+
+
+def compile_collecting(workflow: Workflow, report: ProblemSink) -> CompiledWorkflow:
+    """Compile ``workflow``, reporting each bad job or dependency and skipping it.
+
+    ``report(culprit, message)`` may raise to stop at the first problem. A skipped job
+    keeps its position in ``jobs`` but has no edges; a skipped dependency is left out.
+    """
+    jobs = list(workflow.jobs)
+    index: dict[Job, int] = {}
+    for position, job in enumerate(jobs):
+        if not isinstance(job, Job):
+            report(
+                f"workflow.jobs[{position}]",
+                f"workflow.jobs[{position}] is a {type(job).__name__}, not a Job: "
+                f"only jobs may be listed in a workflow's jobs",
+            )
+            continue
+        first = index.setdefault(job, position)
+        if first != position:
+            report(
+                describe_job(job),
+                f"{describe_job(job)} is listed twice in workflow.jobs "
+                f"(positions {first} and {position})",
+            )
+    parents: list[list[int]] = [[] for _ in jobs]
+    _add_dependencies(workflow, index, parents, report)
+    _deduplicate(parents)
+    children: list[list[int]] = [[] for _ in jobs]
+    for child, its_parents in enumerate(parents):
+        for parent in its_parents:
+            children[parent].append(child)
+    return CompiledWorkflow(jobs=jobs, index=index, parents=parents, children=children)
+
+
+def _add_dependencies(
+    workflow: Workflow, index: dict[Job, int], parents: list[list[int]], report: ProblemSink
+) -> None:
+    """Append each dependency's parent to its child's list; report the bad ones."""
+    lookup = index.get
+    for number, dependency in enumerate(workflow.dependencies or (), start=1):
+        try:
+            source, target = dependency
+        except (TypeError, ValueError):
+            report(
+                f"dependency #{number}",
+                f"dependency #{number} is {dependency!r}, not a (parent, child) pair",
+            )
+            continue
+        parent = lookup(source) if isinstance(source, Job) else None
+        child = lookup(target) if isinstance(target, Job) else None
+        if parent is not None and child is not None:
+            parents[child].append(parent)
+            continue
+        unknown = [end for end, found in ((source, parent), (target, child)) if found is None]
+        what = " and ".join(describe_job(end) for end in unknown)
+        verb = "is" if len(unknown) == 1 else "are"
+        report(
+            f"dependency #{number}",
+            f"dependency #{number} ({describe_job(source)} -> {describe_job(target)}): "
+            f"{what} {verb} not in workflow.jobs",
+        )
+
+
+def _deduplicate(adjacency: list[list[int]]) -> None:
+    """Drop repeated entries of each list in place, keeping first occurrences in order.
+
+    One set per list that has more than one entry: O(edges), and no per-edge object
+    survives the call.
+    """
+    for position, entries in enumerate(adjacency):
+        if len(entries) > 1 and len(set(entries)) != len(entries):
+            adjacency[position] = list(dict.fromkeys(entries))
+
+
+def topological_order(compiled: CompiledWorkflow) -> list[int]:
+    """Job indices, each after all its parents (Kahn's algorithm, stable by index).
+
+    Raises WorkflowError naming the jobs of one cycle, in order, when there is one.
+    """
+    order = _kahn(compiled.parents, compiled.children)
+    if len(order) != len(compiled.jobs):
+        cycle = _cycle_outside(compiled.parents, order)
+        raise WorkflowError(cycle_message(compiled.jobs, cycle))
+    return order
+
+
+def find_cycle(compiled: CompiledWorkflow) -> list[int] | None:
+    """One cycle of the DAG, or None: ``cycle[k] -> cycle[k + 1]`` are edges, and so is
+    ``cycle[-1] -> cycle[0]`` (the edge that closes it). ``cycle[0]`` is the cycle's job
+    listed first in ``workflow.jobs``, so the answer does not depend on the walk.
+    """
+    order = _kahn(compiled.parents, compiled.children)
+    if len(order) == len(compiled.jobs):
+        return None
+    return _cycle_outside(compiled.parents, order)
+
+
+def find_cycles(compiled: CompiledWorkflow) -> list[list[int]]:
+    """Cycles that together explain every job Kahn's algorithm cannot order.
+
+    After one cycle is found, it and everything downstream of it is set aside and the
+    search goes on in the rest, so each reported cycle is independent of the previous
+    ones (a user fixing them all fixes the workflow). O(jobs + edges) overall.
+    """
+    parents, children = compiled.parents, compiled.children
+    blocked = bytearray(b"\x01") * len(parents)
+    for done in _kahn(parents, children):
+        blocked[done] = 0
+    cycles: list[list[int]] = []
+    start = blocked.find(1)
+    while start != -1:
+        cycle = _walk_back_to_cycle(parents, blocked, start)
+        cycles.append(cycle)
+        _clear_downstream(children, blocked, cycle)
+        start = blocked.find(1, start)
+    return cycles
+
+
+def cycle_message(jobs: list[Job], cycle: list[int]) -> str:
+    """``cycle: 'a' -> 'b' -> 'c' -> 'a'``, the same job named first and last."""
+    names = [job_name(jobs, node) for node in cycle]
+    names.append(names[0])
+    return "cycle: " + " -> ".join(names)
+
+
+def _kahn(parents: list[list[int]], children: list[list[int]]) -> list[int]:
+    """Every job that is not on or below a cycle, parents first.
+
+    Jobs are released in index order within each wave (a FIFO), so the order is
+    deterministic and close to the user's listing order.
+    """
+    missing = [len(its_parents) for its_parents in parents]
+    order = [node for node, count in enumerate(missing) if count == 0]
+    append = order.append
+    position = 0
+    while position < len(order):
+        node = order[position]
+        position += 1
+        for child in children[node]:
+            left = missing[child] - 1
+            missing[child] = left
+            if left == 0:
+                append(child)
+    return order
+
+
+def _cycle_outside(parents: list[list[int]], ordered: list[int]) -> list[int]:
+    """One cycle among the jobs not in ``ordered`` (there must be some)."""
+    blocked = bytearray(b"\x01") * len(parents)
+    for node in ordered:
+        blocked[node] = 0
+    return _walk_back_to_cycle(parents, blocked, blocked.find(1))
+
+
+def _walk_back_to_cycle(parents: list[list[int]], blocked: bytearray, start: int) -> list[int]:
+    """Follow blocked parents from ``start`` until a job repeats: that loop is a cycle.
+
+    Every blocked job has a blocked parent (otherwise Kahn's algorithm would have
+    released it), so the walk never gets stuck and ends within ``len(parents)`` steps.
+    """
+    seen_at: dict[int, int] = {}
+    path: list[int] = []
+    node = start
+    while node not in seen_at:
+        seen_at[node] = len(path)
+        path.append(node)
+        node = next(parent for parent in parents[node] if blocked[parent])
+    loop = path[seen_at[node] :]
+    loop.reverse()  # the walk went child -> parent; a cycle reads parent -> child
+    first = loop.index(min(loop))
+    return loop[first:] + loop[:first]
+
+
+def _clear_downstream(children: list[list[int]], blocked: bytearray, sources: list[int]) -> None:
+    """Unblock ``sources`` and every blocked job reachable from them."""
+    stack = [node for node in sources if blocked[node]]
+    for node in stack:
+        blocked[node] = 0
+    while stack:
+        for child in children[stack.pop()]:
+            if blocked[child]:
+                blocked[child] = 0
+                stack.append(child)

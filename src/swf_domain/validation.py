@@ -1,0 +1,259 @@
+"""Is a workflow runnable? Every problem of it, each naming its culprit.
+
+``find_problems`` never raises on bad input: ``swf validate`` shows a user everything
+to fix in one round. ``validate`` is what submission calls: it raises the first problem
+as its typed error (``WorkflowError`` for the workflow's structure, ``JobError`` for one
+job), mentioning how many more there are, and otherwise returns the compiled DAG so the
+caller does not compile twice.
+
+Workflow rules checked here: every element of ``jobs`` is a Job listed once; both ends
+of every dependency and param link are in ``jobs``; the dependencies have no cycle (each
+cycle is named job by job, in order); every element of ``root_group`` and of its groups
+is a job of the workflow or a group; param links have the documented shapes (a function
+is ``"module.function"`` or a tuple starting with it). Rules of one job (empty command,
+``%(name)s`` without value, ``parallel_job_info`` ...) come from ``job_rules``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any, cast
+
+from .errors import (
+    JobError,
+    JobValidationIssue,
+    SomaWorkflowError,
+    WorkflowError,
+    WorkflowValidationError,
+)
+from .graph import (
+    CompiledWorkflow,
+    compile_collecting,
+    cycle_message,
+    describe_job,
+    find_cycles,
+)
+from .model import Group, Job, Workflow
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One reason a workflow cannot run."""
+
+    #: The error this problem raises (WorkflowError or JobError).
+    error: type[SomaWorkflowError]
+    #: What to fix, shortly: ``job 'step2'``, ``dependency #3``, ``param link to job 'x'``.
+    culprit: str
+    #: A full sentence naming the culprit.
+    message: str
+
+
+class JobValidationError(JobValidationIssue):
+    """Validation found invalid jobs; ``problems`` lists every message, first one first.
+
+    Its text is the first problem and how many more there are (not all of them: a
+    million-job workflow may have a million bad jobs).
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        JobError.__init__(self, summarize(problems))
+
+
+def summarize(messages: list[str]) -> str:
+    """The first message, and how many more follow it."""
+    first = messages[0] if messages else "invalid workflow"
+    more = len(messages) - 1
+    return first + (f" (and {more} more problem(s))" if more > 0 else "")
+
+
+def find_problems(workflow: Workflow) -> list[Problem]:
+    """Every problem of ``workflow``: structure first, then each job's own rules."""
+    return _check(workflow)[1]
+
+
+def validate(workflow: Workflow) -> CompiledWorkflow:
+    """The compiled DAG of ``workflow``; raises the first problem's typed error.
+
+    The raised error carries every message in ``problems`` (WorkflowValidationError is
+    a WorkflowError, JobValidationError a JobError).
+    """
+    compiled, problems = _check(workflow)
+    if problems:
+        messages = [problem.message for problem in problems]
+        if issubclass(problems[0].error, JobError):
+            raise JobValidationError(messages)
+        if issubclass(problems[0].error, WorkflowError):
+            raise WorkflowValidationError(messages)
+        raise problems[0].error(summarize(messages))
+    return compiled
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _check(workflow: Workflow) -> tuple[CompiledWorkflow, list[Problem]]:
+    problems: list[Problem] = []
+
+    def workflow_problem(culprit: str, message: str) -> None:
+        problems.append(Problem(WorkflowError, culprit, message))
+
+    if not isinstance(workflow, Workflow):
+        workflow_problem("workflow", f"expected a Workflow, got a {type(workflow).__name__}")
+        return CompiledWorkflow([], {}, [], []), problems
+    compiled = compile_collecting(workflow, workflow_problem)
+    for cycle in find_cycles(compiled):
+        workflow_problem("cycle", cycle_message(compiled.jobs, cycle))
+    _check_groups(workflow.root_group, compiled.index, workflow_problem)
+    linked = _check_param_links(workflow.param_links, compiled.index, workflow_problem)
+    _check_jobs(compiled, linked, problems)
+    return compiled, problems
+
+
+Report = Callable[[str, str], None]
+
+
+def _check_groups(root: object, index: dict[Job, int], report: Report) -> None:
+    """Every element of ``root_group`` and of its groups is a workflow job or a group."""
+    if root is None:
+        return
+    if not isinstance(root, list | tuple):
+        report("root_group", f"root_group must be a list, not {type(root).__name__}")
+        return
+    seen: set[int] = set()
+    stack: list[tuple[str, list[Any] | tuple[Any, ...]]] = [("root_group", root)]
+    while stack:
+        where, elements = stack.pop()
+        for number, element in enumerate(elements, start=1):
+            if isinstance(element, Group):
+                if id(element) not in seen:
+                    seen.add(id(element))
+                    _push_group(element, stack, report)
+            elif not isinstance(element, Job):
+                report(
+                    where,
+                    f"{where}: element #{number} is a {type(element).__name__} "
+                    f"({element!r}), not a job or a group",
+                )
+            elif element not in index:
+                report(where, f"{where}: {describe_job(element)} is not in workflow.jobs")
+
+
+def _push_group(
+    group: Group, stack: list[tuple[str, list[Any] | tuple[Any, ...]]], report: Report
+) -> None:
+    where = f"group {group.name!r}"
+    if isinstance(group.elements, list | tuple):
+        stack.append((where, group.elements))
+    else:
+        report(where, f"{where}: elements must be a list, not {type(group.elements).__name__}")
+
+
+#: ``module.function``: a dotted path with at least one dot.
+_FUNCTION_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+
+
+def _check_param_links(
+    links: object, index: dict[Job, int], report: Report
+) -> dict[Job, Collection[str]]:
+    """Report malformed param links; return each destination's linked parameter names."""
+    linked: dict[Job, Collection[str]] = {}
+    if not links:
+        return linked
+    if not isinstance(links, dict):
+        report("param_links", f"param_links must be a dict, not {type(links).__name__}")
+        return linked
+    for destination, by_param in links.items():
+        where = f"param link to {describe_job(destination)}"
+        if not isinstance(destination, Job) or destination not in index:
+            report(
+                where, f"{where}: destination {describe_job(destination)} is not in workflow.jobs"
+            )
+        if not isinstance(by_param, dict):
+            report(
+                where,
+                f"{where}: expected a dict {{param: [links]}}, got a {type(by_param).__name__}",
+            )
+            continue
+        if isinstance(destination, Job):
+            linked[destination] = [name for name in by_param if isinstance(name, str)]
+        for param, sources in by_param.items():
+            _check_param_sources(f"{where} (param {param!r})", param, sources, index, report)
+    return linked
+
+
+def _check_param_sources(
+    where: str, param: object, sources: object, index: dict[Job, int], report: Report
+) -> None:
+    if not isinstance(param, str):
+        report(where, f"{where}: the parameter name must be a str, not {type(param).__name__}")
+    if not isinstance(sources, list | tuple):
+        report(
+            where,
+            f"{where}: expected a list of (job, param[, function]) links, "
+            f"got a {type(sources).__name__}",
+        )
+        return
+    for number, link in enumerate(sources, start=1):
+        here = f"{where}, link #{number}"
+        if not isinstance(link, list | tuple) or len(link) not in (2, 3):
+            report(where, f"{here}: {link!r} is not a (job, param[, function]) tuple")
+            continue
+        source = link[0]
+        if not isinstance(source, Job) or source not in index:
+            report(where, f"{here}: source {describe_job(source)} is not in workflow.jobs")
+        if not isinstance(link[1], str):
+            report(
+                where, f"{here}: the source parameter must be a str, not {type(link[1]).__name__}"
+            )
+        if len(link) == 3 and not _is_function_spec(link[2]):
+            report(
+                where,
+                f"{here}: the function must be 'module.function' or a tuple "
+                f"('module.function', *args), not {link[2]!r}",
+            )
+
+
+def _is_function_spec(spec: object) -> bool:
+    if isinstance(spec, list | tuple):
+        if not spec:
+            return False
+        spec = spec[0]
+    return isinstance(spec, str) and _FUNCTION_PATH.fullmatch(spec) is not None
+
+
+# ---------------------------------------------------------------------------------------
+# Per-job rules (swf_domain.job_rules, written separately)
+# ---------------------------------------------------------------------------------------
+
+JobRules = Callable[..., list[str]]
+
+
+def _job_rules() -> JobRules | None:
+    """``job_rules.job_problems``, or None while that module does not exist."""
+    try:
+        module = importlib.import_module(f"{__package__}.job_rules")
+    except ModuleNotFoundError as missing:
+        if missing.name != f"{__package__}.job_rules":
+            raise  # a real import error inside job_rules must show
+        return None
+    return cast(JobRules | None, getattr(module, "job_problems", None))
+
+
+def _check_jobs(
+    compiled: CompiledWorkflow, linked: dict[Job, Collection[str]], problems: list[Problem]
+) -> None:
+    rules = _job_rules()
+    if rules is None:
+        return
+    append = problems.append
+    for job in compiled.index:  # each Job once, in workflow order
+        params = linked.get(job)
+        messages = rules(job) if params is None else rules(job, params)
+        if messages:
+            culprit = describe_job(job)
+            for message in messages:
+                append(Problem(JobError, culprit, message))
