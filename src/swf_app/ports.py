@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from swf_domain.errors import SomaWorkflowError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus, WorkflowStatus
 
 # ---------------------------------------------------------------------------------------
@@ -253,3 +254,63 @@ class WorkflowStore(Protocol):
     def delete_workflow(self, workflow_id: int) -> bool: ...
 
     def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------
+# Workspace
+# ---------------------------------------------------------------------------------------
+
+
+class WorkspaceError(SomaWorkflowError):
+    """A file the engine manages on the resource cannot be made, read or written.
+
+    The message names the file and the reason, because the engine copies it into the
+    job's stderr file for the user to read.
+    """
+
+
+class Workspace(Protocol):
+    """The files the engine itself makes on the computing resource for the jobs.
+
+    Only the engine thread calls it. Paths are plain strings valid on the resource: the
+    engine puts them in commands and environment variables.
+    """
+
+    def default_output_files(self, workflow_id: int, job_id: int) -> tuple[str, str]:
+        """(stdout, stderr) paths for a job that names none; their directory exists."""
+        ...
+
+    def params_file(self, workflow_id: int, job_id: int, direction: str) -> str:
+        """Where the input (``direction="input"``) or output (``"output"``) parameters
+        JSON file of a job goes when the job names none; its directory exists."""
+        ...
+
+    def temporary_path(self, workflow_id: int, key: str, is_directory: bool, suffix: str) -> str:
+        """The path of a workflow's TemporaryPath ``key``, created on first use (a
+        directory, or an empty file reserving the name); same answer on every call."""
+        ...
+
+    def write_json(self, path: str, data: Any) -> None:
+        """Write ``data`` as JSON (raises WorkspaceError)."""
+        ...
+
+    def read_json(self, path: str) -> Any:
+        """The JSON value in ``path`` (raises WorkspaceError naming the file and why)."""
+        ...
+
+    def discard(self, path: str) -> None:
+        """Remove ``path`` if it exists (a stale output parameters file)."""
+        ...
+
+    def append_text(self, path: str, text: str) -> None:
+        """Append ``text`` to ``path`` (creating it): reasons for the user in a stderr."""
+        ...
+
+    def run_env_builder(self, code: str) -> dict[str, str]:
+        """Run a workflow's env_builder_code (Python, no shell) and return the variables
+        it prints as a JSON object on stdout (raises WorkspaceError with the reason)."""
+        ...
+
+    def remove_workflow(self, workflow_id: int) -> None:
+        """Remove every file the engine made for the workflow (outputs, params, temps)."""
+        ...

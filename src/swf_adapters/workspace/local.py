@@ -1,0 +1,162 @@
+"""The Workspace on the local filesystem, under the engine's state directory.
+
+Layout (one directory per workflow, so deleting a workflow is two ``rmtree``)::
+
+    <state_dir>/jobs/<workflow_id>/<job_id>.out|.err|.inputs.json|.outputs.json
+    <state_dir>/tmp/<workflow_id>/<key><suffix>
+
+Only the engine thread calls it: the cache of directories already made needs no lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from swf_app.ports import WorkspaceError
+
+#: How long an env_builder_code may run before the workflow's jobs fail instead.
+ENV_BUILDER_TIMEOUT = 120.0
+
+
+class LocalWorkspace:
+    """Workspace port on a local (or shared) filesystem."""
+
+    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+        self._root = Path(state_dir)
+        self._made: set[Path] = set()
+
+    # -- paths --------------------------------------------------------------------------
+
+    def default_output_files(self, workflow_id: int, job_id: int) -> tuple[str, str]:
+        base = self._job_dir(workflow_id) / str(job_id)
+        return f"{base}.out", f"{base}.err"
+
+    def params_file(self, workflow_id: int, job_id: int, direction: str) -> str:
+        if direction not in ("input", "output"):
+            raise ValueError(f"params file direction must be 'input' or 'output': {direction!r}")
+        return f"{self._job_dir(workflow_id) / str(job_id)}.{direction}s.json"
+
+    def temporary_path(self, workflow_id: int, key: str, is_directory: bool, suffix: str) -> str:
+        directory = self._made_dir(self._root / "tmp" / str(workflow_id))
+        path = directory / f"{_safe_name(key)}{_safe_name(suffix) if suffix else ''}"
+        try:
+            if is_directory:
+                path.mkdir(exist_ok=True)
+            elif not path.exists():
+                path.touch()
+        except OSError as error:
+            raise WorkspaceError(f"cannot create temporary path {path}: {error}") from error
+        return str(path)
+
+    # -- files --------------------------------------------------------------------------
+
+    def write_json(self, path: str, data: Any) -> None:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as stream:
+                json.dump(data, stream)
+        except (OSError, TypeError, ValueError) as error:
+            raise WorkspaceError(f"cannot write JSON file {path}: {error}") from error
+
+    def read_json(self, path: str) -> Any:
+        try:
+            with open(path, encoding="utf-8") as stream:
+                return json.load(stream)
+        except FileNotFoundError as error:
+            raise WorkspaceError(f"file {path} does not exist") from error
+        except (OSError, UnicodeDecodeError) as error:
+            raise WorkspaceError(f"cannot read {path}: {error}") from error
+        except json.JSONDecodeError as error:
+            raise WorkspaceError(
+                f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+            ) from error
+
+    def discard(self, path: str) -> None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise WorkspaceError(f"cannot remove {path}: {error}") from error
+
+    def append_text(self, path: str, text: str) -> None:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as stream:
+                stream.write(text if text.endswith("\n") else text + "\n")
+        except OSError as error:
+            raise WorkspaceError(f"cannot write to {path}: {error}") from error
+
+    # -- env_builder_code ---------------------------------------------------------------
+
+    def run_env_builder(self, code: str) -> dict[str, str]:
+        """Run the code with this Python, no shell; its stdout must be a JSON object."""
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                timeout=ENV_BUILDER_TIMEOUT,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise WorkspaceError(f"env_builder_code could not run: {error}") from error
+        if done.returncode != 0:
+            tail = done.stderr.strip().splitlines()[-5:]
+            raise WorkspaceError(
+                f"env_builder_code exited with status {done.returncode}: " + " | ".join(tail)
+            )
+        return _parse_env(done.stdout)
+
+    # -- cleanup ------------------------------------------------------------------------
+
+    def remove_workflow(self, workflow_id: int) -> None:
+        for directory in (
+            self._root / "jobs" / str(workflow_id),
+            self._root / "tmp" / str(workflow_id),
+        ):
+            self._made.discard(directory)
+            shutil.rmtree(directory, ignore_errors=True)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _job_dir(self, workflow_id: int) -> Path:
+        return self._made_dir(self._root / "jobs" / str(workflow_id))
+
+    def _made_dir(self, directory: Path) -> Path:
+        if directory not in self._made:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise WorkspaceError(f"cannot create directory {directory}: {error}") from error
+            self._made.add(directory)
+        return directory
+
+
+def _parse_env(stdout: str) -> dict[str, str]:
+    """The environment printed by env_builder_code; values become strings."""
+    try:
+        value = json.loads(stdout)
+    except json.JSONDecodeError as error:
+        raise WorkspaceError(
+            f"env_builder_code must print a JSON object on stdout, got {stdout[:200]!r} "
+            f"({error.msg})"
+        ) from error
+    if not isinstance(value, dict):
+        raise WorkspaceError(
+            f"env_builder_code must print a JSON object, got a {type(value).__name__}"
+        )
+    return {str(name): str(item) for name, item in value.items()}
+
+
+def _safe_name(name: str) -> str:
+    """A single path component: separators and parent references cannot escape the dir."""
+    cleaned = name.replace(os.sep, "_").replace("/", "_")
+    return "_" if cleaned in ("", ".", "..") else cleaned
