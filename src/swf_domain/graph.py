@@ -8,8 +8,13 @@ Every walk is iterative: recursion would hit Python's limit on a long chain of j
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import itemgetter
+from typing import Any
 
 from .errors import WorkflowError
 from .model import Job, Workflow
@@ -65,8 +70,54 @@ def compile_collecting(workflow: Workflow, report: ProblemSink) -> CompiledWorkf
 
     ``report(culprit, message)`` may raise to stop at the first problem. A skipped job
     keeps its position in ``jobs`` but has no edges; a skipped dependency is left out.
+
+    A valid workflow goes through a fast path whose per-job and per-edge loops run in C
+    (``map``, ``zip``, ``dict``); the element-by-element path with its messages only runs
+    when the fast one saw something wrong. The garbage collector is paused meanwhile:
+    the million lists built here hold only ints and cannot form cycles, yet each batch
+    of them would make the collector walk every object of the workflow again.
     """
-    jobs = list(workflow.jobs)
+    with _gc_paused():
+        jobs = list(workflow.jobs)
+        dependencies = workflow.dependencies or []
+        index = _index_jobs_fast(jobs)
+        if index is None:
+            index = _index_jobs(jobs, report)
+        edges = _edges_fast(dependencies, index)
+        if edges is None:
+            edges = _edges(dependencies, index, report)
+        parents: list[list[int]] = [[] for _ in range(len(jobs))]
+        children: list[list[int]] = [[] for _ in range(len(jobs))]
+        for parent, child in zip(*edges, strict=True):
+            parents[child].append(parent)
+            children[parent].append(child)
+        _deduplicate(parents)
+        _deduplicate(children)
+        return CompiledWorkflow(jobs=jobs, index=index, parents=parents, children=children)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (if it runs) for a bulk allocation of acyclic data."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _index_jobs_fast(jobs: list[Job]) -> dict[Job, int] | None:
+    """job -> position, or None when some element is not a Job or is listed twice."""
+    if not all(map(isinstance, jobs, repeat(Job))):
+        return None
+    index = dict(zip(jobs, range(len(jobs)), strict=True))
+    return index if len(index) == len(jobs) else None
+
+
+def _index_jobs(jobs: list[Job], report: ProblemSink) -> dict[Job, int]:
+    """job -> first position, reporting non-jobs and jobs listed twice."""
     index: dict[Job, int] = {}
     for position, job in enumerate(jobs):
         if not isinstance(job, Job):
@@ -83,22 +134,37 @@ def compile_collecting(workflow: Workflow, report: ProblemSink) -> CompiledWorkf
                 f"{describe_job(job)} is listed twice in workflow.jobs "
                 f"(positions {first} and {position})",
             )
-    parents: list[list[int]] = [[] for _ in jobs]
-    _add_dependencies(workflow, index, parents, report)
-    _deduplicate(parents)
-    children: list[list[int]] = [[] for _ in jobs]
-    for child, its_parents in enumerate(parents):
-        for parent in its_parents:
-            children[parent].append(child)
-    return CompiledWorkflow(jobs=jobs, index=index, parents=parents, children=children)
+    return index
 
 
-def _add_dependencies(
-    workflow: Workflow, index: dict[Job, int], parents: list[list[int]], report: ProblemSink
-) -> None:
-    """Append each dependency's parent to its child's list; report the bad ones."""
+#: Parallel lists of (parent index, child index), one entry per dependency kept.
+Edges = tuple[list[int], list[int]]
+
+
+def _edges_fast(dependencies: list[tuple[Any, Any]], index: dict[Job, int]) -> Edges | None:
+    """Every dependency as indices, or None when one is malformed or names an unknown job."""
     lookup = index.get
-    for number, dependency in enumerate(workflow.dependencies or (), start=1):
+    try:
+        if not all(map(isinstance, dependencies, repeat(tuple | list))):
+            return None
+        if not all(map((2).__eq__, map(len, dependencies))):
+            return None
+        sources = list(map(lookup, map(itemgetter(0), dependencies)))
+        targets = list(map(lookup, map(itemgetter(1), dependencies)))
+    except TypeError:  # an unhashable endpoint: the slow path names it
+        return None
+    if None in sources or None in targets:
+        return None
+    return sources, targets  # type: ignore[return-value]  # no None left
+
+
+def _edges(
+    dependencies: list[tuple[Any, Any]], index: dict[Job, int], report: ProblemSink
+) -> Edges:
+    """Every well-formed dependency between known jobs as indices; report the others."""
+    sources: list[int] = []
+    targets: list[int] = []
+    for number, dependency in enumerate(dependencies, start=1):
         try:
             source, target = dependency
         except (TypeError, ValueError):
@@ -107,10 +173,11 @@ def _add_dependencies(
                 f"dependency #{number} is {dependency!r}, not a (parent, child) pair",
             )
             continue
-        parent = lookup(source) if isinstance(source, Job) else None
-        child = lookup(target) if isinstance(target, Job) else None
+        parent = index.get(source) if isinstance(source, Job) else None
+        child = index.get(target) if isinstance(target, Job) else None
         if parent is not None and child is not None:
-            parents[child].append(parent)
+            sources.append(parent)
+            targets.append(child)
             continue
         unknown = [end for end, found in ((source, parent), (target, child)) if found is None]
         what = " and ".join(describe_job(end) for end in unknown)
@@ -120,16 +187,19 @@ def _add_dependencies(
             f"dependency #{number} ({describe_job(source)} -> {describe_job(target)}): "
             f"{what} {verb} not in workflow.jobs",
         )
+    return sources, targets
 
 
 def _deduplicate(adjacency: list[list[int]]) -> None:
     """Drop repeated entries of each list in place, keeping first occurrences in order.
 
-    One set per list that has more than one entry: O(edges), and no per-edge object
-    survives the call.
+    Only lists of two or more entries are looked at (found in C), with one set each:
+    O(edges), and no per-edge object survives the call.
     """
-    for position, entries in enumerate(adjacency):
-        if len(entries) > 1 and len(set(entries)) != len(entries):
+    several = compress(range(len(adjacency)), map((1).__lt__, map(len, adjacency)))
+    for position in several:
+        entries = adjacency[position]
+        if len(set(entries)) != len(entries):
             adjacency[position] = list(dict.fromkeys(entries))
 
 
