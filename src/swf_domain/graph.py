@@ -204,7 +204,10 @@ def _deduplicate(adjacency: list[list[int]]) -> None:
 
 
 def topological_order(compiled: CompiledWorkflow) -> list[int]:
-    """Job indices, each after all its parents (Kahn's algorithm, stable by index).
+    """Job indices, each after all its parents (Kahn's algorithm).
+
+    Deterministic: the jobs without parents in listing order, then each job right after
+    its last parent is placed (first in, first out).
 
     Raises WorkflowError naming the jobs of one cycle, in order, when there is one.
     """
@@ -227,24 +230,84 @@ def find_cycle(compiled: CompiledWorkflow) -> list[int] | None:
 
 
 def find_cycles(compiled: CompiledWorkflow) -> list[list[int]]:
-    """Cycles that together explain every job Kahn's algorithm cannot order.
+    """One cycle per knot of the graph (strongly connected component), by first job.
 
-    After one cycle is found, it and everything downstream of it is set aside and the
-    search goes on in the rest, so each reported cycle is independent of the previous
-    ones (a user fixing them all fixes the workflow). O(jobs + edges) overall.
+    Two cycles sharing a job are in the same knot and only one of them is named: the
+    user breaking it will see the other on the next try, while cycles in different
+    knots are all named at once. Read like ``find_cycle``'s. O(jobs + edges) overall.
     """
     parents, children = compiled.parents, compiled.children
     blocked = bytearray(b"\x01") * len(parents)
     for done in _kahn(parents, children):
         blocked[done] = 0
     cycles: list[list[int]] = []
-    start = blocked.find(1)
-    while start != -1:
-        cycle = _walk_back_to_cycle(parents, blocked, start)
-        cycles.append(cycle)
-        _clear_downstream(children, blocked, cycle)
-        start = blocked.find(1, start)
+    for component in _knots(children, blocked):
+        inside = bytearray(len(parents))
+        for node in component:
+            inside[node] = 1
+        cycles.append(_walk_back_to_cycle(parents, inside, min(component)))
+    cycles.sort()
     return cycles
+
+
+def _knots(children: list[list[int]], blocked: bytearray) -> list[list[int]]:
+    """The strongly connected components among ``blocked`` jobs that hold a cycle.
+
+    Tarjan's algorithm with an explicit stack of (job, next child position) instead of
+    recursion. A component holds a cycle when it has two jobs or more, or one job that
+    depends on itself.
+    """
+    size = len(children)
+    number = [0] * size  # discovery rank, 0 while not yet visited
+    low = [0] * size
+    on_stack = bytearray(size)
+    pending: list[int] = []
+    knots: list[list[int]] = []
+    counter = 0
+    for root in range(size):
+        if not blocked[root] or number[root]:
+            continue
+        counter += 1
+        number[root] = low[root] = counter
+        pending.append(root)
+        on_stack[root] = 1
+        work = [(root, 0)]
+        while work:
+            node, position = work[-1]
+            kids = children[node]
+            descended = False
+            while position < len(kids):
+                child = kids[position]
+                position += 1
+                if not blocked[child]:
+                    continue
+                if not number[child]:
+                    work[-1] = (node, position)
+                    counter += 1
+                    number[child] = low[child] = counter
+                    pending.append(child)
+                    on_stack[child] = 1
+                    work.append((child, 0))
+                    descended = True
+                    break
+                if on_stack[child] and number[child] < low[node]:
+                    low[node] = number[child]
+            if descended:
+                continue
+            work.pop()
+            if work and low[node] < low[work[-1][0]]:
+                low[work[-1][0]] = low[node]
+            if low[node] == number[node]:
+                component: list[int] = []
+                while True:
+                    member = pending.pop()
+                    on_stack[member] = 0
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in children[node]:
+                    knots.append(component)
+    return knots
 
 
 def cycle_message(jobs: list[Job], cycle: list[int]) -> str:
@@ -257,7 +320,7 @@ def cycle_message(jobs: list[Job], cycle: list[int]) -> str:
 def _kahn(parents: list[list[int]], children: list[list[int]]) -> list[int]:
     """Every job that is not on or below a cycle, parents first.
 
-    Jobs are released in index order within each wave (a FIFO), so the order is
+    First in, first out from the parentless jobs in listing order, so the order is
     deterministic and close to the user's listing order.
     """
     missing = [len(its_parents) for its_parents in parents]
@@ -300,15 +363,3 @@ def _walk_back_to_cycle(parents: list[list[int]], blocked: bytearray, start: int
     loop.reverse()  # the walk went child -> parent; a cycle reads parent -> child
     first = loop.index(min(loop))
     return loop[first:] + loop[:first]
-
-
-def _clear_downstream(children: list[list[int]], blocked: bytearray, sources: list[int]) -> None:
-    """Unblock ``sources`` and every blocked job reachable from them."""
-    stack = [node for node in sources if blocked[node]]
-    for node in stack:
-        blocked[node] = 0
-    while stack:
-        for child in children[stack.pop()]:
-            if blocked[child]:
-                blocked[child] = 0
-                stack.append(child)
