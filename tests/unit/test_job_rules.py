@@ -139,7 +139,7 @@ def test_bad_parallel_counts(info: dict[str, Any]) -> None:
 
 
 def test_parallel_info_not_a_dict() -> None:
-    (problem,) = job_problems(make_job(parallel_job_info=("MPI", 2)))  # type: ignore[arg-type]
+    (problem,) = job_problems(make_job(parallel_job_info=("MPI", 2)))
     assert problem.startswith("job 'step2': parallel_job_info must be a dict")
     assert problem.endswith("not tuple")
 
@@ -196,12 +196,12 @@ def test_shared_resource_path_needs_no_declaration() -> None:
 
 
 def test_bad_path_field() -> None:
-    problems = job_problems(make_job(stdout_file=3))  # type: ignore[arg-type]
+    problems = job_problems(make_job(stdout_file=3))
     assert problems == ["job 'step2': stdout_file must be a path (str or special path), not int"]
 
 
 def test_bad_env_and_param_dict() -> None:
-    job = make_job(env={"A": 1})  # type: ignore[dict-item]
+    job = make_job(env={"A": 1})
     job.param_dict = [1]  # type: ignore[assignment]
     assert job_problems(job) == [
         "job 'step2': param_dict must be a dict, not list",
