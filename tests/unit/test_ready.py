@@ -25,8 +25,11 @@ def dag(size: int, edges: list[tuple[int, int]]) -> tuple[list[list[int]], list[
     return parents, children
 
 
-def tracker(size: int, edges: list[tuple[int, int]], **kwargs: list[NodeState]) -> ReadyTracker:
-    return ReadyTracker(*dag(size, edges), **kwargs)
+def tracker(
+    size: int, edges: list[tuple[int, int]], states: list[NodeState] | None = None
+) -> ReadyTracker:
+    parents, children = dag(size, edges)
+    return ReadyTracker(parents, children, states)
 
 
 def states(track: ReadyTracker, size: int) -> list[NodeState]:
