@@ -61,6 +61,12 @@ class IniDocument:
                 return f"{self.path}:[{where}]:line {line}"
         return f"{self.path}:[{section}]"
 
+    def inherited(self, section: str, key: str) -> bool:
+        """True when the section gets the option from ``DEFAULT`` (not written in it)."""
+        return not self._parser.has_option(section, key) or (
+            self._lines.option_line(section, key) is None and key in self._parser.defaults()
+        )
+
     def keys(self, section: str) -> list[str]:
         """Lowercase option names of a section in file order, ``DEFAULT`` ones included."""
         return self._parser.options(section)

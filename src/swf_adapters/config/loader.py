@@ -182,8 +182,8 @@ class _Settings:
         if self.document is None or self.section is None:
             return
         for key in self.document.keys(self.section):
-            if opt.canonical_name(key) is not None:
-                continue
+            if opt.canonical_name(key) is not None or self.document.inherited(self.section, key):
+                continue  # DEFAULT holds interpolation helpers, a documented INI idiom
             name = self.document.spelling(self.section, key)
             hint = opt.suggestion(key)
             advice = f"; did you mean {hint}?" if hint else ""
