@@ -695,7 +695,7 @@ def test_parse_translation_text() -> None:
 
 
 def test_translation_line_without_path_is_an_error() -> None:
-    with pytest.raises(ConfigurationError, match=r"t\.sjtr:line 2: expected 'uuid path'"):
+    with pytest.raises(ConfigurationError, match=r"t\.sjtr, line 2: expected 'uuid path'"):
         parse_translation_text("a /x\nlonely\n", "t.sjtr")
 
 
@@ -719,3 +719,22 @@ def test_missing_translation_file_names_it_and_the_option(
     message = str(caught.value)
     assert message.startswith(f"{tmp_path / 'swf.cfg'}:[r]:line 2: PATH_TRANSLATION_FILES")
     assert str(tmp_path / "gone.sjtr") in message and "no such file" in message
+
+
+def test_default_section_helpers_are_kept_without_warning(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    text = "[DEFAULT]\nroot = /data\n[r]\nSOMA_WORKFLOW_DIR = %(root)s/swf\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        config = load(tmp_path, env, text)
+    assert config.unknown == {"root": "/data"}
+
+
+def test_relative_path_from_environment_is_relative_to_cwd(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={**env, "SWF_STATE_DIR": "state"})
+    assert config.state_dir == tmp_path / "state"
+    assert config.sources["state_dir"] == "env SWF_STATE_DIR"

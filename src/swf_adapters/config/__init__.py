@@ -9,6 +9,7 @@ can be overridden by an ``SWF_<OPTION>`` environment variable.
 from __future__ import annotations
 
 from swf_domain.errors import ConfigurationError
+from swf_domain.translation import parse_translation_text
 
 from .loader import load_config, load_config_text
 from .locate import find_config_file, local_host_names
@@ -19,7 +20,7 @@ from .options import (
     UnknownOptionWarning,
 )
 from .resource import LIGHT_MODE, LOCAL_MODE, REMOTE_MODE, ResourceConfig
-from .translation import parse_translation_text, translation_table
+from .translation import translation_table
 from .values import SCHEDULER_TYPES
 
 __all__ = [

@@ -21,6 +21,8 @@ from .options import RAW_OPTIONS, canonical_name
 _SECTION_LINE = re.compile(r"\[(?P<header>.+)\]")
 _OPTION_LINE = re.compile(r"(?P<option>.*?)\s*[=:]")
 _COMMENT_PREFIXES = ("#", ";")
+#: Locations of values taken from the environment start with this.
+ENV_SOURCE_PREFIX = "env "
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,11 @@ class RawValue:
     name: str
     text: str
     location: str
+
+    @property
+    def from_environment(self) -> bool:
+        """Relative paths from a file are relative to it; from the environment, to cwd."""
+        return self.location.startswith(ENV_SOURCE_PREFIX)
 
 
 class IniDocument:

@@ -21,7 +21,7 @@ from typing import TypeVar
 from swf_domain.errors import ConfigurationError
 
 from . import options as opt
-from .ini import IniDocument, RawValue, parse_ini, read_ini
+from .ini import ENV_SOURCE_PREFIX, IniDocument, RawValue, parse_ini, read_ini
 from .locate import (
     default_resource_id,
     find_config_file,
@@ -145,7 +145,7 @@ class _Settings:
     def raw(self, option: str) -> RawValue | None:
         variable = opt.env_variable(option)
         if variable in self.env:
-            return RawValue(option, self.env[variable], f"env {variable}")
+            return RawValue(option, self.env[variable], f"{ENV_SOURCE_PREFIX}{variable}")
         if self.document is None or self.section is None:
             return None
         return self.document.value(self.section, option.lower())
@@ -160,9 +160,6 @@ class _Settings:
         except BadValue as exc:
             raise ConfigurationError(f"{raw.location}: {option} {exc}, got {raw.text!r}") from None
 
-    def has(self, option: str) -> bool:
-        return self.raw(option) is not None
-
     def config_directory(self) -> Path | None:
         return self.document.path.parent if self.document is not None else None
 
@@ -171,10 +168,10 @@ class _Settings:
         if self.document is None or self.section is None:
             return {}
         typed = {name.lower() for name in opt.SOMA_TYPED_OPTIONS + opt.SWF_OPTIONS}
+        document, section = self.document, self.section
         return {
-            self.document.spelling(self.section, key): self.document.raw_text(self.section, key)
-            or ""
-            for key in self.document.keys(self.section)
+            document.spelling(section, key): document.raw_text(section, key) or ""
+            for key in document.keys(section)
             if key not in typed
         }
 
@@ -257,7 +254,7 @@ class _Builder:
         if not text:
             raise ConfigurationError(f"{raw.location}: {option} must not be empty")
         path = Path(text)
-        base = self.s.config_directory() if not raw.location.startswith("env ") else None
+        base = None if raw.from_environment else self.s.config_directory()
         if not path.is_absolute():
             path = (base / path) if base is not None else path.absolute()
         return path, raw.location
@@ -355,7 +352,7 @@ class _Builder:
             self._set("path_translation_files", {}, "default")
             return
         files, source = found
-        base = None if source.startswith("env ") else self.s.config_directory()
+        base = None if source.startswith(ENV_SOURCE_PREFIX) else self.s.config_directory()
         resolved: dict[str, list[Path]] = {}
         for namespace, names in files.items():
             for name in names:

@@ -2,8 +2,8 @@
 
 A SharedResourcePath names a directory by ``(namespace, uuid)``; each resource's files
 (``PATH_TRANSLATION_FILES``) say where that directory is there. The file format is
-soma-workflow's: one ``uuid path`` pair per line; swf also allows blank lines and ``#``
-comments. Later files of a namespace override earlier ones for the same uuid.
+soma-workflow's, parsed by :func:`swf_domain.translation.parse_translation_text`. Later
+files of a namespace override earlier ones for the same uuid.
 """
 
 from __future__ import annotations
@@ -13,25 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from swf_domain.errors import ConfigurationError
+from swf_domain.translation import parse_translation_text
 
 from .resource import ResourceConfig
 from .values import expand_variables
-
-
-def parse_translation_text(text: str, source: str) -> dict[str, str]:
-    """``uuid -> path`` from a translation file's text; ``source`` names it in errors."""
-    table: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        parts = stripped.split(None, 1)
-        if len(parts) < 2:
-            raise ConfigurationError(
-                f"{source}:line {number}: expected 'uuid path', got {stripped!r}"
-            )
-        table[parts[0]] = parts[1]
-    return table
 
 
 def translation_table(
@@ -50,8 +35,11 @@ def translation_table(
         table = tables.setdefault(namespace, {})
         for path in files:
             text = _read(path, namespace, configured_at)
-            for uuid, target in parse_translation_text(text, str(path)).items():
-                table[uuid] = expand_variables(target, environ)
+            table.update(
+                parse_translation_text(
+                    text, str(path), lambda root: expand_variables(root, environ)
+                )
+            )
     return tables
 
 
