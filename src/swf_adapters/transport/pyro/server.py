@@ -1,0 +1,356 @@
+"""The engine side of the Pyro5 transport: an ``EngineLink`` served on a private Unix socket.
+
+Security rests on three walls: the socket lives in a 0700 directory and is itself 0600; a
+client must present the engine key (64 hex characters read from a 0600 file) in the Pyro
+handshake, compared in constant time; and every call must use the serpent serializer (data
+literals only, never code). Pyro's thread-pool server gives each client connection its own
+thread, so a client blocked in ``wait_workflow`` never holds up another client.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import Pyro5.api
+import Pyro5.errors
+import Pyro5.server
+from Pyro5 import config as pyro_config
+from Pyro5.callcontext import current_context
+from Pyro5.serializers import SerpentSerializer
+
+from swf_adapters.transport.pyro import wire_errors
+from swf_adapters.transport.pyro.protocol import (
+    KEY_REFUSED,
+    OBJECT_ID,
+    SHUTTING_DOWN,
+    WAIT_METHODS,
+    engine_uri,
+)
+from swf_domain.errors import EngineError, SomaWorkflowError
+
+log = logging.getLogger("swf.engine.pyro")
+
+wire_errors.register_error_codec()
+
+#: Seconds between two checks of the stop flag and idle state by the request loop.
+LOOP_PERIOD = 0.25
+#: Upper bound on simultaneous client connections (one server thread each).
+MAX_CONNECTIONS = 256
+
+
+class CallTracker:
+    """Counts calls in progress and remembers when the last one began or ended."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._active = 0
+        self._total = 0
+        self._last_activity = clock()
+
+    def begin(self) -> None:
+        with self._lock:
+            self._active += 1
+            self._total += 1
+            self._last_activity = self._clock()
+
+    def end(self) -> None:
+        with self._lock:
+            self._active -= 1
+            self._last_activity = self._clock()
+
+    def idle_for(self) -> float:
+        """Seconds since the last call ended; 0 while a call is in progress."""
+        with self._lock:
+            if self._active:
+                return 0.0
+            return self._clock() - self._last_activity
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {"active_calls": self._active, "calls_total": self._total}
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _exposed(method: _Method) -> _Method:
+    """``Pyro5.api.expose`` with its type kept (Pyro5 ships no annotations)."""
+    result: _Method = Pyro5.api.expose(method)
+    return result
+
+
+def _check_serializer() -> None:
+    if current_context.serializer_id != SerpentSerializer.serializer_id:
+        raise Pyro5.errors.SecurityError("swf engine accepts the serpent serializer only")
+
+
+class EngineObject:
+    """The object clients call: each exposed method delegates to the wrapped EngineLink.
+
+    Errors the engine raises on purpose (``SomaWorkflowError``) cross the wire as they are;
+    anything else is a bug or an outage on the engine side and becomes an ``EngineError``
+    carrying the remote message, after its traceback went to the engine log.
+    """
+
+    def __init__(
+        self,
+        link: Any,
+        tracker: CallTracker,
+        info: dict[str, Any],
+        request_stop: Callable[[], None],
+    ) -> None:
+        self._link = link
+        self._tracker = tracker
+        self._info = info
+        self._request_stop = request_stop
+        self.closing = threading.Event()
+
+    def _invoke(self, name: str, *args: Any) -> Any:
+        _check_serializer()
+        if self.closing.is_set():
+            raise Pyro5.errors.CommunicationError(SHUTTING_DOWN)
+        self._tracker.begin()
+        try:
+            result = getattr(self._link, name)(*args)
+        except SomaWorkflowError:
+            raise
+        except Exception as error:
+            log.exception("engine call %s failed", name)
+            raise EngineError(f"engine failed in {name}: {type(error).__name__}: {error}") from None
+        finally:
+            self._tracker.end()
+        if name in WAIT_METHODS and self.closing.is_set():
+            # The wait ended because the engine is going away, not because the work did.
+            raise Pyro5.errors.CommunicationError(SHUTTING_DOWN)
+        return result
+
+    # -- submission -------------------------------------------------------------------
+    @_exposed
+    def submit_workflow(
+        self,
+        document: dict[str, Any],
+        name: str | None,
+        queue: str | None,
+        expiration_date: float | None,
+    ) -> int:
+        return int(self._invoke("submit_workflow", document, name, queue, expiration_date))
+
+    # -- queries ----------------------------------------------------------------------
+    @_exposed
+    def workflow_document(self, workflow_id: int) -> Any:
+        return self._invoke("workflow_document", workflow_id)
+
+    @_exposed
+    def workflows(self, workflow_ids: list[int] | None = None) -> Any:
+        return self._invoke("workflows", workflow_ids)
+
+    @_exposed
+    def workflow_status(self, workflow_id: int) -> Any:
+        return self._invoke("workflow_status", workflow_id)
+
+    @_exposed
+    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
+        return self._invoke("workflow_elements_status", workflow_id, with_drms_id)
+
+    @_exposed
+    def job_status(self, job_id: int) -> Any:
+        return self._invoke("job_status", job_id)
+
+    @_exposed
+    def job_termination_status(self, job_id: int) -> Any:
+        return self._invoke("job_termination_status", job_id)
+
+    @_exposed
+    def job_files(self, job_id: int) -> Any:
+        return self._invoke("job_files", job_id)
+
+    @_exposed
+    def get_job_output_params(self, job_id: int) -> Any:
+        return self._invoke("get_job_output_params", job_id)
+
+    @_exposed
+    def status_summary(self, workflow_id: int) -> Any:
+        return self._invoke("status_summary", workflow_id)
+
+    # -- control ----------------------------------------------------------------------
+    @_exposed
+    def stop_workflow(self, workflow_id: int) -> Any:
+        return self._invoke("stop_workflow", workflow_id)
+
+    @_exposed
+    def restart_workflow(self, workflow_id: int, queue: str | None = None) -> Any:
+        return self._invoke("restart_workflow", workflow_id, queue)
+
+    @_exposed
+    def delete_workflow(self, workflow_id: int, force: bool = True) -> Any:
+        return self._invoke("delete_workflow", workflow_id, force)
+
+    @_exposed
+    def stop_jobs(self, workflow_id: int, job_ids: list[int]) -> Any:
+        return self._invoke("stop_jobs", workflow_id, list(job_ids))
+
+    @_exposed
+    def restart_jobs(self, workflow_id: int, job_ids: list[int]) -> Any:
+        return self._invoke("restart_jobs", workflow_id, list(job_ids))
+
+    @_exposed
+    def change_workflow_expiration_date(
+        self, workflow_id: int, expiration_date: float | None
+    ) -> Any:
+        return self._invoke("change_workflow_expiration_date", workflow_id, expiration_date)
+
+    @_exposed
+    def wait_workflow(self, workflow_id: int, timeout: float = -1) -> Any:
+        return self._invoke("wait_workflow", workflow_id, timeout)
+
+    @_exposed
+    def wait_job(self, job_ids: list[int], timeout: float = -1) -> Any:
+        return self._invoke("wait_job", list(job_ids), timeout)
+
+    # -- engine management ------------------------------------------------------------
+    @_exposed
+    def ping(self) -> int:
+        """Cheap liveness probe (counts as client activity); answers the engine's pid."""
+        _check_serializer()
+        self._tracker.begin()
+        self._tracker.end()
+        return os.getpid()
+
+    @_exposed
+    def stats(self) -> dict[str, Any]:
+        """Where the engine runs and what it holds; does not count as client activity."""
+        _check_serializer()
+        result: dict[str, Any] = dict(self._info)
+        result.update(self._tracker.counts())
+        result["idle_seconds"] = round(self._tracker.idle_for(), 3)
+        result["engine"] = self._engine_stats()
+        return result
+
+    def _engine_stats(self) -> dict[str, Any]:
+        try:
+            engine_stats = getattr(self._link, "engine_stats", None)
+            if callable(engine_stats):
+                return dict(engine_stats())
+            return {"workflows": len(self._link.workflows(None))}
+        except Exception as error:
+            log.exception("engine statistics failed")
+            return {"error": f"{type(error).__name__}: {error}"}
+
+    @_exposed
+    def shutdown_engine(self) -> bool:
+        """Ask the engine to stop cleanly (jobs keep running; the engine only stops watching)."""
+        _check_serializer()
+        self._request_stop()
+        return True
+
+
+class KeyedDaemon(Pyro5.server.Daemon):  # type: ignore[misc]
+    """A Pyro5 daemon on a Unix socket that refuses clients without the engine key."""
+
+    def __init__(self, key: str, socket_path: Path) -> None:
+        self._swf_key = key.encode("ascii")
+        super().__init__(unixsocket=str(socket_path))
+
+    def validateHandshake(self, conn: Any, data: Any) -> str:
+        if not isinstance(data, str) or not hmac.compare_digest(
+            data.encode("utf-8", "replace"), self._swf_key
+        ):
+            log.warning("refused a client without the engine key")
+            raise Pyro5.errors.SecurityError(KEY_REFUSED)
+        return "swf"
+
+
+def configure_pyro_server() -> None:
+    """Pyro's process-wide server settings: threaded, serpent, short loop period."""
+    pyro_config.SERVERTYPE = "thread"
+    pyro_config.SERIALIZER = "serpent"
+    pyro_config.THREADPOOL_SIZE = MAX_CONNECTIONS
+    pyro_config.POLLTIMEOUT = LOOP_PERIOD
+    pyro_config.DETAILED_TRACEBACK = False
+
+
+class EngineServer:
+    """Serves one EngineLink on ``socket_path`` until asked to stop or idle for too long.
+
+    ``idle_timeout`` (seconds, None or <= 0 for never): the server stops when no client call
+    is in progress or happened for that long and the link (if it has ``is_idle()``) says no
+    work is running.
+    """
+
+    def __init__(
+        self,
+        link: Any,
+        socket_path: Path,
+        key: str,
+        idle_timeout: float | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        configure_pyro_server()
+        self.socket_path = socket_path
+        self._link = link
+        self._idle_timeout = idle_timeout if idle_timeout and idle_timeout > 0 else None
+        self._stop_requested = False
+        self.stop_reason = ""
+        socket_path.unlink(missing_ok=True)
+        previous_umask = os.umask(0o177)
+        try:
+            self._daemon = KeyedDaemon(key, socket_path)
+        finally:
+            os.umask(previous_umask)
+        socket_path.chmod(0o600)
+        self.tracker = CallTracker()
+        self.engine_object = EngineObject(link, self.tracker, dict(info or {}), self.request_stop)
+        self._daemon.register(self.engine_object, objectId=OBJECT_ID)
+
+    @property
+    def uri(self) -> str:
+        return engine_uri(self.socket_path)
+
+    def request_stop(self) -> None:
+        """Make ``serve`` return soon; safe from a signal handler and from any thread."""
+        self._stop_requested = True
+
+    def serve(self) -> str:
+        """Answer clients until stopped; returns why it stopped ("requested" or "idle")."""
+        self._daemon.requestLoop(loopCondition=self._keep_serving)
+        return self.stop_reason or "requested"
+
+    def _keep_serving(self) -> bool:
+        if self._stop_requested:
+            self.stop_reason = self.stop_reason or "requested"
+            return False
+        if self._idle_timeout is not None and self._is_idle():
+            self.stop_reason = "idle"
+            return False
+        return True
+
+    def _is_idle(self) -> bool:
+        assert self._idle_timeout is not None
+        if self.tracker.idle_for() < self._idle_timeout:
+            return False
+        is_idle = getattr(self._link, "is_idle", None)
+        if not callable(is_idle):
+            return True
+        try:
+            return bool(is_idle())
+        except Exception:
+            log.exception("is_idle() failed; the engine stays up")
+            return False
+
+    def close(self) -> None:
+        """Refuse further calls, close the listening socket and remove its file.
+
+        Connections already open stay served until their client leaves, but every call on
+        them now fails as "shutting down", which clients take as a cue to reconnect.
+        """
+        self.engine_object.closing.set()
+        self._daemon.close()
+        self.socket_path.unlink(missing_ok=True)
