@@ -374,3 +374,43 @@ def test_shared_resource_path_in_mapping_resolver_uses_translations() -> None:
     path = SharedResourcePath("a/b", "ns", "u1")
     resolver = MappingResolver(translations=TranslationTable.from_namespaces(TRANSLATIONS))
     assert main_path(path + ".gz", resolver) == "/shared/root/a/b.gz"
+
+
+def test_input_params_document_like_soma(tmp_path: Any) -> None:
+    def params(transfer_: Any) -> dict[str, Any]:
+        return {
+            "path": transfer_,
+            "file": (transfer_, "f.txt"),
+            "list": [transfer_, 1, ("a", "b")],
+            "joined": ["<join>", "x", transfer_],
+            "number": 2.5,
+            "nothing": None,
+        }
+
+    params_file = str(tmp_path / "in.json")
+    soma_transfer = soma_client.FileTransfer(True, "/c/d", name="d")
+    client_job = soma_client.Job(
+        command=["prog"],
+        param_dict=params(soma_transfer),
+        referenced_input_files=[soma_transfer],
+        use_input_params_file=True,
+        input_params_file=params_file,
+        configuration={"c": [1, (2, 3)]},
+    )
+    engine_job = EngineJob(client_job, queue=None)
+    engine_job.transfer_mapping[soma_transfer].engine_path = "/e/d"
+    engine_job.write_input_params_file()
+    with open(params_file, encoding="utf-8") as stream:
+        expected = json.load(stream)
+
+    transfer_ = FileTransfer(True, "/c/d", name="d")
+    job = Job(
+        ["prog"],
+        param_dict=params(transfer_),
+        referenced_input_files=[transfer_],
+        use_input_params_file=True,
+        input_params_file=params_file,
+        configuration={"c": [1, (2, 3)]},
+    )
+    ours = input_params_document(job, MappingResolver({transfer_: "/e/d"}))
+    assert json.loads(json.dumps(ours)) == expected
