@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from .errors import JobError
-from .job_rules import PLACEHOLDER, job_label
+from .job_rules import CONFIGURATION_PARAM, PLACEHOLDER, job_label
 from .model import FileTransfer, Job, OptionPath, SharedResourcePath, SpecialPath
 from .translation import TranslationTable, translated_root_path
 
@@ -50,8 +50,6 @@ INPUT_PARAMS_ENV = "SOMAWF_INPUT_PARAMS"
 OUTPUT_PARAMS_ENV = "SOMAWF_OUTPUT_PARAMS"
 #: Placeholder of a container command replaced by the quoted job command.
 CONTAINER_COMMAND_SLOT = "{#command}"
-#: Parameter added to commands for jobs with a ``configuration`` (JSON text).
-CONFIGURATION_PARAM = "configuration_dict"
 
 
 class PathResolver(Protocol):

@@ -23,6 +23,10 @@ from .model import FileTransfer, Job, OptionPath, SpecialPath, TemporaryPath
 #: are two names).
 PLACEHOLDER = re.compile(r"%\(([^)]+)\)[dsf]")
 
+#: Parameter the engine adds for jobs with a ``configuration`` and no input params file
+#: (the configuration as JSON text), so ``%(configuration_dict)s`` is always filled.
+CONFIGURATION_PARAM = "configuration_dict"
+
 #: The keys soma-workflow's schedulers read from ``parallel_job_info``.
 PARALLEL_INFO_KEYS = ("config_name", "nodes_number", "cpu_per_node")
 
@@ -107,7 +111,9 @@ def _check_command(
         if not (job.is_barrier() or job.is_engine_execution()):
             problems.append(f"{label}: empty command")
         return
-    params = job.param_dict if isinstance(job.param_dict, Mapping) else {}
+    params: Mapping[str, Any] = job.param_dict if isinstance(job.param_dict, Mapping) else {}
+    if job.configuration and not job.use_input_params_file:
+        params = {**params, CONFIGURATION_PARAM: job.configuration}
     missing: list[str] = []
     special: list[tuple[str, SpecialPath]] = []
     for position, item in enumerate(command):

@@ -214,3 +214,10 @@ def test_every_problem_is_reported_at_once() -> None:
     problems = job_problems(job)
     assert len(problems) == 4
     assert all(problem.startswith("job 'step2': ") for problem in problems)
+
+
+def test_configuration_dict_placeholder_is_filled_by_the_engine() -> None:
+    job = make_job(["prog", "%(configuration_dict)s"], configuration={"a": 1})
+    assert job_problems(job) == []
+    job.use_input_params_file = True  # then the configuration goes to the params file
+    assert len(job_problems(job)) == 1
