@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from swf_app.engine import Engine
 from swf_app.ports import (
     EventSink,
     JobRow,
@@ -34,6 +35,9 @@ from swf_app.ports import (
     WorkflowUpdate,
     WorkspaceError,
 )
+from swf_app.service import EngineService
+from swf_domain.model import Workflow
+from swf_domain.serialization import workflow_to_dict
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus, WorkflowStatus
 
 EPOCH = 1_700_000_000.0
@@ -533,3 +537,96 @@ class InMemoryWorkspace:
             for path in [p for p in self.files if p.startswith(prefix)]:
                 del self.files[path]
             self.directories = {d for d in self.directories if not d.startswith(prefix)}
+
+
+# ---------------------------------------------------------------------------------------
+# Harness
+# ---------------------------------------------------------------------------------------
+
+
+class EngineHarness:
+    """An Engine and its EngineService on the fakes above, with test conveniences."""
+
+    def __init__(
+        self,
+        slots: int = 4,
+        behaviour: Behaviour = always_succeed,
+        queue_limits: dict[str | None, int] | None = None,
+        id_step: int = 1,
+        workspace: Any = None,
+        emit_running: bool = True,
+    ) -> None:
+        self.clock = VirtualClock()
+        self.workspace = workspace if workspace is not None else InMemoryWorkspace()
+        self.store = InMemoryStore(id_step)
+        fake_workspace = self.workspace if isinstance(self.workspace, InMemoryWorkspace) else None
+        self.scheduler = FakeScheduler(
+            self.clock, slots, behaviour, fake_workspace, emit_running=emit_running
+        )
+        self.queue_limits = queue_limits
+        self.engine = self._new_engine()
+        self.service = self._new_service()
+
+    def _new_engine(self) -> Engine:
+        return Engine(
+            self.store,
+            self.scheduler,
+            self.clock,
+            self.workspace,
+            queue_limits=self.queue_limits,
+            sweep_interval=3600.0,
+        )
+
+    def _new_service(self) -> EngineService:
+        return EngineService(
+            self.store, self.engine, self.clock, user="tester", control_timeout=10.0
+        )
+
+    def __enter__(self) -> EngineHarness:
+        self.engine.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.engine.alive:
+            self.engine.shutdown()
+
+    # -- conveniences -------------------------------------------------------------------
+
+    def submit(self, workflow: Workflow, **kwargs: Any) -> int:
+        return self.service.submit_workflow(workflow_to_dict(workflow), **kwargs)
+
+    def ids(self, workflow_id: int) -> list[int]:
+        return self.store.job_ids_of(workflow_id)
+
+    def states(self, workflow_id: int) -> list[JobState]:
+        return [row.state for row in self.store.jobs_of(workflow_id)]
+
+    def statuses(self, workflow_id: int) -> list[str]:
+        return [state.status.value for state in self.states(workflow_id)]
+
+    def exits(self, workflow_id: int) -> list[str | None]:
+        return [
+            state.exit_status.value if state.exit_status is not None else None
+            for state in self.states(workflow_id)
+        ]
+
+    def wait(self, workflow_id: int, timeout: float = 10.0) -> None:
+        assert self.service.wait_workflow(workflow_id, timeout), "workflow did not finish"
+
+    def idle(self) -> None:
+        self.engine.wait_idle()
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.engine.wait_idle()
+
+    def restart_engine(self) -> None:
+        """A new engine on the same store, scheduler and workspace (after a crash or a
+        shutdown of the old one)."""
+        if self.engine.alive:
+            self.engine.shutdown()
+        self.scheduler.close()
+        self.engine = self._new_engine()
+        self.service = self._new_service()
+        self.engine.start()
+        self.engine.wait_idle()

@@ -1,0 +1,276 @@
+"""The engine: one thread that owns every job's state, fed through an inbox.
+
+Other threads never touch the state: they put scheduler event batches and commands in
+the inbox. The engine thread blocks on it (no polling: an event wakes it at once; a
+timer only for expiration sweeps), drains everything available, then runs ONE tick:
+
+1. apply the commands and scheduler events, in arrival order;
+2. release newly ready jobs (barriers and engine-execution jobs run on the spot);
+3. submit ready jobs by priority within the slot limits (one scheduler call);
+4. write every job and workflow change in ONE store transaction;
+5. acknowledge the ends it recorded, kill what commands asked to kill, delete files;
+6. answer the commands and wake the waiters.
+
+A crash between 3 and 4 is safe: on restart, jobs the scheduler holds but the store
+had NOT_SUBMITTED are adopted as running (see ``recovery``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from swf_domain.errors import EngineError
+from swf_domain.graph import CompiledWorkflow
+from swf_domain.model import Workflow
+from swf_domain.ready import ReadyTracker
+from swf_domain.status import WorkflowStatus
+from swf_domain.translation import TranslationTable
+
+from .execution import Execution
+from .inbox import Command, Inbox
+from .job_ids import JobIds
+from .launch import Launcher
+from .notifier import ChangeNotifier
+from .path_resolver import TransferLocation
+from .ports import Clock, JobUpdate, Scheduler, WorkflowStore, Workspace
+from .recovery import recover
+from .running_workflow import RunningWorkflow
+from .slot_budget import SlotBudget
+from .tick import TickChanges
+
+T = TypeVar("T")
+
+_log = logging.getLogger("swf.engine")
+
+#: Real seconds between two looks for expired workflows (when nothing else happens).
+DEFAULT_SWEEP_INTERVAL = 60.0
+
+
+class Engine:
+    """The single writer of job state (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: WorkflowStore,
+        scheduler: Scheduler,
+        clock: Clock,
+        workspace: Workspace,
+        *,
+        queue_limits: Mapping[str | None, int] | None = None,
+        translations: TranslationTable | None = None,
+        transfer_location: TransferLocation | None = None,
+        sweep_interval: float = DEFAULT_SWEEP_INTERVAL,
+    ) -> None:
+        self.store = store
+        self.scheduler = scheduler
+        self.clock = clock
+        self.notifier = ChangeNotifier()
+        self._inbox = Inbox()
+        self._sweep_interval = sweep_interval
+        self._next_sweep = 0.0
+        self._queue_limits = queue_limits
+        launcher = Launcher(workspace, translations, transfer_location)
+        self._launcher = launcher
+        self.execution = Execution(store, scheduler, clock, launcher, SlotBudget(1, queue_limits))
+        self.execution.loader = self._load
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        #: Ticks committed so far (tests and benchmarks read it).
+        self.ticks = 0
+
+    # -- lifetime -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Reload unfinished workflows, reconcile with the scheduler, start the thread."""
+        if self._thread is not None:
+            raise RuntimeError("the engine is already started")
+        held = self.scheduler.start(self._inbox.put_events)
+        self.execution.budget = SlotBudget(self.scheduler.slots(), self._queue_limits)
+        tx = TickChanges()
+        now = self.clock.now()
+        for workflow_id in self.store.active_workflow_ids():
+            self._reload(workflow_id, held, now, tx)
+        self._next_sweep = self.clock.monotonic()
+        self.execution.release(tx)
+        self.execution.submit(tx)
+        self._commit(tx, [])
+        self._thread = threading.Thread(target=self._run, name="swf-engine", daemon=True)
+        self._thread.start()
+
+    def shutdown(self, timeout: float | None = 30.0) -> None:
+        """Stop the thread and the scheduler's reporting; running jobs go on."""
+        self._stopping = True
+        self._inbox.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.notifier.fail("the engine was shut down")
+        self.scheduler.close()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- commands -----------------------------------------------------------------------
+
+    def call(self, run: Callable[[TickChanges], T], timeout: float | None = None) -> T:
+        """Run ``run(tick)`` on the engine thread; its result once the tick is committed."""
+        if not self.alive:
+            raise EngineError("the engine is not running")
+        command = Command(run)
+        self._inbox.put_command(command)
+        result: T = command.future.result(timeout)
+        return result
+
+    def add_workflow(
+        self,
+        workflow_id: int,
+        workflow: Workflow,
+        compiled: CompiledWorkflow,
+        job_ids: Sequence[int],
+        queue: str | None,
+    ) -> None:
+        """Start executing a workflow the store has just persisted."""
+        ids = JobIds(job_ids)  # built here, off the engine thread
+
+        def add(tx: TickChanges) -> None:
+            execution = self.execution
+            tracker = ReadyTracker(compiled.parents, compiled.children)
+            runtime = RunningWorkflow(
+                execution.next_serial(),
+                workflow_id,
+                workflow,
+                compiled,
+                tracker,
+                ids,
+                queue,
+                WorkflowStatus.NOT_STARTED,
+            )
+            execution.register(runtime, tx)
+
+        self.call(add)
+
+    def sync(self) -> None:
+        """Return once everything put in the inbox before this call was processed."""
+        self.call(lambda tx: None)
+
+    def wait_idle(self, rounds: int = 3, timeout: float = 10.0) -> None:
+        """Tests: return once a few ticks in a row found nothing to do."""
+        quiet = 0
+        while quiet < rounds:
+            before = self.ticks
+            self.call(lambda tx: None, timeout)
+            quiet = quiet + 1 if self.ticks == before + 1 else 0
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping:
+                items = self._inbox.take_all(self._sweep_interval)
+                if self._stopping:
+                    self._refuse([item for item in items if isinstance(item, Command)])
+                    break
+                self._tick(items)
+        except Exception as error:  # a broken store or scheduler: stop, tell everyone
+            _log.exception("swf engine stopped by an unexpected error")
+            self.notifier.fail(f"{type(error).__name__}: {error}")
+            self._refuse([item for item in self._inbox.take_all(0) if isinstance(item, Command)])
+
+    def _tick(self, items: Sequence[Any]) -> None:
+        tx = TickChanges()
+        answers: list[tuple[Future[Any], Any, BaseException | None]] = []
+        execution = self.execution
+        for item in items:
+            if isinstance(item, Command):
+                answers.append(self._run_command(item, tx))
+            else:
+                execution.apply_events(item, tx)
+        if self.clock.monotonic() >= self._next_sweep:
+            self._next_sweep = self.clock.monotonic() + self._sweep_interval
+            execution.expired(tx)
+        execution.release(tx)
+        execution.submit(tx)
+        try:
+            self._commit(tx, answers)
+        except BaseException as error:
+            for future, _, _ in answers:
+                future.set_exception(error)
+            raise
+
+    def _run_command(
+        self, command: Command, tx: TickChanges
+    ) -> tuple[Future[Any], Any, BaseException | None]:
+        try:
+            return command.future, command.run(tx), None
+        except Exception as error:  # the caller gets it; the engine goes on
+            return command.future, None, error
+
+    def _commit(
+        self, tx: TickChanges, answers: list[tuple[Future[Any], Any, BaseException | None]]
+    ) -> None:
+        execution = self.execution
+        workflow_updates = execution.statuses(tx)
+        if tx.jobs or workflow_updates:
+            self.store.apply(
+                [JobUpdate(job_id, state) for job_id, state in tx.jobs.items()], workflow_updates
+            )
+        if tx.kills:
+            self.scheduler.kill(tx.kills)
+        for workflow_id in tx.deleted:
+            self._launcher.workspace.remove_workflow(workflow_id)
+            self.store.delete_workflow(workflow_id)
+        if tx.ended:
+            self.scheduler.acknowledge(tx.ended)
+        execution.unload_finished(tx)
+        self.ticks += 1
+        for future, result, error in answers:
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
+        self.notifier.changed()
+
+    def _refuse(self, commands: list[Command]) -> None:
+        for command in commands:
+            if not command.future.done():
+                command.future.set_exception(EngineError("the engine stopped"))
+
+    # -- loading ------------------------------------------------------------------------
+
+    def _reload(self, workflow_id: int, held: frozenset[int], now: float, tx: TickChanges) -> None:
+        execution = self.execution
+        recovered = recover(
+            self.store,
+            workflow_id,
+            execution.next_serial(),
+            held,
+            now,
+            self._launcher,
+            execution.budget,
+        )
+        if recovered is None:
+            return
+        execution.register(recovered.runtime, tx)
+        for active in recovered.adopted:
+            execution.adopt(active)
+        tx.jobs.update(recovered.changes)
+
+    def _load(self, workflow_id: int, serial: int, tx: TickChanges) -> RunningWorkflow | None:
+        """Load a workflow that is not in memory (a finished one being restarted)."""
+        recovered = recover(
+            self.store,
+            workflow_id,
+            serial,
+            frozenset(),
+            self.clock.now(),
+            self._launcher,
+            self.execution.budget,
+        )
+        if recovered is None:
+            return None
+        tx.jobs.update(recovered.changes)
+        return recovered.runtime

@@ -1,0 +1,183 @@
+"""Turning a ready job into a LaunchRequest: param links, paths, files and environment.
+
+Done lazily, when the job is about to be submitted, so a workflow of a million jobs
+never holds a million rendered commands. Everything that can go wrong for one job
+(a path that cannot be made, a param link function failing, env_builder_code failing)
+raises ``LaunchError``: that job fails with the reason in its stderr file, the others go
+on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from swf_domain.command import (
+    INPUT_PARAMS_ENV,
+    OUTPUT_PARAMS_ENV,
+    command_params,
+    input_params_document,
+    render_command,
+    render_path,
+)
+from swf_domain.errors import SomaWorkflowError
+from swf_domain.model import Job
+from swf_domain.param_links import apply_param_links
+from swf_domain.translation import TranslationTable
+
+from .path_resolver import TransferLocation, WorkflowPathResolver
+from .ports import LaunchRequest, Workspace, WorkspaceError
+from .running_workflow import RunningWorkflow
+
+
+class LaunchError(Exception):
+    """One job cannot be started; ``reason`` is for its stderr file."""
+
+    def __init__(self, reason: str, stderr_file: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.stderr_file = stderr_file
+
+
+class Launcher:
+    """Builds launch requests and reads dynamic outputs (engine thread only)."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        translations: TranslationTable | None = None,
+        transfer_location: TransferLocation | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self._translations = translations if translations is not None else TranslationTable()
+        self._transfer_location = transfer_location
+
+    # -- per workflow -------------------------------------------------------------------
+
+    def resolver(self, runtime: RunningWorkflow) -> WorkflowPathResolver:
+        if runtime.resolver is None:
+            runtime.resolver = WorkflowPathResolver(
+                runtime.workflow_id,
+                runtime.workflow,
+                self.workspace,
+                self._translations,
+                self._transfer_location,
+            )
+        resolver: WorkflowPathResolver = runtime.resolver
+        return resolver
+
+    def base_env(self, runtime: RunningWorkflow) -> dict[str, str]:
+        """env_builder_code's output (run once per workflow) overridden by the
+        workflow's env; raises WorkspaceError when the builder fails."""
+        if runtime.base_env is None and runtime.env_error is None:
+            env: dict[str, str] = {}
+            code = runtime.workflow.env_builder_code
+            if code:
+                try:
+                    env.update(self.workspace.run_env_builder(code))
+                except WorkspaceError as error:
+                    runtime.env_error = f"workflow env_builder_code failed: {error}"
+            env.update({str(k): str(v) for k, v in (runtime.workflow.env or {}).items()})
+            if runtime.env_error is None:
+                runtime.base_env = env
+        if runtime.env_error is not None:
+            raise WorkspaceError(runtime.env_error)
+        assert runtime.base_env is not None
+        return runtime.base_env
+
+    # -- per job ------------------------------------------------------------------------
+
+    def output_files(
+        self, runtime: RunningWorkflow, job: Job, job_id: int
+    ) -> tuple[str, str | None]:
+        """(stdout, stderr) of the job: its own, or the Workspace's defaults."""
+        resolver = self.resolver(runtime)
+        default_out, default_err = self.workspace.default_output_files(runtime.workflow_id, job_id)
+        stdout = render_path(job.stdout_file, resolver) or default_out
+        if job.join_stderrout:
+            return stdout, None
+        return stdout, render_path(job.stderr_file, resolver) or default_err
+
+    def output_params_file(self, runtime: RunningWorkflow, job: Job, job_id: int) -> str:
+        rendered = render_path(job.output_params_file, self.resolver(runtime))
+        return rendered or self.workspace.params_file(runtime.workflow_id, job_id, "output")
+
+    def linked_params(self, runtime: RunningWorkflow, index: int) -> dict[str, Any]:
+        """The job's parameters with its param links applied (the job is not modified)."""
+        job = runtime.job(index)
+        params = command_params(job)
+        links = (runtime.workflow.param_links or {}).get(job)
+        if not links:
+            return params
+        position = runtime.compiled.index
+        outputs = runtime.outputs
+
+        def outputs_of(source: Any) -> Mapping[str, Any] | None:
+            source_index = position.get(source)
+            return None if source_index is None else outputs.get(source_index)
+
+        return apply_param_links(params, links, outputs_of, dest_name=job.name)
+
+    def build(
+        self, runtime: RunningWorkflow, index: int, job_id: int, slots: int, queue: str | None
+    ) -> tuple[LaunchRequest, str | None]:
+        """The request for job ``index`` and where its output params go (if any)."""
+        job = runtime.job(index)
+        stdout, stderr = self.output_files(runtime, job, job_id)
+        try:
+            return self._build(runtime, job, index, job_id, slots, queue, stdout, stderr)
+        except (SomaWorkflowError, OSError, ValueError, TypeError, KeyError) as error:
+            reason = f"swf could not start job {job.name!r}: {error}"
+            raise LaunchError(reason, stderr or stdout) from error
+
+    def _build(
+        self,
+        runtime: RunningWorkflow,
+        job: Job,
+        index: int,
+        job_id: int,
+        slots: int,
+        queue: str | None,
+        stdout: str,
+        stderr: str | None,
+    ) -> tuple[LaunchRequest, str | None]:
+        resolver = self.resolver(runtime)
+        env = dict(self.base_env(runtime))
+        if job.env:
+            env.update({str(k): str(v) for k, v in job.env.items()})
+        params = self.linked_params(runtime, index)
+        argv = render_command(job, resolver, params)
+        if job.use_input_params_file:
+            input_file = render_path(job.input_params_file, resolver) or (
+                self.workspace.params_file(runtime.workflow_id, job_id, "input")
+            )
+            self.workspace.write_json(input_file, input_params_document(job, resolver, params))
+            env[INPUT_PARAMS_ENV] = input_file
+        output_file = None
+        if job.has_outputs:
+            output_file = self.output_params_file(runtime, job, job_id)
+            self.workspace.discard(output_file)  # a stale file from a previous run
+            env[OUTPUT_PARAMS_ENV] = output_file
+        request = LaunchRequest(
+            job_id=job_id,
+            workflow_id=runtime.workflow_id,
+            argv=tuple(argv),
+            env=env,
+            stdout_file=stdout,
+            stderr_file=stderr,
+            working_directory=render_path(job.working_directory, resolver),
+            stdin_file=render_path(job.stdin, resolver),
+            slots=slots,
+            queue=queue,
+            native_specification=job.native_specification or runtime.workflow.native_specification,
+            priority=job.priority,
+        )
+        return request, output_file
+
+    def report(self, path: str | None, reason: str) -> None:
+        """Append ``reason`` to a job's stderr file, never failing the engine for it."""
+        if path is None:
+            return
+        with contextlib.suppress(WorkspaceError):
+            self.workspace.append_text(path, reason)

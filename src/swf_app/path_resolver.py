@@ -1,0 +1,131 @@
+"""Where a workflow's special paths are on the resource, as the engine decides.
+
+TemporaryPaths get a file or directory in the Workspace, made on first use (the first
+job needing one is being submitted). Their Workspace name must not change when the
+engine restarts and rebuilds the workflow from its document, so it is the path's rank
+in a fixed walk over the jobs, done once per workflow and only if it has temporary
+paths at all. SharedResourcePaths go through the resource's translation table.
+FileTransfers are at their client path unless a stager tells otherwise (a local
+resource shares the client's filesystem).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from swf_domain.errors import JobError
+from swf_domain.model import (
+    FileTransfer,
+    OptionPath,
+    SharedResourcePath,
+    SpecialPath,
+    TemporaryPath,
+    Workflow,
+)
+from swf_domain.translation import TranslationTable, translated_root_path
+
+from .ports import Workspace
+
+#: (workflow id, transfer) -> its location on the resource.
+TransferLocation = Callable[[int, FileTransfer], str]
+
+_PATH_FIELDS = (
+    "stdin",
+    "stdout_file",
+    "stderr_file",
+    "working_directory",
+    "input_params_file",
+    "output_params_file",
+)
+
+
+class WorkflowPathResolver:
+    """swf_domain.command.PathResolver for one workflow on this engine's resource."""
+
+    def __init__(
+        self,
+        workflow_id: int,
+        workflow: Workflow,
+        workspace: Workspace,
+        translations: TranslationTable,
+        transfer_location: TransferLocation | None = None,
+    ) -> None:
+        self._workflow_id = workflow_id
+        self._workflow = workflow
+        self._workspace = workspace
+        self._translations = translations
+        self._transfer_location = transfer_location
+        self._temporary_keys: dict[int, str] | None = None
+        self._made: dict[int, str] = {}
+
+    def resolve(self, path: SpecialPath) -> str:
+        if isinstance(path, TemporaryPath):
+            return self._temporary(path)
+        if isinstance(path, SharedResourcePath):
+            return translated_root_path(path, self._translations)
+        if isinstance(path, FileTransfer):
+            if self._transfer_location is not None:
+                return self._transfer_location(self._workflow_id, path)
+            if path.client_path is None:
+                raise JobError(f"file transfer {path.name!r} has no client path")
+            return path.client_path
+        raise JobError(f"no location on the resource for a {type(path).__name__}")
+
+    def _temporary(self, path: TemporaryPath) -> str:
+        made = self._made.get(id(path))
+        if made is not None:
+            return made
+        if self._temporary_keys is None:
+            self._temporary_keys = temporary_path_keys(self._workflow)
+        key = self._temporary_keys.get(id(path))
+        if key is None:  # not reachable from the jobs (cannot happen for a valid workflow)
+            key = f"t{len(self._temporary_keys)}"
+            self._temporary_keys[id(path)] = key
+        location = self._workspace.temporary_path(
+            self._workflow_id, key, path.is_directory, path.suffix
+        )
+        self._made[id(path)] = location
+        return location
+
+
+def temporary_path_keys(workflow: Workflow) -> dict[int, str]:
+    """A stable name for each TemporaryPath of the workflow (by object id).
+
+    The rank in a walk over the jobs in order and, in each job, over its command, its
+    parameters, its referenced files and its path fields; the path's name, when it has
+    one, is kept in the key for whoever looks at the files.
+    """
+    keys: dict[int, str] = {}
+    for job in workflow.jobs:
+        for item in _job_items(job):
+            for path in _temporary_paths(item):
+                if id(path) not in keys:
+                    suffix = f"_{path.name}" if path.name else ""
+                    keys[id(path)] = f"t{len(keys)}{suffix}"
+    return keys
+
+
+def _job_items(job: Any) -> Iterator[Any]:
+    yield job.command
+    yield list((job.param_dict or {}).values())
+    yield job.referenced_input_files or []
+    yield job.referenced_output_files or []
+    for name in _PATH_FIELDS:
+        yield getattr(job, name)
+
+
+def _temporary_paths(item: Any) -> Iterator[TemporaryPath]:
+    stack = [item]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, OptionPath):
+            stack.append(current.parent_path)
+        elif isinstance(current, SpecialPath):
+            referent = current.referent()
+            if isinstance(referent, TemporaryPath):
+                yield referent
+        elif isinstance(current, (list, tuple)):
+            stack.extend(reversed(current))
+        elif isinstance(current, dict):
+            stack.extend(reversed(list(current.values())))

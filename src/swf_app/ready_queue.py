@@ -1,0 +1,93 @@
+"""Jobs that may run but wait for a slot: higher priority first, FIFO within a priority.
+
+One heap per scheduler queue. Each entry is one packed int (priority rank, arrival
+number, workflow serial, job index) rather than a tuple: a million-job fan-out puts a
+million entries here at once, and an int costs a third of a tuple of four.
+
+Entries are never searched for: the engine drops stale ones (a job stopped or already
+submitted) when they reach the top, by checking the job's state.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator
+
+_INDEX_BITS = 32
+_SERIAL_BITS = 32
+_SEQ_BITS = 40
+_PRIORITY_LIMIT = 1 << 30
+_SERIAL_SHIFT = _INDEX_BITS
+_SEQ_SHIFT = _INDEX_BITS + _SERIAL_BITS
+_RANK_SHIFT = _SEQ_SHIFT + _SEQ_BITS
+_INDEX_MASK = (1 << _INDEX_BITS) - 1
+_SERIAL_MASK = (1 << _SERIAL_BITS) - 1
+
+
+def _rank(priority: int) -> int:
+    """Smaller rank pops first: rank grows as priority falls (clamped to +-2**30)."""
+    clamped = max(-_PRIORITY_LIMIT, min(_PRIORITY_LIMIT, priority))
+    return _PRIORITY_LIMIT - clamped
+
+
+class ReadyQueue:
+    """Per-queue heaps of (workflow serial, job index) ordered by priority then arrival."""
+
+    def __init__(self) -> None:
+        self._heaps: dict[str | None, list[int]] = {}
+        self._arrivals = 0
+
+    def push(self, queue: str | None, priority: int, serial: int, index: int) -> None:
+        self._arrivals += 1
+        key = (
+            (_rank(priority) << _RANK_SHIFT)
+            | (self._arrivals << _SEQ_SHIFT)
+            | (serial << _SERIAL_SHIFT)
+            | index
+        )
+        heap = self._heaps.get(queue)
+        if heap is None:
+            heap = self._heaps[queue] = []
+        heapq.heappush(heap, key)
+
+    def queues_by_urgency(self) -> list[str | None]:
+        """Queues holding entries, the one whose best entry should go first first."""
+        tops = [
+            (heap[0], position, queue)
+            for position, (queue, heap) in enumerate(self._heaps.items())
+            if heap
+        ]
+        tops.sort()
+        return [queue for _, _, queue in tops]
+
+    def peek(self, queue: str | None) -> tuple[int, int] | None:
+        """(workflow serial, job index) of the queue's next entry, or None."""
+        heap = self._heaps.get(queue)
+        if not heap:
+            return None
+        return _decode(heap[0])
+
+    def pop(self, queue: str | None) -> None:
+        heapq.heappop(self._heaps[queue])
+
+    def entries(self) -> Iterator[tuple[str | None, int, int]]:
+        """Every entry as (queue, serial, index), in no particular order."""
+        for queue, heap in self._heaps.items():
+            for key in heap:
+                serial, index = _decode(key)
+                yield queue, serial, index
+
+    def discard(self, keep: Callable[[int, int], bool]) -> None:
+        """Keep only the entries for which ``keep(serial, index)`` is true (O(size))."""
+        for queue, heap in list(self._heaps.items()):
+            kept = [key for key in heap if keep(*_decode(key))]
+            if len(kept) != len(heap):
+                heapq.heapify(kept)
+                self._heaps[queue] = kept
+
+    def __len__(self) -> int:
+        return sum(len(heap) for heap in self._heaps.values())
+
+
+def _decode(key: int) -> tuple[int, int]:
+    return (key >> _SERIAL_SHIFT) & _SERIAL_MASK, key & _INDEX_MASK

@@ -1,0 +1,295 @@
+"""EngineService: what the WorkflowController facade needs, in-process.
+
+Plain data in and out (ints, str, float epoch dates, lists, tuples, dicts) so the same
+object can be served over Pyro5. Queries read the store directly and never wait for
+the engine thread; commands go through the engine's inbox and return once the tick
+that ran them is committed. Semantics and return shapes are soma-workflow's
+``WorkflowController``'s (seeds/004), checked against soma-workflow 6.0.13:
+
+- ``stop_workflow``: running jobs are killed (FAILED, ``killed_by_user``), jobs not
+  started are FAILED ``aborted_before_running``; the workflow ends DONE and may be
+  restarted. Returns False when the kills were not confirmed in time.
+- ``restart_workflow``: runs again the FAILED jobs and those aborted below them, and only
+  those; allowed while the workflow still runs. True when some job was restarted.
+- ``restart_jobs``: the given jobs and the descendants that can run with them are
+  stopped if needed and run again (DONE ones included, as in soma-workflow).
+- a job that ends with a non-zero exit value is FAILED (soma-workflow's local scheduler
+  says DONE with the exit value: both satisfy ``Helper.list_failed_jobs``).
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Sequence
+from typing import Any
+
+from swf_domain.errors import UnknownObjectError
+from swf_domain.serialization import workflow_from_dict
+from swf_domain.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, WorkflowStatus
+from swf_domain.validation import validate
+
+from .engine import Engine
+from .ports import Clock, JobRow, JobState, NewJob, NewWorkflow, WorkflowRow, WorkflowStore
+
+#: How long stop_workflow / stop_jobs / restart_jobs wait for kills to be confirmed.
+DEFAULT_CONTROL_TIMEOUT = 60.0
+
+ExitTuple = tuple[str | None, int | None, int | None, str | None]
+
+
+class EngineService:
+    """The engine's client-facing operations (the EngineLink port, in-process)."""
+
+    def __init__(
+        self,
+        store: WorkflowStore,
+        engine: Engine,
+        clock: Clock,
+        user: str | None = None,
+        control_timeout: float = DEFAULT_CONTROL_TIMEOUT,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._clock = clock
+        self._user = user if user is not None else getpass.getuser()
+        self._control_timeout = control_timeout
+
+    # -- submission ---------------------------------------------------------------------
+
+    def submit_workflow(
+        self,
+        document: dict[str, Any],
+        name: str | None = None,
+        queue: str | None = None,
+        expiration_date: float | None = None,
+    ) -> int:
+        """Validate, persist, start; invalid -> WorkflowError/JobError, nothing stored."""
+        workflow = workflow_from_dict(document)
+        compiled = validate(workflow)
+        jobs = [
+            NewJob(index, job.name or f"job_{index}", job.priority, job.is_barrier())
+            for index, job in enumerate(compiled.jobs)
+        ]
+        submitted = self._store.add_workflow(
+            NewWorkflow(
+                user=self._user,
+                name=name if name is not None else workflow.name,
+                document=document,
+                jobs=jobs,
+                queue=queue,
+                expiration_date=expiration_date,
+                submission_date=self._clock.now(),
+            )
+        )
+        workflow.wf_id = submitted.workflow_id
+        self._engine.add_workflow(
+            submitted.workflow_id, workflow, compiled, submitted.job_ids, queue
+        )
+        return submitted.workflow_id
+
+    # -- queries ------------------------------------------------------------------------
+
+    def workflow_document(self, workflow_id: int) -> dict[str, Any]:
+        """The submitted document plus ``job_ids``: the id of each job, in job order."""
+        row = self._store.workflow(workflow_id, with_document=True)
+        if row is None or row.document is None:
+            raise _unknown_workflow(workflow_id)
+        document = dict(row.document)
+        document["job_ids"] = [job.job_id for job in self._store.jobs_of(workflow_id)]
+        return document
+
+    def workflows(
+        self, workflow_ids: Sequence[int] | None = None
+    ) -> dict[int, tuple[str | None, float | None]]:
+        ids = list(workflow_ids) if workflow_ids is not None else None
+        return {
+            row.workflow_id: (row.name, row.expiration_date)
+            for row in self._store.workflows(user=self._user, workflow_ids=ids)
+        }
+
+    def workflow_status(self, workflow_id: int) -> str | None:
+        return self._workflow_row(workflow_id).status.value
+
+    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
+        """soma's shape: (jobs, transfers, workflow status, queue, temporary paths), each
+        job ``(id, status, queue, exit tuple, (submitted, started, ended, queue)[, drms
+        id])`` with epoch dates (soma-workflow repeats the queue in the dates tuple)."""
+        row = self._workflow_row(workflow_id)
+        jobs = []
+        for job_row in self._store.jobs_of(workflow_id):
+            state = job_row.state
+            entry: tuple[Any, ...] = (
+                job_row.job_id,
+                state.status.value,
+                state.queue,
+                _exit_tuple(state),
+                (state.submission_date, state.execution_date, state.ending_date, state.queue),
+            )
+            if with_drms_id:
+                entry = (*entry, state.scheduler_job_id)
+            jobs.append(entry)
+        return (jobs, [], row.status.value, row.queue, [])
+
+    def job_status(self, job_id: int) -> str:
+        return self._job_row(job_id).state.status.value
+
+    def job_termination_status(self, job_id: int) -> ExitTuple | None:
+        """(exit status, exit value, signal, resource usage); Nones until it ended."""
+        return _exit_tuple(self._job_row(job_id).state)
+
+    def job_files(self, job_id: int) -> tuple[str | None, str | None]:
+        """(stdout, stderr) paths as used by the job's last run."""
+        state = self._job_row(job_id).state
+        return state.stdout_file, state.stderr_file
+
+    def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
+        return self._job_row(job_id).state.output_params
+
+    def status_summary(self, workflow_id: int) -> dict[str, int]:
+        self._workflow_row(workflow_id)
+        counts = self._store.status_counts(workflow_id)
+        return {status.value: count for status, count in counts.items() if count}
+
+    # -- control ------------------------------------------------------------------------
+
+    def stop_workflow(self, workflow_id: int) -> bool:
+        self._workflow_row(workflow_id)
+        self._engine.call(lambda tx: self._engine.execution.stop_workflow(workflow_id, tx))
+        return self._engine.notifier.wait_for(
+            lambda: self._finished_or_gone(workflow_id), self._control_timeout
+        )
+
+    def restart_workflow(self, workflow_id: int, queue: str | None = None) -> bool:
+        self._workflow_row(workflow_id)
+        restarted: bool = self._engine.call(
+            lambda tx: self._engine.execution.restart_workflow(workflow_id, queue, tx)
+        )
+        return restarted
+
+    def delete_workflow(self, workflow_id: int, force: bool = True) -> bool:
+        """Kill its jobs, remove its files and rows (``force`` kept for compatibility)."""
+        self._workflow_row(workflow_id)
+        self._engine.call(lambda tx: self._engine.execution.delete_workflow(workflow_id, tx))
+        return True
+
+    def stop_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
+        ids = self._jobs_of_workflow(workflow_id, job_ids)
+        self._engine.call(lambda tx: self._engine.execution.stop_jobs(workflow_id, ids, tx))
+        return self._wait_not_active(ids)
+
+    def restart_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
+        ids = self._jobs_of_workflow(workflow_id, job_ids)
+        execution = self._engine.execution
+
+        def stop_rerun_set(tx: Any) -> list[int]:
+            chosen = execution.rerun_set(workflow_id, ids, tx)
+            execution.stop_jobs(workflow_id, chosen, tx)
+            return chosen
+
+        chosen: list[int] = self._engine.call(stop_rerun_set)
+        if not self._wait_not_active(chosen):
+            return False
+        self._engine.call(lambda tx: execution.rerun_jobs(workflow_id, chosen, tx))
+        return True
+
+    def change_workflow_expiration_date(
+        self, workflow_id: int, expiration_date: float | None
+    ) -> bool:
+        """False when the date is already past (soma-workflow's rule)."""
+        self._workflow_row(workflow_id)
+        if expiration_date is not None and expiration_date < self._clock.now():
+            return False
+        return self._store.set_expiration(workflow_id, expiration_date)
+
+    def delete_expired_workflows(self) -> list[int]:
+        """Delete now every workflow past its expiration date (the engine also does it
+        on a timer); returns their ids."""
+        expired: list[int] = self._engine.call(self._engine.execution.expired)
+        return expired
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def wait_workflow(self, workflow_id: int, timeout: float = -1) -> bool:
+        """True once the workflow is DONE (or deleted); False after ``timeout`` seconds
+        (negative: no limit)."""
+        self._workflow_row(workflow_id)
+        return self._engine.notifier.wait_for(
+            lambda: self._finished_or_gone(workflow_id), _timeout(timeout)
+        )
+
+    def wait_job(self, job_ids: Sequence[int], timeout: float = -1) -> bool:
+        """True once every job has ended (or was deleted)."""
+        ids = list(job_ids)
+        for job_id in ids:
+            self._job_row(job_id)
+
+        def all_ended() -> bool:
+            for job_id in ids:
+                row = self._store.job(job_id)
+                if row is not None and row.state.status not in TERMINAL_JOB_STATUSES:
+                    return False
+            return True
+
+        return self._engine.notifier.wait_for(all_ended, _timeout(timeout))
+
+    # -- lifetime -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """The client side lets go; workflows go on (nothing to release in-process)."""
+
+    def shutdown(self) -> None:
+        """Stop the engine thread and the scheduler's reporting, without killing jobs."""
+        self._engine.shutdown()
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _workflow_row(self, workflow_id: int) -> WorkflowRow:
+        row = self._store.workflow(workflow_id)
+        if row is None:
+            raise _unknown_workflow(workflow_id)
+        return row
+
+    def _job_row(self, job_id: int) -> JobRow:
+        row = self._store.job(job_id)
+        if row is None:
+            raise UnknownObjectError(f"job {job_id} does not exist (or was deleted)")
+        return row
+
+    def _jobs_of_workflow(self, workflow_id: int, job_ids: Sequence[int]) -> list[int]:
+        self._workflow_row(workflow_id)
+        ids = list(job_ids)
+        for job_id in ids:
+            if self._job_row(job_id).workflow_id != workflow_id:
+                raise UnknownObjectError(f"job {job_id} is not a job of workflow {workflow_id}")
+        return ids
+
+    def _finished_or_gone(self, workflow_id: int) -> bool:
+        row = self._store.workflow(workflow_id)
+        return row is None or row.status is WorkflowStatus.DONE
+
+    def _wait_not_active(self, job_ids: Sequence[int]) -> bool:
+        def none_active() -> bool:
+            for job_id in job_ids:
+                row = self._store.job(job_id)
+                if row is not None and row.state.status in ACTIVE_JOB_STATUSES:
+                    return False
+            return True
+
+        return self._engine.notifier.wait_for(none_active, self._control_timeout)
+
+
+def _exit_tuple(state: JobState) -> ExitTuple:
+    return (
+        state.exit_status.value if state.exit_status is not None else None,
+        state.exit_value,
+        state.term_signal,
+        state.resource_usage,
+    )
+
+
+def _timeout(timeout: float) -> float | None:
+    return None if timeout is None or timeout < 0 else float(timeout)
+
+
+def _unknown_workflow(workflow_id: int) -> UnknownObjectError:
+    return UnknownObjectError(f"workflow {workflow_id} does not exist (or was deleted)")
