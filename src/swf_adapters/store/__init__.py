@@ -1,0 +1,6 @@
+"""The SQLAlchemy store: ``WorkflowStore`` on a SQLite file (WAL) or PostgreSQL."""
+
+from swf_adapters.store.migrations import LATEST_VERSION
+from swf_adapters.store.sqlalchemy_store import SqlAlchemyStore, open_store
+
+__all__ = ["LATEST_VERSION", "SqlAlchemyStore", "open_store"]

@@ -1,0 +1,233 @@
+"""The hot paths at the driver level: bulk insert, batched update, million-row reads.
+
+SQLAlchemy Core builds one parameter dict per row and runs type processors on each; for a
+million jobs that costs several times what the database itself takes. These functions
+hand plain tuples straight to the DBAPI cursor (``executemany``, PostgreSQL's ``COPY``)
+and read plain tuples back, inside the caller's SQLAlchemy transaction. The SQL is
+written once here from ``schema``'s column names; only identifiers that are not
+reserved words in SQLite or PostgreSQL are used.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from swf_adapters.store.schema import JOB_STATE_COLUMNS
+
+#: Rows per executemany call: bounds the memory of parameter lists for huge workflows.
+CHUNK_ROWS = 20_000
+
+NEW_JOB_COLUMNS = ("job_id", "workflow_id", "job_index", "name", "priority", "is_barrier", "status")
+JOB_IDENTITY_COLUMNS = ("job_id", "workflow_id", "job_index", "name", "priority", "is_barrier")
+
+#: Columns of one job row as ``read_jobs`` returns them.
+JOB_ROW_COLUMNS = (*JOB_IDENTITY_COLUMNS, *JOB_STATE_COLUMNS)
+
+#: What a monitor shows of a job: its JobState without the JSON and file columns.
+SUMMARY_COLUMNS = (
+    "job_id",
+    "status",
+    "exit_status",
+    "exit_value",
+    "term_signal",
+    "resource_usage",
+    "submission_date",
+    "execution_date",
+    "ending_date",
+    "scheduler_job_id",
+    "queue",
+)
+
+#: The rows of one workflow's jobs: a primary-key range, since ids are contiguous per
+#: workflow (a rowid range on SQLite: storage order, no sort). One statement.
+_WORKFLOW_RANGE = (
+    "job_id >= (SELECT first_job_id FROM swf_workflows WHERE workflow_id = {p}) "
+    "AND job_id < (SELECT first_job_id + job_count FROM swf_workflows WHERE workflow_id = {p})"
+)
+
+
+def placeholder(connection: Connection) -> str:
+    """The DBAPI's positional placeholder (sqlite3: ``?``; psycopg: ``%s``)."""
+    return "?" if connection.dialect.paramstyle in ("qmark", "numeric") else "%s"
+
+
+def is_postgresql(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a million acyclic objects.
+
+    Each young-generation collection would rescan the growing list; pausing it makes
+    building the rows of a million-job workflow several times faster. The previous
+    state is restored, and reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _cursor(connection: Connection) -> Any:
+    """A raw cursor of the driver (sqlite3 or psycopg) inside the connection's transaction."""
+    return connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+def dump_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def load_json(value: Any) -> Any:
+    """SQLite gives JSON back as text; psycopg has already decoded it."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def insert_jobs(connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Insert new job rows (``NEW_JOB_COLUMNS`` order): ``COPY`` on PostgreSQL,
+    chunked ``executemany`` elsewhere."""
+    columns = ", ".join(NEW_JOB_COLUMNS)
+    cursor = _cursor(connection)
+    try:
+        if is_postgresql(connection):
+            with cursor.copy(f"COPY swf_jobs ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join(placeholder(connection) for _ in NEW_JOB_COLUMNS)
+        sql = f"INSERT INTO swf_jobs ({columns}) VALUES ({marks})"
+        iterator = iter(rows)
+        while chunk := list(islice(iterator, CHUNK_ROWS)):
+            cursor.executemany(sql, chunk)
+    finally:
+        cursor.close()
+
+
+def update_job_states(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
+    """Rewrite whole JobStates (rows in ``(*JOB_STATE_COLUMNS, job_id)`` order, JSON
+    already dumped); the last row of a job wins. False when some job id was unknown."""
+    if is_postgresql(connection):
+        return _update_job_states_postgresql(connection, rows)
+    assignments = ", ".join(f"{name} = ?" for name in JOB_STATE_COLUMNS)
+    cursor = _cursor(connection)
+    try:
+        cursor.executemany(f"UPDATE swf_jobs SET {assignments} WHERE job_id = ?", rows)
+        return int(cursor.rowcount) == len(rows)
+    finally:
+        cursor.close()
+
+
+#: PostgreSQL array type of each JobState column, then of job_id.
+_PG_STATE_TYPES = (
+    "text",  # status
+    "text",  # exit_status
+    "int",  # exit_value
+    "int",  # term_signal
+    "text",  # resource_usage
+    "text",  # scheduler_job_id
+    "float8",  # submission_date
+    "float8",  # execution_date
+    "float8",  # ending_date
+    "text",  # command (JSON text)
+    "text",  # stdout_file
+    "text",  # stderr_file
+    "text",  # output_params (JSON text)
+    "text",  # queue
+    "bigint",  # job_id
+)
+_PG_JSON_COLUMNS = frozenset({"command", "output_params"})
+
+
+def _update_job_states_postgresql(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
+    """One ``UPDATE ... FROM unnest(arrays)``: the batch travels as one array per column in
+    one statement (executemany would be one statement per job, pipelined or not)."""
+    latest = {row[-1]: row for row in rows}
+    columns = list(zip(*latest.values(), strict=True))
+    arrays = [
+        [None if value is None else _PG_COERCE[kind](value) for value in column]
+        for kind, column in zip(_PG_STATE_TYPES, columns, strict=True)
+    ]
+    names = (*JOB_STATE_COLUMNS, "job_id")
+    assignments = ", ".join(
+        f"{name} = v.{name}::json" if name in _PG_JSON_COLUMNS else f"{name} = v.{name}"
+        for name in JOB_STATE_COLUMNS
+    )
+    sources = ", ".join(f"%s::{kind}[]" for kind in _PG_STATE_TYPES)
+    sql = (
+        f"UPDATE swf_jobs AS j SET {assignments} "
+        f"FROM unnest({sources}) AS v({', '.join(names)}) WHERE j.job_id = v.job_id"
+    )
+    cursor = _cursor(connection)
+    try:
+        cursor.execute(sql, arrays, binary=True)
+        return int(cursor.rowcount) == len(latest)
+    finally:
+        cursor.close()
+
+
+#: Values as their PostgreSQL array type expects them (an int date in a float8 array).
+_PG_COERCE: dict[str, Any] = {"text": str, "int": int, "float8": float, "bigint": int}
+
+
+def read_jobs(
+    connection: Connection, workflow_id: int, columns: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """The ``columns`` of every job of a workflow, in index order (one statement)."""
+    mark = placeholder(connection)
+    if is_postgresql(connection):
+        # JSON as text: json.loads is several times faster than psycopg's JSON loader.
+        columns = [f"{name}::text" if name in _PG_JSON_COLUMNS else name for name in columns]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM swf_jobs "
+        f"WHERE {_WORKFLOW_RANGE.format(p=mark)} ORDER BY job_id"
+    )
+    cursor = _cursor(connection)
+    try:
+        cursor.execute(sql, (workflow_id, workflow_id))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def read_status_column(connection: Connection, workflow_id: int) -> tuple[int, str] | None:
+    """(first job id, the statuses of the workflow's jobs joined by commas in index
+    order), or None for an unknown workflow.
+
+    One string instead of a million rows: the database concatenates, Python splits, and
+    no per-row tuple is ever built (the cost that dominates reading a million rows).
+    """
+    mark = placeholder(connection)
+    in_range = "j.job_id >= w.first_job_id AND j.job_id < w.first_job_id + w.job_count"
+    if is_postgresql(connection):
+        statuses = (
+            f"SELECT string_agg(status, ',' ORDER BY job_id) FROM swf_jobs AS j WHERE {in_range}"
+        )
+    else:
+        # SQLite before 3.44 has no ORDER BY inside an aggregate; it concatenates in the
+        # order of an ordered subquery (here a rowid range, read in order anyway).
+        statuses = (
+            "SELECT group_concat(status, ',') FROM "
+            f"(SELECT status FROM swf_jobs AS j WHERE {in_range} ORDER BY j.job_id)"
+        )
+    sql = (
+        f"SELECT w.first_job_id, ({statuses}) FROM swf_workflows AS w WHERE w.workflow_id = {mark}"
+    )
+    cursor = _cursor(connection)
+    try:
+        cursor.execute(sql, (workflow_id,))
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    if row is None:
+        return None
+    return int(row[0]), row[1] or ""

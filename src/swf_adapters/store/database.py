@@ -1,0 +1,105 @@
+"""Engines tuned for one writer and many readers, and the write transaction they use.
+
+SQLite (the default) runs in WAL mode so that readers in other processes never block the
+writer nor get blocked by it. The sqlite3 driver's own transaction handling is switched
+off (``isolation_level=None``) so that swf decides how each transaction begins: writes
+take the write lock up front with ``BEGIN IMMEDIATE`` (no deadlock-prone lock upgrade
+midway, the busy timeout applies at the start), reads use a plain deferred ``BEGIN``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+#: How long a SQLite connection waits for a lock before failing (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+#: Execution option that marks a connection's transaction as a write transaction.
+_WRITE_OPTION = "swf_write"
+
+_SQLITE_PRAGMAS = (
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    # 64 MiB of page cache: bulk inserts of a million jobs keep their index pages in memory.
+    "PRAGMA cache_size=-65536",
+)
+
+
+def url_of(url_or_path: str | Path) -> str:
+    """A SQLAlchemy URL from a URL or a plain file path (which means a SQLite file)."""
+    text = str(url_or_path)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; a SQLite file gets WAL and swf's transaction handling."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True, json_serializer=_compact_json)
+    database = parsed.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # One pooled connection per concurrent thread; a connection moves between threads
+    # only when checked in and out again, which sqlite3 allows with this flag.
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        json_serializer=_compact_json,
+    )
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _compact_json(value: object) -> str:
+    """JSON without the default ", " / ": " padding: a million-job document is 10% smaller."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(_WRITE_OPTION):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: committed on success, rolled back on any error."""
+    with engine.connect() as connection:
+        connection.execution_options(**{_WRITE_OPTION: True})
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A short read-only transaction (one consistent snapshot), never holding a write lock."""
+    with engine.connect() as connection, connection.begin():
+        yield connection

@@ -1,0 +1,417 @@
+"""``WorkflowStore`` on SQLAlchemy Core: a SQLite file by default, PostgreSQL by URL.
+
+The engine is the one writer; clients and monitors read from other threads and
+processes. Every write is one transaction (bulk insert of a workflow, one batch of
+updates per engine tick); every read is one statement in a short transaction.
+
+Job ids: a workflow's jobs get one contiguous block, ``job_id = first_job_id + index``,
+reserved by bumping a counter row (``swf_counters``) inside the insert transaction. On
+SQLite the transaction starts with ``BEGIN IMMEDIATE`` so the reservation and the inserts
+happen under the single write lock; on PostgreSQL the ``UPDATE`` of the counter row locks
+that row until commit, so concurrent submitters serialize on it (and only on it) without a
+table lock, and a rolled-back submission leaves no gap in use by anyone else. Ids are
+never reused, even after a workflow is deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from swf_adapters.store import bulk, schema
+from swf_adapters.store.database import (
+    is_sqlite,
+    make_engine,
+    read_transaction,
+    url_of,
+    write_transaction,
+)
+from swf_adapters.store.migrations import describe, ensure_schema
+from swf_app.ports import (
+    JobRow,
+    JobState,
+    JobUpdate,
+    NewJob,
+    NewWorkflow,
+    SubmittedWorkflow,
+    WorkflowRow,
+    WorkflowUpdate,
+)
+from swf_domain.errors import UnknownObjectError
+from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
+
+_JOB_STATUS = {status.value: status for status in JobStatus}
+_EXIT_STATUS = {status.value: status for status in ExitStatus}
+_WORKFLOW_STATUS = {status.value: status for status in WorkflowStatus}
+
+_W = schema.workflows.c
+_J = schema.jobs.c
+
+_WORKFLOW_COLUMNS = (
+    _W.workflow_id,
+    _W.user,
+    _W.name,
+    _W.status,
+    _W.queue,
+    _W.expiration_date,
+    _W.submission_date,
+    _W.job_count,
+)
+_JOB_COLUMNS = (
+    _J.job_id,
+    _J.workflow_id,
+    _J.job_index,
+    _J.name,
+    _J.priority,
+    _J.is_barrier,
+    *(schema.jobs.c[name] for name in schema.JOB_STATE_COLUMNS),
+)
+
+_UPDATE_WORKFLOW_STATUS = (
+    schema.workflows.update()
+    .where(_W.workflow_id == sa.bindparam("b_workflow_id"))
+    .values(status=sa.bindparam("b_status"))
+)
+
+
+#: (job_id, status, exit_status, exit_value, term_signal, resource_usage, submission_date,
+#: execution_date, ending_date, scheduler_job_id, queue): soma's workflow_elements_status.
+JobSummary = tuple[
+    int,
+    JobStatus,
+    ExitStatus | None,
+    int | None,
+    int | None,
+    str | None,
+    float | None,
+    float | None,
+    float | None,
+    str | None,
+    str | None,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatusList:
+    """The statuses of a workflow's jobs: ``statuses[i]`` is the job of index ``i``, whose
+    id is ``first_job_id + i`` (ids are contiguous per workflow)."""
+
+    first_job_id: int
+    statuses: list[JobStatus]
+
+    def items(self) -> Iterator[tuple[int, JobStatus]]:
+        """(job_id, status) pairs in index order."""
+        return zip(count(self.first_job_id), self.statuses, strict=False)
+
+    def __len__(self) -> int:
+        return len(self.statuses)
+
+
+class SqlAlchemyStore:
+    """The store behind ``swf_app.ports.WorkflowStore`` (see the module docstring)."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = make_engine(url)
+        self.location = describe(self._engine)
+        try:
+            ensure_schema(self._engine)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def url(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    # -- writes -----------------------------------------------------------------------
+
+    def add_workflow(self, workflow: NewWorkflow) -> SubmittedWorkflow:
+        count = len(workflow.jobs)
+        with write_transaction(self._engine) as connection:
+            workflow_id = _reserve_ids(connection, "workflow", 1)
+            first_job_id = _reserve_ids(connection, "job", count)
+            connection.execute(
+                schema.workflows.insert().values(
+                    workflow_id=workflow_id,
+                    user=workflow.user,
+                    name=workflow.name,
+                    status=WorkflowStatus.NOT_STARTED.value,
+                    queue=workflow.queue,
+                    expiration_date=workflow.expiration_date,
+                    submission_date=workflow.submission_date,
+                    job_count=count,
+                    first_job_id=first_job_id,
+                    document=workflow.document,
+                )
+            )
+            with bulk.gc_paused():
+                bulk.insert_jobs(
+                    connection, _new_job_rows(workflow.jobs, workflow_id, first_job_id)
+                )
+        return SubmittedWorkflow(workflow_id, range(first_job_id, first_job_id + count))
+
+    def apply(self, jobs: Sequence[JobUpdate], workflows: Sequence[WorkflowUpdate] = ()) -> None:
+        if not jobs and not workflows:
+            return
+        with write_transaction(self._engine) as connection:
+            if jobs:
+                rows = [_job_update_row(update) for update in jobs]
+                if not bulk.update_job_states(connection, rows):
+                    _raise_unknown_jobs(connection, [update.job_id for update in jobs])
+            if workflows:
+                connection.execute(
+                    _UPDATE_WORKFLOW_STATUS,
+                    [
+                        {"b_workflow_id": update.workflow_id, "b_status": update.status.value}
+                        for update in workflows
+                    ],
+                )
+
+    def set_expiration(self, workflow_id: int, expiration_date: float | None) -> bool:
+        with write_transaction(self._engine) as connection:
+            result = connection.execute(
+                schema.workflows.update()
+                .where(_W.workflow_id == workflow_id)
+                .values(expiration_date=expiration_date)
+            )
+            return result.rowcount > 0
+
+    def delete_workflow(self, workflow_id: int) -> bool:
+        with write_transaction(self._engine) as connection:
+            connection.execute(schema.jobs.delete().where(_J.workflow_id == workflow_id))
+            result = connection.execute(
+                schema.workflows.delete().where(_W.workflow_id == workflow_id)
+            )
+            return result.rowcount > 0
+
+    # -- reads ------------------------------------------------------------------------
+
+    def workflow(self, workflow_id: int, with_document: bool = False) -> WorkflowRow | None:
+        columns = (*_WORKFLOW_COLUMNS, _W.document) if with_document else _WORKFLOW_COLUMNS
+        with read_transaction(self._engine) as connection:
+            row = connection.execute(
+                sa.select(*columns).where(_W.workflow_id == workflow_id)
+            ).first()
+        if row is None:
+            return None
+        result = _workflow_row(row)
+        if with_document:
+            result.document = row[-1]
+        return result
+
+    def workflows(
+        self, user: str | None = None, workflow_ids: Sequence[int] | None = None
+    ) -> list[WorkflowRow]:
+        query = sa.select(*_WORKFLOW_COLUMNS).order_by(_W.workflow_id)
+        if user is not None:
+            query = query.where(_W.user == user)
+        if workflow_ids is not None:
+            query = query.where(_W.workflow_id.in_(list(workflow_ids)))
+        with read_transaction(self._engine) as connection:
+            rows = connection.execute(query).all()
+        return [_workflow_row(row) for row in rows]
+
+    def jobs_of(self, workflow_id: int) -> list[JobRow]:
+        with bulk.gc_paused():
+            with read_transaction(self._engine) as connection:
+                rows = bulk.read_jobs(connection, workflow_id, bulk.JOB_ROW_COLUMNS)
+            return [_job_row(row) for row in rows]
+
+    def job_statuses(self, workflow_id: int) -> JobStatusList | None:
+        """The status of every job of a workflow in index order, or None if unknown: what a
+        monitor refreshes, read as one string (a million jobs in a fraction of a second)."""
+        with read_transaction(self._engine) as connection:
+            found = bulk.read_status_column(connection, workflow_id)
+        if found is None:
+            return None
+        first_job_id, joined = found
+        with bulk.gc_paused():
+            statuses = list(map(_JOB_STATUS.__getitem__, joined.split(","))) if joined else []
+        return JobStatusList(first_job_id, statuses)
+
+    def job_summaries(self, workflow_id: int) -> list[JobSummary]:
+        """What a monitor shows of each job (status, exit info, dates, scheduler id, queue),
+        in index order, as plain tuples: ``jobs_of`` without the names, JSON and files."""
+        status_of, exit_of = _JOB_STATUS, _EXIT_STATUS
+        with bulk.gc_paused():
+            with read_transaction(self._engine) as connection:
+                rows = bulk.read_jobs(connection, workflow_id, bulk.SUMMARY_COLUMNS)
+            return [
+                (job_id, status_of[status], exit_of.get(exit_status), *rest)
+                for job_id, status, exit_status, *rest in rows
+            ]
+
+    def job(self, job_id: int) -> JobRow | None:
+        with read_transaction(self._engine) as connection:
+            row = connection.execute(sa.select(*_JOB_COLUMNS).where(_J.job_id == job_id)).first()
+        return None if row is None else _job_row(tuple(row))
+
+    def status_counts(self, workflow_id: int) -> dict[JobStatus, int]:
+        with read_transaction(self._engine) as connection:
+            rows = connection.execute(
+                sa.select(_J.status, sa.func.count())
+                .where(_J.workflow_id == workflow_id)
+                .group_by(_J.status)
+            ).all()
+        return {_JOB_STATUS[status]: int(count) for status, count in rows}
+
+    def active_workflow_ids(self) -> list[int]:
+        return self._workflow_ids(_W.status != WorkflowStatus.DONE.value)
+
+    def expired_workflow_ids(self, now: float) -> list[int]:
+        return self._workflow_ids(_W.expiration_date.is_not(None), _W.expiration_date < now)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _workflow_ids(self, *conditions: sa.ColumnElement[bool]) -> list[int]:
+        with read_transaction(self._engine) as connection:
+            ids = connection.execute(
+                sa.select(_W.workflow_id).where(*conditions).order_by(_W.workflow_id)
+            ).scalars()
+            return [int(workflow_id) for workflow_id in ids]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self._engine)
+
+
+def open_store(url_or_path: str | Path) -> SqlAlchemyStore:
+    """A store from a SQLAlchemy URL or a file path (a SQLite file, created if missing)."""
+    return SqlAlchemyStore(url_of(url_or_path))
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _reserve_ids(connection: Connection, name: str, count: int) -> int:
+    """Reserve ``count`` consecutive ids of the ``name`` sequence; return the first."""
+    counter = schema.counters.c
+    first = connection.execute(
+        schema.counters.update()
+        .where(counter.name == name)
+        .values(next_value=counter.next_value + count)
+        .returning(counter.next_value - count)
+    ).scalar_one()
+    return int(first)
+
+
+def _new_job_rows(
+    jobs: Sequence[NewJob], workflow_id: int, first_job_id: int
+) -> Iterator[tuple[Any, ...]]:
+    """New jobs as ``bulk.insert_jobs`` takes them; the id is ``first_job_id + index``."""
+    not_submitted = JobStatus.NOT_SUBMITTED.value
+    for job in jobs:
+        index = job.index
+        yield (
+            first_job_id + index,
+            workflow_id,
+            index,
+            job.name,
+            job.priority,
+            job.is_barrier,
+            not_submitted,
+        )
+
+
+def _job_update_row(update: JobUpdate) -> tuple[Any, ...]:
+    """A JobState as ``bulk.update_job_states`` takes it: state columns, then the id."""
+    state = update.state
+    exit_status = state.exit_status
+    return (
+        state.status.value,
+        None if exit_status is None else exit_status.value,
+        state.exit_value,
+        state.term_signal,
+        state.resource_usage,
+        state.scheduler_job_id,
+        state.submission_date,
+        state.execution_date,
+        state.ending_date,
+        bulk.dump_json(state.command),
+        state.stdout_file,
+        state.stderr_file,
+        bulk.dump_json(state.output_params),
+        state.queue,
+        update.job_id,
+    )
+
+
+def _raise_unknown_jobs(connection: Connection, job_ids: Sequence[int]) -> None:
+    wanted = sorted(set(job_ids))
+    known: set[int] = set()
+    for chunk in _int_chunks(wanted, 500):
+        known.update(connection.execute(sa.select(_J.job_id).where(_J.job_id.in_(chunk))).scalars())
+    missing = [job_id for job_id in wanted if job_id not in known]
+    if not missing:
+        return
+    shown = ", ".join(str(job_id) for job_id in missing[:10])
+    more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+    raise UnknownObjectError(f"cannot update unknown job id(s) {shown}{more}")
+
+
+def _int_chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _workflow_row(row: Sequence[Any]) -> WorkflowRow:
+    workflow_id, user, name, status, queue, expiration, submission, job_count = row[:8]
+    return WorkflowRow(
+        workflow_id=int(workflow_id),
+        user=user,
+        name=name,
+        status=_WORKFLOW_STATUS[status],
+        queue=queue,
+        expiration_date=expiration,
+        submission_date=submission,
+        job_count=int(job_count),
+    )
+
+
+def _job_row(row: Sequence[Any]) -> JobRow:
+    (
+        job_id,
+        workflow_id,
+        index,
+        name,
+        priority,
+        is_barrier,
+        status,
+        exit_status,
+        exit_value,
+        term_signal,
+        resource_usage,
+        scheduler_job_id,
+        submission_date,
+        execution_date,
+        ending_date,
+        command,
+        stdout_file,
+        stderr_file,
+        output_params,
+        queue,
+    ) = row
+    state = JobState(
+        _JOB_STATUS[status],
+        None if exit_status is None else _EXIT_STATUS[exit_status],
+        exit_value,
+        term_signal,
+        resource_usage,
+        scheduler_job_id,
+        submission_date,
+        execution_date,
+        ending_date,
+        bulk.load_json(command),
+        stdout_file,
+        stderr_file,
+        bulk.load_json(output_params),
+        queue,
+    )
+    return JobRow(job_id, workflow_id, index, name, priority, bool(is_barrier), state)
