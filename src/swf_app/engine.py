@@ -79,6 +79,7 @@ class Engine:
         self.execution.loader = self._load
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._broken = False
         #: Ticks committed so far (tests and benchmarks read it).
         self.ticks = 0
 
@@ -112,7 +113,7 @@ class Engine:
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return not self._broken and self._thread is not None and self._thread.is_alive()
 
     # -- commands -----------------------------------------------------------------------
 
@@ -197,6 +198,7 @@ class Engine:
         try:
             self._commit(tx, answers)
         except BaseException as error:
+            self._broken = True  # before anyone hears of it: ``alive`` is False from now
             for future, _, _ in answers:
                 future.set_exception(error)
             raise
