@@ -136,6 +136,8 @@ class FakeScheduler:
         self.started: list[int] = []
         self.killed: list[int] = []
         self.acknowledged: list[int] = []
+        #: The last end of each job (acknowledged or not).
+        self.last_end: dict[int, SchedulerEvent] = {}
         #: Jobs submitted while already running (must never happen).
         self.doubly_started: list[int] = []
         self.max_slots_used = 0
@@ -261,6 +263,7 @@ class FakeScheduler:
         self.slots_used -= run.request.slots
         event = SchedulerEvent(job_id, status, exit=info, scheduler_job_id=str(job_id), time=now)
         self.unacknowledged[job_id] = event
+        self.last_end[job_id] = event
         return event
 
     def _emit(self, events: Sequence[SchedulerEvent]) -> None:

@@ -1,0 +1,81 @@
+"""LocalWorkspace on a real directory, with real env_builder_code subprocesses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from swf_adapters.workspace.local import LocalWorkspace
+from swf_app.ports import WorkspaceError
+from swf_domain.model import Job, TemporaryPath, Workflow
+from tests.app_fakes import EngineHarness
+
+
+def test_layout_and_cleanup(tmp_path: Path) -> None:
+    workspace = LocalWorkspace(tmp_path)
+    out, err = workspace.default_output_files(7, 42)
+    assert (out, err) == (f"{tmp_path}/jobs/7/42.out", f"{tmp_path}/jobs/7/42.err")
+    assert Path(out).parent.is_dir()
+    assert workspace.params_file(7, 42, "output") == f"{tmp_path}/jobs/7/42.outputs.json"
+    with pytest.raises(ValueError, match="direction"):
+        workspace.params_file(7, 42, "sideways")
+    file_path = workspace.temporary_path(7, "t0_scratch", False, ".nii")
+    dir_path = workspace.temporary_path(7, "t1", True, "")
+    assert Path(file_path).is_file() and Path(file_path).name == "t0_scratch.nii"
+    assert Path(dir_path).is_dir()
+    escaped = workspace.temporary_path(7, "../../evil", False, "")
+    assert Path(escaped).parent == Path(file_path).parent
+    workspace.remove_workflow(7)
+    assert not (tmp_path / "jobs" / "7").exists() and not (tmp_path / "tmp" / "7").exists()
+    # directories are made again after a removal
+    assert Path(workspace.default_output_files(7, 1)[0]).parent.is_dir()
+
+
+def test_json_files_and_errors_name_the_file(tmp_path: Path) -> None:
+    workspace = LocalWorkspace(tmp_path)
+    path = str(tmp_path / "sub" / "p.json")
+    workspace.write_json(path, {"a": [1, 2]})
+    assert workspace.read_json(path) == {"a": [1, 2]}
+    Path(path).write_text("{oops")
+    with pytest.raises(WorkspaceError, match=r"p\.json is not valid JSON \(line 1"):
+        workspace.read_json(path)
+    workspace.discard(path)
+    workspace.discard(path)  # twice is fine
+    with pytest.raises(WorkspaceError, match=r"p\.json does not exist"):
+        workspace.read_json(path)
+    workspace.append_text(str(tmp_path / "e.err"), "first")
+    workspace.append_text(str(tmp_path / "e.err"), "second\n")
+    assert (tmp_path / "e.err").read_text() == "first\nsecond\n"
+
+
+def test_env_builder_runs_python_without_a_shell(tmp_path: Path) -> None:
+    workspace = LocalWorkspace(tmp_path)
+    code = "import json, sys; print(json.dumps({'A': 1, 'PY': sys.executable != ''}))"
+    assert workspace.run_env_builder(code) == {"A": "1", "PY": "True"}
+    with pytest.raises(WorkspaceError, match="exited with status 3"):
+        workspace.run_env_builder("import sys; sys.stderr.write('broken'); sys.exit(3)")
+    with pytest.raises(WorkspaceError, match="must print a JSON object"):
+        workspace.run_env_builder("print('not json')")
+    with pytest.raises(WorkspaceError, match="got a list"):
+        workspace.run_env_builder("print('[1]')")
+
+
+def test_engine_on_a_local_workspace(tmp_path: Path) -> None:
+    code = "import json; print(json.dumps({'FROM_BUILDER': 'yes'}))"
+    scratch = TemporaryPath(is_directory=True, name="scratch")
+    task = Job(["run", "task", scratch], name="task", referenced_output_files=[scratch])
+    reader = Job(["run", "reader"], name="reader", use_input_params_file=True, param_dict={"k": 1})
+    workflow = Workflow([task, reader], env_builder_code=code)
+    with EngineHarness(workspace=LocalWorkspace(tmp_path)) as harness:
+        wf_id = harness.submit(workflow)
+        harness.wait(wf_id)
+        first, second = harness.scheduler.submitted
+        assert first.env["FROM_BUILDER"] == "yes"
+        assert Path(first.argv[2]).is_dir()
+        params = json.loads(Path(second.env["SOMAWF_INPUT_PARAMS"]).read_text())
+        assert params == {"parameters": {"k": 1}}
+        harness.service.delete_workflow(wf_id)
+        assert not Path(first.argv[2]).exists()
+        assert not Path(second.env["SOMAWF_INPUT_PARAMS"]).exists()
