@@ -147,7 +147,7 @@ def _edges_fast(dependencies: list[tuple[Any, Any]], index: dict[Job, int]) -> E
     try:
         if not all(map(isinstance, dependencies, repeat(tuple | list))):
             return None
-        if not all(map((2).__eq__, map(len, dependencies))):
+        if dependencies and set(map(len, dependencies)) != {2}:
             return None
         sources = list(map(lookup, map(itemgetter(0), dependencies)))
         targets = list(map(lookup, map(itemgetter(1), dependencies)))

@@ -24,8 +24,9 @@ each one through ``failed``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from enum import IntEnum
+from itertools import compress
 
 
 class NodeState(IntEnum):
@@ -72,21 +73,13 @@ class ReadyTracker:
         #: Jobs ABORTED while resuming from ``states`` (empty for a fresh execution).
         self.aborted: list[int] = []
         self._ready: list[int] = []
+        self._missing = [len(its_parents) for its_parents in parents]
         if states is None:
             self._state = bytearray(len(parents))
-            self._missing = [len(its_parents) for its_parents in parents]
         else:
-            self._state = bytearray(int(state) for state in states)
-            if len(self._state) != len(parents):
-                raise TrackerError(f"{len(self._state)} states for {len(parents)} jobs")
-            done = _DONE
-            state = self._state
-            self._missing = [
-                sum(1 for parent in its_parents if state[parent] != done) for its_parents in parents
-            ]
-        self._counts = [0] * len(_STATES)
-        for state_value in _STATES:
-            self._counts[state_value] = self._state.count(state_value)
+            self._state = _state_bytes(states, len(parents))
+            self._discount_done_parents()
+        self._counts = [self._state.count(value) for value in range(len(_STATES))]
         if states is not None:
             self._abort_below_blocked()
         self._release_initial()
@@ -232,23 +225,53 @@ class ReadyTracker:
                     stack.append(child)
         return found
 
+    def _discount_done_parents(self) -> None:
+        """Resuming: each DONE job no longer counts as missing for its children."""
+        missing = self._missing
+        children = self._children
+        for job in _positions(self._state, _DONE):
+            for child in children[job]:
+                missing[child] -= 1
+
     def _abort_below_blocked(self) -> None:
         state = self._state
-        blocked = [job for job in range(len(state)) if state[job] in _BLOCKING]
+        blocked = [*_positions(state, _FAILED), *_positions(state, _ABORTED)]
         self.aborted = self._abort_descendants(blocked)
 
     def _release_initial(self) -> None:
-        """Queue every READY job and make READY every PENDING job with no missing parent."""
+        """Queue every READY job and make READY every PENDING job with no missing parent.
+
+        The scans run in C (``compress`` over ``map``): this is the one O(jobs) step.
+        """
         state = self._state
-        missing = self._missing
-        released = 0
-        for job in range(len(state)):
-            current = state[job]
-            if current == _PENDING and missing[job] == 0:
-                state[job] = _READY
-                released += 1
-                self._ready.append(job)
-            elif current == _READY:
-                self._ready.append(job)
-        self._counts[_PENDING] -= released
-        self._counts[_READY] += released
+        ready = self._ready
+        ready.extend(_positions(state, _READY))
+        no_parent_left = compress(range(len(state)), map((0).__eq__, self._missing))
+        released = [job for job in no_parent_left if state[job] == _PENDING]
+        for job in released:
+            state[job] = _READY
+        ready.extend(released)
+        ready.sort()
+        self._counts[_PENDING] -= len(released)
+        self._counts[_READY] += len(released)
+
+
+def _state_bytes(states: Sequence[NodeState], size: int) -> bytearray:
+    """``states`` as one byte per job, refusing a wrong length or an unknown value."""
+    if len(states) != size:
+        raise TrackerError(f"{len(states)} states for {size} jobs")
+    try:
+        packed = bytearray(map(int, states))
+    except (TypeError, ValueError) as error:
+        raise TrackerError(f"states must be NodeState values: {error}") from None
+    if packed and max(packed) >= len(_STATES):
+        raise TrackerError(f"unknown state {max(packed)} (states are 0 to {len(_STATES) - 1})")
+    return packed
+
+
+def _positions(state: bytearray, value: int) -> Iterator[int]:
+    """Indices of the jobs in state ``value``, found by ``bytearray.find`` (C speed)."""
+    position = state.find(value)
+    while position != -1:
+        yield position
+        position = state.find(value, position + 1)

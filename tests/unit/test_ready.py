@@ -270,3 +270,10 @@ def test_resume_aborts_what_a_stored_failure_had_not_yet_aborted() -> None:
 def test_resume_with_the_wrong_number_of_states_is_refused() -> None:
     with pytest.raises(TrackerError, match="3 states for 2 jobs"):
         tracker(2, [], states=[P, P, P])
+
+
+def test_resume_with_an_unknown_state_value_is_refused() -> None:
+    with pytest.raises(TrackerError, match="unknown state 9"):
+        ReadyTracker([[]], [[]], [9])  # type: ignore[list-item]
+    with pytest.raises(TrackerError, match="states must be NodeState values"):
+        ReadyTracker([[]], [[]], ["done"])  # type: ignore[list-item]
