@@ -78,8 +78,8 @@ def compile_collecting(workflow: Workflow, report: ProblemSink) -> CompiledWorkf
     of them would make the collector walk every object of the workflow again.
     """
     with _gc_paused():
-        jobs = list(workflow.jobs)
-        dependencies = workflow.dependencies or []
+        jobs = _as_list(workflow.jobs, "workflow.jobs", report)
+        dependencies = _as_list(workflow.dependencies or [], "workflow.dependencies", report)
         index = _index_jobs_fast(jobs)
         if index is None:
             index = _index_jobs(jobs, report)
@@ -94,6 +94,14 @@ def compile_collecting(workflow: Workflow, report: ProblemSink) -> CompiledWorkf
         _deduplicate(parents)
         _deduplicate(children)
         return CompiledWorkflow(jobs=jobs, index=index, parents=parents, children=children)
+
+
+def _as_list(value: object, field: str, report: ProblemSink) -> list[Any]:
+    """``value`` as a list; anything else than a list or tuple is reported (and empty)."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    report(field, f"{field} must be a list, not {type(value).__name__}")
+    return []
 
 
 @contextmanager

@@ -317,3 +317,15 @@ def test_find_problems_never_raises_on_garbage() -> None:
 def test_find_problems_on_something_else_than_a_workflow() -> None:
     (problem,) = find_problems("workflow.json")  # type: ignore[arg-type]
     assert problem.message == "expected a Workflow, got a str"
+
+
+def test_jobs_and_dependencies_of_the_wrong_type_are_named() -> None:
+    (a,) = jobs("a")
+    workflow = Workflow([a])
+    workflow.jobs = None  # type: ignore[assignment]
+    workflow.dependencies = {a: a}  # type: ignore[assignment]
+    workflow.root_group = []
+    assert messages(workflow) == [
+        "workflow.jobs must be a list, not NoneType",
+        "workflow.dependencies must be a list, not dict",
+    ]
