@@ -64,6 +64,7 @@ DEFAULT_START_TIMEOUT = 30.0
 #: sun_path is 108 bytes on Linux; longer socket paths go to a private directory in /tmp.
 MAX_SOCKET_PATH = 100
 PROBE_TIMEOUT = 5.0
+MAX_LOG_BYTES = 8 * 1024 * 1024
 
 log = logging.getLogger("swf.engine.daemon")
 
@@ -91,7 +92,8 @@ class EngineLayout:
 
     @classmethod
     def of(cls, state_dir: Path | str) -> EngineLayout:
-        return cls(Path(state_dir).expanduser().absolute())
+        # Canonical, so every spelling of a directory finds the same socket.
+        return cls(Path(state_dir).expanduser().resolve())
 
     @property
     def lock_file(self) -> Path:
@@ -452,8 +454,16 @@ def _daemon_command(layout: EngineLayout, options: EngineOptions, ready_fd: int)
     return command
 
 
+def _rotate_log(layout: EngineLayout) -> None:
+    """Keep one previous log (``engine.log.1``) once the log passes MAX_LOG_BYTES."""
+    with contextlib.suppress(OSError):
+        if layout.log_file.stat().st_size > MAX_LOG_BYTES:
+            layout.log_file.replace(layout.log_file.with_name(layout.log_file.name + ".1"))
+
+
 def _launch(layout: EngineLayout, options: EngineOptions, deadline: float) -> str:
     """Start a detached engine process; its one-line start report."""
+    _rotate_log(layout)
     read_fd, write_fd = os.pipe()
     try:
         log_fd = os.open(layout.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -472,7 +482,10 @@ def _launch(layout: EngineLayout, options: EngineOptions, deadline: float) -> st
         os.close(write_fd)
         write_fd = -1
         report = _read_report(read_fd, deadline)
-        launcher.wait(timeout=max(1.0, deadline - time.monotonic()))  # exits once forked
+        try:
+            launcher.wait(timeout=max(1.0, deadline - time.monotonic()))  # exits once forked
+        except subprocess.TimeoutExpired:
+            raise _start_failed(layout, f"its launcher (pid {launcher.pid}) hangs") from None
     finally:
         os.close(read_fd)
         if write_fd >= 0:
@@ -601,7 +614,9 @@ def _wait_gone(pid: int, create_time: float | None, deadline: float) -> bool:
 def stop_engine(state_dir: Path | str, timeout: float = 10.0) -> bool:
     """Stop the engine of ``state_dir``: True if one was stopped, False if none ran.
 
-    First a clean shutdown asked through Pyro, then SIGTERM to its pid. Its jobs go on.
+    First a clean shutdown asked through Pyro, then SIGTERM to its pid (checked against the
+    process start time, so a reused pid is never signalled). Its jobs go on. An engine still
+    starting (no ``engine.json`` yet) is not seen: it stops by itself once idle.
     """
     layout = EngineLayout.of(state_dir)
     info = read_json(layout.info_file)

@@ -49,9 +49,13 @@ def encode_error(error: BaseException) -> dict[str, Any]:
     """The dict form of a swf error: class name, args and plain-data attributes."""
     attributes = {name: value for name, value in vars(error).items() if _is_plain(value)}
     args = [arg if _is_plain(arg) else str(arg) for arg in error.args]
+    lineage = [
+        _qualified_name(cls) for cls in type(error).__mro__ if issubclass(cls, SomaWorkflowError)
+    ]
     return {
         "__class__": WIRE_CLASS,
-        "type": _qualified_name(type(error)),
+        "type": lineage[0] if lineage else _qualified_name(type(error)),
+        "lineage": lineage,
         "message": str(error),
         "args": args,
         "attributes": attributes,
@@ -66,8 +70,8 @@ def _domain_classes() -> dict[str, type[SomaWorkflowError]]:
     return found
 
 
-def _resolve_class(name: str) -> type[SomaWorkflowError]:
-    """The local class called ``name``, if it is a swf error already loaded; else EngineError."""
+def _loaded_class(name: str) -> type[SomaWorkflowError] | None:
+    """The swf error class called ``name`` if it is in swf_domain.errors or already loaded."""
     known = _domain_classes()
     if name in known:
         return known[name]
@@ -76,18 +80,29 @@ def _resolve_class(name: str) -> type[SomaWorkflowError]:
     candidate = getattr(module, qualname, None) if module is not None else None
     if isinstance(candidate, type) and issubclass(candidate, SomaWorkflowError):
         return candidate
-    return EngineError
+    return None
+
+
+def _resolve_class(data: dict[str, Any]) -> type[SomaWorkflowError] | None:
+    """The error's own class, else its nearest known base (its lineage is sent along)."""
+    lineage = data.get("lineage")
+    names = [str(name) for name in lineage] if isinstance(lineage, list | tuple) else []
+    for name in [str(data.get("type", "")), *names]:
+        found = _loaded_class(name)
+        if found is not None:
+            return found
+    return None
 
 
 def decode_error(data: dict[str, Any]) -> SomaWorkflowError:
     """Rebuild the error without calling its ``__init__`` (whose signature may differ)."""
-    cls = _resolve_class(str(data.get("type", "")))
+    cls = _resolve_class(data)
     args = data.get("args")
+    if cls is None:
+        error: SomaWorkflowError = EngineError(f"{data.get('type')}: {data.get('message', '')}")
+        return error
     error = cls.__new__(cls)
-    if cls is EngineError and str(data.get("type")) != _qualified_name(EngineError):
-        error.args = (f"{data.get('type')}: {data.get('message', '')}",)
-    else:
-        error.args = tuple(args) if isinstance(args, list | tuple) else (str(data.get("message")),)
+    error.args = tuple(args) if isinstance(args, list | tuple) else (str(data.get("message")),)
     attributes = data.get("attributes")
     if isinstance(attributes, dict):
         for name, value in attributes.items():
