@@ -1,0 +1,1 @@
+"""Schedulers behind the ``swf_app.ports.Scheduler`` port: one sub-package per technology."""

@@ -1,0 +1,587 @@
+"""The job host: a long-lived process that spawns, reaps and kills the jobs of one engine.
+
+It outlives the engine on purpose. The engine talks to it over a Unix socket in the
+state directory; if the engine dies (even ``kill -9``), the host keeps running jobs and
+journaling their ends, and the next engine to connect gets every end it has not
+acknowledged. The host leaves on its own once idle (nothing running, nothing to report,
+nobody connected) for ``idle_timeout`` seconds.
+
+One thread, one ``select`` loop: SIGCHLD wakes it through ``signal.set_wakeup_fd`` and it
+reaps every ended child with ``os.wait4`` (exit status and rusage in one call; no polling
+of jobs). Each loop pass reads every engine request available, spawns, reaps, then
+*commits*: one journal write for the whole pass, then one socket write per engine. Under
+load a pass carries many records, so the cost per job falls as the load rises.
+
+Run as ``python -m swf_adapters.schedulers.local.host --state-dir DIR`` (the adapter does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import fcntl
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from swf_adapters.schedulers.local import wire
+from swf_adapters.schedulers.local.journal import Journal, read_journal
+from swf_adapters.schedulers.local.killer import (
+    TreeKill,
+    begin_kill,
+    escalate,
+    leader_gone,
+    orphan_still_running,
+    tree_gone,
+)
+from swf_adapters.schedulers.local.layout import (
+    StateLayout,
+    remove_quietly,
+    socket_address,
+    write_pid_file,
+)
+from swf_adapters.schedulers.local.settings import DEFAULT_IDLE_TIMEOUT, DEFAULT_KILL_GRACE
+from swf_adapters.schedulers.local.spawner import explain_failure, spawn
+from swf_domain.status import ExitStatus
+
+_log = logging.getLogger("swf.jobhost")
+
+#: How often a kill in progress checks whether the tree is gone (only while killing).
+_KILL_POLL = 0.02
+#: How long a spawn record may wait for company before it is sent (see ``_commit``).
+_SPAWN_REPORT_DELAY = 0.002
+#: An engine that stops reading is dropped past this much unsent data (it can reconnect).
+_MAX_OUTBOX = 64 << 20
+_MAX_INBOX = 64 << 20
+_RECV_SIZE = 1 << 18
+_PR_SET_CHILD_SUBREAPER = 36
+
+_REGULAR = ExitStatus.FINISHED_REGULARLY.value
+_SIGNALED = ExitStatus.FINISHED_TERM_SIG.value
+_KILLED = ExitStatus.USER_KILLED.value
+_UNDETERMINED = ExitStatus.EXIT_UNDETERMINED.value
+
+#: (exit_status, exit_value, term_signal, usage, end) of a reaped job.
+EndFacts = tuple[str, int | None, int | None, str | None, float]
+
+
+class HostJob:
+    """A job the host has started and not yet reported ended."""
+
+    __slots__ = ("end", "job_id", "pid", "spawn_line", "start")
+
+    def __init__(self, job_id: int, pid: int, start: float, spawn_line: str) -> None:
+        self.job_id = job_id
+        self.pid = pid
+        self.start = start
+        self.spawn_line = spawn_line
+        #: Set when a job being killed is reaped: reported once its whole tree is gone.
+        self.end: EndFacts | None = None
+
+
+class Client:
+    """One engine connection."""
+
+    __slots__ = ("cwd", "env", "inbox", "outbox", "sock", "welcomed")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.inbox = b""
+        self.outbox = bytearray()
+        self.env: dict[str, str] = dict(os.environ)
+        self.cwd: str | None = None
+        #: Events go only to engines that were sent the welcome (the state so far).
+        self.welcomed = False
+
+
+class JobHost:
+    """The host's state and its event loop (see the module docstring)."""
+
+    def __init__(self, layout: StateLayout, idle_timeout: float, kill_grace: float) -> None:
+        self._layout = layout
+        self._idle_timeout = idle_timeout
+        self._kill_grace = kill_grace
+        self._jobs: dict[int, HostJob] = {}
+        self._by_pid: dict[int, HostJob] = {}
+        self._ended: dict[int, str] = {}
+        self._kills: dict[int, TreeKill] = {}
+        self._clients: dict[socket.socket, Client] = {}
+        self._greet: list[Client] = []
+        self._pending: list[str] = []
+        #: Journaled records not yet sent; ``_urgent`` once they hold an end.
+        self._unsent: list[bytes] = []
+        self._urgent = False
+        self._send_by: float | None = None
+        self._acked: list[int] = []
+        self._stopping = False
+        self._selector = selectors.DefaultSelector()
+        self._journal: Journal | None = None
+        self._listener: socket.socket | None = None
+        self._wake_r = -1
+        self._cwd = os.getcwd()
+
+    # -- start-up ---------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Take over the journal of a previous host: the ends it holds, and its jobs.
+
+        Jobs journaled as running belonged to a host that died: their exit status is
+        lost. Those still alive are killed (tree and all) and every one of them is
+        reported FAILED with an undetermined exit, never left running forever.
+        """
+        state = read_journal(self._layout.journal)
+        self._ended = state.ended
+        now = time.time()
+        for job_id, record in state.running.items():
+            pid, start = int(record[2]), float(record[3])
+            job = HostJob(job_id, pid, start, wire.spawned_line(job_id, pid, start))
+            self._jobs[job_id] = job
+            if orphan_still_running(pid, start):
+                _log.warning("job %s (pid %s) outlived its host: killing it", job_id, pid)
+                self._kills[job_id] = begin_kill(job_id, pid, now + self._kill_grace, True)
+            else:
+                self._report(job, (_UNDETERMINED, None, None, None, now))
+        self._journal = Journal(self._layout.journal)
+        self._journal.rewrite(self._live_lines())
+        self._pending.clear()
+        if state.running or state.ended:
+            _log.info(
+                "recovered %d running and %d unacknowledged ended job(s)",
+                len(state.running),
+                len(state.ended),
+            )
+
+    def listen(self) -> None:
+        """Bind the engine socket (only ever called while holding the host lock)."""
+        path = self._layout.socket
+        remove_quietly(path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)
+        try:
+            with socket_address(path) as address:
+                listener.bind(address)
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        listener.listen(64)
+        listener.setblocking(False)
+        self._listener = listener
+        self._selector.register(listener, selectors.EVENT_READ, self._on_accept)
+
+    def _install_signals(self) -> None:
+        self._wake_r, wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, _ignore_signal)
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, self._on_wakeup)
+
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stopping = True
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._install_signals()
+        self._reap()  # children that ended before SIGCHLD was handled
+        idle_since: float | None = None
+        try:
+            while not self._stopping:
+                timeout = self._timeout(idle_since)
+                for key, mask in self._selector.select(timeout):
+                    key.data(key.fileobj, mask)
+                if self._kills:
+                    self._follow_kills()
+                self._commit()
+                if self._is_idle():
+                    now = time.monotonic()
+                    if idle_since is None:
+                        idle_since = now
+                    elif now - idle_since >= self._idle_timeout:
+                        _log.info("idle for %.1f s: leaving", self._idle_timeout)
+                        break
+                else:
+                    idle_since = None
+        finally:
+            self._shut_down()
+
+    def _timeout(self, idle_since: float | None) -> float | None:
+        if self._send_by is not None:
+            return max(0.0, self._send_by - time.monotonic())
+        if self._kills:
+            return _KILL_POLL
+        if idle_since is not None:
+            return max(0.0, idle_since + self._idle_timeout - time.monotonic())
+        if self._is_idle():
+            return self._idle_timeout
+        return None
+
+    def _is_idle(self) -> bool:
+        return not (self._jobs or self._ended or self._clients or self._kills)
+
+    def _commit(self) -> None:
+        """Journal what happened in this pass, then tell the engines, then greet.
+
+        Everything is journaled at once, but spawn records alone are sent a little
+        later (``_SPAWN_REPORT_DELAY``) unless an end is sent with them: a short job's
+        start and end then reach the engine in one message, which halves the engine's
+        wake-ups per job under load, for a RUNNING event at most 2 ms late.
+        """
+        journal = self._journal
+        assert journal is not None
+        if self._pending or self._acked:
+            data = "".join(self._pending).encode()
+            records = len(self._pending)
+            if self._acked:
+                acks = wire.ids_line(wire.ACKNOWLEDGED, self._acked).encode()
+                journal.append(data + acks, records + 1)
+                self._acked.clear()
+            else:
+                journal.append(data, records)
+            self._pending.clear()
+            if data:
+                self._unsent.append(data)
+            if journal.needs_compaction(len(self._jobs) + len(self._ended)):
+                journal.rewrite(self._live_lines())
+        if self._unsent:
+            if self._urgent or self._greet or time.monotonic() >= (self._send_by or 0.0):
+                self._broadcast()
+            elif self._send_by is None:
+                self._send_by = time.monotonic() + _SPAWN_REPORT_DELAY
+        if self._greet:
+            greeted, self._greet = self._greet, []
+            for client in greeted:
+                if client.sock in self._clients:
+                    self._welcome(client)
+
+    def _broadcast(self) -> None:
+        data = b"".join(self._unsent)
+        self._unsent.clear()
+        self._urgent = False
+        self._send_by = None
+        for client in list(self._clients.values()):
+            if client.welcomed:
+                self._send(client, data)
+
+    def _live_lines(self) -> list[str]:
+        return [job.spawn_line for job in self._jobs.values()] + list(self._ended.values())
+
+    def _welcome(self, client: Client) -> None:
+        client.welcomed = True
+        held = set(self._jobs) | set(self._ended)
+        lines = [wire.welcome_line(held), *self._live_lines()]
+        self._send(client, "".join(lines).encode())
+
+    def _shut_down(self) -> None:
+        self._selector.close()
+        for client in list(self._clients.values()):
+            client.sock.close()
+        if self._listener is not None:
+            self._listener.close()
+        remove_quietly(self._layout.socket)
+        remove_quietly(self._layout.pid_file)
+        if self._journal is not None and not (self._jobs or self._ended):
+            self._journal.remove()
+        elif self._jobs:
+            _log.warning("leaving with %d job(s) still running", len(self._jobs))
+
+    # -- engine connections -----------------------------------------------------------
+
+    def _on_accept(self, listener: Any, mask: int) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            sock.setblocking(False)
+            client = Client(sock)
+            self._clients[sock] = client
+            self._selector.register(sock, selectors.EVENT_READ, self._on_client)
+
+    def _on_client(self, sock: Any, mask: int) -> None:
+        client = self._clients.get(sock)
+        if client is None:
+            return
+        if mask & selectors.EVENT_WRITE:
+            self._flush(client)
+        if mask & selectors.EVENT_READ:
+            self._receive(client)
+
+    def _receive(self, client: Client) -> None:
+        try:
+            data = client.sock.recv(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(client)
+            return
+        complete, client.inbox = wire.split_complete(client.inbox + data)
+        if len(client.inbox) > _MAX_INBOX:
+            _log.error("engine sent an over-long line: dropping the connection")
+            self._drop(client)
+            return
+        if complete:
+            for record in wire.parse_lines(complete, _warn_bad_request):
+                try:
+                    self._handle(client, record)
+                except Exception:
+                    _log.exception("bad request %r", record[:2])
+
+    def _handle(self, client: Client, record: list[Any]) -> None:
+        tag = record[0]
+        if tag == wire.SUBMIT:
+            for spec in record[1]:
+                self._start(client, spec)
+        elif tag == wire.ACKNOWLEDGED:
+            for job_id in record[1:]:
+                if self._ended.pop(job_id, None) is not None:
+                    self._acked.append(job_id)
+        elif tag == wire.KILL:
+            for job_id in record[1:]:
+                self._kill(job_id)
+        elif tag == wire.HELLO:
+            client.env = {str(k): str(v) for k, v in record[2].items()}
+            client.cwd = record[3]
+            if not client.welcomed and client not in self._greet:
+                self._greet.append(client)
+        else:
+            _log.warning("unknown request %r", tag)
+
+    def _send(self, client: Client, data: bytes) -> None:
+        if client.outbox:
+            client.outbox += data
+        else:
+            try:
+                sent = client.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self._drop(client)
+                return
+            if sent == len(data):
+                return
+            client.outbox += data[sent:]
+            self._selector.modify(
+                client.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, self._on_client
+            )
+        if len(client.outbox) > _MAX_OUTBOX:
+            _log.error("engine does not read its events: dropping the connection")
+            self._drop(client)
+
+    def _flush(self, client: Client) -> None:
+        try:
+            sent = client.sock.send(client.outbox)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(client)
+            return
+        del client.outbox[:sent]
+        if not client.outbox:
+            self._selector.modify(client.sock, selectors.EVENT_READ, self._on_client)
+
+    def _drop(self, client: Client) -> None:
+        if self._clients.pop(client.sock, None) is None:
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(client.sock)
+        client.sock.close()
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def _start(self, client: Client, spec: Sequence[Any]) -> None:
+        job_id, argv, env, stdout, stderr, cwd, stdin = spec
+        if job_id in self._jobs or job_id in self._ended:
+            _log.warning("job %s submitted again while the host still holds it: ignored", job_id)
+            return
+        full_env = {**client.env, **env} if env else client.env
+        if cwd is None and client.cwd is not None and client.cwd != self._cwd:
+            self._change_directory(client.cwd)
+        start = time.time()
+        try:
+            pid = spawn(argv, full_env, stdout, stderr, cwd, stdin)
+        except OSError as error:
+            value, reason = explain_failure(argv, full_env, stdout, stderr, cwd, stdin, error)
+            _tell_job(stderr if stderr is not None else stdout, reason)
+            end = time.time()
+            usage = wire.resource_usage(0.0, 0, end - start)
+            line = wire.ended_line(job_id, 0, _REGULAR, value, None, usage, start, end)
+            self._ended[job_id] = line
+            self._pending.append(line)
+            self._urgent = True
+            return
+        line = wire.spawned_line(job_id, pid, start)
+        job = HostJob(job_id, pid, start, line)
+        self._jobs[job_id] = job
+        self._by_pid[pid] = job
+        self._pending.append(line)
+
+    def _change_directory(self, directory: str) -> None:
+        """Jobs without a working directory run in the engine's (it may have moved)."""
+        try:
+            os.chdir(directory)
+        except OSError as error:
+            _log.warning("cannot enter the engine's directory %r: %s", directory, error)
+        self._cwd = os.getcwd()
+
+    def _on_wakeup(self, fd: Any, mask: int) -> None:
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while os.read(self._wake_r, 4096):
+                pass
+        self._reap()
+
+    def _reap(self) -> None:
+        """Reap every ended child: exit status and rusage in one ``wait4`` each."""
+        by_pid = self._by_pid
+        while True:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            job = by_pid.pop(pid, None)
+            if job is None:
+                continue  # a job's orphan, adopted because the host is a subreaper
+            end = time.time()
+            if os.WIFSIGNALED(status):
+                exit_status, value, sig = _SIGNALED, None, os.WTERMSIG(status)
+            else:
+                exit_status, value, sig = _REGULAR, os.WEXITSTATUS(status), None
+            cpu = usage.ru_utime + usage.ru_stime
+            use = wire.resource_usage(cpu, usage.ru_maxrss, end - job.start)
+            if job.job_id in self._kills:
+                job.end = (_KILLED, value, sig, use, end)
+            else:
+                self._report(job, (exit_status, value, sig, use, end))
+
+    def _report(self, job: HostJob, facts: EndFacts) -> None:
+        exit_status, value, sig, usage, end = facts
+        line = wire.ended_line(job.job_id, job.pid, exit_status, value, sig, usage, job.start, end)
+        del self._jobs[job.job_id]
+        self._ended[job.job_id] = line
+        self._pending.append(line)
+        self._urgent = True
+
+    def _kill(self, job_id: int) -> None:
+        job = self._jobs.get(job_id)
+        if job is None or job_id in self._kills:
+            return  # ended already (its end is reported) or being killed
+        deadline = time.monotonic() + self._kill_grace
+        self._kills[job_id] = begin_kill(job_id, job.pid, deadline)
+
+    def _follow_kills(self) -> None:
+        now = time.monotonic()
+        for job_id, kill in list(self._kills.items()):
+            job = self._jobs[job_id]
+            leader_done = leader_gone(kill) if kill.orphan else job.end is not None
+            if leader_done and tree_gone(kill):
+                self._finish_kill(job, kill)
+            elif now >= kill.deadline:
+                if not kill.escalated:
+                    escalate(kill, now + self._kill_grace)
+                elif leader_done:
+                    _log.warning("job %s: part of its tree survived SIGKILL", job_id)
+                    self._finish_kill(job, kill)
+
+    def _finish_kill(self, job: HostJob, kill: TreeKill) -> None:
+        del self._kills[job.job_id]
+        if kill.orphan:
+            self._report(job, (_UNDETERMINED, None, None, None, time.time()))
+        else:
+            assert job.end is not None
+            self._report(job, job.end)
+
+
+def _ignore_signal(signum: int, frame: FrameType | None) -> None:
+    """SIGCHLD needs a handler for ``set_wakeup_fd`` to see it; the loop does the work."""
+
+
+def _warn_bad_request(line: bytes) -> None:
+    _log.warning("skipping an unreadable request line %r", line[:200])
+
+
+def _tell_job(path: str, reason: str) -> None:
+    """Write why a job could not start where its user will look: its error output."""
+    try:
+        with open(path, "w") as output:
+            output.write(f"swf: cannot start the job: {reason}\n")
+    except OSError as error:
+        _log.warning("cannot write the failure reason to %r: %s (%s)", path, error, reason)
+
+
+def _become_subreaper() -> None:
+    """Adopt the orphans of our jobs so that they are reaped, not left as zombies.
+
+    Without it, a job's child that outlives its parent goes to pid 1, which in many
+    containers never reaps; with it, the host's ``wait4`` loop reaps them.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="swf-jobhost", description=__doc__)
+    parser.add_argument("--state-dir", required=True, type=Path)
+    parser.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT)
+    parser.add_argument("--kill-grace", type=float, default=DEFAULT_KILL_GRACE)
+    parser.add_argument("--ready-fd", type=int, default=-1)
+    return parser.parse_args(argv)
+
+
+def _notifier(fd: int) -> Callable[[bytes], None]:
+    def notify(message: bytes) -> None:
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.write(fd, message)
+                os.close(fd)
+
+    return notify
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parse_arguments(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s jobhost[{os.getpid()}] %(levelname)s %(message)s"
+    )
+    notify = _notifier(arguments.ready_fd)
+    layout = StateLayout(arguments.state_dir)
+    layout.ensure()
+    lock_fd = os.open(layout.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        notify(b"busy\n")
+        return 0
+    _become_subreaper()
+    host = JobHost(layout, arguments.idle_timeout, arguments.kill_grace)
+    host.recover()
+    host.listen()
+    write_pid_file(layout)
+    _log.info("serving %s", layout.root)
+    notify(b"ready\n")
+    host.run()
+    os.close(lock_fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
