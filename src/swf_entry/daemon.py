@@ -47,7 +47,7 @@ from typing import Any, Protocol
 
 import psutil
 
-from swf_adapters.transport.pyro.client import PyroEngineLink
+from swf_adapters.transport.pyro.client import EngineKeyRefused, PyroEngineLink
 from swf_adapters.transport.pyro.private_files import (
     ensure_private_dir,
     load_or_create_key,
@@ -219,7 +219,7 @@ def run_engine(layout: EngineLayout, options: EngineOptions, ready_fd: int | Non
     """Serve an engine for ``layout`` until stopped or idle; 0 also when one already runs."""
     os.umask(0o077)
     ensure_private_dir(layout.state_dir)
-    lock = _take_engine_lock(layout)
+    lock = _take_engine_lock(layout)  # held (open) until this process exits
     if lock is None:
         holder = _lock_holder(layout)
         log.info(
@@ -371,6 +371,8 @@ def live_endpoint(state_dir: Path | str) -> EngineEndpoint | None:
     link = _probe_link(layout)
     try:
         pid = link.ping()
+    except EngineKeyRefused:
+        raise  # an engine is there but will never take this key: waiting would not help
     except EngineError:
         return None
     finally:
@@ -518,6 +520,8 @@ def _wait_answer(layout: EngineLayout, pid: int, deadline: float) -> EngineEndpo
             return endpoint
         if pid and not _same_process(pid, None):
             return None
+        if not layout.key_file.exists():
+            raise _start_failed(layout, f"engine pid {pid} runs but {layout.key_file} is gone")
         if time.monotonic() > deadline:
             raise _start_failed(layout, f"engine pid {pid} holds the lock but does not answer")
         time.sleep(0.05)

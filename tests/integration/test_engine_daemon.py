@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from swf_adapters.transport.pyro import PyroEngineLink
+from swf_adapters.transport.pyro import EngineKeyRefused, PyroEngineLink
 from swf_domain.errors import EngineError
 from swf_entry.daemon import (
     EngineEndpoint,
@@ -47,7 +47,7 @@ print(ensure_engine(sys.argv[1], sys.argv[2], idle_timeout=0).pid)
 
 QUERY_LOOP_SCRIPT = """
 import sys
-from swf_adapters.transport.pyro import PyroEngineLink
+from swf_adapters.transport.pyro import EngineKeyRefused, PyroEngineLink
 link = PyroEngineLink(sys.argv[1], sys.argv[2])
 workflow_id = int(sys.argv[3])
 for index in range(150):
@@ -329,3 +329,21 @@ def test_a_long_state_dir_gets_its_socket_in_a_private_tmp_dir(state_dir: Path) 
         assert not endpoint.socket_path.exists()
     finally:
         kill_engines(deep)
+
+
+def test_ensure_engine_fails_fast_when_the_running_engine_refuses_the_key_file(
+    state_dir: Path,
+) -> None:
+    endpoint = _ensure(state_dir)
+    endpoint.key_file.unlink()
+    replaced = state_dir / "replaced.key"
+    replaced.write_text("f" * 64 + "\n")
+    replaced.chmod(0o600)
+    replaced.replace(endpoint.key_file)
+
+    started = time.monotonic()
+    with pytest.raises(EngineKeyRefused, match="refused the key"):
+        _ensure(state_dir)
+    assert time.monotonic() - started < 10
+    assert is_engine_process(endpoint.pid, state_dir)
+    assert len(_fake_starts(state_dir)) == 1

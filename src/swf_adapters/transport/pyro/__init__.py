@@ -1,6 +1,6 @@
 """Pyro5 transport: an engine served on a private Unix socket, reached by ``PyroEngineLink``."""
 
-from swf_adapters.transport.pyro.client import PyroEngineLink
+from swf_adapters.transport.pyro.client import EngineKeyRefused, PyroEngineLink
 from swf_adapters.transport.pyro.private_files import (
     ensure_private_dir,
     load_or_create_key,
@@ -11,6 +11,7 @@ from swf_adapters.transport.pyro.server import EngineObject, EngineServer
 
 __all__ = [
     "OBJECT_ID",
+    "EngineKeyRefused",
     "EngineObject",
     "EngineServer",
     "PyroEngineLink",

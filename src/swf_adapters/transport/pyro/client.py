@@ -49,6 +49,10 @@ MAX_IDLE_PROXIES = 8
 _TRANSPORT_ERRORS = (Pyro5.errors.CommunicationError, OSError)
 
 
+class EngineKeyRefused(EngineError):
+    """The engine answered but refused this client's key (another engine, or a new key)."""
+
+
 class _NotDelivered(Exception):
     """The call surely did not reach the engine (no connection, or refused before running)."""
 
@@ -101,7 +105,7 @@ class PyroEngineLink:
         except _TRANSPORT_ERRORS as error:
             _release(proxy)
             if KEY_REFUSED in str(error):
-                raise EngineError(
+                raise EngineKeyRefused(
                     f"the engine at {self.socket_path} refused the key in {self.key_file}"
                 ) from None
             raise _NotDelivered(
