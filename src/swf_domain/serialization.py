@@ -1386,7 +1386,11 @@ class _Reader:
         raise _got("a string (parent_type 'str'), a special path or null", parent)
 
     def _build_path(self, start: int, entries: dict[int, _PathEntry]) -> None:
-        """Builds ``start`` after what it needs (referent, parent), without recursion."""
+        """Builds ``start`` after what it needs (referent, parent), without recursion.
+
+        Everything above a waiting entry on the stack is something it needs, directly or
+        not: meeting a waiting entry again is a loop.
+        """
         stack = [start]
         waiting: set[int] = set()
         while stack:
@@ -1394,26 +1398,17 @@ class _Reader:
             if ident in self.paths:
                 stack.pop()
                 continue
-            entry = entries[ident]
-            needed = [
-                need
-                for need in (entry.referent, entry.parent[1] if entry.parent[0] == "path" else None)
-                if need is not None and need not in self.paths
-            ]
+            needed = [need for need in _needs(entries[ident]) if need not in self.paths]
             if not needed:
-                self.paths[ident] = self._make_path(entry)
+                self.paths[ident] = self._make_path(entries[ident])
                 waiting.discard(ident)
                 stack.pop()
                 continue
-            if ident in waiting:
-                cycle = [entries[i].label for i in (ident, *needed)]
-                raise self.fail(
-                    f"special paths refer to each other in a loop: {' -> '.join(cycle)}"
-                )
             waiting.add(ident)
             for need in needed:
                 if need in waiting:
-                    labels = " -> ".join((entry.label, entries[need].label))
+                    loop = _find_loop(entries, need, ident)
+                    labels = " -> ".join(entries[i].label for i in loop)
                     raise self.fail(f"special paths refer to each other in a loop: {labels}")
                 stack.append(need)
 
@@ -1628,12 +1623,10 @@ class _Reader:
         out: list[tuple[Element, Element]] = []
         append = out.append
         for index, raw in enumerate(listed):
-            if type(raw) is list and len(raw) == 3 and raw[0] == "<tuple>":
-                parent_id, child_id = raw[1], raw[2]
-            elif type(raw) is list and len(raw) == 2:
-                parent_id, child_id = raw
-            else:
+            pair = raw[1:] if type(raw) is list and raw[:1] == ["<tuple>"] else raw
+            if type(pair) is not list or len(pair) != 2:
                 raise self.fail(f"dependency #{index} must be a pair of job ids, got {_show(raw)}")
+            parent_id, child_id = pair
             parent = jobs.get(parent_id) if type(parent_id) is int else None
             child = jobs.get(child_id) if type(child_id) is int else None
             if parent is None or child is None:
@@ -1681,6 +1674,31 @@ class _Reader:
                 raise self.fail(f"{where} #{index}: {bad.field_message('link')}") from None
             out.append((source, *rest))
         return out
+
+
+def _needs(entry: _PathEntry) -> list[int]:
+    """The entries ``entry`` is built from: its referent, its parent path."""
+    needs = [] if entry.referent is None else [entry.referent]
+    if entry.parent[0] == "path":
+        needs.append(entry.parent[1])
+    return needs
+
+
+def _find_loop(entries: dict[int, _PathEntry], start: int, goal: int) -> list[int]:
+    """``goal -> start -> ... -> goal`` following needs (``goal`` needs ``start``)."""
+    previous: dict[int, int] = {start: start}
+    queue = [start]
+    for ident in queue:  # breadth first, so the loop shown is a shortest one
+        if ident == goal:
+            break
+        for need in _needs(entries[ident]):
+            if need not in previous:
+                previous[need] = ident
+                queue.append(need)
+    path = [goal]
+    while path[-1] != start:
+        path.append(previous[path[-1]])
+    return [goal, *reversed(path)]
 
 
 def _decode_function(raw: Any) -> Any:
