@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from swf_adapters.schedulers.local import wire
+from swf_adapters.schedulers.local.layout import write_private
 
 _log = logging.getLogger(__name__)
 
@@ -86,10 +87,8 @@ class Journal:
 
     def rewrite(self, lines: Iterable[str]) -> None:
         """Replace the journal with ``lines`` (the live state), atomically."""
-        temporary = self._path.with_suffix(".tmp")
         data = "".join(lines).encode()
-        temporary.write_bytes(data)
-        os.replace(temporary, self._path)
+        write_private(self._path, data)
         os.close(self._fd)
         self._fd = self._open()
         self._appended = data.count(b"\n")

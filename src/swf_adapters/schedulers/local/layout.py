@@ -56,9 +56,21 @@ def write_pid_file(layout: StateLayout) -> None:
     """Record this process as the host (pid and creation time), atomically."""
     me = psutil.Process()
     record = json.dumps({"pid": me.pid, "create_time": me.create_time()})
-    temporary = layout.pid_file.with_suffix(".tmp")
-    temporary.write_text(record)
-    os.replace(temporary, layout.pid_file)
+    write_private(layout.pid_file, record.encode())
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically, readable by its owner only."""
+    temporary = path.with_suffix(".tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    fd = os.open(temporary, flags, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
 
 
 def live_host(layout: StateLayout) -> psutil.Process | None:
