@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import threading
 import time
@@ -303,3 +304,22 @@ def test_a_closed_link_refuses_calls(link: PyroEngineLink) -> None:
     link.close()
     with pytest.raises(EngineError, match="closed"):
         link.workflows()
+
+
+def test_a_forked_child_uses_its_own_connections(link: PyroEngineLink) -> None:
+    def own_answers(first: int) -> bool:
+        return all(link.job_files(i) == (f"/tmp/job{i}.out", None) for i in range(first, 400, 2))
+
+    assert link.job_files(0) == ("/tmp/job0.out", None)  # pools a connection
+    opened = link.connections_opened
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        ok = own_answers(1)
+        link.close()
+        os._exit(0 if ok else 1)
+    parent_ok = own_answers(0)
+    _, status = os.waitpid(child, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert parent_ok
+    assert link.connections_opened == opened  # the parent's connection was never disturbed

@@ -4,7 +4,7 @@ Thread safety: Pyro proxies belong to one thread at a time, so the link keeps a 
 of connected proxies; a call checks one out (claiming it for the calling thread), uses it and
 puts it back. Concurrent calls therefore use separate connections, and the number of
 connections is bounded by the number of calls in flight, not by the number of threads ever
-seen.
+seen. A forked child opens its own connections instead of sharing its parent's.
 
 Engine restarts: every proxy of a dead engine is stale. When a call fails because the engine
 went away, the link drops its proxies, calls ``on_disconnect`` (the composition root may start
@@ -21,6 +21,7 @@ a new engine there), reconnects and:
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -92,6 +93,9 @@ class PyroEngineLink:
         self._lock = threading.Lock()
         self._idle: list[Any] = []
         self._closed = False
+        self._pid = os.getpid()
+        #: Connections opened so far (a diagnostic: it grows on reconnections).
+        self.connections_opened = 0
 
     # -- connections ------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -112,6 +116,8 @@ class PyroEngineLink:
                 f"cannot connect to the engine at {self.socket_path}: {error}"
             ) from None
         proxy._pyroTimeout = self._call_timeout  # None: waits block as long as the work takes
+        with self._lock:
+            self.connections_opened += 1
         return proxy
 
     def _checkout(self) -> tuple[Any, bool]:
@@ -119,11 +125,28 @@ class PyroEngineLink:
         with self._lock:
             if self._closed:
                 raise EngineError(f"the link to the engine at {self.socket_path} is closed")
+            self._abandon_if_forked()
             proxy = self._idle.pop() if self._idle else None
         if proxy is None:
             return self._connect(), False
         proxy._pyroClaimOwnership()
         return proxy, True
+
+    def _abandon_if_forked(self) -> None:
+        """In a forked child the pooled connections are the parent's: leave them be.
+
+        Using them would mix both processes' replies; releasing them would shut the sockets
+        down for the parent too. So they are marked keep-open (only this process's
+        descriptors close when they are collected) and forgotten. Call with the lock held.
+        """
+        if self._pid == os.getpid():
+            return
+        for proxy in self._idle:
+            connection = proxy._pyroConnection
+            if connection is not None:
+                connection.keep_open = True
+        self._idle = []
+        self._pid = os.getpid()
 
     def _checkin(self, proxy: Any) -> None:
         with self._lock:
@@ -135,6 +158,7 @@ class PyroEngineLink:
     def _drop_all(self) -> None:
         """Forget every pooled connection (after a failure they all lead to a dead engine)."""
         with self._lock:
+            self._abandon_if_forked()
             stale, self._idle = self._idle, []
         for proxy in stale:
             _release(proxy)
