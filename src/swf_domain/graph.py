@@ -77,7 +77,7 @@ def compile_collecting(workflow: Workflow, report: ProblemSink) -> CompiledWorkf
     the million lists built here hold only ints and cannot form cycles, yet each batch
     of them would make the collector walk every object of the workflow again.
     """
-    with _gc_paused():
+    with gc_paused():
         jobs = _as_list(workflow.jobs, "workflow.jobs", report)
         dependencies = _as_list(workflow.dependencies or [], "workflow.dependencies", report)
         index = _index_jobs_fast(jobs)
@@ -105,7 +105,7 @@ def _as_list(value: object, field: str, report: ProblemSink) -> list[Any]:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector (if it runs) for a bulk allocation of acyclic data."""
     was_enabled = gc.isenabled()
     gc.disable()

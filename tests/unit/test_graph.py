@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from itertools import pairwise
 
 import pytest
@@ -190,3 +191,23 @@ def test_two_cycles_sharing_a_job_are_one_knot_named_once() -> None:
 def test_compiled_workflow_is_a_plain_dataclass() -> None:
     compiled = CompiledWorkflow(jobs=[], index={}, parents=[], children=[])
     assert compiled.parents == [] and find_cycle(compiled) is None
+
+
+def test_compiling_leaves_the_garbage_collector_as_it_found_it() -> None:
+    a, stranger = jobs("a", "stranger")
+    was_enabled = gc.isenabled()
+    try:
+        gc.enable()
+        compile_workflow(Workflow([a]))
+        assert gc.isenabled()
+        with pytest.raises(WorkflowError):
+            compile_workflow(Workflow([a], [(a, stranger)]))
+        assert gc.isenabled()
+        gc.disable()
+        compile_workflow(Workflow([a]))
+        assert not gc.isenabled()
+    finally:
+        if was_enabled:
+            gc.enable()
+        else:
+            gc.disable()
