@@ -219,13 +219,22 @@ class Execution:
         for runtime in list(tx.touched.values()):
             if self.runtimes.get(runtime.workflow_id) is not runtime:
                 continue
+            to_queue: list[tuple[int, int, int]] = []
             taken = runtime.tracker.take_ready()
             while taken:
                 for index in taken:
-                    self._dispatch(runtime, index, tx)
+                    self._dispatch(runtime, index, to_queue, tx)
                 taken = runtime.tracker.take_ready()
+            if to_queue:
+                self.ready.push_many(runtime.queue, to_queue)
 
-    def _dispatch(self, runtime: RunningWorkflow, index: int, tx: TickChanges) -> None:
+    def _dispatch(
+        self,
+        runtime: RunningWorkflow,
+        index: int,
+        to_queue: list[tuple[int, int, int]],
+        tx: TickChanges,
+    ) -> None:
         job = runtime.job(index)
         if runtime.stopped or index in runtime.held:
             runtime.held.discard(index)
@@ -235,7 +244,7 @@ class Execution:
         elif job.is_engine_execution():
             self._execute_in_engine(runtime, index, tx)
         else:
-            self.ready.push(runtime.queue, job.priority, runtime.serial, index)
+            to_queue.append((job.priority, runtime.serial, index))
 
     def _done_in_engine(
         self,

@@ -38,17 +38,31 @@ class ReadyQueue:
         self._arrivals = 0
 
     def push(self, queue: str | None, priority: int, serial: int, index: int) -> None:
-        self._arrivals += 1
-        key = (
-            (_rank(priority) << _RANK_SHIFT)
-            | (self._arrivals << _SEQ_SHIFT)
-            | (serial << _SERIAL_SHIFT)
-            | index
-        )
+        self.push_many(queue, [(priority, serial, index)])
+
+    def push_many(self, queue: str | None, entries: list[tuple[int, int, int]]) -> None:
+        """Push (priority, serial, index) entries at once: one heapify instead of a
+        push each (a fan-out releases many jobs in one tick)."""
+        keys = []
+        for priority, serial, index in entries:
+            self._arrivals += 1
+            keys.append(
+                (_rank(priority) << _RANK_SHIFT)
+                | (self._arrivals << _SEQ_SHIFT)
+                | (serial << _SERIAL_SHIFT)
+                | index
+            )
         heap = self._heaps.get(queue)
-        if heap is None:
-            heap = self._heaps[queue] = []
-        heapq.heappush(heap, key)
+        if not heap:
+            keys.sort()  # a sorted list is a heap
+            self._heaps[queue] = keys
+            return
+        if len(keys) * max(len(heap).bit_length(), 1) < len(heap):
+            for key in keys:  # a few into a big heap: pushing is cheaper than heapify
+                heapq.heappush(heap, key)
+        else:
+            heap.extend(keys)
+            heapq.heapify(heap)
 
     def queues_by_urgency(self) -> list[str | None]:
         """Queues holding entries, the one whose best entry should go first first."""

@@ -29,6 +29,7 @@ from swf_domain.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, Workfl
 from swf_domain.validation import validate
 
 from .engine import Engine
+from .gc_pause import gc_paused
 from .ports import Clock, JobRow, JobState, NewJob, NewWorkflow, WorkflowRow, WorkflowStore
 
 #: How long stop_workflow / stop_jobs / restart_jobs wait for kills to be confirmed.
@@ -64,12 +65,13 @@ class EngineService:
         expiration_date: float | None = None,
     ) -> int:
         """Validate, persist, start; invalid -> WorkflowError/JobError, nothing stored."""
-        workflow = workflow_from_dict(document)
-        compiled = validate(workflow)
-        jobs = [
-            NewJob(index, job.name or f"job_{index}", job.priority, job.is_barrier())
-            for index, job in enumerate(compiled.jobs)
-        ]
+        with gc_paused():
+            workflow = workflow_from_dict(document)
+            compiled = validate(workflow)
+            jobs = [
+                NewJob(index, job.name or f"job_{index}", job.priority, job.is_barrier())
+                for index, job in enumerate(compiled.jobs)
+            ]
         submitted = self._store.add_workflow(
             NewWorkflow(
                 user=self._user,
