@@ -20,6 +20,8 @@ import importlib
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from itertools import compress
+from operator import not_
 from typing import Any, cast
 
 from .errors import (
@@ -139,7 +141,7 @@ def _check_groups(root: object, index: dict[Job, int], report: Report) -> None:
     stack: list[tuple[str, list[Any] | tuple[Any, ...]]] = [("root_group", root)]
     while stack:
         where, elements = stack.pop()
-        for number, element in enumerate(elements, start=1):
+        for number, element in _not_indexed(elements, index):
             if isinstance(element, Group):
                 if id(element) not in seen:
                     seen.add(id(element))
@@ -152,6 +154,20 @@ def _check_groups(root: object, index: dict[Job, int], report: Report) -> None:
                 )
             elif element not in index:
                 report(where, f"{where}: {describe_job(element)} is not in workflow.jobs")
+
+
+def _not_indexed(elements: list[Any] | tuple[Any, ...], index: dict[Job, int]) -> list[Any]:
+    """(number, element) for each element that is not a workflow job, found in C.
+
+    Groups come out too (they are not jobs); an unhashable element makes every element
+    come out, to be looked at one by one.
+    """
+    try:
+        return list(
+            compress(enumerate(elements, start=1), map(not_, map(index.__contains__, elements)))
+        )
+    except TypeError:
+        return list(enumerate(elements, start=1))
 
 
 def _push_group(
@@ -261,11 +277,15 @@ def _check_jobs(
     rules = _job_rules()
     if rules is None:
         return
+    jobs = list(compiled.index)  # each Job once, in workflow order
+    answers = list(map(rules, jobs))  # the common case, with the loop in C
+    if linked:
+        for position, job in enumerate(jobs):
+            params = linked.get(job)
+            if params is not None:
+                answers[position] = rules(job, params)
     append = problems.append
-    for job in compiled.index:  # each Job once, in workflow order
-        params = linked.get(job)
-        messages = rules(job) if params is None else rules(job, params)
-        if messages:
-            culprit = describe_job(job)
-            for message in messages:
-                append(Problem(JobError, culprit, message))
+    for job, messages in compress(zip(jobs, answers, strict=True), answers):
+        culprit = describe_job(job)
+        for message in messages:
+            append(Problem(JobError, culprit, message))
