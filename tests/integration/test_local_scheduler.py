@@ -231,8 +231,20 @@ def test_a_job_ended_by_a_signal_fails_with_that_signal(
             "no-input",
         ),
         (lambda p: {"argv": ("no-such-command-swf",), "working_directory": "/"}, 127, "not found"),
+        (lambda p: {"argv": ()}, 127, "empty command"),
+        (lambda p: {"argv": ("echo", 5)}, 127, "malformed job request"),
     ],
-    ids=["unknown", "missing-path", "not-executable", "bad-cwd", "stdin", "stdin-cwd", "cwd"],
+    ids=[
+        "unknown",
+        "missing-path",
+        "not-executable",
+        "bad-cwd",
+        "stdin",
+        "stdin-cwd",
+        "cwd",
+        "empty",
+        "malformed",
+    ],
 )
 def test_a_job_that_cannot_start_fails_alone_with_the_reason_in_its_stderr(
     scheduler: LocalScheduler,
@@ -372,13 +384,14 @@ def test_a_job_writing_100_mb_to_stdout(
 def test_many_jobs_in_one_batch_all_end_once(
     scheduler: LocalScheduler, recorder: Recorder, tmp_path: Path
 ) -> None:
-    scheduler.submit([request(tmp_path, job_id, "true") for job_id in range(1, 201)])
+    count = 1100  # more than one submit line (1000 jobs each)
+    scheduler.submit([request(tmp_path, job_id, "true") for job_id in range(1, count + 1)])
 
-    ends = recorder.wait_for(lambda e: e.exit is not None, 200)
+    ends = recorder.wait_for(lambda e: e.exit is not None, count, timeout=60)
 
-    assert sorted(event.job_id for event in ends) == list(range(1, 201))
+    assert sorted(event.job_id for event in ends) == list(range(1, count + 1))
     assert all(event.status is JobStatus.DONE for event in ends)
-    assert recorder.batches < 400  # events arrive batched, not one message per record
+    assert recorder.batches < 2 * count  # events arrive batched, not one message per record
 
 
 def test_a_job_submitted_again_while_held_does_not_run_twice(

@@ -32,6 +32,9 @@ _EXIT_STATUSES = {status.value: status for status in ExitStatus}
 _RECV_SIZE = 1 << 18
 _CONNECT_ATTEMPTS = 5
 _ACK_DELAY = 0.005
+#: Jobs per submit line: a huge batch goes as several lines (in one write), so that
+#: the host never has to hold one enormous line.
+_SUBMIT_LINE_JOBS = 1000
 
 
 class LocalScheduler:
@@ -108,7 +111,10 @@ class LocalScheduler:
             ]
             for request in requests
         ]
-        data = wire.submit_line(specs).encode()
+        data = "".join(
+            wire.submit_line(specs[first : first + _SUBMIT_LINE_JOBS])
+            for first in range(0, len(specs), _SUBMIT_LINE_JOBS)
+        ).encode()
         with self._send_lock:
             self._in_flight.update(request.job_id for request in requests)
             self._send(data)

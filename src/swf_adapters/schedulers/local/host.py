@@ -50,7 +50,7 @@ from swf_adapters.schedulers.local.layout import (
     write_pid_file,
 )
 from swf_adapters.schedulers.local.settings import DEFAULT_IDLE_TIMEOUT, DEFAULT_KILL_GRACE
-from swf_adapters.schedulers.local.spawner import explain_failure, spawn
+from swf_adapters.schedulers.local.spawner import COMMAND_NOT_FOUND, explain_failure, spawn
 from swf_domain.status import ExitStatus
 
 _log = logging.getLogger("swf.jobhost")
@@ -95,7 +95,7 @@ class Client:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.inbox = b""
+        self.inbox = bytearray()
         self.outbox = bytearray()
         self.env: dict[str, str] = dict(os.environ)
         self.cwd: str | None = None
@@ -330,11 +330,15 @@ class JobHost:
         if not data:
             self._drop(client)
             return
-        complete, client.inbox = wire.split_complete(client.inbox + data)
-        if len(client.inbox) > _MAX_INBOX:
-            _log.error("engine sent an over-long line: dropping the connection")
-            self._drop(client)
+        cut = data.rfind(b"\n")
+        if cut < 0:  # part of a long line: keep it (amortised, no quadratic copying)
+            client.inbox += data
+            if len(client.inbox) > _MAX_INBOX:
+                _log.error("engine sent an over-long line: dropping the connection")
+                self._drop(client)
             return
+        complete = bytes(client.inbox) + data[: cut + 1] if client.inbox else data[: cut + 1]
+        client.inbox = bytearray(data[cut + 1 :])
         if complete:
             for record in wire.parse_lines(complete, _warn_bad_request):
                 try:
@@ -346,7 +350,11 @@ class JobHost:
         tag = record[0]
         if tag == wire.SUBMIT:
             for spec in record[1]:
-                self._start(client, spec)
+                try:
+                    self._start(client, spec)
+                except Exception as error:  # one malformed job must not lose the others
+                    _log.exception("cannot start job %r", spec[:1])
+                    self._reject(spec, f"malformed job request ({error})")
         elif tag == wire.ACKNOWLEDGED:
             for job_id in record[1:]:
                 if self._ended.pop(job_id, None) is not None:
@@ -418,18 +426,33 @@ class JobHost:
         except OSError as error:
             value, reason = explain_failure(argv, full_env, stdout, stderr, cwd, stdin, error)
             _tell_job(stderr if stderr is not None else stdout, reason)
-            end = time.time()
-            usage = wire.resource_usage(0.0, 0, end - start)
-            line = wire.ended_line(job_id, 0, _REGULAR, value, None, usage, start, end)
-            self._ended[job_id] = line
-            self._pending.append(line)
-            self._urgent = True
+            self._report_start_failure(job_id, value, start)
             return
         line = wire.spawned_line(job_id, pid, start)
         job = HostJob(job_id, pid, start, line)
         self._jobs[job_id] = job
         self._by_pid[pid] = job
         self._pending.append(line)
+
+    def _report_start_failure(self, job_id: int, exit_value: int, start: float) -> None:
+        end = time.time()
+        usage = wire.resource_usage(0.0, 0, end - start)
+        line = wire.ended_line(job_id, 0, _REGULAR, exit_value, None, usage, start, end)
+        self._ended[job_id] = line
+        self._pending.append(line)
+        self._urgent = True
+
+    def _reject(self, spec: Any, reason: str) -> None:
+        """Fail a job whose request cannot even be read, if it can be named at all."""
+        job_id = spec[0] if isinstance(spec, list) and spec else None
+        if type(job_id) is not int or job_id in self._jobs or job_id in self._ended:
+            return
+        output = spec[4] if len(spec) > 4 and isinstance(spec[4], str) else None
+        if output is None and len(spec) > 3 and isinstance(spec[3], str):
+            output = spec[3]
+        if output is not None:
+            _tell_job(output, reason)
+        self._report_start_failure(job_id, COMMAND_NOT_FOUND, time.time())
 
     def _change_directory(self, directory: str) -> None:
         """Jobs without a working directory run in the engine's (it may have moved)."""
