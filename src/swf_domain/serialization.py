@@ -39,6 +39,11 @@ What swf keeps that soma-workflow 6.0.13 loses, and how:
 * An option path whose parent appears nowhere else gets its parent written (soma-workflow
   6.0.13 numbers that parent but forgets its entry).
 
+One thing swf writes that soma-workflow cannot read: an OptionPath whose parent is an
+OptionPath (``OptionPath(OptionPath(p, "?a=1"), "?b=2")``). soma's constructor takes an
+OptionPath parent for a copy and refuses a uri with it, so no soma workflow holds one and
+``Helper.unserialize`` raises TypeError on such a document; swf reads it back exactly.
+
 Documents soma-workflow or swf write round-trip exactly (``workflow_to_dict
 (workflow_from_dict(d)) == d``, key order aside). Other valid documents lose nothing
 but may come back normalized: ids renumbered in soma's order, keys soma always writes

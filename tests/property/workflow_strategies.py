@@ -88,6 +88,8 @@ class WorkflowShape:
     job_options: bool
     workflow_options: bool
     group_dependencies: bool
+    #: OptionPath over an OptionPath (swf only: soma-workflow cannot build one).
+    nested_option_paths: bool
     seed: int
 
 
@@ -101,10 +103,12 @@ def workflow_shapes(
     special_paths: bool = True,
     param_links: bool = True,
     options: bool = True,
+    nested_option_paths: bool = True,
 ) -> st.SearchStrategy[WorkflowShape]:
     """Shapes of workflows of ``min_jobs..max_jobs`` jobs (before group hubs).
 
     A feature set to False is never used; set to True it is drawn on or off.
+    ``nested_option_paths=False`` keeps to what soma-workflow can load.
     """
 
     def maybe(enabled: bool) -> st.SearchStrategy[bool]:
@@ -122,6 +126,7 @@ def workflow_shapes(
         job_options=maybe(options),
         workflow_options=maybe(options),
         group_dependencies=maybe(groups),
+        nested_option_paths=maybe(special_paths and nested_option_paths),
         seed=st.integers(0, 2**32 - 1),
     )
 
@@ -335,8 +340,13 @@ class _Builder:
                 )
             else:
                 parent: str | SpecialPath = f"/data/{index}.csv"
-                if paths and kind == 4:
-                    parent = rng.choice(paths)
+                parents = [
+                    path
+                    for path in paths
+                    if self.shape.nested_option_paths or not isinstance(path, OptionPath)
+                ]
+                if parents and kind == 4:
+                    parent = rng.choice(parents)
                     if rng.random() < 0.3:
                         parent = parent + ".gz"
                 uri = rng.choice(["?a=1", {"b": 2, "c": "x"}, ""])

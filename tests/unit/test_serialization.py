@@ -340,6 +340,19 @@ def test_option_path_parent_used_nowhere_else_is_written() -> None:
     assert loaded.jobs[0].command[1].parent_path.client_path == "/o.csv"
 
 
+def test_option_path_over_an_option_path_round_trips_in_swf() -> None:
+    # soma-workflow cannot build one (its OptionPath(OptionPath) is a copy): swf keeps it
+    inner = OptionPath(TemporaryPath(name="t"), "?a=1", name="inner")
+    outer = OptionPath("pre" + inner, "?b=2", name="outer")
+    job = Job(["w", outer], referenced_input_files=[inner.parent_path], name="w")
+    doc = workflow_to_dict(Workflow([job], name="w"))
+    loaded = workflow_from_dict(doc).jobs[0].command[1]
+    assert isinstance(loaded, OptionPath) and loaded.uri == "?b=2"
+    assert loaded.parent_path.pattern == "pre%s"  # type: ignore[union-attr]
+    assert loaded.parent_path.uri == "?a=1"  # type: ignore[union-attr]
+    assert workflow_to_dict(workflow_from_dict(doc)) == doc
+
+
 def test_custom_jobs_keep_their_class() -> None:
     mapper = custom_jobs.MapJob(param_dict={"inputs": [1, 2]})
     reducer = custom_jobs.ReduceJob(name="r")
