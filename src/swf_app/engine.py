@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from swf_domain.errors import EngineError
+from swf_domain.errors import EngineError, SomaWorkflowError
 from swf_domain.graph import CompiledWorkflow
 from swf_domain.model import Workflow
 from swf_domain.ready import ReadyTracker
@@ -94,7 +94,10 @@ class Engine:
         tx = TickChanges()
         now = self.clock.now()
         for workflow_id in self.store.active_workflow_ids():
-            self._reload(workflow_id, held, now, tx)
+            try:
+                self._reload(workflow_id, held, now, tx)
+            except SomaWorkflowError:  # e.g. a document this version cannot read
+                _log.exception("swf engine cannot reload workflow %s: left aside", workflow_id)
         self._next_sweep = self.clock.monotonic()
         self.execution.release(tx)
         self.execution.submit(tx)

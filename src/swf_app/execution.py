@@ -161,7 +161,7 @@ class Execution:
         try:
             document = self.launcher.workspace.read_json(active.output_file)
             outputs = decode_output_params(document, job)
-        except (WorkspaceError, SomaWorkflowError) as error:
+        except (WorkspaceError, SomaWorkflowError, TypeError, ValueError) as error:
             reason = (
                 f"swf: job {job.name!r} has outputs but its output parameters file "
                 f"is unusable: {error}"
@@ -219,20 +219,26 @@ class Execution:
         for runtime in list(tx.touched.values()):
             if self.runtimes.get(runtime.workflow_id) is not runtime:
                 continue
-            to_queue: list[tuple[int, int, int]] = []
+            to_queue: list[tuple[int, int]] = []
+            jobs = runtime.compiled.jobs
             taken = runtime.tracker.take_ready()
             while taken:
-                for index in taken:
-                    self._dispatch(runtime, index, to_queue, tx)
+                special = runtime.stopped or bool(runtime.held)
+                for index in taken:  # the hot loop of a fan-out: plain jobs just queue
+                    job = jobs[index]
+                    if special or job.is_barrier() or job.is_engine_execution():
+                        self._dispatch(runtime, index, to_queue, tx)
+                    else:
+                        to_queue.append((job.priority, index))
                 taken = runtime.tracker.take_ready()
             if to_queue:
-                self.ready.push_many(runtime.queue, to_queue)
+                self.ready.push_many(runtime.queue, runtime.serial, to_queue)
 
     def _dispatch(
         self,
         runtime: RunningWorkflow,
         index: int,
-        to_queue: list[tuple[int, int, int]],
+        to_queue: list[tuple[int, int]],
         tx: TickChanges,
     ) -> None:
         job = runtime.job(index)
@@ -244,7 +250,7 @@ class Execution:
         elif job.is_engine_execution():
             self._execute_in_engine(runtime, index, tx)
         else:
-            to_queue.append((job.priority, runtime.serial, index))
+            to_queue.append((job.priority, index))
 
     def _done_in_engine(
         self,

@@ -31,6 +31,13 @@ from .ports import LaunchRequest, Workspace, WorkspaceError
 from .running_workflow import RunningWorkflow
 
 
+def _describe(error: Exception) -> str:
+    """Typed errors carry a sentence; others are shown with their type."""
+    if isinstance(error, SomaWorkflowError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 class LaunchError(Exception):
     """One job cannot be started; ``reason`` is for its stderr file."""
 
@@ -127,8 +134,8 @@ class Launcher:
         stdout, stderr = self.output_files(runtime, job, job_id)
         try:
             return self._build(runtime, job, index, job_id, slots, queue, stdout, stderr)
-        except (SomaWorkflowError, OSError, ValueError, TypeError, KeyError) as error:
-            reason = f"swf could not start job {job.name!r}: {error}"
+        except Exception as error:  # user data and user link functions: one job fails
+            reason = f"swf could not start job {job.name!r}: {_describe(error)}"
             raise LaunchError(reason, stderr or stdout) from error
 
     def _build(

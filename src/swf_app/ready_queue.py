@@ -38,26 +38,27 @@ class ReadyQueue:
         self._arrivals = 0
 
     def push(self, queue: str | None, priority: int, serial: int, index: int) -> None:
-        self.push_many(queue, [(priority, serial, index)])
+        self.push_many(queue, serial, [(priority, index)])
 
-    def push_many(self, queue: str | None, entries: list[tuple[int, int, int]]) -> None:
-        """Push (priority, serial, index) entries at once: one heapify instead of a
-        push each (a fan-out releases many jobs in one tick)."""
-        keys = []
-        for priority, serial, index in entries:
-            self._arrivals += 1
-            keys.append(
-                (_rank(priority) << _RANK_SHIFT)
-                | (self._arrivals << _SEQ_SHIFT)
-                | (serial << _SERIAL_SHIFT)
-                | index
-            )
+    def push_many(self, queue: str | None, serial: int, entries: list[tuple[int, int]]) -> None:
+        """Push (priority, index) entries of one workflow at once: one heapify instead of
+        a push each when many (a fan-out releases many jobs in one tick)."""
+        first = self._arrivals + 1
+        self._arrivals += len(entries)
+        base = serial << _SERIAL_SHIFT
+        ranks: dict[int, int] = {}
+        keys: list[int] = []
+        append = keys.append
+        for arrival, (priority, index) in enumerate(entries, first):
+            rank = ranks.get(priority)
+            if rank is None:
+                rank = ranks[priority] = _rank(priority) << _RANK_SHIFT
+            append(rank | (arrival << _SEQ_SHIFT) | base | index)
         heap = self._heaps.get(queue)
         if not heap:
             keys.sort()  # a sorted list is a heap
             self._heaps[queue] = keys
-            return
-        if len(keys) * max(len(heap).bit_length(), 1) < len(heap):
+        elif len(keys) * max(len(heap).bit_length(), 1) < len(heap):
             for key in keys:  # a few into a big heap: pushing is cheaper than heapify
                 heapq.heappush(heap, key)
         else:

@@ -330,3 +330,21 @@ def test_join_stderrout_has_no_stderr_file() -> None:
     with EngineHarness() as harness:
         harness.wait(harness.submit(Workflow([joined])))
         assert harness.scheduler.submitted[0].stderr_file is None
+
+
+def test_a_job_that_cannot_be_rendered_fails_alone_with_the_reason() -> None:
+    from swf_domain.model import SharedResourcePath
+
+    unknown = SharedResourcePath("data/x.nii", namespace="nowhere", uuid="u-1")
+    broken = Job(["run", "broken", unknown], name="broken")
+    after, fine = job("after"), job("fine")
+    workflow = Workflow([broken, after, fine], dependencies=[(broken, after)])
+    with EngineHarness() as harness:
+        wf_id = harness.submit(workflow)
+        harness.wait(wf_id)
+        assert harness.statuses(wf_id) == ["failed", "failed", "done"]
+        assert harness.exits(wf_id) == ["aborted", "aborted_before_running", "finished_regularly"]
+        stderr = harness.states(wf_id)[0].stderr_file
+        assert stderr is not None
+        assert "nowhere" in harness.workspace.files[stderr]
+        assert started_names(harness) == ["fine"]
