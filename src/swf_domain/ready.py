@@ -152,13 +152,16 @@ class ReadyTracker:
         self._move(job, _FAILED)
         return self._abort_descendants([job])
 
-    def restart(self, jobs: Iterable[int]) -> None:
+    def restart(self, jobs: Iterable[int]) -> list[int]:
         """Bring back the FAILED / ABORTED / PENDING ``jobs`` and their ABORTED descendants.
 
         See the module docstring for the rule; other jobs of ``jobs`` are ignored.
+        Returns the jobs that left FAILED or ABORTED (now PENDING or READY), so the
+        engine can record them as not run yet.
         """
         state = self._state
         reset = [job for job in dict.fromkeys(jobs) if state[job] in (_FAILED, _ABORTED, _PENDING)]
+        was_pending = {job for job in reset if state[job] == _PENDING}
         for job in reset:
             self._move(job, _PENDING)
         reset.extend(self._aborted_descendants(reset))
@@ -180,6 +183,7 @@ class ReadyTracker:
         self._counts[_PENDING] -= len(released)
         self._counts[_READY] += len(released)
         self._ready.extend(released)
+        return [job for job in reset if state[job] in _NOT_RUN and job not in was_pending]
 
     # -- internals ------------------------------------------------------------------------
 

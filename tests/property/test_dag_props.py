@@ -200,8 +200,15 @@ class Driver:
 
     def restart(self, jobs: list[int]) -> None:
         before = self.states()
-        self.tracker.restart(jobs)
+        brought_back = self.tracker.restart(jobs)
         after = self.states()
+        assert len(set(brought_back)) == len(brought_back)
+        assert set(brought_back) == {
+            job
+            for job, (old, new) in enumerate(zip(before, after, strict=True))
+            if old in (NodeState.FAILED, NodeState.ABORTED)
+            and new in (NodeState.PENDING, NodeState.READY)
+        }
         for job, (old, new) in enumerate(zip(before, after, strict=True)):
             if old in (NodeState.DONE, NodeState.RUNNING, NodeState.READY):
                 assert new is old, f"restart touched job {job} ({old.name})"

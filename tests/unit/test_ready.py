@@ -118,7 +118,7 @@ def test_restart_brings_back_the_failed_job_and_what_it_aborted() -> None:
     track.succeeded(0)
     track.take_ready()
     track.failed(1)
-    track.restart([1])
+    assert track.restart([1]) == [1, 2]
     assert states(track, 3) == [D, R, P]
     assert track.take_ready() == [1]
     track.succeeded(1)
@@ -132,9 +132,9 @@ def test_restart_leaves_aborted_a_job_that_another_failure_still_blocks() -> Non
     track.take_ready()
     track.failed(1)
     track.failed(2)
-    track.restart([1])
+    assert track.restart([1]) == [1]
     assert states(track, 4) == [D, R, F, A]
-    track.restart([2])
+    assert track.restart([2]) == [2, 3]
     assert states(track, 4) == [D, R, R, P]
 
 
@@ -142,7 +142,7 @@ def test_restart_of_an_aborted_job_alone_keeps_it_aborted_while_its_cause_failed
     track = tracker(2, [(0, 1)])
     track.take_ready()
     track.failed(0)
-    track.restart([1])
+    assert track.restart([1]) == []
     assert states(track, 2) == [F, A]
     assert track.counts() == {P: 0, R: 0, U: 0, D: 0, F: 1, A: 1}
 
@@ -167,7 +167,7 @@ def test_restart_does_not_touch_done_ready_or_running_jobs() -> None:
     track.succeeded(0)  # 1 READY, 2 RUNNING, 3 RUNNING
     track.succeeded(3)
     before = states(track, 4)
-    track.restart([0, 1, 2, 3])
+    assert track.restart([0, 1, 2, 3]) == []
     assert states(track, 4) == before == [D, R, U, D]
     assert track.take_ready() == [1]
     assert track.take_ready() == []
