@@ -31,7 +31,7 @@ from typing import Any
 import Pyro5.client
 import Pyro5.errors
 
-from swf_adapters.transport.pyro import wire_errors
+from swf_adapters.transport.pyro import wire_data, wire_errors
 from swf_adapters.transport.pyro.private_files import read_key
 from swf_adapters.transport.pyro.protocol import (
     KEY_REFUSED,
@@ -247,18 +247,23 @@ class PyroEngineLink:
         queue: str | None,
         expiration_date: float | None,
     ) -> int:
-        return int(self._call("submit_workflow", document, name, queue, expiration_date))
+        packed = wire_data.pack(document, "workflow document")
+        return int(self._call("submit_workflow", packed, name, queue, expiration_date))
 
     # -- queries ----------------------------------------------------------------------
+    def _unpacked(self, method: str, *args: Any) -> Any:
+        result = self._call(method, *args)
+        return wire_data.unpack(result, f"{method} result") if isinstance(result, str) else result
+
     def workflow_document(self, workflow_id: int) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("workflow_document", workflow_id)
+        result: dict[str, Any] = self._unpacked("workflow_document", workflow_id)
         return result
 
     def workflows(
         self, workflow_ids: Sequence[int] | None = None
     ) -> dict[int, tuple[str | None, float | None]]:
         ids = list(workflow_ids) if workflow_ids is not None else None
-        result: dict[int, tuple[str | None, float | None]] = self._call("workflows", ids)
+        result: dict[int, tuple[str | None, float | None]] = self._unpacked("workflows", ids)
         return result
 
     def workflow_status(self, workflow_id: int) -> str | None:
@@ -266,7 +271,7 @@ class PyroEngineLink:
         return result
 
     def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
-        return self._call("workflow_elements_status", workflow_id, with_drms_id)
+        return self._unpacked("workflow_elements_status", workflow_id, with_drms_id)
 
     def job_status(self, job_id: int) -> str:
         return str(self._call("job_status", job_id))

@@ -1,5 +1,9 @@
 """What client and server agree on: object id, serializer, URI form, kinds of methods.
 
+Bulky data (the submitted document; the results of ``workflow_document``,
+``workflow_elements_status`` and ``workflows``) travels as packed JSON text, see
+``wire_data``; everything else as serpent literals.
+
 Queries can be sent again after a lost connection without changing anything; commands
 cannot (a lost reply does not tell whether the engine applied them), so the client treats
 them differently when the engine goes away mid-call.

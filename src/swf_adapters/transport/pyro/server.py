@@ -25,7 +25,7 @@ from Pyro5 import config as pyro_config
 from Pyro5.callcontext import current_context
 from Pyro5.serializers import SerpentSerializer
 
-from swf_adapters.transport.pyro import wire_errors
+from swf_adapters.transport.pyro import wire_data, wire_errors
 from swf_adapters.transport.pyro.protocol import (
     KEY_REFUSED,
     OBJECT_ID,
@@ -136,29 +136,35 @@ class EngineObject:
     @_exposed
     def submit_workflow(
         self,
-        document: dict[str, Any],
+        document: str | dict[str, Any],
         name: str | None,
         queue: str | None,
         expiration_date: float | None,
     ) -> int:
+        """``document``: packed text (``wire_data``), or a dict from a plain Pyro caller."""
+        _check_serializer()
+        if isinstance(document, str):
+            document = wire_data.unpack(document, "workflow document")
         return int(self._invoke("submit_workflow", document, name, queue, expiration_date))
 
-    # -- queries ----------------------------------------------------------------------
+    # -- queries (bulky results travel packed, see wire_data) ---------------------------
     @_exposed
-    def workflow_document(self, workflow_id: int) -> Any:
-        return self._invoke("workflow_document", workflow_id)
+    def workflow_document(self, workflow_id: int) -> str:
+        document = self._invoke("workflow_document", workflow_id)
+        return wire_data.pack(document, f"document of workflow {workflow_id}")
 
     @_exposed
-    def workflows(self, workflow_ids: list[int] | None = None) -> Any:
-        return self._invoke("workflows", workflow_ids)
+    def workflows(self, workflow_ids: list[int] | None = None) -> str:
+        return wire_data.pack(self._invoke("workflows", workflow_ids), "workflow list")
 
     @_exposed
     def workflow_status(self, workflow_id: int) -> Any:
         return self._invoke("workflow_status", workflow_id)
 
     @_exposed
-    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
-        return self._invoke("workflow_elements_status", workflow_id, with_drms_id)
+    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> str:
+        elements = self._invoke("workflow_elements_status", workflow_id, with_drms_id)
+        return wire_data.pack(elements, f"element statuses of workflow {workflow_id}")
 
     @_exposed
     def job_status(self, job_id: int) -> Any:
