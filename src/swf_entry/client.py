@@ -199,7 +199,7 @@ class WorkflowController:
 
     def job_termination_status(
         self, job_id: int
-    ) -> tuple[str, int | None, int | None, str | None] | None:
+    ) -> tuple[str | None, int | None, int | None, str | None] | None:
         status = self._link.job_termination_status(job_id)
         return None if status is None else tuple(status)  # type: ignore[return-value]
 
@@ -355,4 +355,3 @@ class Helper:
     @staticmethod
     def cpu_count() -> int:
         return os.cpu_count() or 1
-

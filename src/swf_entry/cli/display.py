@@ -1,0 +1,216 @@
+"""Rich rendering for the CLI: tables, the group tree, the live progress panel, summaries.
+
+Kept apart from the commands so that the JSON shapes (``*_json``) and the human views are
+built from the same snapshots and cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group as RichGroup
+from rich.console import RenderableType
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from swf_domain.model import Group, Job, Workflow
+from swf_domain.status import JobStatus
+
+STATUS_STYLE = {
+    "done": "green",
+    "failed": "red",
+    "running": "cyan",
+    "queued_active": "blue",
+    "submission_pending": "blue",
+    "not_submitted": "dim",
+    "kill_pending": "yellow",
+    "workflow_done": "green",
+    "workflow_in_progress": "cyan",
+    "worklflow_not_started": "dim",
+}
+
+
+@dataclass(slots=True)
+class JobView:
+    """One job as the CLI shows it (built from workflow_elements_status)."""
+
+    job_id: int
+    name: str
+    status: str
+    exit_status: str | None
+    exit_value: int | None
+    term_signal: int | None
+    submitted: datetime | None
+    started: datetime | None
+    ended: datetime | None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == JobStatus.FAILED.value
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.job_id,
+            "name": self.name,
+            "status": self.status,
+            "exit_status": self.exit_status,
+            "exit_value": self.exit_value,
+            "term_signal": self.term_signal,
+            "submitted": _iso(self.submitted),
+            "started": _iso(self.started),
+            "ended": _iso(self.ended),
+        }
+
+
+@dataclass(slots=True)
+class WorkflowSnapshot:
+    """A workflow's state at one moment: what every read command renders."""
+
+    workflow_id: int
+    name: str | None
+    status: str
+    queue: str | None
+    jobs: list[JobView] = field(default_factory=list)
+
+    def counts(self) -> Counter[str]:
+        return Counter(job.status for job in self.jobs)
+
+    def finished(self) -> int:
+        return sum(1 for job in self.jobs if job.status in ("done", "failed"))
+
+    def as_json(self, with_jobs: bool) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "id": self.workflow_id,
+            "name": self.name,
+            "status": self.status,
+            "queue": self.queue,
+            "counts": dict(sorted(self.counts().items())),
+            "total": len(self.jobs),
+        }
+        if with_jobs:
+            document["jobs"] = [job.as_json() for job in self.jobs]
+        return document
+
+
+def _iso(date: datetime | None) -> str | None:
+    return date.isoformat(timespec="seconds") if date is not None else None
+
+
+def styled(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status, ""))
+
+
+def workflows_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="workflows", title_justify="left")
+    for column in ("id", "name", "status", "jobs", "done", "failed", "expires"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["name"] or "",
+            styled(row["status"] or ""),
+            str(row["total"]),
+            str(row["counts"].get("done", 0)),
+            str(row["counts"].get("failed", 0)),
+            row["expiration"] or "",
+        )
+    return table
+
+
+def summary_table(snapshot: WorkflowSnapshot) -> Table:
+    table = Table(
+        title=f"workflow {snapshot.workflow_id} {snapshot.name or ''}".rstrip(),
+        title_justify="left",
+    )
+    table.add_column("status")
+    table.add_column("jobs", justify="right")
+    for status, count in sorted(snapshot.counts().items()):
+        table.add_row(styled(status), str(count))
+    table.add_row(Text("workflow", style="bold"), styled(snapshot.status))
+    return table
+
+
+def jobs_table(snapshot: WorkflowSnapshot) -> Table:
+    table = Table(title="jobs", title_justify="left")
+    for column in ("id", "name", "status", "exit", "value", "signal", "started", "ended"):
+        table.add_column(column)
+    for job in snapshot.jobs:
+        table.add_row(
+            str(job.job_id),
+            job.name,
+            styled(job.status),
+            job.exit_status or "",
+            "" if job.exit_value is None else str(job.exit_value),
+            "" if job.term_signal is None else str(job.term_signal),
+            _iso(job.started) or "",
+            _iso(job.ended) or "",
+        )
+    return table
+
+
+def group_tree(workflow: Workflow, snapshot: WorkflowSnapshot) -> Tree:
+    """The group hierarchy with, per group, how many of its jobs are in each status."""
+    by_id = {job.job_id: job for job in snapshot.jobs}
+    tree = Tree(Text(f"{snapshot.name or 'workflow'} [{snapshot.status}]", style="bold"))
+
+    def status_of(job: Job) -> str:
+        view = by_id.get(job.job_id) if job.job_id is not None else None
+        return view.status if view is not None else "unknown"
+
+    def add(node: Tree, elements: list[Job | Group]) -> None:
+        for element in elements:
+            if isinstance(element, Group):
+                counts = Counter(status_of(job) for job in element.iter_jobs())
+                label = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+                add(node.add(Text(f"{element.name} ({label})", style="bold")), element.elements)
+            else:
+                line = Text(f"{element.name} ")
+                line.append_text(styled(status_of(element)))
+                node.add(line)
+
+    add(tree, list(workflow.root_group or []))
+    return tree
+
+
+def progress_panel(snapshot: WorkflowSnapshot, elapsed: float) -> RenderableType:
+    """The live display of ``swf run``: counts, a bar, elapsed / ETA, running jobs."""
+    total = max(len(snapshot.jobs), 1)
+    finished = snapshot.finished()
+    rate = finished / elapsed if elapsed > 0 else 0.0
+    eta = (total - finished) / rate if rate > 0 else None
+    counts = "  ".join(f"{status}: {n}" for status, n in sorted(snapshot.counts().items()))
+    header = Text(
+        f"workflow {snapshot.workflow_id} {snapshot.name or ''}  "
+        f"{finished}/{total} finished  elapsed {elapsed:.1f}s"
+        + (f"  eta {eta:.1f}s" if eta is not None else ""),
+        style="bold",
+    )
+    running = [job.name for job in snapshot.jobs if job.status == "running"][:8]
+    lines: list[RenderableType] = [
+        header,
+        ProgressBar(total=total, completed=finished, width=60),
+        Text(counts),
+    ]
+    if running:
+        lines.append(Text("running: " + ", ".join(running), style="cyan"))
+    return RichGroup(*lines)
+
+
+def tail(path: str | None, limit: int = 2000) -> str:
+    """The end of a job's output file (empty when missing)."""
+    if not path:
+        return ""
+    file = Path(path)
+    if not file.exists():
+        return ""
+    with file.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - limit))
+        return handle.read().decode(errors="replace")

@@ -1,0 +1,233 @@
+"""The composition root: the one place that picks and wires adapters.
+
+Two ways to reach an engine, chosen from the configuration:
+- embedded ("light" mode): the engine thread runs in the client process; used by
+  ``isolated_light_mode``, an explicit ``LIGHT_MODE`` configuration, and ``swf run --embedded``;
+- local daemon (soma's "local" mode, the default): a detached engine process per state
+  directory, started on demand, reached over Pyro5 on a private Unix socket.
+
+Both hand the facade the same ``EngineLink``, so every mode passes the same tests.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from swf_adapters.config import ResourceConfig, load_config, translation_table
+from swf_adapters.schedulers.local import LocalScheduler
+from swf_adapters.store import open_store
+from swf_adapters.workspace.local import LocalWorkspace
+from swf_app.engine import Engine
+from swf_app.link import EngineLink
+from swf_app.service import EngineService
+from swf_app.system_clock import SystemClock
+from swf_domain.errors import ConfigurationError
+from swf_domain.model import FileTransfer
+from swf_domain.translation import TranslationTable
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """What a client (CLI, facade) says about where its engine is."""
+
+    resource_id: str | None = None
+    config_file: Path | None = None
+    #: Keep everything (database, engine, job files) in this directory.
+    home: Path | None = None
+
+
+class EmbeddedLink(EngineService):
+    """The in-process link: closing the client stops the engine thread.
+
+    Jobs keep running in the job host, and the next engine for the same state directory
+    (embedded or daemon) picks them up, so closing is never destructive.
+    """
+
+    def close(self) -> None:
+        self.shutdown()
+
+
+# -- configuration ---------------------------------------------------------------------
+
+
+def resource_config(options: ClientOptions) -> ResourceConfig:
+    """The resource configuration a client with ``options`` uses."""
+    return load_config(options.config_file, options.resource_id, isolated_dir=options.home)
+
+
+def describe_config(options: ClientOptions) -> dict[str, Any]:
+    """``swf config show``: the file, the resource, and each value with its origin."""
+    config = resource_config(options)
+    values = {
+        field.name: {
+            "value": _plain(getattr(config, field.name)),
+            "source": config.sources.get(field.name, "default"),
+        }
+        for field in fields(config)
+        if field.name not in ("sources", "unknown")
+    }
+    return {
+        "file": str(config.config_file) if config.config_file else None,
+        "resource": config.resource_id,
+        "values": values,
+        "unknown_options": dict(config.unknown),
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+# -- engine construction ---------------------------------------------------------------
+
+
+def _check_supported(config: ResourceConfig) -> None:
+    if config.mode == "remote":
+        raise ConfigurationError(
+            f"resource {config.resource_id!r} is remote (CLUSTER_ADDRESS/LOGIN): remote resources"
+            " are not supported yet; run swf on the cluster's login node instead"
+        )
+    if config.scheduler_type not in ("local_basic", "local"):
+        raise ConfigurationError(
+            f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} is not"
+            " available yet (only local_basic)"
+        )
+
+
+def _local_transfer_path(_workflow_id: int, transfer: FileTransfer) -> str:
+    """On the local resource a FileTransfer is used in place: its engine path is its client path."""
+    return transfer.client_path or ""
+
+
+def build_service(
+    config: ResourceConfig, link_class: type[EngineService] = EngineService
+) -> EngineService:
+    """An engine (started) and its service for ``config``: store, local scheduler, workspace."""
+    _check_supported(config)
+    config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = open_store(config.database_url)
+    clock = SystemClock()
+    scheduler = LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
+    translations = TranslationTable.from_namespaces(translation_table(config))
+    engine = Engine(
+        store,
+        scheduler,
+        clock,
+        LocalWorkspace(config.state_dir),
+        queue_limits=config.running_jobs_limits or None,
+        translations=translations,
+        transfer_location=_local_transfer_path,
+    )
+    engine.start()
+    return link_class(store, engine, clock)
+
+
+def build_engine_service(
+    state_dir: Path, config_file: Path | None, resource_id: str | None
+) -> EngineService:
+    """The daemon's factory (``swf_entry.daemon --factory``): the service for ``state_dir``."""
+    config = load_config(config_file, resource_id, isolated_dir=state_dir)
+    return build_service(config)
+
+
+# -- connecting ------------------------------------------------------------------------
+
+
+def _isolated_dir(isolated: bool | str | os.PathLike[str]) -> Path:
+    if isolated is True:
+        return Path(tempfile.mkdtemp(prefix="swf-isolated-"))
+    return Path(os.fspath(isolated)).expanduser()  # type: ignore[arg-type]
+
+
+def _wants_embedded(config: ResourceConfig) -> bool:
+    """soma-workflow makes every local resource "light"; swf defaults to the daemon, so
+    only an explicit LIGHT_MODE in the configuration embeds the engine."""
+    return config.light_mode and config.sources.get("light_mode", "default") != "default"
+
+
+def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
+    """A link to the engine of ``config``, embedded or through the local daemon."""
+    _check_supported(config)
+    if embedded:
+        return build_service(config, EmbeddedLink)
+    from swf_entry.daemon import local_engine_link
+
+    idle = config.engine_idle_timeout
+    return local_engine_link(
+        config.state_dir,
+        idle_timeout=idle if idle is not None else 0.0,
+        config_file=config.config_file,
+        resource_id=config.resource_id,
+    )
+
+
+def connect(
+    resource_id: str | None = None,
+    login: str | None = None,
+    password: str | None = None,
+    config: Any = None,
+    isolated: bool | str | None = None,
+) -> EngineLink:
+    """The link ``WorkflowController(...)`` uses (soma-workflow's constructor arguments)."""
+    if login is not None or password is not None:
+        raise ConfigurationError("remote resources (login/password) are not supported yet")
+    if isinstance(config, ResourceConfig):
+        return connect_config(config, embedded=_wants_embedded(config) or bool(isolated))
+    config_file = Path(config) if isinstance(config, str | os.PathLike) else None
+    if isolated:
+        resolved = load_config(config_file, resource_id, isolated_dir=_isolated_dir(isolated))
+        return connect_config(resolved, embedded=True)
+    resolved = load_config(config_file, resource_id)
+    return connect_config(resolved, embedded=_wants_embedded(resolved))
+
+
+def open_controller(options: ClientOptions, embedded: bool = False) -> Any:
+    """A WorkflowController for the CLI."""
+    from swf_entry.client import WorkflowController
+
+    config = resource_config(options)
+    link = connect_config(config, embedded=embedded or _wants_embedded(config))
+    return WorkflowController.from_link(link)
+
+
+# -- engine daemon management (swf engine ...) ------------------------------------------
+
+
+def engine_start(options: ClientOptions) -> dict[str, Any]:
+    from swf_entry.daemon import engine_status, ensure_engine
+
+    config = resource_config(options)
+    _check_supported(config)
+    idle = config.engine_idle_timeout
+    endpoint = ensure_engine(
+        config.state_dir,
+        idle_timeout=idle if idle is not None else 0.0,
+        config_file=config.config_file,
+        resource_id=config.resource_id,
+    )
+    info = engine_status(config.state_dir) or {}
+    info.setdefault("pid", endpoint.pid)
+    info.setdefault("socket", str(endpoint.socket_path))
+    return info
+
+
+def engine_stop(options: ClientOptions) -> bool:
+    from swf_entry.daemon import stop_engine
+
+    return stop_engine(resource_config(options).state_dir)
+
+
+def engine_status(options: ClientOptions) -> dict[str, Any] | None:
+    from swf_entry.daemon import engine_status as status
+
+    return status(resource_config(options).state_dir)
