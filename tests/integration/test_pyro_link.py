@@ -104,6 +104,15 @@ def test_engine_errors_arrive_typed_with_their_message(link: PyroEngineLink) -> 
     assert str(invalid.value) == "job 'b' depends on unknown job 'zz' (and 1 more problem(s))"
 
 
+def test_a_document_that_is_not_plain_data_is_refused_before_sending(
+    link: PyroEngineLink,
+) -> None:
+    calls_before = link.stats()["engine"]["calls"]
+    with pytest.raises(SerializationError, match=r"\['jobs'\]\[0\]\['command'\]\[1\]"):
+        link.submit_workflow({"jobs": [{"command": ["cat", Path("/x")]}]}, None, None, None)
+    assert link.stats()["engine"]["calls"] == calls_before
+
+
 def test_an_engine_bug_arrives_as_engine_error_and_the_link_stays_usable(
     link: PyroEngineLink,
 ) -> None:

@@ -99,7 +99,10 @@ class PyroEngineLink:
 
     # -- connections ------------------------------------------------------------------
     def _connect(self) -> Any:
-        key = read_key(self.key_file)
+        try:
+            key = read_key(self.key_file)
+        except EngineError as error:  # no key yet: on_disconnect may (re)start the engine
+            raise _NotDelivered(str(error)) from None
         proxy = Pyro5.client.Proxy(self._uri)
         proxy._pyroSerializer = SERIALIZER
         proxy._pyroHandshake = key
