@@ -35,7 +35,8 @@ import pathlib, sys
 rows = [pathlib.Path(p).read_text().split() for p in sys.argv[2:]]
 n = sum(int(r[0]) for r in rows)
 mean = sum(int(r[0]) * float(r[1]) for r in rows) / n
-pathlib.Path(sys.argv[1]).write_text(f"values={n} mean={mean:.4f} max={max(float(r[2]) for r in rows):.4f}\\n")
+top = max(float(r[2]) for r in rows)
+pathlib.Path(sys.argv[1]).write_text(f"values={n} mean={mean:.4f} max={top:.4f}\\n")
 print("merged", len(rows), "summaries")
 """
 
