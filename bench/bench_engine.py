@@ -7,8 +7,9 @@ Scenarios, each in a fresh Python process (so RSS figures are its own):
   store, through the real EngineService and Engine. Reported: wall time from submit to
   workflow done, the submission call alone (document -> model -> validation -> store),
   the engine thread's own CPU time (``pthread_getcpuclockid``: ticks, store writes,
-  rendering, fake scheduler calls made from the tick) per job, ticks and store
-  transactions.
+  rendering, fake scheduler calls made from the tick) per job, and ticks (one store
+  transaction each at most). Also with the real SQLite store (a file in /tmp) for
+  comparison: its writes run on the engine thread, so they are in its CPU time.
 - ``million``: submit a 1,000,000-job workflow (independent jobs) and let the engine
   take it in (tracker, ready queue): submission seconds and process RSS.
 
@@ -49,18 +50,22 @@ def thread_cpu(thread: threading.Thread) -> float:
     return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
 
 
-def baseline_per_job(count: int) -> float:
-    """Seconds per job of the bare minimum an engine does per job."""
+def baseline_per_job(count: int = 100_000, rounds: int = 3) -> float:
+    """Seconds per job of the bare minimum an engine does per job (best of ``rounds``:
+    the machine may be shared)."""
     from swf_app.ports import JobState, JobUpdate, LaunchRequest
     from swf_domain.status import JobStatus
 
-    start = time.process_time()
-    updates = []
-    for job_id in range(count):
-        request = LaunchRequest(job_id, 1, ("echo", str(job_id)), {}, f"/o/{job_id}", None)
-        state = JobState(status=JobStatus.DONE, command=list(request.argv))
-        updates.append(JobUpdate(job_id, state))
-    return (time.process_time() - start) / count
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.process_time()
+        updates = []
+        for job_id in range(count):
+            request = LaunchRequest(job_id, 1, ("echo", str(job_id)), {}, f"/o/{job_id}", None)
+            state = JobState(status=JobStatus.DONE, command=list(request.argv))
+            updates.append(JobUpdate(job_id, state))
+        best = min(best, (time.process_time() - start) / count)
+    return best
 
 
 def build(shape: str, count: int) -> Any:
@@ -74,20 +79,30 @@ def build(shape: str, count: int) -> Any:
     return Workflow([source, *middle, sink], dependencies, name=shape)
 
 
-def run_scenario(shape: str, count: int, slots: int) -> dict[str, Any]:
+def make_store(kind: str) -> Any:
+    if kind == "memory":
+        return None
+    import tempfile
+
+    from swf_adapters.store.sqlalchemy_store import SqlAlchemyStore
+
+    return SqlAlchemyStore(f"sqlite:///{tempfile.mkdtemp(prefix='swf-bench-')}/swf.db")
+
+
+def run_scenario(shape: str, count: int, slots: int, store: str) -> dict[str, Any]:
     sys.path.insert(0, ROOT)
     from tests.app_fakes import EngineHarness
 
     from swf_domain.serialization import workflow_to_dict
 
     document = workflow_to_dict(build(shape, count))
-    harness = EngineHarness(slots=slots, emit_running=True)
-    figures: dict[str, Any] = {"shape": shape, "jobs": count, "slots": slots}
+    harness = EngineHarness(slots=slots, emit_running=True, store=make_store(store))
+    figures: dict[str, Any] = {"shape": shape, "jobs": count, "slots": slots, "store": store}
     with harness:
         engine_thread = harness.engine._thread
         assert engine_thread is not None
         cpu_before = thread_cpu(engine_thread)
-        ticks_before, applies_before = harness.engine.ticks, harness.store.apply_count
+        ticks_before = harness.engine.ticks
         start = time.perf_counter()
         wf_id = harness.service.submit_workflow(document, None, None, None)
         figures["submit_s"] = time.perf_counter() - start
@@ -97,10 +112,10 @@ def run_scenario(shape: str, count: int, slots: int) -> dict[str, Any]:
         figures["engine_cpu_s"] = engine_cpu
         figures["engine_ms_per_job"] = 1000 * engine_cpu / count
         figures["ticks"] = harness.engine.ticks - ticks_before
-        figures["transactions"] = harness.store.apply_count - applies_before
+        figures["transactions"] = harness.engine.ticks - ticks_before
         counts = harness.service.status_summary(wf_id)
         figures["done"] = counts.get("done", 0)
-    figures["baseline_ms_per_job"] = 1000 * baseline_per_job(min(count, 100_000))
+    figures["baseline_ms_per_job"] = 1000 * baseline_per_job()
     figures["ratio"] = figures["engine_ms_per_job"] / figures["baseline_ms_per_job"]
     return figures
 
@@ -130,7 +145,7 @@ def run_million(count: int) -> dict[str, Any]:
         figures["rss_added_by_submit_mb"] = rss_mb() - rss_before
         figures["running"] = harness.service.status_summary(wf_id).get("running", 0)
         del document
-    figures["baseline_ms_per_job"] = 1000 * baseline_per_job(100_000)
+    figures["baseline_ms_per_job"] = 1000 * baseline_per_job()
     figures["submit_cpu_us_per_job"] = 1e6 * figures["submit_cpu_s"] / count
     return figures
 
@@ -141,6 +156,9 @@ def main() -> None:
     parser.add_argument("--slots", type=int, nargs="*", default=[64, 8])
     parser.add_argument("--million", type=int, default=1_000_000)
     parser.add_argument("--no-million", action="store_true")
+    parser.add_argument(
+        "--stores", nargs="*", default=["memory", "sqlite"], choices=["memory", "sqlite"]
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -148,11 +166,12 @@ def main() -> None:
         if spec["shape"] == "million":
             result = run_million(spec["jobs"])
         else:
-            result = run_scenario(spec["shape"], spec["jobs"], spec["slots"])
+            result = run_scenario(spec["shape"], spec["jobs"], spec["slots"], spec["store"])
         print(json.dumps(result))
         return
     specs: list[dict[str, Any]] = [
-        {"shape": shape, "jobs": args.jobs, "slots": slots}
+        {"shape": shape, "jobs": args.jobs, "slots": slots, "store": store}
+        for store in args.stores
         for shape in ("independent", "fanout")
         for slots in args.slots
     ]
@@ -185,8 +204,11 @@ def _row(figures: dict[str, Any]) -> str:
             f"(+{figures['rss_added_by_submit_mb']:.0f} MB by submit)  running={figures['running']}"
         )
     verdict = "ok" if figures["engine_ms_per_job"] <= TARGET_MS_PER_JOB else "OVER TARGET"
+    if figures["store"] != "memory":
+        verdict = "target is for the in-memory store"
     return (
-        f"{figures['shape']:<11} jobs={figures['jobs']:>6} slots={figures['slots']:>3}  "
+        f"{figures['shape']:<11} {figures['store']:<6} jobs={figures['jobs']:>6} "
+        f"slots={figures['slots']:>3}  "
         f"wall {figures['wall_s']:.2f}s (submit {figures['submit_s']:.2f}s)  "
         f"engine CPU {figures['engine_cpu_s']:.2f}s = {figures['engine_ms_per_job']:.3f} ms/job "
         f"[{verdict}, target {TARGET_MS_PER_JOB}]  baseline {figures['baseline_ms_per_job']:.4f} "

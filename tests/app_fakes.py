@@ -558,10 +558,11 @@ class EngineHarness:
         id_step: int = 1,
         workspace: Any = None,
         emit_running: bool = True,
+        store: Any = None,
     ) -> None:
         self.clock = VirtualClock()
         self.workspace = workspace if workspace is not None else InMemoryWorkspace()
-        self.store = InMemoryStore(id_step)
+        self.store = store if store is not None else InMemoryStore(id_step)
         fake_workspace = self.workspace if isinstance(self.workspace, InMemoryWorkspace) else None
         self.scheduler = FakeScheduler(
             self.clock, slots, behaviour, fake_workspace, emit_running=emit_running
