@@ -1077,6 +1077,12 @@ class _Writer:
         return self._with_unknown(group, out)
 
     def _job(self, job: Job) -> dict[str, Any]:
+        if type(job) is Job:
+            plain = _plain_job(job)
+            if plain is not None:
+                if self.unknown is not None:
+                    self._with_unknown(job, plain)
+                return plain
         out: dict[str, Any] = {"class": _CLASSES.name_of(type(job))}
         paths = self.paths
         key = "class"
@@ -1172,6 +1178,66 @@ class _Writer:
         if self.unknown is not None:
             for key, value in self.unknown.workflow.items():
                 doc.setdefault(key, _copy_json(value))
+
+
+def _plain_job(job: Job) -> dict[str, Any] | None:
+    """The document of a common Job in one go, or None when it needs the field by field path.
+
+    Common: a command of strings, no files or special paths, no param_dict,
+    parallel_job_info, env, configuration or user_storage. Writing it field by field
+    (``_JOB_PLAN``) gives the same dict about three times slower, which is most of the
+    cost of a million-job workflow. Tested equal to the slow path.
+    """
+    name = job.name
+    native_specification = job.native_specification
+    command = job.command
+    if (
+        job.referenced_input_files
+        or job.referenced_output_files
+        or job.stdin
+        or job.stdout_file
+        or job.stderr_file
+        or job.input_params_file
+        or job.output_params_file
+        or job.working_directory
+        or job.param_dict
+        or job.parallel_job_info is not None
+        or job.env is not None
+        or job.configuration
+        or job.user_storage is not None
+        or not (name is None or type(name) is str)
+        or not (native_specification is None or type(native_specification) is str)
+        or type(job.priority) is not int
+        or type(job.disposal_timeout) is not int
+        or type(command) is not list
+    ):
+        return None
+    join_stderrout = job.join_stderrout
+    use_input_params_file = job.use_input_params_file
+    has_outputs = job.has_outputs
+    if (
+        not (join_stderrout is True or join_stderrout is False)
+        or not (use_input_params_file is True or use_input_params_file is False)
+        or not (has_outputs is True or has_outputs is False)
+    ):
+        return None
+    for item in command:
+        if type(item) is not str:
+            return None
+    return {
+        "class": JOB_CLASS,
+        "name": name,
+        "join_stderrout": join_stderrout,
+        "priority": job.priority,
+        "native_specification": native_specification,
+        "parallel_job_info": None,
+        "disposal_timeout": job.disposal_timeout,
+        "env": None,
+        "use_input_params_file": use_input_params_file,
+        "has_outputs": has_outputs,
+        "configuration": {},
+        "command": list(command),
+    }
 
 
 def _encode_function(function: Any) -> Any:

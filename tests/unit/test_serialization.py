@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from swf_domain import custom_jobs
+from swf_domain import custom_jobs, serialization
 from swf_domain.errors import SerializationError
 from swf_domain.model import (
     BarrierJob,
@@ -34,6 +34,7 @@ from swf_domain.serialization import (
     workflow_from_dict,
     workflow_to_dict,
 )
+from tests.property.workflow_strategies import WorkflowShape, build_workflow
 
 #: Written by soma-workflow 6.0.13 (see its README); ``shared/`` sits beside the repo.
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "soma-json"
@@ -426,6 +427,24 @@ def test_job_class_registry() -> None:
     register_job_class("my.module.MyJob", MyJob)
     assert job_class_for("my.module.MyJob") is MyJob
     assert soma_class_name(MyJob) == "my.module.MyJob"
+
+
+def test_fast_path_for_common_jobs_writes_what_the_field_by_field_path_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    workflows = [load_fixture(name) for name in FIXTURE_NAMES]
+    for seed in range(30):
+        shape = WorkflowShape(
+            30, 2, 2, True, True, seed % 2 == 0, False, seed % 3 == 0, True, True, True, seed
+        )
+        workflows.append(build_workflow(shape))
+    odd = Job(["a"], name="odd", configuration=None, param_dict=None)  # type: ignore[arg-type]
+    odd.priority, odd.native_specification = 2**70, "-q"
+    workflows.append(Workflow([odd, Job(["b"], name=None, stdin="")], name="odd"))
+    fast = [workflow_to_dict(workflow) for workflow in workflows]
+    assert sum(serialization._plain_job(job) is not None for w in workflows for job in w.jobs)
+    monkeypatch.setattr(serialization, "_plain_job", lambda job: None)
+    assert [workflow_to_dict(workflow) for workflow in workflows] == fast
 
 
 def test_dumps_indents_like_soma_when_asked() -> None:
