@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 import pytest
 
+from swf_app.engine import Engine
 from swf_app.ports import LaunchRequest
-from swf_domain.errors import UnknownObjectError, WorkflowError
+from swf_app.service import EngineService
+from swf_domain.errors import EngineError, UnknownObjectError, WorkflowError
 from swf_domain.model import Job, Workflow
 from swf_domain.serialization import workflow_from_dict, workflow_to_dict
 from tests.app_fakes import EPOCH, EngineHarness, FakeOutcome
@@ -284,3 +287,33 @@ def test_submitted_documents_round_trip_through_the_store() -> None:
         harness.wait(wf_id)
         stored = harness.service.workflow_document(wf_id)
         assert {k: v for k, v in stored.items() if k != "job_ids"} == document
+
+
+def test_the_engine_timer_deletes_expired_workflows_by_itself() -> None:
+    harness = EngineHarness()
+    harness.engine = Engine(
+        harness.store, harness.scheduler, harness.clock, harness.workspace, sweep_interval=0.02
+    )
+    harness.service = EngineService(harness.store, harness.engine, harness.clock, user="tester")
+    with harness:
+        wf_id = harness.submit(chain("a"), expiration_date=EPOCH + 10)
+        harness.wait(wf_id)
+        harness.clock.advance(20.0)  # the next timer wake-up (real 20 ms) sweeps
+        deadline = time.monotonic() + 5
+        while harness.store.workflow(wf_id) is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert harness.store.workflow(wf_id) is None
+
+
+def test_shutdown_leaves_jobs_running_and_refuses_commands() -> None:
+    with EngineHarness(behaviour=durations({"a": None})) as harness:
+        wf_id = harness.submit(chain("a"))
+        harness.idle()
+        a_id = harness.ids(wf_id)[0]
+        harness.service.shutdown()
+        assert a_id in harness.scheduler.running and harness.scheduler.killed == []
+        with pytest.raises(EngineError):
+            harness.service.stop_workflow(wf_id)
+        with pytest.raises(EngineError):
+            harness.service.wait_workflow(wf_id)
+        assert harness.service.job_status(a_id) == "running"  # queries still answer
