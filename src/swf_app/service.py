@@ -34,6 +34,9 @@ from .ports import Clock, JobRow, JobState, NewJob, NewWorkflow, WorkflowRow, Wo
 
 #: How long stop_workflow / stop_jobs / restart_jobs wait for kills to be confirmed.
 DEFAULT_CONTROL_TIMEOUT = 60.0
+#: A workflow submitted without an expiration date expires after this (soma-workflow's
+#: 7 days); then the engine deletes it, its files with it.
+DEFAULT_LIFETIME = 7 * 24 * 3600.0
 
 ExitTuple = tuple[str | None, int | None, int | None, str | None]
 
@@ -48,12 +51,14 @@ class EngineService:
         clock: Clock,
         user: str | None = None,
         control_timeout: float = DEFAULT_CONTROL_TIMEOUT,
+        default_lifetime: float | None = DEFAULT_LIFETIME,
     ) -> None:
         self._store = store
         self._engine = engine
         self._clock = clock
         self._user = user if user is not None else getpass.getuser()
         self._control_timeout = control_timeout
+        self._default_lifetime = default_lifetime
 
     # -- submission ---------------------------------------------------------------------
 
@@ -64,7 +69,14 @@ class EngineService:
         queue: str | None = None,
         expiration_date: float | None = None,
     ) -> int:
-        """Validate, persist, start; invalid -> WorkflowError/JobError, nothing stored."""
+        """Validate, persist, start; invalid -> WorkflowError/JobError, nothing stored.
+
+        Without an expiration date, the workflow expires ``default_lifetime`` seconds
+        from now (None: never).
+        """
+        now = self._clock.now()
+        if expiration_date is None and self._default_lifetime is not None:
+            expiration_date = now + self._default_lifetime
         with gc_paused():
             workflow = workflow_from_dict(document)
             compiled = validate(workflow)
@@ -80,7 +92,7 @@ class EngineService:
                 jobs=jobs,
                 queue=queue,
                 expiration_date=expiration_date,
-                submission_date=self._clock.now(),
+                submission_date=now,
             )
         )
         workflow.wf_id = submitted.workflow_id

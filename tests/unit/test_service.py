@@ -266,7 +266,7 @@ def test_expiration_sweep_and_expiration_changes() -> None:
     with EngineHarness() as harness:
         short = harness.submit(chain("a"), expiration_date=EPOCH + 10)
         long = harness.submit(chain("b"), expiration_date=EPOCH + 1000)
-        forever = harness.submit(chain("c"))
+        default = harness.submit(chain("c"))  # soma's default: expires in 7 days
         harness.wait(short)
         service = harness.service
         assert service.change_workflow_expiration_date(long, EPOCH - 1) is False
@@ -276,7 +276,7 @@ def test_expiration_sweep_and_expiration_changes() -> None:
         assert service.delete_expired_workflows() == [short]
         harness.clock.advance(10.0)
         assert service.delete_expired_workflows() == [long]
-        assert list(service.workflows()) == [forever]
+        assert service.workflows() == {default: (None, EPOCH + 7 * 24 * 3600)}
 
 
 def test_submitted_documents_round_trip_through_the_store() -> None:
