@@ -173,6 +173,18 @@ def test_a_client_without_a_usable_key_file_gets_a_clear_error(
         PyroEngineLink(endpoint.socket_path, shared).workflows()
 
 
+def test_the_key_is_not_sent_to_a_socket_others_could_have_swapped(
+    state_dir: Path, endpoint: EngineEndpoint, link: PyroEngineLink
+) -> None:
+    state_dir.chmod(0o777)
+    try:
+        with pytest.raises(EngineError, match="can be written by other users"):
+            PyroEngineLink(endpoint.socket_path, endpoint.key_file).workflows()
+    finally:
+        state_dir.chmod(0o700)
+    assert link.workflows() == {}
+
+
 def test_state_socket_and_key_are_private(state_dir: Path, endpoint: EngineEndpoint) -> None:
     def mode(path: Path) -> int:
         return stat.S_IMODE(path.stat().st_mode)

@@ -32,7 +32,7 @@ import Pyro5.client
 import Pyro5.errors
 
 from swf_adapters.transport.pyro import wire_data, wire_errors
-from swf_adapters.transport.pyro.private_files import read_key
+from swf_adapters.transport.pyro.private_files import check_socket_is_ours, read_key
 from swf_adapters.transport.pyro.protocol import (
     KEY_REFUSED,
     QUERY_METHODS,
@@ -99,6 +99,7 @@ class PyroEngineLink:
 
     # -- connections ------------------------------------------------------------------
     def _connect(self) -> Any:
+        check_socket_is_ours(self.socket_path)
         try:
             key = read_key(self.key_file)
         except EngineError as error:  # no key yet: on_disconnect may (re)start the engine

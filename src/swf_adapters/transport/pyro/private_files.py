@@ -99,3 +99,27 @@ def load_or_create_key(path: Path) -> str:
         key = secrets.token_hex(KEY_LENGTH // 2)
         write_private_file(path, key.encode("ascii") + b"\n")
         return key
+
+
+def check_socket_is_ours(path: Path) -> None:
+    """Refuse to send the key to a socket another user could have put there.
+
+    The socket must be owned by this user, in a directory that only this user can write
+    (else someone could swap in their own socket and collect the key from the handshake).
+    A missing socket passes: connecting will simply fail.
+    """
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    uid = os.getuid()
+    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != uid:
+        raise EngineError(
+            f"refusing to connect to {path}: not a socket of yours (owner uid {info.st_uid})"
+        )
+    parent = path.parent.stat()
+    if parent.st_uid != uid or stat.S_IMODE(parent.st_mode) & 0o022:
+        raise EngineError(
+            f"refusing to connect to {path}: its directory {path.parent} can be written by "
+            "other users; make it private (chmod 700)"
+        )
