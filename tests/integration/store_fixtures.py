@@ -167,6 +167,7 @@ def reader_process(url: str, workflow_id: int, size: int, stop: Event, pipe: Pip
                 errors.append(f"{type(error).__name__}: {error}")
                 continue
             polls += 1
+            time.sleep(0.01)  # a monitor's refresh interval, shortened: leave the writer CPU
             done = counts.get(JobStatus.DONE, 0)
             if sum(counts.values()) != size or done % BATCH != 0:
                 errors.append(f"status_counts saw an uncommitted state: {counts}")

@@ -43,7 +43,12 @@ from swf_app.ports import (
     WorkflowRow,
     WorkflowUpdate,
 )
-from swf_domain.errors import UnknownObjectError
+from swf_domain.errors import (
+    ConfigurationError,
+    SerializationError,
+    UnknownObjectError,
+    WorkflowError,
+)
 from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
 
 _JOB_STATUS = {status.value: status for status in JobStatus}
@@ -117,10 +122,19 @@ class SqlAlchemyStore:
     """The store behind ``swf_app.ports.WorkflowStore`` (see the module docstring)."""
 
     def __init__(self, url: str) -> None:
-        self._engine = make_engine(url)
+        try:
+            self._engine = make_engine(url)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, OSError) as error:
+            raise ConfigurationError(f"{url!r}: not a usable swf database: {error}") from error
+        #: The database as users know it (the SQLite file, or the URL without password).
         self.location = describe(self._engine)
         try:
             ensure_schema(self._engine)
+        except sa.exc.DBAPIError as error:
+            self._engine.dispose()
+            raise ConfigurationError(
+                f"{self.location}: cannot open the swf database: {error.orig}"
+            ) from error
         except BaseException:
             self._engine.dispose()
             raise
@@ -133,6 +147,8 @@ class SqlAlchemyStore:
 
     def add_workflow(self, workflow: NewWorkflow) -> SubmittedWorkflow:
         count = len(workflow.jobs)
+        # Serialized before the write lock is taken: a million-job document takes seconds.
+        document = _document_json(workflow)
         with write_transaction(self._engine) as connection:
             workflow_id = _reserve_ids(connection, "workflow", 1)
             first_job_id = _reserve_ids(connection, "job", count)
@@ -147,7 +163,7 @@ class SqlAlchemyStore:
                     submission_date=workflow.submission_date,
                     job_count=count,
                     first_job_id=first_job_id,
-                    document=workflow.document,
+                    document=_json_literal(connection, document),
                 )
             )
             with bulk.gc_paused():
@@ -302,13 +318,33 @@ def _reserve_ids(connection: Connection, name: str, count: int) -> int:
     return int(first)
 
 
+def _document_json(workflow: NewWorkflow) -> str:
+    try:
+        return bulk.dump_json(workflow.document) or "null"
+    except (TypeError, ValueError) as error:
+        raise SerializationError(
+            f"workflow {workflow.name!r}: its document cannot be stored as JSON: {error}"
+        ) from error
+
+
+def _json_literal(connection: Connection, text: str) -> sa.ColumnElement[Any]:
+    """Already-serialized JSON as a bound value of the JSON column: text for SQLite (which
+    stores JSON as text), cast to json for PostgreSQL."""
+    value = sa.bindparam(None, text, type_=sa.Text())
+    return sa.cast(value, sa.JSON()) if bulk.is_postgresql(connection) else value
+
+
 def _new_job_rows(
     jobs: Sequence[NewJob], workflow_id: int, first_job_id: int
 ) -> Iterator[tuple[Any, ...]]:
     """New jobs as ``bulk.insert_jobs`` takes them; the id is ``first_job_id + index``."""
     not_submitted = JobStatus.NOT_SUBMITTED.value
-    for job in jobs:
+    for position, job in enumerate(jobs):
         index = job.index
+        if index != position:
+            raise WorkflowError(
+                f"job {job.name!r} is number {position} of the job list but has index {index}"
+            )
         yield (
             first_job_id + index,
             workflow_id,
@@ -324,6 +360,14 @@ def _job_update_row(update: JobUpdate) -> tuple[Any, ...]:
     """A JobState as ``bulk.update_job_states`` takes it: state columns, then the id."""
     state = update.state
     exit_status = state.exit_status
+    try:
+        command = bulk.dump_json(state.command)
+        output_params = bulk.dump_json(state.output_params)
+    except (TypeError, ValueError) as error:
+        raise SerializationError(
+            f"job {update.job_id}: its command or output parameters cannot be stored as "
+            f"JSON: {error}"
+        ) from error
     return (
         state.status.value,
         None if exit_status is None else exit_status.value,
@@ -334,10 +378,10 @@ def _job_update_row(update: JobUpdate) -> tuple[Any, ...]:
         state.submission_date,
         state.execution_date,
         state.ending_date,
-        bulk.dump_json(state.command),
+        command,
         state.stdout_file,
         state.stderr_file,
-        bulk.dump_json(state.output_params),
+        output_params,
         state.queue,
         update.job_id,
     )
