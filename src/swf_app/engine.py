@@ -230,6 +230,7 @@ class Engine:
             self.store.delete_workflow(workflow_id)
         if tx.ended:
             self.scheduler.acknowledge(tx.ended)
+        touched = [runtime.workflow_id for runtime in tx.touched.values()]
         execution.unload_finished(tx)
         self.ticks += 1
         for future, result, error in answers:
@@ -237,7 +238,7 @@ class Engine:
                 future.set_result(result)
             else:
                 future.set_exception(error)
-        self.notifier.changed()
+        self.notifier.changed([*touched, *tx.deleted], tx.deleted)
 
     def _refuse(self, commands: list[Command]) -> None:
         for command in commands:

@@ -128,6 +128,7 @@ class Execution:
         if event.status is JobStatus.RUNNING and state.execution_date is None:
             state.execution_date = event.time if event.time is not None else self.clock.now()
         tx.record(active.job_id, state)
+        tx.touch(active.runtime)
 
     def _ended(self, active: ActiveJob, event: SchedulerEvent, tx: TickChanges) -> None:
         runtime, index, state = active.runtime, active.index, active.state
@@ -360,6 +361,7 @@ class Execution:
         runtime.active[index] = active
         self.budget.take(queue, slots)
         tx.record(job_id, state)
+        tx.touch(runtime)
         return request
 
     # -- workflow statuses --------------------------------------------------------------

@@ -1,31 +1,41 @@
 """Waiting for the engine's progress without polling.
 
-The engine bumps a generation number after every committed tick; a waiter checks its
-condition (usually a store query), and sleeps until the generation moves or its time is
-up. Checking outside the lock and sleeping on the generation means no wake-up is lost.
+The engine bumps a generation number after every committed tick, and one per workflow
+the tick touched; a waiter checks its condition (usually a store query) and sleeps until
+the generation it watches moves or its time is up. Checking outside the lock and
+sleeping on the generation means no wake-up is lost; watching only its workflows means
+a waiter does not query the store on every tick of a busy engine.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 
 from swf_domain.errors import EngineError
 
 
 class ChangeNotifier:
-    """A generation counter plus a condition variable."""
+    """Generation counters (global and per workflow) plus a condition variable."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition(threading.Lock())
         self._generation = 0
+        self._by_workflow: dict[int, int] = {}
+        self._deletions = 0
         self._failure: str | None = None
 
-    def changed(self) -> None:
-        """Called by the engine after each commit."""
+    def changed(self, workflow_ids: Iterable[int] = (), forgotten: Iterable[int] = ()) -> None:
+        """Called by the engine after each commit, with the workflows it touched and
+        those it deleted (their counters are dropped; every workflow waiter wakes)."""
         with self._condition:
             self._generation += 1
+            for workflow_id in workflow_ids:
+                self._by_workflow[workflow_id] = self._by_workflow.get(workflow_id, 0) + 1
+            for workflow_id in forgotten:
+                self._by_workflow.pop(workflow_id, None)
+                self._deletions += 1
             self._condition.notify_all()
 
     def fail(self, reason: str) -> None:
@@ -35,24 +45,37 @@ class ChangeNotifier:
             self._generation += 1
             self._condition.notify_all()
 
-    def reset(self) -> None:
-        with self._condition:
-            self._failure = None
+    def wait_for(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float | None,
+        workflow_ids: Collection[int] | None = None,
+    ) -> bool:
+        """True once ``predicate()`` holds; False after ``timeout`` seconds (None: never).
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
-        """True once ``predicate()`` holds; False after ``timeout`` seconds (None: never)."""
+        With ``workflow_ids``, the predicate is checked again only when a tick touched
+        one of those workflows (or deleted it).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._condition:
-                seen = self._generation
+                seen = self._watched(workflow_ids)
                 failure = self._failure
             if predicate():
                 return True
             if failure is not None:
                 raise EngineError(f"the engine is not running: {failure}")
             with self._condition:
-                while self._generation == seen:
+                while self._watched(workflow_ids) == seen and self._failure is None:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         return predicate()
                     self._condition.wait(remaining)
+
+    def _watched(self, workflow_ids: Collection[int] | None) -> tuple[int, ...]:
+        if workflow_ids is None:
+            return (self._generation,)
+        by_workflow = self._by_workflow
+        # any deletion wakes the workflow waiters (rare): their counter is dropped
+        counters = tuple(by_workflow.get(workflow_id, 0) for workflow_id in workflow_ids)
+        return (self._deletions, *counters)

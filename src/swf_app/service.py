@@ -170,7 +170,7 @@ class EngineService:
         self._workflow_row(workflow_id)
         self._engine.call(lambda tx: self._engine.execution.stop_workflow(workflow_id, tx))
         return self._engine.notifier.wait_for(
-            lambda: self._finished_or_gone(workflow_id), self._control_timeout
+            lambda: self._finished_or_gone(workflow_id), self._control_timeout, [workflow_id]
         )
 
     def restart_workflow(self, workflow_id: int, queue: str | None = None) -> bool:
@@ -189,7 +189,7 @@ class EngineService:
     def stop_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
         ids = self._jobs_of_workflow(workflow_id, job_ids)
         self._engine.call(lambda tx: self._engine.execution.stop_jobs(workflow_id, ids, tx))
-        return self._wait_not_active(ids)
+        return self._wait_not_active(workflow_id, ids)
 
     def restart_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
         ids = self._jobs_of_workflow(workflow_id, job_ids)
@@ -201,7 +201,7 @@ class EngineService:
             return chosen
 
         chosen: list[int] = self._engine.call(stop_rerun_set)
-        if not self._wait_not_active(chosen):
+        if not self._wait_not_active(workflow_id, chosen):
             return False
         self._engine.call(lambda tx: execution.rerun_jobs(workflow_id, chosen, tx))
         return True
@@ -228,14 +228,13 @@ class EngineService:
         (negative: no limit)."""
         self._workflow_row(workflow_id)
         return self._engine.notifier.wait_for(
-            lambda: self._finished_or_gone(workflow_id), _timeout(timeout)
+            lambda: self._finished_or_gone(workflow_id), _timeout(timeout), [workflow_id]
         )
 
     def wait_job(self, job_ids: Sequence[int], timeout: float = -1) -> bool:
         """True once every job has ended (or was deleted)."""
         ids = list(job_ids)
-        for job_id in ids:
-            self._job_row(job_id)
+        workflow_ids = {self._job_row(job_id).workflow_id for job_id in ids}
 
         def all_ended() -> bool:
             for job_id in ids:
@@ -244,7 +243,7 @@ class EngineService:
                     return False
             return True
 
-        return self._engine.notifier.wait_for(all_ended, _timeout(timeout))
+        return self._engine.notifier.wait_for(all_ended, _timeout(timeout), workflow_ids)
 
     # -- lifetime -----------------------------------------------------------------------
 
@@ -281,7 +280,7 @@ class EngineService:
         row = self._store.workflow(workflow_id)
         return row is None or row.status is WorkflowStatus.DONE
 
-    def _wait_not_active(self, job_ids: Sequence[int]) -> bool:
+    def _wait_not_active(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
         def none_active() -> bool:
             for job_id in job_ids:
                 row = self._store.job(job_id)
@@ -289,7 +288,7 @@ class EngineService:
                     return False
             return True
 
-        return self._engine.notifier.wait_for(none_active, self._control_timeout)
+        return self._engine.notifier.wait_for(none_active, self._control_timeout, [workflow_id])
 
 
 def _exit_tuple(state: JobState) -> ExitTuple:
