@@ -42,9 +42,6 @@ class JobIds:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def all(self) -> Sequence[int]:
-        return self._ids
-
 
 def _consecutive(ids: Sequence[int]) -> bool:
     if isinstance(ids, range):

@@ -11,7 +11,7 @@ submitted) when they reach the top, by checking the job's state.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 _INDEX_BITS = 32
 _SERIAL_BITS = 32
@@ -91,14 +91,6 @@ class ReadyQueue:
             for key in heap:
                 serial, index = _decode(key)
                 yield queue, serial, index
-
-    def discard(self, keep: Callable[[int, int], bool]) -> None:
-        """Keep only the entries for which ``keep(serial, index)`` is true (O(size))."""
-        for queue, heap in list(self._heaps.items()):
-            kept = [key for key in heap if keep(*_decode(key))]
-            if len(kept) != len(heap):
-                heapq.heapify(kept)
-                self._heaps[queue] = kept
 
     def __len__(self) -> int:
         return sum(len(heap) for heap in self._heaps.values())
