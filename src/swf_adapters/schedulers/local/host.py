@@ -58,7 +58,7 @@ _log = logging.getLogger("swf.jobhost")
 #: How often a kill in progress checks whether the tree is gone (only while killing).
 _KILL_POLL = 0.02
 #: How long a spawn record may wait for company before it is sent (see ``_commit``).
-_SPAWN_REPORT_DELAY = 0.002
+_SPAWN_REPORT_DELAY = 0.005
 #: An engine that stops reading is dropped past this much unsent data (it can reconnect).
 _MAX_OUTBOX = 64 << 20
 _MAX_INBOX = 64 << 20
@@ -237,7 +237,7 @@ class JobHost:
         Everything is journaled at once, but spawn records alone are sent a little
         later (``_SPAWN_REPORT_DELAY``) unless an end is sent with them: a short job's
         start and end then reach the engine in one message, which halves the engine's
-        wake-ups per job under load, for a RUNNING event at most 2 ms late.
+        wake-ups per job under load, for a RUNNING event at most 5 ms late.
         """
         journal = self._journal
         assert journal is not None
@@ -256,10 +256,11 @@ class JobHost:
             if journal.needs_compaction(len(self._jobs) + len(self._ended)):
                 journal.rewrite(self._live_lines())
         if self._unsent:
-            if self._urgent or self._greet or time.monotonic() >= (self._send_by or 0.0):
+            now = time.monotonic()
+            if self._urgent or self._greet or (self._send_by is not None and now >= self._send_by):
                 self._broadcast()
             elif self._send_by is None:
-                self._send_by = time.monotonic() + _SPAWN_REPORT_DELAY
+                self._send_by = now + _SPAWN_REPORT_DELAY
         if self._greet:
             greeted, self._greet = self._greet, []
             for client in greeted:
