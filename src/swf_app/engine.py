@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 from swf_domain.errors import EngineError, SomaWorkflowError
@@ -48,6 +50,8 @@ _log = logging.getLogger("swf.engine")
 
 #: Real seconds between two looks for expired workflows (when nothing else happens).
 DEFAULT_SWEEP_INTERVAL = 60.0
+#: How often a caller waiting for a command's answer checks that the engine still runs.
+_ANSWER_CHECK = 0.5
 
 
 class Engine:
@@ -121,13 +125,30 @@ class Engine:
     # -- commands -----------------------------------------------------------------------
 
     def call(self, run: Callable[[TickChanges], T], timeout: float | None = None) -> T:
-        """Run ``run(tick)`` on the engine thread; its result once the tick is committed."""
+        """Run ``run(tick)`` on the engine thread; its result once the tick is committed.
+
+        Raises EngineError if the engine stops before answering, TimeoutError after
+        ``timeout`` seconds (None: no limit).
+        """
         if not self.alive:
             raise EngineError("the engine is not running")
         command = Command(run)
         self._inbox.put_command(command)
-        result: T = command.future.result(timeout)
-        return result
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = (
+                _ANSWER_CHECK
+                if deadline is None
+                else min(_ANSWER_CHECK, deadline - time.monotonic())
+            )
+            try:
+                result: T = command.future.result(max(wait, 0.0))
+                return result
+            except FutureTimeout:
+                if not self.alive and not command.future.done():
+                    raise EngineError("the engine stopped before answering") from None
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
 
     def add_workflow(
         self,
