@@ -16,13 +16,11 @@ is ``"module.function"`` or a tuple starting with it). Rules of one job (empty c
 
 from __future__ import annotations
 
-import importlib
-import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from itertools import compress
 from operator import not_
-from typing import Any, cast
+from typing import Any
 
 from .errors import (
     JobError,
@@ -39,6 +37,8 @@ from .graph import (
     find_cycles,
     gc_paused,
 )
+from .job_rules import job_problems
+from .link_functions import resolve_link_function
 from .model import Group, Job, Workflow
 
 
@@ -180,10 +180,6 @@ def _push_group(
         report(where, f"{where}: elements must be a list, not {type(group.elements).__name__}")
 
 
-#: ``module.function``: a dotted path with at least one dot.
-_FUNCTION_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
-
-
 def _check_param_links(
     links: object, index: dict[Job, int], report: Report
 ) -> dict[Job, Collection[str]]:
@@ -237,46 +233,28 @@ def _check_param_sources(
             report(
                 where, f"{here}: the source parameter must be a str, not {type(link[1]).__name__}"
             )
-        if len(link) == 3 and not _is_function_spec(link[2]):
-            report(
-                where,
-                f"{here}: the function must be 'module.function' or a tuple "
-                f"('module.function', *args), not {link[2]!r}",
-            )
+        if len(link) == 3:
+            _check_link_function(where, here, link[2], report)
 
 
-def _is_function_spec(spec: object) -> bool:
-    if isinstance(spec, list | tuple):
-        if not spec:
-            return False
-        spec = spec[0]
-    return isinstance(spec, str) and _FUNCTION_PATH.fullmatch(spec) is not None
-
-
-# ---------------------------------------------------------------------------------------
-# Per-job rules (swf_domain.job_rules, written separately)
-# ---------------------------------------------------------------------------------------
-
-JobRules = Callable[..., list[str]]
-
-
-def _job_rules() -> JobRules | None:
-    """``job_rules.job_problems``, or None while that module does not exist."""
+def _check_link_function(where: str, here: str, spec: object, report: Report) -> None:
+    """A link function must name one of the known link functions: an arbitrary dotted
+    name (``os.system``) would only fail at run time, and nothing is imported by name."""
     try:
-        module = importlib.import_module(f"{__package__}.job_rules")
-    except ModuleNotFoundError as missing:
-        if missing.name != f"{__package__}.job_rules":
-            raise  # a real import error inside job_rules must show
-        return None
-    return cast(JobRules | None, getattr(module, "job_problems", None))
+        resolve_link_function(spec)
+    except WorkflowError as error:
+        report(where, f"{here}: {error}")
+
+
+# ---------------------------------------------------------------------------------------
+# Per-job rules (swf_domain.job_rules)
+# ---------------------------------------------------------------------------------------
 
 
 def _check_jobs(
     compiled: CompiledWorkflow, linked: dict[Job, Collection[str]], problems: list[Problem]
 ) -> None:
-    rules = _job_rules()
-    if rules is None:
-        return
+    rules = job_problems
     jobs = list(compiled.index)  # each Job once, in workflow order
     answers = list(map(rules, jobs))  # the common case, with the loop in C
     if linked:
