@@ -794,3 +794,40 @@ def test_a_journal_cut_by_a_crash_is_read_up_to_the_cut(tmp_path: Path) -> None:
 
     assert list(state.running) == [2]
     assert json.loads(state.ended[1])[3] == "finished_regularly"
+
+
+def test_an_acknowledgement_alone_reaches_the_host_soon(
+    scheduler: LocalScheduler, recorder: Recorder, state_dir: Path, tmp_path: Path
+) -> None:
+    scheduler.submit([request(tmp_path, 1, "true")])
+    recorder.end_of(1)
+
+    scheduler.acknowledge([1])  # no request follows to carry it
+
+    def forgotten() -> bool:
+        observer = LocalScheduler(state_dir, idle_timeout=30)
+        held = observer.start(Recorder())
+        observer.close()
+        return held == frozenset()
+
+    wait_until(forgotten, timeout=5)
+
+
+def test_an_adapter_can_close_and_start_again(
+    scheduler: LocalScheduler, recorder: Recorder, tmp_path: Path
+) -> None:
+    scheduler.submit([request(tmp_path, 1, "sleep", "0.3")])
+    recorder.running(1)
+    scheduler.close()
+
+    again = Recorder()
+    assert scheduler.start(again) == frozenset({1})
+    assert again.end_of(1).status is JobStatus.DONE
+
+
+def test_shutdown_host_says_when_there_was_no_host(state_dir: Path) -> None:
+    adapter = LocalScheduler(state_dir)
+    assert adapter.shutdown_host() is False
+    adapter.start(Recorder())
+    assert adapter.shutdown_host() is True
+    assert live_host(StateLayout(state_dir)) is None

@@ -75,7 +75,12 @@ def submit_line(specs: Sequence[JobSpec]) -> str:
 
 
 def resource_usage(cpu_seconds: float, max_rss_kb: int, wall_seconds: float) -> str:
-    """soma-workflow's ``name=value`` usage string, the same whatever the scheduler."""
+    """soma-workflow's ``name=value`` usage string, the same whatever the scheduler.
+
+    ``mem`` is ``ru_maxrss`` from ``wait4``. Linux counts into it the memory of the
+    process that started the job (its memory until ``exec``), so a job smaller than the
+    job host (about 20 MB) reports the host's size: a floor, exact above it.
+    """
     return f"cput={cpu_seconds:.3f} mem={max_rss_kb}kb walltime={wall_seconds:.3f}"
 
 
