@@ -185,6 +185,8 @@ def measure_updates_and_reads(
     for name in ("jobs_of", "job_summaries", "job_statuses", "status_counts", "workflow"):
         seconds, _ = timed(partial(getattr(store, name), workflow_id))
         rows.append((backend, name, size, seconds, baseline if name != "workflow" else None))
+    seconds, _ = timed(partial(store.delete_workflow, workflow_id))
+    rows.append((backend, "delete_workflow", size, seconds, None))
     return rows
 
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection as Pipe
-from multiprocessing.synchronize import Event
+from multiprocessing.synchronize import Barrier, Event
 from typing import Any
 
 import pytest
@@ -180,6 +180,21 @@ def reader_process(url: str, workflow_id: int, size: int, stop: Event, pipe: Pip
     finally:
         store.close()
         pipe.send((polls, errors[:5], len(errors)))
+
+
+def open_and_submit_process(url: str, start: Barrier, pipe: Pipe) -> None:
+    """Open a store at the same moment as other processes (once all have reached
+    ``start``), so they race to create its schema; submit one workflow; report its job
+    ids or the error."""
+    try:
+        start.wait(60)
+        store = open_store(url)
+        try:
+            pipe.send(list(store.add_workflow(new_workflow(10)).job_ids))
+        finally:
+            store.close()
+    except Exception as error:
+        pipe.send(f"{type(error).__name__}: {error}")
 
 
 #: The crash test's main workflow is WINDOWS windows of WINDOW jobs; each transaction

@@ -41,6 +41,7 @@ from tests.integration.store_fixtures import (
     fresh_postgres_database,
     fresh_postgres_schema,
     new_workflow,
+    open_and_submit_process,
     postgres_admin_url,
     reader_process,
     writer_process,
@@ -440,6 +441,31 @@ def test_threads_share_one_store(store: SqlAlchemyStore) -> None:
         thread.join(timeout=120)
     assert failures == []
     assert store.status_counts(submitted.workflow_id) == {JobStatus.DONE: 1000}
+
+
+def test_processes_opening_a_fresh_database_at_once_create_it_once(url: str) -> None:
+    pipes, processes = [], []
+    start = SPAWN.Barrier(4)
+    for _ in range(4):
+        receiver, sender = SPAWN.Pipe(duplex=False)
+        process = SPAWN.Process(target=open_and_submit_process, args=(url, start, sender))
+        process.start()
+        pipes.append(receiver)
+        processes.append(process)
+    results = []
+    for pipe in pipes:
+        assert pipe.poll(120), "a process did not finish"
+        results.append(pipe.recv())
+    for process in processes:
+        process.join(30)
+    assert all(isinstance(result, list) for result in results), results
+    all_ids = sorted(job_id for result in results for job_id in result)
+    assert all_ids == list(range(all_ids[0], all_ids[0] + 40))  # 4 disjoint blocks of 10
+    store = SqlAlchemyStore(url)
+    try:
+        assert len(store.workflows()) == 4
+    finally:
+        store.close()
 
 
 @pytest.mark.slow

@@ -32,6 +32,9 @@ _SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     # 64 MiB of page cache: bulk inserts of a million jobs keep their index pages in memory.
     "PRAGMA cache_size=-65536",
+    # The WAL grows by the size of the largest transaction (a million-job submission is
+    # hundreds of MiB); truncate it back to 64 MiB once checkpointed.
+    f"PRAGMA journal_size_limit={64 * 1024 * 1024}",
 )
 
 

@@ -200,7 +200,7 @@ class SqlAlchemyStore:
 
     def delete_workflow(self, workflow_id: int) -> bool:
         with write_transaction(self._engine) as connection:
-            connection.execute(schema.jobs.delete().where(_J.workflow_id == workflow_id))
+            connection.execute(schema.jobs.delete().where(*_job_id_range(workflow_id)))
             result = connection.execute(
                 schema.workflows.delete().where(_W.workflow_id == workflow_id)
             )
@@ -304,6 +304,14 @@ def open_store(url_or_path: str | Path) -> SqlAlchemyStore:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _job_id_range(workflow_id: int) -> tuple[sa.ColumnElement[bool], ...]:
+    """The jobs of a workflow as a primary-key range (ids are contiguous per workflow)."""
+    bounds = sa.select(_W.first_job_id).where(_W.workflow_id == workflow_id)
+    first = bounds.scalar_subquery()
+    end = bounds.with_only_columns(_W.first_job_id + _W.job_count).scalar_subquery()
+    return (_J.job_id >= first, _J.job_id < end)
 
 
 def _reserve_ids(connection: Connection, name: str, count: int) -> int:
