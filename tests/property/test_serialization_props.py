@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -111,11 +112,16 @@ def locations(doc: Any) -> list[tuple[Any, Any]]:
     return found
 
 
+def garbage(data: st.DataObject) -> Any:
+    """A fresh copy: a damaged document is damaged again, GARBAGE must stay as it is."""
+    return copy.deepcopy(data.draw(st.sampled_from(GARBAGE), label="garbage"))
+
+
 def damage(doc: dict[str, Any], data: st.DataObject) -> None:
     """One random change somewhere in ``doc`` (in place)."""
     spots = locations(doc)
     if not spots:
-        doc["name"] = data.draw(st.sampled_from(GARBAGE))
+        doc["name"] = garbage(data)
         return
     container, key = spots[data.draw(st.integers(0, len(spots) - 1), label="spot")]
     action = data.draw(
@@ -125,7 +131,7 @@ def damage(doc: dict[str, Any], data: st.DataObject) -> None:
     if action == "delete":
         del container[key]
     elif action == "garbage":
-        container[key] = data.draw(st.sampled_from(GARBAGE), label="garbage")
+        container[key] = garbage(data)
     elif action == "nudge" and isinstance(container[key], int):
         container[key] += data.draw(st.integers(-3, 3), label="nudge")
     elif action == "deep":
@@ -133,7 +139,7 @@ def damage(doc: dict[str, Any], data: st.DataObject) -> None:
     elif action == "duplicate" and isinstance(container, list):
         container.append(container[key])
     elif isinstance(container[key], dict):
-        container[key]["zz_unknown"] = data.draw(st.sampled_from(GARBAGE), label="extra")
+        container[key]["zz_unknown"] = garbage(data)
     elif isinstance(container[key], (str, int, float, bool)):
         container[key] = str(container[key])  # "3" for 3, "True" for true...
     else:

@@ -441,6 +441,25 @@ def test_fast_path_for_common_jobs_writes_what_the_field_by_field_path_writes(
     odd = Job(["a"], name="odd", configuration=None, param_dict=None)  # type: ignore[arg-type]
     odd.priority, odd.native_specification = 2**70, "-q"
     workflows.append(Workflow([odd, Job(["b"], name=None, stdin="")], name="odd"))
+    variations: list[tuple[str, Any]] = [
+        ("join_stderrout", True),
+        ("disposal_timeout", 3),
+        ("priority", -2),
+        ("native_specification", "-q x"),
+        ("native_specification", ["-a", "-b"]),
+        ("use_input_params_file", True),
+        ("has_outputs", True),
+        ("env", {}),
+        ("configuration", {"c": 1}),
+        ("parallel_job_info", {"config_name": "native"}),
+        ("user_storage", 0),
+        ("referenced_input_files", []),
+        ("stdout_file", "/out"),
+        ("param_dict", {"p": 1}),
+        ("name", None),
+    ]
+    single = [Job(["echo", "x"], **{"name": "v", field: value}) for field, value in variations]
+    workflows.append(Workflow([*single, Job(["echo", 1, 2.5], name="numbers")], name="single"))
     fast = [workflow_to_dict(workflow) for workflow in workflows]
     assert sum(serialization._plain_job(job) is not None for w in workflows for job in w.jobs)
     monkeypatch.setattr(serialization, "_plain_job", lambda job: None)
