@@ -283,7 +283,12 @@ class Execution:
             outputs = execute(self.launcher.linked_params(runtime, index))
         except Exception as error:  # user-supplied computation: one job fails, not the engine
             job_id = runtime.job_ids.id_of(index)
-            stderr = self.launcher.workspace.default_output_files(runtime.workflow_id, job_id)[1]
+            try:
+                stderr: str | None = self.launcher.workspace.default_output_files(
+                    runtime.workflow_id, job_id
+                )[1]
+            except WorkspaceError:
+                stderr = None
             reason = f"swf: engine-execution job {job.name!r} failed: {error!r}"
             self._fail_to_start(runtime, index, reason, stderr, tx)
             return

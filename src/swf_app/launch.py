@@ -9,7 +9,7 @@ on.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +36,9 @@ def _describe(error: Exception) -> str:
     if isinstance(error, SomaWorkflowError):
         return str(error)
     return f"{type(error).__name__}: {error}"
+
+
+_log = logging.getLogger("swf.engine")
 
 
 class LaunchError(Exception):
@@ -131,7 +134,11 @@ class Launcher:
     ) -> tuple[LaunchRequest, str | None]:
         """The request for job ``index`` and where its output params go (if any)."""
         job = runtime.job(index)
-        stdout, stderr = self.output_files(runtime, job, job_id)
+        try:
+            stdout, stderr = self.output_files(runtime, job, job_id)
+        except Exception as error:  # no file to tell the user in: the reason is logged
+            reason = f"swf could not start job {job.name!r}: {_describe(error)}"
+            raise LaunchError(reason, None) from error
         try:
             return self._build(runtime, job, index, job_id, slots, queue, stdout, stderr)
         except Exception as error:  # user data and user link functions: one job fails
@@ -183,8 +190,12 @@ class Launcher:
         return request, output_file
 
     def report(self, path: str | None, reason: str) -> None:
-        """Append ``reason`` to a job's stderr file, never failing the engine for it."""
-        if path is None:
-            return
-        with contextlib.suppress(WorkspaceError):
-            self.workspace.append_text(path, reason)
+        """Append ``reason`` to a job's stderr file, never failing the engine for it
+        (logged instead when there is no file or it cannot be written)."""
+        if path is not None:
+            try:
+                self.workspace.append_text(path, reason)
+                return
+            except WorkspaceError as error:
+                reason = f"{reason} (and {error})"
+        _log.warning("%s", reason)

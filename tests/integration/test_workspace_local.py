@@ -79,3 +79,15 @@ def test_engine_on_a_local_workspace(tmp_path: Path) -> None:
         harness.service.delete_workflow(wf_id)
         assert not Path(first.argv[2]).exists()
         assert not Path(second.env["SOMAWF_INPUT_PARAMS"]).exists()
+
+
+def test_unusable_state_directory_fails_jobs_not_the_engine(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    workflow = Workflow([Job(["run", "a"], name="a"), Job(["run", "b"], name="b")])
+    with EngineHarness(workspace=LocalWorkspace(blocker / "state")) as harness:
+        wf_id = harness.submit(workflow)
+        harness.wait(wf_id)
+        assert harness.statuses(wf_id) == ["failed", "failed"]
+        assert harness.exits(wf_id) == ["aborted", "aborted"]
+        assert harness.engine.alive and harness.scheduler.submitted == []
