@@ -59,6 +59,8 @@ _log = logging.getLogger("swf.jobhost")
 _KILL_POLL = 0.02
 #: How long a spawn record may wait for company before it is sent (see ``_commit``).
 _SPAWN_REPORT_DELAY = 0.005
+#: Records journaled at least this often while a big batch is being spawned.
+_JOURNAL_EVERY = 16
 #: An engine that stops reading is dropped past this much unsent data (it can reconnect).
 _MAX_OUTBOX = 64 << 20
 _MAX_INBOX = 64 << 20
@@ -239,22 +241,8 @@ class JobHost:
         start and end then reach the engine in one message, which halves the engine's
         wake-ups per job under load, for a RUNNING event at most 5 ms late.
         """
-        journal = self._journal
-        assert journal is not None
         if self._pending or self._acked:
-            data = "".join(self._pending).encode()
-            records = len(self._pending)
-            if self._acked:
-                acks = wire.ids_line(wire.ACKNOWLEDGED, self._acked).encode()
-                journal.append(data + acks, records + 1)
-                self._acked.clear()
-            else:
-                journal.append(data, records)
-            self._pending.clear()
-            if data:
-                self._unsent.append(data)
-            if journal.needs_compaction(len(self._jobs) + len(self._ended)):
-                journal.rewrite(self._live_lines())
+            self._write_journal()
         if self._unsent:
             now = time.monotonic()
             if self._urgent or self._greet or (self._send_by is not None and now >= self._send_by):
@@ -266,6 +254,24 @@ class JobHost:
             for client in greeted:
                 if client.sock in self._clients:
                     self._welcome(client)
+
+    def _write_journal(self) -> None:
+        """Journal the pending records (one write); they become ready to send."""
+        journal = self._journal
+        assert journal is not None
+        data = "".join(self._pending).encode()
+        records = len(self._pending)
+        if self._acked:
+            acks = wire.ids_line(wire.ACKNOWLEDGED, self._acked).encode()
+            journal.append(data + acks, records + 1)
+            self._acked.clear()
+        else:
+            journal.append(data, records)
+        self._pending.clear()
+        if data:
+            self._unsent.append(data)
+        if journal.needs_compaction(len(self._jobs) + len(self._ended)):
+            journal.rewrite(self._live_lines())
 
     def _broadcast(self) -> None:
         data = b"".join(self._unsent)
@@ -434,6 +440,10 @@ class JobHost:
         self._jobs[job_id] = job
         self._by_pid[pid] = job
         self._pending.append(line)
+        if len(self._pending) >= _JOURNAL_EVERY:
+            # Within a big batch, journal as we go: if the host died mid-batch, the jobs
+            # already started must still be known to the next host.
+            self._write_journal()
 
     def _report_start_failure(self, job_id: int, exit_value: int, start: float) -> None:
         end = time.time()
