@@ -19,16 +19,18 @@ import signal
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from swf_domain.errors import (
     ConfigurationError,
@@ -41,8 +43,10 @@ from swf_domain.errors import (
 )
 from swf_domain.model import Workflow
 from swf_entry.cli import display
-from swf_entry.client import WorkflowController
-from swf_entry.composition import ClientOptions
+
+if TYPE_CHECKING:
+    from swf_entry.client import WorkflowController
+    from swf_entry.composition import ClientOptions
 
 EXIT_FAILED = 1
 EXIT_NOT_FOUND = 3
@@ -50,6 +54,9 @@ EXIT_BAD_INPUT = 4
 EXIT_ENGINE = 5
 EXIT_TIMEOUT = 124
 EXIT_INTERRUPTED = 130
+
+#: Width of tables written to a pipe or a file: wide enough that no cell is cut ("…").
+PIPE_WIDTH = 250
 
 app = typer.Typer(
     name="swf",
@@ -72,10 +79,20 @@ app.add_typer(config_app, name="config")
 
 @dataclass(slots=True)
 class Context:
-    options: ClientOptions
+    resource: str | None
+    config: Path | None
+    home: Path | None
     debug: bool
     console: Console
     errors: Console
+
+    @property
+    def options(self) -> ClientOptions:
+        # Imported here: the composition root loads the store and the engine, which
+        # `--help` and `validate` do not need.
+        from swf_entry.composition import ClientOptions
+
+        return ClientOptions(resource_id=self.resource, config_file=self.config, home=self.home)
 
 
 STATE: dict[str, Context] = {}
@@ -109,10 +126,28 @@ def main_options(
 ) -> None:
     """Global options, shared by every command."""
     STATE["ctx"] = Context(
-        options=ClientOptions(resource_id=resource, config_file=config, home=home),
+        resource=resource,
+        config=config,
+        home=home,
         debug=debug,
-        console=Console(),
-        errors=Console(stderr=True),
+        console=make_console(sys.stdout),
+        errors=make_console(sys.stderr),
+    )
+
+
+def make_console(stream: TextIO) -> Console:
+    """A console that never reads user text (job, file, workflow names) as markup.
+
+    On a pipe, tables get a wide width instead of rich's 80 columns, so that scripts
+    reading ``swf status --jobs | grep`` see whole cells.
+    """
+    wide = not stream.isatty() and not os.environ.get("COLUMNS")
+    return Console(
+        file=stream,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        width=PIPE_WIDTH if wide else None,
     )
 
 
@@ -121,8 +156,14 @@ def ctx() -> Context:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    ctx().errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    """One line on stderr (never wrapped: scripts grep it), then exit with ``code``."""
+    ctx().errors.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
     raise typer.Exit(code)
+
+
+def say(message: str, style: str = "") -> None:
+    """A line of text on stdout, not wrapped, never read as markup."""
+    ctx().console.print(Text(message, style=style), soft_wrap=True)
 
 
 T = TypeVar("T")
@@ -146,6 +187,17 @@ def guarded(action: Callable[[], T]) -> T:
     except SomaWorkflowError as error:
         _maybe_raise(error)
         fail(str(error), EXIT_FAILED)
+    except ConnectionError as error:
+        _maybe_raise(error)
+        fail(f"engine: {_os_error_text(error)}", EXIT_ENGINE)
+    except OSError as error:  # e.g. a --home the user cannot write to
+        _maybe_raise(error)
+        fail(_os_error_text(error), EXIT_BAD_INPUT)
+
+
+def _os_error_text(error: OSError) -> str:
+    where = f"{error.filename}: " if error.filename else ""
+    return where + (error.strerror or str(error))
 
 
 def _maybe_raise(error: BaseException) -> None:
@@ -209,9 +261,18 @@ def resolve_jobs(wfc: WorkflowController, workflow_id: int, refs: list[str]) -> 
     return found
 
 
-def snapshot(wfc: WorkflowController, workflow_id: int) -> display.WorkflowSnapshot:
+def job_names(wfc: WorkflowController, workflow_id: int) -> dict[int | None, str]:
+    return {job.job_id: str(job.name) for job in wfc.workflow(workflow_id).jobs}
+
+
+def snapshot(
+    wfc: WorkflowController, workflow_id: int, names: dict[int | None, str] | None = None
+) -> display.WorkflowSnapshot:
+    """The workflow's state now; pass ``names`` (job_names) when polling, so that the
+    whole workflow is not fetched again at every refresh."""
     jobs, _transfers, status, queue, _temps = wfc.workflow_elements_status(workflow_id)
-    names = {job.job_id: str(job.name) for job in wfc.workflow(workflow_id).jobs}
+    if names is None:
+        names = job_names(wfc, workflow_id)
     name = wfc.workflows([workflow_id]).get(workflow_id, (None, None))[0]
     views = []
     for entry in jobs:
@@ -272,10 +333,10 @@ def validate(
         )
     elif problems:
         for problem in problems:
-            ctx().console.print(f"{file}: {problem.message}", highlight=False, markup=False)
-        ctx().console.print(f"{len(problems)} problem(s) found", style="red")
+            say(f"{file}: {problem.message}")
+        say(f"{len(problems)} problem(s) found", style="red")
     else:
-        ctx().console.print(f"{file}: valid ({len(workflow.jobs)} jobs)", style="green")
+        say(f"{file}: valid ({len(workflow.jobs)} jobs)", style="green")
     if problems:
         raise typer.Exit(EXIT_FAILED)
 
@@ -370,7 +431,7 @@ def wait(
     with controller() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         snap = _watch(wfc, workflow_id, timeout)
-    _finish(snap, as_json, timed_out=not _is_done(snap))
+        _finish(snap, as_json, timed_out=not _is_done(snap), files=wfc.link.job_files)
 
 
 @app.command()
@@ -423,7 +484,7 @@ def stop(workflow: WorkflowArg) -> None:
     with controller() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         guarded(lambda: wfc.stop_workflow(workflow_id))
-    ctx().console.print(f"workflow {workflow_id} stopped")
+    say(f"workflow {workflow_id} stopped")
 
 
 @app.command()
@@ -435,9 +496,7 @@ def restart(workflow: WorkflowArg) -> None:
     with controller() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         restarted = guarded(lambda: wfc.restart_workflow(workflow_id))
-    ctx().console.print(
-        f"workflow {workflow_id}: " + ("restarted" if restarted else "nothing to restart")
-    )
+    say(f"workflow {workflow_id}: " + ("restarted" if restarted else "nothing to restart"))
 
 
 @app.command()
@@ -459,7 +518,7 @@ def delete(
         )
         for workflow_id in ids:
             guarded(lambda wid=workflow_id: wfc.delete_workflow(wid))  # type: ignore[misc]
-    ctx().console.print(f"deleted {len(ids)} workflow(s)")
+    say(f"deleted {len(ids)} workflow(s)")
 
 
 @app.command("stop-jobs")
@@ -475,7 +534,7 @@ def stop_jobs(
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         job_ids = guarded(lambda: resolve_jobs(wfc, workflow_id, jobs))
         guarded(lambda: wfc.stop_jobs(workflow_id, job_ids))
-    ctx().console.print(f"stopped {len(job_ids)} job(s)")
+    say(f"stopped {len(job_ids)} job(s)")
 
 
 @app.command("restart-jobs")
@@ -491,7 +550,7 @@ def restart_jobs(
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         job_ids = guarded(lambda: resolve_jobs(wfc, workflow_id, jobs))
         guarded(lambda: wfc.restart_jobs(workflow_id, job_ids))
-    ctx().console.print(f"restarted {len(job_ids)} job(s)")
+    say(f"restarted {len(job_ids)} job(s)")
 
 
 # -- run / demo ------------------------------------------------------------------------
@@ -507,7 +566,8 @@ def _watch(
     """Follow a workflow until it ends (or ``timeout``), live on a TTY, quiet otherwise."""
     console = ctx().console
     started = time.monotonic()
-    snap = guarded(lambda: snapshot(wfc, workflow_id))
+    names = guarded(lambda: job_names(wfc, workflow_id))
+    snap = guarded(lambda: snapshot(wfc, workflow_id, names))
     live = (
         Live(console=console, auto_refresh=False, transient=False) if console.is_terminal else None
     )
@@ -522,7 +582,7 @@ def _watch(
                 live.update(display.progress_panel(snap, elapsed), refresh=True)
             step = 0.25 if timeout is None else max(0.0, min(0.25, timeout - elapsed))
             guarded(lambda s=step: wfc.wait_workflow(workflow_id, timeout=s))  # type: ignore[misc]
-            snap = guarded(lambda: snapshot(wfc, workflow_id))
+            snap = guarded(lambda: snapshot(wfc, workflow_id, names))
         if live is not None:
             live.update(display.progress_panel(snap, time.monotonic() - started), refresh=True)
     finally:
@@ -547,17 +607,13 @@ def _finish(
         console = ctx().console
         console.print(display.summary_table(snap))
         for job in failed[:20]:
-            console.print(
-                f"[red]failed[/red] {job.name} (id {job.job_id}): {job.exit_status}"
-                f" exit={job.exit_value} signal={job.term_signal}",
-                highlight=False,
-            )
+            console.print(display.failure_line(job), soft_wrap=True)
             if files is not None and job.exit_status not in ("aborted_before_running",):
                 text = display.tail(files(job.job_id)[1]).strip()
                 if text:
-                    console.print(text, style="dim", highlight=False, markup=False)
+                    console.print(display.indented(text), style="dim", soft_wrap=True)
         if len(failed) > 20:
-            console.print(f"... and {len(failed) - 20} more failed job(s)")
+            say(f"... and {len(failed) - 20} more failed job(s)")
     if timed_out:
         raise typer.Exit(EXIT_TIMEOUT)
     if failed:
@@ -568,7 +624,7 @@ def _run_workflow(workflow: Workflow, embedded: bool, on_interrupt: str, as_json
     with controller(embedded=embedded) as wfc:
         workflow_id = guarded(lambda: wfc.submit_workflow(workflow))
         if not as_json:
-            ctx().console.print(f"workflow {workflow_id} submitted ({len(workflow.jobs)} jobs)")
+            say(f"workflow {workflow_id} submitted ({len(workflow.jobs)} jobs)")
         try:
             snap = _watch(wfc, workflow_id, None)
         except KeyboardInterrupt:
@@ -597,12 +653,14 @@ def _interrupted(
     if choice == "stop":
         wfc.stop_workflow(workflow_id)
         ctx().errors.print(
-            f"workflow {workflow_id} stopped; `swf restart {workflow_id}` resumes it"
+            f"workflow {workflow_id} stopped; `swf restart {workflow_id}` resumes it",
+            soft_wrap=True,
         )
         raise typer.Exit(EXIT_INTERRUPTED)
     note = " (the engine resumes it at the next swf command)" if embedded else ""
     ctx().errors.print(
-        f"detached: workflow {workflow_id} goes on{note}; `swf wait {workflow_id}` to follow it"
+        f"detached: workflow {workflow_id} goes on{note}; `swf wait {workflow_id}` to follow it",
+        soft_wrap=True,
     )
     raise typer.Exit(EXIT_INTERRUPTED)
 
@@ -652,7 +710,7 @@ def demo(
 
     scratch = directory or Path(tempfile.mkdtemp(prefix="swf-demo-"))
     if not as_json:
-        ctx().console.print(f"demo files in {scratch}")
+        say(f"demo files in {scratch}")
     _run_workflow(build_demo_workflow(scratch), embedded, "ask", as_json)
 
 
@@ -661,65 +719,90 @@ def demo(
 
 @engine_app.command("start")
 def engine_start(as_json: JsonOpt = False) -> None:
-    """Start the engine daemon (clients start it on demand anyway)."""
+    """Start the engine daemon (clients start it on demand anyway).
+
+    Example: swf engine start && swf engine status
+    """
     from swf_entry import composition
 
     info = guarded(lambda: composition.engine_start(ctx().options))
-    emit_json(info) if as_json else ctx().console.print(
-        f"engine running (pid {info.get('pid')}, socket {info.get('socket')})"
-    )
+    if as_json:
+        emit_json(info)
+    else:
+        say(f"engine running (pid {info.get('pid')}, socket {info.get('socket')})")
 
 
 @engine_app.command("stop")
 def engine_stop() -> None:
-    """Stop the engine daemon; running jobs go on and are followed at its next start."""
+    """Stop the engine daemon; running jobs go on and are followed at its next start.
+
+    Example: swf engine stop
+    """
     from swf_entry import composition
 
     stopped = guarded(lambda: composition.engine_stop(ctx().options))
-    ctx().console.print("engine stopped" if stopped else "no engine was running")
+    say("engine stopped" if stopped else "no engine was running")
 
 
 @engine_app.command("status")
 def engine_status(as_json: JsonOpt = False) -> None:
-    """Say where the engine runs, since when, and what it holds (exit 1 if not running)."""
+    """Say where the engine runs, since when, and what it holds (exit 1 if not running).
+
+    Example: swf engine status --json
+    """
     from swf_entry import composition
 
     info = guarded(lambda: composition.engine_status(ctx().options))
     if as_json:
         emit_json(info)
     elif info is None:
-        ctx().console.print("no engine running")
+        say("no engine running")
     else:
         for key, value in info.items():
-            ctx().console.print(f"{key}: {value}", highlight=False)
+            say(f"{key}: {display.engine_value(key, value)}")
     if info is None:
         raise typer.Exit(EXIT_FAILED)
 
 
 @config_app.command("show")
 def config_show(as_json: JsonOpt = False) -> None:
-    """Which file, which resource, which values, and where each value came from."""
+    """Which file, which resource, which values, and where each value came from.
+
+    Options the file sets that neither soma-workflow nor swf knows are listed too
+    (a typo is likely).
+
+    Example: swf --config ~/.soma-workflow.cfg -r cluster config show
+    """
     from swf_entry import composition
 
     shown = guarded(lambda: composition.describe_config(ctx().options))
     if as_json:
         emit_json(shown)
         return
-    console = ctx().console
-    console.print(f"file: {shown['file'] or '(none: defaults)'}", highlight=False)
-    console.print(f"resource: {shown['resource']}", highlight=False)
-    from rich.table import Table
+    say(f"file: {shown['file'] or '(none: defaults)'}")
+    say(f"resource: {shown['resource']}")
+    ctx().console.print(display.config_table(shown["values"]))
+    for option, value in shown.get("unknown_options", {}).items():
+        say(f"unknown option (not used): {option} = {value}", style="yellow")
 
-    table = Table(title_justify="left")
-    for column in ("option", "value", "from"):
-        table.add_column(column)
-    for key, entry in shown["values"].items():
-        table.add_row(key, str(entry["value"]), entry["source"])
-    console.print(table)
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings (an unknown configuration option...) as one line, not Python's source dump."""
+    if "ctx" in STATE:
+        line_text = Text.assemble(("warning:", "yellow"), " ", str(message))
+        STATE["ctx"].errors.print(line_text, soft_wrap=True)
+    else:
+        sys.stderr.write(f"warning: {message}\n")
 
 
 def main() -> None:
     """Console-script entry point."""
-    if os.environ.get("NO_COLOR"):
-        os.environ.setdefault("TERM", "dumb")
+    warnings.showwarning = _show_warning
     app()

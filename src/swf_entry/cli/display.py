@@ -202,6 +202,43 @@ def progress_panel(snapshot: WorkflowSnapshot, elapsed: float) -> RenderableType
     return RichGroup(*lines)
 
 
+def failure_line(job: JobView) -> Text:
+    """Why a job failed, in words: exit code, signal, killed, or never run."""
+    reasons = {
+        "finished_regularly": f"exit code {job.exit_value}",
+        "finished_signal": f"killed by signal {job.term_signal}",
+        "killed_by_user": "killed by the user",
+        "aborted_before_running": "not run (a job it depends on failed, or it was stopped)",
+        "aborted": "aborted (it could not be started)",
+        "finished_unclear_condition": "ended in unclear conditions",
+        "exit_status_undetermined": "exit undetermined",
+    }
+    reason = reasons.get(job.exit_status or "", job.exit_status or "no exit status")
+    return Text.assemble(("failed", "red"), f" {job.name} (id {job.job_id}): {reason}")
+
+
+def indented(text: str, prefix: str = "    ") -> Text:
+    """A job's output tail, set apart from the summary lines."""
+    return Text("\n".join(prefix + line for line in text.splitlines()))
+
+
+def config_table(values: dict[str, dict[str, Any]]) -> Table:
+    """``swf config show``: each option, its value, and where the value came from."""
+    table = Table(title_justify="left")
+    for column in ("option", "value", "from"):
+        table.add_column(column)
+    for key, entry in values.items():
+        table.add_row(key, str(entry["value"]), str(entry["source"]))
+    return table
+
+
+def engine_value(key: str, value: Any) -> str:
+    """An ``engine status`` value for people: epoch times as local dates."""
+    if key.endswith("_at") and isinstance(value, int | float):
+        return datetime.fromtimestamp(value).isoformat(timespec="seconds")
+    return str(value)
+
+
 def tail(path: str | None, limit: int = 2000) -> str:
     """The end of a job's output file (empty when missing)."""
     if not path:
