@@ -80,6 +80,7 @@ class LocalScheduler:
             raise DRMError(f"local scheduler of {self._layout.root} is already started")
         self._sink = sink
         self._closing = False
+        self._in_flight.clear()  # the held set returned below supersedes it
         sock, held, received = self._connect()
         self._sock = sock
         self._reader = threading.Thread(
@@ -209,7 +210,7 @@ class LocalScheduler:
             )
             try:
                 sock.settimeout(self._start_timeout)
-                sock.sendall(wire.hello_line(os.environ, os.getcwd()).encode())
+                sock.sendall(wire.hello_line(os.environ, _working_directory()).encode())
                 held, received = _read_welcome(sock)
                 sock.settimeout(None)
                 return sock, held, received
@@ -245,13 +246,15 @@ class LocalScheduler:
         in_flight = self._in_flight
         for record in wire.parse_lines(chunk, _warn_bad_record):
             tag = record[0]
-            if tag == wire.ENDED:
-                in_flight.discard(record[1])
-                events.append(_ended_event(record))
-            elif tag == wire.SPAWNED:
-                events.append(
-                    SchedulerEvent(record[1], JobStatus.RUNNING, None, str(record[2]), record[3])
-                )
+            try:
+                if tag == wire.ENDED:
+                    events.append(_ended_event(record))
+                    in_flight.discard(record[1])
+                elif tag == wire.SPAWNED:
+                    _, job_id, pid, start = record
+                    events.append(SchedulerEvent(job_id, JobStatus.RUNNING, None, str(pid), start))
+            except (ValueError, KeyError, TypeError):
+                _warn_bad_record(repr(record).encode())
         if events:
             self._deliver(events)
 
@@ -315,6 +318,14 @@ def _ended_event(record: list[Any]) -> SchedulerEvent:
     exit_info = ExitInfo(_EXIT_STATUSES[exit_status], exit_value, term_signal, usage)
     status = JobStatus.DONE if exit_info.succeeded() else JobStatus.FAILED
     return SchedulerEvent(job_id, status, exit_info, str(pid) if pid else None, end)
+
+
+def _working_directory() -> str:
+    """Where jobs without a working directory run: the engine's own directory."""
+    try:
+        return os.getcwd()
+    except OSError:  # removed under the engine's feet
+        return os.path.expanduser("~")
 
 
 def _warn_bad_record(line: bytes) -> None:
