@@ -831,3 +831,13 @@ def test_shutdown_host_says_when_there_was_no_host(state_dir: Path) -> None:
     adapter.start(Recorder())
     assert adapter.shutdown_host() is True
     assert live_host(StateLayout(state_dir)) is None
+
+
+def test_a_pid_file_naming_a_reused_pid_is_not_a_live_host(state_dir: Path) -> None:
+    layout = StateLayout(state_dir)
+    layout.ensure()
+    me = psutil.Process()
+    layout.pid_file.write_text(json.dumps({"pid": me.pid, "create_time": me.create_time() - 50}))
+
+    assert live_host(layout) is None
+    assert shutdown_host(layout) is False  # and nobody was signalled: we are still here
