@@ -92,12 +92,17 @@ def _collect_members(kill: TreeKill) -> None:
     """Add every live descendant of the tree and every process of the job's session."""
     children_of: dict[int, list[int]] = {}
     session: list[int] = []
+    # Once the leader's pid went to another process, its session id is not ours.
+    by_session = _group_is_ours(kill)
     for process in psutil.process_iter(["ppid"]):
         children_of.setdefault(process.info["ppid"], []).append(process.pid)
-        with contextlib.suppress(OSError):
-            if os.getsid(process.pid) == kill.group:
-                session.append(process.pid)
-    roots = [kill.group, *kill.members, *session]
+        if by_session:
+            with contextlib.suppress(OSError):
+                if os.getsid(process.pid) == kill.group:
+                    session.append(process.pid)
+    roots = [pid for pid, member in kill.members.items() if member.is_running()] + session
+    if by_session:
+        roots.append(kill.group)
     pending = list(roots)
     seen: set[int] = set()
     while pending:
