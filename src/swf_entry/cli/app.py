@@ -127,12 +127,18 @@ def main_options(
     """Global options, shared by every command."""
     STATE["ctx"] = Context(
         resource=resource,
-        config=config,
-        home=home,
+        config=_absolute(config),
+        home=_absolute(home),
         debug=debug,
         console=make_console(sys.stdout),
         errors=make_console(sys.stderr),
     )
+
+
+def _absolute(path: Path | None) -> Path | None:
+    """The engine daemon runs in another directory: hand it paths that do not depend on
+    this shell's (a relative ``--config`` made the daemon fail to start)."""
+    return None if path is None else path.expanduser().absolute()
 
 
 def make_console(stream: TextIO) -> Console:
@@ -386,6 +392,8 @@ def list_workflows(as_json: JsonOpt = False) -> None:
             rows.append(row)
     if as_json:
         emit_json(rows)
+    elif not rows:
+        say("no workflows")
     else:
         ctx().console.print(display.workflows_table(rows))
 
