@@ -247,6 +247,29 @@ class EngineService:
 
     # -- lifetime -----------------------------------------------------------------------
 
+    def is_idle(self) -> bool:
+        """No workflow left to run (the daemon's idle timeout waits for this).
+
+        Read from the store, so it answers without waiting for the engine thread; a
+        workflow not started yet counts as work.
+        """
+        return not self._store.active_workflow_ids()
+
+    def engine_stats(self) -> dict[str, int]:
+        """What the engine holds now (``swf engine status``)."""
+        execution = self._engine.execution
+
+        def read(_tx: Any) -> dict[str, int]:
+            return {
+                "workflows_loaded": len(execution.runtimes),
+                "jobs_running": len(execution.active),
+                "jobs_ready": len(execution.ready),
+            }
+
+        stats = self._engine.call(read, timeout=self._control_timeout)
+        stats["workflows_unfinished"] = len(self._store.active_workflow_ids())
+        return stats
+
     def close(self) -> None:
         """The client side lets go; workflows go on (nothing to release in-process)."""
 
