@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from swf_domain.errors import EngineError, SomaWorkflowError
@@ -50,8 +51,38 @@ _log = logging.getLogger("swf.engine")
 
 #: Real seconds between two looks for expired workflows (when nothing else happens).
 DEFAULT_SWEEP_INTERVAL = 60.0
+#: Seconds changes may wait to be written together (readers see them that much later).
+DEFAULT_COMMIT_WINDOW = 0.02
+#: Job changes above which a batch is written without waiting for the window.
+MAX_COMMIT_BATCH = 20_000
 #: How often a caller waiting for a command's answer checks that the engine still runs.
 _ANSWER_CHECK = 0.5
+
+
+@dataclass(slots=True)
+class _PendingCommit:
+    """Changes applied but not yet written: a group commit.
+
+    With tiny jobs a tick holds one or two job ends, and a store transaction per tick
+    would cost more than the jobs. So the engine keeps applying events and submitting
+    ready jobs (children still start at once) and writes everything in one transaction
+    when a command waits for its answer, when the window has passed, when the batch is
+    large, or when nothing else arrived. Crash-safe because ends are acknowledged to the
+    scheduler only after their commit: ends lost with an uncommitted batch are replayed,
+    and submitted jobs are adopted at restart.
+    """
+
+    deadline: float
+    tx: TickChanges = field(default_factory=TickChanges)
+    answers: list[tuple[Future[Any], Any, BaseException | None]] = field(default_factory=list)
+
+    def due(self, now: float, last_items: Sequence[Any]) -> bool:
+        return (
+            bool(self.answers)
+            or not last_items
+            or now >= self.deadline
+            or len(self.tx.jobs) >= MAX_COMMIT_BATCH
+        )
 
 
 class Engine:
@@ -68,6 +99,7 @@ class Engine:
         translations: TranslationTable | None = None,
         transfer_location: TransferLocation | None = None,
         sweep_interval: float = DEFAULT_SWEEP_INTERVAL,
+        commit_window: float = DEFAULT_COMMIT_WINDOW,
     ) -> None:
         self.store = store
         self.scheduler = scheduler
@@ -75,6 +107,7 @@ class Engine:
         self.notifier = ChangeNotifier()
         self._inbox = Inbox()
         self._sweep_interval = sweep_interval
+        self._commit_window = commit_window
         self._next_sweep = 0.0
         self._queue_limits = queue_limits
         launcher = Launcher(workspace, translations, transfer_location)
@@ -193,25 +226,39 @@ class Engine:
     # -- the loop -----------------------------------------------------------------------
 
     def _run(self) -> None:
+        pending: _PendingCommit | None = None
         try:
             while not self._stopping:
-                items = self._inbox.take_all(self._sweep_interval)
+                items = self._inbox.take_all(self._wait_time(pending))
                 if self._stopping:
                     self._refuse([item for item in items if isinstance(item, Command)])
                     break
-                self._tick(items)
+                if pending is None:
+                    pending = _PendingCommit(self.clock.monotonic() + self._commit_window)
+                self._tick(items, pending)
+                if pending.due(self.clock.monotonic(), items):
+                    self._commit_pending(pending)
+                    pending = None
+            if pending is not None:
+                self._commit_pending(pending)
         except Exception as error:  # a broken store or scheduler: stop, tell everyone
             _log.exception("swf engine stopped by an unexpected error")
             self.notifier.fail(f"{type(error).__name__}: {error}")
             self._refuse([item for item in self._inbox.take_all(0) if isinstance(item, Command)])
 
-    def _tick(self, items: Sequence[Any]) -> None:
-        tx = TickChanges()
-        answers: list[tuple[Future[Any], Any, BaseException | None]] = []
+    def _wait_time(self, pending: _PendingCommit | None) -> float:
+        if pending is None:
+            return self._sweep_interval
+        return max(0.0, pending.deadline - self.clock.monotonic())
+
+    def _tick(self, items: Sequence[Any], pending: _PendingCommit) -> None:
+        """Apply what arrived and start what became ready; the store write waits for
+        ``_commit_pending`` (group commit: see ``_PendingCommit``)."""
+        tx = pending.tx
         execution = self.execution
         for item in items:
             if isinstance(item, Command):
-                answers.append(self._run_command(item, tx))
+                pending.answers.append(self._run_command(item, tx))
             else:
                 execution.apply_events(item, tx)
         if self.clock.monotonic() >= self._next_sweep:
@@ -219,11 +266,13 @@ class Engine:
             execution.expired(tx)
         execution.release(tx)
         execution.submit(tx)
+
+    def _commit_pending(self, pending: _PendingCommit) -> None:
         try:
-            self._commit(tx, answers)
+            self._commit(pending.tx, pending.answers)
         except BaseException as error:
             self._broken = True  # before anyone hears of it: ``alive`` is False from now
-            for future, _, _ in answers:
+            for future, _, _ in pending.answers:
                 future.set_exception(error)
             raise
 
@@ -259,7 +308,11 @@ class Engine:
                 future.set_result(result)
             else:
                 future.set_exception(error)
-        self.notifier.changed([*touched, *tx.deleted], tx.deleted)
+        self.notifier.changed(
+            [*touched, *tx.deleted],
+            tx.deleted,
+            [update.workflow_id for update in workflow_updates],
+        )
 
     def _refuse(self, commands: list[Command]) -> None:
         for command in commands:

@@ -228,7 +228,10 @@ class EngineService:
         (negative: no limit)."""
         self._workflow_row(workflow_id)
         return self._engine.notifier.wait_for(
-            lambda: self._finished_or_gone(workflow_id), _timeout(timeout), [workflow_id]
+            lambda: self._finished_or_gone(workflow_id),
+            _timeout(timeout),
+            [workflow_id],
+            status_only=True,
         )
 
     def wait_job(self, job_ids: Sequence[int], timeout: float = -1) -> bool:
