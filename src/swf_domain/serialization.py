@@ -938,10 +938,7 @@ class _Writer:
         doc["dependencies"] = self._dependencies()
         doc["param_links"] = self._param_links()
         doc["groups"] = list(self.group_ids.values())
-        doc["root_group"] = [
-            self._element_id(element, f"root_group[{index}]")
-            for index, element in enumerate(workflow.root_group or [])
-        ]
+        doc["root_group"] = self._element_ids(workflow.root_group or [], "root_group")
         doc["serialized_groups"] = {
             str(self.group_ids[group]): self._group(group) for group in self.groups
         }
@@ -953,13 +950,20 @@ class _Writer:
     # -- numbering ----------------------------------------------------------------------
 
     def _number_jobs(self) -> None:
-        job_ids = self.job_ids
-        for index, job in enumerate(self.workflow.jobs):
+        jobs = self.workflow.jobs
+        try:
+            self.job_ids = {job: index for index, job in enumerate(jobs)}
+        except TypeError:  # unhashable: not a Job, found below
+            self.job_ids = {}
+        if len(self.job_ids) == len(jobs) and all(isinstance(job, Job) for job in jobs):
+            return
+        seen: set[Job] = set()
+        for index, job in enumerate(jobs):
             if not isinstance(job, Job):
                 raise self.fail(f"jobs[{index}] is a {type(job).__name__}, not a Job")
-            if job in job_ids:
+            if job in seen:
                 raise self.fail(f"job {job.name!r} is listed twice in jobs (jobs[{index}])")
-            job_ids[job] = index
+            seen.add(job)
 
     def _number_groups(self) -> None:
         """``workflow.groups`` first, then any other group found inside them or the root."""
@@ -979,6 +983,21 @@ class _Writer:
             self.groups.append(group)
             pending.extend(e for e in group.elements if isinstance(e, Group))
 
+    def _element_ids(self, elements: object, where: str) -> list[int]:
+        """The ids of a group's elements (jobs looked up in bulk: a root holds them all)."""
+        if not isinstance(elements, list):
+            raise self.fail(f"{where} must be a list, got {_show(elements)}")
+        get = self.job_ids.get
+        try:
+            found = [get(element, -1) for element in elements]
+        except TypeError:  # unhashable: not a Job, named below
+            found = [-1] * len(elements)
+        if -1 in found:
+            for index, ident in enumerate(found):
+                if ident == -1:
+                    found[index] = self._element_id(elements[index], f"{where}[{index}]")
+        return found
+
     def _element_id(self, element: object, where: str) -> int:
         if isinstance(element, Job):
             found = self.job_ids.get(element)
@@ -993,15 +1012,18 @@ class _Writer:
 
     def _dependencies(self) -> list[list[Any]]:
         job_ids: dict[Any, int] = self.job_ids  # a Group or a stranger is a KeyError
-        out: list[list[Any]] = []
-        append = out.append
-        for index, dependency in enumerate(self.workflow.dependencies or []):
+        dependencies = self.workflow.dependencies or []
+        try:
+            return [["<tuple>", job_ids[parent], job_ids[child]] for parent, child in dependencies]
+        except (KeyError, TypeError, ValueError):
+            pass
+        for index, dependency in enumerate(dependencies):  # which one was it?
             try:
                 parent, child = dependency
-                append(["<tuple>", job_ids[parent], job_ids[child]])
+                _ = (job_ids[parent], job_ids[child])
             except (KeyError, TypeError, ValueError):
                 raise self._bad_dependency(index, dependency) from None
-        return out
+        raise AssertionError("unreachable: a dependency failed, then none did")
 
     def _bad_dependency(self, index: int, dependency: object) -> SerializationError:
         if not isinstance(dependency, (tuple, list)) or len(dependency) != 2:
@@ -1062,15 +1084,9 @@ class _Writer:
         if not isinstance(group.name, str):
             raise self.fail(f"a group's name must be a string, got {_show(group.name)}")
         where = f"group {group.name!r}"
-        elements = group.elements
-        if not isinstance(elements, list):
-            raise self.fail(f"{where}: elements must be a list")
         out: dict[str, Any] = {
             "name": group.name,
-            "elements": [
-                self._element_id(element, f"{where} elements[{index}]")
-                for index, element in enumerate(elements)
-            ],
+            "elements": self._element_ids(group.elements, f"{where} elements"),
         }
         if group.user_storage is not None:
             out["user_storage"] = self._encode_for(where, "user_storage", group.user_storage)

@@ -747,6 +747,26 @@ def test_unwritable_workflows_name_the_culprit() -> None:
     )
 
 
+def test_unwritable_structure_names_the_element() -> None:
+    job, stranger = Job(["a"], name="a"), Job(["b"], name="b")
+    workflow = Workflow([job], name="w")
+    workflow.root_group = [job, stranger]
+    assert write_error(workflow) == (
+        "workflow 'w': root_group[1]: job 'b' is not in the workflow's jobs"
+    )
+    workflow.root_group = [job, ["not", "hashable"]]  # type: ignore[list-item]
+    assert write_error(workflow) == "workflow 'w': root_group[1] is a list, not a Job or a Group"
+    workflow.root_group = [Group([job, stranger], name="g")]
+    assert write_error(workflow) == (
+        "workflow 'w': group 'g' elements[1]: job 'b' is not in the workflow's jobs"
+    )
+    workflow = Workflow([job, "b"], name="w")  # type: ignore[list-item]
+    assert write_error(workflow) == "workflow 'w': jobs[1] is a str, not a Job"
+    workflow = Workflow([job], name="w")
+    workflow.dependencies = [(job, job, job)]  # type: ignore[list-item]
+    assert write_error(workflow) == "workflow 'w': dependency #0 must be a (parent, child) pair"
+
+
 def test_a_loaded_workflow_can_be_copied_and_still_written() -> None:
     doc = fixture("d_special_paths.json")
     doc["serialized_jobs"]["0"]["extra"] = 1
