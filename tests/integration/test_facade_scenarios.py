@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
 from swf_entry.client import (
     BarrierJob,
     CrossValidationFoldJob,
+    FileTransfer,
     Group,
     Helper,
     Job,
@@ -46,6 +48,7 @@ from swf_entry.client import (
 )
 from swf_entry.daemon import stop_engine
 from tests.integration.facade_fixtures import (
+    CPU_NB,
     DATA_UUID,
     MARK_VARIABLE,
     TRANSLATION_NAMESPACE,
@@ -162,6 +165,11 @@ def assert_all_done(wfc: WorkflowController, wf_id: int) -> None:
     assert Helper.list_failed_jobs(wf_id, wfc, include_aborted_jobs=True) == []
 
 
+def named(pairs: Iterable[tuple[Any, Any]]) -> list[tuple[str, str]]:
+    """(parent, child) job pairs as name pairs."""
+    return [(str(parent.name), str(child.name)) for parent, child in pairs]
+
+
 def assert_ran_after(wfc: WorkflowController, wf_id: int, pairs: Iterable[tuple[str, str]]) -> None:
     """Each child started (execution date) once its parent had ended (ending date)."""
     jobs = by_name(wfc, wf_id)
@@ -203,9 +211,9 @@ def test_simple_diamond_with_groups_runs_in_dependency_order(
     wf_id = run(wfc, workflow)
 
     assert_all_done(wfc, wf_id)
-    names = [(a.name, b.name) for a, b in deps]
-    assert_stamped_after(log, names)  # type: ignore[arg-type]
-    assert_ran_after(wfc, wf_id, names)  # type: ignore[arg-type]
+    names = named(deps)
+    assert_stamped_after(log, names)
+    assert_ran_after(wfc, wf_id, names)
     returned = wfc.workflow(wf_id)
     assert [getattr(e, "name", None) for e in returned.root_group or []] == ["group_2", "job4"]
     for entry in by_name(wfc, wf_id).values():
@@ -226,7 +234,7 @@ def test_serial_jobs_never_overlap(wfc: WorkflowController, tmp_path: Path) -> N
     assert order == [f"s{i}" for i in range(6)]
     for before, after in itertools.pairwise(order):
         assert times[after][0] >= times[before][1]
-    assert_ran_after(wfc, wf_id, [(a.name, b.name) for a, b in deps])  # type: ignore[misc]
+    assert_ran_after(wfc, wf_id, named(deps))
 
 
 def test_fan_out_then_fan_in(wfc: WorkflowController, tmp_path: Path) -> None:
@@ -369,7 +377,7 @@ def test_two_hundred_jobs_random_dag(wfc: WorkflowController) -> None:
     wf_id = run(wfc, Workflow(jobs, deps, name="dag200"))
 
     assert_all_done(wfc, wf_id)
-    assert_ran_after(wfc, wf_id, [(a.name, b.name) for a, b in deps])  # type: ignore[misc]
+    assert_ran_after(wfc, wf_id, named(deps))
 
 
 # -- failures ------------------------------------------------------------------------------
@@ -628,6 +636,8 @@ def test_map_reduce_with_map_and_reduce_jobs(wfc: WorkflowController, tmp_path: 
     assert all(entry[1] == DONE for entry in jobs.values()), jobs
     assert _recorded(tmp_path / "reduced") == ["ALPHA", "BETA"]
     ids = ids_by_name(wfc, wf_id)
+    kinds = {job.name: type(job) for job in wfc.workflow(wf_id).jobs}
+    assert kinds["map"] is MapJob and kinds["reduce"] is ReduceJob and kinds["final"] is Job
     assert wfc.get_job_output_params(ids["map"]) == {
         "output_0": "alpha",
         "output_1": "beta",
@@ -825,6 +835,107 @@ def test_stop_then_restart_runs_only_what_did_not_finish(
     assert runs(tmp_path / "first") == 1
 
 
+def test_restart_after_a_fix_runs_the_failed_job_and_what_it_blocked(
+    wfc: WorkflowController, tmp_path: Path
+) -> None:
+    """The usual repair loop: a job fails for want of a file; once the file is there,
+    restart_workflow runs it and its aborted descendants, and nothing that succeeded."""
+    needed = tmp_path / "needed"
+    fragile = sh("fragile", 'echo run >> "$1"; [ -e "$2" ] || exit 5', str(tmp_path / "fragile"))
+    fragile.command.append(str(needed))
+    below = sh("below", COUNT, str(tmp_path / "below"))
+    sibling = sh("sibling", COUNT, str(tmp_path / "sibling"))
+    root = sh("root", COUNT, str(tmp_path / "root"))
+    workflow = Workflow(
+        [root, fragile, below, sibling], [(root, fragile), (fragile, below), (root, sibling)]
+    )
+
+    wf_id = run(wfc, workflow)
+    ids = ids_by_name(wfc, wf_id)
+    assert Helper.list_failed_jobs(wf_id, wfc) == [ids["fragile"]]
+    assert wfc.job_termination_status(ids["fragile"])[:2] == (FINISHED, 5)  # type: ignore[index]
+    assert wfc.job_status(ids["below"]) == FAILED
+
+    needed.touch()
+    assert wfc.restart_workflow(wf_id) is True
+    wfc.wait_workflow(wf_id, timeout=60)
+
+    assert_all_done(wfc, wf_id)
+    counts = [runs(tmp_path / name) for name in ("root", "fragile", "below", "sibling")]
+    assert counts == [1, 2, 1, 1]
+    assert_ran_after(wfc, wf_id, [("fragile", "below")])
+
+
+def test_restart_while_other_jobs_still_run(wfc: WorkflowController, tmp_path: Path) -> None:
+    flag, fix = tmp_path / "go", tmp_path / "fix"
+    fragile = sh("fragile", 'echo run >> "$1"; [ -e "$2" ] || exit 3', str(tmp_path / "fragile"))
+    fragile.command.append(str(fix))
+    below = sh("below", COUNT, str(tmp_path / "below"))
+    long = sh("long", COUNT_THEN_WAIT, str(tmp_path / "long"), str(flag))
+    wf_id = wfc.submit_workflow(Workflow([fragile, below, long], [(fragile, below)]))
+    ids = ids_by_name(wfc, wf_id)
+    assert wait_until(lambda: wfc.job_status(ids["below"]) == FAILED, 30)
+    assert wait_until(lambda: running(wfc, ids["long"]), 30)
+
+    fix.touch()
+    assert wfc.restart_workflow(wf_id) is True
+    assert wait_until(lambda: wfc.job_status(ids["below"]) == DONE, 30), by_name(wfc, wf_id)
+    assert running(wfc, ids["long"])  # untouched by the restart
+    flag.touch()
+    wfc.wait_workflow(wf_id, timeout=60)
+
+    assert_all_done(wfc, wf_id)
+    assert [runs(tmp_path / name) for name in ("fragile", "below", "long")] == [2, 1, 1]
+
+
+def test_stop_with_jobs_waiting_for_a_slot(wfc: WorkflowController, tmp_path: Path) -> None:
+    """More jobs than slots: stop kills the running ones, the others never start; a
+    restart runs them all."""
+    flag = tmp_path / "go"
+    total = CPU_NB + 2
+    jobs = [sh(f"w{i}", COUNT_THEN_WAIT, str(tmp_path / f"w{i}"), str(flag)) for i in range(total)]
+    wf_id = wfc.submit_workflow(Workflow(jobs))
+    assert wait_until(lambda: sum(runs(tmp_path / f"w{i}") for i in range(total)) == CPU_NB, 30)
+    time.sleep(0.3)  # a job started beyond the slots would show up here
+    assert sum(runs(tmp_path / f"w{i}") for i in range(total)) == CPU_NB
+
+    assert wfc.stop_workflow(wf_id) is True
+
+    exits = [entry[3][0] for entry in by_name(wfc, wf_id).values()]
+    assert sorted(exits) == sorted([KILLED] * CPU_NB + [NOT_RUN] * 2)
+    flag.touch()
+    assert wfc.restart_workflow(wf_id) is True
+    wfc.wait_workflow(wf_id, timeout=60)
+    assert_all_done(wfc, wf_id)
+    assert sorted(runs(tmp_path / f"w{i}") for i in range(total)) == [1, 1] + [2] * CPU_NB
+
+
+def test_deleting_a_running_workflow_kills_its_jobs(
+    wfc: WorkflowController, tmp_path: Path
+) -> None:
+    pids_file = tmp_path / "pids"
+    sleeper = sh("sleeper", 'echo $$ >> "$1"; sleep 100 & echo $! >> "$1"; wait', str(pids_file))
+    never = sh("never", COUNT, str(tmp_path / "never"))
+    wf_id = wfc.submit_workflow(Workflow([sleeper, never], [(sleeper, never)]))
+    assert wait_until(lambda: runs(pids_file) == 2, 30)
+    processes = {}
+    for line in pids_file.read_text().split():
+        process = psutil.Process(int(line))
+        processes[process.pid] = process.create_time()
+    try:
+        assert wfc.delete_workflow(wf_id) is True
+
+        assert wf_id not in wfc.workflows()
+        assert wait_until(lambda: not any(_alive(*item) for item in processes.items()), 10)
+        assert not (tmp_path / "never").exists()
+        with pytest.raises(UnknownObjectError):
+            wfc.wait_workflow(wf_id, timeout=1)
+    finally:
+        for pid, created in processes.items():
+            if _alive(pid, created):
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_stop_jobs_and_restart_jobs(wfc: WorkflowController, tmp_path: Path) -> None:
     flag = tmp_path / "go"
     waiter = sh("waiter", COUNT_THEN_WAIT, str(tmp_path / "waiter"), str(flag))
@@ -940,17 +1051,110 @@ def test_a_job_printing_100_mb(wfc: WorkflowController, tmp_path: Path) -> None:
     stdout.unlink()
 
 
+def test_job_files_options(wfc: WorkflowController, tmp_path: Path) -> None:
+    """stdin, join_stderrout, working_directory, and stdout/stderr files of the user's."""
+    (tmp_path / "input.txt").write_text("from stdin\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    joined = sh(
+        "joined",
+        'cat; echo "to err" >&2; pwd',
+        stdin=str(tmp_path / "input.txt"),
+        join_stderrout=True,
+        working_directory=str(work),
+    )
+    separate = sh(
+        "separate",
+        'echo "to out"; echo "to err" >&2',
+        stdout_file=str(tmp_path / "mine.out"),
+        stderr_file=str(tmp_path / "mine.err"),
+    )
+
+    wf_id = run(wfc, Workflow([joined, separate]))
+
+    assert_all_done(wfc, wf_id)
+    ids = ids_by_name(wfc, wf_id)
+    out, err = tmp_path / "out", tmp_path / "err"
+    wfc.retrieve_job_stdouterr(ids["joined"], str(out), str(err))
+    assert out.read_text() == f"from stdin\nto err\n{work}\n"
+    assert err.read_text() == ""
+    assert (tmp_path / "mine.out").read_text() == "to out\n"
+    assert (tmp_path / "mine.err").read_text() == "to err\n"
+    wfc.retrieve_job_stdouterr(ids["separate"], str(out), str(err))
+    assert out.read_text() == "to out\n" and err.read_text() == "to err\n"
+
+
+def test_file_transfers_are_used_in_place_on_the_local_resource(
+    wfc: WorkflowController, tmp_path: Path
+) -> None:
+    source, target = tmp_path / "in.txt", tmp_path / "out.txt"
+    source.write_text("transferred\n")
+    incoming = FileTransfer(True, str(source), name="incoming")
+    outgoing = FileTransfer(False, str(target), name="outgoing")
+    copy = Job(
+        ["cp", incoming, outgoing],
+        name="copy",
+        referenced_input_files=[incoming],
+        referenced_output_files=[outgoing],
+    )
+    workflow = Workflow([copy])
+    wf_id = wfc.submit_workflow(workflow)
+    Helper.transfer_input_files(wf_id, wfc)
+    wfc.wait_workflow(wf_id, timeout=60)
+    Helper.transfer_output_files(wf_id, wfc)
+
+    assert_all_done(wfc, wf_id)
+    assert target.read_text() == "transferred\n"
+
+
+def test_several_threads_share_one_controller(wfc: WorkflowController, tmp_path: Path) -> None:
+    """Clients are often threaded (GUIs, pipelines): concurrent calls on one controller."""
+    results: dict[int, int] = {}
+    errors: list[BaseException] = []
+
+    def client(index: int) -> None:
+        try:
+            log = tmp_path / f"log{index}"
+            jobs = [sh(f"t{index}_{i}", 'echo "$0" >> "$1"', str(log)) for i in range(5)]
+            chain = list(itertools.pairwise(jobs))
+            wf_id = wfc.submit_workflow(Workflow(jobs, chain, name=f"thread{index}"))
+            for _ in range(20):
+                wfc.workflow_status(wf_id)
+                wfc.workflow_elements_status(wf_id)
+            wfc.wait_workflow(wf_id, timeout=60)
+            results[index] = wf_id
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+
+    assert errors == []
+    assert sorted(results) == list(range(6)) and len(set(results.values())) == 6
+    for index, wf_id in results.items():
+        assert_all_done(wfc, wf_id)
+        expected = [f"t{index}_{i}" for i in range(5)]
+        assert (tmp_path / f"log{index}").read_text().split() == expected
+        assert wfc.workflows([wf_id])[wf_id][0] == f"thread{index}"
+
+
 def test_queries_of_a_finished_workflow(wfc: WorkflowController, tmp_path: Path) -> None:
     good = sh("good", 'echo "to out"; echo "to err" >&2')
     bad = sh("bad", 'echo "bad news" >&2; exit 7')
     workflow = Workflow([good, bad], name="ignored")
 
-    wf_id = run(wfc, workflow, name="queried")
+    expires = datetime.now().replace(microsecond=0) + timedelta(days=2)
+    wf_id = run(wfc, workflow, name="queried", expiration_date=expires)
 
     assert workflow.wf_id == wf_id
     ids = ids_by_name(wfc, wf_id)
-    name, expiration = wfc.workflows([wf_id])[wf_id]
-    assert name == "queried" and isinstance(expiration, datetime)
+    assert wfc.workflows([wf_id]) == {wf_id: ("queried", expires)}
+    short = wfc.workflow_elements_status(wf_id, with_drms_id=False)
+    assert [len(entry) for entry in short[0]] == [5, 5]
+    assert short[2] == WORKFLOW_DONE
     assert wf_id in wfc.workflows()
     assert wfc.jobs() == {} and wfc.transfers() == {}
     returned = wfc.workflow(wf_id)
@@ -1176,6 +1380,12 @@ def test_disconnect_leaves_the_workflow_running(
     assert_all_done(controller, wf_id)
     assert ids_by_name(controller, wf_id) == ids
     assert [runs(tmp_path / n) for n in ("waiter", "after")] == [1, 1]
+
+    other = controller.submit_workflow(Workflow([Job(["true"], name="other")]))
+    controller.wait_workflow(other, timeout=30)
+    assert sorted(controller.workflows()) == sorted([wf_id, other])
+    assert Helper.delete_all_workflows(controller) is True
+    assert controller.workflows() == {}
 
 
 @pytest.mark.parametrize("site", ["daemon"], indirect=True)
