@@ -34,7 +34,7 @@ from swf_domain.serialization import (
     workflow_from_dict,
     workflow_to_dict,
 )
-from tests.property.workflow_strategies import WorkflowShape, build_workflow
+from tests.property.workflow_strategies import WorkflowShape, build_workflow, workflow_structure
 
 #: Written by soma-workflow 6.0.13 (see its README); ``shared/`` sits beside the repo.
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "soma-json"
@@ -429,7 +429,7 @@ def test_job_class_registry() -> None:
     assert soma_class_name(MyJob) == "my.module.MyJob"
 
 
-def test_fast_path_for_common_jobs_writes_what_the_field_by_field_path_writes(
+def test_fast_paths_for_common_jobs_do_what_the_field_by_field_paths_do(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     workflows = [load_fixture(name) for name in FIXTURE_NAMES]
@@ -461,9 +461,17 @@ def test_fast_path_for_common_jobs_writes_what_the_field_by_field_path_writes(
     single = [Job(["echo", "x"], **{"name": "v", field: value}) for field, value in variations]
     workflows.append(Workflow([*single, Job(["echo", 1, 2.5], name="numbers")], name="single"))
     fast = [workflow_to_dict(workflow) for workflow in workflows]
+    read_fast = [workflow_structure(workflow_from_dict(doc)) for doc in fast]
     assert sum(serialization._plain_job(job) is not None for w in workflows for job in w.jobs)
+    assert sum(
+        serialization._read_plain_job(job) is not None
+        for doc in fast
+        for job in doc["serialized_jobs"].values()
+    )
     monkeypatch.setattr(serialization, "_plain_job", lambda job: None)
+    monkeypatch.setattr(serialization, "_read_plain_job", lambda raw: None)
     assert [workflow_to_dict(workflow) for workflow in workflows] == fast
+    assert [workflow_structure(workflow_from_dict(doc)) for doc in fast] == read_fast
 
 
 def test_dumps_indents_like_soma_when_asked() -> None:
