@@ -542,7 +542,7 @@ scheduler.start(sink)
 jobs = []
 for job_id in range(1, count + 1):
     pause = "3" if job_id == count else "0.5"
-    script = f"sleep {pause}; echo x >> {out}/marker{job_id}"
+    script = f"sleep {pause}; echo x >> {out}/marker{job_id}; exit {job_id - 1}"
     jobs.append(LaunchRequest(job_id, 1, ("sh", "-c", script), {}, f"{out}/job{job_id}.out", None))
 scheduler.submit(jobs)
 all_running.wait(20)
@@ -578,13 +578,16 @@ def test_jobs_survive_an_engine_killed_and_report_to_the_next_engine(
     held = adapter.start(sink)
     try:
         assert held == frozenset({1, 2, 3, 4})
-        for job_id in (1, 2, 3):
+        for job_id in (1, 2, 3):  # job n exits with n - 1
             end = sink.end_of(job_id)
-            assert end.status is JobStatus.DONE
-            assert end.exit is not None and end.exit.resource_usage is not None
+            assert end.status is (JobStatus.DONE if job_id == 1 else JobStatus.FAILED)
+            assert end.exit is not None and end.exit.exit_value == job_id - 1
+            assert end.exit.resource_usage is not None
             assert USAGE.match(end.exit.resource_usage)
+            assert float(end.exit.resource_usage.split("walltime=")[1]) >= 0.5
         sink.running(4)  # still running: followed to its end
-        assert sink.end_of(4, timeout=20).status is JobStatus.DONE
+        end = sink.end_of(4, timeout=20)
+        assert end.exit is not None and end.exit.exit_value == 3
         adapter.acknowledge([1, 2, 3, 4])
     finally:
         adapter.close()
