@@ -5,7 +5,9 @@ For each backend (a SQLite file; PostgreSQL when a URL is given) it measures:
 - ``add_workflow`` of 1e4 / 1e5 / 1e6 jobs, with a soma-like JSON document (~110 B/job);
 - ``apply`` of 1e5 whole-state updates in batches of 1000 (one transaction each);
 - on the largest workflow, half of its jobs ended ("while running"): ``jobs_of``,
-  ``job_statuses``, ``job_summaries``, ``status_counts``, ``workflow``.
+  ``job_statuses``, ``job_summaries``, ``status_counts``, ``workflow``; ``job_changes``
+  from scratch, then after one batch of 1000 updates (a monitor's refresh); and
+  ``delete_workflow``.
 
 Each figure comes with a baseline measured in the same run on the same database: the
 same rows written or read with the bare driver (sqlite3 / psycopg: executemany, COPY,
@@ -185,6 +187,12 @@ def measure_updates_and_reads(
     for name in ("jobs_of", "job_summaries", "job_statuses", "status_counts", "workflow"):
         seconds, _ = timed(partial(getattr(store, name), workflow_id))
         rows.append((backend, name, size, seconds, baseline if name != "workflow" else None))
+    seconds, changes = timed(partial(store.job_changes, workflow_id))
+    rows.append((backend, "job_changes(all)", size, seconds, baseline))
+    changed = ids[size // 2 : size // 2 + APPLY_BATCH]  # one engine tick's worth
+    store.apply([JobUpdate(job_id, ended(job_id)) for job_id in changed])
+    seconds, _ = timed(partial(store.job_changes, workflow_id, changes.since))
+    rows.append((backend, "job_changes(1000)", size, seconds, None))
     seconds, _ = timed(partial(store.delete_workflow, workflow_id))
     rows.append((backend, "delete_workflow", size, seconds, None))
     return rows

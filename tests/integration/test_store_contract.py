@@ -220,6 +220,40 @@ def test_status_counts_and_light_status_reads(store: SqlAlchemyStore) -> None:
     )
 
 
+def test_job_changes_returns_only_what_changed_since_the_last_read(
+    store: SqlAlchemyStore,
+) -> None:
+    submitted = store.add_workflow(new_workflow(50))
+    other = store.add_workflow(new_workflow(5))
+    ids = list(submitted.job_ids)
+
+    everything = store.job_changes(submitted.workflow_id)
+    assert [summary[0] for summary in everything.summaries] == ids
+    assert everything.summaries == store.job_summaries(submitted.workflow_id)
+    nothing = store.job_changes(submitted.workflow_id, everything.since)
+    assert nothing.summaries == [] and nothing.since == everything.since
+
+    store.apply(
+        [JobUpdate(ids[7], done_state(ids[7])), JobUpdate(ids[3], JobState(JobStatus.RUNNING))]
+    )
+    store.apply([JobUpdate(other.job_ids[0], JobState(JobStatus.RUNNING))])  # another workflow
+    first = store.job_changes(submitted.workflow_id, everything.since)
+    assert [(summary[0], summary[1]) for summary in first.summaries] == [
+        (ids[3], JobStatus.RUNNING),
+        (ids[7], JobStatus.DONE),
+    ]
+    assert first.since > everything.since
+
+    store.apply([JobUpdate(ids[3], done_state(ids[3]))])
+    second = store.job_changes(submitted.workflow_id, first.since)
+    assert [(summary[0], summary[1]) for summary in second.summaries] == [(ids[3], JobStatus.DONE)]
+    assert store.job_changes(submitted.workflow_id, second.since).summaries == []
+    # Reading from the start again still gives every job, in its latest state.
+    again = store.job_changes(submitted.workflow_id)
+    assert again.summaries == store.job_summaries(submitted.workflow_id)
+    assert again.since == second.since
+
+
 def test_delete_workflow_removes_its_jobs_only(store: SqlAlchemyStore) -> None:
     doomed = store.add_workflow(new_workflow(500))
     kept = store.add_workflow(new_workflow(10))
@@ -326,7 +360,7 @@ def test_fresh_database_is_at_the_latest_version(store: SqlAlchemyStore, url: st
         with engine.connect() as connection:
             assert read_version(connection) == LATEST_VERSION
             indexes = {index["name"] for index in sa.inspect(connection).get_indexes("swf_jobs")}
-        assert "ix_swf_jobs_workflow_status" in indexes
+        assert {"ix_swf_jobs_workflow_status", "ix_swf_jobs_workflow_change"} <= indexes
     finally:
         engine.dispose()
 
@@ -384,6 +418,11 @@ def test_version_1_database_is_migrated_on_open(url: str) -> None:
         assert store.status_counts(1) == {JobStatus.DONE: 2}
         assert [job.name for job in store.jobs_of(1)] == ["old_0", "old_1"]
         assert store.add_workflow(new_workflow(1)).job_ids[0] == 3
+        old_jobs = store.job_changes(1)  # v3's change feed works on v1's rows
+        assert [summary[0] for summary in old_jobs.summaries] == [1, 2]
+        store.apply([JobUpdate(2, JobState(JobStatus.FAILED))])
+        changed = store.job_changes(1, old_jobs.since).summaries
+        assert [(summary[0], summary[1]) for summary in changed] == [(2, JobStatus.FAILED)]
     finally:
         store.close()
     engine = make_engine(url)
@@ -391,7 +430,7 @@ def test_version_1_database_is_migrated_on_open(url: str) -> None:
         with engine.connect() as connection:
             assert read_version(connection) == LATEST_VERSION
             indexes = {index["name"] for index in sa.inspect(connection).get_indexes("swf_jobs")}
-            assert "ix_swf_jobs_workflow_status" in indexes
+            assert {"ix_swf_jobs_workflow_status", "ix_swf_jobs_workflow_change"} <= indexes
     finally:
         engine.dispose()
 

@@ -24,6 +24,7 @@ from swf_adapters.store.schema import JOB_STATE_COLUMNS
 #: Rows per executemany call: bounds the memory of parameter lists for huge workflows.
 CHUNK_ROWS = 20_000
 
+#: Columns of a new job row (change_seq defaults to 0: a monitor reads a new workflow whole).
 NEW_JOB_COLUMNS = ("job_id", "workflow_id", "job_index", "name", "priority", "is_barrier", "status")
 JOB_IDENTITY_COLUMNS = ("job_id", "workflow_id", "job_index", "name", "priority", "is_barrier")
 
@@ -114,11 +115,11 @@ def insert_jobs(connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None
 
 
 def update_job_states(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
-    """Rewrite whole JobStates (rows in ``(*JOB_STATE_COLUMNS, job_id)`` order, JSON
-    already dumped); the last row of a job wins. False when some job id was unknown."""
+    """Rewrite whole JobStates, rows in ``(change_seq, *JOB_STATE_COLUMNS, job_id)`` order
+    with JSON already dumped; the last row of a job wins. False when a job id was unknown."""
     if is_postgresql(connection):
         return _update_job_states_postgresql(connection, rows)
-    assignments = ", ".join(f"{name} = ?" for name in JOB_STATE_COLUMNS)
+    assignments = ", ".join(f"{name} = ?" for name in ("change_seq", *JOB_STATE_COLUMNS))
     cursor = _cursor(connection)
     try:
         cursor.executemany(f"UPDATE swf_jobs SET {assignments} WHERE job_id = ?", rows)
@@ -155,7 +156,7 @@ def _update_job_states_postgresql(connection: Connection, rows: Sequence[tuple[A
     columns = list(zip(*latest.values(), strict=True))
     arrays = [
         [None if value is None else _PG_COERCE[kind](value) for value in column]
-        for kind, column in zip(_PG_STATE_TYPES, columns, strict=True)
+        for kind, column in zip(_PG_STATE_TYPES, columns[1:], strict=True)
     ]
     names = (*JOB_STATE_COLUMNS, "job_id")
     assignments = ", ".join(
@@ -164,12 +165,12 @@ def _update_job_states_postgresql(connection: Connection, rows: Sequence[tuple[A
     )
     sources = ", ".join(f"%s::{kind}[]" for kind in _PG_STATE_TYPES)
     sql = (
-        f"UPDATE swf_jobs AS j SET {assignments} "
+        f"UPDATE swf_jobs AS j SET change_seq = %s::bigint, {assignments} "
         f"FROM unnest({sources}) AS v({', '.join(names)}) WHERE j.job_id = v.job_id"
     )
     cursor = _cursor(connection)
     try:
-        cursor.execute(sql, arrays, binary=True)
+        cursor.execute(sql, [max(columns[0]), *arrays], binary=True)
         return int(cursor.rowcount) == len(latest)
     finally:
         cursor.close()
@@ -194,6 +195,24 @@ def read_jobs(
     cursor = _cursor(connection)
     try:
         cursor.execute(sql, (workflow_id, workflow_id))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def read_changed_jobs(
+    connection: Connection, workflow_id: int, columns: Sequence[str], since: int
+) -> list[tuple[Any, ...]]:
+    """The ``columns`` of the workflow's jobs stamped after change ``since``, in index
+    order (one statement on the ``(workflow_id, change_seq)`` index)."""
+    mark = placeholder(connection)
+    sql = (
+        f"SELECT {', '.join(columns)} FROM swf_jobs "
+        f"WHERE workflow_id = {mark} AND change_seq > {mark} ORDER BY job_id"
+    )
+    cursor = _cursor(connection)
+    try:
+        cursor.execute(sql, (workflow_id, since))
         return list(cursor.fetchall())
     finally:
         cursor.close()

@@ -22,7 +22,7 @@ from swf_adapters.store.database import is_sqlite, write_transaction
 from swf_domain.errors import ConfigurationError
 
 #: The version this code reads and writes.
-LATEST_VERSION = 2
+LATEST_VERSION = 3
 
 #: Key of the PostgreSQL advisory lock taken while creating or migrating the schema.
 _PG_SCHEMA_LOCK_KEY = 0x5357_4600
@@ -37,8 +37,22 @@ def _v1_to_v2(connection: Connection) -> None:
     )
 
 
+def _v2_to_v3(connection: Connection) -> None:
+    """v3: a change feed. Each write transaction stamps the jobs it writes with the next
+    ``change`` number, so a monitor re-reads only the jobs changed since its last read.
+    Existing jobs get 0 (unchanged since the beginning)."""
+    connection.exec_driver_sql(
+        "ALTER TABLE swf_jobs ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0"
+    )
+    connection.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_swf_jobs_workflow_change "
+        "ON swf_jobs (workflow_id, change_seq)"
+    )
+    connection.execute(schema.counters.insert().values(name="change", next_value=1))
+
+
 #: ``MIGRATIONS[n]`` upgrades a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def describe(engine: Engine) -> str:

@@ -1,7 +1,8 @@
 """The store's tables, as SQLAlchemy Core metadata (the shape at schema version 1).
 
 Later versions are reached through ``migrations`` only, so that every database, fresh or
-old, is built by the same steps: read that module for the indexes added after version 1.
+old, is built by the same steps: read that module for what came after version 1 (the
+``(workflow_id, status)`` index; the ``change_seq`` column and its index).
 
 Design choices:
 - Ids are integers handed out by ``swf_counters`` (never reused, even after a delete), and
