@@ -1,0 +1,671 @@
+"""The ``swf`` command line, end to end: the real console script in subprocesses, a real
+engine daemon, job host and SQLite database in a private home, real jobs.
+
+Each test asserts what a user (or a script) relies on: the exit code documented in
+``swf_entry.cli.app``, the text printed, and the JSON shapes documented in README.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.integration.cli_fixtures import (
+    FIXTURES,
+    SwfHome,
+    summary_count,
+    swf_home,
+    wait_until,
+)
+
+pytestmark = pytest.mark.timeout(180)
+
+COMMANDS = [
+    "validate",
+    "submit",
+    "list",
+    "status",
+    "wait",
+    "logs",
+    "stop",
+    "restart",
+    "delete",
+    "stop-jobs",
+    "restart-jobs",
+    "run",
+    "demo",
+    "engine start",
+    "engine stop",
+    "engine status",
+    "config show",
+]
+
+WORKFLOW_KEYS = {"id", "name", "status", "queue", "counts", "total"}
+JOB_KEYS = {
+    "id",
+    "name",
+    "status",
+    "exit_status",
+    "exit_value",
+    "term_signal",
+    "submitted",
+    "started",
+    "ended",
+}
+
+#: prepare -> 3 measures (group "analysis") -> report; every job writes to stdout and
+#: stderr, and appends to a marker file to count its runs.
+PIPELINE = """
+def job(name, text):
+    marker = FILES / f"{name}.runs"
+    script = f"echo {text}-out; echo {text}-err >&2; echo run >> {marker}"
+    return Job(["sh", "-c", script], name=name)
+
+prepare = job("prepare", "prepared")
+measures = [job(f"measure_{i}", f"measured{i}") for i in range(3)]
+report = job("report", "reported")
+analysis = Group(measures, name="analysis")
+dependencies = [(prepare, m) for m in measures] + [(m, report) for m in measures]
+workflow = Workflow(
+    [prepare, *measures, report],
+    dependencies=dependencies,
+    root_group=[prepare, analysis, report],
+    name="pipeline",
+)
+"""
+
+#: ok -> check -> after; check fails until the file "fixed" exists.
+FAILING = """
+def counted(name, test):
+    marker = FILES / f"{name}.runs"
+    return Job(["sh", "-c", f"echo run >> {marker}; {test}"], name=name)
+
+ok = counted("ok", "true")
+check = counted(
+    "check",
+    f"echo checking; test -f {FILES / 'fixed'} || {{ echo 'fixed is missing' >&2; exit 3; }}",
+)
+after = counted("after", "true")
+workflow = Workflow([ok, check, after], dependencies=[(ok, check), (check, after)], name="failing")
+"""
+
+#: Two parallel slow jobs, and a third one after the first.
+SLOW = """
+slow = [Job(["sleep", "30"], name=f"slow{i}") for i in range(2)]
+later = Job(["sh", "-c", "echo later"], name="later")
+workflow = Workflow([*slow, later], dependencies=[(slow[0], later)], name="slow")
+"""
+
+
+@pytest.fixture(scope="module")
+def home() -> Iterator[SwfHome]:
+    """One home (and engine daemon) shared by the tests that do not need a fresh one."""
+    with swf_home() as shared:
+        yield shared
+
+
+@pytest.fixture()
+def fresh_home() -> Iterator[SwfHome]:
+    with swf_home() as private:
+        yield private
+
+
+def assert_one_clear_line(err: str, *mentions: str) -> None:
+    """An error is one line on stderr, without a traceback, naming its culprit."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for mention in mentions:
+        assert mention in lines[0], err
+
+
+# -- help ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_of_every_command_has_an_example(fresh_home: SwfHome, command: str) -> None:
+    result = fresh_home.swf(*command.split(), "--help", expect=0)
+    assert f"Usage: swf {command}" in result.out
+    assert "Example: swf " in result.out, result.out
+    assert not (fresh_home.root / "swf.db").exists(), "--help must not touch the engine"
+
+
+def test_top_level_help_lists_every_command(fresh_home: SwfHome) -> None:
+    result = fresh_home.swf("--help", expect=0)
+    for command in {name.split()[0] for name in COMMANDS}:
+        assert re.search(rf"^\s+{command}\s", result.out, re.MULTILINE), command
+    assert "swf demo" in result.out
+
+
+def test_bad_usage_exits_2(fresh_home: SwfHome) -> None:
+    assert fresh_home.swf("no-such-command").code == 2
+    assert fresh_home.swf("status").code == 2  # missing argument
+    assert fresh_home.swf("run", "x.json", "--on-interrupt", "maybe").code == 2
+    assert fresh_home.swf("delete").code == 2  # neither an id nor --all
+
+
+# -- demo ------------------------------------------------------------------------------
+
+
+def test_demo_runs_seven_jobs(home: SwfHome) -> None:
+    scratch = home.files / "demo"
+    result = home.swf("demo", "--directory", str(scratch), expect=0)
+    assert summary_count(result.out, "done") == 7, result.out
+    assert summary_count(result.out, "failed") is None
+    assert "workflow_done" in result.out
+    assert "values=80000" in (scratch / "summary.txt").read_text()
+
+
+# -- submit and read ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pipeline(home: SwfHome) -> str:
+    """The id of a finished PIPELINE workflow submitted under the name "pipe-a"."""
+    file = home.python_workflow("pipeline.py", PIPELINE)
+    result = home.swf("submit", str(file), "--name", "pipe-a", expect=0)
+    workflow_id = result.out.strip()
+    assert workflow_id.isdigit(), str(result)
+    home.swf("wait", workflow_id, "--timeout", "60", expect=0)
+    return workflow_id
+
+
+def test_submit_json_shape(home: SwfHome) -> None:
+    file = home.python_workflow("pipeline_json.py", PIPELINE)
+    document = home.swf("submit", str(file), "--json", expect=0).json()
+    assert set(document) == {"id", "name", "jobs"}
+    assert isinstance(document["id"], int)
+    assert document["name"] == "pipeline"  # the workflow's own name without --name
+    assert document["jobs"] == 5
+    home.swf("wait", str(document["id"]), "--timeout", "60", expect=0)
+
+
+def test_status_by_id_and_by_name(home: SwfHome, pipeline: str) -> None:
+    by_id = home.swf("status", pipeline, expect=0)
+    by_name = home.swf("status", "pipe-a", expect=0)
+    assert by_id.out == by_name.out
+    assert f"workflow {pipeline} pipe-a" in by_id.out
+    assert summary_count(by_id.out, "done") == 5, by_id.out
+    assert "workflow_done" in by_id.out
+
+
+def test_status_jobs_lists_every_job(home: SwfHome, pipeline: str) -> None:
+    out = home.swf("status", pipeline, "--jobs", expect=0).out
+    for name in ("prepare", "measure_0", "measure_1", "measure_2", "report"):
+        assert re.search(rf"│ {name}\s+│ done\s+│ finished_regularly\s+│ 0 ", out), out
+
+
+def test_status_tree_shows_the_group(home: SwfHome, pipeline: str) -> None:
+    out = home.swf("status", "pipe-a", "--tree", expect=0).out
+    assert "analysis (3 done)" in out, out
+    group_line = out.splitlines().index(next(x for x in out.splitlines() if "analysis (" in x))
+    members = out.splitlines()[group_line + 1 : group_line + 4]
+    assert all("measure_" in line and "done" in line for line in members), out
+
+
+def test_status_json_shape(home: SwfHome, pipeline: str) -> None:
+    plain = home.swf("status", pipeline, "--json", expect=0).json()
+    assert set(plain) == WORKFLOW_KEYS
+    assert plain["id"] == int(pipeline)
+    assert plain["name"] == "pipe-a"
+    assert plain["counts"] == {"done": 5}
+    assert plain["total"] == 5
+    detailed = home.status(pipeline)
+    assert set(detailed) == WORKFLOW_KEYS | {"jobs"}
+    assert all(set(job) == JOB_KEYS for job in detailed["jobs"])
+    assert {job["exit_value"] for job in detailed["jobs"]} == {0}
+
+
+def test_list_json_shape(home: SwfHome, pipeline: str) -> None:
+    rows = home.swf("list", "--json", expect=0).json()
+    assert isinstance(rows, list)
+    assert all(set(row) == WORKFLOW_KEYS | {"expiration"} for row in rows)
+    mine = next(row for row in rows if row["id"] == int(pipeline))
+    assert mine["name"] == "pipe-a"
+    assert mine["status"] == "workflow_done"
+    assert mine["counts"] == {"done": 5}
+    human = home.swf("list", expect=0).out
+    assert re.search(rf"│ {pipeline}\s+│ pipe-a\s+│ workflow_done\s+│ 5\s+│ 5\s+│ 0 ", human)
+
+
+def test_wait_json_of_a_finished_workflow(home: SwfHome, pipeline: str) -> None:
+    document = home.swf("wait", "pipe-a", "--json", expect=0).json()
+    assert set(document) == WORKFLOW_KEYS | {"jobs", "timed_out"}
+    assert document["timed_out"] is False
+    assert len(document["jobs"]) == 5
+
+
+def test_logs_stdout_and_stderr(home: SwfHome, pipeline: str) -> None:
+    assert home.swf("logs", pipeline, "measure_1", expect=0).out == "measured1-out\n"
+    assert home.swf("logs", "pipe-a", "report", "--stderr", expect=0).out == "reported-err\n"
+    job_id = next(job["id"] for job in home.status(pipeline)["jobs"] if job["name"] == "prepare")
+    assert home.swf("logs", pipeline, str(job_id), expect=0).out == "prepared-out\n"
+
+
+# -- failures and restart ----------------------------------------------------------------
+
+
+def test_failed_run_then_restart_reruns_only_the_failed_jobs(home: SwfHome) -> None:
+    file = home.python_workflow("failing.py", FAILING)
+    result = home.swf("run", str(file))
+    assert result.code == 1, str(result)
+    workflow_id = re.search(r"workflow (\d+) submitted \(3 jobs\)", result.out)
+    assert workflow_id, result.out
+    assert summary_count(result.out, "done") == 1
+    assert summary_count(result.out, "failed") == 2
+    lines = result.out.splitlines()
+    failed = lines.index(next(x for x in lines if x.startswith("failed check ")))
+    assert "exit code 3" in lines[failed]
+    assert "fixed is missing" in lines[failed + 1]  # the tail of its stderr
+    assert "checking" not in result.out  # stdout is not the culprit's story
+    assert any(x.startswith("failed after ") and "not run" in x for x in lines), result.out
+
+    (home.files / "fixed").write_text("")
+    restarted = home.swf("restart", workflow_id.group(1), expect=0)
+    assert "restarted" in restarted.out
+    home.swf("wait", workflow_id.group(1), "--timeout", "60", expect=0)
+    assert (home.lines("ok.runs"), home.lines("check.runs"), home.lines("after.runs")) == (1, 2, 1)
+    again = home.swf("restart", workflow_id.group(1), expect=0)
+    assert "nothing to restart" in again.out
+
+
+def test_wait_of_a_failed_workflow_exits_1_with_the_stderr_tail(home: SwfHome) -> None:
+    file = home.write(
+        "fail_once.py",
+        """
+        from swf_domain.model import Job, Workflow
+        workflow = Workflow([Job(["sh", "-c", "echo doomed >&2; exit 7"], name="doomed")])
+        """,
+    )
+    workflow_id = home.swf("submit", str(file), expect=0).out.strip()
+    result = home.swf("wait", workflow_id, "--timeout", "60")
+    assert result.code == 1, str(result)
+    assert "failed doomed" in result.out and "exit code 7" in result.out
+    assert "doomed\n" in result.out.split("exit code 7", 1)[1]
+
+
+def test_wait_timeout_exits_124(home: SwfHome) -> None:
+    file = home.python_workflow("slow_wait.py", SLOW)
+    workflow_id = home.swf("submit", str(file), expect=0).out.strip()
+    started = time.monotonic()
+    result = home.swf("wait", workflow_id, "--timeout", "0.5", "--json")
+    assert result.code == 124, str(result)
+    assert result.json()["timed_out"] is True
+    assert time.monotonic() - started < 20
+    home.swf("stop", workflow_id, expect=0)
+
+
+# -- control ---------------------------------------------------------------------------
+
+
+def test_stop_jobs_restart_jobs_stop_and_delete(home: SwfHome) -> None:
+    file = home.python_workflow("slow.py", SLOW)
+    workflow_id = home.swf("submit", str(file), "--name", "control", expect=0).out.strip()
+    home.wait_for_status(workflow_id, lambda s: s["slow0"] == s["slow1"] == "running")
+
+    assert home.swf("stop-jobs", workflow_id, "slow0", expect=0).out.strip() == "stopped 1 job(s)"
+    statuses = home.wait_for_status(workflow_id, lambda s: s["slow0"] == "failed")
+    assert statuses["slow1"] == "running"
+    assert statuses["later"] not in ("running", "done")
+    killed = next(job for job in home.status(workflow_id)["jobs"] if job["name"] == "slow0")
+    assert killed["exit_status"] == "killed_by_user"
+
+    assert home.swf("restart-jobs", "control", "slow0", expect=0).out.strip() == (
+        "restarted 1 job(s)"
+    )
+    home.wait_for_status(workflow_id, lambda s: s["slow0"] == "running")
+
+    assert home.swf("stop", "control", expect=0).out.strip() == f"workflow {workflow_id} stopped"
+    statuses = home.wait_for_status(workflow_id, lambda s: "running" not in s.values())
+    assert set(statuses.values()) == {"failed"}
+    exits = {job["name"]: job["exit_status"] for job in home.status(workflow_id)["jobs"]}
+    assert exits == {
+        "slow0": "killed_by_user",
+        "slow1": "killed_by_user",
+        "later": "aborted_before_running",
+    }
+
+    assert home.swf("delete", workflow_id, expect=0).out.strip() == "deleted 1 workflow(s)"
+    gone = home.swf("status", workflow_id)
+    assert gone.code == 3
+    assert workflow_id not in {str(row["id"]) for row in home.swf("list", "--json").json()}
+
+
+def test_delete_all(fresh_home: SwfHome) -> None:
+    file = fresh_home.python_workflow("slow.py", SLOW)
+    for _ in range(2):
+        fresh_home.swf("submit", str(file), expect=0)
+    assert len(fresh_home.swf("list", "--json", expect=0).json()) == 2
+    assert fresh_home.swf("delete", "--all", expect=0).out.strip() == "deleted 2 workflow(s)"
+    assert fresh_home.swf("list", "--json", expect=0).json() == []
+    assert fresh_home.swf("list", expect=0).out.strip() == "no workflows"
+
+
+def test_ambiguous_name_asks_for_an_id(home: SwfHome) -> None:
+    file = home.write(
+        "twice.py",
+        """
+        from swf_domain.model import Job, Workflow
+        workflow = Workflow([Job(["true"], name="t")], name="twice")
+        """,
+    )
+    ids = [home.swf("submit", str(file), expect=0).out.strip() for _ in range(2)]
+    result = home.swf("status", "twice")
+    assert result.code == 3
+    assert_one_clear_line(result.err, "twice", "use an id", *ids)
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (("status", "999999"), ("999999",)),
+        (("status", "no-such-name"), ("no-such-name",)),
+        (("wait", "999999"), ("999999",)),
+        (("stop", "no-such-name"), ("no-such-name",)),
+        (("delete", "999999"), ("999999",)),
+        (("logs", "999999", "x"), ("999999",)),
+        (("status", "a[/b]"), ("a[/b]",)),  # user text is never read as markup
+    ],
+)
+def test_unknown_workflow_exits_3_with_one_line(
+    home: SwfHome, args: tuple[str, ...], mentions: tuple[str, ...]
+) -> None:
+    result = home.swf(*args)
+    assert result.code == 3, str(result)
+    assert_one_clear_line(result.err, *mentions)
+
+
+def test_unknown_job_exits_3(home: SwfHome, pipeline: str) -> None:
+    for args in (("logs", pipeline, "nojob"), ("stop-jobs", pipeline, "nojob", "report")):
+        result = home.swf(*args)
+        assert result.code == 3, str(result)
+        assert_one_clear_line(result.err, "nojob", pipeline)
+
+
+def test_debug_shows_the_traceback(home: SwfHome) -> None:
+    result = home.swf("--debug", "status", "999999")
+    assert result.code != 0
+    assert "Traceback (most recent call last)" in result.err
+    assert "UnknownObjectError: no workflow with id 999999" in result.err
+
+
+def test_unusable_home_is_one_clear_line(fresh_home: SwfHome) -> None:
+    blocker = fresh_home.files / "a-file"
+    blocker.write_text("")
+    result = fresh_home.swf("--home", str(blocker / "home"), "list")
+    assert result.code == 4, str(result)
+    assert_one_clear_line(result.err, str(blocker))
+
+
+# -- validate --------------------------------------------------------------------------
+
+
+def fixture_variant(home: SwfHome, name: str, change: object) -> Path:
+    """A copy of fixture a (step1 -> step2 -> step3 in a group), changed by ``change``."""
+    document = json.loads((FIXTURES / "a_chain_group.json").read_text())
+    variant = copy.deepcopy(document)
+    assert callable(change)
+    change(variant)
+    path = home.files / name
+    path.write_text(json.dumps(variant, indent=1))
+    return path
+
+
+def test_validate_valid_files(fresh_home: SwfHome) -> None:
+    for fixture in sorted(FIXTURES.glob("*.json")):
+        result = fresh_home.swf("validate", str(fixture), expect=0)
+        assert f"{fixture}: valid (" in result.out
+    python = fresh_home.python_workflow("pipeline.py", PIPELINE)
+    assert fresh_home.swf("validate", str(python), expect=0).out.strip() == (
+        f"{python}: valid (5 jobs)"
+    )
+    document = fresh_home.swf("validate", str(python), "--json", expect=0).json()
+    assert document == {"file": str(python), "valid": True, "jobs": 5, "problems": []}
+    assert not (fresh_home.root / "swf.db").exists(), "validate needs no engine"
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "mentions"),
+    [
+        (
+            "cycle.json",
+            lambda d: d["dependencies"].append(["<tuple>", 2, 0]),
+            ("cycle", "'step1' -> 'step2' -> 'step3' -> 'step1'"),
+        ),
+        (
+            "empty.json",
+            lambda d: d["serialized_jobs"]["1"].update(command=[]),
+            ("job 'step2'", "empty command"),
+        ),
+        (
+            "param.json",
+            lambda d: d["serialized_jobs"]["2"].update(command=["echo", "%(x)s"]),
+            ("job 'step3'", "%(x)s"),
+        ),
+    ],
+)
+def test_validate_broken_json_exits_1(
+    fresh_home: SwfHome, name: str, change: object, mentions: tuple[str, ...]
+) -> None:
+    path = fixture_variant(fresh_home, name, change)
+    result = fresh_home.swf("validate", str(path))
+    assert result.code == 1, str(result)
+    first = result.out.splitlines()[0]
+    assert first.startswith(f"{path}: ")
+    for mention in mentions:
+        assert mention in first, result.out
+    assert result.out.splitlines()[-1] == "1 problem(s) found"
+
+
+def test_validate_lists_every_problem(fresh_home: SwfHome) -> None:
+    file = fresh_home.write(
+        "broken.py",
+        """
+        from swf_domain.model import Job, Workflow
+        a, b, c = (Job(["true"], name=n) for n in "abc")
+        ghost = Job(["true"], name="ghost")
+        empty = Job([], name="empty")
+        param = Job(["echo", "%(x)s"], name="param")
+        workflow = Workflow(
+            [a, b, c, empty, param],
+            dependencies=[(a, b), (b, c), (c, a), (ghost, a)],
+        )
+        """,
+    )
+    human = fresh_home.swf("validate", str(file))
+    assert human.code == 1
+    assert human.out.splitlines()[-1] == "4 problem(s) found"
+    document = fresh_home.swf("validate", str(file), "--json").json()
+    assert document["valid"] is False and document["jobs"] == 5
+    assert all(set(p) == {"error", "culprit", "message"} for p in document["problems"])
+    by_culprit = {p["culprit"]: p for p in document["problems"]}
+    assert set(by_culprit) == {"dependency #4", "cycle", "job 'empty'", "job 'param'"}
+    assert "job 'ghost' is not in workflow.jobs" in by_culprit["dependency #4"]["message"]
+    assert by_culprit["cycle"]["error"] == "WorkflowError"
+    assert by_culprit["job 'empty'"]["error"] == "JobError"
+    for problem in document["problems"]:
+        assert f"{file}: {problem['message']}" in human.out.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "mentions"),
+    [
+        ("bad.json", '{"name": "x",\n  "jobs": [1,\n  }', ("bad.json", "line 3, column 3")),
+        ("syntax.py", "x = 1\ndef broken(:\n", ("syntax.py:2", "syntax error")),
+        ("nothing.py", "x = 1\n", ("nothing.py", "found nothing")),
+        ("raises.py", "raise RuntimeError('no data')\n", ("raises.py", "no data")),
+        ("dangling.json", None, ("dangling.json", "unknown job id 42")),
+        ("missing.json", "", ("missing.json", "no such file")),
+    ],
+)
+def test_validate_unreadable_file_exits_4(
+    fresh_home: SwfHome, name: str, text: str | None, mentions: tuple[str, ...]
+) -> None:
+    if name == "dangling.json":  # a dependency on a job the file does not have
+        path = fixture_variant(
+            fresh_home, name, lambda d: d["dependencies"].append(["<tuple>", 2, 42])
+        )
+    elif name == "missing.json":
+        path = fresh_home.files / name
+    else:
+        path = fresh_home.write(name, text or "")
+    result = fresh_home.swf("validate", str(path))
+    assert result.code == 4, str(result)
+    assert result.out == ""
+    assert_one_clear_line(result.err, *mentions)
+
+
+def test_unreadable_file_is_refused_by_every_command(fresh_home: SwfHome) -> None:
+    path = fresh_home.write("bad.json", '{"name": "x",\n  "jobs": [1,\n  }')
+    for command in ("run", "submit"):
+        result = fresh_home.swf(command, str(path))
+        assert result.code == 4, str(result)
+        assert_one_clear_line(result.err, "bad.json", "line 3, column 3")
+    json_result = fresh_home.swf("validate", str(path), "--json")
+    assert json_result.code == 4 and json_result.out == ""
+    assert not (fresh_home.root / "engine.json").exists(), "no engine for a bad file"
+
+
+# -- the shared fixtures, run ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fixture", "jobs"),
+    [("a_chain_group", 3), ("b_barrier", 5), ("e_fanout_1000", 1002)],
+)
+def test_run_fixture_succeeds(home: SwfHome, fixture: str, jobs: int) -> None:
+    result = home.swf("run", str(FIXTURES / f"{fixture}.json"), "--json", expect=0)
+    document = result.json()
+    assert document["status"] == "workflow_done"
+    assert document["counts"] == {"done": jobs}
+    assert document["timed_out"] is False
+
+
+def test_run_fixture_with_untranslated_paths_fails(home: SwfHome) -> None:
+    """d uses a SharedResourcePath namespace this resource has no translation for."""
+    result = home.swf("run", str(FIXTURES / "d_special_paths.json"))
+    assert result.code == 1, str(result)
+    assert summary_count(result.out, "failed") == 3
+    assert "failed copy_to_tmp" in result.out
+    assert "namespace 'MyApp' has no translation" in result.out
+
+
+# -- engine and configuration -----------------------------------------------------------
+
+
+def test_engine_start_status_stop(fresh_home: SwfHome) -> None:
+    fresh_home.write("rel.cfg", "[res]\nCPU_NB = 1\n")
+    engine = ("--config", "rel.cfg", "-r", "res", "engine")  # relative to the shell's cwd
+    absent = fresh_home.swf(*engine, "status")
+    assert absent.code == 1 and absent.out.strip() == "no engine running"
+    assert fresh_home.swf(*engine, "status", "--json").json() is None
+
+    started = fresh_home.swf(*engine, "start", expect=0)
+    assert re.match(r"engine running \(pid \d+, socket .*engine\.sock\)", started.out)
+    info = fresh_home.swf(*engine, "status", "--json", expect=0).json()
+    assert {"pid", "socket", "started_at", "resource", "version"} <= set(info)
+    assert info["state_dir"] == str(fresh_home.root)
+    assert info["resource"] == "res"
+    assert info["config_file"] == str(fresh_home.files / "rel.cfg")  # the daemon found it
+    process = psutil.Process(info["pid"])
+    assert process.is_running()
+    human = fresh_home.swf(*engine, "status", expect=0).out
+    assert f"pid: {info['pid']}" in human
+    assert re.search(r"^started_at: \d{4}-\d\d-\d\dT", human, re.MULTILINE)
+
+    again = fresh_home.swf(*engine, "start", "--json", expect=0).json()
+    assert again["pid"] == info["pid"]  # one engine per home
+
+    assert fresh_home.swf(*engine, "stop", expect=0).out.strip() == "engine stopped"
+    assert wait_until(lambda: not process.is_running(), 10)
+    assert fresh_home.swf(*engine, "stop", expect=0).out.strip() == "no engine was running"
+    assert fresh_home.swf(*engine, "status").code == 1
+
+
+def test_config_show_names_each_source(fresh_home: SwfHome) -> None:
+    config = fresh_home.write("swf.cfg", "[res]\nCPU_NB = 3\nFOO_BAR = 12\n")
+    document = fresh_home.swf("--config", str(config), "-r", "res", "config", "show", "--json")
+    assert document.code == 0, str(document)
+    shown = document.json()
+    assert {"file", "resource", "values"} <= set(shown)
+    assert shown["file"] == str(config) and shown["resource"] == "res"
+    assert shown["values"]["cpu_nb"] == {"value": 3, "source": f"{config}:[res]:line 2"}
+    assert shown["values"]["state_dir"]["value"] == str(fresh_home.root)
+    assert all(set(entry) == {"value", "source"} for entry in shown["values"].values())
+    assert shown["unknown_options"] == {"FOO_BAR": "12"}
+
+    human = fresh_home.swf("--config", str(config), "-r", "res", "config", "show", expect=0)
+    assert f"file: {config}" in human.out
+    assert re.search(rf"│ cpu_nb\s+│ 3\s+│ {re.escape(str(config))}:\[res\]:line 2 ", human.out)
+    assert "unknown option (not used): FOO_BAR = 12" in human.out
+    warning = [line for line in human.err.splitlines() if line.strip()]
+    assert len(warning) == 1 and warning[0].startswith("warning: ")
+    assert "line 3" in warning[0] and "FOO_BAR" in warning[0]
+
+
+def test_bad_config_exits_4(fresh_home: SwfHome) -> None:
+    config = fresh_home.write("bad.cfg", "[res]\nCPU_NB = lots\n")
+    result = fresh_home.swf("--config", str(config), "-r", "res", "list")
+    assert result.code == 4, str(result)
+    assert_one_clear_line(result.err, str(config), "line 2", "CPU_NB")
+    assert not (fresh_home.root / "engine.json").exists()
+
+
+# -- Ctrl-C during run --------------------------------------------------------------------
+
+
+def interrupt_run(home: SwfHome, mode: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Start ``swf run --on-interrupt MODE`` of SLOW, SIGINT it once its jobs run."""
+    seconds = "30" if mode == "stop" else "3"
+    file = home.python_workflow(f"interrupted_{mode}.py", SLOW.replace('"30"', f'"{seconds}"'))
+    process = home.popen("run", "--on-interrupt", mode, str(file))
+    try:
+        workflow_id = ""
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.match(r"workflow (\d+) submitted", line)
+        assert match, line
+        workflow_id = match.group(1)
+        home.wait_for_status(workflow_id, lambda s: s["slow0"] == "running")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return subprocess.CompletedProcess(process.args, process.returncode, line + out, err), (
+        workflow_id
+    )
+
+
+def test_interrupt_with_stop_stops_the_workflow(home: SwfHome) -> None:
+    completed, workflow_id = interrupt_run(home, "stop")
+    assert completed.returncode == 130, completed
+    assert f"workflow {workflow_id} stopped" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    statuses = home.wait_for_status(workflow_id, lambda s: "running" not in s.values())
+    assert statuses == {"slow0": "failed", "slow1": "failed", "later": "failed"}
+    exits = {job["exit_status"] for job in home.status(workflow_id)["jobs"]}
+    assert "killed_by_user" in exits
+
+
+def test_interrupt_with_detach_leaves_it_running(home: SwfHome) -> None:
+    completed, workflow_id = interrupt_run(home, "detach")
+    assert completed.returncode == 130, completed
+    assert f"detached: workflow {workflow_id} goes on" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    finished = home.swf("wait", workflow_id, "--timeout", "60", "--json", expect=0).json()
+    assert finished["counts"] == {"done": 3}
