@@ -153,16 +153,20 @@ def writer_process(
 
 def reader_process(url: str, workflow_id: int, size: int, stop: Event, pipe: Pipe) -> None:
     """Poll the workflow until ``stop``; check that each answer is a committed state (all
-    jobs there, DONE count a multiple of BATCH); report (polls, first errors, errors)."""
+    jobs there, DONE count a multiple of BATCH), including a monitor's cache kept up to
+    date by ``job_changes`` increments; report (polls, first errors, error count)."""
     store = open_store(url)
     polls = 0
     errors: list[str] = []
+    cache: dict[int, JobStatus] = {}
+    since: int | None = None
     try:
         while not stop.is_set() or polls == 0:
             try:
                 counts = store.status_counts(workflow_id)
                 statuses = store.job_statuses(workflow_id)
                 rows = store.jobs_of(workflow_id)
+                changes = store.job_changes(workflow_id, since)
             except Exception as error:
                 errors.append(f"{type(error).__name__}: {error}")
                 continue
@@ -177,6 +181,16 @@ def reader_process(url: str, workflow_id: int, size: int, stop: Event, pipe: Pip
                 errors.append("job_statuses saw an uncommitted state")
             if len(rows) != size or sum(r.state.status is JobStatus.DONE for r in rows) % BATCH:
                 errors.append("jobs_of saw an uncommitted state")
+            cache.update((summary[0], summary[1]) for summary in changes.summaries)
+            since = changes.since
+            if len(cache) != size or list(cache.values()).count(JobStatus.DONE) % BATCH:
+                errors.append("a cache kept by job_changes is not a committed state")
+        stop.wait()
+        final = store.job_changes(workflow_id, since)
+        cache.update((summary[0], summary[1]) for summary in final.summaries)
+        rows = store.jobs_of(workflow_id)
+        if cache != {row.job_id: row.state.status for row in rows}:
+            errors.append("a cache kept by job_changes differs from the final state")
     finally:
         store.close()
         pipe.send((polls, errors[:5], len(errors)))
