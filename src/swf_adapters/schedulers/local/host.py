@@ -129,7 +129,7 @@ class JobHost:
         self._journal: Journal | None = None
         self._listener: socket.socket | None = None
         self._wake_r = -1
-        self._cwd = os.getcwd()
+        self._cwd = _current_directory()
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -426,7 +426,7 @@ class JobHost:
             return
         full_env = {**client.env, **env} if env else client.env
         if cwd is None and client.cwd is not None and client.cwd != self._cwd:
-            self._change_directory(client.cwd)
+            self._change_directory(client)
         start = time.time()
         try:
             pid = spawn(argv, full_env, stdout, stderr, cwd, stdin)
@@ -465,13 +465,16 @@ class JobHost:
             _tell_job(output, reason)
         self._report_start_failure(job_id, COMMAND_NOT_FOUND, time.time())
 
-    def _change_directory(self, directory: str) -> None:
-        """Jobs without a working directory run in the engine's (it may have moved)."""
+    def _change_directory(self, client: Client) -> None:
+        """Jobs without a working directory run in their engine's (it may have moved)."""
+        assert client.cwd is not None
         try:
-            os.chdir(directory)
+            os.chdir(client.cwd)
         except OSError as error:
-            _log.warning("cannot enter the engine's directory %r: %s", directory, error)
-        self._cwd = os.getcwd()
+            _log.warning("cannot enter the engine's directory %r: %s", client.cwd, error)
+            client.cwd = None  # keep the host's directory rather than retry for every job
+        else:
+            self._cwd = client.cwd
 
     def _on_wakeup(self, fd: Any, mask: int) -> None:
         with contextlib.suppress(BlockingIOError, InterruptedError):
@@ -540,6 +543,13 @@ class JobHost:
         else:
             assert job.end is not None
             self._report(job, job.end)
+
+
+def _current_directory() -> str:
+    try:
+        return os.getcwd()
+    except OSError:  # removed under our feet: any engine directory will differ
+        return ""
 
 
 def _ignore_signal(signum: int, frame: FrameType | None) -> None:
