@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from swf_domain import custom_jobs, serialization
+from swf_domain import custom_jobs
 from swf_domain.errors import SerializationError
 from swf_domain.model import (
     BarrierJob,
@@ -26,6 +26,9 @@ from swf_domain.serialization import (
     JOB_CLASS,
     REFERENT_KEY,
     UNDEFINED,
+    _plain_jobs,
+    _reader,
+    _writer,
     dumps,
     job_class_for,
     loads,
@@ -462,14 +465,14 @@ def test_fast_paths_for_common_jobs_do_what_the_field_by_field_paths_do(
     workflows.append(Workflow([*single, Job(["echo", 1, 2.5], name="numbers")], name="single"))
     fast = [workflow_to_dict(workflow) for workflow in workflows]
     read_fast = [workflow_structure(workflow_from_dict(doc)) for doc in fast]
-    assert sum(serialization._plain_job(job) is not None for w in workflows for job in w.jobs)
+    assert sum(_plain_jobs.plain_job(job) is not None for w in workflows for job in w.jobs)
     assert sum(
-        serialization._read_plain_job(job) is not None
+        _plain_jobs.read_plain_job(job) is not None
         for doc in fast
         for job in doc["serialized_jobs"].values()
     )
-    monkeypatch.setattr(serialization, "_plain_job", lambda job: None)
-    monkeypatch.setattr(serialization, "_read_plain_job", lambda raw: None)
+    monkeypatch.setattr(_writer, "plain_job", lambda job: None)
+    monkeypatch.setattr(_reader, "read_plain_job", lambda raw: None)
     assert [workflow_to_dict(workflow) for workflow in workflows] == fast
     assert [workflow_structure(workflow_from_dict(doc)) for doc in fast] == read_fast
 
