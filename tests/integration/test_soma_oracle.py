@@ -33,10 +33,24 @@ FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / 
 MARKER = "SWF-ORACLE:"
 
 #: Job fields described, in one order for both sides (special paths numbered in it).
-PATH_FIELDS = ("stdin", "stdout_file", "stderr_file", "working_directory")
-PATH_FIELDS += ("input_params_file", "output_params_file")
-VALUE_FIELDS = ("priority", "join_stderrout", "disposal_timeout", "env", "parallel_job_info")
-VALUE_FIELDS += ("configuration", "has_outputs", "use_input_params_file")
+PATH_FIELDS = (
+    "stdin",
+    "stdout_file",
+    "stderr_file",
+    "working_directory",
+    "input_params_file",
+    "output_params_file",
+)
+VALUE_FIELDS = (
+    "priority",
+    "join_stderrout",
+    "disposal_timeout",
+    "env",
+    "parallel_job_info",
+    "configuration",
+    "has_outputs",
+    "use_input_params_file",
+)
 
 #: Runs in the subprocess, with soma-workflow: describe each file as one JSON line.
 ORACLE_SCRIPT = r"""

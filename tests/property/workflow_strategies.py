@@ -227,7 +227,8 @@ class _Builder:
         job = Job(command, name=rng.choice([f"job{index}", f"job{index}", None]))
         if shape.job_options:
             self._job_options(job, inputs, outputs)
-        job.referenced_input_files = inputs or rng.choice([None, []])
+        no_inputs: list[list[Any] | None] = [None, []]  # both mean none; soma writes neither
+        job.referenced_input_files = inputs if inputs else rng.choice(no_inputs)
         job.referenced_output_files = outputs or None
         return job
 
@@ -274,7 +275,9 @@ class _Builder:
         job.priority = rng.randint(-5, 10)
         job.join_stderrout = rng.random() < 0.3
         job.disposal_timeout = rng.choice([168, 1, 48])
-        job.native_specification = rng.choice([None, "-q short", ["--mem=2g", "-t 10"]])
+        # soma-workflow also takes a list of options (SLURM); the model's annotation says str
+        specifications: list[Any] = [None, "-q short", ["--mem=2g", "-t 10"]]
+        job.native_specification = rng.choice(specifications)
         job.env = rng.choice([None, {"A": self._text(), "PATH_X": "/x:/y"}])
         job.configuration = rng.choice([{}, {"threads": rng.randint(1, 8)}])
         job.user_storage = rng.choice([None, plain_value(rng)])
@@ -349,7 +352,8 @@ class _Builder:
                     parent = rng.choice(parents)
                     if rng.random() < 0.3:
                         parent = parent + ".gz"
-                uri = rng.choice(["?a=1", {"b": 2, "c": "x"}, ""])
+                uris: list[str | dict[str, Any]] = ["?a=1", {"b": 2, "c": "x"}, ""]
+                uri = rng.choice(uris)
                 paths.append(OptionPath(parent, uri, name=rng.choice([None, f"opt{index}"])))
         return paths
 
