@@ -59,7 +59,7 @@ def ended_line(
 
 
 def ids_line(tag: str, job_ids: Iterable[int]) -> str:
-    return json.dumps([tag, *(int(job_id) for job_id in job_ids)]) + "\n"
+    return "[" + ",".join([f'"{tag}"', *[str(int(job_id)) for job_id in job_ids]]) + "]\n"
 
 
 def hello_line(env: Mapping[str, str], cwd: str) -> str:
