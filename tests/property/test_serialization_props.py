@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 from swf_domain.errors import SerializationError
 from swf_domain.model import Workflow
 from swf_domain.serialization import dumps, loads, workflow_from_dict, workflow_to_dict
-from tests.property.workflow_strategies import workflow_structure, workflows
+from swf_domain.validation import find_problems
+from tests.property.workflow_strategies import (
+    CyclicWorkflow,
+    cyclic_workflows,
+    workflow_structure,
+    workflows,
+)
 
 ROUND_TRIP = settings(
     max_examples=40,
@@ -56,6 +62,27 @@ def test_json_text_round_trip(workflow: Workflow) -> None:
     loaded = loads(text, "w.json")
     assert dumps(loaded) == text
     assert workflow_structure(loaded) == workflow_structure(workflow)
+
+
+@ROUND_TRIP
+@given(cyclic_workflows(max_jobs=40))
+def test_cycles_are_written_and_read_as_they_are(cyclic: CyclicWorkflow) -> None:
+    # serialization keeps what it is given; refusing cycles is validation's job
+    doc = workflow_to_dict(cyclic.workflow)
+    loaded = workflow_from_dict(copy_doc(doc))
+    assert workflow_to_dict(loaded) == doc
+    on_cycle = {id(job) for job in cyclic.cycle}
+    positions = [i for i, job in enumerate(cyclic.workflow.jobs) if id(job) in on_cycle]
+    problems = [problem.message for problem in find_problems(loaded)]
+    assert any("cycle" in message for message in problems)
+    assert all(loaded.jobs[i].name == cyclic.workflow.jobs[i].name for i in positions)
+
+
+@ROUND_TRIP
+@given(workflows(max_jobs=120))
+def test_generated_workflows_are_valid(workflow: Workflow) -> None:
+    # what workflow_strategies promises to the other property tests
+    assert [problem.message for problem in find_problems(workflow)] == []
 
 
 # ---------------------------------------------------------------------------------------

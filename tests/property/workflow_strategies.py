@@ -418,7 +418,11 @@ class _Builder:
             first, second = sorted(rng.sample(range(len(order)), 2))
             source, destination = jobs[order[first]], jobs[order[second]]
             function = rng.choice(
-                [None, "swf_domain.link_functions.list_to_sequence", ("mod.func", 1, "a")]
+                [
+                    None,
+                    "swf_domain.link_functions.list_to_sequence",
+                    ("soma_workflow.engine.sequence_max", 1),
+                ]
             )
             link = (source, "out") if function is None else (source, "out", function)
             by_param = links.setdefault(destination, {})
