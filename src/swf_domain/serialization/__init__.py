@@ -52,11 +52,20 @@ rule), implied param link dependencies added (soma's rule), old ``serialized_bar
 moved into ``serialized_jobs``. Unknown keys are written verbatim, so an ``"<id>"``
 inside one is not renumbered.
 
+Two soma-workflow 6.0.13 bugs show through: a document where soma forgot an option path's
+parent (above) is refused by swf, the parent being lost; and soma itself leaves a special
+path in ``input_params_file`` undecoded (``('<id>', n)``) when it reads one back.
+
 Job classes are found by their soma-workflow name in a small registry: Job, BarrierJob
 and, loaded on first need, the custom jobs of ``swf_domain.custom_jobs``
 (``soma_workflow.custom_jobs.MapJob``...). A registered class is built without calling
 its ``__init__`` (the document holds every field), so it must be a Job whose own extra
 fields, if any, have defaults.
+
+Modules: ``_values`` (markers, depth limit, special path numbering), ``_fields`` (job
+fields: codecs, defaults, when written), ``_paths`` (special path tables), ``_classes``
+(job class registry), ``_unknown`` (unknown keys kept), ``_writer`` and ``_reader``, and
+``_plain_jobs`` (fast paths for the common job, which is most of a big workflow).
 """
 
 from __future__ import annotations
