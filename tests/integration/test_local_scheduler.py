@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -94,7 +95,7 @@ def recorder(scheduler: LocalScheduler) -> Recorder:
 
 
 def request(
-    tmp_path: Path, job_id: int, *argv: str, join: bool = False, **options: object
+    tmp_path: Path, job_id: int, *argv: str, join: bool = False, **options: Any
 ) -> LaunchRequest:
     fields: dict[str, object] = {
         "job_id": job_id,
@@ -193,6 +194,7 @@ def test_a_non_zero_exit_fails_the_job_with_that_value(
     end = recorder.end_of(1)
 
     assert end.status is JobStatus.FAILED
+    assert end.exit is not None
     assert end.exit == ExitInfo(ExitStatus.FINISHED_REGULARLY, 3, None, end.exit.resource_usage)
 
 
@@ -250,7 +252,7 @@ def test_a_job_that_cannot_start_fails_alone_with_the_reason_in_its_stderr(
     scheduler: LocalScheduler,
     recorder: Recorder,
     tmp_path: Path,
-    build: Callable[[Path], dict[str, object]],
+    build: Callable[[Path], dict[str, Any]],
     exit_value: int,
     reason: str,
 ) -> None:
