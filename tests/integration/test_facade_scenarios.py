@@ -40,6 +40,7 @@ from swf_entry.client import (
     LeaveOneOutJob,
     MapJob,
     ReduceJob,
+    SerializationError,
     SharedResourcePath,
     TemporaryPath,
     UnknownObjectError,
@@ -1242,16 +1243,34 @@ def test_an_invalid_job_is_refused_at_submit_and_nothing_is_stored(
     assert wfc.workflows() == before
 
 
+def _structurally_invalid(case: str) -> tuple[Workflow, str]:
+    """A workflow naming a job that is not (or twice) in its jobs; the culprit's name."""
+    member, stranger = Job(["true"], name="member"), Job(["true"], name="stranger")
+    stranger.has_outputs = True
+    if case == "dependency":
+        return Workflow([member], [(member, stranger)]), "stranger"
+    if case == "param link":
+        return Workflow([member], param_links={member: {"x": [(stranger, "x")]}}), "stranger"
+    if case == "group":
+        return Workflow([member], root_group=[Group([member, stranger], name="g")]), "stranger"
+    return Workflow([member, member]), "member"
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: WorkflowController.submit_workflow raises SerializationError (not a "
-    "WorkflowError) for a dependency on a job that is not in the workflow",
+    raises=SerializationError,
+    reason="BUG: WorkflowController.submit_workflow raises SerializationError (from "
+    "serialization.workflow_to_dict, before validation) instead of WorkflowError when "
+    "the workflow names a job that is not in its jobs (or lists one twice)",
 )
-def test_a_dependency_on_an_unknown_job_is_refused_at_submit(wfc: WorkflowController) -> None:
-    member, stranger = Job(["true"], name="member"), Job(["true"], name="stranger")
+@pytest.mark.parametrize("case", ["dependency", "param link", "group", "duplicate"])
+def test_a_job_outside_the_workflow_is_refused_at_submit(
+    case: str, wfc: WorkflowController
+) -> None:
+    workflow, culprit = _structurally_invalid(case)
     before = wfc.workflows()
-    with pytest.raises(WorkflowError, match="stranger"):
-        wfc.submit_workflow(Workflow([member], [(member, stranger)]))
+    with pytest.raises(WorkflowError, match=culprit):
+        wfc.submit_workflow(workflow)
     assert wfc.workflows() == before
 
 
