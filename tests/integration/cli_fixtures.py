@@ -52,6 +52,13 @@ class Result:
         return f"swf {command} -> {self.code}\n--- stdout\n{self.out}--- stderr\n{self.err}"
 
 
+def default_sigint() -> None:
+    """Give a child the default SIGINT disposition: a test run started in the background
+    (``pytest &``, some CI runners) ignores SIGINT, and an ignored signal stays ignored
+    across exec, so the child would never see the Ctrl-C the test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, period: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,6 +106,7 @@ class SwfHome:
         return result
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
+        """``swf ARGS`` in the background, able to receive Ctrl-C (see ``default_sigint``)."""
         return subprocess.Popen(
             [str(SWF), *args],
             env=self.env(),
@@ -107,6 +115,7 @@ class SwfHome:
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
+            preexec_fn=default_sigint,
         )
 
     # -- workflow files ------------------------------------------------------------------

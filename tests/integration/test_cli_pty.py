@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pexpect
 import pytest
 
-from tests.integration.cli_fixtures import SWF, SwfHome, swf_home
+from tests.integration.cli_fixtures import SWF, SwfHome, default_sigint, swf_home
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -41,6 +41,7 @@ def spawn(home: SwfHome, *args: str) -> pexpect.spawn:
         dimensions=(40, 120),
         encoding="utf-8",
         timeout=30,
+        preexec_fn=default_sigint,
     )
 
 
