@@ -397,7 +397,7 @@ def test_unknown_job_exits_3(home: SwfHome, pipeline: str) -> None:
 
 def test_debug_shows_the_traceback(home: SwfHome) -> None:
     result = home.swf("--debug", "status", "999999")
-    assert result.code != 0
+    assert result.code == 3  # the documented exit code, traceback or not
     assert "Traceback (most recent call last)" in result.err
     assert "UnknownObjectError: no workflow with id 999999" in result.err
 
@@ -468,6 +468,15 @@ def test_validate_broken_json_exits_1(
     for mention in mentions:
         assert mention in first, result.out
     assert result.out.splitlines()[-1] == "1 problem(s) found"
+
+
+def test_what_a_workflow_file_prints_stays_off_the_json(fresh_home: SwfHome) -> None:
+    file = fresh_home.python_workflow(
+        "chatty.py", 'print("building...")\nworkflow = Workflow([Job(["true"], name="t")])\n'
+    )
+    result = fresh_home.swf("validate", str(file), "--json", expect=0)
+    assert result.json()["valid"] is True
+    assert result.err == "building...\n"
 
 
 def test_validate_lists_every_problem(fresh_home: SwfHome) -> None:

@@ -19,9 +19,10 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -182,22 +183,22 @@ def guarded(action: Callable[[], T]) -> T:
     except typer.Exit:
         raise
     except UnknownObjectError as error:
-        _maybe_raise(error)
+        _debug_traceback(error)
         fail(str(error), EXIT_NOT_FOUND)
     except (SerializationError, WorkflowError, JobError, ConfigurationError) as error:
-        _maybe_raise(error)
+        _debug_traceback(error)
         fail(str(error), EXIT_BAD_INPUT)
     except EngineError as error:
-        _maybe_raise(error)
+        _debug_traceback(error)
         fail(f"engine: {error}", EXIT_ENGINE)
     except SomaWorkflowError as error:
-        _maybe_raise(error)
+        _debug_traceback(error)
         fail(str(error), EXIT_FAILED)
     except ConnectionError as error:
-        _maybe_raise(error)
+        _debug_traceback(error)
         fail(f"engine: {_os_error_text(error)}", EXIT_ENGINE)
     except OSError as error:  # e.g. a --home the user cannot write to
-        _maybe_raise(error)
+        _debug_traceback(error)
         fail(_os_error_text(error), EXIT_BAD_INPUT)
 
 
@@ -206,9 +207,10 @@ def _os_error_text(error: OSError) -> str:
     return where + (error.strerror or str(error))
 
 
-def _maybe_raise(error: BaseException) -> None:
+def _debug_traceback(error: BaseException) -> None:
+    """With --debug, show the traceback too; the exit code stays the documented one."""
     if ctx().debug:
-        raise error
+        traceback.print_exception(error, file=sys.stderr)
 
 
 def emit_json(value: Any) -> None:
@@ -305,9 +307,12 @@ def snapshot(
 
 
 def load_file(file: Path) -> Workflow:
+    """The workflow of ``file``. What a Python workflow file prints goes to stderr: stdout
+    is swf's own (``--json`` documents, the id printed by ``submit``)."""
     from swf_entry.workflow_files import load_workflow_file
 
-    return guarded(lambda: load_workflow_file(file))
+    with redirect_stdout(sys.stderr):
+        return guarded(lambda: load_workflow_file(file))
 
 
 @app.command()
@@ -385,7 +390,8 @@ def list_workflows(as_json: JsonOpt = False) -> None:
     with controller() as wfc:
         rows = []
         for workflow_id, (name, expiration) in sorted(guarded(wfc.workflows).items()):
-            snap = guarded(lambda wid=workflow_id: snapshot(wfc, wid))  # type: ignore[misc]
+            # No job names needed: counts only, without fetching each whole workflow.
+            snap = guarded(lambda wid=workflow_id: snapshot(wfc, wid, {}))  # type: ignore[misc]
             row = snap.as_json(with_jobs=False)
             row["name"] = name
             row["expiration"] = expiration.isoformat(timespec="seconds") if expiration else None
@@ -411,8 +417,10 @@ def status(
     """
     with controller() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
-        snap = guarded(lambda: snapshot(wfc, workflow_id))
-        model = guarded(lambda: wfc.workflow(workflow_id)) if tree else None
+        # The whole workflow is fetched only when its job names or groups are shown.
+        model = guarded(lambda: wfc.workflow(workflow_id)) if jobs or tree else None
+        names = {job.job_id: str(job.name) for job in model.jobs} if model else {}
+        snap = guarded(lambda: snapshot(wfc, workflow_id, names))
     if as_json:
         emit_json(snap.as_json(with_jobs=jobs or tree))
         return
@@ -420,7 +428,7 @@ def status(
     console.print(display.summary_table(snap))
     if jobs:
         console.print(display.jobs_table(snap))
-    if model is not None:
+    if tree and model is not None:
         console.print(display.group_tree(model, snap))
 
 
