@@ -28,6 +28,8 @@ from typing import Any
 import psutil
 import pytest
 
+from swf_adapters.schedulers.local.launcher import shutdown_host
+from swf_adapters.schedulers.local.layout import StateLayout
 from swf_domain.errors import EngineError, JobError, WorkflowError
 from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
 from swf_entry.client import (
@@ -56,6 +58,7 @@ from tests.integration.facade_fixtures import (
     ProcessGuard,
     Site,
     facade_guard,
+    marked_environment,
     site,
     site_factory,
     wait_until,
@@ -1142,6 +1145,46 @@ def test_several_threads_share_one_controller(wfc: WorkflowController, tmp_path:
         assert wfc.workflows([wf_id])[wf_id][0] == f"thread{index}"
 
 
+ODD_ARGUMENTS = [
+    "a b",
+    "'q'",
+    '"dq"',
+    "$HOME",
+    "*",
+    "; echo injected",
+    "é ü 漢字",
+    "",
+    "line\nbreak",
+    "tab\there",
+    "back\\slash",
+    "%s",
+]
+
+
+def test_arguments_and_environment_reach_the_job_verbatim(
+    wfc: WorkflowController, tmp_path: Path
+) -> None:
+    """No shell between the command list and the process: every argument arrives as
+    written (spaces, quotes, globs, newlines, empty), and so do odd environment values."""
+    argv_file, env_file = tmp_path / "argv.json", tmp_path / "env.txt"
+    show_argv = py(
+        "argv",
+        "import json, sys; json.dump(sys.argv[2:], open(sys.argv[1], 'w'))",
+        str(argv_file),
+        *ODD_ARGUMENTS,
+    )
+    odd_value = "x y\nz é $HOME"
+    show_env = sh("env", 'printf %s "$ODD" > "$1"', str(env_file), env={"ODD": odd_value})
+
+    wf_id = run(wfc, Workflow([show_argv, show_env], name="odd é"))
+
+    assert_all_done(wfc, wf_id)
+    assert json.loads(argv_file.read_text()) == ODD_ARGUMENTS
+    assert env_file.read_text() == odd_value
+    assert wfc.workflows([wf_id])[wf_id][0] == "odd é"
+    assert wfc.workflow(wf_id).jobs[0].command[4:] == ODD_ARGUMENTS
+
+
 def test_queries_of_a_finished_workflow(wfc: WorkflowController, tmp_path: Path) -> None:
     good = sh("good", 'echo "to out"; echo "to err" >&2')
     bad = sh("bad", 'echo "bad news" >&2; exit 7')
@@ -1433,6 +1476,23 @@ def test_a_job_that_ends_while_no_engine_runs(
     assert ids_by_name(controller, wf_id) == ids
     assert [runs(tmp_path / n) for n in ("waiter", "after")] == [1, 1]
     assert fresh.engine_pid() not in (None, first_engine)
+
+
+def test_class_wide_isolated_light_mode(
+    facade_guard: ProcessGuard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """soma-workflow's switch: ``WorkflowController.isolated_light_mode = dir`` makes every
+    controller built without arguments embed its engine, with its state in ``dir``."""
+    home = facade_guard.new_home("embedded")
+    monkeypatch.setattr(WorkflowController, "isolated_light_mode", str(home))
+    try:
+        with marked_environment(facade_guard), WorkflowController() as controller:
+            wf_id = run(controller, Workflow([Job(["true"], name="one")]))
+            assert_all_done(controller, wf_id)
+            assert not (home / "engine.json").exists()  # no daemon: the engine is ours
+        assert (home / "swf.db").exists()
+    finally:
+        shutdown_host(StateLayout(home / "jobhost"))
 
 
 @pytest.mark.xfail(
