@@ -311,11 +311,11 @@ def test_wait_timeout_exits_124(home: SwfHome) -> None:
 def test_stop_jobs_restart_jobs_stop_and_delete(home: SwfHome) -> None:
     file = home.python_workflow("slow.py", SLOW)
     workflow_id = home.swf("submit", str(file), "--name", "control", expect=0).out.strip()
-    home.wait_for_status(workflow_id, lambda s: s["slow0"] == s["slow1"] == "running")
+    home.wait_for_status(workflow_id, lambda s: s["slow0"] == "running")
 
     assert home.swf("stop-jobs", workflow_id, "slow0", expect=0).out.strip() == "stopped 1 job(s)"
     statuses = home.wait_for_status(workflow_id, lambda s: s["slow0"] == "failed")
-    assert statuses["slow1"] == "running"
+    assert statuses["slow1"] in ("queued_active", "running")  # only slow0 was stopped
     assert statuses["later"] not in ("running", "done")
     killed = next(job for job in home.status(workflow_id)["jobs"] if job["name"] == "slow0")
     assert killed["exit_status"] == "killed_by_user"
@@ -323,7 +323,8 @@ def test_stop_jobs_restart_jobs_stop_and_delete(home: SwfHome) -> None:
     assert home.swf("restart-jobs", "control", "slow0", expect=0).out.strip() == (
         "restarted 1 job(s)"
     )
-    home.wait_for_status(workflow_id, lambda s: s["slow0"] == "running")
+    back = home.wait_for_status(workflow_id, lambda s: s["slow0"] != "failed")
+    assert back["slow0"] in ("submission_pending", "queued_active", "running")
 
     assert home.swf("stop", "control", expect=0).out.strip() == f"workflow {workflow_id} stopped"
     statuses = home.wait_for_status(workflow_id, lambda s: "running" not in s.values())
@@ -638,7 +639,7 @@ def test_bad_config_exits_4(fresh_home: SwfHome) -> None:
 
 def interrupt_run(home: SwfHome, mode: str) -> tuple[subprocess.CompletedProcess[str], str]:
     """Start ``swf run --on-interrupt MODE`` of SLOW, SIGINT it once its jobs run."""
-    seconds = "30" if mode == "stop" else "3"
+    seconds = "30" if mode == "stop" else "5"
     file = home.python_workflow(f"interrupted_{mode}.py", SLOW.replace('"30"', f'"{seconds}"'))
     process = home.popen("run", "--on-interrupt", mode, str(file))
     try:
