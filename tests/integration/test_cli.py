@@ -252,6 +252,23 @@ def test_logs_stdout_and_stderr(home: SwfHome, pipeline: str) -> None:
     assert home.swf("logs", pipeline, str(job_id), expect=0).out == "prepared-out\n"
 
 
+def test_logs_follow_a_job_that_has_not_started_yet(home: SwfHome) -> None:
+    file = home.python_workflow(
+        "follow.py",
+        """
+        first = Job(["sleep", "1.5"], name="first")
+        # 'café' split across two writes: bytes are copied as they are.
+        text = "printf 'caf\\\\303'; sleep 0.4; printf '\\\\251 and more\\\\n'"
+        second = Job(["sh", "-c", text], name="second")
+        workflow = Workflow([first, second], dependencies=[(first, second)])
+        """,
+    )
+    workflow_id = home.swf("submit", str(file), expect=0).out.strip()
+    followed = home.swf("logs", "--follow", workflow_id, "second", expect=0)
+    assert followed.out == "café and more\n"
+    assert home.job_statuses(workflow_id) == {"first": "done", "second": "done"}
+
+
 # -- failures and restart ----------------------------------------------------------------
 
 

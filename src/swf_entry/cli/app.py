@@ -469,25 +469,36 @@ def logs(
         if len(job_ids) > 1:
             fail(f"{len(job_ids)} jobs are named {job!r}: use an id", EXIT_NOT_FOUND)
         job_id = job_ids[0]
-        files = guarded(lambda: wfc.link.job_files(job_id))
-        path = files[1] if stderr else files[0]
+
+        def output_path() -> str | None:
+            files = guarded(lambda: wfc.link.job_files(job_id))
+            return files[1] if stderr else files[0]
+
+        path = output_path()
         position = 0
         while True:
             position = _print_from(path, position)
             if not follow or guarded(lambda: wfc.job_status(job_id)) in ("done", "failed"):
+                if path is None and follow:
+                    path = output_path()  # it ended between our two looks
                 _print_from(path, position)
                 return
             time.sleep(0.2)
+            if path is None:  # not started yet: its files are known once it starts
+                path = output_path()
 
 
 def _print_from(path: str | None, position: int) -> int:
+    """Copy ``path`` from byte ``position`` to stdout, as bytes (a multi-byte character
+    cut between two reads of a growing file stays whole)."""
     if not path or not Path(path).exists():
         return position
     with open(path, "rb") as handle:
         handle.seek(position)
         chunk = handle.read()
-    sys.stdout.write(chunk.decode(errors="replace"))
     sys.stdout.flush()
+    sys.stdout.buffer.write(chunk)
+    sys.stdout.buffer.flush()
     return position + len(chunk)
 
 
