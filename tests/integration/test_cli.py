@@ -593,6 +593,20 @@ def test_run_fixture_with_untranslated_paths_fails(home: SwfHome) -> None:
 # -- engine and configuration -----------------------------------------------------------
 
 
+def test_run_embedded_starts_no_daemon_and_refuses_to_run_beside_one(
+    fresh_home: SwfHome,
+) -> None:
+    file = fresh_home.python_workflow("pipeline.py", PIPELINE)
+    document = fresh_home.swf("run", "--embedded", "--json", str(file), expect=0).json()
+    assert document["counts"] == {"done": 5}
+    assert fresh_home.swf("engine", "status").code == 1  # the engine lived in `run`
+    # The daemon (started on demand now) reads what the embedded engine stored.
+    assert fresh_home.status(str(document["id"]))["counts"] == {"done": 5}
+    beside = fresh_home.swf("run", "--embedded", str(file))
+    assert beside.code == 5, str(beside)
+    assert_one_clear_line(beside.err, "engine daemon already runs", "swf engine stop")
+
+
 def test_engine_start_status_stop(fresh_home: SwfHome) -> None:
     fresh_home.write("rel.cfg", "[res]\nCPU_NB = 1\n")
     engine = ("--config", "rel.cfg", "-r", "res", "engine")  # relative to the shell's cwd
