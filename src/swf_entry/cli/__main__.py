@@ -2,4 +2,4 @@
 
 from swf_entry.cli.app import main
 
-main()
+main(prog_name="swf")

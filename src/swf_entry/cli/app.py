@@ -846,7 +846,7 @@ def _show_warning(
         sys.stderr.write(f"warning: {message}\n")
 
 
-def main() -> None:
-    """Console-script entry point."""
+def main(prog_name: str | None = None) -> None:
+    """Console-script entry point (``prog_name`` for ``python -m swf_entry.cli``)."""
     warnings.showwarning = _show_warning
-    app()
+    app(prog_name=prog_name)
