@@ -1495,26 +1495,14 @@ def test_class_wide_isolated_light_mode(
         shutdown_host(StateLayout(home / "jobhost"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=EngineError,
-    reason="BUG: a wait_workflow in progress when the daemon stops gets EngineError('the "
-    "engine is not running: the engine was shut down') instead of being carried over to "
-    "the restarted engine (pyro server _invoke re-raises the notifier's SomaWorkflowError "
-    "before its WAIT_METHODS/closing check turns it into SHUTTING_DOWN)",
-)
-@pytest.mark.parametrize("site", ["daemon"], indirect=True)
-def test_a_wait_in_progress_survives_an_engine_restart(
-    site_factory: Callable[[str], Site], site: Site, tmp_path: Path
-) -> None:
-    """Daemon mode: the engine stops while a client waits; the client's link restarts it
-    and the wait returns once the workflow is done, as if nothing happened."""
-    fresh = site_factory("daemon")
-    flag = tmp_path / "go"
-    waiter = sh("waiter", COUNT_THEN_WAIT, str(tmp_path / "waiter"), str(flag))
-    after = sh("after", COUNT, str(tmp_path / "after"))
+def _wait_across_an_engine_stop(fresh: Site, box: Path) -> None:
+    """One round: a client waits on a running workflow while its engine is stopped."""
+    box.mkdir()
+    flag = box / "go"
+    waiter = sh("waiter", COUNT_THEN_WAIT, str(box / "waiter"), str(flag))
+    after = sh("after", COUNT, str(box / "after"))
     wf_id = fresh.controller.submit_workflow(Workflow([waiter, after], [(waiter, after)]))
-    assert wait_until(lambda: runs(tmp_path / "waiter") == 1, 30)
+    assert wait_until(lambda: runs(box / "waiter") == 1, 30)
     outcome: list[BaseException | None] = []
 
     def wait() -> None:
@@ -1529,8 +1517,6 @@ def test_a_wait_in_progress_survives_an_engine_restart(
     try:
         time.sleep(0.3)  # the wait is in the engine
         assert stop_engine(fresh.home) is True
-        flag.touch()
-        thread.join(60)
     finally:
         flag.touch()
         thread.join(60)
@@ -1538,7 +1524,27 @@ def test_a_wait_in_progress_survives_an_engine_restart(
     if outcome[0] is not None:
         raise outcome[0]
     assert_all_done(fresh.controller, wf_id)
-    assert [runs(tmp_path / n) for n in ("waiter", "after")] == [1, 1]
+    assert [runs(box / n) for n in ("waiter", "after")] == [1, 1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=EngineError,
+    reason="BUG (a race, lost about 5 times in 6, hence 3 rounds): a wait_workflow in "
+    "progress when the daemon stops gets EngineError('the engine is not running: the engine "
+    "was shut down') instead of being carried over to the restarted engine (pyro server "
+    "_invoke re-raises the notifier's SomaWorkflowError before its WAIT_METHODS/closing "
+    "check turns it into SHUTTING_DOWN)",
+)
+@pytest.mark.parametrize("site", ["daemon"], indirect=True)
+def test_a_wait_in_progress_survives_an_engine_restart(
+    site_factory: Callable[[str], Site], site: Site, tmp_path: Path
+) -> None:
+    """Daemon mode: the engine stops while a client waits; the client's link restarts it
+    and the wait returns once the workflow is done, as if nothing happened."""
+    fresh = site_factory("daemon")
+    for round_number in range(3):
+        _wait_across_an_engine_stop(fresh, tmp_path / f"round{round_number}")
 
 
 SUBMITTER = """
