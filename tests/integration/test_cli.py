@@ -296,6 +296,29 @@ def test_failed_run_then_restart_reruns_only_the_failed_jobs(home: SwfHome) -> N
     assert "nothing to restart" in again.out
 
 
+def test_names_are_shown_as_written_never_as_markup(home: SwfHome) -> None:
+    """Job, group and workflow names like "a[/b]" once crashed rich's markup parser."""
+    file = home.python_workflow(
+        "odd.py",
+        """
+        odd = Job(["sh", "-c", "echo '[red]oops[/red]' >&2; exit 2"], name="a[/b] [bold]x")
+        workflow = Workflow(
+            [odd], root_group=[Group([odd], name="g[/i]")], name="w [italic]:smile:"
+        )
+        """,
+    )
+    run = home.swf("run", str(file))
+    assert run.code == 1, str(run)
+    assert "failed a[/b] [bold]x (id " in run.out
+    assert "[red]oops[/red]" in run.out
+    assert "w [italic]:smile:" in run.out
+    submitted = re.search(r"workflow (\d+) submitted", run.out)
+    assert submitted, run.out
+    shown = home.swf("status", submitted.group(1), "--jobs", "--tree", expect=0).out
+    assert "│ a[/b] [bold]x │ failed" in shown
+    assert "g[/i] (1 failed)" in shown
+
+
 def test_wait_of_a_failed_workflow_exits_1_with_the_stderr_tail(home: SwfHome) -> None:
     file = home.write(
         "fail_once.py",

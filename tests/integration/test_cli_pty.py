@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import pexpect
+import pexpect  # type: ignore[import-untyped]
 import pytest
 
 from tests.integration.cli_fixtures import SWF, SwfHome, default_sigint, swf_home
