@@ -1242,6 +1242,8 @@ UNKNOWN = 987_654_321
 def test_unknown_ids_raise_unknown_object_error(wfc: WorkflowController, tmp_path: Path) -> None:
     wf_id = run(wfc, Workflow([Job(["true"], name="one")]))
     job_id = ids_by_name(wfc, wf_id)["one"]
+    other_id = run(wfc, Workflow([Job(["true"], name="two")]))
+    foreign_job = ids_by_name(wfc, other_id)["two"]
     calls: list[tuple[str, Callable[[], object]]] = [
         ("workflow", lambda: wfc.workflow(UNKNOWN)),
         ("workflow_status", lambda: wfc.workflow_status(UNKNOWN)),
@@ -1261,11 +1263,20 @@ def test_unknown_ids_raise_unknown_object_error(wfc: WorkflowController, tmp_pat
         ("stop_jobs/workflow", lambda: wfc.stop_jobs(UNKNOWN, [job_id])),
         ("restart_jobs/workflow", lambda: wfc.restart_jobs(UNKNOWN, [job_id])),
     ]
+    wrong: list[str] = []
     for label, call in calls:
-        with pytest.raises(UnknownObjectError, match=str(UNKNOWN)):
+        try:
             call()
-        assert label  # named for the traceback
+            wrong.append(f"{label}: no error")
+        except UnknownObjectError as error:
+            if str(UNKNOWN) not in str(error):
+                wrong.append(f"{label}: message does not name the id: {error}")
+    assert wrong == []
+    for control in (wfc.stop_jobs, wfc.restart_jobs):  # a job of another workflow
+        with pytest.raises(UnknownObjectError, match=f"{foreign_job}.*{wf_id}"):
+            control(wf_id, [foreign_job])
     assert wfc.workflow_status(wf_id) == WORKFLOW_DONE  # the engine is unharmed
+    assert wfc.job_status(foreign_job) == DONE
 
 
 def test_a_cycle_is_refused_at_submit_and_nothing_is_stored(wfc: WorkflowController) -> None:
