@@ -478,6 +478,21 @@ class Reader:
 
     def _dependencies(self) -> list[tuple[Element, Element]]:
         listed = self._list("dependencies") or []
+        jobs: dict[Any, Job] = self.jobs
+        try:  # the usual ["<tuple>", parent, child] in bulk; anything else below
+            pairs: list[tuple[Element, Element]] = [
+                (jobs[parent_id], jobs[child_id])
+                for tag, parent_id, child_id in listed
+                if tag == "<tuple>" and type(parent_id) is int and type(child_id) is int
+            ]
+            if len(pairs) == len(listed):
+                return pairs
+        except (KeyError, TypeError, ValueError):
+            pass
+        return self._checked_dependencies(listed)
+
+    def _checked_dependencies(self, listed: list[Any]) -> list[tuple[Element, Element]]:
+        """Dependencies one by one: plain [parent, child] pairs, or the culprit named."""
         jobs = self.jobs
         out: list[tuple[Element, Element]] = []
         append = out.append
