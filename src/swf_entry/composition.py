@@ -25,7 +25,7 @@ from swf_app.engine import Engine
 from swf_app.link import EngineLink
 from swf_app.service import EngineService
 from swf_app.system_clock import SystemClock
-from swf_domain.errors import ConfigurationError
+from swf_domain.errors import ConfigurationError, EngineError
 from swf_domain.model import FileTransfer
 from swf_domain.translation import TranslationTable
 
@@ -44,11 +44,20 @@ class EmbeddedLink(EngineService):
     """The in-process link: closing the client stops the engine thread.
 
     Jobs keep running in the job host, and the next engine for the same state directory
-    (embedded or daemon) picks them up, so closing is never destructive.
+    (embedded or daemon) picks them up, so closing is never destructive. The link holds
+    the state directory's engine lock (the daemon's), so that one engine at most drives a
+    store and its job host, whichever way it was started.
     """
 
+    lock_descriptor: int | None = None
+
     def close(self) -> None:
-        self.shutdown()
+        try:
+            self.shutdown()
+        finally:
+            if self.lock_descriptor is not None:
+                os.close(self.lock_descriptor)  # releases the flock
+                self.lock_descriptor = None
 
 
 # -- configuration ---------------------------------------------------------------------
@@ -159,7 +168,7 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
     """A link to the engine of ``config``, embedded or through the local daemon."""
     _check_supported(config)
     if embedded:
-        return build_service(config, EmbeddedLink)
+        return _embedded_link(config)
     from swf_entry.daemon import local_engine_link
 
     idle = config.engine_idle_timeout
@@ -169,6 +178,29 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
         config_file=config.config_file,
         resource_id=config.resource_id,
     )
+
+
+def _embedded_link(config: ResourceConfig) -> EmbeddedLink:
+    """An engine in this process, once it holds the state directory's engine lock."""
+    from swf_entry.daemon import EngineLayout, lock_holder, take_engine_lock
+
+    config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    layout = EngineLayout.of(config.state_dir)
+    descriptor = take_engine_lock(layout)
+    if descriptor is None:
+        raise EngineError(
+            f"another engine (pid {lock_holder(layout) or 'unknown'}) already drives"
+            f" {config.state_dir}: use it (without --embedded / isolated_light_mode), or stop it"
+            " first (`swf engine stop`)"
+        )
+    try:
+        link = build_service(config, EmbeddedLink)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    assert isinstance(link, EmbeddedLink)
+    link.lock_descriptor = descriptor
+    return link
 
 
 def connect(

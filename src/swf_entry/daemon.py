@@ -177,7 +177,7 @@ def _report(ready_fd: int | None, line: str) -> None:
         os.close(ready_fd)
 
 
-def _take_engine_lock(layout: EngineLayout) -> int | None:
+def take_engine_lock(layout: EngineLayout) -> int | None:
     """The locked descriptor of ``engine.lock`` (kept for the process's life), or None."""
     descriptor = os.open(layout.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -190,7 +190,7 @@ def _take_engine_lock(layout: EngineLayout) -> int | None:
     return descriptor
 
 
-def _lock_holder(layout: EngineLayout) -> int:
+def lock_holder(layout: EngineLayout) -> int:
     """The pid written by the engine holding the lock (0 if unknown)."""
     try:
         return int(layout.lock_file.read_text().strip() or 0)
@@ -219,9 +219,9 @@ def run_engine(layout: EngineLayout, options: EngineOptions, ready_fd: int | Non
     """Serve an engine for ``layout`` until stopped or idle; 0 also when one already runs."""
     os.umask(0o077)
     ensure_private_dir(layout.state_dir)
-    lock = _take_engine_lock(layout)  # held (open) until this process exits
+    lock = take_engine_lock(layout)  # held (open) until this process exits
     if lock is None:
-        holder = _lock_holder(layout)
+        holder = lock_holder(layout)
         log.info(
             "an engine already runs for %s (pid %d, socket %s); not starting another",
             layout.state_dir,
