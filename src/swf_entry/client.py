@@ -44,6 +44,7 @@ from swf_domain.model import (
     Workflow,
 )
 from swf_domain.status import ExitStatus, JobStatus
+from swf_domain.validation import validate
 
 __all__ = [
     "BarrierJob",
@@ -138,7 +139,13 @@ class WorkflowController:
         queue: str | None = None,
     ) -> int:
         """Validate and submit ``workflow``; returns its id. Invalid -> WorkflowError/JobError."""
-        document = serialization.workflow_to_dict(workflow)
+        try:
+            document = serialization.workflow_to_dict(workflow)
+        except SerializationError:
+            # A structural mistake (a job outside the workflow, listed twice...) stops the
+            # writer first; validation names it with the documented WorkflowError/JobError.
+            validate(workflow)
+            raise
         workflow_id = self._link.submit_workflow(
             document, name if name is not None else workflow.name, queue, _to_epoch(expiration_date)
         )

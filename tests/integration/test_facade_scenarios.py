@@ -30,7 +30,7 @@ import pytest
 
 from swf_adapters.schedulers.local.launcher import shutdown_host
 from swf_adapters.schedulers.local.layout import StateLayout
-from swf_domain.errors import EngineError, JobError, WorkflowError
+from swf_domain.errors import JobError, WorkflowError
 from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
 from swf_entry.client import (
     BarrierJob,
@@ -42,7 +42,6 @@ from swf_entry.client import (
     LeaveOneOutJob,
     MapJob,
     ReduceJob,
-    SerializationError,
     SharedResourcePath,
     TemporaryPath,
     UnknownObjectError,
@@ -1310,13 +1309,6 @@ def _structurally_invalid(case: str) -> tuple[Workflow, str]:
     return Workflow([member, member]), "member"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SerializationError,
-    reason="BUG: WorkflowController.submit_workflow raises SerializationError (from "
-    "serialization.workflow_to_dict, before validation) instead of WorkflowError when "
-    "the workflow names a job that is not in its jobs (or lists one twice)",
-)
 @pytest.mark.parametrize("case", ["dependency", "param link", "group", "duplicate"])
 def test_a_job_outside_the_workflow_is_refused_at_submit(
     case: str, wfc: WorkflowController
@@ -1538,15 +1530,6 @@ def _wait_across_an_engine_stop(fresh: Site, box: Path) -> None:
     assert [runs(box / n) for n in ("waiter", "after")] == [1, 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=EngineError,
-    reason="BUG (a race, lost about 5 times in 6, hence 3 rounds): a wait_workflow in "
-    "progress when the daemon stops gets EngineError('the engine is not running: the engine "
-    "was shut down') instead of being carried over to the restarted engine (pyro server "
-    "_invoke re-raises the notifier's SomaWorkflowError before its WAIT_METHODS/closing "
-    "check turns it into SHUTTING_DOWN)",
-)
 @pytest.mark.parametrize("site", ["daemon"], indirect=True)
 def test_a_wait_in_progress_survives_an_engine_restart(
     site_factory: Callable[[str], Site], site: Site, tmp_path: Path

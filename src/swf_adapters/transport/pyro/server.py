@@ -121,6 +121,10 @@ class EngineObject:
         try:
             result = getattr(self._link, name)(*args)
         except SomaWorkflowError:
+            if name in WAIT_METHODS and self.closing.is_set():
+                # The engine's waiters are failed as it stops: the client must carry its
+                # wait over to the next engine, not report the stop as an error.
+                raise Pyro5.errors.CommunicationError(SHUTTING_DOWN) from None
             raise
         except Exception as error:
             log.exception("engine call %s failed", name)
