@@ -15,19 +15,20 @@ import os
 import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swf_adapters.config import ResourceConfig, load_config, translation_table
-from swf_adapters.schedulers.local import LocalScheduler
-from swf_adapters.store import open_store
-from swf_adapters.workspace.local import LocalWorkspace
-from swf_app.engine import Engine
 from swf_app.link import EngineLink
-from swf_app.service import EngineService
-from swf_app.system_clock import SystemClock
 from swf_domain.errors import ConfigurationError, EngineError
 from swf_domain.model import FileTransfer
-from swf_domain.translation import TranslationTable
+
+if TYPE_CHECKING:
+    from swf_app.service import EngineService
+    from swf_entry.embedded import EmbeddedLink
+
+# The store, engine and scheduler (SQLAlchemy and friends) are imported where they are
+# built: a CLI command that talks to the daemon never needs them, and importing them
+# costs more CPU than the command itself.
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,26 +39,6 @@ class ClientOptions:
     config_file: Path | None = None
     #: Keep everything (database, engine, job files) in this directory.
     home: Path | None = None
-
-
-class EmbeddedLink(EngineService):
-    """The in-process link: closing the client stops the engine thread.
-
-    Jobs keep running in the job host, and the next engine for the same state directory
-    (embedded or daemon) picks them up, so closing is never destructive. The link holds
-    the state directory's engine lock (the daemon's), so that one engine at most drives a
-    store and its job host, whichever way it was started.
-    """
-
-    lock_descriptor: int | None = None
-
-    def close(self) -> None:
-        try:
-            self.shutdown()
-        finally:
-            if self.lock_descriptor is not None:
-                os.close(self.lock_descriptor)  # releases the flock
-                self.lock_descriptor = None
 
 
 # -- configuration ---------------------------------------------------------------------
@@ -122,6 +103,14 @@ def build_service(
     config: ResourceConfig, link_class: type[EngineService] = EngineService
 ) -> EngineService:
     """An engine (started) and its service for ``config``: store, local scheduler, workspace."""
+    from swf_adapters.schedulers.local import LocalScheduler
+    from swf_adapters.store import open_store
+    from swf_adapters.workspace.local import LocalWorkspace
+    from swf_app.engine import Engine
+    from swf_app.service import EngineService
+    from swf_app.system_clock import SystemClock
+    from swf_domain.translation import TranslationTable
+
     _check_supported(config)
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_store(config.database_url)
@@ -138,7 +127,7 @@ def build_service(
         transfer_location=_local_transfer_path,
     )
     engine.start()
-    return link_class(store, engine, clock)
+    return (link_class or EngineService)(store, engine, clock)
 
 
 def build_engine_service(
@@ -183,6 +172,7 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:
     """An engine in this process, once it holds the state directory's engine lock."""
     from swf_entry.daemon import EngineLayout, lock_holder, take_engine_lock
+    from swf_entry.embedded import EmbeddedLink
 
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     layout = EngineLayout.of(config.state_dir)
