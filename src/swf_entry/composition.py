@@ -100,7 +100,7 @@ def _local_transfer_path(_workflow_id: int, transfer: FileTransfer) -> str:
 
 
 def build_service(
-    config: ResourceConfig, link_class: type[EngineService] = EngineService
+    config: ResourceConfig, link_class: type[EngineService] | None = None
 ) -> EngineService:
     """An engine (started) and its service for ``config``: store, local scheduler, workspace."""
     from swf_adapters.schedulers.local import LocalScheduler
