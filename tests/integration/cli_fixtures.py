@@ -30,8 +30,8 @@ from swf_adapters.schedulers.local.launcher import shutdown_host
 from swf_adapters.schedulers.local.layout import StateLayout
 
 SWF = Path(sys.executable).with_name("swf")
-#: shared/ sits beside the repository (here and in CI's fresh clone).
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "soma-json"
+#: soma-workflow 6.0.13's JSON files, kept in the repository.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "soma-json"
 #: Environment variables that would let the user's own setup leak into a test.
 _SCRUBBED = ("SWF_CONFIG", "SOMA_WORKFLOW_CONFIG", "COLUMNS", "LINES", "SWF_HOME")
 

@@ -69,7 +69,7 @@ __all__ = ["facade_guard", "site", "site_factory", "wfc"]  # fixtures, imported 
 pytestmark = pytest.mark.timeout(120)
 
 PY = sys.executable
-FIXTURES = Path("/work/shared/fixtures/soma-json")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "soma-json"
 DONE = JobStatus.DONE.value
 FAILED = JobStatus.FAILED.value
 WORKFLOW_DONE = WorkflowStatus.DONE.value
