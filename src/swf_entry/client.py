@@ -267,6 +267,23 @@ class WorkflowController:
             workflow_id, _to_epoch(new_expiration_date)
         )
 
+    # -- file transfers outside a workflow ----------------------------------------------
+    # soma-workflow moves such files between a client and a *remote* resource. swf runs on
+    # the local resource only (remote resources are a later issue), where a FileTransfer
+    # inside a workflow is used in place; these calls say so instead of pretending.
+
+    def register_transfer(self, file_transfer: FileTransfer) -> Any:
+        raise TransferError(_NO_STANDALONE_TRANSFERS.format(what="register_transfer"))
+
+    def transfer_files(self, transfer_ids: Sequence[Any], buffer_size: int = 256 * 1024) -> bool:
+        raise TransferError(_NO_STANDALONE_TRANSFERS.format(what="transfer_files"))
+
+    def transfer_status(self, transfer_id: Any) -> Any:
+        raise TransferError(_NO_STANDALONE_TRANSFERS.format(what="transfer_status"))
+
+    def delete_transfer(self, transfer_id: Any) -> bool:
+        raise TransferError(_NO_STANDALONE_TRANSFERS.format(what="delete_transfer"))
+
     def disconnect(self) -> None:
         """Close this client; the workflows go on (and, embedded, the engine stops)."""
         self._link.close()
@@ -276,6 +293,12 @@ class WorkflowController:
 
     def __exit__(self, *exc: object) -> None:
         self.disconnect()
+
+
+_NO_STANDALONE_TRANSFERS = (
+    "{what}: file transfers outside a workflow need a remote resource, which swf does not"
+    " support yet; on the local resource a FileTransfer in a workflow is used in place"
+)
 
 
 def _copy_or_empty(source: str | None, destination: str) -> None:

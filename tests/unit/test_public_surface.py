@@ -143,13 +143,16 @@ def test_controller_has_soma_workflow_methods() -> None:
     assert callable(client.Helper.unserialize)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (API gap): WorkflowController lacks the transfer methods documented in "
-    "soma-workflow's client API (seeds/004): register_transfer, transfer_files, "
-    "transfer_status, delete_transfer",
-)
-def test_controller_has_the_documented_transfer_methods() -> None:
-    names = ("register_transfer", "transfer_files", "transfer_status", "delete_transfer")
-    missing = [n for n in names if not callable(getattr(client.WorkflowController, n, None))]
-    assert missing == []
+def test_controller_has_the_documented_transfer_methods_and_refuses_them_clearly() -> None:
+    """soma-workflow's client API lists them; without a remote resource they have nothing
+    to move, and say so with a TransferError rather than doing nothing."""
+    controller = client.WorkflowController.__new__(client.WorkflowController)
+    calls = {
+        "register_transfer": (client.FileTransfer(True, "/tmp/x"),),
+        "transfer_files": ([1],),
+        "transfer_status": (1,),
+        "delete_transfer": (1,),
+    }
+    for name, arguments in calls.items():
+        with pytest.raises(client.TransferError, match=f"{name}: .*remote resource"):
+            getattr(controller, name)(*arguments)
