@@ -52,7 +52,8 @@ class LaunchRequest:
     #: CPU slots the job reserves (parallel_job_info); the engine enforces the limits.
     slots: int = 1
     queue: str | None = None
-    native_specification: str | None = None
+    #: Scheduler options, as the job or workflow gave them (one string or a list).
+    native_specification: str | list[str] | None = None
     priority: int = 0
 
 

@@ -177,7 +177,8 @@ class Job:
     working_directory: str | SpecialPath | None = None
     parallel_job_info: dict[str, Any] | None = None
     priority: int = 0
-    native_specification: str | None = None
+    #: Scheduler options: one string, or a list of options as soma-workflow accepts.
+    native_specification: str | list[str] | None = None
     user_storage: Any = None
     env: dict[str, str] | None = None
     param_dict: dict[str, Any] | None = None
@@ -293,7 +294,8 @@ class Workflow:
     env: dict[str, str] | None = None
     env_builder_code: str | None = None
     param_links: ParamLinks | None = None
-    native_specification: str | None = None
+    #: Scheduler options: one string, or a list of options as soma-workflow accepts.
+    native_specification: str | list[str] | None = None
     #: Groups of the workflow (every group reachable from root_group), set at construction.
     groups: list[Group] = field(default_factory=list, init=False)
     #: Engine-side id once submitted.

@@ -29,7 +29,7 @@ from swf_domain.model import Group, Job, OptionPath, SpecialPath, Workflow
 from swf_domain.serialization import dumps, workflow_from_dict
 from tests.property.workflow_strategies import WorkflowShape, build_workflow
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "soma-json"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "soma-json"
 MARKER = "SWF-ORACLE:"
 
 #: Job fields described, in one order for both sides (special paths numbered in it).

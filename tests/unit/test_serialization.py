@@ -39,8 +39,8 @@ from swf_domain.serialization import (
 )
 from tests.property.workflow_strategies import WorkflowShape, build_workflow, workflow_structure
 
-#: Written by soma-workflow 6.0.13 (see its README); ``shared/`` sits beside the repo.
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "soma-json"
+#: Written by soma-workflow 6.0.13 (see its README), kept in the repository.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "soma-json"
 FIXTURE_NAMES = [
     "a_chain_group.json",
     "b_barrier.json",
