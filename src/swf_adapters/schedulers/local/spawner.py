@@ -72,24 +72,25 @@ def _spawn_found(argv: list[str], env: Mapping[str, str], actions: list[Any]) ->
     PATH directory before the right one, about 5 % of the cost of a short job.
     """
     command = argv[0]
-    options: dict[str, Any] = {
-        "file_actions": actions,
-        "setsid": True,
-        "setsigdef": _RESTORED_SIGNALS,
-    }
     if os.sep in command:
-        return os.posix_spawn(command, argv, env, **options)
+        return os.posix_spawn(
+            command, argv, env, file_actions=actions, setsid=True, setsigdef=_RESTORED_SIGNALS
+        )
     path = env.get("PATH")
     key = (command, path)
     now = time.monotonic()
     cached = _resolved.get(key)
     if cached is not None and cached[1] > now:
         try:
-            return os.posix_spawn(cached[0], argv, env, **options)
+            return os.posix_spawn(
+                cached[0], argv, env, file_actions=actions, setsid=True, setsigdef=_RESTORED_SIGNALS
+            )
         except OSError:
             del _resolved[key]  # moved, removed, or another cause: search again
     _search_path_of(env)
-    pid = os.posix_spawnp(command, argv, env, **options)
+    pid = os.posix_spawnp(
+        command, argv, env, file_actions=actions, setsid=True, setsigdef=_RESTORED_SIGNALS
+    )
     location = shutil.which(command, path=os.defpath if path is None else path)
     if location is not None and os.path.isabs(location):  # relative PATH entries move
         if len(_resolved) >= _RESOLUTION_CACHE_SIZE:

@@ -71,7 +71,7 @@ def welcome_line(held: Iterable[int]) -> str:
 
 
 def submit_line(specs: Sequence[JobSpec]) -> str:
-    return json.dumps([SUBMIT, specs], separators=(",", ":")) + "\n"
+    return json.dumps([SUBMIT, specs]) + "\n"  # default arguments: json's cached encoder
 
 
 def resource_usage(cpu_seconds: float, max_rss_kb: int, wall_seconds: float) -> str:
@@ -92,8 +92,9 @@ def parse_lines(chunk: bytes, on_bad_line: Callable[[bytes], None]) -> list[Any]
     journal line cut by a crash) is decoded again line by line, skipping the bad ones.
     """
     try:
-        records = json.loads(b"[" + chunk.strip(b"\n").replace(b"\n", b",") + b"]")
-    except ValueError:
+        text = chunk.strip(b"\n").replace(b"\n", b",").decode()
+        records = json.loads(f"[{text}]")
+    except ValueError:  # UnicodeDecodeError included
         records = []
         for line in chunk.splitlines():
             if not line.strip():
