@@ -1,9 +1,10 @@
 """Starting one job process, as cheaply as Python allows.
 
-The fast path is ``os.posix_spawnp`` (vfork + exec in glibc, errors such as a missing
+The fast path is ``os.posix_spawn`` (vfork + exec in glibc, errors such as a missing
 command reported back to the caller) with file actions for the job's stdin, stdout and
 stderr and ``setsid`` so that each job leads its own session and process group: a kill
-reaches the whole group at once.
+reaches the whole group at once. Bare command names are looked up on the job's PATH
+like a shell does, remembering where they were found (see ``_spawn_found``).
 
 ``posix_spawn`` in Python 3.11 cannot change directory, so a job with a working directory
 goes through ``subprocess.Popen(cwd=...)``, which also uses vfork + exec from C. Measured
