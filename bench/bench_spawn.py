@@ -14,11 +14,14 @@ Runs N ``true`` jobs on 2 slots three ways and prints jobs/s:
 It also prints the latency from a job's end (the host's reap time) to the start of the job
 submitted in answer (the host's spawn time), and from a job's end to the sink call.
 Target: the engine-like driver reaches >= 70 % of the baseline. On a machine shared with
-other work, the figures swing with its load: run it under ``nice -n -10`` (root) to see the
-costs of swf rather than the neighbours' (both ways get the same priority).
+other work the figures swing with its load (each way needs the CPU at different moments):
+to see the costs of swf rather than the neighbours', run it as root under
+``chrt -f 10`` (both ways, and the job host it starts, get the same real-time priority;
+every process involved blocks between jobs, and the kernel caps real-time use at 95 %).
 
-    .venv/bin/python bench/bench_spawn.py            # 20000 jobs
+    .venv/bin/python bench/bench_spawn.py            # 20000 jobs per way
     .venv/bin/python bench/bench_spawn.py --jobs 5000
+    chrt -f 10 .venv/bin/python bench/bench_spawn.py # shielded from the machine's load
 """
 
 from __future__ import annotations
