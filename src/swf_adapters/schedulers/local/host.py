@@ -264,7 +264,7 @@ class JobHost:
         if self._greet:
             greeted, self._greet = self._greet, []
             for client in greeted:
-                if client.fd in self._clients:
+                if self._clients.get(client.fd) is client:  # not dropped meanwhile
                     self._welcome(client)
 
     def _write_journal(self) -> None:
@@ -421,8 +421,9 @@ class JobHost:
             self._epoll.modify(client.fd, select.EPOLLIN)
 
     def _drop(self, client: Client) -> None:
-        if self._clients.pop(client.fd, None) is None:
-            return
+        if self._clients.get(client.fd) is not client:
+            return  # dropped already (and its descriptor number may serve another engine)
+        del self._clients[client.fd]
         self._handlers.pop(client.fd, None)
         with contextlib.suppress(OSError, ValueError):
             self._epoll.unregister(client.fd)
