@@ -22,8 +22,8 @@ from tests.integration.crash_fixtures import SH, Site, crash_root, finish_client
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
-JOBS = 3000
-READERS = 6
+JOBS = 2500
+READERS = 4
 TRUE = shutil.which("true") or "/bin/true"
 
 #: argv: home config workflow_id job_count. Polls every 100 ms until the workflow is done

@@ -164,7 +164,7 @@ def _kill_engine_loop(
         down = time.time()
         kills.log.append(f"killed engine {pid} while {len(running)} job(s) ran")
         # The first pause outlasts any job: some job surely ends while no engine runs.
-        time.sleep(0.5 if number == 0 else rng.uniform(0.05, 0.8))
+        time.sleep(1.0 if number == 0 else rng.uniform(0.05, 0.8))
         kills.downtimes.append((down, time.time()))
         if rng.random() < 0.35:
             _kill_while_starting(site, rng, kills)
@@ -208,7 +208,7 @@ def test_embedded_engine_killed_with_its_client_resumes_in_a_new_client(root: Pa
             kill_9(client.pid)
             down = time.time()
             finish_client(client)
-            time.sleep(0.5 if round_number == 0 else rng.uniform(0.05, 0.8))
+            time.sleep(1.0 if round_number == 0 else rng.uniform(0.05, 0.8))
             downtimes.append((down, time.time()))
             if round_number < 2:
                 client, line = start_client(site, None, "embedded")
