@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ import pytest
 
 from swf_adapters.transport.pyro import EngineKeyRefused, PyroEngineLink
 from swf_domain.errors import EngineError
-from swf_entry.client import WorkflowController
+from swf_entry.client import Job, Workflow, WorkflowController
 from swf_entry.daemon import EngineLayout
 from tests.integration.crash_fixtures import (
     Plan,
@@ -52,6 +53,7 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 SEEDS = [int(seed) for seed in os.environ.get("CRASH_SEEDS", "3,17,29").split(",")]
 WAIT = 120.0
+TRUE = shutil.which("true") or "/bin/true"
 
 
 @pytest.fixture
@@ -188,6 +190,54 @@ def test_engine_daemon_killed_at_random_moments_runs_every_job_once(root: Path, 
         ended_down = _finish_and_check(site, controller, workflow_id, plan, kills.downtimes)
         assert ended_down, f"no job ended while the engine was down: {kills.log}"
         assert len(site.engine_pids()) > len(kills.downtimes), kills.log
+        controller.disconnect()
+    finally:
+        site.close()
+    assert integrity(site.database) == "ok"
+
+
+def test_an_engine_killed_during_a_submission_stores_all_of_the_workflow_or_nothing(
+    root: Path,
+) -> None:
+    size = 5000
+    site = Site.create(root, "s")
+
+    def workflow() -> Workflow:
+        return Workflow([Job([TRUE], name=f"t{index}") for index in range(size)])
+
+    try:
+        controller = site.daemon_controller()
+        started = time.monotonic()
+        first = controller.submit_workflow(workflow())
+        duration = time.monotonic() - started
+        controller.delete_workflow(first)
+        answers: list[object] = []
+        for fraction in (0.1, 0.3, 0.5, 0.7, 0.9):
+            submitted = workflow()
+
+            def submit(built: Workflow = submitted) -> None:
+                try:
+                    answers.append(controller.submit_workflow(built))
+                except EngineError as error:
+                    answers.append(error)
+
+            submitter = threading.Thread(target=submit, daemon=True)
+            submitter.start()
+            time.sleep(duration * fraction)
+            pid = site.engine_pid()
+            assert pid is not None
+            kill_9(pid)
+            submitter.join(WAIT)
+            assert not submitter.is_alive()
+        print("answers:", answers)
+
+        kept = controller.workflows()  # restarts the engine
+        for workflow_id in kept:
+            assert len(job_rows(controller, workflow_id)) == size, workflow_id
+        returned = [answer for answer in answers if isinstance(answer, int)]
+        assert set(returned) <= set(kept)
+        for workflow_id in kept:
+            controller.delete_workflow(workflow_id)
         controller.disconnect()
     finally:
         site.close()
