@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from swf_adapters.store import LATEST_VERSION, SqlAlchemyStore, open_store
 from swf_adapters.store import schema as store_schema
-from swf_adapters.store.database import make_engine, write_transaction
+from swf_adapters.store.database import make_engine, supported_url, write_transaction
 from swf_adapters.store.migrations import create_schema, read_version
 from swf_app.ports import JobState, JobUpdate, WorkflowStore, WorkflowUpdate
 from swf_domain.errors import (
@@ -349,6 +349,16 @@ def test_opening_something_else_names_it(tmp_path: Path) -> None:
         open_store(not_a_database)
     with pytest.raises(ConfigurationError, match="nosuchdialect"):
         open_store("nosuchdialect://somewhere/db")
+    with pytest.raises(ConfigurationError, match="mysql") as raised:
+        open_store("mysql://user:secret@somewhere/db")
+    assert "secret" not in str(raised.value)
+    with pytest.raises(ConfigurationError, match="psycopg2"):
+        open_store("postgresql+psycopg2://somewhere/db")
+
+
+def test_a_postgresql_url_without_driver_means_psycopg() -> None:
+    assert supported_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert supported_url("sqlite:///x.db").drivername == "sqlite"
 
 
 # -- schema versions ------------------------------------------------------------------------

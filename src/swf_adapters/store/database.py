@@ -10,6 +10,8 @@ midway, the busy timeout applies at the start), reads use a plain deferred ``BEG
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,8 +28,6 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 _WRITE_OPTION = "swf_write"
 
 _SQLITE_PRAGMAS = (
-    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-    "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
     # 64 MiB of page cache: bulk inserts of a million jobs keep their index pages in memory.
@@ -50,18 +50,40 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+#: The backends and drivers whose raw cursors ``bulk`` drives (COPY, binary arrays).
+SUPPORTED_DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
+
+
+def supported_url(url: str) -> sa.URL:
+    """``url`` parsed, with PostgreSQL's driver defaulting to psycopg (3).
+
+    Raises ValueError for another backend or driver: the bulk paths use driver features
+    (sqlite3's executemany, psycopg's COPY and binary arrays)."""
+    parsed = sa.make_url(url)
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend not in SUPPORTED_DRIVERS:
+        raise ValueError(f"swf stores workflows in SQLite or PostgreSQL, not {backend!r}")
+    if backend == "postgresql" and "+" not in parsed.drivername:
+        return parsed.set(drivername="postgresql+psycopg")
+    if driver != SUPPORTED_DRIVERS[backend]:
+        raise ValueError(
+            f"the {backend} driver must be {SUPPORTED_DRIVERS[backend]!r}, not {driver!r}"
+        )
+    return parsed
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; a SQLite file gets WAL and swf's transaction handling."""
-    parsed = sa.make_url(url)
+    parsed = supported_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True, json_serializer=_compact_json)
+        return sa.create_engine(parsed, pool_pre_ping=True, json_serializer=_compact_json)
     database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     # One pooled connection per concurrent thread; a connection moves between threads
     # only when checked in and out again, which sqlite3 allows with this flag.
     engine = sa.create_engine(
-        url,
+        parsed,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         json_serializer=_compact_json,
     )
@@ -79,10 +101,34 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _enable_wal(cursor)
         for pragma in _SQLITE_PRAGMAS:
             cursor.execute(pragma)
     finally:
         cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the database to WAL (a persistent setting: usually already done).
+
+    Switching needs an exclusive lock, and SQLite answers "database is locked" at once,
+    without its busy timeout, when another process holds the file at that moment, which
+    happens when several processes open a brand-new database together: retry then.
+    """
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL").fetchone()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def _on_sqlite_begin(connection: Connection) -> None:

@@ -137,8 +137,10 @@ class SqlAlchemyStore:
     def __init__(self, url: str) -> None:
         try:
             self._engine = make_engine(url)
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, OSError) as error:
-            raise ConfigurationError(f"{url!r}: not a usable swf database: {error}") from error
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError, OSError) as error:
+            raise ConfigurationError(
+                f"{_without_password(url)}: not a usable swf database: {error}"
+            ) from error
         #: The database as users know it (the SQLite file, or the URL without password).
         self.location = describe(self._engine)
         try:
@@ -344,6 +346,13 @@ def open_store(url_or_path: str | Path) -> SqlAlchemyStore:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _without_password(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "the database URL"  # unparsable: it may hold a password, so not shown
 
 
 def _job_id_range(workflow_id: int) -> tuple[sa.ColumnElement[bool], ...]:
