@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from swf_adapters.store import open_store
+from swf_adapters.store.database import make_engine
 from swf_app.ports import JobState, JobUpdate, NewJob, NewWorkflow, WorkflowUpdate
 from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
 
@@ -207,6 +208,33 @@ def open_and_submit_process(url: str, start: Barrier, pipe: Pipe) -> None:
             pipe.send(list(store.add_workflow(new_workflow(10)).job_ids))
         finally:
             store.close()
+    except Exception as error:
+        pipe.send(f"{type(error).__name__}: {error}")
+
+
+def first_write_process(url: str, start: Barrier, pipe: Pipe) -> None:
+    """Connect to a new SQLite file at the same moment as other processes, read, then
+    write at once: the race of several swf processes starting on a fresh database."""
+    try:
+        engine = make_engine(url)  # connects lazily, below
+        start.wait(60)
+        try:
+            raw = engine.raw_connection()  # runs swf's connect hook (pragmas, WAL)
+            cursor = raw.cursor()
+            for statement in (
+                "BEGIN",
+                "SELECT name FROM sqlite_master",
+                "ROLLBACK",
+                "BEGIN IMMEDIATE",
+                "CREATE TABLE IF NOT EXISTS race (pid INTEGER)",
+                f"INSERT INTO race VALUES ({os.getpid()})",
+                "COMMIT",
+            ):
+                cursor.execute(statement)
+            raw.close()
+        finally:
+            engine.dispose()
+        pipe.send(None)
     except Exception as error:
         pipe.send(f"{type(error).__name__}: {error}")
 
