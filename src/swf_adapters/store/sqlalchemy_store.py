@@ -11,6 +11,13 @@ happen under the single write lock; on PostgreSQL the ``UPDATE`` of the counter 
 that row until commit, so concurrent submitters serialize on it (and only on it) without a
 table lock, and a rolled-back submission leaves no gap in use by anyone else. Ids are
 never reused, even after a workflow is deleted.
+
+Reads for monitors, cheapest first: ``status_counts`` (one GROUP BY on a covering index),
+``job_changes(since)`` (only the jobs changed since the previous call), ``job_statuses``
+(every status, as one concatenated string), ``job_summaries`` and ``jobs_of`` (whole
+rows, seconds for a million jobs: for engine restarts, not for refreshes).
+
+The hot paths talk to the driver directly (``bulk``); the rest is SQLAlchemy Core.
 """
 
 from __future__ import annotations
