@@ -60,7 +60,7 @@ _log = logging.getLogger("swf.jobhost")
 
 #: How often a kill in progress checks whether the tree is gone (only while killing).
 _KILL_POLL = 0.02
-#: How long a spawn record may wait for company before it is sent (see ``_commit``).
+#: How long spawn records and acknowledgements may wait for company (see ``_commit``).
 _SPAWN_REPORT_DELAY = 0.005
 #: Records journaled at least this often while a big batch is being spawned.
 _JOURNAL_EVERY = 16
@@ -125,7 +125,7 @@ class JobHost:
         self._clients: dict[int, Client] = {}
         self._greet: list[Client] = []
         self._pending: list[str] = []
-        #: Journaled records not yet sent; ``_urgent`` once they hold an end.
+        #: Journaled records not yet sent; ``_urgent`` once an end awaits (see _commit).
         self._unsent: list[bytes] = []
         self._urgent = False
         self._send_by: float | None = None
@@ -246,26 +246,35 @@ class JobHost:
         return -1.0
 
     def _commit(self) -> None:
-        """Journal what happened in this pass, then tell the engines, then greet.
+        """Journal what this pass did, tell the engines, then greet new ones.
 
-        Everything is journaled at once, but spawn records alone are sent a little
-        later (``_SPAWN_REPORT_DELAY``) unless an end is sent with them: a short job's
-        start and end then reach the engine in one message, which halves the engine's
-        wake-ups per job under load, for a RUNNING event at most 5 ms late.
+        Records are journaled, then sent, together. A pass that ended a job (or welcomes
+        an engine) commits at once; spawn records and acknowledgements alone wait up to
+        ``_SPAWN_REPORT_DELAY`` for company: a short job's start and end then cost one
+        journal write and reach the engine in one message, which halves the host's
+        writes and the engine's wake-ups per job, for a RUNNING event at most 5 ms late.
+        A big batch is journaled every ``_JOURNAL_EVERY`` spawns (see ``_start``), so a
+        crash of the host leaves at most that many started jobs unknown.
         """
-        if self._pending or self._acked:
-            self._write_journal()
-        if self._unsent:
-            now = time.monotonic()
-            if self._urgent or self._greet or (self._send_by is not None and now >= self._send_by):
-                self._broadcast()
-            elif self._send_by is None:
-                self._send_by = now + _SPAWN_REPORT_DELAY
+        if self._urgent or self._greet:
+            self._commit_now()
+        elif self._send_by is None:
+            self._send_by = time.monotonic() + _SPAWN_REPORT_DELAY
+        elif time.monotonic() >= self._send_by:
+            self._commit_now()
         if self._greet:
             greeted, self._greet = self._greet, []
             for client in greeted:
                 if self._clients.get(client.fd) is client:  # not dropped meanwhile
                     self._welcome(client)
+
+    def _commit_now(self) -> None:
+        if self._pending or self._acked:
+            self._write_journal()
+        if self._unsent:
+            self._broadcast()
+        self._urgent = False
+        self._send_by = None
 
     def _write_journal(self) -> None:
         """Journal the pending records (one write); they become ready to send."""
@@ -288,8 +297,6 @@ class JobHost:
     def _broadcast(self) -> None:
         data = b"".join(self._unsent)
         self._unsent.clear()
-        self._urgent = False
-        self._send_by = None
         for client in list(self._clients.values()):
             if client.welcomed:
                 self._send(client, data)
