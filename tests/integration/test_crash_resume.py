@@ -145,6 +145,19 @@ def _kill_while_starting(site: Site, rng: random.Random, kills: Kills) -> None:
     assert not starter.is_alive()
 
 
+def _next_job_start(plan: Plan, timeout: float = 3.0) -> str | None:
+    """The name of the next job to start (its marker file appears), watched closely."""
+    markers = plan.home / "markers"
+    before = set(os.listdir(markers))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = set(os.listdir(markers)) - before
+        if new:
+            return min(new)
+        time.sleep(0.001)
+    return None
+
+
 def _kill_engine_loop(
     site: Site,
     controller: WorkflowController,
@@ -158,13 +171,19 @@ def _kill_engine_loop(
         if controller.workflow_status(workflow_id) == "workflow_done":  # (re)starts it
             kills.log.append("workflow done: no more kills")
             break
-        wait_until(lambda: bool(running_now(plan)), 2.0)
         pid = site.engine_pid()
         assert pid is not None, "no engine runs"
-        running = running_now(plan)
-        kill_9(pid)
+        at_a_start = number > 0 and rng.random() < 0.3
+        if at_a_start:  # the engine may not have recorded the submission yet
+            started = _next_job_start(plan)
+            kill_9(pid)
+            kills.log.append(f"killed engine {pid} as soon as {started} started")
+        else:
+            wait_until(lambda: bool(running_now(plan)), 2.0)
+            running = running_now(plan)
+            kill_9(pid)
+            kills.log.append(f"killed engine {pid} while {len(running)} job(s) ran")
         down = time.time()
-        kills.log.append(f"killed engine {pid} while {len(running)} job(s) ran")
         # The first pause outlasts any job: some job surely ends while no engine runs.
         time.sleep(1.0 if number == 0 else rng.uniform(0.05, 0.8))
         kills.downtimes.append((down, time.time()))
