@@ -457,7 +457,8 @@ def test_newer_schema_is_refused_naming_the_database(url: str) -> None:
     with pytest.raises(ConfigurationError) as raised:
         SqlAlchemyStore(url)
     message = str(raised.value)
-    assert sa.make_url(url).database in message  # the file, or the PostgreSQL database
+    database = sa.make_url(url).database
+    assert database and database in message  # the file, or the PostgreSQL database
     assert "99" in message and str(LATEST_VERSION) in message
 
 
