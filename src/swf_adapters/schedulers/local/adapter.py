@@ -280,6 +280,12 @@ class LocalScheduler:
             if self._closing:
                 return None
             broken.close()
+            if not self._layout.root.exists():
+                # The state directory was removed (its engine is being torn down): a new
+                # host there would have no journal to keep and nobody to serve.
+                _log.warning("%s is gone: no job host restarted", self._layout.root)
+                self._sock = None
+                return None
             try:
                 sock, held, received = self._connect()
             except DRMError:
