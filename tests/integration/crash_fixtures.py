@@ -214,6 +214,14 @@ class Site:
         """Stop the engine and the job host; every pid seen is checked gone."""
         self.note_host()
         stop_engine(self.home)
+        # An engine still starting (a client restarted it meanwhile) has no engine.json
+        # yet and is not seen by stop_engine: let it get ready, then stop it too.
+        deadline = time.monotonic() + 60
+        while (starting := self.locking_engine_pid()) is not None:
+            assert time.monotonic() < deadline, f"engine {starting} neither starts nor stops"
+            if self.engine_pid() == starting:
+                stop_engine(self.home)
+            time.sleep(0.05)
         shutdown_host(self.host_layout)
         pids = [*self.engine_pids(), *self.host_pids]
         assert wait_until(lambda: not any(alive(pid) for pid in pids), 15.0), [

@@ -233,6 +233,7 @@ def test_an_engine_killed_during_a_submission_stores_all_of_the_workflow_or_noth
         answers: list[object] = []
         for fraction in (0.1, 0.3, 0.5, 0.7, 0.9):
             submitted = workflow()
+            controller.workflows()  # an engine runs (restarted after the previous kill)
 
             def submit(built: Workflow = submitted) -> None:
                 try:
