@@ -264,12 +264,6 @@ def test_an_engine_killed_during_a_submission_stores_all_of_the_workflow_or_noth
     assert integrity(site.database) == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: PyroEngineLink._call resends a query once only, so a wait_workflow that "
-    "outlives two engine deaths raises EngineError even though the engine was restarted "
-    "and answered in between (the retry budget is not renewed after a reconnection)",
-)
 def test_a_client_waiting_for_a_workflow_outlives_several_engine_deaths(root: Path) -> None:
     site = Site.create(root, "w")
     plan = staged_plan(site.home, stages=4, width=3, sleep=0.4)

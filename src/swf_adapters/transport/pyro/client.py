@@ -38,6 +38,7 @@ from swf_adapters.transport.pyro.protocol import (
     QUERY_METHODS,
     SERIALIZER,
     SHUTTING_DOWN,
+    WAIT_METHODS,
     engine_uri,
 )
 from swf_domain.errors import EngineError, SomaWorkflowError
@@ -46,6 +47,8 @@ wire_errors.register_error_codec()
 
 #: Connections kept open for reuse; more concurrent calls open (and then close) extra ones.
 MAX_IDLE_PROXIES = 8
+#: Engine restarts one wait_workflow / wait_job call carries over before giving up.
+MAX_WAIT_RESTARTS = 20
 
 _TRANSPORT_ERRORS = (Pyro5.errors.CommunicationError, OSError)
 
@@ -227,12 +230,21 @@ class PyroEngineLink:
                     f"{method}; the engine may or may not have applied it, check before "
                     f"repeating it ({lost})"
                 ) from None
-        self._disconnected()
-        again = retry_args() if retry_args is not None else args
-        try:
-            return self._attempt(method, again, check_fresh=False)
-        except (_NotDelivered, _Lost) as failure:
-            raise EngineError(f"cannot reach the engine: {failure}") from None
+        # A wait outlives as many engine restarts as happen while it waits (each lost
+        # connection was delivered to a live engine first), within a bound so that an
+        # engine dying at every call cannot keep a client here forever.
+        losses_left = MAX_WAIT_RESTARTS if method in WAIT_METHODS else 1
+        while True:
+            self._disconnected()
+            again = retry_args() if retry_args is not None else args
+            try:
+                return self._attempt(method, again, check_fresh=False)
+            except _Lost as failure:
+                losses_left -= 1
+                if losses_left <= 0:
+                    raise EngineError(f"cannot reach the engine: {failure}") from None
+            except _NotDelivered as failure:
+                raise EngineError(f"cannot reach the engine: {failure}") from None
 
     def _wait(self, method: str, target: Any, timeout: float) -> bool:
         deadline = None if timeout < 0 else time.monotonic() + timeout
