@@ -24,8 +24,10 @@ from typing import Any
 from swf_app.engine import Engine
 from swf_app.ports import (
     EventSink,
+    JobChanges,
     JobRow,
     JobState,
+    JobSummary,
     JobUpdate,
     LaunchRequest,
     NewWorkflow,
@@ -288,6 +290,8 @@ class _StoredWorkflow:
     new_workflow: NewWorkflow
     job_ids: Sequence[int]
     states: dict[int, JobState] = field(default_factory=dict)
+    #: job id -> number of the ``apply`` that last wrote it (absent: 0, never written).
+    stamps: dict[int, int] = field(default_factory=dict)
 
 
 class InMemoryStore:
@@ -303,6 +307,8 @@ class InMemoryStore:
         self._id_step = id_step
         #: Number of ``apply`` transactions (one per engine tick with changes).
         self.apply_count = 0
+        #: The change feed's counter: one more per ``apply`` that writes jobs.
+        self.change_count = 0
         #: When set, ``apply`` raises SimulatedCrash on that call number (1-based).
         self.crash_on_apply: int | None = None
 
@@ -336,11 +342,14 @@ class InMemoryStore:
             self.apply_count += 1
             if self.crash_on_apply is not None and self.apply_count >= self.crash_on_apply:
                 raise SimulatedCrash(f"store crash on apply #{self.apply_count}")
+            if jobs:
+                self.change_count += 1
             for update in jobs:
                 found = self._locate(update.job_id)
                 if found is None:
                     raise KeyError(f"apply: unknown job {update.job_id}")
                 found[0].states[update.job_id] = _copy_state(update.state)
+                found[0].stamps[update.job_id] = self.change_count
             for wf_update in workflows:
                 stored = self._workflows.get(wf_update.workflow_id)
                 if stored is None:
@@ -396,6 +405,22 @@ class InMemoryStore:
         with self._lock:
             found = self._locate(job_id)
             return None if found is None else self._row(found[0], found[1])
+
+    def job_summaries(self, workflow_id: int) -> list[JobSummary]:
+        return self.job_changes(workflow_id).summaries
+
+    def job_changes(self, workflow_id: int, since: int | None = None) -> JobChanges:
+        with self._lock:
+            stored = self._workflows.get(workflow_id)
+            if stored is None:
+                return JobChanges(self.change_count, [])
+            untouched = JobState(queue=stored.row.queue)  # as ``jobs_of`` shows them
+            summaries = [
+                _summary(job_id, stored.states.get(job_id, untouched))
+                for job_id in stored.job_ids
+                if since is None or stored.stamps.get(job_id, 0) > since
+            ]
+            return JobChanges(self.change_count, summaries)
 
     def status_counts(self, workflow_id: int) -> dict[JobStatus, int]:
         with self._lock:
@@ -466,6 +491,22 @@ class InMemoryStore:
             is_barrier=new_job.is_barrier,
             state=_copy_state(state) if state is not None else JobState(queue=stored.row.queue),
         )
+
+
+def _summary(job_id: int, state: JobState) -> JobSummary:
+    return (
+        job_id,
+        state.status,
+        state.exit_status,
+        state.exit_value,
+        state.term_signal,
+        state.resource_usage,
+        state.submission_date,
+        state.execution_date,
+        state.ending_date,
+        state.scheduler_job_id,
+        state.queue,
+    )
 
 
 def _copy_state(state: JobState) -> JobState:

@@ -214,6 +214,33 @@ class JobRow:
     state: JobState = field(default_factory=JobState)
 
 
+#: What a monitor shows of one job, as a plain tuple (a million of them stay cheap):
+#: (job_id, status, exit_status, exit_value, term_signal, resource_usage, submission_date,
+#: execution_date, ending_date, scheduler_job_id, queue).
+JobSummary = tuple[
+    int,
+    JobStatus,
+    ExitStatus | None,
+    int | None,
+    int | None,
+    str | None,
+    float | None,
+    float | None,
+    float | None,
+    str | None,
+    str | None,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class JobChanges:
+    """What ``WorkflowStore.job_changes`` found: pass ``since`` to the next call to get only
+    the newer changes (a change may come twice, none is ever missed)."""
+
+    since: int
+    summaries: list[JobSummary]
+
+
 class WorkflowStore(Protocol):
     """Persistence of workflows and job states; the engine is its only writer of job state.
 
@@ -239,6 +266,15 @@ class WorkflowStore(Protocol):
         ...
 
     def job(self, job_id: int) -> JobRow | None: ...
+
+    def job_summaries(self, workflow_id: int) -> list[JobSummary]:
+        """Every job of the workflow as a ``JobSummary``, in index order ([] if unknown)."""
+        ...
+
+    def job_changes(self, workflow_id: int, since: int | None = None) -> JobChanges:
+        """The summaries of the jobs changed after ``since`` (None: every job), in index
+        order, and the ``since`` to pass next time: monitors refresh a cache with it."""
+        ...
 
     def status_counts(self, workflow_id: int) -> dict[JobStatus, int]:
         """How many jobs of the workflow are in each status (one GROUP BY)."""

@@ -1,7 +1,7 @@
 """EngineService: what the WorkflowController facade needs, in-process.
 
 Plain data in and out (ints, str, float epoch dates, lists, tuples, dicts) so the same
-object can be served over Pyro5. Queries read the store directly and never wait for
+object can be served over Pyro5. Queries (``QueryService``) read the store and never wait for
 the engine thread; commands go through the engine's inbox and return once the tick
 that ran them is committed. Semantics and return shapes are soma-workflow's
 ``WorkflowController``'s (seeds/004), checked against soma-workflow 6.0.13:
@@ -19,7 +19,6 @@ that ran them is committed. Semantics and return shapes are soma-workflow's
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,16 +29,14 @@ from swf_domain.validation import validate
 
 from .engine import Engine
 from .gc_pause import gc_paused
-from .ports import Clock, JobRow, JobState, NewJob, NewWorkflow, WorkflowRow, WorkflowStore
+from .ports import Clock, JobRow, NewJob, NewWorkflow, WorkflowRow, WorkflowStore
+from .queries import ExitTuple, QueryService
 
 #: How long stop_workflow / stop_jobs / restart_jobs wait for kills to be confirmed.
 DEFAULT_CONTROL_TIMEOUT = 60.0
 #: A workflow submitted without an expiration date expires after this (soma-workflow's
 #: 7 days); then the engine deletes it, its files with it.
 DEFAULT_LIFETIME = 7 * 24 * 3600.0
-
-ExitTuple = tuple[str | None, int | None, int | None, str | None]
-
 
 class EngineService:
     """The engine's client-facing operations (the EngineLink port, in-process)."""
@@ -54,9 +51,11 @@ class EngineService:
         default_lifetime: float | None = DEFAULT_LIFETIME,
     ) -> None:
         self._store = store
+        #: The read-only operations (shared with clients that read the store themselves).
+        self.queries = QueryService(store, user)
         self._engine = engine
         self._clock = clock
-        self._user = user if user is not None else getpass.getuser()
+        self._user = self.queries.user
         self._control_timeout = control_timeout
         self._default_lifetime = default_lifetime
 
@@ -101,68 +100,36 @@ class EngineService:
         )
         return submitted.workflow_id
 
-    # -- queries ------------------------------------------------------------------------
+    # -- queries (the QueryService's, so both processes answer them alike) ---------------
 
     def workflow_document(self, workflow_id: int) -> dict[str, Any]:
-        """The submitted document plus ``job_ids``: the id of each job, in job order."""
-        row = self._store.workflow(workflow_id, with_document=True)
-        if row is None or row.document is None:
-            raise _unknown_workflow(workflow_id)
-        document = dict(row.document)
-        document["job_ids"] = [job.job_id for job in self._store.jobs_of(workflow_id)]
-        return document
+        return self.queries.workflow_document(workflow_id)
 
     def workflows(
         self, workflow_ids: Sequence[int] | None = None
     ) -> dict[int, tuple[str | None, float | None]]:
-        ids = list(workflow_ids) if workflow_ids is not None else None
-        return {
-            row.workflow_id: (row.name, row.expiration_date)
-            for row in self._store.workflows(user=self._user, workflow_ids=ids)
-        }
+        return self.queries.workflows(workflow_ids)
 
     def workflow_status(self, workflow_id: int) -> str | None:
-        return self._workflow_row(workflow_id).status.value
+        return self.queries.workflow_status(workflow_id)
 
     def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
-        """soma's shape: (jobs, transfers, workflow status, queue, temporary paths), each
-        job ``(id, status, queue, exit tuple, (submitted, started, ended, queue)[, drms
-        id])`` with epoch dates (soma-workflow repeats the queue in the dates tuple)."""
-        row = self._workflow_row(workflow_id)
-        jobs = []
-        for job_row in self._store.jobs_of(workflow_id):
-            state = job_row.state
-            entry: tuple[Any, ...] = (
-                job_row.job_id,
-                state.status.value,
-                state.queue,
-                _exit_tuple(state),
-                (state.submission_date, state.execution_date, state.ending_date, state.queue),
-            )
-            if with_drms_id:
-                entry = (*entry, state.scheduler_job_id)
-            jobs.append(entry)
-        return (jobs, [], row.status.value, row.queue, [])
+        return self.queries.workflow_elements_status(workflow_id, with_drms_id)
 
     def job_status(self, job_id: int) -> str:
-        return self._job_row(job_id).state.status.value
+        return self.queries.job_status(job_id)
 
     def job_termination_status(self, job_id: int) -> ExitTuple | None:
-        """(exit status, exit value, signal, resource usage); Nones until it ended."""
-        return _exit_tuple(self._job_row(job_id).state)
+        return self.queries.job_termination_status(job_id)
 
     def job_files(self, job_id: int) -> tuple[str | None, str | None]:
-        """(stdout, stderr) paths as used by the job's last run."""
-        state = self._job_row(job_id).state
-        return state.stdout_file, state.stderr_file
+        return self.queries.job_files(job_id)
 
     def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
-        return self._job_row(job_id).state.output_params
+        return self.queries.get_job_output_params(job_id)
 
     def status_summary(self, workflow_id: int) -> dict[str, int]:
-        self._workflow_row(workflow_id)
-        counts = self._store.status_counts(workflow_id)
-        return {status.value: count for status, count in counts.items() if count}
+        return self.queries.status_summary(workflow_id)
 
     # -- control ------------------------------------------------------------------------
 
@@ -283,16 +250,10 @@ class EngineService:
     # -- helpers ------------------------------------------------------------------------
 
     def _workflow_row(self, workflow_id: int) -> WorkflowRow:
-        row = self._store.workflow(workflow_id)
-        if row is None:
-            raise _unknown_workflow(workflow_id)
-        return row
+        return self.queries.workflow_row(workflow_id)
 
     def _job_row(self, job_id: int) -> JobRow:
-        row = self._store.job(job_id)
-        if row is None:
-            raise UnknownObjectError(f"job {job_id} does not exist (or was deleted)")
-        return row
+        return self.queries.job_row(job_id)
 
     def _jobs_of_workflow(self, workflow_id: int, job_ids: Sequence[int]) -> list[int]:
         self._workflow_row(workflow_id)
@@ -317,18 +278,5 @@ class EngineService:
         return self._engine.notifier.wait_for(none_active, self._control_timeout, [workflow_id])
 
 
-def _exit_tuple(state: JobState) -> ExitTuple:
-    return (
-        state.exit_status.value if state.exit_status is not None else None,
-        state.exit_value,
-        state.term_signal,
-        state.resource_usage,
-    )
-
-
 def _timeout(timeout: float) -> float | None:
     return None if timeout is None or timeout < 0 else float(timeout)
-
-
-def _unknown_workflow(workflow_id: int) -> UnknownObjectError:
-    return UnknownObjectError(f"workflow {workflow_id} does not exist (or was deleted)")

@@ -2,12 +2,11 @@
 
 from swf_adapters.store.migrations import LATEST_VERSION
 from swf_adapters.store.sqlalchemy_store import (
-    JobChanges,
     JobStatusList,
-    JobSummary,
     SqlAlchemyStore,
     open_store,
 )
+from swf_app.ports import JobChanges, JobSummary
 
 __all__ = [
     "LATEST_VERSION",

@@ -41,8 +41,10 @@ from swf_adapters.store.database import (
 )
 from swf_adapters.store.migrations import describe, ensure_schema
 from swf_app.ports import (
+    JobChanges,
     JobRow,
     JobState,
+    JobSummary,
     JobUpdate,
     NewJob,
     NewWorkflow,
@@ -92,23 +94,6 @@ _UPDATE_WORKFLOW_STATUS = (
 )
 
 
-#: (job_id, status, exit_status, exit_value, term_signal, resource_usage, submission_date,
-#: execution_date, ending_date, scheduler_job_id, queue): soma's workflow_elements_status.
-JobSummary = tuple[
-    int,
-    JobStatus,
-    ExitStatus | None,
-    int | None,
-    int | None,
-    str | None,
-    float | None,
-    float | None,
-    float | None,
-    str | None,
-    str | None,
-]
-
-
 @dataclass(frozen=True, slots=True)
 class JobStatusList:
     """The statuses of a workflow's jobs: ``statuses[i]`` is the job of index ``i``, whose
@@ -123,19 +108,6 @@ class JobStatusList:
 
     def __len__(self) -> int:
         return len(self.statuses)
-
-
-@dataclass(frozen=True, slots=True)
-class JobChanges:
-    """What ``job_changes`` found: pass ``since`` to the next call to get only newer changes.
-
-    Every write transaction stamps the jobs it writes with the next number of the
-    ``change`` counter, and stamps are committed in order (SQLite has one writer at a time;
-    on PostgreSQL the counter row stays locked until commit), so "after ``since``" never
-    skips a committed change."""
-
-    since: int
-    summaries: list[JobSummary]
 
 
 class SqlAlchemyStore:
@@ -291,8 +263,12 @@ class SqlAlchemyStore:
         in index order, and the ``since`` to pass next time: a monitor refreshing a
         million-job workflow reads only what changed between two refreshes.
 
-        The last committed stamp is read before the jobs: a change committed in between
-        may come twice (harmless: summaries are whole states), none is ever missed.
+        Every write transaction stamps the jobs it writes with the next number of the
+        ``change`` counter, and stamps are committed in order (SQLite has one writer at a
+        time; on PostgreSQL the counter row stays locked until commit), so "after ``since``"
+        never skips a committed change. The last committed stamp is read before the jobs:
+        a change committed in between may come twice (harmless: summaries are whole
+        states), none is ever missed.
         """
         columns = bulk.SUMMARY_COLUMNS
         status_of, exit_of = _JOB_STATUS, _EXIT_STATUS

@@ -1,0 +1,218 @@
+"""QueryService: the cached ``workflow_elements_status`` always equals a full read."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from swf_app.ports import JobRow, JobState, JobUpdate, NewJob, NewWorkflow, WorkflowUpdate
+from swf_app.queries import QueryService
+from swf_domain.errors import UnknownObjectError
+from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
+from tests.app_fakes import EPOCH, InMemoryStore
+
+USER = "tester"
+
+
+def add(store: InMemoryStore, size: int, queue: str | None = None) -> tuple[int, list[int]]:
+    submitted = store.add_workflow(
+        NewWorkflow(
+            user=USER,
+            name=f"w{size}",
+            document={},
+            jobs=[NewJob(index, f"job{index}") for index in range(size)],
+            queue=queue,
+        )
+    )
+    return submitted.workflow_id, list(submitted.job_ids)
+
+
+def expected_entry(row: JobRow) -> tuple[Any, ...]:
+    """soma's job entry, built from a whole job row (what a full read gives)."""
+    state = row.state
+    exit_status = state.exit_status.value if state.exit_status is not None else None
+    return (
+        row.job_id,
+        state.status.value,
+        state.queue,
+        (exit_status, state.exit_value, state.term_signal, state.resource_usage),
+        (state.submission_date, state.execution_date, state.ending_date, state.queue),
+        state.scheduler_job_id,
+    )
+
+
+def full_read(store: InMemoryStore, workflow_id: int) -> Any:
+    row = store.workflow(workflow_id)
+    assert row is not None
+    jobs = [expected_entry(job) for job in store.jobs_of(workflow_id)]
+    return (jobs, [], row.status.value, row.queue, [])
+
+
+def ended(job_id: int, value: int = 0, at: float = EPOCH) -> JobUpdate:
+    status = JobStatus.DONE if value == 0 else JobStatus.FAILED
+    state = JobState(
+        status=status,
+        exit_status=ExitStatus.FINISHED_REGULARLY,
+        exit_value=value,
+        submission_date=at,
+        execution_date=at + 1,
+        ending_date=at + 2,
+        scheduler_job_id=str(job_id),
+        queue="q",
+    )
+    return JobUpdate(job_id, state)
+
+
+def test_a_change_is_seen_on_the_next_call() -> None:
+    store = InMemoryStore()
+    workflow_id, job_ids = add(store, 5, queue="q")
+    queries = QueryService(store, user=USER)
+    assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
+    store.apply(
+        [ended(job_ids[2], value=3)], [WorkflowUpdate(workflow_id, WorkflowStatus.IN_PROGRESS)]
+    )
+    jobs, _, status, queue, _ = queries.workflow_elements_status(workflow_id)
+    assert status == WorkflowStatus.IN_PROGRESS.value and queue == "q"
+    assert jobs[2] == (
+        job_ids[2],
+        JobStatus.FAILED.value,
+        "q",
+        (ExitStatus.FINISHED_REGULARLY.value, 3, None, None),
+        (EPOCH, EPOCH + 1, EPOCH + 2, "q"),
+        str(job_ids[2]),
+    )
+    assert [entry[0] for entry in jobs] == job_ids
+    assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
+
+
+def test_without_drms_id_entries_have_five_fields() -> None:
+    store = InMemoryStore()
+    workflow_id, job_ids = add(store, 3)
+    store.apply([ended(job_ids[0])])
+    queries = QueryService(store, user=USER)
+    jobs = queries.workflow_elements_status(workflow_id, with_drms_id=False)[0]
+    assert jobs == [entry[:5] for entry in full_read(store, workflow_id)[0]]
+    assert all(len(entry) == 5 for entry in jobs)
+
+
+def test_the_result_is_a_copy_the_caller_may_change() -> None:
+    store = InMemoryStore()
+    workflow_id, _ = add(store, 3)
+    queries = QueryService(store, user=USER)
+    queries.workflow_elements_status(workflow_id)[0].clear()
+    assert len(queries.workflow_elements_status(workflow_id)[0]) == 3
+
+
+def test_a_deleted_workflow_is_dropped_from_the_cache() -> None:
+    store = InMemoryStore()
+    workflow_id, _ = add(store, 4)
+    queries = QueryService(store, user=USER)
+    queries.workflow_elements_status(workflow_id)
+    assert queries.cached_workflow_ids() == [workflow_id]
+    store.delete_workflow(workflow_id)
+    with pytest.raises(UnknownObjectError, match=f"workflow {workflow_id}"):
+        queries.workflow_elements_status(workflow_id)
+    assert queries.cached_workflow_ids() == []
+
+
+def test_the_cache_keeps_the_most_recently_used_workflows() -> None:
+    store = InMemoryStore()
+    ids = [add(store, 2)[0] for _ in range(4)]
+    queries = QueryService(store, user=USER, cached_workflows=2)
+    for workflow_id in ids[:3]:
+        queries.workflow_elements_status(workflow_id)
+    queries.workflow_elements_status(ids[1])
+    assert queries.cached_workflow_ids() == [ids[2], ids[1]]
+    queries.workflow_elements_status(ids[3])
+    assert queries.cached_workflow_ids() == [ids[1], ids[3]]
+    for workflow_id in ids:  # an evicted workflow is read whole again, still right
+        assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
+
+
+def test_other_queries_read_the_store() -> None:
+    store = InMemoryStore()
+    workflow_id, job_ids = add(store, 2)
+    store.apply([ended(job_ids[1], value=1)])
+    queries = QueryService(store, user=USER)
+    assert queries.workflows() == {workflow_id: ("w2", None)}
+    assert QueryService(store, user="someone else").workflows() == {}
+    assert queries.workflow_status(workflow_id) == WorkflowStatus.NOT_STARTED.value
+    assert queries.job_status(job_ids[1]) == JobStatus.FAILED.value
+    assert queries.job_termination_status(job_ids[1]) == ("finished_regularly", 1, None, None)
+    assert queries.status_summary(workflow_id) == {"not_submitted": 1, "failed": 1}
+    assert queries.workflow_document(workflow_id)["job_ids"] == job_ids
+    with pytest.raises(UnknownObjectError, match="job 999"):
+        queries.job_files(999)
+
+
+_STATUSES = list(JobStatus)
+_updates = st.lists(
+    st.tuples(
+        st.integers(0, 7),  # job index
+        st.sampled_from(_STATUSES),
+        st.one_of(st.none(), st.integers(-1, 3)),  # exit value
+        st.one_of(st.none(), st.floats(0, 1e9, allow_nan=False)),  # a date
+        st.one_of(st.none(), st.sampled_from(["q1", "q2"])),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches=st.lists(st.tuples(_updates, st.booleans()), max_size=8))
+def test_refreshed_results_equal_a_fresh_full_read(batches: list[Any]) -> None:
+    store = InMemoryStore(id_step=3)
+    add(store, 2)  # another workflow first: ids do not start at 1
+    workflow_id, job_ids = add(store, 8)
+    queries = QueryService(store, user=USER)
+    for updates, read_now in batches:
+        store.apply(
+            [
+                JobUpdate(
+                    job_ids[index],
+                    JobState(
+                        status=status,
+                        exit_status=None if value is None else ExitStatus.FINISHED_REGULARLY,
+                        exit_value=value,
+                        execution_date=date,
+                        queue=queue,
+                        scheduler_job_id=None if date is None else f"s{index}",
+                    ),
+                )
+                for index, status, value, date, queue in updates
+            ]
+        )
+        if read_now:
+            assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
+    assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
+
+
+def test_concurrent_readers_see_every_change() -> None:
+    store = InMemoryStore()
+    workflow_id, job_ids = add(store, 200)
+    queries = QueryService(store, user=USER)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            while not stop.is_set():
+                jobs = queries.workflow_elements_status(workflow_id)[0]
+                assert [entry[0] for entry in jobs] == job_ids
+        except BaseException as error:  # reported by the main thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=poll) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for number, job_id in enumerate(job_ids):
+        store.apply([ended(job_id, value=number % 2)])
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
