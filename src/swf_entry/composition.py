@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from swf_domain.errors import ConfigurationError, EngineError
 from swf_domain.model import FileTransfer
 
 if TYPE_CHECKING:
+    from swf_app.queries import QueryService
     from swf_app.service import EngineService
     from swf_entry.embedded import EmbeddedLink
 
@@ -159,14 +161,29 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
     if embedded:
         return _embedded_link(config)
     from swf_entry.daemon import local_engine_link
+    from swf_entry.split_link import SplitLink
 
     idle = config.engine_idle_timeout
-    return local_engine_link(
+    commands = local_engine_link(
         config.state_dir,
         idle_timeout=idle if idle is not None else 0.0,
         config_file=config.config_file,
         resource_id=config.resource_id,
     )
+
+    def client_queries() -> tuple[QueryService, Callable[[], None]]:
+        """Queries read in this process (monitors polling big workflows would starve the
+        daemon), from the database the daemon writes: the one build_engine_service opens."""
+        from swf_adapters.store import open_store
+        from swf_app.queries import QueryService
+
+        daemon_config = load_config(
+            config.config_file, config.resource_id, isolated_dir=config.state_dir
+        )
+        store = open_store(daemon_config.database_url)
+        return QueryService(store), store.close
+
+    return SplitLink(client_queries, commands)
 
 
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:
