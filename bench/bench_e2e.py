@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 from swf_adapters.schedulers.local.launcher import shutdown_host
 from swf_adapters.schedulers.local.layout import StateLayout
 from swf_entry.client import Job, Workflow, WorkflowController
@@ -81,15 +83,31 @@ def run_throughput(jobs: int, slots: int) -> tuple[float, float]:
     return jobs / elapsed, cpu * 1000 / jobs
 
 
-def run_fan(n: int, slots: int) -> float:
-    """Engine-process CPU ms per job for fan-out 1 -> n -> 1."""
+def _thread_cpu(native_id: int | None) -> float:
+    """CPU seconds (user + system) of one thread of this process."""
+    for thread in psutil.Process().threads():
+        if thread.id == native_id:
+            return float(thread.user_time + thread.system_time)
+    return 0.0
+
+
+def run_fan(n: int, slots: int) -> tuple[float, float]:
+    """(process CPU ms per job, engine-thread CPU ms per job) for fan-out 1 -> n -> 1.
+
+    The process figure includes the client's side of the embedded run (serializing,
+    validating and inserting the workflow); the engine thread's is the engine alone.
+    """
     with controller(slots) as wfc:
+        engine_thread = wfc.link._engine._thread  # type: ignore[attr-defined]
+        native_id = engine_thread.native_id if engine_thread is not None else None
         cpu0 = time.process_time()
+        engine0 = _thread_cpu(native_id)
         wf_id = wfc.submit_workflow(fan(n))
         wfc.wait_workflow(wf_id)
         cpu = time.process_time() - cpu0
+        engine = _thread_cpu(native_id) - engine0
         assert wfc.workflow_status(wf_id) == "workflow_done"
-    return cpu * 1000 / (n + 2)
+    return cpu * 1000 / (n + 2), engine * 1000 / (n + 2)
 
 
 def run_latency(n: int, repeats: int, slots: int) -> tuple[float, float]:
@@ -163,9 +181,10 @@ def main() -> None:
         f"{100 * rate / baseline:.0f}% of baseline (target >= 70%); "
         f"client+engine CPU {cpu_ms:.3f} ms/job"
     )
+    process_ms, engine_ms = run_fan(args.jobs, args.slots)
     print(
-        f"fan-out 1->{args.jobs}->1: engine CPU {run_fan(args.jobs, args.slots):.3f} ms/job "
-        "(target <= 0.2)"
+        f"fan-out 1->{args.jobs}->1: engine thread CPU {engine_ms:.3f} ms/job (target <= 0.2);"
+        f" whole process incl. the client's submission {process_ms:.3f} ms/job"
     )
     latency, gap = run_latency(100, 5, args.slots)
     print(

@@ -51,8 +51,9 @@ _log = logging.getLogger("swf.engine")
 
 #: Real seconds between two looks for expired workflows (when nothing else happens).
 DEFAULT_SWEEP_INTERVAL = 60.0
-#: Seconds changes may wait to be written together (readers see them that much later).
-DEFAULT_COMMIT_WINDOW = 0.02
+#: Seconds changes may wait to be written together (readers see them that much later;
+#: a batch that finishes a workflow is written at once).
+DEFAULT_COMMIT_WINDOW = 0.1
 #: Job changes above which a batch is written without waiting for the window.
 MAX_COMMIT_BATCH = 20_000
 #: How often a caller waiting for a command's answer checks that the engine still runs.
@@ -83,6 +84,11 @@ class _PendingCommit:
             or now >= self.deadline
             or len(self.tx.jobs) >= MAX_COMMIT_BATCH
         )
+
+
+def _finishes_a_workflow(tx: TickChanges) -> bool:
+    """A workflow ran its last job in this batch: write it now, someone may be waiting."""
+    return any(runtime.tracker.is_finished() for runtime in tx.touched.values())
 
 
 class Engine:
@@ -236,7 +242,7 @@ class Engine:
                 if pending is None:
                     pending = _PendingCommit(self.clock.monotonic() + self._commit_window)
                 self._tick(items, pending)
-                if pending.due(self.clock.monotonic(), items):
+                if pending.due(self.clock.monotonic(), items) or _finishes_a_workflow(pending.tx):
                     self._commit_pending(pending)
                     pending = None
             if pending is not None:
