@@ -105,7 +105,7 @@ class EngineExecutionJob(Job):
             ) from None
 
 
-@dataclass(eq=False, slots=True, repr=False)
+@dataclass(eq=False, slots=True, repr=False, init=False)
 class MapJob(EngineExecutionJob):
     """Split lists into numbered outputs: ``inputs = [a, b]`` -> ``output_0 = a``, ...
 
@@ -116,19 +116,6 @@ class MapJob(EngineExecutionJob):
     """
 
     default_name: ClassVar[str] = "map"
-
-    def __init__(
-        self,
-        command: list[CommandItem] | None = None,
-        referenced_input_files: list[Any] | None = None,
-        referenced_output_files: list[Any] | None = None,
-        name: str | None = "map",
-        param_dict: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        EngineExecutionJob.__init__(
-            self, command, referenced_input_files, referenced_output_files, name, param_dict
-        )
 
     @classmethod
     def add_default_params(cls, params: dict[str, Any]) -> None:
@@ -157,7 +144,7 @@ class MapJob(EngineExecutionJob):
         return outputs
 
 
-@dataclass(eq=False, slots=True, repr=False)
+@dataclass(eq=False, slots=True, repr=False, init=False)
 class ReduceJob(EngineExecutionJob):
     """Gather numbered inputs into lists: ``input_0, input_1`` -> ``outputs = [..]``.
 
@@ -168,19 +155,6 @@ class ReduceJob(EngineExecutionJob):
     """
 
     default_name: ClassVar[str] = "reduce"
-
-    def __init__(
-        self,
-        command: list[CommandItem] | None = None,
-        referenced_input_files: list[Any] | None = None,
-        referenced_output_files: list[Any] | None = None,
-        name: str | None = "reduce",
-        param_dict: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        EngineExecutionJob.__init__(
-            self, command, referenced_input_files, referenced_output_files, name, param_dict
-        )
 
     @classmethod
     def add_default_params(cls, params: dict[str, Any]) -> None:
@@ -219,24 +193,11 @@ class ReduceJob(EngineExecutionJob):
         return outputs
 
 
-@dataclass(eq=False, slots=True, repr=False)
+@dataclass(eq=False, slots=True, repr=False, init=False)
 class LeaveOneOutJob(EngineExecutionJob):
     """``inputs`` without item ``index`` as ``train``, the item itself as ``test``."""
 
     default_name: ClassVar[str] = "leave_one_out"
-
-    def __init__(
-        self,
-        command: list[CommandItem] | None = None,
-        referenced_input_files: list[Any] | None = None,
-        referenced_output_files: list[Any] | None = None,
-        name: str | None = "leave_one_out",
-        param_dict: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        EngineExecutionJob.__init__(
-            self, command, referenced_input_files, referenced_output_files, name, param_dict
-        )
 
     @classmethod
     def add_default_params(cls, params: dict[str, Any]) -> None:
@@ -254,7 +215,7 @@ class LeaveOneOutJob(EngineExecutionJob):
         return {"train": inputs[:index] + inputs[index + 1 :], "test": inputs[index]}
 
 
-@dataclass(eq=False, slots=True, repr=False)
+@dataclass(eq=False, slots=True, repr=False, init=False)
 class CrossValidationFoldJob(EngineExecutionJob):
     """Fold ``fold`` of ``inputs`` cut into ``nfolds``: ``test``; the rest: ``train``.
 
@@ -262,19 +223,6 @@ class CrossValidationFoldJob(EngineExecutionJob):
     """
 
     default_name: ClassVar[str] = "cross_validation"
-
-    def __init__(
-        self,
-        command: list[CommandItem] | None = None,
-        referenced_input_files: list[Any] | None = None,
-        referenced_output_files: list[Any] | None = None,
-        name: str | None = "cross_validation",
-        param_dict: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        EngineExecutionJob.__init__(
-            self, command, referenced_input_files, referenced_output_files, name, param_dict
-        )
 
     @classmethod
     def add_default_params(cls, params: dict[str, Any]) -> None:
@@ -293,24 +241,11 @@ class CrossValidationFoldJob(EngineExecutionJob):
         return {"train": inputs[:begin] + inputs[end:], "test": inputs[begin:end]}
 
 
-@dataclass(eq=False, slots=True, repr=False)
+@dataclass(eq=False, slots=True, repr=False, init=False)
 class ListCatJob(EngineExecutionJob):
     """``inputs`` (a list of lists) concatenated into one list, ``outputs``."""
 
     default_name: ClassVar[str] = "list_cat"
-
-    def __init__(
-        self,
-        command: list[CommandItem] | None = None,
-        referenced_input_files: list[Any] | None = None,
-        referenced_output_files: list[Any] | None = None,
-        name: str | None = "list_cat",
-        param_dict: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        EngineExecutionJob.__init__(
-            self, command, referenced_input_files, referenced_output_files, name, param_dict
-        )
 
     @classmethod
     def add_default_params(cls, params: dict[str, Any]) -> None:
@@ -328,7 +263,7 @@ class ListCatJob(EngineExecutionJob):
         return {"outputs": outputs}
 
 
-@dataclass(eq=False, slots=True, repr=False)
+@dataclass(eq=False, slots=True, repr=False, init=False)
 class StrCatJob(EngineExecutionJob):
     """The parameters named in ``input_names`` concatenated into one string.
 
@@ -337,19 +272,6 @@ class StrCatJob(EngineExecutionJob):
     """
 
     default_name: ClassVar[str] = "strcat"
-
-    def __init__(
-        self,
-        command: list[CommandItem] | None = None,
-        referenced_input_files: list[Any] | None = None,
-        referenced_output_files: list[Any] | None = None,
-        name: str | None = "strcat",
-        param_dict: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        EngineExecutionJob.__init__(
-            self, command, referenced_input_files, referenced_output_files, name, param_dict
-        )
 
     @classmethod
     def add_default_params(cls, params: dict[str, Any]) -> None:
