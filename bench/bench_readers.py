@@ -12,7 +12,11 @@ Each round runs ``--jobs`` independent ``true`` jobs alone, then once per reader
 ``--readers`` reader processes polling the big workflow every ``--period`` seconds (the
 next call right away when a call takes longer). Reader modes (``--modes``):
 
-- ``pyro``: ``WorkflowController.workflow_elements_status`` through the daemon (today);
+- ``facade``: ``WorkflowController.workflow_elements_status`` in daemon mode: the client
+  reads the store with its QueryService cache (``job_changes``), then the facade converts
+  every date to a datetime;
+- ``link``: the same read without the facade's conversion (the link's plain answer);
+- ``engine``: the query sent to the engine daemon over Pyro5 (every query before issue 4);
 - ``sqlite``: the store read in the reader's process (``job_summaries``: every job);
 - ``sqlite-delta``: the store read in the reader's process, only what changed since the
   last read (``job_changes``), merged into the reader's own copy.
@@ -21,10 +25,10 @@ Throughput is jobs / (submit -> wait_workflow end); a run still going after ``--
 seconds is cut short and counts the jobs done by then. Rounds repeat so that a drift of
 the machine's load hits every side; the drop is computed on the medians.
 
-    .venv/bin/python bench/bench_readers.py --modes pyro,sqlite,sqlite-delta
+    .venv/bin/python bench/bench_readers.py --modes facade,link,sqlite-delta
     .venv/bin/python bench/bench_readers.py --jobs 3000 --big 20000 --rounds 1
     .venv/bin/python bench/bench_readers.py --py-spy /tmp/engine.txt  # collapsed stacks of
-        # the engine during the first pyro round (``.venv/bin/pip install py-spy``)
+        # the engine during the first facade (or engine) round (``.venv/bin/pip install py-spy``)
 
 Target: with 8 readers, throughput drops by less than 20 %.
 
@@ -35,18 +39,37 @@ and noisy; 20000 jobs, 100000-job big workflow, 8 readers, 100 ms, 2 rounds):
 readers               jobs/s    ratio  one read (median)
 ====================  ========  =====  ====================================
 none                  282       1.00
-pyro                  7         0.03   20-23 s (a run cut short at 240 s)
+engine (over Pyro5)   7         0.03   20-23 s (a run cut short at 240 s)
 sqlite (every job)    180       0.64   3.2-4.1 s
 sqlite-delta          261       0.93   1 ms
 ====================  ========  =====  ====================================
 
-Where the time goes (py-spy of the engine during the pyro round): 84 % of the engine
+Where the time goes (py-spy of the engine during the engine round): 84 % of the engine
 process's samples are Pyro worker threads serving the reads: ``bulk.read_jobs`` (43 %),
 ``wire_data.pack`` tagging tuples in Python (30 %), ``json.dumps`` (5 %); the engine thread
 itself is mostly waiting: it is starved of the GIL (and of CPU: each reader process
 spends about a second decoding and converting each answer), not busy. Even in the
 readers' own processes, full reads of 100000 jobs every 100 ms by 8 processes take the 2
 cores from the engine (-36 %); reading only the changes costs nothing measurable.
+
+After issue 4 (client-side queries; lightly loaded machine, so the engine alone is 4x
+faster than above and any CPU taken by readers shows more; 10000 jobs, 100000-job big
+workflow, 8 readers, 100 ms, 2 rounds, same run for each pair of lines):
+
+====================  ========  =====  ====================================
+readers               jobs/s    ratio  one read (median)
+====================  ========  =====  ====================================
+none                  1038      1.00
+link                  640       0.62   2 ms
+facade                336       0.32   0.6 s (datetime conversion of 100k)
+none                  1210      1.00
+link                  607       0.50   2-3 ms
+sqlite-delta          556       0.46   1 ms
+====================  ========  =====  ====================================
+
+The engine serves no query any more (66 calls in a whole run); ``link`` costs what the
+raw change feed costs: 80 reads/s of SQLite by 8 processes on 2 cores. ``facade`` is held
+back by the WorkflowController's per-call conversion of every entry (0.17 s per 100000).
 
 One read of 100000 jobs, piece by piece (one process, same loaded machine): engine side
 ``store.jobs_of`` 0.80 s + ``wire_data.pack`` 1.98 s (11 MB of JSON); client side
@@ -84,7 +107,10 @@ TARGET_DROP = 0.20
 
 #: argv: mode home database_url workflow_id period stop_file. Prints "ready" after its
 #: first read, polls until stop_file exists, then prints one JSON summary. Modes:
-#: ``pyro``: the facade's workflow_elements_status through the engine daemon (today's path);
+#: ``facade``: WorkflowController.workflow_elements_status (daemon mode: the client reads
+#: the store with its QueryService cache, then converts the dates to datetimes);
+#: ``link``: the same without the facade's conversion (the link's plain answer);
+#: ``engine``: the query sent to the engine daemon over Pyro5 (the path before issue 4);
 #: ``sqlite``: the store read in the reader's own process, every job each time;
 #: ``sqlite-delta``: the store read in the reader's own process, only the jobs changed
 #: since the previous read (``job_changes``), merged into the reader's copy.
@@ -93,11 +119,18 @@ import json, os, sys, time
 from pathlib import Path
 mode, home, url, workflow_id, period, stop = sys.argv[1:7]
 workflow_id, period = int(workflow_id), float(period)
-if mode == "pyro":
+if mode in ("facade", "link"):
     from swf_entry.composition import ClientOptions, open_controller, resource_config
     controller = open_controller(ClientOptions(home=Path(home)))
     def read():
+        if mode == "link":
+            return len(controller.link.workflow_elements_status(workflow_id)[0])
         return len(controller.workflow_elements_status(workflow_id)[0])
+elif mode == "engine":
+    from swf_entry.daemon import local_engine_link
+    engine_link = local_engine_link(home, idle_timeout=0.0)
+    def read():
+        return len(engine_link.workflow_elements_status(workflow_id)[0])
 else:
     from swf_adapters.store import open_store
     store = open_store(url)
@@ -123,7 +156,7 @@ while not os.path.exists(stop):
     time.sleep(max(0.0, period - latencies[-1]))
 print(json.dumps({"polls": len(latencies) - 1, "latencies": latencies[1:]}), flush=True)
 """
-MODES = ("pyro", "sqlite", "sqlite-delta")
+MODES = ("facade", "link", "engine", "sqlite", "sqlite-delta")
 
 
 def independent(n: int, name: str) -> Workflow:
@@ -255,7 +288,7 @@ def main() -> None:
     parser.add_argument("--period", type=float, default=0.1)
     parser.add_argument("--slots", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--modes", default="pyro", help=f"comma-separated, among {MODES}")
+    parser.add_argument("--modes", default="facade", help=f"comma-separated, among {MODES}")
     parser.add_argument(
         "--limit", type=float, default=240.0, help="seconds after which a run is cut short"
     )
@@ -303,7 +336,7 @@ def measure(
         run = run_jobs(controller, args.jobs, args.limit)
         note = ""
     else:
-        spied = args.py_spy if first_round and mode == "pyro" else None
+        spied = args.py_spy if first_round and mode in ("facade", "engine") else None
         with (
             readers(mode, home, big_id, args.readers, args.period) as summaries,
             sampling(home, spied),
