@@ -136,8 +136,21 @@ def build_engine_service(
     state_dir: Path, config_file: Path | None, resource_id: str | None
 ) -> EngineService:
     """The daemon's factory (``swf_entry.daemon --factory``): the service for ``state_dir``."""
-    config = load_config(config_file, resource_id, isolated_dir=state_dir)
-    return build_service(config)
+    return build_service(daemon_config(state_dir, config_file, resource_id))
+
+
+def daemon_config(
+    state_dir: Path, config_file: Path | None, resource_id: str | None
+) -> ResourceConfig:
+    """The configuration the daemon of ``state_dir`` runs with, and its clients read.
+
+    The configured one (its DATABASE_URL included) when its state lives in ``state_dir``;
+    otherwise (``--home`` / isolated clients) the same one forced into that directory.
+    """
+    config = load_config(config_file, resource_id)
+    if config.state_dir.expanduser().resolve() == state_dir.expanduser().resolve():
+        return config
+    return load_config(config_file, resource_id, isolated_dir=state_dir)
 
 
 # -- connecting ------------------------------------------------------------------------
@@ -177,10 +190,8 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
         from swf_adapters.store import open_store
         from swf_app.queries import QueryService
 
-        daemon_config = load_config(
-            config.config_file, config.resource_id, isolated_dir=config.state_dir
-        )
-        store = open_store(daemon_config.database_url)
+        resolved = daemon_config(config.state_dir, config.config_file, config.resource_id)
+        store = open_store(resolved.database_url)
         return QueryService(store), store.close
 
     return SplitLink(client_queries, commands)
