@@ -108,6 +108,7 @@ class WorkflowController:
 
         if isolated_light_mode is None:
             isolated_light_mode = type(self).isolated_light_mode
+        self._converted_rows: dict[tuple[int, bool], _ConvertedRows] = {}
         self._link: EngineLink = connect(
             resource_id=resource_id,
             login=login,
@@ -121,6 +122,7 @@ class WorkflowController:
     def from_link(cls, link: EngineLink) -> WorkflowController:
         """A controller over an existing link (tests, the CLI, embedding applications)."""
         controller = cls.__new__(cls)
+        controller._converted_rows = {}
         controller._link = link
         controller.resource_id = None
         return controller
@@ -186,20 +188,12 @@ class WorkflowController:
         jobs, transfers, status, queue, temporaries = self._link.workflow_elements_status(
             workflow_id, with_drms_id
         )
-        converted = []
-        for entry in jobs:
-            dates = entry[4]
-            converted.append(
-                (
-                    entry[0],
-                    entry[1],
-                    entry[2],
-                    tuple(entry[3]) if entry[3] is not None else None,
-                    (*(_to_datetime(d) for d in dates[:3]), *dates[3:]),
-                    *entry[5:],
-                )
-            )
-        return (converted, list(transfers), status, queue, list(temporaries))
+        key = (workflow_id, with_drms_id)
+        rows = _convert_job_rows(jobs, self._converted_rows.pop(key, None))
+        self._converted_rows[key] = (jobs, rows)
+        while len(self._converted_rows) > _CONVERTED_WORKFLOWS:
+            del self._converted_rows[next(iter(self._converted_rows))]  # least recent
+        return (rows, list(transfers), status, queue, list(temporaries))
 
     def job_status(self, job_id: int) -> str:
         return self._link.job_status(job_id)
@@ -299,6 +293,42 @@ _NO_STANDALONE_TRANSFERS = (
     "{what}: file transfers outside a workflow need a remote resource, which swf does not"
     " support yet; on the local resource a FileTransfer in a workflow is used in place"
 )
+
+
+#: Workflows whose converted rows a controller keeps for its next answer.
+_CONVERTED_WORKFLOWS = 4
+#: (rows as the link returned them, the same rows with datetimes)
+_ConvertedRows = tuple[Sequence[Any], list[tuple[Any, ...]]]
+
+
+def _convert_job_rows(
+    jobs: Sequence[Any], previous: _ConvertedRows | None
+) -> list[tuple[Any, ...]]:
+    """soma's job rows with datetimes instead of epoch floats.
+
+    A local link answers from a cache that hands back the same row object for a job that
+    did not change, so a row seen in the previous answer is reused rather than converted
+    again: polling a million-job workflow converts only what changed.
+    """
+    old_rows, old_converted = previous if previous is not None else ((), [])
+    reuse = len(old_rows) == len(jobs)
+    result: list[tuple[Any, ...]] = []
+    for index, entry in enumerate(jobs):
+        if reuse and old_rows[index] is entry:
+            result.append(old_converted[index])
+            continue
+        dates = entry[4]
+        result.append(
+            (
+                entry[0],
+                entry[1],
+                entry[2],
+                tuple(entry[3]) if entry[3] is not None else None,
+                (*(_to_datetime(d) for d in dates[:3]), *dates[3:]),
+                *entry[5:],
+            )
+        )
+    return result
 
 
 def _copy_or_empty(source: str | None, destination: str) -> None:
