@@ -215,3 +215,43 @@ def exit_tuple(state: JobState) -> ExitTuple:
 
 def unknown_workflow(workflow_id: int) -> UnknownObjectError:
     return UnknownObjectError(f"workflow {workflow_id} does not exist (or was deleted)")
+
+
+class AnswersQueries:
+    """The read methods of the ``EngineLink`` port, answered by ``query_service()``.
+
+    The in-process service and the client-side split link both answer reads from a
+    QueryService; this is the one place that lists them.
+    """
+
+    def query_service(self) -> QueryService:
+        raise NotImplementedError
+
+    def workflow_document(self, workflow_id: int) -> dict[str, Any]:
+        return self.query_service().workflow_document(workflow_id)
+
+    def workflows(
+        self, workflow_ids: Sequence[int] | None = None
+    ) -> dict[int, tuple[str | None, float | None]]:
+        return self.query_service().workflows(workflow_ids)
+
+    def workflow_status(self, workflow_id: int) -> str | None:
+        return self.query_service().workflow_status(workflow_id)
+
+    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
+        return self.query_service().workflow_elements_status(workflow_id, with_drms_id)
+
+    def job_status(self, job_id: int) -> str:
+        return self.query_service().job_status(job_id)
+
+    def job_termination_status(self, job_id: int) -> ExitTuple | None:
+        return self.query_service().job_termination_status(job_id)
+
+    def job_files(self, job_id: int) -> tuple[str | None, str | None]:
+        return self.query_service().job_files(job_id)
+
+    def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
+        return self.query_service().get_job_output_params(job_id)
+
+    def status_summary(self, workflow_id: int) -> dict[str, int]:
+        return self.query_service().status_summary(workflow_id)

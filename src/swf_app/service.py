@@ -30,7 +30,7 @@ from swf_domain.validation import validate
 from .engine import Engine
 from .gc_pause import gc_paused
 from .ports import Clock, JobRow, NewJob, NewWorkflow, WorkflowRow, WorkflowStore
-from .queries import ExitTuple, QueryService
+from .queries import AnswersQueries, QueryService
 
 #: How long stop_workflow / stop_jobs / restart_jobs wait for kills to be confirmed.
 DEFAULT_CONTROL_TIMEOUT = 60.0
@@ -38,7 +38,8 @@ DEFAULT_CONTROL_TIMEOUT = 60.0
 #: 7 days); then the engine deletes it, its files with it.
 DEFAULT_LIFETIME = 7 * 24 * 3600.0
 
-class EngineService:
+
+class EngineService(AnswersQueries):
     """The engine's client-facing operations (the EngineLink port, in-process)."""
 
     def __init__(
@@ -100,36 +101,10 @@ class EngineService:
         )
         return submitted.workflow_id
 
-    # -- queries (the QueryService's, so both processes answer them alike) ---------------
+    # -- queries: AnswersQueries, from the QueryService (both processes answer alike) ---
 
-    def workflow_document(self, workflow_id: int) -> dict[str, Any]:
-        return self.queries.workflow_document(workflow_id)
-
-    def workflows(
-        self, workflow_ids: Sequence[int] | None = None
-    ) -> dict[int, tuple[str | None, float | None]]:
-        return self.queries.workflows(workflow_ids)
-
-    def workflow_status(self, workflow_id: int) -> str | None:
-        return self.queries.workflow_status(workflow_id)
-
-    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
-        return self.queries.workflow_elements_status(workflow_id, with_drms_id)
-
-    def job_status(self, job_id: int) -> str:
-        return self.queries.job_status(job_id)
-
-    def job_termination_status(self, job_id: int) -> ExitTuple | None:
-        return self.queries.job_termination_status(job_id)
-
-    def job_files(self, job_id: int) -> tuple[str | None, str | None]:
-        return self.queries.job_files(job_id)
-
-    def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
-        return self.queries.get_job_output_params(job_id)
-
-    def status_summary(self, workflow_id: int) -> dict[str, int]:
-        return self.queries.status_summary(workflow_id)
+    def query_service(self) -> QueryService:
+        return self.queries
 
     # -- control ------------------------------------------------------------------------
 

@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from swf_app.link import EngineLink
-from swf_app.queries import ExitTuple, QueryService
+from swf_app.queries import AnswersQueries, QueryService
 
 
-class SplitLink:
+class SplitLink(AnswersQueries):
     """An ``EngineLink``: reads from a ``QueryService``, everything else through ``commands``.
 
     ``open_queries`` returns the QueryService and the function that releases what it reads
@@ -55,35 +55,10 @@ class SplitLink:
     ) -> int:
         return self.commands.submit_workflow(document, name, queue, expiration_date)
 
-    # -- queries ----------------------------------------------------------------------
-    def workflow_document(self, workflow_id: int) -> dict[str, Any]:
-        return self.queries.workflow_document(workflow_id)
+    # -- queries: AnswersQueries, from the lazily opened QueryService -------------------
 
-    def workflows(
-        self, workflow_ids: Sequence[int] | None = None
-    ) -> dict[int, tuple[str | None, float | None]]:
-        return self.queries.workflows(workflow_ids)
-
-    def workflow_status(self, workflow_id: int) -> str | None:
-        return self.queries.workflow_status(workflow_id)
-
-    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
-        return self.queries.workflow_elements_status(workflow_id, with_drms_id)
-
-    def job_status(self, job_id: int) -> str:
-        return self.queries.job_status(job_id)
-
-    def job_termination_status(self, job_id: int) -> ExitTuple | None:
-        return self.queries.job_termination_status(job_id)
-
-    def job_files(self, job_id: int) -> tuple[str | None, str | None]:
-        return self.queries.job_files(job_id)
-
-    def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
-        return self.queries.get_job_output_params(job_id)
-
-    def status_summary(self, workflow_id: int) -> dict[str, int]:
-        return self.queries.status_summary(workflow_id)
+    def query_service(self) -> QueryService:
+        return self.queries
 
     # -- control ----------------------------------------------------------------------
     def stop_workflow(self, workflow_id: int) -> bool:
