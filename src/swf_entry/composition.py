@@ -194,7 +194,7 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
         store = open_store(resolved.database_url)
         return QueryService(store), store.close
 
-    return SplitLink(client_queries, commands)
+    return SplitLink(client_queries, commands, keep_alive=commands.ping)
 
 
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:

@@ -13,6 +13,7 @@ pays for importing SQLAlchemy and opening the database.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,18 +26,38 @@ class SplitLink(AnswersQueries):
 
     ``open_queries`` returns the QueryService and the function that releases what it reads
     from (the client's store connection); it is called once, on the first query.
+
+    ``keep_alive`` (the engine link's ping, which restarts a dead engine) is called before
+    a query at most every ``keep_alive_interval`` seconds: a client that only monitors
+    must still bring back an engine that was killed, or its workflows would stall.
     """
 
     def __init__(
         self,
         open_queries: Callable[[], tuple[QueryService, Callable[[], None]]],
         commands: EngineLink,
+        keep_alive: Callable[[], object] | None = None,
+        keep_alive_interval: float = 0.5,
     ) -> None:
         self.commands = commands
         self._open_queries = open_queries
         self._queries: QueryService | None = None
         self._release: Callable[[], None] | None = None
         self._lock = threading.Lock()
+        self._keep_alive = keep_alive
+        self._keep_alive_interval = keep_alive_interval
+        self._next_keep_alive = 0.0
+
+    def _engine_checked(self) -> None:
+        if self._keep_alive is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            due = now >= self._next_keep_alive
+            if due:
+                self._next_keep_alive = now + self._keep_alive_interval
+        if due:
+            self._keep_alive()
 
     @property
     def queries(self) -> QueryService:
@@ -58,6 +79,7 @@ class SplitLink(AnswersQueries):
     # -- queries: AnswersQueries, from the lazily opened QueryService -------------------
 
     def query_service(self) -> QueryService:
+        self._engine_checked()
         return self.queries
 
     # -- control ----------------------------------------------------------------------
