@@ -199,17 +199,22 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
 
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:
     """An engine in this process, once it holds the state directory's engine lock."""
-    from swf_entry.daemon import EngineLayout, lock_holder, take_engine_lock
+    from swf_entry.daemon import EngineLayout, live_endpoint, lock_holder, take_engine_lock
     from swf_entry.embedded import EmbeddedLink
 
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     layout = EngineLayout.of(config.state_dir)
     descriptor = take_engine_lock(layout)
     if descriptor is None:
+        holder = lock_holder(layout) or "unknown"
+        who = (
+            f"an engine daemon already runs (pid {holder}): it"
+            if live_endpoint(config.state_dir) is not None
+            else f"another engine (pid {holder})"
+        )
         raise EngineError(
-            f"another engine (pid {lock_holder(layout) or 'unknown'}) already drives"
-            f" {config.state_dir}: use it (without --embedded / isolated_light_mode), or stop it"
-            " first (`swf engine stop`)"
+            f"{who} already drives {config.state_dir}: use it (without --embedded /"
+            " isolated_light_mode), or stop it first (`swf engine stop`)"
         )
     try:
         link = build_service(config, EmbeddedLink)

@@ -647,24 +647,7 @@ def _finish(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _refuse_second_engine() -> None:
-    """``--embedded`` next to a running daemon would make two engines drive one store and
-    one job host: the daemon never learns of the embedded run's workflow, and job ends
-    reported to the wrong engine come back as "exit undetermined"."""
-    from swf_entry import composition
-
-    info = guarded(lambda: composition.engine_status(ctx().options))
-    if info is not None:
-        fail(
-            f"an engine daemon already runs for this home (pid {info.get('pid')}): run without"
-            " --embedded, or stop it first with `swf engine stop`",
-            EXIT_ENGINE,
-        )
-
-
 def _run_workflow(workflow: Workflow, embedded: bool, on_interrupt: str, as_json: bool) -> None:
-    if embedded:
-        _refuse_second_engine()
     with controller(embedded=embedded) as wfc:
         workflow_id = guarded(lambda: wfc.submit_workflow(workflow))
         if not as_json:
