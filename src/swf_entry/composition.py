@@ -24,6 +24,7 @@ from swf_domain.errors import ConfigurationError, EngineError
 from swf_domain.model import FileTransfer
 
 if TYPE_CHECKING:
+    from swf_adapters.schedulers.registry import SchedulerFactory
     from swf_app.queries import QueryService
     from swf_app.service import EngineService
     from swf_entry.embedded import EmbeddedLink
@@ -83,17 +84,23 @@ def _plain(value: Any) -> Any:
 # -- engine construction ---------------------------------------------------------------
 
 
-def _check_supported(config: ResourceConfig) -> None:
+def _check_supported(config: ResourceConfig) -> SchedulerFactory:
+    """The resource's scheduler factory, once it is known that it can run here."""
+    from swf_adapters.schedulers.registry import scheduler_factory
+
     if config.mode == "remote":
         raise ConfigurationError(
             f"resource {config.resource_id!r} is remote (CLUSTER_ADDRESS/LOGIN): remote resources"
             " are not supported yet; run swf on the cluster's login node instead"
         )
-    if config.scheduler_type not in ("local_basic", "local"):
+    factory = scheduler_factory(config.scheduler_type)
+    availability = factory.can_run_here()
+    if not availability.ok:
         raise ConfigurationError(
-            f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} is not"
-            " available yet (only local_basic)"
+            f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} cannot"
+            f" run on this machine: {availability.reason}"
         )
+    return factory
 
 
 def _local_transfer_path(_workflow_id: int, transfer: FileTransfer) -> str:
@@ -104,8 +111,7 @@ def _local_transfer_path(_workflow_id: int, transfer: FileTransfer) -> str:
 def build_service(
     config: ResourceConfig, link_class: type[EngineService] | None = None
 ) -> EngineService:
-    """An engine (started) and its service for ``config``: store, local scheduler, workspace."""
-    from swf_adapters.schedulers.local import LocalScheduler
+    """An engine (started) and its service for ``config``: store, scheduler, workspace."""
     from swf_adapters.store import open_store
     from swf_adapters.workspace.local import LocalWorkspace
     from swf_app.engine import Engine
@@ -113,18 +119,19 @@ def build_service(
     from swf_app.system_clock import SystemClock
     from swf_domain.translation import TranslationTable
 
-    _check_supported(config)
+    factory = _check_supported(config)
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_store(config.database_url)
     clock = SystemClock()
-    scheduler = LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
+    scheduler = factory.create(config)
     translations = TranslationTable.from_namespaces(translation_table(config))
     engine = Engine(
         store,
         scheduler,
         clock,
         LocalWorkspace(config.state_dir),
-        queue_limits=config.running_jobs_limits or None,
+        max_running_jobs=config.running_jobs_limits,
+        max_queued_jobs=config.queue_limits,
         translations=translations,
         transfer_location=_local_transfer_path,
     )

@@ -26,7 +26,7 @@ from swf_adapters.schedulers.local import LocalScheduler
 from swf_adapters.schedulers.local.journal import Journal, read_journal
 from swf_adapters.schedulers.local.launcher import shutdown_host
 from swf_adapters.schedulers.local.layout import StateLayout, is_gone, live_host
-from swf_app.ports import LaunchRequest, SchedulerEvent
+from swf_app.ports import Capacity, CapacityUnit, LaunchRequest, SchedulerEvent
 from swf_domain.errors import ConfigurationError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
@@ -415,9 +415,9 @@ def test_a_job_submitted_again_while_held_does_not_run_twice(
     assert marker.read_text() == "run\nrun\n"
 
 
-def test_slots_default_to_the_cpu_count_and_are_validated(state_dir: Path) -> None:
-    assert LocalScheduler(state_dir, slots=2).slots() == 2
-    assert LocalScheduler(state_dir).slots() == (os.cpu_count() or 1)
+def test_capacity_defaults_to_the_cpu_count_and_is_validated(state_dir: Path) -> None:
+    assert LocalScheduler(state_dir, slots=2).capacity() == Capacity(CapacityUnit.CPUS, 2)
+    assert LocalScheduler(state_dir).capacity().total == (os.cpu_count() or 1)
     with pytest.raises(ConfigurationError, match="slots"):
         LocalScheduler(state_dir, slots=0)
 

@@ -139,7 +139,7 @@ def test_parallel_job_info_reserves_slots_and_is_clamped() -> None:
 def test_queue_limits_cap_concurrency() -> None:
     jobs = [job(f"j{i}") for i in range(6)]
     with EngineHarness(
-        slots=8, behaviour=lambda r: FakeOutcome(duration=1.0), queue_limits={None: 2}
+        slots=8, behaviour=lambda r: FakeOutcome(duration=1.0), max_running_jobs={None: 2}
     ) as harness:
         wf_id = harness.submit(Workflow(jobs))
         for _ in range(4):
