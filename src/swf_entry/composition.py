@@ -12,6 +12,7 @@ Both hand the facade the same ``EngineLink``, so every mode passes the same test
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -247,10 +248,29 @@ def connect(
         return connect_config(config, embedded=_wants_embedded(config) or bool(isolated))
     config_file = Path(config) if isinstance(config, str | os.PathLike) else None
     if isolated:
-        resolved = load_config(config_file, resource_id, isolated_dir=_isolated_dir(isolated))
-        return connect_config(resolved, embedded=True)
+        return _isolated_link(config_file, resource_id, isolated)
     resolved = load_config(config_file, resource_id)
     return connect_config(resolved, embedded=_wants_embedded(resolved))
+
+
+def _isolated_link(
+    config_file: Path | None, resource_id: str | None, isolated: bool | str
+) -> EngineLink:
+    """An embedded engine in ``isolated`` (a directory, or True: a temporary one that
+    goes with the link)."""
+    directory = _isolated_dir(isolated)
+    try:
+        resolved = load_config(config_file, resource_id, isolated_dir=directory)
+        link = connect_config(resolved, embedded=True)
+    except BaseException:
+        if isolated is True:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+    from swf_entry.embedded import EmbeddedLink
+
+    if isolated is True and isinstance(link, EmbeddedLink):
+        link.remove_on_close(directory)
+    return link
 
 
 def open_controller(options: ClientOptions, embedded: bool = False) -> Any:

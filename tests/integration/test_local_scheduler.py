@@ -731,15 +731,40 @@ def test_the_host_leaves_when_idle_and_cleans_up(state_dir: Path, tmp_path: Path
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
 
 
-def test_the_host_stays_while_it_holds_unacknowledged_ends(state_dir: Path, tmp_path: Path) -> None:
+def test_a_host_without_engine_or_jobs_leaves_and_journals_unacknowledged_ends(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 8: an engine gone without acknowledging must not keep its host forever."""
     adapter = LocalScheduler(state_dir, idle_timeout=0.2)
     sink = Recorder()
     adapter.start(sink)
     adapter.submit([request(tmp_path, 1, "true")])
     sink.end_of(1)
+    host = live_host(StateLayout(state_dir))
+    assert host is not None
+    adapter.close()  # never acknowledged
+    wait_until(lambda: is_gone(host), timeout=10)
+    assert StateLayout(state_dir).journal.exists()
+    again = LocalScheduler(state_dir, idle_timeout=30)
+    replayed = Recorder()
+    try:
+        assert again.start(replayed) == frozenset({1})
+        assert replayed.end_of(1).status is JobStatus.DONE
+    finally:
+        again.close()
+
+
+def test_a_host_stays_while_a_job_runs_without_engine(state_dir: Path, tmp_path: Path) -> None:
+    adapter = LocalScheduler(state_dir, idle_timeout=0.2)
+    sink = Recorder()
+    adapter.start(sink)
+    adapter.submit([request(tmp_path, 1, "sleep", "1.5")])
+    sink.running(1)
     adapter.close()
     time.sleep(0.8)
-    assert live_host(StateLayout(state_dir)) is not None
+    host = live_host(StateLayout(state_dir))
+    assert host is not None, "the host left while its job ran"
+    wait_until(lambda: is_gone(host), timeout=10)  # the job ended: now it leaves
 
 
 def test_the_socket_and_journal_are_private(

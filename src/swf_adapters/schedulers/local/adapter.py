@@ -228,7 +228,11 @@ class LocalScheduler:
         last_error: Exception | None = None
         for _ in range(_CONNECT_ATTEMPTS):
             sock = connect_to_host(
-                self._layout, self._idle_timeout, self._kill_grace, self._start_timeout
+                self._layout,
+                self._idle_timeout,
+                self._kill_grace,
+                self._start_timeout,
+                may_launch=lambda: not self._closing,
             )
             try:
                 sock.settimeout(self._start_timeout)
@@ -305,8 +309,10 @@ class LocalScheduler:
             try:
                 sock, held, received = self._connect()
             except DRMError:
-                _log.exception("cannot reach a job host again")
                 self._sock = None
+                if self._closing:  # being stopped: the jobs are not lost, just not watched
+                    return None
+                _log.exception("cannot reach a job host again")
                 lost = set(self._in_flight)
                 self._in_flight.clear()
                 replacement = None
