@@ -533,11 +533,19 @@ class Execution:
         tx.deleted.append(workflow_id)
 
     def expired(self, tx: TickChanges) -> list[int]:
-        """Delete every workflow whose expiration date has passed."""
-        expired = self.store.expired_workflow_ids(self.clock.now())
-        for workflow_id in expired:
+        """Delete every workflow whose expiration date has passed and that runs nothing.
+
+        A workflow with jobs running, queued or still to run is kept until it finishes
+        (the next sweep after that deletes it): expiring must never kill work.
+        """
+        deleted: list[int] = []
+        for workflow_id in self.store.expired_workflow_ids(self.clock.now()):
+            runtime = self.runtimes.get(workflow_id)
+            if runtime is not None and (runtime.active or not runtime.tracker.is_finished()):
+                continue
             self.delete_workflow(workflow_id, tx)
-        return expired
+            deleted.append(workflow_id)
+        return deleted
 
     # -- helpers ------------------------------------------------------------------------
 
