@@ -24,12 +24,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from swf_domain.errors import UnknownObjectError, WorkflowError
+from swf_domain.gc_pause import gc_paused
 from swf_domain.serialization import workflow_from_dict
 from swf_domain.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, WorkflowStatus
 from swf_domain.validation import validate
 
 from .engine import Engine
-from .gc_pause import gc_paused
 from .ports import Clock, JobOutputReader, JobRow, NewJob, NewWorkflow, WorkflowRow, WorkflowStore
 from .queries import QueryService, ServesQueries
 from .read_models import JobChangeBatch

@@ -182,7 +182,7 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
     _check_supported(config)
     if embedded:
         return _embedded_link(config)
-    from swf_entry.daemon import local_engine_link
+    from swf_adapters.transport.pyro.local_daemon import local_engine_link
     from swf_entry.split_link import SplitLink
 
     idle = config.engine_idle_timeout
@@ -212,7 +212,12 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
 
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:
     """An engine in this process, once it holds the state directory's engine lock."""
-    from swf_entry.daemon import EngineLayout, live_endpoint, lock_holder, take_engine_lock
+    from swf_adapters.transport.pyro.local_daemon import (
+        EngineLayout,
+        live_endpoint,
+        lock_holder,
+        take_engine_lock,
+    )
     from swf_entry.embedded import EmbeddedLink
 
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -291,7 +296,7 @@ def open_controller(options: ClientOptions, embedded: bool = False) -> Any:
 
 
 def engine_start(options: ClientOptions) -> dict[str, Any]:
-    from swf_entry.daemon import engine_status, ensure_engine
+    from swf_adapters.transport.pyro.local_daemon import engine_status, ensure_engine
 
     config = resource_config(options)
     _check_supported(config)
@@ -309,12 +314,12 @@ def engine_start(options: ClientOptions) -> dict[str, Any]:
 
 
 def engine_stop(options: ClientOptions) -> bool:
-    from swf_entry.daemon import stop_engine
+    from swf_adapters.transport.pyro.local_daemon import stop_engine
 
     return stop_engine(resource_config(options).state_dir)
 
 
 def engine_status(options: ClientOptions) -> dict[str, Any] | None:
-    from swf_entry.daemon import engine_status as status
+    from swf_adapters.transport.pyro.local_daemon import engine_status as status
 
     return status(resource_config(options).state_dir)
