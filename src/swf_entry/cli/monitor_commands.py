@@ -35,17 +35,16 @@ def monitor(
         say(f"swf monitor: {served.url}", style="bold")
         say("(Ctrl-C stops the monitor; workflows go on)")
 
-    with controller() as wfc:
-        with contextlib.suppress(KeyboardInterrupt):
-            guarded(lambda: serve(wfc.link, port=port, browser=browser, announce=announce))
+    with controller() as wfc, contextlib.suppress(KeyboardInterrupt):
+        guarded(lambda: serve(wfc.link, port=port, browser=browser, announce=announce))
 
 
 @app.command()
 def report(
     workflow: WorkflowArg,
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="HTML file to write.")
-    ] = Path("report.html"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
 ) -> None:
     """Write one self-contained HTML report of a workflow's run (opens without network).
 

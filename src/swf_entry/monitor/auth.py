@@ -39,8 +39,10 @@ class TokenGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1")
-                   for key, value in scope.get("headers", [])}
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in scope.get("headers", [])
+        }
         problem = self._problem(scope, headers)
         if problem is not None:
             await PlainTextResponse(problem, status_code=403)(scope, receive, send)

@@ -54,8 +54,9 @@ def layout(model: WorkflowModel) -> Layout:
     count = len(model.jobs)
     if count <= NODES_LIMIT:
         refs: list[int | None] = [job.job_id for job in model.jobs]
-        return _collapsed(model, list(range(count)), list(model.names), ["job"] * count, refs,
-                          depth, "jobs")
+        return _collapsed(
+            model, list(range(count)), list(model.names), ["job"] * count, refs, depth, "jobs"
+        )
     root = model.groups[0]
     node_of = [0] * count
     labels: list[str] = []
@@ -76,8 +77,13 @@ def layout(model: WorkflowModel) -> Layout:
         return _collapsed(model, node_of, labels, kinds, refs, depth, "groups")
     layer_count = max(depth) + 1 if depth else 0
     return _collapsed(
-        model, depth, [f"depth {d}" for d in range(layer_count)], ["layer"] * layer_count,
-        [None] * layer_count, depth, "layers",
+        model,
+        depth,
+        [f"depth {d}" for d in range(layer_count)],
+        ["layer"] * layer_count,
+        [None] * layer_count,
+        depth,
+        "layers",
     )
 
 

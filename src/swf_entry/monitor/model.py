@@ -65,8 +65,9 @@ class WorkflowModel:
         self.name = workflow.name
         self.workflow = workflow
         self.jobs: list[Job] = list(workflow.jobs)
-        self.names = [str(job.name) if job.name is not None else f"job{i}" for i, job in
-                      enumerate(self.jobs)]
+        self.names = [
+            str(job.name) if job.name is not None else f"job{i}" for i, job in enumerate(self.jobs)
+        ]
         self.index_of = {job.job_id: i for i, job in enumerate(self.jobs) if job.job_id is not None}
         compiled = compile_workflow(workflow)
         self.parents, self.children = compiled.parents, compiled.children
@@ -217,7 +218,7 @@ class WorkflowModel:
         if sort == "status":
             return self.status_of
         if sort in ("started", "ended", "submitted"):
-            return lambda i: (getattr(facts[i], sort, None) or 0.0)
+            return lambda i: getattr(facts[i], sort, None) or 0.0
         if sort == "duration":
             return lambda i: _duration(facts[i]) or 0.0
         return lambda i: i

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import secrets
 import socket
+import threading
+import time
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,34 +52,59 @@ def open_browser(url: str) -> bool:
     return False
 
 
+class MonitorServer:
+    """The monitor on a loopback socket: ``run`` in the foreground (the command), or
+    ``start`` / ``stop`` on a thread (tests, benchmarks)."""
+
+    def __init__(self, link: EngineLink, port: int = 0, token: str | None = None) -> None:
+        import uvicorn
+
+        self.token = token or secrets.token_urlsafe(32)
+        self.socket = bind(port)
+        self.port = self.socket.getsockname()[1]
+        self.url = f"http://{HOST}:{self.port}/?token={self.token}"
+        self.hub = Hub(MonitorSource(link))
+        config = uvicorn.Config(
+            create_app(self.hub, self.token),
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+            lifespan="off",
+        )
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        """Serve until interrupted (uvicorn handles Ctrl-C in the main thread)."""
+        try:
+            self.server.run(sockets=[self.socket])
+        finally:
+            self.hub.close()
+            self.socket.close()
+
+    def start(self) -> MonitorServer:
+        self._thread = threading.Thread(target=self.run, name="swf-monitor", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
 def serve(
     link: EngineLink,
     port: int = 0,
     browser: bool = True,
     announce: Callable[[Served], None] = print,
-    token: str | None = None,
 ) -> None:
-    """Run the monitor until interrupted (Ctrl-C); the link is the caller's to close."""
-    import uvicorn
-
-    token = token or secrets.token_urlsafe(32)
-    sock = bind(port)
-    bound = sock.getsockname()[1]
-    served = Served(f"http://{HOST}:{bound}/?token={token}", token, bound)
-    hub = Hub(MonitorSource(link))
-    config = uvicorn.Config(
-        create_app(hub, token),
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=2,
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    announce(served)
+    """``swf monitor``: run until interrupted; the link is the caller's to close."""
+    server = MonitorServer(link, port)
+    announce(Served(server.url, server.token, server.port))
     if browser:
-        open_browser(served.url)
-    try:
-        server.run(sockets=[sock])
-    finally:
-        hub.close()
-        sock.close()
+        open_browser(server.url)
+    server.run()

@@ -120,9 +120,7 @@ class MonitorSource:
         changed = [entry for entry in jobs if seen.get(entry[0]) is not entry]
         for entry in changed:
             seen[entry[0]] = entry
-        return FactsBatch(
-            (since or 0) + 1, [_facts(entry) for entry in changed], status, queue
-        )
+        return FactsBatch((since or 0) + 1, [_facts(entry) for entry in changed], status, queue)
 
     def wait_changes(self, workflow_id: int, since: Any, timeout: float) -> FactsBatch:
         """Like ``changes``, but waits up to ``timeout`` seconds for one to happen."""
