@@ -139,19 +139,35 @@ class Hub:
                     self.source.forget(old)
             return model
 
-    def _refresh(self, model: WorkflowModel, wait: float = 0.0) -> list[int]:
-        if wait > 0:
-            batch = self.source.wait_changes(model.workflow_id, model.since, wait)
-        else:
-            batch = self.source.changes(model.workflow_id, model.since)
-        changed = model.apply(batch.facts, batch.workflow_status, batch.queue)
-        model.since = batch.since
-        return changed
+    def _refresh(self, model: WorkflowModel, wait: float = 0.0, block: bool = True) -> bool:
+        """Merge the changes committed since the model's last read, and push them to the
+        workflow's event streams. One refresh at a time per model: without ``block``, a
+        refresh under way (the follower's long poll) is left to deliver. True when
+        something changed."""
+        if not model.refresh_lock.acquire(blocking=block):
+            return False
+        try:
+            version = model.version
+            if wait > 0:
+                batch = self.source.wait_changes(model.workflow_id, model.since, wait)
+            else:
+                batch = self.source.changes(model.workflow_id, model.since)
+            changed = model.apply(batch.facts, batch.workflow_status, batch.queue)
+            model.since = batch.since
+        finally:
+            model.refresh_lock.release()
+        if model.version == version:
+            return False
+        with self._lock:
+            channel = self._channels.get(f"workflow:{model.workflow_id}")
+        if channel is not None:
+            channel.send(self._workflow_event(model, changed))
+        return True
 
-    def refreshed(self, workflow_id: int) -> WorkflowModel:
-        """The model with every change committed so far (after an action)."""
+    def current(self, workflow_id: int) -> WorkflowModel:
+        """The model with the changes committed so far (what every read answers from)."""
         model = self.model(workflow_id)
-        self._refresh(model)
+        self._refresh(model, block=False)
         return model
 
     def layout(self, workflow_id: int) -> Layout:
@@ -209,15 +225,11 @@ class Hub:
         while not channel.idle():
             started = time.monotonic()
             try:
-                model = self.model(workflow_id)
-                version = model.version
-                changed = self._refresh(model, wait=FEED_WAIT)
+                self._refresh(self.model(workflow_id), wait=FEED_WAIT)
             except Exception as error:  # deleted, or the engine is unreachable a moment
                 channel.send({"type": "error", "message": str(error)})
                 channel.stopping.wait(1.0)
                 continue
-            if changed or model.version != version:
-                channel.send(self._workflow_event(model, changed))
             channel.stopping.wait(max(0.0, MIN_EVENT_GAP - (time.monotonic() - started)))
 
     def _workflow_event(self, model: WorkflowModel, changed: list[int]) -> dict[str, Any]:

@@ -82,6 +82,8 @@ class WorkflowModel:
         self.since: Any = None
         self.version = 0
         self.lock = threading.RLock()
+        #: Held while the change feed is read for this model (one reader at a time).
+        self.refresh_lock = threading.Lock()
 
     # -- static shape -----------------------------------------------------------------
     def _build_tree(self, workflow: Workflow) -> None:

@@ -127,17 +127,17 @@ class MonitorApi:
         return JSONResponse({"workflows": [item.as_json() for item in items], "now": time.time()})
 
     async def workflow(self, request: Request) -> JSONResponse:
-        model = await self._call(self.hub.model, request.path_params["workflow_id"])
+        model = await self._call(self.hub.current, request.path_params["workflow_id"])
         summary = model.summary()
         summary["groups"] = len(model.groups) - 1
         return JSONResponse(summary)
 
     async def tree(self, request: Request) -> JSONResponse:
-        model = await self._call(self.hub.model, request.path_params["workflow_id"])
+        model = await self._call(self.hub.current, request.path_params["workflow_id"])
         return JSONResponse(await run_in_threadpool(model.tree))
 
     async def jobs(self, request: Request) -> JSONResponse:
-        model = await self._call(self.hub.model, request.path_params["workflow_id"])
+        model = await self._call(self.hub.current, request.path_params["workflow_id"])
         params = request.query_params
         sort = params.get("sort", "index")
         if sort not in SORT_KEYS:
@@ -157,11 +157,11 @@ class MonitorApi:
     async def graph(self, request: Request) -> JSONResponse:
         workflow_id = request.path_params["workflow_id"]
         shape = await self._call(self.hub.layout, workflow_id)
-        model = self.hub.model(workflow_id)
+        model = await self._call(self.hub.current, workflow_id)
         return JSONResponse(await run_in_threadpool(graph, model, shape))
 
     async def timeline(self, request: Request) -> JSONResponse:
-        model = await self._call(self.hub.model, request.path_params["workflow_id"])
+        model = await self._call(self.hub.current, request.path_params["workflow_id"])
 
         def sampled() -> dict[str, Any]:
             with model.lock:
@@ -173,7 +173,7 @@ class MonitorApi:
 
     async def job(self, request: Request) -> JSONResponse:
         workflow_id, job_id = request.path_params["workflow_id"], request.path_params["job_id"]
-        model = await self._call(self.hub.model, workflow_id)
+        model = await self._call(self.hub.current, workflow_id)
         if job_id not in model.index_of:
             raise HTTPException(404, f"workflow {workflow_id} has no job {job_id}")
         params = await self._call(self.hub.source.output_params, job_id)
@@ -184,7 +184,7 @@ class MonitorApi:
         stream = request.query_params.get("stream", "stdout")
         if stream not in ("stdout", "stderr"):
             raise HTTPException(400, "stream must be stdout or stderr")
-        model = await self._call(self.hub.model, workflow_id)
+        model = await self._call(self.hub.current, workflow_id)
         if job_id not in model.index_of:
             raise HTTPException(404, f"workflow {workflow_id} has no job {job_id}")
         offset = max(0, _int(request, "offset", 0))
@@ -196,7 +196,7 @@ class MonitorApi:
 
     async def workflow_events(self, request: Request) -> StreamingResponse:
         workflow_id = request.path_params["workflow_id"]
-        await self._call(self.hub.model, workflow_id)  # 404 before streaming
+        await self._call(self.hub.current, workflow_id)  # 404 before streaming
         return _event_stream(self.hub.events(f"workflow:{workflow_id}"))
 
     # -- actions ----------------------------------------------------------------------
@@ -235,7 +235,7 @@ class MonitorApi:
         jobs, groups = body.get("jobs", []), body.get("groups", [])
         if not all(isinstance(item, int) for item in [*jobs, *groups]):
             raise HTTPException(400, "jobs and groups must be lists of integers")
-        model = await self._call(self.hub.model, request.path_params["workflow_id"])
+        model = await self._call(self.hub.current, request.path_params["workflow_id"])
         job_ids = model.job_ids(jobs, groups)
         if not job_ids:
             raise HTTPException(400, "no job selected")
