@@ -17,7 +17,7 @@ function clockLabel(epoch) {
 
 // lines: [{name, colour, values}] sampled at times t.
 export function lineChart(t, lines, width = 900, height = 220) {
-  const pad = { left: 50, right: 10, top: 10, bottom: 40 };
+  const pad = { left: 50, right: 40, top: 10, bottom: 40 };
   const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img' });
   if (!t.length) {
     root.append(svg('text', { x: 20, y: 30 }, 'no job has started yet'));

@@ -41,7 +41,7 @@ function show(job) {
     ['exit status', exit.status], ['exit value', exit.value], ['signal', exit.signal],
     ['native specification', Array.isArray(job.native_specification) ? job.native_specification.join(' ') : job.native_specification],
   ]);
-  facts($('usage'), Object.entries(job.usage));
+  facts($('usage'), Object.keys(job.usage).length ? Object.entries(job.usage) : [['', 'reported when the job ends']]);
   const dates = job.dates || {};
   facts($('dates'), [
     ['submitted', fmtDate(dates.submitted)], ['started', fmtDate(dates.started)],
