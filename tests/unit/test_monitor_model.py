@@ -36,11 +36,11 @@ def fan(count: int, group_size: int = 10) -> WorkflowModel:
 
 def test_counts_per_group_follow_each_change_once() -> None:
     model = fan(20)
-    changed = model.apply([JobFacts(i, "not_submitted") for i in range(1, 23)], "w", None)
+    changed = model.apply([JobFacts(i, "not_submitted") for i in range(1, 23)], "w")
     assert len(changed) == 22
-    assert model.apply([JobFacts(3, "not_submitted")], "w", None) == []  # same facts
-    model.apply([JobFacts(3, "running"), JobFacts(4, "done")], "w", None)
-    model.apply([JobFacts(3, "failed")], "w", None)
+    assert model.apply([JobFacts(3, "not_submitted")], "w") == []  # same facts
+    model.apply([JobFacts(3, "running"), JobFacts(4, "done")], "w")
+    model.apply([JobFacts(3, "failed")], "w")
     group = model.groups[1]
     assert group.name == "g0" and group.size == 10
     assert +group.counts == {"not_submitted": 8, "failed": 1, "done": 1}
@@ -50,7 +50,7 @@ def test_counts_per_group_follow_each_change_once() -> None:
 
 def test_query_pages_filters_and_sorts() -> None:
     model = fan(95)
-    model.apply([JobFacts(i, "done", ended=float(100 - i)) for i in range(1, 98)], "w", None)
+    model.apply([JobFacts(i, "done", ended=float(100 - i)) for i in range(1, 98)], "w")
     page = model.query(JobQuery(offset=90, limit=20))
     assert page["total"] == 97 and [r["name"] for r in page["rows"]] == [
         "m89",
@@ -103,7 +103,6 @@ def test_report_lanes_reuse_free_slots_and_units_parse() -> None:
             JobFacts(4, "done", started=3.0, ended=4.0),
         ],
         "w",
-        None,
     )
     lanes = {index: lane for index, lane, _s, _e in _lanes(model, now=10.0)}
     assert lanes == {1: 0, 2: 1, 3: 1}

@@ -152,7 +152,7 @@ class Hub:
                 batch = self.source.wait_changes(model.workflow_id, model.since, wait)
             else:
                 batch = self.source.changes(model.workflow_id, model.since)
-            changed = model.apply(batch.facts, batch.workflow_status, batch.queue)
+            changed = model.apply(batch.facts, batch.workflow_status)
             model.since = batch.since
         finally:
             model.refresh_lock.release()

@@ -78,7 +78,6 @@ class WorkflowModel:
         self.facts: list[JobFacts | None] = [None] * len(self.jobs)
         self.counts: Counter[str] = Counter()
         self.status: str | None = None
-        self.queue: str | None = None
         self.since: Any = None
         self.version = 0
         self.lock = threading.RLock()
@@ -115,7 +114,7 @@ class WorkflowModel:
                 self.groups[node_id].size += 1
 
     # -- dynamic state ----------------------------------------------------------------
-    def apply(self, facts: Sequence[JobFacts], status: str | None, queue: str | None) -> list[int]:
+    def apply(self, facts: Sequence[JobFacts], status: str | None) -> list[int]:
         """Merge changed jobs in; the indices of those whose facts changed."""
         changed = []
         with self.lock:
@@ -129,8 +128,8 @@ class WorkflowModel:
                 self._recount(index, old.status if old else None, fact.status)
                 self.facts[index] = fact
                 changed.append(index)
-            if changed or status != self.status or queue != self.queue:
-                self.status, self.queue = status, queue
+            if changed or status != self.status:
+                self.status = status
                 self.version += 1
         return changed
 
@@ -158,7 +157,6 @@ class WorkflowModel:
                 "id": self.workflow_id,
                 "name": self.name,
                 "status": self.status,
-                "queue": self.queue,
                 "total": len(self.jobs),
                 "counts": counts,
                 "finished": counts.get("done", 0) + counts.get("failed", 0),

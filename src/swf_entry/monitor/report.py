@@ -41,7 +41,7 @@ HISTOGRAM_BINS = 30
 def build_model(source: MonitorSource, workflow_id: int) -> WorkflowModel:
     model = WorkflowModel(workflow_id, source.workflow(workflow_id))
     batch = source.changes(workflow_id, None)
-    model.apply(batch.facts, batch.workflow_status, batch.queue)
+    model.apply(batch.facts, batch.workflow_status)
     return model
 
 

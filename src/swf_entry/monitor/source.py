@@ -9,38 +9,25 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from swf_app.link import EngineLink
+from swf_app.read_models import JobChangeBatch, JobProgress
 from swf_domain import serialization
+from swf_domain.errors import UnknownObjectError
 from swf_domain.model import Workflow
 
-
-class JobFacts(NamedTuple):
-    """The changing state of one job, as the monitor shows it (epoch dates)."""
-
-    job_id: int
-    status: str
-    queue: str | None = None
-    exit_status: str | None = None
-    exit_value: int | None = None
-    term_signal: int | None = None
-    resource_usage: str | None = None
-    submitted: float | None = None
-    started: float | None = None
-    ended: float | None = None
-    scheduler_job_id: str | None = None
+#: The changing state of one job, as the link's change feed gives it (epoch dates).
+JobFacts = JobProgress
 
 
 @dataclass(frozen=True, slots=True)
 class FactsBatch:
     """Job states changed after a feed position, and the position to ask from next."""
 
-    since: Any
+    since: int | None
     facts: list[JobFacts]
     workflow_status: str | None
-    queue: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +59,20 @@ OUTPUT_CHUNK = 256 * 1024
 
 
 class MonitorSource:
-    """The monitor's reads and actions, each one call (or a few) on the link."""
+    """The monitor's reads and actions, each one call (or a few) on the link.
 
-    def __init__(self, link: EngineLink) -> None:
+    ``long_poll`` follows the change feed with the link's ``wait_changes`` (answers the
+    moment something changed, but the engine itself runs the wait and packs the
+    answers); without it, ``job_changes`` every ``period`` seconds, a query that a
+    daemon's clients answer from the store themselves (``SplitLink``), costing the engine
+    nothing. The default is what the bench measured cheaper for the engine
+    (bench/README.md, "Monitor").
+    """
+
+    def __init__(self, link: EngineLink, long_poll: bool = False, period: float = 0.3) -> None:
         self.link = link
-        #: Fallback change feed (see ``changes``): the last entry seen per job.
-        self._seen: dict[int, dict[int, tuple[Any, ...]]] = {}
+        self.long_poll = long_poll
+        self.period = period
 
     # -- workflows ------------------------------------------------------------------------
     def workflow_items(
@@ -87,14 +82,14 @@ class MonitorSource:
         workflows do not change, so their counts are not read again)."""
         known = counted or {}
         items = []
-        for workflow_id, (name, expiration) in sorted(self.link.workflows().items()):
+        for workflow_id, info in sorted(self.link.workflows().items()):
             try:
                 status = self.link.workflow_status(workflow_id)
                 counts = known.get(workflow_id) if status == "workflow_done" else None
                 counts = counts or self.link.status_summary(workflow_id)
-            except Exception:  # deleted between the two reads
+            except UnknownObjectError:  # deleted between the two reads
                 continue
-            items.append(WorkflowItem(workflow_id, name, status, expiration, counts))
+            items.append(WorkflowItem(workflow_id, info.name, status, info.expiration_date, counts))
         return items
 
     def workflow(self, workflow_id: int) -> Workflow:
@@ -106,69 +101,46 @@ class MonitorSource:
         workflow.wf_id = workflow_id
         return workflow
 
-    def changes(self, workflow_id: int, since: Any) -> FactsBatch:
-        """The jobs changed after ``since`` (None: every job).
+    def changes(self, workflow_id: int, since: int | None) -> FactsBatch:
+        """The jobs changed after ``since`` (None: every job), from the change feed."""
+        return _batch(self.link.job_changes(workflow_id, since))
 
-        Uses the link's change feed when it has one (``job_changes``); otherwise the
-        elements status (refreshed incrementally by the link) compared with what was
-        seen, so that only changed jobs leave this method either way.
-        """
-        jobs, _transfers, status, queue, _temps = self.link.workflow_elements_status(workflow_id)
-        seen = self._seen.setdefault(workflow_id, {}) if since is not None else {}
-        if since is None:
-            self._seen[workflow_id] = seen
-        changed = [entry for entry in jobs if seen.get(entry[0]) is not entry]
-        for entry in changed:
-            seen[entry[0]] = entry
-        return FactsBatch((since or 0) + 1, [_facts(entry) for entry in changed], status, queue)
-
-    def wait_changes(self, workflow_id: int, since: Any, timeout: float) -> FactsBatch:
-        """Like ``changes``, but waits up to ``timeout`` seconds for one to happen."""
+    def wait_changes(self, workflow_id: int, since: int | None, timeout: float) -> FactsBatch:
+        """Like ``changes``, but waits up to ``timeout`` seconds for a change."""
+        if self.long_poll:
+            return _batch(self.link.wait_changes(workflow_id, since, timeout))
         deadline = time.monotonic() + timeout
         while True:
             batch = self.changes(workflow_id, since)
-            if batch.facts or time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if batch.facts or left <= 0:
                 return batch
-            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(self.period, left))
 
     def forget(self, workflow_id: int) -> None:
-        self._seen.pop(workflow_id, None)
+        """Nothing kept per workflow here (the change feed's position is the model's)."""
 
     # -- one job ----------------------------------------------------------------------
     def job_output(self, job_id: int, stream: str, offset: int) -> dict[str, Any]:
-        """A job's stdout or stderr from ``offset``: ``text``, the next ``offset``,
-        whether the file ``exists``, and ``restarted`` when it is now shorter than
-        ``offset`` (the job ran again: read from 0)."""
-        stdout, stderr = self.link.job_files(job_id)
-        path = stdout if stream == "stdout" else stderr
-        answer: dict[str, Any] = {"text": "", "offset": offset, "exists": False, "restarted": False}
-        if not path:
-            return answer
-        try:
-            with Path(path).open("rb") as handle:
-                size = handle.seek(0, 2)
-                if size < offset:
-                    offset, answer["restarted"] = 0, True
-                handle.seek(offset)
-                data = handle.read(OUTPUT_CHUNK)
-        except FileNotFoundError:
-            return answer
-        answer.update(text=data.decode(errors="replace"), offset=offset + len(data), exists=True)
-        return answer
+        """A job's stdout or stderr from ``offset``, read through the link: ``text``, the
+        next ``offset``, whether the file ``exists``, and ``restarted`` when it is now
+        shorter than ``offset`` (the job ran again: read from 0)."""
+        chunk = self.link.read_job_output(job_id, stream, offset, OUTPUT_CHUNK)
+        restarted = chunk.size is not None and chunk.size < offset
+        if restarted:
+            chunk = self.link.read_job_output(job_id, stream, 0, OUTPUT_CHUNK)
+        return {
+            "text": chunk.data.decode(errors="replace"),
+            "offset": chunk.next_offset,
+            "exists": chunk.size is not None,
+            "restarted": restarted,
+            "ended": chunk.ended,
+        }
 
     def output_tail(self, job_id: int, stream: str, limit: int) -> str:
         """The last ``limit`` bytes of a job's output (the report's stderr tails)."""
-        stdout, stderr = self.link.job_files(job_id)
-        path = stdout if stream == "stdout" else stderr
-        if not path:
-            return ""
-        try:
-            with Path(path).open("rb") as handle:
-                handle.seek(0, 2)
-                handle.seek(max(0, handle.tell() - limit))
-                return handle.read().decode(errors="replace")
-        except OSError:
-            return ""
+        chunk = self.link.read_job_output(job_id, stream, -limit, limit)
+        return chunk.data.decode(errors="replace")
 
     def output_params(self, job_id: int) -> dict[str, Any] | None:
         return self.link.get_job_output_params(job_id)
@@ -194,20 +166,5 @@ class MonitorSource:
         return self.link.change_workflow_expiration_date(workflow_id, expiration)
 
 
-def _facts(entry: tuple[Any, ...]) -> JobFacts:
-    """JobFacts from one soma-shaped elements-status entry (with the drms id)."""
-    exit_info = entry[3] or (None, None, None, None)
-    dates = entry[4] or (None, None, None, None)
-    return JobFacts(
-        entry[0],
-        entry[1],
-        entry[2],
-        exit_info[0],
-        exit_info[1],
-        exit_info[2],
-        exit_info[3],
-        dates[0],
-        dates[1],
-        dates[2],
-        entry[5] if len(entry) > 5 else None,
-    )
+def _batch(batch: JobChangeBatch) -> FactsBatch:
+    return FactsBatch(batch.since, batch.jobs, batch.status)
