@@ -29,6 +29,8 @@ QUEUED = frozenset(
 SORT_KEYS = ("index", "name", "status", "started", "ended", "duration")
 #: Jobs of a group listed in the tree; larger groups point to the job table instead.
 TREE_JOBS_LIMIT = 200
+#: Jobs listed in the whole tree (a thousand groups of 100 would be 100,000 lines).
+TREE_JOBS_BUDGET = 2000
 
 
 @dataclass(slots=True)
@@ -235,21 +237,25 @@ class WorkflowModel:
         return found
 
     def tree(self) -> dict[str, Any]:
-        """The group tree with counts per group; jobs listed for small groups only."""
+        """The group tree with counts per group; jobs listed for small groups only,
+        outer groups first, up to TREE_JOBS_BUDGET in all."""
         with self.lock:
-            return self._node(0)
+            return self._node(0, [TREE_JOBS_BUDGET])
 
-    def _node(self, node_id: int) -> dict[str, Any]:
+    def _node(self, node_id: int, budget: list[int]) -> dict[str, Any]:
         node = self.groups[node_id]
+        listed = len(node.jobs) <= min(TREE_JOBS_LIMIT, budget[0])
+        if listed:
+            budget[0] -= len(node.jobs)
         entry: dict[str, Any] = {
             "id": node_id,
             "name": node.name,
             "size": node.size,
             "counts": {status: n for status, n in node.counts.items() if n},
-            "groups": [self._node(child) for child in node.groups],
             "job_count": len(node.jobs),
         }
-        if len(node.jobs) <= TREE_JOBS_LIMIT:
+        entry["groups"] = [self._node(child, budget) for child in node.groups]
+        if listed:
             entry["jobs"] = [
                 {"id": self.jobs[i].job_id, "name": self.names[i], "status": self.status_of(i)}
                 for i in node.jobs

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import socket
+import sys
 import threading
 import time
 import webbrowser
@@ -42,7 +44,16 @@ def bind(port: int) -> socket.socket:
 
 
 def open_browser(url: str) -> bool:
-    """Open ``url`` when this machine has a browser (never blocks, never fails)."""
+    """Open ``url`` when this machine has a graphical browser (never blocks, never fails).
+
+    Without a display (an SSH session, a cluster node), Python's ``webbrowser`` would
+    start a text browser (lynx, w3m) in the terminal that runs the monitor: not wanted.
+    """
+    graphical = sys.platform in ("darwin", "win32") or any(
+        os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY")
+    )
+    if not graphical:
+        return False
     try:
         webbrowser.get()
     except webbrowser.Error:
@@ -56,14 +67,16 @@ class MonitorServer:
     """The monitor on a loopback socket: ``run`` in the foreground (the command), or
     ``start`` / ``stop`` on a thread (tests, benchmarks)."""
 
-    def __init__(self, link: EngineLink, port: int = 0, token: str | None = None) -> None:
+    def __init__(
+        self, link: EngineLink, port: int = 0, token: str | None = None, long_poll: bool = False
+    ) -> None:
         import uvicorn
 
         self.token = token or secrets.token_urlsafe(32)
         self.socket = bind(port)
         self.port = self.socket.getsockname()[1]
         self.url = f"http://{HOST}:{self.port}/?token={self.token}"
-        self.hub = Hub(MonitorSource(link))
+        self.hub = Hub(MonitorSource(link, long_poll=long_poll))
         config = uvicorn.Config(
             create_app(self.hub, self.token),
             log_level="warning",
