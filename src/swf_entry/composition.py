@@ -123,7 +123,7 @@ def build_service(
         store,
         scheduler,
         clock,
-        LocalWorkspace(config.state_dir),
+        LocalWorkspace(config.state_dir, [file for file in [config.database_file] if file]),
         queue_limits=config.running_jobs_limits or None,
         translations=translations,
         transfer_location=_local_transfer_path,

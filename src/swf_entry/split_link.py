@@ -73,8 +73,11 @@ class SplitLink(AnswersQueries):
         name: str | None,
         queue: str | None,
         expiration_date: float | None,
+        working_directory: str | None = None,
     ) -> int:
-        return self.commands.submit_workflow(document, name, queue, expiration_date)
+        return self.commands.submit_workflow(
+            document, name, queue, expiration_date, working_directory
+        )
 
     # -- queries: AnswersQueries, from the lazily opened QueryService -------------------
 

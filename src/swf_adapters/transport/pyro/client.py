@@ -262,9 +262,14 @@ class PyroEngineLink:
         name: str | None,
         queue: str | None,
         expiration_date: float | None,
+        working_directory: str | None = None,
     ) -> int:
         packed = wire_data.pack(document, "workflow document")
-        return int(self._call("submit_workflow", packed, name, queue, expiration_date))
+        return int(
+            self._call(
+                "submit_workflow", packed, name, queue, expiration_date, working_directory
+            )
+        )
 
     # -- queries ----------------------------------------------------------------------
     def _unpacked(self, method: str, *args: Any) -> Any:

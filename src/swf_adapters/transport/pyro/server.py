@@ -144,12 +144,17 @@ class EngineObject:
         name: str | None,
         queue: str | None,
         expiration_date: float | None,
+        working_directory: str | None = None,
     ) -> int:
         """``document``: packed text (``wire_data``), or a dict from a plain Pyro caller."""
         _check_serializer()
         if isinstance(document, str):
             document = wire_data.unpack(document, "workflow document")
-        return int(self._invoke("submit_workflow", document, name, queue, expiration_date))
+        return int(
+            self._invoke(
+                "submit_workflow", document, name, queue, expiration_date, working_directory
+            )
+        )
 
     # -- queries (bulky results travel packed, see wire_data) ---------------------------
     @_exposed
