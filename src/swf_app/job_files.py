@@ -50,11 +50,14 @@ def job_directory(base: str, own: str | None) -> str:
 def refusal_message(job: Job, field: str, value: object, reached: str) -> str:
     """One refused path, naming the job, the field, the value given and where it leads
     (``reached``: the Workspace's ``refusal``)."""
-    if value is None:
-        given = "(none: where the workflow was submitted from)"
-    else:
-        given = f"{value!r}" if isinstance(value, str) else f"(a {type(value).__name__})"
     label = f"job {job.name!r}" if job.name is not None else "job <unnamed>"
+    if value is None:  # the submit directory
+        return (
+            f"{label}: without a working_directory it would run where the workflow was "
+            f"submitted from, {reached}: jobs may not read or write the engine's own files "
+            "(submit from another directory or give the job a working_directory)"
+        )
+    given = f"{value!r}" if isinstance(value, str) else f"(a {type(value).__name__})"
     return (
         f"{label}: {field} {given} resolves to {reached}: jobs may not read or write "
         "the engine's own files (choose another path)"

@@ -147,7 +147,7 @@ def test_a_workflow_submitted_from_the_state_directory_is_refused(
     site: Site, wfc: WorkflowController, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(site.home)
-    with pytest.raises(EngineFilesError, match="working_directory"):
+    with pytest.raises(EngineFilesError, match="submit from another directory"):
         wfc.submit_workflow(Workflow([Job(["true"], name="from the state dir")]))
 
 
