@@ -366,7 +366,22 @@ class Workspace(Protocol):
     def refusal(self, path: str) -> str | None:
         """None when a job may use ``path`` (absolute) as a file or working directory;
         otherwise where it leads, for the user (``"/s/swf.db, inside the engine's state
-        directory /s"``). Symlinks and ``..`` are resolved as the system would resolve them now;
-        the areas this Workspace makes for jobs (their output and params files,
-        temporary paths) are open to them."""
+        directory /s"``). Symlinks and ``..`` are resolved as the system would resolve
+        them now; the areas this Workspace makes for jobs (their output and params
+        files, temporary paths) are open to them."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------
+# Job output (read for clients, on the resource)
+# ---------------------------------------------------------------------------------------
+
+
+class JobOutputReader(Protocol):
+    """Reads the jobs' stdout / stderr files where the jobs run, for ``read_job_output``."""
+
+    def read(self, path: str, offset: int, limit: int) -> tuple[bytes, int, int | None]:
+        """(up to ``limit`` bytes from ``offset``, the offset they start at, the file's
+        size); a negative ``offset`` counts from the end; ``(b"", offset, None)`` when
+        the file does not exist (yet)."""
         ...
