@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+#: What ``jobs_info`` tells of one job: (name, argv as run or None, submission date,
+#: workflow id, index of the job in its workflow's job list).
+JobInfo = tuple[str, list[str] | None, float | None, int, int]
+
 
 class EngineLink(Protocol):
     """The engine's client-facing operations, with soma-workflow's semantics."""
@@ -46,6 +50,12 @@ class EngineLink(Protocol):
     def get_job_output_params(self, job_id: int) -> dict[str, Any] | None: ...
 
     def status_summary(self, workflow_id: int) -> dict[str, int]: ...
+
+    def jobs_info(self, job_ids: Sequence[int]) -> dict[int, JobInfo]:
+        """soma's ``jobs``: per known id (unknown ids left out, as soma-workflow), the
+        name, argv as run (None before its first run), submission date (the workflow's
+        until the job is submitted), workflow id and position in the workflow's jobs."""
+        ...
 
     # -- control ----------------------------------------------------------------------
     def stop_workflow(self, workflow_id: int) -> bool: ...

@@ -23,6 +23,7 @@ from typing import Any
 
 from swf_domain.errors import UnknownObjectError
 
+from .link import JobInfo
 from .ports import JobRow, JobState, JobSummary, WorkflowRow, WorkflowStore
 
 #: Workflows whose elements status stays cached (a million-job one takes a few hundred MB;
@@ -131,6 +132,27 @@ class QueryService:
         self.workflow_row(workflow_id)
         counts = self._store.status_counts(workflow_id)
         return {status.value: count for status, count in counts.items() if count}
+
+    def jobs_info(self, job_ids: Sequence[int]) -> dict[int, JobInfo]:
+        """See ``EngineLink.jobs_info``."""
+        workflow_dates: dict[int, float | None] = {}
+        result: dict[int, JobInfo] = {}
+        for job_id in dict.fromkeys(job_ids):
+            row = self._store.job(job_id)
+            if row is None:
+                continue
+            date = row.state.submission_date
+            if date is None:
+                date = self._submission_date(row.workflow_id, workflow_dates)
+            command = list(row.state.command) if row.state.command is not None else None
+            result[job_id] = (row.name, command, date, row.workflow_id, row.index)
+        return result
+
+    def _submission_date(self, workflow_id: int, known: dict[int, float | None]) -> float | None:
+        if workflow_id not in known:
+            workflow = self._store.workflow(workflow_id)
+            known[workflow_id] = workflow.submission_date if workflow is not None else None
+        return known[workflow_id]
 
     # -- rows, shared with the commands ---------------------------------------------------
 
@@ -255,3 +277,6 @@ class AnswersQueries:
 
     def status_summary(self, workflow_id: int) -> dict[str, int]:
         return self.query_service().status_summary(workflow_id)
+
+    def jobs_info(self, job_ids: Sequence[int]) -> dict[int, JobInfo]:
+        return self.query_service().jobs_info(job_ids)

@@ -234,16 +234,38 @@ def connect(
     isolated: bool | str | None = None,
 ) -> EngineLink:
     """The link ``WorkflowController(...)`` uses (soma-workflow's constructor arguments)."""
+    resolved, embedded = client_config(resource_id, login, password, config, isolated)
+    return connect_config(resolved, embedded=embedded)
+
+
+def client_config(
+    resource_id: str | None = None,
+    login: str | None = None,
+    password: str | None = None,
+    config: Any = None,
+    isolated: bool | str | None = None,
+) -> tuple[ResourceConfig, bool]:
+    """The configuration a ``WorkflowController(...)`` uses, and whether it embeds the
+    engine. ``config`` is a ``ResourceConfig``, an object with ``resource_config()``
+    (``swf_entry.configuration.Configuration``), a file path, or None."""
     if login is not None or password is not None:
         raise ConfigurationError("remote resources (login/password) are not supported yet")
+    to_resolved = getattr(config, "resource_config", None)
+    if callable(to_resolved):
+        config = to_resolved()
     if isinstance(config, ResourceConfig):
-        return connect_config(config, embedded=_wants_embedded(config) or bool(isolated))
-    config_file = Path(config) if isinstance(config, str | os.PathLike) else None
+        return config, _wants_embedded(config) or bool(isolated)
+    if config is not None and not isinstance(config, str | os.PathLike):
+        raise ConfigurationError(
+            f"config must be a Configuration or a configuration file path, not"
+            f" {type(config).__name__}"
+        )
+    config_file = Path(config) if config is not None else None
     if isolated:
         resolved = load_config(config_file, resource_id, isolated_dir=_isolated_dir(isolated))
-        return connect_config(resolved, embedded=True)
+        return resolved, True
     resolved = load_config(config_file, resource_id)
-    return connect_config(resolved, embedded=_wants_embedded(resolved))
+    return resolved, _wants_embedded(resolved)
 
 
 def open_controller(options: ClientOptions, embedded: bool = False) -> Any:

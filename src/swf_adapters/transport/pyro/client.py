@@ -41,6 +41,7 @@ from swf_adapters.transport.pyro.protocol import (
     WAIT_METHODS,
     engine_uri,
 )
+from swf_app.link import JobInfo
 from swf_domain.errors import EngineError, SomaWorkflowError
 
 wire_errors.register_error_codec()
@@ -309,6 +310,10 @@ class PyroEngineLink:
     def status_summary(self, workflow_id: int) -> dict[str, int]:
         result: dict[str, int] = self._call("status_summary", workflow_id)
         return result
+
+    def jobs_info(self, job_ids: Sequence[int]) -> dict[int, JobInfo]:
+        result = self._call("jobs_info", list(job_ids))
+        return {int(job_id): tuple(info) for job_id, info in result.items()}
 
     # -- control ----------------------------------------------------------------------
     def stop_workflow(self, workflow_id: int) -> bool:

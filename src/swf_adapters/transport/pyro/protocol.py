@@ -31,6 +31,7 @@ QUERY_METHODS = frozenset(
         "job_files",
         "get_job_output_params",
         "status_summary",
+        "jobs_info",
         "wait_workflow",
         "wait_job",
         "ping",

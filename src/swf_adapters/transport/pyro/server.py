@@ -190,6 +190,10 @@ class EngineObject:
     def status_summary(self, workflow_id: int) -> Any:
         return self._invoke("status_summary", workflow_id)
 
+    @_exposed
+    def jobs_info(self, job_ids: list[int]) -> Any:
+        return self._invoke("jobs_info", job_ids)
+
     # -- control ----------------------------------------------------------------------
     @_exposed
     def stop_workflow(self, workflow_id: int) -> Any:
