@@ -53,8 +53,8 @@ class EngineLink(Protocol):
 
     def jobs_info(self, job_ids: Sequence[int]) -> dict[int, JobInfo]:
         """soma's ``jobs``: per known id (unknown ids left out, as soma-workflow), the
-        name, argv as run (None before its first run), submission date (the workflow's
-        until the job is submitted), workflow id and position in the workflow's jobs."""
+        name, argv as run (None before its first run), submission date (None until the job
+        is submitted, as soma-workflow), workflow id and position in the workflow's jobs."""
         ...
 
     # -- control ----------------------------------------------------------------------

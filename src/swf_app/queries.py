@@ -135,24 +135,15 @@ class QueryService:
 
     def jobs_info(self, job_ids: Sequence[int]) -> dict[int, JobInfo]:
         """See ``EngineLink.jobs_info``."""
-        workflow_dates: dict[int, float | None] = {}
         result: dict[int, JobInfo] = {}
         for job_id in dict.fromkeys(job_ids):
             row = self._store.job(job_id)
             if row is None:
                 continue
-            date = row.state.submission_date
-            if date is None:
-                date = self._submission_date(row.workflow_id, workflow_dates)
-            command = list(row.state.command) if row.state.command is not None else None
-            result[job_id] = (row.name, command, date, row.workflow_id, row.index)
+            state = row.state
+            command = list(state.command) if state.command is not None else None
+            result[job_id] = (row.name, command, state.submission_date, row.workflow_id, row.index)
         return result
-
-    def _submission_date(self, workflow_id: int, known: dict[int, float | None]) -> float | None:
-        if workflow_id not in known:
-            workflow = self._store.workflow(workflow_id)
-            known[workflow_id] = workflow.submission_date if workflow is not None else None
-        return known[workflow_id]
 
     # -- rows, shared with the commands ---------------------------------------------------
 

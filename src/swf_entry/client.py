@@ -183,7 +183,7 @@ class WorkflowController:
     def workflow(self, workflow_id: int) -> Workflow:
         """The submitted workflow, as soma-workflow gives it: its jobs carry their
         ``job_id``, and ``job_mapping`` maps each job to its engine view (``job_id``,
-        ``status``, ``command`` as run...), ``transfer_mapping`` each FileTransfer to its
+        ``plain_command()`` as run...), ``transfer_mapping`` each FileTransfer to its
         engine path."""
         workflow_id = arguments.object_id(workflow_id, "workflow_id")
         document = self._link.workflow_document(workflow_id)

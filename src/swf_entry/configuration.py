@@ -208,7 +208,7 @@ class Configuration:
             "drmaa_implementation": drmaa_implementation,
         }
         self._server_name = server_name
-        self._queues = list(queues) if queues else None
+        self._queues: list[str | None] | None = list(queues) if queues else None
         self._queue_limits = dict(queue_limits) if queue_limits else None
         self._running_jobs_limits = dict(running_jobs_limits) if running_jobs_limits else None
         self._queue_limits_disabled = False
@@ -478,9 +478,16 @@ class Configuration:
     def disable_queue_limits(self) -> None:
         self._queue_limits_disabled = True
 
-    def get_queues(self) -> list[str]:
+    def get_queues(self) -> list[str | None]:
+        """``QUEUES`` plus the queues that have limits (None: the default queue), as
+        soma-workflow lists them."""
         if self._queues is None:
-            self._queues = list(self.resource_config().queues)
+            resolved = self.resource_config()
+            queues: list[str | None] = list(resolved.queues)
+            for field in ("queue_limits", "running_jobs_limits"):
+                if resolved.sources.get(field, "default") != "default":
+                    queues.extend(getattr(resolved, field))
+            self._queues = list(dict.fromkeys(queues))
         return self._queues
 
     def get_engine_log_info(self) -> tuple[str, str, str]:

@@ -1,7 +1,7 @@
 """What ``WorkflowController.workflow()`` maps each client object to: its engine view.
 
 soma-workflow returns an ``EngineWorkflow`` whose ``job_mapping`` maps each client Job to
-an ``EngineJob`` (the job plus ``job_id``, ``workflow_id``, its command as run...), and
+an ``EngineJob`` (the job plus ``job_id``, ``workflow_id``, ``plain_command()``...), and
 whose ``transfer_mapping`` maps each FileTransfer to its engine side. Scripts iterate
 them (``for ej in wf.job_mapping.values(): ej.job_id``); these classes give the same
 attributes without copying every job: anything not set here is read from the client job.
@@ -19,19 +19,20 @@ from swf_domain.model import FileTransfer, Job, SharedResourcePath, SpecialPath,
 class EngineJob:
     """One submitted job as the engine knows it (soma-workflow's EngineJob attributes)."""
 
-    def __init__(self, job: Job, job_id: int, workflow_id: int, command: list[str]) -> None:
+    def __init__(self, job: Job, job_id: int, workflow_id: int, argv: list[str]) -> None:
         self.job = job
         self.job_id = job_id
         self.workflow_id = workflow_id
-        #: argv as run (or as it will be run, special paths by their client-side value).
-        self.command = command
+        self._argv = argv
 
     def plain_command(self) -> list[str]:
-        return list(self.command)
+        """argv as run (or as it will be run, special paths by their client-side value);
+        ``command`` is the job's own, as in soma-workflow."""
+        return list(self._argv)
 
     def __getattr__(self, name: str) -> Any:
         # Only called for attributes not set above: the client job's own (name, priority...).
-        if name == "job":
+        if name in ("job", "_argv"):
             raise AttributeError(name)
         return getattr(self.job, name)
 
