@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from swf_domain.errors import SomaWorkflowError
+from swf_domain.model import FileTransfer
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus, WorkflowStatus
 
 # ---------------------------------------------------------------------------------------
@@ -350,4 +351,45 @@ class Workspace(Protocol):
 
     def remove_workflow(self, workflow_id: int) -> None:
         """Remove every file the engine made for the workflow (outputs, params, temps)."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------
+# Job output (read for clients, on the resource)
+# ---------------------------------------------------------------------------------------
+
+
+class JobOutputReader(Protocol):
+    """Reads the jobs' stdout / stderr files where the jobs run, for ``read_job_output``."""
+
+    def read(self, path: str, offset: int, limit: int) -> tuple[bytes, int, int | None]:
+        """(up to ``limit`` bytes from ``offset``, the offset they start at, the file's
+        size); a negative ``offset`` counts from the end; ``(b"", offset, None)`` when
+        the file does not exist (yet)."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------
+# File staging (FileTransfer data between client and resource)
+# ---------------------------------------------------------------------------------------
+
+
+class FileStager(Protocol):
+    """Moves the data of a workflow's ``FileTransfer`` paths between the client's machine
+    and the computing resource, and says where the jobs find it on the resource.
+
+    The local resource shares the client's files, so its stager copies nothing; a remote
+    resource's copies inputs before the jobs that read them run, and outputs back after.
+    """
+
+    def engine_path(self, workflow_id: int, transfer: FileTransfer) -> str:
+        """Where the workflow's jobs find ``transfer`` on the resource (same every call)."""
+        ...
+
+    def stage_in(self, workflow_id: int, transfers: Sequence[FileTransfer]) -> None:
+        """Make the input transfers' client data present at their engine paths."""
+        ...
+
+    def stage_out(self, workflow_id: int, transfers: Sequence[FileTransfer]) -> None:
+        """Bring the output transfers' data from their engine paths back to the client."""
         ...
