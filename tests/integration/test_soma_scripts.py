@@ -230,3 +230,45 @@ def test_the_soma_modules_are_swf_modules(module: str, tmp_path: Path) -> None:
     )
     path, same, names = run_script(script, oracle=False, cwd=tmp_path)  # type: ignore[misc]
     assert "/src/soma_workflow/" in path and same is True and names
+
+
+#: A configured local resource without LIGHT_MODE: swf runs its engine as a daemon.
+DAEMON = textwrap.dedent(
+    """
+    import json, sys, warnings
+    from soma_workflow.client import Job, Workflow, WorkflowController
+    from soma_workflow.configuration import Configuration
+    from swf_entry.daemon import engine_status
+
+    path = sys.argv[1]
+    config = Configuration.load_from_file("daemonres", path)
+    wfc = WorkflowController("daemonres", config=config)
+    wf_id = wfc.submit_workflow(Workflow([Job(["true"], name="t")]))
+    wfc.wait_workflow(wf_id)
+    ids = [row[0] for row in wfc.workflow_elements_status(wf_id)[0]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wfc.scheduler_config.set_proc_nb(1)
+    state = config.resource_config().state_dir
+    out = {
+        "names": [name for name, _command, _date in wfc.jobs(ids).values()],
+        "warned": any("daemon" in str(w.message) for w in caught),
+        "daemon_before": engine_status(state) is not None,
+    }
+    wfc.stop_engine()
+    out["daemon_after"] = engine_status(state) is not None
+    print("SCRIPT-RESULT:" + json.dumps(out))
+    """
+)
+
+
+def test_stop_engine_stops_the_daemon(tmp_path: Path) -> None:
+    config = tmp_path / "daemon.cfg"
+    config.write_text(f"[daemonres]\nSOMA_WORKFLOW_DIR = {tmp_path}/state\n")
+    ours = run_script(DAEMON, str(config), oracle=False, cwd=tmp_path)
+    assert ours == {
+        "names": ["t"],
+        "warned": True,
+        "daemon_before": True,
+        "daemon_after": False,
+    }
