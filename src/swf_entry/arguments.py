@@ -119,6 +119,17 @@ def path(value: Any, argument: str) -> str:
     raise InvalidArgumentError(f"{argument} must be a file path, not {_shown(value)}")
 
 
+def isolation(value: Any, argument: str = "isolated_light_mode") -> bool | str | None:
+    """None, True/False, or a directory (a path)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str | os.PathLike):
+        return path(value, argument)
+    raise InvalidArgumentError(
+        f"{argument} must be None, True or a directory, not {type(value).__name__}"
+    )
+
+
 def positive_int(value: Any, argument: str) -> int:
     if type(value) is int and value > 0:
         return value

@@ -121,6 +121,8 @@ class WorkflowController:
 
         if isolated_light_mode is None:
             isolated_light_mode = type(self).isolated_light_mode
+        resource_id = arguments.optional_text(resource_id, "resource_id")
+        isolated_light_mode = arguments.isolation(isolated_light_mode)
         self._converted_rows: dict[tuple[int, bool], _ConvertedRows] = {}
         resolved, embedded = client_config(
             resource_id, login, password, config, isolated_light_mode

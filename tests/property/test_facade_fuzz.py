@@ -264,6 +264,31 @@ def test_submit_workflow_of_garbage(
     accepted_or_typed(lambda: site.wfc.submit_workflow(workflow, expiration, name))
 
 
+@fuzz_settings(max_examples=max(20, fuzz_settings().max_examples // 6))
+@given(
+    resource_id=st.one_of(st.none(), GARBAGE),
+    config=st.one_of(st.none(), GARBAGE),
+    isolated=st.one_of(st.none(), GARBAGE),
+    login=st.one_of(st.none(), GARBAGE),
+)
+def test_constructor_arguments(
+    tmp_path_factory: pytest.TempPathFactory,
+    resource_id: Any,
+    config: Any,
+    isolated: Any,
+    login: Any,
+) -> None:
+    if isinstance(config, str) or isinstance(isolated, str) or isolated is True:
+        return  # a real file or directory: the integration tests cover those
+    if isolated is None or isolated is False:  # never the user's engine: a new directory
+        isolated = str(tmp_path_factory.mktemp("fuzz-ctor"))
+
+    def construct() -> None:
+        WorkflowController(resource_id, login, None, config, None, isolated).disconnect()
+
+    accepted_or_typed(construct)
+
+
 def test_the_issue_examples_are_typed_errors_naming_the_argument(site: Site) -> None:
     wfc = site.wfc
     cases: list[tuple[Callable[[], Any], type[Exception], str]] = [
