@@ -96,8 +96,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-#: The table every swf database has from its creation (``schema.schema_version``).
-SCHEMA_VERSION_TABLE = "swf_schema_version"
+#: The prefix of every table of swf's schema.
+SWF_TABLE_PREFIX = "swf_"
 
 #: SQLite's result codes for a damaged file and for a file that is not a database.
 _SQLITE_CORRUPT = 11
@@ -151,10 +151,10 @@ def _on_sqlite_connect(dbapi_connection: Any, file: str) -> None:
 
 
 def _refuse_foreign(cursor: Any, file: str) -> None:
-    """A SQLite file with tables but no swf schema is some other program's database:
-    swf must neither add its tables to it nor switch it to WAL (checked before that)."""
+    """A SQLite file with tables but none of swf's (``swf_*``) is some other program's
+    database: swf must neither add its tables to it nor switch it to WAL (checked first)."""
     tables = [row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    if tables and SCHEMA_VERSION_TABLE not in tables:
+    if tables and not any(name.startswith(SWF_TABLE_PREFIX) for name in tables):
         shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
         raise CorruptStoreError(
             f"{file}: this SQLite file is not an swf database (it holds the tables "

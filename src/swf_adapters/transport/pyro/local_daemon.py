@@ -57,8 +57,7 @@ from swf_adapters.transport.pyro.private_files import (
     write_private_json,
 )
 from swf_adapters.transport.pyro.server import EngineServer
-from swf_domain import errors as domain_errors
-from swf_domain.errors import ConfigurationError, EngineError
+from swf_domain.errors import ConfigurationError, CorruptStoreError, EngineError
 
 DEFAULT_FACTORY = "swf_entry.composition:build_engine_service"
 #: The module run as the engine process (``python -m ENGINE_MAIN``).
@@ -357,15 +356,11 @@ def _start_failed(layout: EngineLayout, why: str) -> EngineError:
     )
 
 
-def _unusable_state(detail: str) -> ConfigurationError | None:
-    """The engine's own report ("CorruptStoreError: <file>: ...") as that typed error,
-    when it says the configuration or the state (the store) is unusable: its message
-    names the file and what to do, and the engine's log would add only a traceback."""
+def _unusable_state(detail: str) -> CorruptStoreError | None:
+    """The engine's own report "CorruptStoreError: <file>: ..." as that typed error: its
+    message names the file and what to do; the engine's log would add only a traceback."""
     name, _, message = detail.partition(": ")
-    found = getattr(domain_errors, name, None)
-    if isinstance(found, type) and issubclass(found, ConfigurationError) and message:
-        return found(message)
-    return None
+    return CorruptStoreError(message) if name == CorruptStoreError.__name__ else None
 
 
 def _daemon_command(layout: EngineLayout, options: EngineOptions) -> list[str]:
