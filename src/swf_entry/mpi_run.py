@@ -96,6 +96,11 @@ def _cores_of_this_rank(comm: Any) -> int:
     return max(1, total // max(1, job_ranks_here))
 
 
+def heartbeat_interval(worker_timeout: float) -> float:
+    """Ranks that have nothing to say still say so this often: four times per timeout."""
+    return min(2.0, worker_timeout / 4)
+
+
 # -- worker ranks ------------------------------------------------------------------------
 
 
@@ -103,7 +108,12 @@ def _run_worker(comm: Any, cores: int, options: MpiRunOptions) -> int:
     from swf_adapters.schedulers.mpi import Worker
     from swf_adapters.schedulers.mpi.channel import MpiChannel
 
-    worker = Worker(MpiChannel(comm), cores, master_timeout=max(60.0, options.worker_timeout))
+    worker = Worker(
+        MpiChannel(comm),
+        cores,
+        heartbeat=heartbeat_interval(options.worker_timeout),
+        master_timeout=max(60.0, options.worker_timeout),
+    )
     return worker.run()
 
 
@@ -146,6 +156,7 @@ def _scheduler(
         attempts=options.attempts,
         job_timeout=timeout,
         worker_timeout=options.worker_timeout,
+        heartbeat=heartbeat_interval(options.worker_timeout),
     )
     return scheduler, timeout
 
@@ -177,14 +188,17 @@ def _drive(
         "attempts": options.attempts,
         "job_timeout": timeout,
     }
+    control = ControlServer(ControlLayout(config.state_dir), None, RUNNER_KIND, details)
     try:
+        control.begin()  # first: no client may start an engine of its own here
         service = build_service(config, scheduler=scheduler)
     except BaseException:
+        control.end()
         os.close(lock)
         raise
-    control = ControlServer(ControlLayout(config.state_dir), service, RUNNER_KIND, details)
+    control.service = service
     try:
-        control.begin()
+        control.update({"workers": scheduler.workers()})
         workflow_id, resumed = _submit_or_resume(service, workflow, name)
         _log.info("workflow %s (%s) %s", workflow_id, name, "resumed" if resumed else "submitted")
         _serve_until_done(service, control, workflow_id)

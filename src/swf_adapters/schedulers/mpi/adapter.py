@@ -48,7 +48,7 @@ _EXIT_STATUSES = {status.value: status for status in ExitStatus}
 _KILLED = ExitStatus.USER_KILLED.value
 #: Queue depth bounds (jobs per core kept at a worker) and the first guess.
 MAX_DEPTH = 256
-_FIRST_DEPTH = 2
+_FIRST_DEPTH = 1
 #: Seconds of queued work a worker should hold beyond what it runs.
 TARGET_BACKLOG = 0.2
 #: How often the liveness of workers is checked.
@@ -79,6 +79,9 @@ class WorkerRank:
     last_sent: float = 0.0
     #: Moving average of the walltime of its jobs (None until one ended).
     mean_duration: float | None = None
+
+    def free_cores(self) -> int:
+        return self.cores - self.used
 
     def room(self) -> int:
         if self.mean_duration is None:
@@ -202,7 +205,7 @@ class MpiScheduler:
         Called once the engine is shut down (the communication thread has stopped).
         """
         waiting = {rank for rank, worker in self._workers.items() if worker.alive}
-        for rank in waiting:
+        for rank in self._workers:  # a rank taken for dead may only hang: if it wakes, it goes
             self._channel.send(rank, wire.ORDERS, wire.orders([], [], stop=True))
         deadline = time.monotonic() + timeout
         while waiting and time.monotonic() < deadline:
@@ -358,13 +361,18 @@ class MpiScheduler:
     # -- dispatch ---------------------------------------------------------------------
 
     def _dispatch(self, now: float) -> bool:
-        """Fill each live worker's room from the backlog: one message per worker."""
+        """Fill the live workers from the backlog, idle cores first (so that a few long
+        jobs spread over the ranks), then their queues: one message per worker."""
         sent = False
-        widest = max((w.cores for w in self._workers.values() if w.alive), default=0)
-        for worker in self._workers.values():
-            if not worker.alive:
-                continue
-            specs = self._fill(worker, widest)
+        live = [worker for worker in self._workers.values() if worker.alive]
+        widest = max((worker.cores for worker in live), default=0)
+        batches: dict[int, list[wire.JobSpec]] = {worker.rank: [] for worker in live}
+        for worker in live:
+            self._fill(worker, widest, worker.free_cores(), batches[worker.rank])
+        for worker in live:
+            self._fill(worker, widest, worker.room(), batches[worker.rank])
+        for worker in live:
+            specs = batches[worker.rank]
             if specs or worker.to_kill or now - worker.last_sent >= self._heartbeat:
                 kills, worker.to_kill = worker.to_kill, []
                 self._channel.send(worker.rank, wire.ORDERS, wire.orders(specs, kills))
@@ -376,9 +384,7 @@ class MpiScheduler:
             self._fail_backlog("no MPI worker rank is left to run it")
         return sent
 
-    def _fill(self, worker: WorkerRank, widest: int) -> list[wire.JobSpec]:
-        specs: list[wire.JobSpec] = []
-        room = worker.room()
+    def _fill(self, worker: WorkerRank, widest: int, room: int, specs: list[wire.JobSpec]) -> None:
         backlog = self._backlog
         while backlog and room > 0:
             attempt = backlog[0]
@@ -397,7 +403,6 @@ class MpiScheduler:
             worker.used += slots
             room -= slots
             specs.append(self._spec(attempt.request))
-        return specs
 
     def _spec(self, request: LaunchRequest) -> wire.JobSpec:
         env = request.env if isinstance(request.env, dict) else dict(request.env)
@@ -432,7 +437,7 @@ class MpiScheduler:
                 worker.alive = False
                 silence = f"nothing heard from it for {self._worker_timeout:g} s"
                 _log.error("%s is dead (%s)", worker.name(), silence)
-                self._worker_lost(worker, f"died ({silence})")
+                self._worker_lost(worker, f"stopped answering ({silence})")
 
     def _worker_lost(self, worker: WorkerRank, what: str) -> None:
         """The worker's jobs run elsewhere if attempts are left, else end FAILED."""

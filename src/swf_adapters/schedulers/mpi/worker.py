@@ -105,6 +105,8 @@ class Worker:
         self._by_pid: dict[int, WorkerJob] = {}
         self._kills: dict[int, TreeKill] = {}
         self._busy = 0
+        #: Whether any job came with a time limit (otherwise none is ever looked for).
+        self._timed = False
         self._records: list[list[Any]] = []
         self._first_record_at: float | None = None
         self._last_sent = 0.0
@@ -127,6 +129,7 @@ class Worker:
                 self._take_orders()
                 self._reap()
                 self._start_queued()
+                self._check_time_limits()
                 if self._kills:
                     self._follow_kills()
                 self._report_if_due()
@@ -247,6 +250,7 @@ class Worker:
         timeout = spec[wire.SPEC_TIMEOUT]
         if timeout:
             job.deadline = time.monotonic() + float(timeout)
+            self._timed = True
         self._running[job.job_id] = job
         self._by_pid[job.pid] = job
         self._busy += job.slots
@@ -287,6 +291,8 @@ class Worker:
     # -- kills and time limits --------------------------------------------------------
 
     def _next_deadline(self) -> float | None:
+        if not self._timed:
+            return None
         deadlines = [job.deadline for job in self._running.values() if job.deadline is not None]
         return min(deadlines) if deadlines else None
 
@@ -310,7 +316,11 @@ class Worker:
                 self._record(wire.ended(job_id, 0, _KILLED, None, None, None, now, now))
                 return
 
-    def _follow_kills(self) -> None:
+    def _check_time_limits(self) -> None:
+        """End the jobs past their time limit (only jobs that have one are looked at)."""
+        deadline = self._next_deadline()
+        if deadline is None or time.monotonic() < deadline:
+            return
         now = time.monotonic()
         for job in list(self._running.values()):
             if job.deadline is not None and now >= job.deadline:
@@ -318,6 +328,9 @@ class Worker:
                 stderr = job.spec[wire.SPEC_STDERR] or job.spec[wire.SPEC_STDOUT]
                 tell_job(stderr, f"the job ran past its time limit of {limit:g} s: killed")
                 self._kill(job.job_id, timed_out=True)
+
+    def _follow_kills(self) -> None:
+        now = time.monotonic()
         for job_id, kill in list(self._kills.items()):
             job = self._running[job_id]
             if job.end is not None and tree_gone(kill):

@@ -28,13 +28,17 @@ COMMANDS = COMMAND_METHODS - {"shutdown_engine"}
 
 
 class ControlServer:
-    """Serves ``service`` (an ``EngineService``) to the requests dropped in ``layout``."""
+    """Serves ``service`` (an ``EngineService``) to the requests dropped in ``layout``.
+
+    ``begin`` may come before the service exists (``service`` set later): clients must
+    learn at once that a runner drives the directory, not start an engine of their own.
+    """
 
     def __init__(
         self, layout: ControlLayout, service: Any, kind: str, details: dict[str, Any]
     ) -> None:
         self._layout = layout
-        self._service = service
+        self.service = service
         self._kind = kind
         self._details = details
         self._started_at = time.time()
@@ -43,6 +47,11 @@ class ControlServer:
 
     def begin(self) -> None:
         self._layout.ensure()
+        self._heartbeat()
+
+    def update(self, details: dict[str, Any]) -> None:
+        """Say more in ``runner.json`` (written at once)."""
+        self._details.update(details)
         self._heartbeat()
 
     def poll(self) -> int:
@@ -92,7 +101,9 @@ class ControlServer:
         if not isinstance(args, list):
             raise EngineError(f"{request['op']}: its arguments must be a list")
         _log.info("command %s from a client", request["op"])
-        return getattr(self._service, request["op"])(*args)
+        if self.service is None:
+            raise EngineError("the runner is still starting: try again in a moment")
+        return getattr(self.service, request["op"])(*args)
 
 
 def _as_swf_error(error: Exception) -> Exception:
