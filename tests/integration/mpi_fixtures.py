@@ -92,9 +92,12 @@ class MpiGuard:
         found = []
         for process in psutil.process_iter():
             with contextlib.suppress(psutil.Error):
-                if process.pid != me and process.status() != psutil.STATUS_ZOMBIE:
-                    if process.environ().get(MARK_VARIABLE) == self.mark:
-                        found.append(process)
+                if (
+                    process.pid != me
+                    and process.status() != psutil.STATUS_ZOMBIE
+                    and process.environ().get(MARK_VARIABLE) == self.mark
+                ):
+                    found.append(process)
         return found
 
     def end_all(self) -> list[str]:

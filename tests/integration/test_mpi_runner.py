@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
@@ -248,7 +247,7 @@ def test_resume_after_kill_9_of_the_whole_allocation(mpi: MpiGuard, tmp_path: Pa
     marks.mkdir()
     first = [py(f"a{i}", MARKED, str(marks / f"a{i}"), "0.15") for i in range(24)]
     last = py("last", MARKED, str(marks / "last"), "0")
-    workflow = Workflow(first + [last], dependencies=[(job, last) for job in first], name="r")
+    workflow = Workflow([*first, last], dependencies=[(job, last) for job in first], name="r")
     file, home = save(workflow, tmp_path), tmp_path / "home"
     process = mpi.start(mpi_command(home, file), tmp_path / "run1.log")
     wfc = running_controller(home)
@@ -400,9 +399,8 @@ def test_a_silent_worker_rank_fails_its_jobs_naming_rank_and_host(
     err = tmp_path / "err"
     wfc.retrieve_job_stdouterr(victim_job, str(tmp_path / "o"), str(err))
     host = workers[2]["host"]
-    assert f"MPI worker rank 2 on host {host} stopped answering (nothing heard from it for 1.5 s)" in (
-        err.read_text()
-    )
+    reason = f"MPI worker rank 2 on host {host} stopped answering (nothing heard from it for 1.5 s)"
+    assert reason in err.read_text()
     others = [entry for entry in states.values() if entry[0] != victim_job]
     assert {entry[1] for entry in others} == {DONE}, states  # the other rank did the rest
     wfc.disconnect()
