@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from swf_adapters.config import ResourceConfig, load_config, translation_table
 from swf_app.link import EngineLink
@@ -117,6 +117,7 @@ def build_service(
     from swf_adapters.schedulers.local import LocalScheduler
     from swf_adapters.store import open_store
     from swf_adapters.workspace.local import LocalWorkspace
+    from swf_adapters.workspace.output_reader import LocalOutputReader
     from swf_app.engine import Engine
     from swf_app.service import EngineService
     from swf_app.system_clock import SystemClock
@@ -142,7 +143,7 @@ def build_service(
         transfer_location=_local_transfer_path,
     )
     engine.start()
-    return (link_class or EngineService)(store, engine, clock)
+    return (link_class or EngineService)(store, engine, clock, output=LocalOutputReader())
 
 
 def build_engine_service(
@@ -189,7 +190,7 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
     _check_supported(config)
     if embedded:
         return _embedded_link(config)
-    from swf_entry.daemon import local_engine_link
+    from swf_adapters.transport.pyro.local_daemon import local_engine_link
     from swf_entry.split_link import SplitLink
 
     idle = config.engine_idle_timeout
@@ -204,13 +205,17 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
         """Queries read in this process (monitors polling big workflows would starve the
         daemon), from the database the daemon writes: the one build_engine_service opens."""
         from swf_adapters.store import open_store
+        from swf_adapters.workspace.output_reader import LocalOutputReader
         from swf_app.queries import QueryService
 
         resolved = daemon_config(config.state_dir, config.config_file, config.resource_id)
         store = open_store(resolved.database_url)
-        return QueryService(store), store.close
+        return QueryService(store, output=LocalOutputReader()), store.close
 
-    return SplitLink(client_queries, commands, keep_alive=commands.ping)
+    # Both links serve the operations table generically (``__getattr__``): the casts tell
+    # the type checker what the table guarantees.
+    split = SplitLink(client_queries, cast(EngineLink, commands), keep_alive=commands.ping)
+    return cast(EngineLink, split)
 
 
 def _runner_bound(config: ResourceConfig) -> bool:
@@ -240,7 +245,12 @@ def _runner_link(config: ResourceConfig) -> EngineLink:
 
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:
     """An engine in this process, once it holds the state directory's engine lock."""
-    from swf_entry.daemon import EngineLayout, live_endpoint, lock_holder, take_engine_lock
+    from swf_adapters.transport.pyro.local_daemon import (
+        EngineLayout,
+        live_endpoint,
+        lock_holder,
+        take_engine_lock,
+    )
     from swf_entry.embedded import EmbeddedLink
 
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -300,7 +310,7 @@ def open_controller(options: ClientOptions, embedded: bool = False) -> Any:
 
 
 def engine_start(options: ClientOptions) -> dict[str, Any]:
-    from swf_entry.daemon import engine_status, ensure_engine
+    from swf_adapters.transport.pyro.local_daemon import engine_status, ensure_engine
 
     config = resource_config(options)
     _check_supported(config)
@@ -318,12 +328,12 @@ def engine_start(options: ClientOptions) -> dict[str, Any]:
 
 
 def engine_stop(options: ClientOptions) -> bool:
-    from swf_entry.daemon import stop_engine
+    from swf_adapters.transport.pyro.local_daemon import stop_engine
 
     return stop_engine(resource_config(options).state_dir)
 
 
 def engine_status(options: ClientOptions) -> dict[str, Any] | None:
-    from swf_entry.daemon import engine_status as status
+    from swf_adapters.transport.pyro.local_daemon import engine_status as status
 
     return status(resource_config(options).state_dir)

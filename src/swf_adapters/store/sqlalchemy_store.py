@@ -58,6 +58,7 @@ from swf_domain.errors import (
     UnknownObjectError,
     WorkflowError,
 )
+from swf_domain.gc_pause import gc_paused
 from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
 
 _JOB_STATUS = {status.value: status for status in JobStatus}
@@ -160,7 +161,7 @@ class SqlAlchemyStore:
                     document=_json_literal(connection, document),
                 )
             )
-            with bulk.gc_paused():
+            with gc_paused():
                 bulk.insert_jobs(
                     connection, _new_job_rows(workflow.jobs, workflow_id, first_job_id)
                 )
@@ -229,7 +230,7 @@ class SqlAlchemyStore:
         return [_workflow_row(row) for row in rows]
 
     def jobs_of(self, workflow_id: int) -> list[JobRow]:
-        with bulk.gc_paused():
+        with gc_paused():
             with read_transaction(self._engine) as connection:
                 rows = bulk.read_jobs(connection, workflow_id, bulk.JOB_ROW_COLUMNS)
             return [_job_row(row) for row in rows]
@@ -242,7 +243,7 @@ class SqlAlchemyStore:
         if found is None:
             return None
         first_job_id, joined = found
-        with bulk.gc_paused():
+        with gc_paused():
             statuses = list(map(_JOB_STATUS.__getitem__, joined.split(","))) if joined else []
         return JobStatusList(first_job_id, statuses)
 
@@ -250,7 +251,7 @@ class SqlAlchemyStore:
         """What a monitor shows of each job (status, exit info, dates, scheduler id, queue),
         in index order, as plain tuples: ``jobs_of`` without the names, JSON and files."""
         status_of, exit_of = _JOB_STATUS, _EXIT_STATUS
-        with bulk.gc_paused():
+        with gc_paused():
             with read_transaction(self._engine) as connection:
                 rows = bulk.read_jobs(connection, workflow_id, bulk.SUMMARY_COLUMNS)
             return [
@@ -273,7 +274,7 @@ class SqlAlchemyStore:
         columns = bulk.SUMMARY_COLUMNS
         status_of, exit_of = _JOB_STATUS, _EXIT_STATUS
         counter = schema.counters.c
-        with bulk.gc_paused():
+        with gc_paused():
             with read_transaction(self._engine) as connection:
                 head = connection.execute(
                     sa.select(counter.next_value - 1).where(counter.name == "change")
