@@ -229,18 +229,19 @@ def _runner_link(config: ResourceConfig) -> EngineLink:
     that drives the state directory: no local engine is ever started for it."""
     from swf_adapters.store import open_store
     from swf_adapters.transport.filedrop import ControlLayout, FileDropLink
+    from swf_adapters.workspace.output_reader import LocalOutputReader
     from swf_app.queries import QueryService
     from swf_entry.split_link import SplitLink
 
     def client_queries() -> tuple[QueryService, Callable[[], None]]:
         store = open_store(config.database_url)
-        return QueryService(store), store.close
+        return QueryService(store, output=LocalOutputReader()), store.close
 
     holder: list[SplitLink] = []
     commands = FileDropLink(ControlLayout(config.state_dir), lambda: holder[0].queries)
-    link = SplitLink(client_queries, commands)  # type: ignore[arg-type]
+    link = SplitLink(client_queries, cast(EngineLink, commands))
     holder.append(link)
-    return link
+    return cast(EngineLink, link)
 
 
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:

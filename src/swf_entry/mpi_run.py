@@ -166,8 +166,12 @@ def _drive(
 ) -> dict[str, Any]:
     """Lock the state directory, run the engine, serve commands until the work is done."""
     from swf_adapters.transport.filedrop import ControlLayout, ControlServer
+    from swf_adapters.transport.pyro.local_daemon import (
+        EngineLayout,
+        lock_holder,
+        take_engine_lock,
+    )
     from swf_entry.composition import build_service, resource_config
-    from swf_entry.daemon import EngineLayout, lock_holder, take_engine_lock
     from swf_entry.workflow_files import load_workflow_file
 
     config = resource_config(client)
@@ -199,10 +203,17 @@ def _drive(
     control.service = service
     try:
         control.update({"workers": scheduler.workers()})
+        began, cpu_began = time.time(), time.process_time()
         workflow_id, resumed = _submit_or_resume(service, workflow, name)
         _log.info("workflow %s (%s) %s", workflow_id, name, "resumed" if resumed else "submitted")
+        submitted, cpu_submitted = time.time(), time.process_time()
         _serve_until_done(service, control, workflow_id)
-        return _outcome(service, workflow_id, name, resumed)
+        outcome = _outcome(service, workflow_id, name, resumed)
+        outcome["submit_seconds"] = submitted - began
+        outcome["submit_cpu_seconds"] = cpu_submitted - cpu_began
+        outcome["run_seconds"] = time.time() - submitted
+        outcome["run_cpu_seconds"] = time.process_time() - cpu_submitted
+        return outcome
     finally:
         service.shutdown()
         control.end()

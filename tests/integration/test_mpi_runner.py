@@ -286,7 +286,8 @@ def test_status_stop_and_restart_from_outside_while_it_runs(
     flag = tmp_path / "fixed"
     fragile = Job(["sh", "-c", f"test -f {flag}"], name="fragile")
     after = Job(["true"], name="after")
-    slow = Job(["sleep", "6"], name="slow")
+    release = tmp_path / "release"
+    slow = Job(["sh", "-c", f"while [ ! -f {release} ]; do sleep 0.05; done"], name="slow")
     workflow = Workflow([fragile, after, slow], dependencies=[(fragile, after)], name="steer")
     file, home = save(workflow, tmp_path), tmp_path / "home"
     process = mpi.start(mpi_command(home, file), tmp_path / "run.log")
@@ -304,6 +305,9 @@ def test_status_stop_and_restart_from_outside_while_it_runs(
     restarted = swf(home, "restart", "steer")  # while `slow` still runs
 
     assert restarted.returncode == 0, restarted.stderr
+    assert wait_until(lambda: wfc.job_status(ids["after"]) == DONE, 30)
+    assert wfc.workflow_status(wf_id) == WorkflowStatus.IN_PROGRESS.value  # `slow` runs on
+    release.write_text("")
     assert wfc.wait_workflow(wf_id, timeout=60) is not False
     assert process.wait(timeout=30) == 0
     jobs = jobs_by_name(wfc, wf_id)

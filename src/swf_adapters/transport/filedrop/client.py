@@ -10,7 +10,9 @@ from typing import Any
 from swf_adapters.transport.filedrop.layout import ControlLayout, RunnerInfo, read_runner
 from swf_adapters.transport.pyro.private_files import write_private_json
 from swf_adapters.transport.pyro.wire_errors import decode_error
+from swf_app.link import Kind, operation
 from swf_app.queries import QueryService
+from swf_app.read_models import JobChangeBatch
 from swf_domain.errors import EngineError
 from swf_domain.status import TERMINAL_JOB_STATUSES, WorkflowStatus
 
@@ -36,36 +38,19 @@ class FileDropLink:
         self._queries = queries
         self._answer_timeout = answer_timeout
 
-    # -- commands ---------------------------------------------------------------------
+    # -- commands: the link table's, each dropped as a file ----------------------------
 
-    def submit_workflow(
-        self,
-        document: dict[str, Any],
-        name: str | None,
-        queue: str | None,
-        expiration_date: float | None,
-    ) -> int:
-        return int(self._command("submit_workflow", document, name, queue, expiration_date))
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        op = operation(name)
+        if op.kind is not Kind.COMMAND:
+            raise AttributeError(f"{name} is answered from the store, not by the runner")
 
-    def stop_workflow(self, workflow_id: int) -> bool:
-        return bool(self._command("stop_workflow", workflow_id))
+        def send(*args: Any, **kwargs: Any) -> Any:
+            return self._command(name, *op.bind(args, kwargs))
 
-    def restart_workflow(self, workflow_id: int, queue: str | None = None) -> bool:
-        return bool(self._command("restart_workflow", workflow_id, queue))
-
-    def delete_workflow(self, workflow_id: int, force: bool = True) -> bool:
-        return bool(self._command("delete_workflow", workflow_id, force))
-
-    def stop_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
-        return bool(self._command("stop_jobs", workflow_id, list(job_ids)))
-
-    def restart_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
-        return bool(self._command("restart_jobs", workflow_id, list(job_ids)))
-
-    def change_workflow_expiration_date(
-        self, workflow_id: int, expiration_date: float | None
-    ) -> bool:
-        return bool(self._command("change_workflow_expiration_date", workflow_id, expiration_date))
+        return send
 
     # -- waits, from the store ----------------------------------------------------------
 
@@ -90,6 +75,20 @@ class FileDropLink:
             return all(queries.job_status(job_id) in terminal for job_id in ids)
 
         return self._wait(ended, timeout)
+
+    def wait_changes(
+        self, workflow_id: int, since: int | None, timeout: float = -1
+    ) -> JobChangeBatch:
+        queries = self._queries()
+        found: list[JobChangeBatch] = []
+
+        def changed() -> bool:
+            batch = queries.job_changes(workflow_id, since)
+            found[:] = [batch]
+            return bool(batch.jobs)
+
+        self._wait(changed, timeout)
+        return found[-1]
 
     def close(self) -> None:
         """Nothing held between calls."""

@@ -16,15 +16,15 @@ from swf_adapters.transport.filedrop.layout import (
     write_runner,
 )
 from swf_adapters.transport.pyro.private_files import write_private_json
-from swf_adapters.transport.pyro.protocol import COMMAND_METHODS
 from swf_adapters.transport.pyro.wire_errors import encode_error
+from swf_app.link import OPERATIONS, Kind
 from swf_domain.errors import EngineError
 
 _log = logging.getLogger("swf.control")
 
-#: What a dropped request may ask for: the link's commands (not the engine's shutdown:
-#: a runner ends with its workflows or its allocation).
-COMMANDS = COMMAND_METHODS - {"shutdown_engine"}
+#: What a dropped request may ask for: the link table's commands (queries and waits are
+#: answered by the client from the store).
+COMMANDS = frozenset(name for name, op in OPERATIONS.items() if op.kind is Kind.COMMAND)
 
 
 class ControlServer:
