@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, cast
 from swf_adapters.config import ResourceConfig, load_config, translation_table
 from swf_app.link import EngineLink
 from swf_domain.errors import ConfigurationError, EngineError
-from swf_domain.model import FileTransfer
 
 if TYPE_CHECKING:
     from swf_app.ports import Scheduler
@@ -102,11 +101,6 @@ def _check_supported(config: ResourceConfig, scheduler_given: bool = False) -> N
         )
 
 
-def _local_transfer_path(_workflow_id: int, transfer: FileTransfer) -> str:
-    """On the local resource a FileTransfer is used in place: its engine path is its client path."""
-    return transfer.client_path or ""
-
-
 def build_service(
     config: ResourceConfig,
     link_class: type[EngineService] | None = None,
@@ -116,6 +110,7 @@ def build_service(
     unless given: the MPI runner brings its own), workspace."""
     from swf_adapters.schedulers.local import LocalScheduler
     from swf_adapters.store import open_store
+    from swf_adapters.transfer.in_place import InPlaceStager
     from swf_adapters.workspace.local import LocalWorkspace
     from swf_adapters.workspace.output_reader import LocalOutputReader
     from swf_app.engine import Engine
@@ -137,10 +132,10 @@ def build_service(
         store,
         scheduler,
         clock,
-        LocalWorkspace(config.state_dir),
+        LocalWorkspace(config.state_dir, [file for file in [config.database_file] if file]),
         queue_limits=queue_limits,
         translations=translations,
-        transfer_location=_local_transfer_path,
+        transfer_location=InPlaceStager().engine_path,
     )
     engine.start()
     return (link_class or EngineService)(store, engine, clock, output=LocalOutputReader())
