@@ -223,9 +223,10 @@ def _drive(
 def _submit_or_resume(service: EngineService, workflow: Workflow, name: str) -> tuple[int, bool]:
     """The id of the workflow called ``name``: the stored one resumed, or a new one."""
     document = workflow_to_dict(workflow)
-    known = [wf_id for wf_id, (wf_name, _) in service.workflows().items() if wf_name == name]
+    known = [wf_id for wf_id, info in service.workflows().items() if info.name == name]
     if not known:
-        return service.submit_workflow(document, name, None, None), False
+        # jobs without a working directory run where mpirun was started, as its ranks do
+        return service.submit_workflow(document, name, working_directory=os.getcwd()), False
     workflow_id = max(known)
     stored = service.workflow_document(workflow_id)
     stored_jobs, jobs = len(stored.get("jobs", ())), len(document.get("jobs", ()))
