@@ -35,6 +35,11 @@ class ConfigurationError(SomaWorkflowError):
     """A configuration file or option is invalid (names the file, section and option)."""
 
 
+class CorruptStoreError(ConfigurationError):
+    """The store's file is damaged, truncated or not an swf database: the message names
+    the file and what to do; swf never replaces it with an empty one."""
+
+
 class TransferError(SomaWorkflowError):
     """A file transfer failed or would escape its directory."""
 
@@ -49,6 +54,21 @@ class ConnectionError(SomaWorkflowError):
 
 class DRMError(SomaWorkflowError):
     """The scheduler (local, cluster or MPI) failed to submit, query or kill a job."""
+
+
+class EngineFilesError(JobError):
+    """Jobs whose files or working directory would reach the engine's own files (its
+    state directory: store, key, socket, journals), refused at submission.
+
+    ``problems`` names each job, field and path; the message is the first one and how
+    many more there are.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        first = problems[0] if problems else "a job file reaches the engine's files"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first + more)
 
 
 class JobValidationIssue(JobError):

@@ -175,7 +175,11 @@ class WorkflowController:
         queue = arguments.optional_text(queue, "queue")
         document = _document_of(workflow)
         workflow_id = self._link.submit_workflow(
-            document, name if name is not None else _workflow_name(workflow), queue, expiration
+            document,
+            name if name is not None else _workflow_name(workflow),
+            queue,
+            expiration,
+            _submit_directory(),
         )
         workflow.wf_id = workflow_id
         return workflow_id
@@ -644,3 +648,12 @@ class Helper:
     @staticmethod
     def cpu_count() -> int:
         return os.cpu_count() or 1
+
+
+def _submit_directory() -> str | None:
+    """Where this client is: the workflow's jobs without a working directory run there
+    (None when it was removed under our feet: the engine then uses the user's home)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
