@@ -351,3 +351,18 @@ class Workspace(Protocol):
     def remove_workflow(self, workflow_id: int) -> None:
         """Remove every file the engine made for the workflow (outputs, params, temps)."""
         ...
+
+
+# ---------------------------------------------------------------------------------------
+# Job output (read for clients, on the resource)
+# ---------------------------------------------------------------------------------------
+
+
+class JobOutputReader(Protocol):
+    """Reads the jobs' stdout / stderr files where the jobs run, for ``read_job_output``."""
+
+    def read(self, path: str, offset: int, limit: int) -> tuple[bytes, int, int | None]:
+        """(up to ``limit`` bytes from ``offset``, the offset they start at, the file's
+        size); a negative ``offset`` counts from the end; ``(b"", offset, None)`` when
+        the file does not exist (yet)."""
+        ...

@@ -29,8 +29,9 @@ from swf_domain.validation import validate
 
 from .engine import Engine
 from .gc_pause import gc_paused
-from .ports import Clock, JobRow, NewJob, NewWorkflow, WorkflowRow, WorkflowStore
-from .queries import AnswersQueries, QueryService
+from .ports import Clock, JobOutputReader, JobRow, NewJob, NewWorkflow, WorkflowRow, WorkflowStore
+from .queries import QueryService, ServesQueries
+from .read_models import JobChangeBatch
 
 #: How long stop_workflow / stop_jobs / restart_jobs wait for kills to be confirmed.
 DEFAULT_CONTROL_TIMEOUT = 60.0
@@ -39,8 +40,12 @@ DEFAULT_CONTROL_TIMEOUT = 60.0
 DEFAULT_LIFETIME = 7 * 24 * 3600.0
 
 
-class EngineService(AnswersQueries):
-    """The engine's client-facing operations (the EngineLink port, in-process)."""
+class EngineService(ServesQueries):
+    """The engine's client-facing operations (the EngineLink port, in-process).
+
+    Queries are the QueryService's (``ServesQueries`` forwards every query of the link
+    table); commands and waits are written here.
+    """
 
     def __init__(
         self,
@@ -50,10 +55,11 @@ class EngineService(AnswersQueries):
         user: str | None = None,
         control_timeout: float = DEFAULT_CONTROL_TIMEOUT,
         default_lifetime: float | None = DEFAULT_LIFETIME,
+        output: JobOutputReader | None = None,
     ) -> None:
         self._store = store
         #: The read-only operations (shared with clients that read the store themselves).
-        self.queries = QueryService(store, user)
+        self.queries = QueryService(store, user, output=output)
         self._engine = engine
         self._clock = clock
         self._user = self.queries.user
@@ -101,7 +107,7 @@ class EngineService(AnswersQueries):
         )
         return submitted.workflow_id
 
-    # -- queries: AnswersQueries, from the QueryService (both processes answer alike) ---
+    # -- queries: ServesQueries, from the QueryService (both processes answer alike) ----
 
     def query_service(self) -> QueryService:
         return self.queries
@@ -189,6 +195,21 @@ class EngineService(AnswersQueries):
             return True
 
         return self._engine.notifier.wait_for(all_ended, _timeout(timeout), workflow_ids)
+
+    def wait_changes(
+        self, workflow_id: int, since: int | None, timeout: float = -1
+    ) -> JobChangeBatch:
+        """The jobs changed after ``since`` once there are some (or the workflow is gone:
+        UnknownObjectError), else after ``timeout`` seconds an empty batch."""
+        found: list[JobChangeBatch] = []
+
+        def changed() -> bool:
+            batch = self.queries.job_changes(workflow_id, since)
+            found[:] = [batch]
+            return bool(batch.jobs)
+
+        self._engine.notifier.wait_for(changed, _timeout(timeout), [workflow_id])
+        return found[-1]
 
     # -- lifetime -----------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from swf_adapters.config import ResourceConfig, load_config, translation_table
 from swf_app.link import EngineLink
@@ -108,6 +108,7 @@ def build_service(
     from swf_adapters.schedulers.local import LocalScheduler
     from swf_adapters.store import open_store
     from swf_adapters.workspace.local import LocalWorkspace
+    from swf_adapters.workspace.output_reader import LocalOutputReader
     from swf_app.engine import Engine
     from swf_app.service import EngineService
     from swf_app.system_clock import SystemClock
@@ -129,7 +130,7 @@ def build_service(
         transfer_location=_local_transfer_path,
     )
     engine.start()
-    return (link_class or EngineService)(store, engine, clock)
+    return (link_class or EngineService)(store, engine, clock, output=LocalOutputReader())
 
 
 def build_engine_service(
@@ -188,13 +189,17 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
         """Queries read in this process (monitors polling big workflows would starve the
         daemon), from the database the daemon writes: the one build_engine_service opens."""
         from swf_adapters.store import open_store
+        from swf_adapters.workspace.output_reader import LocalOutputReader
         from swf_app.queries import QueryService
 
         resolved = daemon_config(config.state_dir, config.config_file, config.resource_id)
         store = open_store(resolved.database_url)
-        return QueryService(store), store.close
+        return QueryService(store, output=LocalOutputReader()), store.close
 
-    return SplitLink(client_queries, commands, keep_alive=commands.ping)
+    # Both links serve the operations table generically (``__getattr__``): the casts tell
+    # the type checker what the table guarantees.
+    split = SplitLink(client_queries, cast(EngineLink, commands), keep_alive=commands.ping)
+    return cast(EngineLink, split)
 
 
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:

@@ -585,7 +585,7 @@ def engine_status(state_dir: Path | str) -> dict[str, Any] | None:
         return None
     link = _probe_link(layout)
     try:
-        stats = link.stats()
+        stats: dict[str, Any] = link.stats()
     except EngineError:
         return None
     finally:

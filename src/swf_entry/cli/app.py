@@ -46,6 +46,7 @@ from swf_domain.model import Workflow
 from swf_entry.cli import display
 
 if TYPE_CHECKING:
+    from swf_app.link import EngineLink
     from swf_entry.client import WorkflowController
     from swf_entry.composition import ClientOptions
 
@@ -278,29 +279,11 @@ def snapshot(
 ) -> display.WorkflowSnapshot:
     """The workflow's state now; pass ``names`` (job_names) when polling, so that the
     whole workflow is not fetched again at every refresh."""
-    jobs, _transfers, status, queue, _temps = wfc.workflow_elements_status(workflow_id)
+    progress = wfc.link.workflow_elements_status(workflow_id)
     if names is None:
         names = job_names(wfc, workflow_id)
     name = wfc.workflows([workflow_id]).get(workflow_id, (None, None))[0]
-    views = []
-    for entry in jobs:
-        exit_info = entry[3] or (None, None, None, None)
-        dates = entry[4]
-        views.append(
-            display.JobView(
-                job_id=entry[0],
-                name=names.get(entry[0], str(entry[0])),
-                status=entry[1],
-                exit_status=exit_info[0],
-                exit_value=exit_info[1],
-                term_signal=exit_info[2],
-                submitted=dates[0],
-                started=dates[1],
-                ended=dates[2],
-            )
-        )
-    views.sort(key=lambda view: view.job_id)
-    return display.WorkflowSnapshot(workflow_id, name, status, queue, views)
+    return display.WorkflowSnapshot.of(progress, name, names)
 
 
 # -- commands --------------------------------------------------------------------------
@@ -447,7 +430,7 @@ def wait(
     with controller() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         snap = _watch(wfc, workflow_id, timeout)
-        _finish(snap, as_json, timed_out=not _is_done(snap), files=wfc.link.job_files)
+        _finish(snap, as_json, timed_out=not _is_done(snap), link=wfc.link)
 
 
 @app.command()
@@ -470,36 +453,26 @@ def logs(
             fail(f"{len(job_ids)} jobs are named {job!r}: use an id", EXIT_NOT_FOUND)
         job_id = job_ids[0]
 
-        def output_path() -> str | None:
-            files = guarded(lambda: wfc.link.job_files(job_id))
-            return files[1] if stderr else files[0]
-
-        path = output_path()
-        position = 0
+        stream = "stderr" if stderr else "stdout"
+        offset = 0
         while True:
-            position = _print_from(path, position)
-            if not follow or guarded(lambda: wfc.job_status(job_id)) in ("done", "failed"):
-                if path is None and follow:
-                    path = output_path()  # it ended between our two looks
-                _print_from(path, position)
-                return
+            chunk = guarded(lambda at=offset: wfc.link.read_job_output(job_id, stream, at))  # type: ignore[misc]
+            _write_bytes(chunk.data)
+            offset = chunk.next_offset
+            if chunk.data and chunk.size is not None and offset < chunk.size:
+                continue  # more is already there: read on without waiting
+            if not follow or chunk.ended:
+                return  # ``ended`` was read before the file: nothing more will come
             time.sleep(0.2)
-            if path is None:  # not started yet: its files are known once it starts
-                path = output_path()
 
 
-def _print_from(path: str | None, position: int) -> int:
-    """Copy ``path`` from byte ``position`` to stdout, as bytes (a multi-byte character
-    cut between two reads of a growing file stays whole)."""
-    if not path or not Path(path).exists():
-        return position
-    with open(path, "rb") as handle:
-        handle.seek(position)
-        chunk = handle.read()
-    sys.stdout.flush()
-    sys.stdout.buffer.write(chunk)
-    sys.stdout.buffer.flush()
-    return position + len(chunk)
+def _write_bytes(data: bytes) -> None:
+    """Job output to stdout as bytes (a multi-byte character cut between two chunks of a
+    growing file stays whole)."""
+    if data:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
 
 
 @app.command()
@@ -622,7 +595,7 @@ def _finish(
     snap: display.WorkflowSnapshot,
     as_json: bool,
     timed_out: bool = False,
-    files: Callable[[int], tuple[str | None, str | None]] | None = None,
+    link: EngineLink | None = None,
 ) -> None:
     """Print the outcome and exit with the documented code."""
     failed = [job for job in snap.jobs if job.failed]
@@ -635,8 +608,8 @@ def _finish(
         console.print(display.summary_table(snap))
         for job in failed[:20]:
             console.print(display.failure_line(job), soft_wrap=True)
-            if files is not None and job.exit_status not in ("aborted_before_running",):
-                text = display.tail(files(job.job_id)[1]).strip()
+            if link is not None and job.exit_status not in ("aborted_before_running",):
+                text = _stderr_tail(link, job.job_id)
                 if text:
                     console.print(display.indented(text), style="dim", soft_wrap=True)
         if len(failed) > 20:
@@ -645,6 +618,12 @@ def _finish(
         raise typer.Exit(EXIT_TIMEOUT)
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _stderr_tail(link: EngineLink, job_id: int, limit: int = 2000) -> str:
+    """The end of a job's stderr, read through the link ("" when there is none)."""
+    chunk = guarded(lambda: link.read_job_output(job_id, "stderr", -limit))
+    return chunk.data.decode(errors="replace").strip()
 
 
 def _run_workflow(workflow: Workflow, embedded: bool, on_interrupt: str, as_json: bool) -> None:
@@ -656,7 +635,7 @@ def _run_workflow(workflow: Workflow, embedded: bool, on_interrupt: str, as_json
             snap = _watch(wfc, workflow_id, None)
         except KeyboardInterrupt:
             _interrupted(wfc, workflow_id, on_interrupt, embedded)
-        _finish(snap, as_json, files=wfc.link.job_files)
+        _finish(snap, as_json, link=wfc.link)
 
 
 def _interrupted(
