@@ -29,9 +29,10 @@ install_packages() {
     && command -v sbatch >/dev/null && return 0
   [ "$(id -u)" = 0 ] || { echo "slurm.sh: SLURM is not installed and we are not root" >&2; return 1; }
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q slurmctld slurmd slurm-client munge >/dev/null 2>&1 || {
-    apt-get update -q >/dev/null 2>&1 || true
-    apt-get install -y -q slurmctld slurmd slurm-client munge >/dev/null
+  local apt=(apt-get -o DPkg::Lock::Timeout=300 install -y -q slurmctld slurmd slurm-client munge)
+  "${apt[@]}" >/dev/null 2>&1 || {  # a fresh machine needs the package lists first
+    apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null 2>&1 || true
+    "${apt[@]}" >/dev/null
   }
 }
 

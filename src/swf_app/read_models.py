@@ -152,6 +152,8 @@ class JobView:
     submitted: float | None
     started: float | None
     ended: float | None
+    #: The job's id on a cluster (soma's drmaa id: SLURM ``123_4``), None on local cores.
+    scheduler_job_id: str | None = None
 
     @classmethod
     def of(cls, job: JobProgress, name: str) -> JobView:
@@ -165,6 +167,7 @@ class JobView:
             job.submitted,
             job.started,
             job.ended,
+            job.scheduler_job_id,
         )
 
     @property
@@ -182,6 +185,7 @@ class JobView:
             "submitted": iso_date(self.submitted),
             "started": iso_date(self.started),
             "ended": iso_date(self.ended),
+            "scheduler_job_id": self.scheduler_job_id,
         }
 
 

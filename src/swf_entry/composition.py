@@ -12,6 +12,7 @@ Both hand the facade the same ``EngineLink``, so every mode passes the same test
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -24,6 +25,7 @@ from swf_domain.errors import ConfigurationError, EngineError
 from swf_domain.model import FileTransfer
 
 if TYPE_CHECKING:
+    from swf_app.ports import Scheduler
     from swf_app.queries import QueryService
     from swf_app.service import EngineService
     from swf_entry.embedded import EmbeddedLink
@@ -89,16 +91,43 @@ def _check_supported(config: ResourceConfig) -> None:
             f"resource {config.resource_id!r} is remote (CLUSTER_ADDRESS/LOGIN): remote resources"
             " are not supported yet; run swf on the cluster's login node instead"
         )
-    if config.scheduler_type not in ("local_basic", "local"):
+    if config.scheduler_type not in ("local_basic", "local", "slurm"):
         raise ConfigurationError(
             f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} is not"
-            " available yet (only local_basic)"
+            " available yet (only local_basic and slurm)"
         )
 
 
 def _local_transfer_path(_workflow_id: int, transfer: FileTransfer) -> str:
     """On the local resource a FileTransfer is used in place: its engine path is its client path."""
     return transfer.client_path or ""
+
+
+def _batch_scheduler(config: ResourceConfig) -> Scheduler:
+    """A cluster scheduler (SLURM) configured by soma's option names where soma has one."""
+    from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
+    from swf_adapters.schedulers.batch.adapter import DEFAULT_MAX_IN_QUEUE
+    from swf_adapters.schedulers.slurm import Slurm, native_options
+
+    settings = BatchSettings(
+        job_dir=config.job_dir,
+        python=config.python_command or sys.executable,
+        max_in_queue=config.queue_limits.get(None, DEFAULT_MAX_IN_QUEUE),
+        default_options=native_options(config.native_specification),
+        poll_min=config.poll_interval_min,
+        poll_max=config.poll_interval_max,
+    )
+    return BatchScheduler(Slurm(), settings)
+
+
+def _queue_limits(config: ResourceConfig) -> dict[str | None, int]:
+    """Active jobs per queue, at most: MAX_JOB_RUNNING, and on a cluster MAX_JOB_IN_QUEUE
+    too (the stricter of the two)."""
+    limits = dict(config.running_jobs_limits)
+    if config.scheduler_type != "local_basic":
+        for queue, limit in config.queue_limits.items():
+            limits[queue] = min(limit, limits.get(queue, limit))
+    return limits
 
 
 def build_service(
@@ -118,14 +147,18 @@ def build_service(
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_store(config.database_url)
     clock = SystemClock()
-    scheduler = LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
+    scheduler = (
+        _batch_scheduler(config)
+        if config.scheduler_type == "slurm"
+        else LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
+    )
     translations = TranslationTable.from_namespaces(translation_table(config))
     engine = Engine(
         store,
         scheduler,
         clock,
         LocalWorkspace(config.state_dir),
-        queue_limits=config.running_jobs_limits or None,
+        queue_limits=_queue_limits(config) or None,
         translations=translations,
         transfer_location=_local_transfer_path,
     )

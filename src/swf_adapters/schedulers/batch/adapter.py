@@ -40,6 +40,8 @@ from .jobdir import Batch, JobDirectory, read_end, read_log_tail
 from .system import ArrayView, BatchSystem, QueueView, Shape, TaskState
 
 _log = logging.getLogger(__name__)
+#: Jobs in the cluster's queue at once when MAX_JOB_IN_QUEUE does not say.
+DEFAULT_MAX_IN_QUEUE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class BatchSettings:
     #: The Python that runs the job wrapper on compute nodes.
     python: str = sys.executable
     #: Jobs in the cluster's queue at once (MAX_JOB_IN_QUEUE): the engine keeps within it.
-    max_in_queue: int = 10_000
+    max_in_queue: int = DEFAULT_MAX_IN_QUEUE
     #: Tasks per array job at most (SLURM's MaxArraySize is 1001 by default).
     max_array: int = 1000
     #: Options of jobs without a native specification (the resource's NATIVE_SPECIFICATION).
