@@ -92,8 +92,10 @@ def run(task: dict[str, Any]) -> dict[str, Any]:
     try:
         process = _start(task)
     except OSError as error:
-        code = COMMAND_NOT_FOUND if isinstance(error, FileNotFoundError) else COMMAND_NOT_EXECUTABLE
-        _say(task, "swf: cannot start {!r}: {}".format(task.get("argv"), error))
+        missing = isinstance(error, FileNotFoundError)
+        code = COMMAND_NOT_FOUND if missing else COMMAND_NOT_EXECUTABLE
+        what = "command not found" if missing else "cannot execute"
+        _say(task, f"swf: {task['argv'][0]}: {what} ({error})")
         record.update(exit_value=code, signal=None, cpu=0.0, maxrss_kb=0, end=time.time())
         return record
     received: list[int] = []
