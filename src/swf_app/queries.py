@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from swf_domain.errors import EngineError, UnknownObjectError
+from swf_domain.errors import EngineError, JobError, UnknownObjectError
 from swf_domain.status import TERMINAL_JOB_STATUSES
 
 from .link import MAX_OUTPUT_CHUNK, Kind, operation
@@ -151,17 +151,16 @@ class QueryService:
         self, job_id: int, stream: str = "stdout", offset: int = 0, limit: int = MAX_OUTPUT_CHUNK
     ) -> OutputChunk:
         """A bounded chunk of the job's stdout or stderr (see ``EngineLink``)."""
-        if stream not in STREAMS:
-            raise ValueError(f"stream must be one of {', '.join(STREAMS)}, not {stream!r}")
+        _check_output_request(job_id, stream, offset, limit)
         state = self.job_row(job_id).state
         ended = state.status in TERMINAL_JOB_STATUSES
         path = state.stdout_file if stream == "stdout" else state.stderr_file
-        limit = max(0, min(int(limit), MAX_OUTPUT_CHUNK))
+        limit = max(0, min(limit, MAX_OUTPUT_CHUNK))
         if path is None:
             return OutputChunk(b"", max(0, offset), max(0, offset), None, ended)
         if self._output is None:
             raise EngineError(f"job {job_id}: its output cannot be read from this process")
-        data, start, size = self._output.read(path, int(offset), limit)
+        data, start, size = self._output.read(path, offset, limit)
         return OutputChunk(data, start, start + len(data), size, ended)
 
     def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
@@ -240,6 +239,20 @@ def progress_of(summary: JobSummary) -> JobProgress:
         ended,
         scheduler_job_id,
     )
+
+
+def _check_output_request(job_id: int, stream: str, offset: int, limit: int) -> None:
+    """JobError naming the argument, before anything is read."""
+    if stream not in STREAMS:
+        raise JobError(
+            f"read_job_output of job {job_id}: stream must be one of {', '.join(STREAMS)},"
+            f" not {stream!r}"
+        )
+    for name, value in (("offset", offset), ("limit", limit)):
+        if type(value) is not int:
+            raise JobError(
+                f"read_job_output of job {job_id}: {name} must be an integer, not {value!r}"
+            )
 
 
 def unknown_workflow(workflow_id: int) -> UnknownObjectError:

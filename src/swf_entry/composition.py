@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, cast
 from swf_adapters.config import ResourceConfig, load_config, translation_table
 from swf_app.link import EngineLink
 from swf_domain.errors import ConfigurationError, EngineError
-from swf_domain.model import FileTransfer
 
 if TYPE_CHECKING:
     from swf_app.ports import Scheduler
@@ -98,11 +97,6 @@ def _check_supported(config: ResourceConfig) -> None:
         )
 
 
-def _local_transfer_path(_workflow_id: int, transfer: FileTransfer) -> str:
-    """On the local resource a FileTransfer is used in place: its engine path is its client path."""
-    return transfer.client_path or ""
-
-
 def _batch_scheduler(config: ResourceConfig) -> Scheduler:
     """A cluster scheduler (SLURM) configured by soma's option names where soma has one."""
     from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
@@ -136,6 +130,7 @@ def build_service(
     """An engine (started) and its service for ``config``: store, local scheduler, workspace."""
     from swf_adapters.schedulers.local import LocalScheduler
     from swf_adapters.store import open_store
+    from swf_adapters.transfer.in_place import InPlaceStager
     from swf_adapters.workspace.local import LocalWorkspace
     from swf_adapters.workspace.output_reader import LocalOutputReader
     from swf_app.engine import Engine
@@ -157,10 +152,10 @@ def build_service(
         store,
         scheduler,
         clock,
-        LocalWorkspace(config.state_dir),
+        LocalWorkspace(config.state_dir, [file for file in [config.database_file] if file]),
         queue_limits=_queue_limits(config) or None,
         translations=translations,
-        transfer_location=_local_transfer_path,
+        transfer_location=InPlaceStager().engine_path,
     )
     engine.start()
     return (link_class or EngineService)(store, engine, clock, output=LocalOutputReader())
@@ -207,7 +202,7 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
     _check_supported(config)
     if embedded:
         return _embedded_link(config)
-    from swf_entry.daemon import local_engine_link
+    from swf_adapters.transport.pyro.local_daemon import local_engine_link
     from swf_entry.split_link import SplitLink
 
     idle = config.engine_idle_timeout
@@ -237,7 +232,12 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
 
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:
     """An engine in this process, once it holds the state directory's engine lock."""
-    from swf_entry.daemon import EngineLayout, live_endpoint, lock_holder, take_engine_lock
+    from swf_adapters.transport.pyro.local_daemon import (
+        EngineLayout,
+        live_endpoint,
+        lock_holder,
+        take_engine_lock,
+    )
     from swf_entry.embedded import EmbeddedLink
 
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -297,7 +297,7 @@ def open_controller(options: ClientOptions, embedded: bool = False) -> Any:
 
 
 def engine_start(options: ClientOptions) -> dict[str, Any]:
-    from swf_entry.daemon import engine_status, ensure_engine
+    from swf_adapters.transport.pyro.local_daemon import engine_status, ensure_engine
 
     config = resource_config(options)
     _check_supported(config)
@@ -315,12 +315,12 @@ def engine_start(options: ClientOptions) -> dict[str, Any]:
 
 
 def engine_stop(options: ClientOptions) -> bool:
-    from swf_entry.daemon import stop_engine
+    from swf_adapters.transport.pyro.local_daemon import stop_engine
 
     return stop_engine(resource_config(options).state_dir)
 
 
 def engine_status(options: ClientOptions) -> dict[str, Any] | None:
-    from swf_entry.daemon import engine_status as status
+    from swf_adapters.transport.pyro.local_daemon import engine_status as status
 
     return status(resource_config(options).state_dir)
