@@ -75,11 +75,14 @@ def _start(task: dict[str, Any]) -> Any:
     )
 
 
-def _forward_signals(process: Any, received: list[int]) -> None:
+def _forward_signals(running: list[Any], received: list[int]) -> None:
+    """Installed BEFORE the task starts: a signal that comes first is not lost."""
+
     def forward(signum: int, _frame: Any) -> None:
         received.append(signum)
-        with contextlib.suppress(OSError):
-            os.killpg(process.pid, signum)
+        for process in running:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signum)
 
     for signum in _FORWARDED:
         signal.signal(signum, forward)
@@ -89,8 +92,14 @@ def run(task: dict[str, Any]) -> dict[str, Any]:
     """Run the task; return the end record."""
     start = time.time()
     record: dict[str, Any] = {"job": task.get("job"), "start": start, "host": socket.gethostname()}
+    running: list[Any] = []
+    received: list[int] = []
+    _forward_signals(running, received)
+    if received:  # killed before it started: it never runs
+        record.update(exit_value=None, signal=received[0], cpu=0.0, maxrss_kb=0, end=time.time())
+        return record
     try:
-        process = _start(task)
+        running.append(_start(task))
     except OSError as error:
         missing = isinstance(error, FileNotFoundError)
         code = COMMAND_NOT_FOUND if missing else COMMAND_NOT_EXECUTABLE
@@ -98,8 +107,10 @@ def run(task: dict[str, Any]) -> dict[str, Any]:
         _say(task, f"swf: {task['argv'][0]}: {what} ({error})")
         record.update(exit_value=code, signal=None, cpu=0.0, maxrss_kb=0, end=time.time())
         return record
-    received: list[int] = []
-    _forward_signals(process, received)
+    process = running[0]
+    if received:  # came while it was starting
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, received[0])
     _, status, usage = os.wait4(process.pid, 0)
     end = time.time()
     record.update(
