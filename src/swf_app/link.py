@@ -93,7 +93,11 @@ class EngineLink(Protocol):
         name: str | None,
         queue: str | None,
         expiration_date: float | None,
-    ) -> int: ...
+        working_directory: str | None = None,
+    ) -> int:
+        """``working_directory``: the client's current directory, where the workflow's
+        jobs without one run (None: the user's home, for old clients)."""
+        ...
 
     # -- queries ----------------------------------------------------------------------
     @query

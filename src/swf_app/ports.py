@@ -181,6 +181,9 @@ class NewWorkflow:
     queue: str | None = None
     expiration_date: float | None = None
     submission_date: float | None = None
+    #: Where the client was when it submitted: its jobs without a working directory run
+    #: there (and their relative paths resolve there), as in a shell.
+    working_directory: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +205,9 @@ class WorkflowRow:
     job_count: int
     #: Only filled by ``WorkflowStore.workflow(..., with_document=True)``.
     document: dict[str, Any] | None = None
+    #: NewWorkflow.working_directory; only filled with the document. None for workflows
+    #: stored before swf kept it (schema version < 4).
+    working_directory: str | None = None
 
 
 @dataclass(slots=True)
@@ -351,6 +357,19 @@ class Workspace(Protocol):
 
     def remove_workflow(self, workflow_id: int) -> None:
         """Remove every file the engine made for the workflow (outputs, params, temps)."""
+        ...
+
+    def default_working_directory(self) -> str:
+        """Where jobs run when neither they nor their workflow name a directory (a
+        workflow stored before swf kept its client's directory): the user's home."""
+        ...
+
+    def refusal(self, path: str) -> str | None:
+        """None when a job may use ``path`` (absolute) as a file or working directory;
+        otherwise where it leads, for the user (``"/s/swf.db, inside the engine's state
+        directory /s"``). Symlinks and ``..`` are resolved as the system would resolve
+        them now; the areas this Workspace makes for jobs (their output and params
+        files, temporary paths) are open to them."""
         ...
 
 

@@ -74,11 +74,14 @@ class EngineService(ServesQueries):
         name: str | None = None,
         queue: str | None = None,
         expiration_date: float | None = None,
+        working_directory: str | None = None,
     ) -> int:
         """Validate, persist, start; invalid -> WorkflowError/JobError, nothing stored.
 
         Without an expiration date, the workflow expires ``default_lifetime`` seconds
-        from now (None: never).
+        from now (None: never). ``working_directory`` is the client's directory: jobs
+        without one run there. A job file or working directory that would reach the
+        engine's own files is refused (EngineFilesError), before anything is stored.
         """
         now = self._clock.now()
         if expiration_date is None and self._default_lifetime is not None:
@@ -86,6 +89,7 @@ class EngineService(ServesQueries):
         with gc_paused():
             workflow = workflow_from_dict(document)
             compiled = validate(workflow)
+            self._engine.execution.launcher.check_files(workflow, working_directory)
             jobs = [
                 NewJob(index, job.name or f"job_{index}", job.priority, job.is_barrier())
                 for index, job in enumerate(compiled.jobs)
@@ -99,11 +103,17 @@ class EngineService(ServesQueries):
                 queue=queue,
                 expiration_date=expiration_date,
                 submission_date=now,
+                working_directory=working_directory,
             )
         )
         workflow.wf_id = submitted.workflow_id
         self._engine.add_workflow(
-            submitted.workflow_id, workflow, compiled, submitted.job_ids, queue
+            submitted.workflow_id,
+            workflow,
+            compiled,
+            submitted.job_ids,
+            queue,
+            working_directory=working_directory,
         )
         return submitted.workflow_id
 

@@ -150,7 +150,11 @@ class WorkflowController:
             validate(workflow)
             raise
         workflow_id = self._link.submit_workflow(
-            document, name if name is not None else workflow.name, queue, _to_epoch(expiration_date)
+            document,
+            name if name is not None else workflow.name,
+            queue,
+            _to_epoch(expiration_date),
+            _submit_directory(),
         )
         workflow.wf_id = workflow_id
         return workflow_id
@@ -414,3 +418,12 @@ class Helper:
     @staticmethod
     def cpu_count() -> int:
         return os.cpu_count() or 1
+
+
+def _submit_directory() -> str | None:
+    """Where this client is: the workflow's jobs without a working directory run there
+    (None when it was removed under our feet: the engine then uses the user's home)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None

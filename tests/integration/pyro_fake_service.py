@@ -89,6 +89,7 @@ class FakeEngineService:
         name: str | None,
         queue: str | None,
         expiration_date: float | None,
+        working_directory: str | None = None,
     ) -> int:
         self._count()
         if document.get("invalid"):

@@ -88,6 +88,11 @@ _JOB_COLUMNS = (
     *(schema.jobs.c[name] for name in schema.JOB_STATE_COLUMNS),
 )
 
+#: A migrated column: set after the version-1 insert, in the same transaction.
+_SET_WORKING_DIRECTORY = sa.text(
+    "UPDATE swf_workflows SET working_directory = :directory WHERE workflow_id = :workflow_id"
+)
+
 _UPDATE_WORKFLOW_STATUS = (
     schema.workflows.update()
     .where(_W.workflow_id == sa.bindparam("b_workflow_id"))
@@ -161,6 +166,11 @@ class SqlAlchemyStore:
                     document=_json_literal(connection, document),
                 )
             )
+            if workflow.working_directory is not None:
+                connection.execute(
+                    _SET_WORKING_DIRECTORY,
+                    {"workflow_id": workflow_id, "directory": workflow.working_directory},
+                )
             with gc_paused():
                 bulk.insert_jobs(
                     connection, _new_job_rows(workflow.jobs, workflow_id, first_job_id)
@@ -205,16 +215,17 @@ class SqlAlchemyStore:
     # -- reads ------------------------------------------------------------------------
 
     def workflow(self, workflow_id: int, with_document: bool = False) -> WorkflowRow | None:
-        columns = (*_WORKFLOW_COLUMNS, _W.document) if with_document else _WORKFLOW_COLUMNS
+        columns: tuple[sa.ColumnElement[Any], ...] = _WORKFLOW_COLUMNS
+        if with_document:
+            columns = (*columns, _W.document, schema.workflow_working_directory)
         with read_transaction(self._engine) as connection:
-            row = connection.execute(
-                sa.select(*columns).where(_W.workflow_id == workflow_id)
-            ).first()
+            query = sa.select(*columns).select_from(schema.workflows)
+            row = connection.execute(query.where(_W.workflow_id == workflow_id)).first()
         if row is None:
             return None
         result = _workflow_row(row)
         if with_document:
-            result.document = row[-1]
+            result.document, result.working_directory = row[-2], row[-1]
         return result
 
     def workflows(

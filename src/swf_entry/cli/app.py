@@ -626,7 +626,13 @@ def _stderr_tail(link: EngineLink, job_id: int, limit: int = 2000) -> str:
     return chunk.data.decode(errors="replace").strip()
 
 
-def _run_workflow(workflow: Workflow, embedded: bool, on_interrupt: str, as_json: bool) -> None:
+def _run_workflow(
+    workflow: Workflow,
+    embedded: bool,
+    on_interrupt: str,
+    as_json: bool,
+    report: Path | None = None,
+) -> None:
     with controller(embedded=embedded) as wfc:
         workflow_id = guarded(lambda: wfc.submit_workflow(workflow))
         if not as_json:
@@ -635,6 +641,12 @@ def _run_workflow(workflow: Workflow, embedded: bool, on_interrupt: str, as_json
             snap = _watch(wfc, workflow_id, None)
         except KeyboardInterrupt:
             _interrupted(wfc, workflow_id, on_interrupt, embedded)
+        if report is not None:
+            from swf_entry.monitor.report import write_report
+
+            guarded(lambda: write_report(wfc.link, workflow_id, report))
+            if not as_json:
+                say(f"report written to {report}")
         _finish(snap, as_json, link=wfc.link)
 
 
@@ -679,6 +691,10 @@ InterruptOpt = Annotated[
     str,
     typer.Option("--on-interrupt", help="On Ctrl-C: ask (TTY) | stop | detach."),
 ]
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option("--report", help="Also write the run's HTML report (as `swf report`) here."),
+]
 
 
 @app.command()
@@ -687,6 +703,7 @@ def run(
     embedded: EmbeddedOpt = False,
     on_interrupt: InterruptOpt = "ask",
     as_json: JsonOpt = False,
+    report: ReportOpt = None,
 ) -> None:
     """Run a workflow in the foreground with a live progress display.
 
@@ -697,7 +714,7 @@ def run(
     """
     if on_interrupt not in ("ask", "stop", "detach"):
         fail("--on-interrupt must be ask, stop or detach", 2)
-    _run_workflow(load_file(file), embedded, on_interrupt, as_json)
+    _run_workflow(load_file(file), embedded, on_interrupt, as_json, report)
 
 
 @app.command()
@@ -812,3 +829,8 @@ def main(prog_name: str | None = None) -> None:
     """Console-script entry point (``prog_name`` for ``python -m swf_entry.cli``)."""
     warnings.showwarning = _show_warning
     app(prog_name=prog_name)
+
+
+from swf_entry.cli import mpi_command  # noqa: E402  (registers `swf mpi-run`)
+
+__all__ = ["app", "main", "mpi_command"]
