@@ -26,6 +26,11 @@ function showSummary(data) {
     `${data.finished} / ${data.total} jobs finished`);
   clear($('wf-counts'));
   $('wf-counts').append(...countChips(data.counts));
+  const dates = [];
+  if (data.started) dates.push(`started ${fmtDate(data.started)}`);
+  if (data.ended) dates.push(`ended ${fmtDate(data.ended)} (${fmtDuration(data.ended - data.started)})`);
+  else if (data.started) dates.push(`running for ${fmtDuration(Date.now() / 1000 - data.started)}`);
+  $('wf-dates').textContent = dates.join(' · ');
 }
 
 const afterAction = () => { refreshAll(); };
