@@ -52,6 +52,7 @@ from swf_domain.model import Group, Job, Workflow
 from swf_entry.client import WorkflowController
 from swf_entry.composition import ClientOptions, open_controller
 from swf_entry.daemon import engine_status, stop_engine
+from swf_entry.monitor.report import write_report
 
 TRUE = shutil.which("true") or "/bin/true"
 
@@ -247,7 +248,12 @@ def chromium_load(url: str) -> float | None:
                 d.execute_script("return document.querySelectorAll('#jobs tbody tr').length") >= 50
             )
         )
-        return time.perf_counter() - started
+        loaded = time.perf_counter() - started
+        shot = Path(tempfile.gettempdir()) / "swf-bench-monitor-page.png"
+        driver.set_window_size(1400, 1000)
+        driver.save_screenshot(str(shot))
+        print(f"screenshot of the page: {shot}")
+        return loaded
     finally:
         driver.quit()
 
@@ -287,6 +293,10 @@ def main() -> None:
             )
         if not args.no_page and last_id is not None:
             print("\npage load:", json.dumps(page_load(home, last_id)))
+            report = Path(tempfile.gettempdir()) / "swf-bench-monitor-report.html"
+            seconds = timed(lambda: write_report(controller.link, last_id, report))
+            size = report.stat().st_size / 1e6
+            print(f"swf report of {args.jobs} jobs: {seconds:.1f} s, {size:.1f} MB ({report})")
 
 
 if __name__ == "__main__":
