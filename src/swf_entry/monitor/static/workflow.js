@@ -205,9 +205,9 @@ async function loadGraph() {
 }
 async function loadPlots() {
   const data = await api(`${base}/timeline`);
-  clear($('plot-jobs')); clear($('plot-slots'));
+  clear($('plot-running')); clear($('plot-jobs')); clear($('plot-slots'));
+  $('plot-running').append(lineChart(data.t, [{ name: 'running', colour: '#0277bd', values: data.running }]));
   $('plot-jobs').append(lineChart(data.t, [
-    { name: 'running', colour: '#0277bd', values: data.running },
     { name: 'done', colour: '#2e7d32', values: data.done },
     { name: 'failed', colour: '#c62828', values: data.failed },
   ]));
