@@ -23,6 +23,7 @@ from swf_app.link import EngineLink
 from swf_domain.errors import ConfigurationError, EngineError
 
 if TYPE_CHECKING:
+    from swf_app.ports import Scheduler
     from swf_app.queries import QueryService
     from swf_app.service import EngineService
     from swf_entry.embedded import EmbeddedLink
@@ -82,13 +83,18 @@ def _plain(value: Any) -> Any:
 # -- engine construction ---------------------------------------------------------------
 
 
-def _check_supported(config: ResourceConfig) -> None:
+def _check_supported(config: ResourceConfig, scheduler_given: bool = False) -> None:
     if config.mode == "remote":
         raise ConfigurationError(
             f"resource {config.resource_id!r} is remote (CLUSTER_ADDRESS/LOGIN): remote resources"
             " are not supported yet; run swf on the cluster's login node instead"
         )
-    if config.scheduler_type not in ("local_basic", "local"):
+    if config.scheduler_type == "mpi" and not scheduler_given:
+        raise ConfigurationError(
+            f"resource {config.resource_id!r} (SCHEDULER_TYPE mpi) runs its engine inside an"
+            " MPI allocation: start it with `mpirun -n K swf mpi-run WORKFLOW_FILE`"
+        )
+    if config.scheduler_type not in ("local_basic", "local", "mpi"):
         raise ConfigurationError(
             f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} is not"
             " available yet (only local_basic)"
@@ -96,9 +102,12 @@ def _check_supported(config: ResourceConfig) -> None:
 
 
 def build_service(
-    config: ResourceConfig, link_class: type[EngineService] | None = None
+    config: ResourceConfig,
+    link_class: type[EngineService] | None = None,
+    scheduler: Scheduler | None = None,
 ) -> EngineService:
-    """An engine (started) and its service for ``config``: store, local scheduler, workspace."""
+    """An engine (started) and its service for ``config``: store, scheduler (the local one
+    unless given: the MPI runner brings its own), workspace."""
     from swf_adapters.schedulers.local import LocalScheduler
     from swf_adapters.store import open_store
     from swf_adapters.transfer.in_place import InPlaceStager
@@ -109,18 +118,22 @@ def build_service(
     from swf_app.system_clock import SystemClock
     from swf_domain.translation import TranslationTable
 
-    _check_supported(config)
+    _check_supported(config, scheduler_given=scheduler is not None)
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_store(config.database_url)
     clock = SystemClock()
-    scheduler = LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
+    # The MPI runner lifts the queue limits, as soma-workflow's did: its capacity is the
+    # allocation's, which the scheduler it brings knows.
+    queue_limits = None if scheduler is not None else (config.running_jobs_limits or None)
+    if scheduler is None:
+        scheduler = LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
     translations = TranslationTable.from_namespaces(translation_table(config))
     engine = Engine(
         store,
         scheduler,
         clock,
         LocalWorkspace(config.state_dir, [file for file in [config.database_file] if file]),
-        queue_limits=config.running_jobs_limits or None,
+        queue_limits=queue_limits,
         translations=translations,
         transfer_location=InPlaceStager().engine_path,
     )
@@ -165,7 +178,10 @@ def _wants_embedded(config: ResourceConfig) -> bool:
 
 
 def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
-    """A link to the engine of ``config``, embedded or through the local daemon."""
+    """A link to the engine of ``config``, embedded or through the local daemon (or, for a
+    state directory an MPI runner drives, through the files they share)."""
+    if config.scheduler_type == "mpi" or _runner_bound(config):
+        return _runner_link(config)
     _check_supported(config)
     if embedded:
         return _embedded_link(config)
@@ -195,6 +211,32 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
     # the type checker what the table guarantees.
     split = SplitLink(client_queries, cast(EngineLink, commands), keep_alive=commands.ping)
     return cast(EngineLink, split)
+
+
+def _runner_bound(config: ResourceConfig) -> bool:
+    from swf_adapters.transport.filedrop import read_runner
+
+    return read_runner(config.state_dir) is not None
+
+
+def _runner_link(config: ResourceConfig) -> EngineLink:
+    """Queries read the store here; commands are dropped for the runner (``swf mpi-run``)
+    that drives the state directory: no local engine is ever started for it."""
+    from swf_adapters.store import open_store
+    from swf_adapters.transport.filedrop import ControlLayout, FileDropLink
+    from swf_adapters.workspace.output_reader import LocalOutputReader
+    from swf_app.queries import QueryService
+    from swf_entry.split_link import SplitLink
+
+    def client_queries() -> tuple[QueryService, Callable[[], None]]:
+        store = open_store(config.database_url)
+        return QueryService(store, output=LocalOutputReader()), store.close
+
+    holder: list[SplitLink] = []
+    commands = FileDropLink(ControlLayout(config.state_dir), lambda: holder[0].queries)
+    link = SplitLink(client_queries, cast(EngineLink, commands))
+    holder.append(link)
+    return cast(EngineLink, link)
 
 
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:
