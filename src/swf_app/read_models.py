@@ -27,7 +27,6 @@ class JobProgress(NamedTuple):
 
     job_id: int
     status: str
-    queue: str | None = None
     exit_status: str | None = None
     exit_value: int | None = None
     term_signal: int | None = None
@@ -36,6 +35,7 @@ class JobProgress(NamedTuple):
     started: float | None = None
     ended: float | None = None
     scheduler_job_id: str | None = None
+    queue: str | None = None
 
     @property
     def termination(self) -> JobTermination:
