@@ -27,7 +27,6 @@ class JobProgress(NamedTuple):
 
     job_id: int
     status: str
-    queue: str | None = None
     exit_status: str | None = None
     exit_value: int | None = None
     term_signal: int | None = None
@@ -36,6 +35,7 @@ class JobProgress(NamedTuple):
     started: float | None = None
     ended: float | None = None
     scheduler_job_id: str | None = None
+    queue: str | None = None
 
     @property
     def termination(self) -> JobTermination:
@@ -165,6 +165,8 @@ class JobView:
     submitted: float | None
     started: float | None
     ended: float | None
+    #: The job's id on a cluster (soma's drmaa id: SLURM ``123_4``), None on local cores.
+    scheduler_job_id: str | None = None
 
     @classmethod
     def of(cls, job: JobProgress, name: str) -> JobView:
@@ -178,6 +180,7 @@ class JobView:
             job.submitted,
             job.started,
             job.ended,
+            job.scheduler_job_id,
         )
 
     @property
@@ -195,6 +198,7 @@ class JobView:
             "submitted": iso_date(self.submitted),
             "started": iso_date(self.started),
             "ended": iso_date(self.ended),
+            "scheduler_job_id": self.scheduler_job_id,
         }
 
 
