@@ -135,8 +135,10 @@ class WorkflowController:
             if isinstance(config, Configuration)
             else Configuration.from_resource_config(resolved)
         )
-        self.scheduler_config = LocalSchedulerCfg(proc_nb=resolved.cpu_nb)
-        self.scheduler_config.on_proc_nb_change = self._apply_proc_nb
+        self.scheduler_config = None  # soma's: only the local scheduler has one
+        if resolved.scheduler_type in ("local_basic", "local"):
+            self.scheduler_config = LocalSchedulerCfg(proc_nb=resolved.cpu_nb)
+            self.scheduler_config.on_proc_nb_change = self._apply_proc_nb
         self.config.set_scheduler_config(self.scheduler_config)
         self._state_dir: Path | None = resolved.state_dir
 

@@ -84,6 +84,10 @@ def _plain(value: Any) -> Any:
 # -- engine construction ---------------------------------------------------------------
 
 
+#: The SCHEDULER_TYPE values swf can run jobs with today.
+AVAILABLE_SCHEDULER_TYPES = ("local_basic", "local", "mpi", "slurm")
+
+
 def _check_supported(config: ResourceConfig, scheduler_given: bool = False) -> None:
     if config.mode == "remote":
         raise ConfigurationError(
@@ -95,14 +99,14 @@ def _check_supported(config: ResourceConfig, scheduler_given: bool = False) -> N
             f"resource {config.resource_id!r} (SCHEDULER_TYPE mpi) runs its engine inside an"
             " MPI allocation: start it with `mpirun -n K swf mpi-run WORKFLOW_FILE`"
         )
-    if config.scheduler_type not in ("local_basic", "local", "mpi", "slurm"):
+    if config.scheduler_type not in AVAILABLE_SCHEDULER_TYPES:
         raise ConfigurationError(
             f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} is not"
             " available yet (only local_basic, slurm and mpi)"
         )
 
 
-def _batch_scheduler(config: ResourceConfig) -> Scheduler:
+def batch_scheduler(config: ResourceConfig) -> Scheduler:
     """A cluster scheduler (SLURM) configured by soma's option names where soma has one."""
     from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
     from swf_adapters.schedulers.batch.adapter import DEFAULT_MAX_IN_QUEUE
@@ -154,7 +158,7 @@ def build_service(
     # allocation's, which the scheduler it brings knows.
     queue_limits = None if scheduler is not None else (_queue_limits(config) or None)
     if scheduler is None and config.scheduler_type == "slurm":
-        scheduler = _batch_scheduler(config)
+        scheduler = batch_scheduler(config)
     if scheduler is None:
         scheduler = LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
     translations = TranslationTable.from_namespaces(translation_table(config))
