@@ -13,6 +13,7 @@ Two kinds of limits, kept apart because they count different things:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from .ports import Capacity, CapacityUnit, ParallelSpec
 
@@ -42,6 +43,15 @@ class CapacityBudget:
     def change(self, capacity: Capacity) -> None:
         """The scheduler's capacity changed; jobs already submitted keep their units."""
         self.capacity = capacity
+
+    def resize(self, total: int) -> None:
+        """soma's ``set_proc_nb`` on an engine in the client's process: a new capacity
+        total; a default-queue MAX_JOB_RUNNING equal to the old total (the local
+        scheduler's CPU_NB default) follows it. Running jobs keep their units."""
+        old = self.capacity.total
+        if old is not None and self._max_running.get(None) == old:
+            self._max_running[None] = max(total, 1)
+        self.capacity = replace(self.capacity, total=max(total, 1))
 
     def cap(self, queue: str | None) -> int | None:
         """Capacity units a queue may use at most (None: no limit)."""

@@ -25,6 +25,7 @@ from swf_domain.errors import ConfigurationError, EngineError
 
 if TYPE_CHECKING:
     from swf_adapters.schedulers.registry import SchedulerFactory
+    from swf_app.ports import Scheduler
     from swf_app.queries import QueryService
     from swf_app.service import EngineService
     from swf_entry.embedded import EmbeddedLink
@@ -84,8 +85,11 @@ def _plain(value: Any) -> Any:
 # -- engine construction ---------------------------------------------------------------
 
 
-def _check_supported(config: ResourceConfig) -> SchedulerFactory:
-    """The resource's scheduler factory, once it is known that it can run here."""
+def _check_supported(
+    config: ResourceConfig, scheduler_given: bool = False
+) -> SchedulerFactory | None:
+    """The resource's scheduler factory, once it is known that it can run here (None
+    when the caller brings its own scheduler: the MPI runner)."""
     from swf_adapters.schedulers.registry import scheduler_factory
 
     if config.mode == "remote":
@@ -93,6 +97,13 @@ def _check_supported(config: ResourceConfig) -> SchedulerFactory:
             f"resource {config.resource_id!r} is remote (CLUSTER_ADDRESS/LOGIN): remote resources"
             " are not supported yet; run swf on the cluster's login node instead"
         )
+    if config.scheduler_type == "mpi" and not scheduler_given:
+        raise ConfigurationError(
+            f"resource {config.resource_id!r} (SCHEDULER_TYPE mpi) runs its engine inside an"
+            " MPI allocation: start it with `mpirun -n K swf mpi-run WORKFLOW_FILE`"
+        )
+    if scheduler_given:
+        return None
     factory = scheduler_factory(config.scheduler_type)
     availability = factory.can_run_here()
     if not availability.ok:
@@ -103,10 +114,24 @@ def _check_supported(config: ResourceConfig) -> SchedulerFactory:
     return factory
 
 
+#: The SCHEDULER_TYPE values swf can run jobs with today (``mpi`` inside `swf mpi-run`).
+AVAILABLE_SCHEDULER_TYPES = ("local_basic", "local", "mpi", "slurm")
+
+
+def batch_scheduler(config: ResourceConfig) -> Scheduler:
+    """A SLURM scheduler for ``config``, as the engine builds it (through the registry)."""
+    from swf_adapters.schedulers.registry import scheduler_factory
+
+    return scheduler_factory("slurm").create(config)
+
+
 def build_service(
-    config: ResourceConfig, link_class: type[EngineService] | None = None
+    config: ResourceConfig,
+    link_class: type[EngineService] | None = None,
+    scheduler: Scheduler | None = None,
 ) -> EngineService:
-    """An engine (started) and its service for ``config``: store, scheduler, workspace."""
+    """An engine (started) and its service for ``config``: store, scheduler (from the
+    registry unless given: the MPI runner brings its own), workspace."""
     from swf_adapters.store import open_store
     from swf_adapters.transfer.in_place import InPlaceStager
     from swf_adapters.workspace.local import LocalWorkspace
@@ -116,19 +141,24 @@ def build_service(
     from swf_app.system_clock import SystemClock
     from swf_domain.translation import TranslationTable
 
-    factory = _check_supported(config)
+    factory = _check_supported(config, scheduler_given=scheduler is not None)
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_store(config.database_url)
     clock = SystemClock()
-    scheduler = factory.create(config)
+    # The MPI runner lifts the job limits, as soma-workflow's did: its capacity is the
+    # allocation's, which the scheduler it brings knows.
+    limited = scheduler is None
+    if factory is not None:
+        scheduler = factory.create(config)
+    assert scheduler is not None
     translations = TranslationTable.from_namespaces(translation_table(config))
     engine = Engine(
         store,
         scheduler,
         clock,
         LocalWorkspace(config.state_dir, [file for file in [config.database_file] if file]),
-        max_running_jobs=config.running_jobs_limits,
-        max_queued_jobs=config.queue_limits,
+        max_running_jobs=config.running_jobs_limits if limited else None,
+        max_queued_jobs=config.queue_limits if limited else None,
         translations=translations,
         transfer_location=InPlaceStager().engine_path,
     )
@@ -172,8 +202,17 @@ def _wants_embedded(config: ResourceConfig) -> bool:
     return config.light_mode and config.sources.get("light_mode", "default") != "default"
 
 
-def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
-    """A link to the engine of ``config``, embedded or through the local daemon."""
+def connect_config(
+    config: ResourceConfig, embedded: bool, temporary: bool = False
+) -> EngineLink:
+    """A link to the engine of ``config``, embedded or through the local daemon (or, for a
+    state directory an MPI runner drives, through the files they share).
+    ``temporary``: the state directory is a throwaway one (``isolated_light_mode=True``)
+    that goes with the link."""
+    if temporary:
+        return _temporary_link(config)
+    if config.scheduler_type == "mpi" or _runner_bound(config):
+        return _runner_link(config)
     _check_supported(config)
     if embedded:
         return _embedded_link(config)
@@ -203,6 +242,32 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
     # the type checker what the table guarantees.
     split = SplitLink(client_queries, cast(EngineLink, commands), keep_alive=commands.ping)
     return cast(EngineLink, split)
+
+
+def _runner_bound(config: ResourceConfig) -> bool:
+    from swf_adapters.transport.filedrop import read_runner
+
+    return read_runner(config.state_dir) is not None
+
+
+def _runner_link(config: ResourceConfig) -> EngineLink:
+    """Queries read the store here; commands are dropped for the runner (``swf mpi-run``)
+    that drives the state directory: no local engine is ever started for it."""
+    from swf_adapters.store import open_store
+    from swf_adapters.transport.filedrop import ControlLayout, FileDropLink
+    from swf_adapters.workspace.output_reader import LocalOutputReader
+    from swf_app.queries import QueryService
+    from swf_entry.split_link import SplitLink
+
+    def client_queries() -> tuple[QueryService, Callable[[], None]]:
+        store = open_store(config.database_url)
+        return QueryService(store, output=LocalOutputReader()), store.close
+
+    holder: list[SplitLink] = []
+    commands = FileDropLink(ControlLayout(config.state_dir), lambda: holder[0].queries)
+    link = SplitLink(client_queries, cast(EngineLink, commands))
+    holder.append(link)
+    return cast(EngineLink, link)
 
 
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:
@@ -247,34 +312,52 @@ def connect(
     isolated: bool | str | None = None,
 ) -> EngineLink:
     """The link ``WorkflowController(...)`` uses (soma-workflow's constructor arguments)."""
+    resolved, embedded = client_config(resource_id, login, password, config, isolated)
+    return connect_config(resolved, embedded=embedded, temporary=isolated is True)
+
+
+def client_config(
+    resource_id: str | None = None,
+    login: str | None = None,
+    password: str | None = None,
+    config: Any = None,
+    isolated: bool | str | None = None,
+) -> tuple[ResourceConfig, bool]:
+    """The configuration a ``WorkflowController(...)`` uses, and whether it embeds the
+    engine. ``config`` is a ``ResourceConfig``, an object with ``resource_config()``
+    (``swf_entry.configuration.Configuration``), a file path, or None."""
     if login is not None or password is not None:
         raise ConfigurationError("remote resources (login/password) are not supported yet")
+    to_resolved = getattr(config, "resource_config", None)
+    if callable(to_resolved):
+        config = to_resolved()
     if isinstance(config, ResourceConfig):
-        return connect_config(config, embedded=_wants_embedded(config) or bool(isolated))
-    config_file = Path(config) if isinstance(config, str | os.PathLike) else None
+        return config, _wants_embedded(config) or bool(isolated)
+    if config is not None and not isinstance(config, str | os.PathLike):
+        raise ConfigurationError(
+            f"config must be a Configuration or a configuration file path, not"
+            f" {type(config).__name__}"
+        )
+    config_file = Path(config) if config is not None else None
     if isolated:
-        return _isolated_link(config_file, resource_id, isolated)
+        resolved = load_config(config_file, resource_id, isolated_dir=_isolated_dir(isolated))
+        return resolved, True
     resolved = load_config(config_file, resource_id)
-    return connect_config(resolved, embedded=_wants_embedded(resolved))
+    return resolved, _wants_embedded(resolved)
 
 
-def _isolated_link(
-    config_file: Path | None, resource_id: str | None, isolated: bool | str
-) -> EngineLink:
-    """An embedded engine in ``isolated`` (a directory, or True: a temporary one that
-    goes with the link)."""
-    directory = _isolated_dir(isolated)
-    try:
-        resolved = load_config(config_file, resource_id, isolated_dir=directory)
-        link = connect_config(resolved, embedded=True)
-    except BaseException:
-        if isolated is True:
-            shutil.rmtree(directory, ignore_errors=True)
-        raise
+def _temporary_link(config: ResourceConfig) -> EngineLink:
+    """An embedded engine in a temporary directory (``isolated_light_mode=True``) that
+    goes with the link."""
     from swf_entry.embedded import EmbeddedLink
 
-    if isolated is True and isinstance(link, EmbeddedLink):
-        link.remove_on_close(directory)
+    try:
+        link = connect_config(config, embedded=True)  # not temporary: no recursion
+    except BaseException:
+        shutil.rmtree(config.state_dir, ignore_errors=True)
+        raise
+    if isinstance(link, EmbeddedLink):
+        link.remove_on_close(config.state_dir)
     return link
 
 

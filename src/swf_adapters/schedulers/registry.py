@@ -31,6 +31,7 @@ ENTRY_POINT_GROUP = "swf.schedulers"
 #: included) costs more than a whole CLI command, and works from an uninstalled tree.
 _BUILT_IN = {
     "local_basic": "swf_adapters.schedulers.local.factory:LocalSchedulerFactory",
+    "slurm": "swf_adapters.schedulers.slurm_factory:SlurmSchedulerFactory",
 }
 
 

@@ -829,3 +829,8 @@ def main(prog_name: str | None = None) -> None:
     """Console-script entry point (``prog_name`` for ``python -m swf_entry.cli``)."""
     warnings.showwarning = _show_warning
     app(prog_name=prog_name)
+
+
+from swf_entry.cli import mpi_command  # noqa: E402  (registers `swf mpi-run`)
+
+__all__ = ["app", "main", "mpi_command"]
