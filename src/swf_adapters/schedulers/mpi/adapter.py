@@ -188,8 +188,9 @@ class MpiScheduler:
         return max(1, self.cores() * MAX_DEPTH)
 
     def capacity(self) -> Capacity:
-        """``slots`` jobs (the adapter places them on the workers' cores itself)."""
-        return Capacity(CapacityUnit.JOBS, self.slots())
+        """``slots`` CPUs: the engine keeps every worker's queue full, the adapter places
+        the jobs on the workers' cores itself (by each job's own ``parallel`` spec)."""
+        return Capacity(CapacityUnit.CPUS, self.slots())
 
     def close(self) -> None:
         self._closing = True
@@ -324,7 +325,7 @@ class MpiScheduler:
             return  # ended after its worker was given up for dead
         self.traffic.ends_received += 1
         del self._placed[job_id]
-        worker.used -= attempt.request.slots
+        worker.used -= cores_of(attempt.request)
         duration = max(0.0, end - start)
         previous = worker.mean_duration
         worker.mean_duration = duration if previous is None else 0.8 * previous + 0.2 * duration
@@ -399,7 +400,7 @@ class MpiScheduler:
         backlog = self._backlog
         while backlog and room > 0:
             attempt = backlog[0]
-            slots = attempt.request.slots
+            slots = cores_of(attempt.request)
             if slots > widest > 0:
                 backlog.popleft()
                 reason = f"it needs {slots} cores; the widest worker rank has {widest}"
@@ -425,7 +426,7 @@ class MpiScheduler:
             request.stderr_file,
             request.working_directory,
             request.stdin_file,
-            request.slots,
+            cores_of(request),
             self._job_timeout,
         ]
 
@@ -472,3 +473,8 @@ class MpiScheduler:
                 self._sink(events)
             except Exception:
                 _log.exception("the scheduler event sink failed on %d event(s)", len(events))
+
+
+def cores_of(request: LaunchRequest) -> int:
+    """The cores a job asked for (its parallel_job_info, never clamped by the engine)."""
+    return request.parallel.cpus if request.parallel is not None else 1
