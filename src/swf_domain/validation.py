@@ -37,7 +37,7 @@ from .graph import (
     describe_job,
     find_cycles,
 )
-from .job_rules import job_problems
+from .job_rules import job_problems, text_problem
 from .link_functions import resolve_link_function
 from .model import Group, Job, Workflow
 
@@ -118,6 +118,7 @@ def _check_all(workflow: Workflow) -> tuple[CompiledWorkflow, list[Problem]]:
     if not isinstance(workflow, Workflow):
         workflow_problem("workflow", f"expected a Workflow, got a {type(workflow).__name__}")
         return CompiledWorkflow([], {}, [], []), problems
+    _check_workflow_fields(workflow, workflow_problem)
     compiled = compile_collecting(workflow, workflow_problem)
     for cycle in find_cycles(compiled):
         workflow_problem("cycle", cycle_message(compiled.jobs, cycle))
@@ -128,6 +129,25 @@ def _check_all(workflow: Workflow) -> tuple[CompiledWorkflow, list[Problem]]:
 
 
 Report = Callable[[str, str], None]
+
+
+def _check_workflow_fields(workflow: Workflow, report: Report) -> None:
+    """The workflow's own name and environment: text the store and the jobs can take."""
+    name = workflow.name
+    if name is not None and not isinstance(name, str):
+        report("workflow name", f"workflow name must be a string, not {type(name).__name__}")
+    elif name is not None and text_problem(name) is not None:
+        report("workflow name", f"workflow name {name!r} {text_problem(name)}")
+    env = workflow.env
+    if env is not None and not isinstance(env, dict):
+        report("workflow env", f"workflow env must be a dict, not {type(env).__name__}")
+        return
+    for key, value in (env or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            report("workflow env", f"workflow env entry {key!r} must map a string to a string")
+        elif text_problem(key) or text_problem(value):
+            why = text_problem(key) or text_problem(value)
+            report("workflow env", f"workflow env entry {key!r} {why}")
 
 
 def _check_groups(root: object, index: dict[Job, int], report: Report) -> None:
