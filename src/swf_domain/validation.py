@@ -25,6 +25,7 @@ from typing import Any
 from .errors import (
     JobError,
     JobValidationIssue,
+    SerializationError,
     SomaWorkflowError,
     WorkflowError,
     WorkflowValidationError,
@@ -40,6 +41,7 @@ from .graph import (
 from .job_rules import job_problems, text_problem
 from .link_functions import resolve_link_function
 from .model import Group, Job, Workflow
+from .serialization import read_collecting
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,38 @@ def find_problems(workflow: Workflow) -> list[Problem]:
     return _check(workflow)[1]
 
 
+def check_document(doc: Any, source: str = "<document>") -> tuple[Workflow, list[Problem]]:
+    """A soma-workflow JSON document (as ``json.loads`` gives it) read and checked the
+    way a Python workflow is: every problem of the document (a job that cannot be read,
+    a reference to an unknown id...: ``SerializationError`` problems) then every
+    problem of the workflow read from it (``find_problems``), in one report.
+
+    Raises SerializationError only when there is nothing to check (not a workflow
+    document, a table that is not an object...).
+    """
+    workflow, document_problems = read_collecting(doc, source)
+    problems = [
+        Problem(SerializationError, culprit, message) for culprit, message in document_problems
+    ]
+    return workflow, problems + find_problems(workflow)
+
+
+def raise_problems(problems: list[Problem]) -> None:
+    """Raise the first problem's typed error, carrying every message (none: return).
+
+    JobValidationError is a JobError, WorkflowValidationError a WorkflowError; both keep
+    every message in ``problems``.
+    """
+    if not problems:
+        return
+    messages = [problem.message for problem in problems]
+    if issubclass(problems[0].error, JobError):
+        raise JobValidationError(messages)
+    if issubclass(problems[0].error, WorkflowError):
+        raise WorkflowValidationError(messages)
+    raise problems[0].error(summarize(messages))
+
+
 def validate(workflow: Workflow) -> CompiledWorkflow:
     """The compiled DAG of ``workflow``; raises the first problem's typed error.
 
@@ -85,13 +119,7 @@ def validate(workflow: Workflow) -> CompiledWorkflow:
     a WorkflowError, JobValidationError a JobError).
     """
     compiled, problems = _check(workflow)
-    if problems:
-        messages = [problem.message for problem in problems]
-        if issubclass(problems[0].error, JobError):
-            raise JobValidationError(messages)
-        if issubclass(problems[0].error, WorkflowError):
-            raise WorkflowValidationError(messages)
-        raise problems[0].error(summarize(messages))
+    raise_problems(problems)
     return compiled
 
 
