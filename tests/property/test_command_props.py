@@ -14,9 +14,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from soma_workflow.client import Job as SomaJob  # type: ignore[import-untyped]
 from soma_workflow.engine_types import EngineJob  # type: ignore[import-untyped]
 
+from soma_workflow.client import Job as SomaJob  # type: ignore[import-untyped]
 from swf_domain.command import MappingResolver, render_command
 from swf_domain.job_rules import job_problems
 from swf_domain.model import Job
