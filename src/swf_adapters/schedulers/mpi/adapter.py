@@ -103,8 +103,10 @@ class Traffic:
     jobs_sent: int = 0
     ends_received: int = 0
     retries: int = 0
+    #: CPU seconds of the communication thread (the adapter's own cost on rank 0).
+    thread_cpu_seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
@@ -240,6 +242,7 @@ class MpiScheduler:
 
     def _serve(self) -> None:
         backoff = Backoff(longest=0.02)
+        cpu_at_start = time.thread_time()
         try:
             while not self._closing:
                 self._wake.clear()
@@ -251,6 +254,8 @@ class MpiScheduler:
         except Exception:
             _log.exception("the MPI scheduler thread failed")
             raise
+        finally:
+            self.traffic.thread_cpu_seconds += time.thread_time() - cpu_at_start
 
     def _pass(self) -> bool:
         """One look at everything; True when something happened."""
