@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swf_domain.errors import EngineError, JobError, UnknownObjectError
-from swf_domain.status import TERMINAL_JOB_STATUSES
+from swf_domain.gc_pause import gc_paused
+from swf_domain.status import TERMINAL_JOB_STATUSES, ExitStatus, JobStatus
 
 from .link import MAX_OUTPUT_CHUNK, Kind, operation
 from .ports import JobOutputReader, JobRow, JobSummary, WorkflowRow, WorkflowStore
@@ -55,7 +56,7 @@ class _ElementsCache:
 
     def refresh(self, store: WorkflowStore, workflow_id: int) -> list[JobProgress]:
         """A copy of the entries once every change committed so far is merged in."""
-        with self.lock:
+        with self.lock, gc_paused():  # a first read builds a million acyclic tuples
             changes = store.job_changes(workflow_id, self.since)
             entries, positions = self.entries, self.positions
             for summary in changes.summaries:
@@ -126,7 +127,8 @@ class QueryService:
         """The jobs changed after ``since`` (None: every job): the monitors' change feed."""
         row = self.workflow_row(workflow_id)
         changes = self._store.job_changes(workflow_id, since)
-        jobs = [progress_of(summary) for summary in changes.summaries]
+        with gc_paused():
+            jobs = [progress_of(summary) for summary in changes.summaries]
         return JobChangeBatch(workflow_id, changes.since, row.status.value, jobs)
 
     def job_status(self, job_id: int) -> str:
@@ -212,7 +214,8 @@ class QueryService:
 
 
 def progress_of(summary: JobSummary) -> JobProgress:
-    """The read model of one job from the store's summary tuple."""
+    """The read model of one job from the store's summary tuple (same field order, the
+    statuses as their strings): built straight from a tuple, as a full read makes a million."""
     (
         job_id,
         status,
@@ -226,19 +229,31 @@ def progress_of(summary: JobSummary) -> JobProgress:
         scheduler_job_id,
         queue,
     ) = summary
-    return JobProgress(
-        job_id,
-        status.value,
-        queue,
-        exit_status.value if exit_status is not None else None,
-        exit_value,
-        term_signal,
-        resource_usage,
-        submitted,
-        started,
-        ended,
-        scheduler_job_id,
+    return _new_tuple(
+        JobProgress,
+        (
+            job_id,
+            _VALUE[status],
+            _VALUE[exit_status],
+            exit_value,
+            term_signal,
+            resource_usage,
+            submitted,
+            started,
+            ended,
+            scheduler_job_id,
+            queue,
+        ),
     )
+
+
+_new_tuple = tuple.__new__
+#: Status enum -> its string (a dict lookup is cheaper than ``.value`` a million times).
+_VALUE: dict[JobStatus | ExitStatus | None, str | None] = {
+    **{status: status.value for status in JobStatus},
+    **{status: status.value for status in ExitStatus},
+    None: None,
+}
 
 
 def _check_output_request(job_id: int, stream: str, offset: int, limit: int) -> None:

@@ -27,7 +27,6 @@ class JobProgress(NamedTuple):
 
     job_id: int
     status: str
-    queue: str | None = None
     exit_status: str | None = None
     exit_value: int | None = None
     term_signal: int | None = None
@@ -36,6 +35,7 @@ class JobProgress(NamedTuple):
     started: float | None = None
     ended: float | None = None
     scheduler_job_id: str | None = None
+    queue: str | None = None
 
     @property
     def termination(self) -> JobTermination:
@@ -152,6 +152,8 @@ class JobView:
     submitted: float | None
     started: float | None
     ended: float | None
+    #: The job's id on a cluster (soma's drmaa id: SLURM ``123_4``), None on local cores.
+    scheduler_job_id: str | None = None
 
     @classmethod
     def of(cls, job: JobProgress, name: str) -> JobView:
@@ -165,6 +167,7 @@ class JobView:
             job.submitted,
             job.started,
             job.ended,
+            job.scheduler_job_id,
         )
 
     @property
@@ -182,6 +185,7 @@ class JobView:
             "submitted": iso_date(self.submitted),
             "started": iso_date(self.started),
             "ended": iso_date(self.ended),
+            "scheduler_job_id": self.scheduler_job_id,
         }
 
 

@@ -35,6 +35,11 @@ class ConfigurationError(SomaWorkflowError):
     """A configuration file or option is invalid (names the file, section and option)."""
 
 
+class CorruptStoreError(ConfigurationError):
+    """The store's file is damaged, truncated or not an swf database: the message names
+    the file and what to do; swf never replaces it with an empty one."""
+
+
 class TransferError(SomaWorkflowError):
     """A file transfer failed or would escape its directory."""
 

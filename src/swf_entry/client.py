@@ -32,6 +32,7 @@ from swf_domain.errors import (
     UnknownObjectError,
     WorkflowError,
 )
+from swf_domain.gc_pause import gc_paused
 from swf_domain.model import (
     BarrierJob,
     FileTransfer,
@@ -319,11 +320,12 @@ def _soma_job_rows(
     old_jobs, old_rows = previous if previous is not None else ((), [])
     reuse = len(old_jobs) == len(jobs)
     result: list[tuple[Any, ...]] = []
-    for index, job in enumerate(jobs):
-        if reuse and old_jobs[index] is job:
-            result.append(old_rows[index])
-        else:
-            result.append(soma_job_entry(job, with_drms_id, _to_datetime))
+    with gc_paused():  # many new tuples and datetimes, none of them a cycle
+        for index, job in enumerate(jobs):
+            if reuse and old_jobs[index] is job:
+                result.append(old_rows[index])
+            else:
+                result.append(soma_job_entry(job, with_drms_id, _to_datetime))
     return result
 
 

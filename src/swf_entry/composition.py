@@ -12,6 +12,7 @@ Both hand the facade the same ``EngineLink``, so every mode passes the same test
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -94,11 +95,38 @@ def _check_supported(config: ResourceConfig, scheduler_given: bool = False) -> N
             f"resource {config.resource_id!r} (SCHEDULER_TYPE mpi) runs its engine inside an"
             " MPI allocation: start it with `mpirun -n K swf mpi-run WORKFLOW_FILE`"
         )
-    if config.scheduler_type not in ("local_basic", "local", "mpi"):
+    if config.scheduler_type not in ("local_basic", "local", "mpi", "slurm"):
         raise ConfigurationError(
             f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} is not"
-            " available yet (only local_basic)"
+            " available yet (only local_basic, slurm and mpi)"
         )
+
+
+def _batch_scheduler(config: ResourceConfig) -> Scheduler:
+    """A cluster scheduler (SLURM) configured by soma's option names where soma has one."""
+    from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
+    from swf_adapters.schedulers.batch.adapter import DEFAULT_MAX_IN_QUEUE
+    from swf_adapters.schedulers.slurm import Slurm, native_options
+
+    settings = BatchSettings(
+        job_dir=config.job_dir,
+        python=config.python_command or sys.executable,
+        max_in_queue=config.queue_limits.get(None, DEFAULT_MAX_IN_QUEUE),
+        default_options=native_options(config.native_specification),
+        poll_min=config.poll_interval_min,
+        poll_max=config.poll_interval_max,
+    )
+    return BatchScheduler(Slurm(), settings)
+
+
+def _queue_limits(config: ResourceConfig) -> dict[str | None, int]:
+    """Active jobs per queue, at most: MAX_JOB_RUNNING, and on a cluster MAX_JOB_IN_QUEUE
+    too (the stricter of the two)."""
+    limits = dict(config.running_jobs_limits)
+    if config.scheduler_type != "local_basic":
+        for queue, limit in config.queue_limits.items():
+            limits[queue] = min(limit, limits.get(queue, limit))
+    return limits
 
 
 def build_service(
@@ -124,7 +152,9 @@ def build_service(
     clock = SystemClock()
     # The MPI runner lifts the queue limits, as soma-workflow's did: its capacity is the
     # allocation's, which the scheduler it brings knows.
-    queue_limits = None if scheduler is not None else (config.running_jobs_limits or None)
+    queue_limits = None if scheduler is not None else (_queue_limits(config) or None)
+    if scheduler is None and config.scheduler_type == "slurm":
+        scheduler = _batch_scheduler(config)
     if scheduler is None:
         scheduler = LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
     translations = TranslationTable.from_namespaces(translation_table(config))

@@ -60,6 +60,7 @@ JOB_KEYS = {
     "submitted",
     "started",
     "ended",
+    "scheduler_job_id",
 }
 
 #: prepare -> 3 measures (group "analysis") -> report; every job writes to stdout and

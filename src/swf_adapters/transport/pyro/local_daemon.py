@@ -57,7 +57,7 @@ from swf_adapters.transport.pyro.private_files import (
     write_private_json,
 )
 from swf_adapters.transport.pyro.server import EngineServer
-from swf_domain.errors import ConfigurationError, EngineError
+from swf_domain.errors import ConfigurationError, CorruptStoreError, EngineError
 
 DEFAULT_FACTORY = "swf_entry.composition:build_engine_service"
 #: The module run as the engine process (``python -m ENGINE_MAIN``).
@@ -356,6 +356,13 @@ def _start_failed(layout: EngineLayout, why: str) -> EngineError:
     )
 
 
+def _unusable_state(detail: str) -> CorruptStoreError | None:
+    """The engine's own report "CorruptStoreError: <file>: ..." as that typed error: its
+    message names the file and what to do; the engine's log would add only a traceback."""
+    name, _, message = detail.partition(": ")
+    return CorruptStoreError(message) if name == CorruptStoreError.__name__ else None
+
+
 def _daemon_command(layout: EngineLayout, options: EngineOptions) -> list[str]:
     command = [
         sys.executable,
@@ -402,7 +409,7 @@ def _spawn(layout: EngineLayout, options: EngineOptions, timeout: float) -> Engi
     while True:
         word, _, detail = _launch(layout, options, deadline).partition(" ")
         if word == "error":
-            raise _start_failed(layout, detail)
+            raise _unusable_state(detail) or _start_failed(layout, detail)
         if word not in ("ready", "running"):
             why = "it did not report ready in time" if word == "timeout" else "it exited early"
             raise _start_failed(layout, why)
