@@ -12,6 +12,13 @@ PY=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
   | { grep -v '^WARNING: Location' || true; }
+# swf ships its own soma_workflow package (aliases); the real soma-workflow, the tests'
+# oracle, lives apart in .soma-oracle/ (tests/soma_oracle.py). An older venv that still
+# has it installed would shadow swf's alias: remove it from the venv.
+if "$VENV/bin/python" -m pip show -q soma-workflow >/dev/null 2>&1; then
+  "$VENV/bin/python" -m pip uninstall -y -q soma-workflow
+fi
+"$VENV/bin/python" -m tests.soma_oracle >/dev/null
 
 # --- PostgreSQL (throwaway cluster on 127.0.0.1, trust auth) ---------------------------
 STARTED_PIDS=()

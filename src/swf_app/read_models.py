@@ -60,6 +60,19 @@ class JobFiles(NamedTuple):
     stderr: str | None
 
 
+class JobInfo(NamedTuple):
+    """What soma's ``jobs()`` tells of a job, plus where it is in its workflow."""
+
+    name: str
+    #: argv as run; None until the job was submitted once.
+    command: list[str] | None
+    #: None until the job was submitted (as soma-workflow).
+    submitted: float | None
+    workflow_id: int
+    #: Position of the job in its workflow's job list (the document's order).
+    position: int
+
+
 class WorkflowInfo(NamedTuple):
     """One line of the workflow list (soma's ``workflows()``: name and expiration)."""
 

@@ -250,6 +250,12 @@ class EngineService(ServesQueries):
             stats["scheduler_problem"] = str(problem)
         return stats
 
+    def set_slots(self, slots: int) -> None:
+        """Cores the engine fills from now on (soma's ``set_proc_nb`` on a light-mode
+        engine): more start at once when raised; running jobs are never stopped."""
+        execution = self._engine.execution
+        self._engine.call(lambda _tx: execution.budget.resize(slots), timeout=self._control_timeout)
+
     def close(self) -> None:
         """The client side lets go; workflows go on (nothing to release in-process)."""
 
