@@ -102,7 +102,11 @@ def run_soma(workflow: Path, scratch: Path, ranks: int) -> dict[str, float]:
         str(BIN / "mpirun"), "-n", str(ranks), str(soma_python), "-m",
         "soma_workflow.MPI_workflow_runner", "bench_mpi", f"--workflow={workflow}",
     ]  # fmt: skip
-    env = {**os.environ, "SOMA_WORKFLOW_CONFIG": str(config)}
+    # the real soma-workflow is the tests' oracle, outside the venv (tests/soma_oracle.py):
+    # the venv's own soma_workflow is swf's alias package
+    oracle = os.environ.get("SWF_SOMA_ORACLE") or str(Path(__file__).parents[1] / ".soma-oracle")
+    path = os.pathsep.join(filter(None, [oracle, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "SOMA_WORKFLOW_CONFIG": str(config), "PYTHONPATH": path}
     began = time.perf_counter()
     # its rank 0 ends with a signal once done (mpirun then says so): the exit code is not
     # its verdict; the "run time" line it printed is

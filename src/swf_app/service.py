@@ -246,6 +246,12 @@ class EngineService(ServesQueries):
         stats["workflows_unfinished"] = len(self._store.active_workflow_ids())
         return stats
 
+    def set_slots(self, slots: int) -> None:
+        """Cores the engine fills from now on (soma's ``set_proc_nb`` on a light-mode
+        engine): more start at once when raised; running jobs are never stopped."""
+        execution = self._engine.execution
+        self._engine.call(lambda _tx: execution.budget.resize(slots), timeout=self._control_timeout)
+
     def close(self) -> None:
         """The client side lets go; workflows go on (nothing to release in-process)."""
 

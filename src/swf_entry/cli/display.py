@@ -75,10 +75,12 @@ def summary_table(snapshot: WorkflowSnapshot) -> Table:
 
 def jobs_table(snapshot: WorkflowSnapshot) -> Table:
     table = Table(title="jobs", title_justify="left")
-    for column in ("id", "name", "status", "exit", "value", "signal", "started", "ended"):
+    on_cluster = any(job.scheduler_job_id for job in snapshot.jobs)
+    columns = ["id", "name", "status", "exit", "value", "signal", "started", "ended"]
+    for column in [*columns, "cluster id"] if on_cluster else columns:
         table.add_column(column)
     for job in snapshot.jobs:
-        table.add_row(
+        cells: list[str | Text] = [
             str(job.job_id),
             job.name,
             styled(job.status),
@@ -87,7 +89,8 @@ def jobs_table(snapshot: WorkflowSnapshot) -> Table:
             "" if job.term_signal is None else str(job.term_signal),
             _iso(job.started) or "",
             _iso(job.ended) or "",
-        )
+        ]
+        table.add_row(*cells, *([job.scheduler_job_id or ""] if on_cluster else []))
     return table
 
 
