@@ -331,3 +331,28 @@ def _call_or_arity(maker: Any, arguments: list[Any]) -> Any:
         if "positional argument" in str(error) or "required" in str(error):
             return None
         raise
+
+
+WORKFLOW_ATTRIBUTES = [*WORKFLOW_ARGUMENTS, "groups", "user_storage"]
+
+
+@fuzz_settings()
+@given(
+    st.dictionaries(st.sampled_from(WORKFLOW_ATTRIBUTES), python_values, max_size=3),
+    st.dictionaries(st.sampled_from(JOB_ARGUMENTS), python_values, max_size=3),
+)
+def test_attributes_set_to_garbage_after_construction_are_named(
+    workflow_garbage: dict[str, Any], job_garbage: dict[str, Any]
+) -> None:
+    """``wf.dependencies = object()``, ``job.referenced_input_files = nan``...: what the
+    facade's submit_workflow meets (it writes the workflow, then validates it)."""
+    a, b = Job(["true"], name="a"), Job(["true"], name="b")
+    workflow = Workflow([a, b], dependencies=[(a, b)], root_group=[a, Group([b], name="g")])
+    for name, value in workflow_garbage.items():
+        setattr(workflow, name, value)
+    for name, value in job_garbage.items():
+        setattr(a, name, value)
+    _accepted_or_typed(lambda: find_problems(workflow))
+    _accepted_or_typed(lambda: serialization.workflow_to_dict(workflow))
+    if _accepted_or_typed(lambda: validate(workflow)) is not None:
+        _accepted_or_typed(lambda: serialization.workflow_to_dict(workflow))
