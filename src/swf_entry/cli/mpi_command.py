@@ -11,7 +11,6 @@ import typer
 
 from swf_entry.cli.app import app, ctx, emit_json, guarded, load_file, say
 
-
 #: Where MPICH, Open MPI and SLURM say which rank a process is.
 _RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
 
