@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from swf_entry.cli.app import app, ctx, guarded
+from swf_entry.cli.app import app, ctx, emit_json, guarded, load_file, say
 
 
 @app.command("mpi-run")
@@ -79,3 +79,19 @@ def mpi_run(
     )
     code = guarded(lambda: run(options, ctx().options))
     raise typer.Exit(code)
+
+
+def submit_pilot(
+    file: Path, name: str | None, tasks: int, sbatch_options: list[str], as_json: bool
+) -> None:
+    """``swf submit FILE --pilot N``: one SLURM allocation runs the whole workflow."""
+    from swf_entry.mpi_run import submit_pilot as submit
+
+    workflow = load_file(file)
+    chosen = name or workflow.name or file.stem
+    outcome = guarded(lambda: submit(file, chosen, tasks, sbatch_options, ctx().options))
+    if as_json:
+        emit_json(outcome)
+        return
+    say(f"pilot submitted: SLURM job {outcome['slurm_job']}, {tasks} tasks, workflow {chosen!r}")
+    say(f"watch it: swf --home {outcome['home']} status {chosen}")
