@@ -269,6 +269,48 @@ def _outcome(
     }
 
 
+def submit_pilot(
+    workflow_file: Path,
+    name: str,
+    tasks: int,
+    sbatch_options: list[str],
+    client: ClientOptions,
+) -> dict[str, Any]:
+    """``swf submit --pilot``: ONE allocation of a SLURM resource runs ``swf mpi-run``.
+
+    The pilot lives in ``STATE_DIR/pilots/NAME`` (store, control files, outputs): the same
+    name again resumes it there.
+    """
+    from swf_adapters.schedulers.mpi.pilot import PilotRequest
+    from swf_adapters.schedulers.mpi.pilot import submit_pilot as submit
+    from swf_entry.composition import resource_config
+
+    config = resource_config(client)
+    if config.scheduler_type != "slurm":
+        raise ConfigurationError(
+            f"resource {config.resource_id!r}: --pilot needs SCHEDULER_TYPE = slurm, not"
+            f" {config.scheduler_type!r} (elsewhere: mpirun -n K swf mpi-run FILE)"
+        )
+    if not workflow_file.exists():
+        raise ConfigurationError(f"{workflow_file}: no such file")
+    home = config.state_dir / "pilots" / name
+    swf_options: list[str] = []
+    if client.config_file is not None:
+        swf_options += ["--config", str(client.config_file)]
+    if client.resource_id is not None:
+        swf_options += ["--resource", client.resource_id]
+    request = PilotRequest(
+        workflow_file=workflow_file,
+        name=name,
+        tasks=tasks,
+        home=home,
+        sbatch_options=sbatch_options,
+        swf_options=swf_options,
+    )
+    job_id = submit(request)
+    return {"slurm_job": job_id, "home": str(home), "name": name, "tasks": tasks}
+
+
 def _dismiss_without_scheduler(channel: Any, size: int) -> None:
     """Rank 0 failed before it had a scheduler: still send the workers home."""
     from swf_adapters.schedulers.mpi import wire
