@@ -356,3 +356,31 @@ def test_attributes_set_to_garbage_after_construction_are_named(
     _accepted_or_typed(lambda: serialization.workflow_to_dict(workflow))
     if _accepted_or_typed(lambda: validate(workflow)) is not None:
         _accepted_or_typed(lambda: serialization.workflow_to_dict(workflow))
+
+
+# -- through the engine: what validation lets through must not break it --------------------
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[Any]:
+    from tests.app_fakes import EngineHarness
+
+    with EngineHarness() as started:
+        yield started
+
+
+@fuzz_settings(max_examples=min(150, fuzz_settings().max_examples))
+@given(doc=damaged_documents())
+def test_what_validation_accepts_the_engine_runs_to_the_end(
+    doc: dict[str, Any], harness: Any
+) -> None:
+    """A document the service accepts runs until every job is terminal (a job that cannot
+    start fails alone); one it refuses is refused with a typed error. The engine lives on."""
+    with no_hang():
+        try:
+            workflow_id = harness.service.submit_workflow(doc)
+        except SomaWorkflowError:
+            return
+        harness.wait(workflow_id)
+    assert harness.engine.alive
+    assert set(harness.statuses(workflow_id)) <= {"done", "failed"}

@@ -346,11 +346,12 @@ class MpiScheduler:
         if tag == wire.HELLO:
             hello = wire.decode(payload)
             worker.host, worker.pid = str(hello["host"]), int(hello["pid"])
+            if not worker.alive:
+                _log.info("%s reported in: %d core(s)", worker.name(), int(hello["cores"]))
             worker.cores, worker.alive = max(1, int(hello["cores"])), True
             if hello.get("inventory"):
                 worker.inventoried = True
                 self._adopt(worker, hello.get("held", ()), hello.get("ended", ()))
-            _log.info("%s reported in: %d core(s)", worker.name(), worker.cores)
         elif tag == wire.REPORT:
             self.traffic.reports_received += 1
             if worker.alive:
