@@ -81,14 +81,6 @@ __all__ = [
 ]
 
 
-def _to_epoch(date: datetime | float | None) -> float | None:
-    if date is None:
-        return None
-    if isinstance(date, datetime):
-        return date.timestamp()
-    return float(date)
-
-
 def _to_datetime(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch)
 
