@@ -82,7 +82,12 @@ __all__ = [
 
 
 def _to_datetime(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch)
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch)
+    except (OverflowError, OSError, ValueError):  # stored by an older client: shown clamped
+        return datetime.max if epoch > 0 else datetime.min
 
 
 class WorkflowController:
