@@ -231,7 +231,7 @@ class EngineService(ServesQueries):
         """
         return not self._store.active_workflow_ids()
 
-    def engine_stats(self) -> dict[str, int]:
+    def engine_stats(self) -> dict[str, Any]:
         """What the engine holds now (``swf engine status``)."""
         execution = self._engine.execution
 
@@ -242,8 +242,12 @@ class EngineService(ServesQueries):
                 "jobs_ready": len(execution.ready),
             }
 
-        stats = self._engine.call(read, timeout=self._control_timeout)
+        stats: dict[str, Any] = self._engine.call(read, timeout=self._control_timeout)
         stats["workflows_unfinished"] = len(self._store.active_workflow_ids())
+        # A cluster scheduler says when it is waiting for a controller that does not answer.
+        problem = getattr(self._engine.scheduler, "problem", None)
+        if problem:
+            stats["scheduler_problem"] = str(problem)
         return stats
 
     def set_slots(self, slots: int) -> None:

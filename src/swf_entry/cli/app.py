@@ -309,10 +309,18 @@ def validate(
 
     Example: swf validate pipeline.json
     """
-    from swf_domain.validation import find_problems
+    from swf_entry.workflow_files import check_workflow_file
 
-    workflow = load_file(file)
-    problems = find_problems(workflow)
+    try:
+        with redirect_stdout(sys.stderr):  # what a Python workflow file prints
+            workflow, problems = check_workflow_file(file)
+    except SerializationError as error:  # nothing to check: still a report with --json
+        _debug_traceback(error)
+        if not as_json:
+            fail(str(error), EXIT_BAD_INPUT)
+        unreadable = {"error": type(error).__name__, "culprit": str(file), "message": str(error)}
+        emit_json({"file": str(file), "valid": False, "jobs": None, "problems": [unreadable]})
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     if as_json:
         emit_json(
             {
@@ -347,12 +355,29 @@ def submit(
     expiration: Annotated[
         float | None, typer.Option(help="Delete the workflow after this many days.")
     ] = None,
+    pilot: Annotated[
+        int | None,
+        typer.Option(
+            min=2, help="SLURM: run the whole workflow in ONE allocation of this many tasks."
+        ),
+    ] = None,
+    sbatch_option: Annotated[
+        list[str] | None, typer.Option(help="With --pilot: an sbatch option (repeatable).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Hand a workflow to the engine and print its id; it runs after this command exits.
 
+    With --pilot N (a SLURM resource), one allocation of N tasks runs `swf mpi-run` on
+    the workflow instead of one cluster job per job; the command prints how to watch it.
+
     Example: swf submit pipeline.py --name nightly && swf status nightly
     """
+    if pilot is not None:
+        from swf_entry.cli.mpi_command import submit_pilot
+
+        submit_pilot(file, name, pilot, sbatch_option or [], as_json)
+        return
     workflow = load_file(file)
     with controller() as wfc:
         workflow_id = guarded(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import sys
 import threading
@@ -36,7 +35,7 @@ from swf_domain.errors import DRMError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
 from .commands import TIMED_OUT, Backoff, CommandResult, CommandRunner
-from .jobdir import Batch, JobDirectory, read_end, read_log_tail
+from .jobdir import Batch, JobDirectory, read_end, read_log_tail, read_tasks
 from .system import ArrayView, BatchSystem, QueueView, Shape, TaskState
 
 _log = logging.getLogger(__name__)
@@ -538,11 +537,7 @@ def _by_shape(
 
 
 def _read_table(batch: Batch) -> list[dict[str, Any]]:
-    try:
-        tasks = json.loads((batch.directory / "table.json").read_text())["tasks"]
-    except (OSError, ValueError, KeyError):
-        return []
-    return list(tasks)
+    return read_tasks(batch.directory)
 
 
 def _append(path: str | None, text: str) -> None:

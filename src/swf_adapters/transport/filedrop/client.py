@@ -147,7 +147,7 @@ class FileDropLink:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             info = self.runner()
-            if info is not None and not info.alive() and not done():
+            if info is not None and not info.alive() and not info.queued and not done():
                 raise EngineError(
                     f"{info.describe()} before this finished; run the same `mpirun ... swf"
                     " mpi-run` command again to resume it"
