@@ -125,7 +125,9 @@ class WorkflowController:
         resolved, embedded = client_config(
             resource_id, login, password, config, isolated_light_mode
         )
-        self._link: EngineLink = connect_config(resolved, embedded=embedded)
+        self._link: EngineLink = connect_config(
+            resolved, embedded=embedded, temporary=isolated_light_mode is True
+        )
         self.resource_id = resource_id
         self.config = (
             config
