@@ -387,7 +387,11 @@ def test_delete_all(fresh_home: SwfHome) -> None:
     for _ in range(2):
         fresh_home.swf("submit", str(file), expect=0)
     assert len(fresh_home.swf("list", "--json", expect=0).json()) == 2
-    assert fresh_home.swf("delete", "--all", expect=0).out.strip() == "deleted 2 workflow(s)"
+    refused = fresh_home.swf("delete", "--all", expect=2)  # no terminal to ask: needs --yes
+    assert "without confirmation: add --yes" in refused.err
+    assert len(fresh_home.swf("list", "--json", expect=0).json()) == 2
+    deleted = fresh_home.swf("delete", "--all", "--yes", expect=0)
+    assert deleted.out.strip() == "deleted 2 workflow(s)"
     assert fresh_home.swf("list", "--json", expect=0).json() == []
     assert fresh_home.swf("list", expect=0).out.strip() == "no workflows"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -72,8 +73,29 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-engine_app = typer.Typer(help="Start, stop or inspect the engine daemon.", no_args_is_help=True)
-config_app = typer.Typer(help="Show the configuration in use.", no_args_is_help=True)
+engine_app = typer.Typer(
+    help=(
+        "Start, stop or inspect the engine daemon. Clients start it on demand; it exits "
+        "after ENGINE_IDLE_TIMEOUT with nothing to do. Stopping it never kills jobs.\n\n"
+        "\b\nExamples:\n"
+        "  swf engine status            where it runs, since when, what it holds\n"
+        "  swf engine status --json     the same for scripts (null if none runs)\n"
+        "  swf engine stop              e.g. before changing the configuration\n"
+        "  swf --home ./run1 engine start"
+    ),
+    no_args_is_help=True,
+)
+config_app = typer.Typer(
+    help=(
+        "Show the configuration in use: which file, which resource, and each value with "
+        "where it came from.\n\n"
+        "\b\nExamples:\n"
+        "  swf config show\n"
+        "  swf --config ./cluster.cfg -r cluster config show\n"
+        "  swf config show --json | jq .values.cpu_nb"
+    ),
+    no_args_is_help=True,
+)
 app.add_typer(engine_app, name="engine")
 app.add_typer(config_app, name="config")
 
@@ -86,6 +108,8 @@ class Context:
     debug: bool
     console: Console
     errors: Console
+    #: Cores for this command's engine (``run -j``), None: the configuration's.
+    cpu_nb: int | None = None
 
     @property
     def options(self) -> ClientOptions:
@@ -93,7 +117,9 @@ class Context:
         # `--help` and `validate` do not need.
         from swf_entry.composition import ClientOptions
 
-        return ClientOptions(resource_id=self.resource, config_file=self.config, home=self.home)
+        return ClientOptions(
+            resource_id=self.resource, config_file=self.config, home=self.home, cpu_nb=self.cpu_nb
+        )
 
 
 STATE: dict[str, Context] = {}
@@ -228,6 +254,24 @@ def controller(embedded: bool = False) -> Iterator[WorkflowController]:
         wfc.disconnect()
 
 
+@contextmanager
+def reader() -> Iterator[WorkflowController]:
+    """A controller for commands that only read: it starts no engine with nothing to do,
+    and says so on stderr when it had to start one (an unfinished workflow needs it)."""
+    from swf_entry.composition import open_reader
+
+    wfc, started = guarded(lambda: open_reader(ctx().options))
+    if started is not None:
+        ctx().errors.print(
+            f"note: started the engine daemon (pid {started}): unfinished workflows need it",
+            soft_wrap=True,
+        )
+    try:
+        yield wfc
+    finally:
+        wfc.disconnect()
+
+
 # -- addressing ------------------------------------------------------------------------
 
 
@@ -315,6 +359,15 @@ def load_file(file: Path) -> Workflow:
         return guarded(lambda: load_workflow_file(file))
 
 
+def load_runnable(file: Path) -> Workflow:
+    """The workflow of ``file`` for `submit` and `run`: one without jobs is refused (a
+    ``{}`` file, a list built empty by mistake) rather than run as nothing."""
+    workflow = load_file(file)
+    if not workflow.jobs:
+        fail(f"{file}: the workflow has no jobs: nothing to run", EXIT_BAD_INPUT)
+    return workflow
+
+
 @app.command()
 def validate(
     file: Annotated[Path, typer.Argument(help="Workflow file (.json or .py).")],
@@ -370,7 +423,9 @@ def submit(
 
     Example: swf submit pipeline.py --name nightly && swf status nightly
     """
-    workflow = load_file(file)
+    workflow = load_runnable(file)
+    if queue is not None:
+        _check_queue(queue)
     with controller() as wfc:
         workflow_id = guarded(
             lambda: wfc.submit_workflow(workflow, _expiration(expiration), name, queue)
@@ -381,13 +436,28 @@ def submit(
         print(workflow_id)
 
 
+def _check_queue(queue: str) -> None:
+    """Refuse a queue the resource does not have: soma-workflow takes any name silently on
+    a local resource, so a typo went unnoticed."""
+    from swf_entry.composition import resource_config
+
+    config = guarded(lambda: resource_config(ctx().options))
+    if queue in config.queues:
+        return
+    known = ", ".join(config.queues) if config.queues else "none configured (QUEUES)"
+    fail(
+        f"resource {config.resource_id!r} has no queue {queue!r} (its queues: {known})",
+        EXIT_BAD_INPUT,
+    )
+
+
 @app.command("list")
 def list_workflows(as_json: JsonOpt = False) -> None:
     """List your workflows with their status and job counts.
 
     Example: swf list --json
     """
-    with controller() as wfc:
+    with reader() as wfc:
         rows = []
         for workflow_id, (name, expiration) in sorted(guarded(wfc.workflows).items()):
             # No job names needed: counts only, without fetching each whole workflow.
@@ -415,7 +485,7 @@ def status(
 
     Example: swf status 12 --jobs   |   swf status nightly --tree
     """
-    with controller() as wfc:
+    with reader() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         # The whole workflow is fetched only when its job names or groups are shown.
         model = guarded(lambda: wfc.workflow(workflow_id)) if jobs or tree else None
@@ -436,17 +506,21 @@ def status(
 def wait(
     workflow: WorkflowArg,
     timeout: Annotated[
-        float | None, typer.Option(help="Give up after this many seconds (exit 124).")
+        float | None,
+        typer.Option(
+            help="Give up after this many seconds (exit 124); 0: look once; "
+            "negative: wait forever (soma-workflow's timeout=-1)."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Wait for a workflow to end, with a progress bar; exit 1 if any job failed.
 
-    Example: swf wait nightly --timeout 3600
+    Example: swf wait nightly --timeout 3600   |   swf wait nightly --timeout 0 (a look)
     """
     with controller() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
-        snap = _watch(wfc, workflow_id, timeout)
+        snap = _watch(wfc, workflow_id, None if timeout is not None and timeout < 0 else timeout)
         _finish(snap, as_json, timed_out=not _is_done(snap), files=wfc.link.job_files)
 
 
@@ -463,7 +537,7 @@ def logs(
 
     Example: swf logs nightly merge --stderr
     """
-    with controller() as wfc:
+    with reader() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         job_ids = guarded(lambda: resolve_jobs(wfc, workflow_id, [job]))
         if len(job_ids) > 1:
@@ -503,6 +577,32 @@ def _print_from(path: str | None, position: int) -> int:
 
 
 @app.command()
+def joblog(
+    workflow: WorkflowArg,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write it to this file, not stdout.")
+    ] = None,
+) -> None:
+    """A GNU Parallel --joblog of every job, from the store: a tab-separated table.
+
+    Columns (GNU Parallel's): Seq Host Starttime JobRuntime Send Receive Exitval Signal
+    Command. Seq is the job's place in the workflow (the {#} of `swf map`), Starttime an
+    epoch, JobRuntime seconds; a job that has not ended has Exitval -1.
+
+    Example: swf joblog thumbs | awk -F'\t' 'NR > 1 && $7 != 0'   (what failed)
+    """
+    with reader() as wfc:
+        workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
+        model = guarded(lambda: wfc.workflow(workflow_id))
+        snap = guarded(lambda: snapshot(wfc, workflow_id, {}))
+    text = display.joblog(model, snap)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    guarded(lambda: output.write_text(text))
+
+
+@app.command()
 def stop(workflow: WorkflowArg) -> None:
     """Stop a workflow: kill its running jobs; it can be restarted later.
 
@@ -530,10 +630,15 @@ def restart(workflow: WorkflowArg) -> None:
 def delete(
     workflow: Annotated[str | None, typer.Argument(help="Workflow id or name.")] = None,
     all_workflows: Annotated[bool, typer.Option("--all", help="Delete every workflow.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before deleting every workflow.")
+    ] = False,
 ) -> None:
     """Delete a workflow (killing its running jobs), or all of them with --all.
 
-    Example: swf delete 12   |   swf delete --all
+    --all asks first on a terminal; without a terminal (a script) it needs --yes.
+
+    Example: swf delete 12   |   swf delete --all   |   swf delete --all --yes
     """
     if (workflow is None) == (not all_workflows):
         fail("give a workflow id or name, or --all (not both)", 2)
@@ -543,9 +648,21 @@ def delete(
             if all_workflows
             else [guarded(lambda: resolve_workflow(wfc, str(workflow)))]
         )
+        if all_workflows and ids and not yes:
+            _confirm_delete_all(len(ids))
         for workflow_id in ids:
             guarded(lambda wid=workflow_id: wfc.delete_workflow(wid))  # type: ignore[misc]
     say(f"deleted {len(ids)} workflow(s)")
+
+
+def _confirm_delete_all(count: int) -> None:
+    """Ask on a terminal; refuse without one (nobody to ask: --yes says it was meant)."""
+    if not sys.stdin.isatty():
+        fail(f"not deleting {count} workflow(s) without confirmation: add --yes", 2)
+    question = f"Delete all {count} workflow(s), killing their running jobs?"
+    if not typer.confirm(question, default=False):
+        say("nothing deleted")
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("stop-jobs")
@@ -569,15 +686,29 @@ def restart_jobs(
     workflow: WorkflowArg,
     jobs: Annotated[list[str], typer.Argument(help="Job ids or names.")],
 ) -> None:
-    """Run some failed or stopped jobs of a workflow again.
+    """Run some jobs of a workflow again, with the descendants that can run with them.
+
+    As soma-workflow's restart_jobs: the jobs given (done or failed; running ones are
+    stopped first) and every descendant none of whose other parents failed. Prints how
+    many jobs were really restarted.
 
     Example: swf restart-jobs nightly measure_2
     """
     with controller() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
+        names = guarded(lambda: job_names(wfc, workflow_id))
         job_ids = guarded(lambda: resolve_jobs(wfc, workflow_id, jobs))
-        guarded(lambda: wfc.restart_jobs(workflow_id, job_ids))
-    say(f"restarted {len(job_ids)} job(s)")
+        before = guarded(lambda: snapshot(wfc, workflow_id, names))
+        if not guarded(lambda: wfc.restart_jobs(workflow_id, job_ids)):
+            fail(f"workflow {workflow_id}: the jobs to restart could not be stopped", EXIT_ENGINE)
+        after = guarded(lambda: snapshot(wfc, workflow_id, names))
+    again = display.restarted_jobs(before, after)
+    if not again:
+        say(f"workflow {workflow_id}: nothing restarted (the jobs given have not run yet)")
+        return
+    listed = ", ".join(names.get(job_id, str(job_id)) for job_id in again[:10])
+    more = f" and {len(again) - 10} more" if len(again) > 10 else ""
+    say(f"restarted {len(again)} job(s): {listed}{more}")
 
 
 # -- run / demo ------------------------------------------------------------------------
@@ -642,21 +773,106 @@ def _finish(
         if len(failed) > 20:
             say(f"... and {len(failed) - 20} more failed job(s)")
     if timed_out:
+        if not as_json:
+            say(f"timed out: workflow {snap.workflow_id} has not ended", style="yellow")
         raise typer.Exit(EXIT_TIMEOUT)
     if failed:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _run_workflow(workflow: Workflow, embedded: bool, on_interrupt: str, as_json: bool) -> None:
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How `run`, `map` and `demo` run a workflow in the foreground."""
+
+    embedded: bool = False
+    on_interrupt: str = "ask"
+    as_json: bool = False
+    name: str | None = None
+    #: Rerun what failed or did not run of the workflow of this name, if there is one.
+    resume: bool = False
+    #: Cores for this run (``-j``): the engine runs in this process with that many.
+    cores: int | None = None
+
+
+def _run_workflow(workflow: Workflow, options: RunOptions) -> None:
+    if options.on_interrupt not in ("ask", "stop", "detach"):
+        fail("--on-interrupt must be ask, stop or detach", 2)
+    if options.cores is not None:
+        if options.cores < 1:
+            fail("-j/--jobs must be 1 or more", 2)
+        ctx().cpu_nb = options.cores
+        _no_daemon_for_cores()
+    embedded = options.embedded or options.cores is not None
     with controller(embedded=embedded) as wfc:
-        workflow_id = guarded(lambda: wfc.submit_workflow(workflow))
-        if not as_json:
-            say(f"workflow {workflow_id} submitted ({len(workflow.jobs)} jobs)")
+        workflow_id = _submit_or_resume(wfc, workflow, options)
         try:
             snap = _watch(wfc, workflow_id, None)
         except KeyboardInterrupt:
-            _interrupted(wfc, workflow_id, on_interrupt, embedded)
-        _finish(snap, as_json, files=wfc.link.job_files)
+            _interrupted(wfc, workflow_id, options.on_interrupt, embedded)
+        _finish(snap, options.as_json, files=wfc.link.job_files)
+
+
+def _no_daemon_for_cores() -> None:
+    """``-j`` runs the engine here with that many cores: not while a daemon drives the same
+    state (one engine at most per state directory)."""
+    from swf_entry import composition
+
+    info = guarded(lambda: composition.engine_status(ctx().options))
+    if info is not None:
+        fail(
+            f"-j runs the engine in this process, but the engine daemon (pid {info.get('pid')})"
+            " drives these workflows: `swf engine stop` first (its workflows go on), or run"
+            " without -j (CPU_NB cores)",
+            EXIT_ENGINE,
+        )
+
+
+def _submit_or_resume(wfc: WorkflowController, workflow: Workflow, options: RunOptions) -> int:
+    """The id of the workflow to watch: ``--resume`` restarts the one of that name if there
+    is one (as GNU Parallel's --resume-failed reruns what its job log says failed)."""
+    name = options.name or workflow.name
+    existing = _named(wfc, name) if options.resume and name else None
+    if existing is None:
+        workflow_id: int = guarded(lambda: wfc.submit_workflow(workflow, name=options.name))
+        if not options.as_json:
+            say(f"workflow {workflow_id} submitted ({len(workflow.jobs)} jobs)")
+        return workflow_id
+    _check_same_commands(wfc, existing, workflow, str(name))
+    restarted = guarded(lambda: wfc.restart_workflow(existing))
+    if not options.as_json:
+        what = "restarted: only what failed or did not run" if restarted else "nothing to rerun"
+        say(f"workflow {existing} ({name}) resumed: {what}")
+    return existing
+
+
+def _named(wfc: WorkflowController, name: str) -> int | None:
+    matches = [
+        wf_id for wf_id, (wf_name, _exp) in guarded(wfc.workflows).items() if wf_name == name
+    ]
+    if len(matches) > 1:
+        fail(
+            f"--resume: {len(matches)} workflows are named {name!r} "
+            f"(ids {', '.join(map(str, matches))}): delete the ones you do not want",
+            EXIT_BAD_INPUT,
+        )
+    return matches[0] if matches else None
+
+
+def _check_same_commands(
+    wfc: WorkflowController, workflow_id: int, workflow: Workflow, name: str
+) -> None:
+    """Resuming runs the stored commands: refuse when the file now says something else."""
+    stored = guarded(lambda: wfc.workflow(workflow_id))
+
+    def commands(jobs: list[Any]) -> list[tuple[str, str]]:
+        return [(str(job.name), str(job.command)) for job in jobs]
+
+    if commands(stored.jobs) != commands(workflow.jobs):
+        fail(
+            f"--resume: workflow {workflow_id} ({name!r}) was submitted with other jobs or "
+            "commands than these; give another --name, or `swf delete` it first",
+            EXIT_BAD_INPUT,
+        )
 
 
 def _interrupted(
@@ -702,9 +918,34 @@ InterruptOpt = Annotated[
 ]
 
 
+NameOpt = Annotated[
+    str | None, typer.Option("--name", "-n", help="Name of the workflow (for status, restart).")
+]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="If a workflow of this name exists, rerun only what failed or did not run "
+        "(GNU Parallel's --resume-failed) instead of submitting it again.",
+    ),
+]
+CoresOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        help="Run at most N jobs at once (cores for this run; the engine then runs in "
+        "this process). Default: CPU_NB of the configuration, or every core.",
+    ),
+]
+
+
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Workflow file (.json or .py).")],
+    name: NameOpt = None,
+    jobs: CoresOpt = None,
+    resume: ResumeOpt = False,
     embedded: EmbeddedOpt = False,
     on_interrupt: InterruptOpt = "ask",
     as_json: JsonOpt = False,
@@ -713,12 +954,90 @@ def run(
 
     Exit 0 only if every job succeeded; otherwise 1 and a summary of the failed jobs
     with the tail of their stderr. Ctrl-C asks whether to stop the workflow or detach.
+    After fixing what failed, the same command with --resume reruns only that.
 
-    Example: swf run pipeline.json
+    Example: swf run pipeline.json -j 4 --name nightly   |   swf run pipeline.json
+    --name nightly --resume
     """
-    if on_interrupt not in ("ask", "stop", "detach"):
-        fail("--on-interrupt must be ask, stop or detach", 2)
-    _run_workflow(load_file(file), embedded, on_interrupt, as_json)
+    options = RunOptions(embedded, on_interrupt, as_json, name, resume, jobs)
+    _run_workflow(load_runnable(file), options)
+
+
+@app.command(
+    "map",
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+)
+def map_command(
+    words: Annotated[
+        list[str],
+        typer.Argument(
+            help="COMMAND ::: INPUTS... | COMMAND :::: FILE... (options go before COMMAND).",
+            show_default=False,
+        ),
+    ],
+    arg_files: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arg-file", "-a", help="Read inputs from this file, one per line (-: stdin)."
+        ),
+    ] = None,
+    name: NameOpt = None,
+    jobs: CoresOpt = None,
+    resume: ResumeOpt = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the commands, one per line; run nothing.")
+    ] = False,
+    embedded: EmbeddedOpt = False,
+    on_interrupt: InterruptOpt = "ask",
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a command once per input, GNU Parallel style, as a monitored, restartable workflow.
+
+    The command is split into words like a shell would, then each input goes into the
+    words, never through a shell (an input with spaces or quotes stays one argument).
+    Replacement strings: {} the input, {.} without extension, {/} basename, {//} directory,
+    {/.} basename without extension, {#} job number; {1} {2}... with several sources (every
+    combination runs). No replacement string: {} is appended. Inputs: ::: values,
+    :::: FILE (lines; - is stdin), -a FILE, or stdin when none is given.
+    Jobs run in the current directory and are named by their inputs.
+
+    \b
+    Examples:
+      swf map 'gzip -9 {}' ::: *.txt
+      swf map -j 4 --name thumbs 'convert {} -resize 50% small/{/.}.png' ::: img/*.jpg
+      swf map --dry-run 'echo {#} {1} {2}' ::: a b ::: 1 2
+      find . -name '*.csv' | swf map 'python3 stats.py {}'
+      swf map --name thumbs --resume ...   (same command: rerun only what failed)
+    """
+    from swf_entry.cli import fanout
+
+    command, sources = fanout.split_command_and_sources(words)
+    template = guarded(lambda: fanout.template_words(command))
+    files = list(arg_files or [])
+    if not sources and not files:
+        if sys.stdin.isatty():
+            fail("no inputs: give ::: VALUES, :::: FILE, -a FILE, or pipe lines in", 2)
+        files = ["-"]
+    inputs = guarded(lambda: fanout.read_sources(sources, files, sys.stdin))
+    planned = fanout.expand(template, inputs)
+    if not planned:
+        fail("no inputs: every input source is empty", EXIT_BAD_INPUT)
+    if dry_run:
+        _print_planned(planned, as_json)
+        return
+    workflow_name = name or "map " + shlex.join(template)
+    workflow = fanout.map_workflow(planned, workflow_name, None)
+    options = RunOptions(embedded, on_interrupt, as_json, workflow_name, resume, jobs)
+    _run_workflow(workflow, options)
+
+
+def _print_planned(planned: list[Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(
+            [{"seq": job.seq, "inputs": list(job.inputs), "argv": job.argv} for job in planned]
+        )
+        return
+    sys.stdout.write("".join(shlex.join(job.argv) + "\n" for job in planned))
 
 
 @app.command()
@@ -731,6 +1050,9 @@ def demo(
 ) -> None:
     """Run the built-in example: prepare -> 4 parallel measures (a group) -> merge -> report.
 
+    It leaves its files (in a temporary directory unless --directory) and, unless
+    --embedded, the engine daemon (it exits once idle): both are said at the end.
+
     Example: swf demo && swf list
     """
     from swf_entry.demo import build_demo_workflow
@@ -738,7 +1060,29 @@ def demo(
     scratch = directory or Path(tempfile.mkdtemp(prefix="swf-demo-"))
     if not as_json:
         say(f"demo files in {scratch}")
-    _run_workflow(build_demo_workflow(scratch), embedded, "ask", as_json)
+    try:
+        _run_workflow(build_demo_workflow(scratch), RunOptions(embedded, as_json=as_json))
+    finally:
+        if not as_json:
+            _demo_leftovers(scratch, embedded)
+
+
+def _demo_leftovers(scratch: Path, embedded: bool) -> None:
+    """What the demo leaves behind, and how to remove it."""
+    say(f"the demo's files stay in {scratch} (remove them with: rm -r {scratch})")
+    if embedded:
+        return
+    from swf_entry import composition
+
+    info = composition.engine_status(ctx().options)
+    if info is None:
+        return
+    idle = info.get("idle_timeout")
+    when = f"after {display.duration(idle)} idle" if idle else "only when stopped"
+    say(
+        f"the engine daemon (pid {info.get('pid')}) keeps running and exits {when}; "
+        "`swf engine stop` stops it now (jobs are never killed by that)"
+    )
 
 
 # -- engine / config -------------------------------------------------------------------
@@ -785,8 +1129,8 @@ def engine_status(as_json: JsonOpt = False) -> None:
     elif info is None:
         say("no engine running")
     else:
-        for key, value in info.items():
-            say(f"{key}: {display.engine_value(key, value)}")
+        say("engine running", style="green")
+        ctx().console.print(display.engine_table(info))
     if info is None:
         raise typer.Exit(EXIT_FAILED)
 

@@ -6,6 +6,7 @@ built from the same snapshots and cannot drift.
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,6 +97,23 @@ class WorkflowSnapshot:
         if with_jobs:
             document["jobs"] = [job.as_json() for job in self.jobs]
         return document
+
+
+def restarted_jobs(before: WorkflowSnapshot, after: WorkflowSnapshot) -> list[int]:
+    """Jobs whose run changed between two snapshots taken around a restart: one that had
+    started or ended and now has another (or no) start or end. A job that merely went on
+    (started, or ended after starting) meanwhile is not counted."""
+    now = {job.job_id: job for job in after.jobs}
+    again = []
+    for job in before.jobs:
+        later = now.get(job.job_id)
+        if later is None:
+            continue
+        if (job.started is not None and later.started != job.started) or (
+            job.ended is not None and later.ended != job.ended
+        ):
+            again.append(job.job_id)
+    return again
 
 
 def _iso(date: datetime | None) -> str | None:
@@ -232,11 +250,103 @@ def config_table(values: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
-def engine_value(key: str, value: Any) -> str:
-    """An ``engine status`` value for people: epoch times as local dates."""
-    if key.endswith("_at") and isinstance(value, int | float):
-        return datetime.fromtimestamp(value).isoformat(timespec="seconds")
-    return str(value)
+def duration(seconds: float) -> str:
+    """``3h 02m``, ``4m 05s``, ``2.5s``: a span of time for people."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours:02d}h"
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+def local_date(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+#: ``engine status`` rows: (label, how to say it from the daemon's answer).
+_ENGINE_ROWS: list[tuple[str, Any]] = [
+    ("pid", lambda i: str(i["pid"])),
+    ("since", lambda i: f"{local_date(i['started_at'])} (up {duration(i['uptime'])})"),
+    ("resource", lambda i: str(i["resource"] or "this machine")),
+    ("version", lambda i: f"swf {i['version']}"),
+    ("state dir", lambda i: str(i["state_dir"])),
+    ("log", lambda i: str(i["log_file"])),
+    ("socket", lambda i: str(i["socket"])),
+    ("config file", lambda i: str(i["config_file"] or "(none: defaults)")),
+    ("idle exit", lambda i: _idle_text(i["idle_timeout"], i.get("idle_seconds"))),
+    ("calls", lambda i: f"{i['calls_total']} served, {i['active_calls']} in progress"),
+    ("holds", lambda i: _holds_text(i["engine"])),
+]
+
+
+def _idle_text(timeout: float | None, idle: float | None) -> str:
+    limit = "never" if not timeout else f"after {duration(timeout)} with nothing to do"
+    return limit + (f" (idle for {duration(idle)})" if idle is not None else "")
+
+
+def _holds_text(engine: dict[str, Any]) -> str:
+    return (
+        f"{engine.get('workflows_loaded', 0)} workflow(s) loaded, "
+        f"{engine.get('workflows_unfinished', 0)} unfinished; "
+        f"{engine.get('jobs_running', 0)} job(s) running, {engine.get('jobs_ready', 0)} ready"
+    )
+
+
+def engine_table(info: dict[str, Any]) -> Table:
+    """``swf engine status`` for people: dates as local dates, durations in words."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for label, say in _ENGINE_ROWS:
+        try:
+            table.add_row(label, say(info))
+        except (KeyError, TypeError, ValueError, OSError):
+            continue  # an older or other engine's answer: show what it has
+    return table
+
+
+JOBLOG_COLUMNS = (
+    "Seq",
+    "Host",
+    "Starttime",
+    "JobRuntime",
+    "Send",
+    "Receive",
+    "Exitval",
+    "Signal",
+    "Command",
+)
+
+
+def joblog(workflow: Workflow, snapshot: WorkflowSnapshot) -> str:
+    """GNU Parallel's ``--joblog`` table of every job (``:`` is its name for this host)."""
+    by_id = {job.job_id: job for job in snapshot.jobs}
+    lines = ["\t".join(JOBLOG_COLUMNS)]
+    for seq, job in enumerate(workflow.jobs, start=1):
+        view = by_id.get(job.job_id) if job.job_id is not None else None
+        lines.append("\t".join([str(seq), ":", *_joblog_run(view), _command_line(job)]))
+    return "\n".join(lines) + "\n"
+
+
+def _joblog_run(view: JobView | None) -> list[str]:
+    """Starttime, JobRuntime, Send, Receive, Exitval, Signal of one job."""
+    started = view.started if view is not None else None
+    ended = view.ended if view is not None and view.status in ("done", "failed") else None
+    start = started or ended
+    epoch = f"{start.timestamp():.3f}" if start is not None else "0.000"
+    if view is None or ended is None or start is None:
+        return [epoch, "0.000", "0", "0", "-1", "0"]
+    runtime = f"{(ended - start).total_seconds():.3f}"
+    value = str(view.exit_value if view.exit_value is not None else -1)
+    return [epoch, runtime, "0", "0", value, str(view.term_signal or 0)]
+
+
+def _command_line(job: Job) -> str:
+    """The command as a shell would read it back (tabs and newlines escaped by quoting)."""
+    return shlex.join(str(item) for item in job.command).replace("\t", "\\t").replace("\n", "\\n")
 
 
 def tail(path: str | None, limit: int = 2000) -> str:
