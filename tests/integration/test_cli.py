@@ -42,6 +42,8 @@ COMMANDS = [
     "stop-jobs",
     "restart-jobs",
     "run",
+    "map",
+    "joblog",
     "demo",
     "engine start",
     "engine stop",

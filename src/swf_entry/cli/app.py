@@ -973,12 +973,16 @@ def map_command(
         typer.Argument(
             help="COMMAND ::: INPUTS... | COMMAND :::: FILE... (options go before COMMAND).",
             show_default=False,
+            metavar="COMMAND ::: INPUTS...",
         ),
     ],
     arg_files: Annotated[
         list[str] | None,
         typer.Option(
-            "--arg-file", "-a", help="Read inputs from this file, one per line (-: stdin)."
+            "--arg-file",
+            "-a",
+            metavar="FILE",
+            help="Read inputs from FILE, one per line (-: stdin).",
         ),
     ] = None,
     name: NameOpt = None,
@@ -1001,9 +1005,10 @@ def map_command(
     :::: FILE (lines; - is stdin), -a FILE, or stdin when none is given.
     Jobs run in the current directory and are named by their inputs.
 
+    Example: swf map 'gzip -9 {}' ::: *.txt
+
     \b
-    Examples:
-      swf map 'gzip -9 {}' ::: *.txt
+    More examples:
       swf map -j 4 --name thumbs 'convert {} -resize 50% small/{/.}.png' ::: img/*.jpg
       swf map --dry-run 'echo {#} {1} {2}' ::: a b ::: 1 2
       find . -name '*.csv' | swf map 'python3 stats.py {}'
