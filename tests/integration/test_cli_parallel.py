@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import shlex
 import subprocess
@@ -184,7 +185,7 @@ def test_run_j1_runs_one_job_at_a_time_and_names_the_workflow(home: SwfHome) -> 
     assert "submitted (3 jobs)" in result.out
     spans = intervals(home, "serial")
     assert len(spans) == 3
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end - 0.05, spans  # one at a time
     names = [row["name"] for row in home.swf("list", "--json", expect=0).json()]
     assert names == ["serial"]
@@ -195,7 +196,7 @@ def test_run_j2_lets_two_jobs_overlap(home: SwfHome) -> None:
         "two.py", 'workflow = Workflow([Job(["sleep", "1"], name=f"s{i}") for i in range(2)])\n'
     )
     home.swf("run", str(file), "-j", "2", "--name", "pair", expect=0)
-    (start_a, end_a), (start_b, _) = intervals(home, "pair")
+    (_, end_a), (start_b, _) = intervals(home, "pair")
     assert start_b < end_a, "with -j 2 both jobs run at once"
 
 

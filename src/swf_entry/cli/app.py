@@ -532,17 +532,28 @@ def logs(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Both outputs, the files and the status, as JSON.")
+    ] = False,
 ) -> None:
-    """Print a job's stdout (or stderr).
+    """Print a job's stdout (or stderr); say so on stderr when it has not run yet.
 
-    Example: swf logs nightly merge --stderr
+    Example: swf logs nightly merge --stderr   |   swf logs nightly merge --json
     """
+    if as_json and follow:
+        fail("--json and --follow do not go together", 2)
     with reader() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         job_ids = guarded(lambda: resolve_jobs(wfc, workflow_id, [job]))
         if len(job_ids) > 1:
             fail(f"{len(job_ids)} jobs are named {job!r}: use an id", EXIT_NOT_FOUND)
         job_id = job_ids[0]
+        status = guarded(lambda: wfc.job_status(job_id))
+        if as_json:
+            emit_json(_logs_document(wfc, workflow_id, job_id, status))
+            return
+        if not follow and _has_not_run(wfc, job_id, status):
+            return
 
         def output_path() -> str | None:
             files = guarded(lambda: wfc.link.job_files(job_id))
@@ -560,6 +571,59 @@ def logs(
             time.sleep(0.2)
             if path is None:  # not started yet: its files are known once it starts
                 path = output_path()
+
+
+#: Statuses of a job that has not started (its output files do not exist yet).
+NOT_STARTED = frozenset(
+    {
+        "not_submitted",
+        "submission_pending",
+        "queued_active",
+        "undetermined",
+        "system_on_hold",
+        "user_on_hold",
+        "user_system_on_hold",
+    }
+)
+
+
+def _has_not_run(wfc: WorkflowController, job_id: int, status: str) -> bool:
+    """Say on stderr that a job has no output because it has not run (True), if so."""
+    if status in NOT_STARTED:
+        word = display.status_word(status)
+        why = f"has not started yet ({word}): no output; --follow waits for it"
+    elif status == "failed":
+        exit_info = guarded(lambda: wfc.job_termination_status(job_id))
+        if exit_info is None or exit_info[0] != "aborted_before_running":
+            return False
+        why = "did not run (a job it depends on failed, or it was stopped): no output"
+    else:
+        return False
+    ctx().errors.print(f"job {job_id} {why}", soft_wrap=True)
+    return True
+
+
+def _logs_document(
+    wfc: WorkflowController, workflow_id: int, job_id: int, status: str
+) -> dict[str, Any]:
+    stdout_file, stderr_file = guarded(lambda: wfc.link.job_files(job_id))
+    return {
+        "workflow": workflow_id,
+        "job": job_id,
+        "name": job_names(wfc, workflow_id).get(job_id),
+        "status": status,
+        "stdout_file": stdout_file,
+        "stderr_file": stderr_file,
+        "stdout": _text_of(stdout_file),
+        "stderr": _text_of(stderr_file),
+    }
+
+
+def _text_of(path: str | None) -> str | None:
+    """A whole output file as text (undecodable bytes replaced), None when it is missing."""
+    if not path or not Path(path).exists():
+        return None
+    return Path(path).read_bytes().decode("utf-8", errors="replace")
 
 
 def _print_from(path: str | None, position: int) -> int:
@@ -794,12 +858,17 @@ class RunOptions:
     cores: int | None = None
 
 
-def _run_workflow(workflow: Workflow, options: RunOptions) -> None:
+def _check_run_options(options: RunOptions) -> None:
+    """Usage errors first (exit 2), before any file is read."""
     if options.on_interrupt not in ("ask", "stop", "detach"):
         fail("--on-interrupt must be ask, stop or detach", 2)
+    if options.cores is not None and options.cores < 1:
+        fail("-j/--jobs must be 1 or more", 2)
+
+
+def _run_workflow(workflow: Workflow, options: RunOptions) -> None:
+    _check_run_options(options)
     if options.cores is not None:
-        if options.cores < 1:
-            fail("-j/--jobs must be 1 or more", 2)
         ctx().cpu_nb = options.cores
         _no_daemon_for_cores()
     embedded = options.embedded or options.cores is not None
@@ -960,6 +1029,7 @@ def run(
     --name nightly --resume
     """
     options = RunOptions(embedded, on_interrupt, as_json, name, resume, jobs)
+    _check_run_options(options)
     _run_workflow(load_runnable(file), options)
 
 
@@ -1016,6 +1086,7 @@ def map_command(
     """
     from swf_entry.cli import fanout
 
+    _check_run_options(RunOptions(on_interrupt=on_interrupt, cores=jobs))
     command, sources = fanout.split_command_and_sources(words)
     template = guarded(lambda: fanout.template_words(command))
     files = list(arg_files or [])

@@ -120,6 +120,15 @@ def _iso(date: datetime | None) -> str | None:
     return date.isoformat(timespec="seconds") if date is not None else None
 
 
+#: Words the CLI says for soma's statuses where soma's string misleads a person (the API
+#: and ``--json`` keep soma's strings).
+STATUS_WORDS = {"not_submitted": "queued", "worklflow_not_started": "not started"}
+
+
+def status_word(status: str) -> str:
+    return STATUS_WORDS.get(status, status)
+
+
 def styled(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ""))
 
