@@ -363,7 +363,7 @@ def test_stop_jobs_restart_jobs_stop_and_delete(home: SwfHome) -> None:
     assert killed["exit_status"] == "killed_by_user"
 
     assert home.swf("restart-jobs", "control", "slow0", expect=0).out.strip() == (
-        "restarted 1 job(s)"
+        "restarted 1 job(s): slow0"
     )
     back = home.wait_for_status(workflow_id, lambda s: s["slow0"] != "failed")
     assert back["slow0"] in ("submission_pending", "queued_active", "running")
@@ -629,8 +629,10 @@ def test_run_embedded_starts_no_daemon_and_refuses_to_run_beside_one(
     document = fresh_home.swf("run", "--embedded", "--json", str(file), expect=0).json()
     assert document["counts"] == {"done": 5}
     assert fresh_home.swf("engine", "status").code == 1  # the engine lived in `run`
-    # The daemon (started on demand now) reads what the embedded engine stored.
+    # A reader sees what the embedded engine stored, and starts no daemon for it.
     assert fresh_home.status(str(document["id"]))["counts"] == {"done": 5}
+    assert fresh_home.swf("engine", "status").code == 1
+    fresh_home.swf("engine", "start", expect=0)
     beside = fresh_home.swf("run", "--embedded", str(file))
     assert beside.code == 5, str(beside)
     assert_one_clear_line(beside.err, "engine daemon already runs", "swf engine stop")
@@ -653,8 +655,8 @@ def test_engine_start_status_stop(fresh_home: SwfHome) -> None:
     process = psutil.Process(info["pid"])
     assert process.is_running()
     human = fresh_home.swf(*engine, "status", expect=0).out
-    assert f"pid: {info['pid']}" in human
-    assert re.search(r"^started_at: \d{4}-\d\d-\d\dT", human, re.MULTILINE)
+    assert re.search(rf"^pid\s+{info['pid']}\s*$", human, re.MULTILINE), human
+    assert re.search(r"^since\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(up ", human, re.MULTILINE)
 
     again = fresh_home.swf(*engine, "start", "--json", expect=0).json()
     assert again["pid"] == info["pid"]  # one engine per home

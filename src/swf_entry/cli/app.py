@@ -874,11 +874,11 @@ def _run_workflow(workflow: Workflow, options: RunOptions) -> None:
     embedded = options.embedded or options.cores is not None
     with controller(embedded=embedded) as wfc:
         workflow_id = _submit_or_resume(wfc, workflow, options)
-        try:
+        try:  # Ctrl-C while the summary prints (the workflow just ended) counts too
             snap = _watch(wfc, workflow_id, None)
+            _finish(snap, options.as_json, files=wfc.link.job_files)
         except KeyboardInterrupt:
             _interrupted(wfc, workflow_id, options.on_interrupt, embedded)
-        _finish(snap, options.as_json, files=wfc.link.job_files)
 
 
 def _no_daemon_for_cores() -> None:
