@@ -61,7 +61,7 @@ def main() -> None:
         for poll in range(args.polls):
             link_seconds, answer = timed(lambda: link.workflow_elements_status(workflow_id))
             facade_seconds, _ = timed(lambda: monitor.workflow_elements_status(workflow_id))
-            jobs = answer[0]
+            jobs = answer.jobs
             done = sum(1 for entry in jobs if entry[1] == "done")
             print(
                 f"poll {poll}: link {link_seconds:.3f} s, facade {facade_seconds:.3f} s, "

@@ -124,13 +124,13 @@ if mode in ("facade", "link"):
     controller = open_controller(ClientOptions(home=Path(home)))
     def read():
         if mode == "link":
-            return len(controller.link.workflow_elements_status(workflow_id)[0])
+            return len(controller.link.workflow_elements_status(workflow_id).jobs)
         return len(controller.workflow_elements_status(workflow_id)[0])
 elif mode == "engine":
     from swf_entry.daemon import local_engine_link
     engine_link = local_engine_link(home, idle_timeout=0.0)
     def read():
-        return len(engine_link.workflow_elements_status(workflow_id)[0])
+        return len(engine_link.workflow_elements_status(workflow_id).jobs)
 else:
     from swf_adapters.store import open_store
     store = open_store(url)

@@ -33,6 +33,11 @@ if [ -z "$PG_BIN" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get install -y -q postgresql >/dev/null 2>&1 || echo "warning: could not install postgresql"
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 fi
+
+# --- Chromium for the monitor's browser test: apt in the background, after PostgreSQL's --
+scripts/services/chromium.sh "$WORK/chromium.log" &
+CHROMIUM_SETUP=$!
+
 if [ -n "$PG_BIN" ]; then
   PG_PORT=${SWF_TEST_PG_PORT:-55432}
   mkdir -p "$WORK/pg"
@@ -52,8 +57,13 @@ fi
 "$VENV/bin/ruff" check src tests bench
 "$VENV/bin/mypy" --strict src
 
+wait "$CHROMIUM_SETUP" || true
+grep '^chromium:' "$WORK/chromium.log" 2>/dev/null || true
+
 # --- the suite -------------------------------------------------------------------------
 export SWF_TEST_WORKDIR="$WORK"
+# Test artefacts (the monitor's screenshots) outlive the work dir; git-ignored.
+export SWF_TEST_ARTEFACTS=${SWF_TEST_ARTEFACTS:-$ROOT/.test-artefacts}
 set +e
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
 rc=$?

@@ -384,6 +384,7 @@ class InMemoryStore:
                 return None
             row = copy.copy(stored.row)
             row.document = stored.new_workflow.document if with_document else None
+            row.working_directory = stored.new_workflow.working_directory if with_document else None
             return row
 
     def workflows(
@@ -575,6 +576,19 @@ class InMemoryWorkspace:
         if code not in self.env_builders:
             raise WorkspaceError(f"env_builder_code failed: {code!r} is not known")
         return dict(self.env_builders[code])
+
+    def default_working_directory(self) -> str:
+        return "/home/user"
+
+    def refusal(self, path: str) -> str | None:
+        """Lexical only (no symlinks here): the root but its jobs/ and tmp/ areas."""
+        import posixpath
+
+        real = posixpath.normpath(path)
+        inside = real == self.root or real.startswith(self.root + "/")
+        if not inside or real.startswith((f"{self.root}/jobs", f"{self.root}/tmp")):
+            return None
+        return f"{real}, inside the engine's state directory {self.root}"
 
     def remove_workflow(self, workflow_id: int) -> None:
         for prefix in (f"{self.root}/jobs/{workflow_id}/", f"{self.root}/tmp/{workflow_id}/"):

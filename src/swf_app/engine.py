@@ -196,8 +196,10 @@ class Engine:
         compiled: CompiledWorkflow,
         job_ids: Sequence[int],
         queue: str | None,
+        working_directory: str | None = None,
     ) -> None:
-        """Start executing a workflow the store has just persisted."""
+        """Start executing a workflow the store has just persisted (``working_directory``:
+        where its jobs without one run, see RunningWorkflow)."""
         ids = JobIds(job_ids)  # built here, off the engine thread
 
         def add(tx: TickChanges) -> None:
@@ -212,6 +214,7 @@ class Engine:
                 ids,
                 queue,
                 WorkflowStatus.NOT_STARTED,
+                working_directory,
             )
             execution.register(runtime, tx)
 

@@ -21,11 +21,12 @@ from swf_domain.command import (
     render_command,
     render_path,
 )
-from swf_domain.errors import SomaWorkflowError
-from swf_domain.model import Job
+from swf_domain.errors import EngineFilesError, SomaWorkflowError
+from swf_domain.model import Job, Workflow
 from swf_domain.param_links import apply_param_links
 from swf_domain.translation import TranslationTable
 
+from .job_files import in_directory, job_directory, refusal_message, submit_refusals
 from .path_resolver import TransferLocation, WorkflowPathResolver
 from .ports import LaunchRequest, Workspace, WorkspaceError
 from .running_workflow import RunningWorkflow
@@ -96,22 +97,58 @@ class Launcher:
         assert runtime.base_env is not None
         return runtime.base_env
 
+    def check_files(self, workflow: Workflow, working_directory: str | None) -> None:
+        """Refuse (EngineFilesError) a workflow submitted from ``working_directory`` whose
+        job files or working directories reach the engine's own files (see job_files).
+
+        Any thread: it reads only the translations and the Workspace's fixed answers.
+        """
+        base = working_directory or self.workspace.default_working_directory()
+        resolver = WorkflowPathResolver(
+            0, workflow, self.workspace, self._translations, self._transfer_location
+        )
+        problems = submit_refusals(workflow, base, resolver, self.workspace.refusal)
+        if problems:
+            raise EngineFilesError(problems)
+
     # -- per job ------------------------------------------------------------------------
+
+    def job_directory(self, runtime: RunningWorkflow, job: Job) -> str:
+        """Where the job runs: its own directory, else where its workflow was submitted."""
+        base = runtime.working_directory or self.workspace.default_working_directory()
+        return job_directory(base, render_path(job.working_directory, self.resolver(runtime)))
+
+    def job_file(self, runtime: RunningWorkflow, job: Job, field: str) -> str | None:
+        """The job's file ``field`` (``stdout_file``...) as an absolute path, or None."""
+        rendered = render_path(getattr(job, field), self.resolver(runtime))
+        if not rendered:
+            return None
+        return in_directory(self.job_directory(runtime, job), rendered)
 
     def output_files(
         self, runtime: RunningWorkflow, job: Job, job_id: int
     ) -> tuple[str, str | None]:
         """(stdout, stderr) of the job: its own, or the Workspace's defaults."""
-        resolver = self.resolver(runtime)
         default_out, default_err = self.workspace.default_output_files(runtime.workflow_id, job_id)
-        stdout = render_path(job.stdout_file, resolver) or default_out
+        stdout = self.job_file(runtime, job, "stdout_file") or default_out
         if job.join_stderrout:
             return stdout, None
-        return stdout, render_path(job.stderr_file, resolver) or default_err
+        return stdout, self.job_file(runtime, job, "stderr_file") or default_err
 
     def output_params_file(self, runtime: RunningWorkflow, job: Job, job_id: int) -> str:
-        rendered = render_path(job.output_params_file, self.resolver(runtime))
+        rendered = self.job_file(runtime, job, "output_params_file")
         return rendered or self.workspace.params_file(runtime.workflow_id, job_id, "output")
+
+    def _refuse_engine_files(self, job: Job, paths: dict[str, str | None]) -> None:
+        """Raise EngineFilesError if a path the job is about to use reaches the engine's
+        files (checked again now: a symlink may have appeared since submission)."""
+        problems = []
+        for field, path in paths.items():
+            reached = None if path is None else self.workspace.refusal(path)
+            if path is not None and reached is not None:
+                problems.append(refusal_message(job, field, getattr(job, field), reached))
+        if problems:
+            raise EngineFilesError(problems)
 
     def linked_params(self, runtime: RunningWorkflow, index: int) -> dict[str, Any]:
         """The job's parameters with its param links applied (the job is not modified)."""
@@ -136,9 +173,10 @@ class Launcher:
         job = runtime.job(index)
         try:
             stdout, stderr = self.output_files(runtime, job, job_id)
-        except Exception as error:  # no file to tell the user in: the reason is logged
+            self._refuse_engine_files(job, {"stdout_file": stdout, "stderr_file": stderr})
+        except Exception as error:  # the job's own files are unusable: tell it in ours
             reason = f"swf could not start job {job.name!r}: {_describe(error)}"
-            raise LaunchError(reason, None) from error
+            raise LaunchError(reason, self._default_stderr(runtime, job_id)) from error
         try:
             return self._build(runtime, job, index, job_id, slots, queue, stdout, stderr)
         except Exception as error:  # user data and user link functions: one job fails
@@ -157,20 +195,25 @@ class Launcher:
         stderr: str | None,
     ) -> tuple[LaunchRequest, str | None]:
         resolver = self.resolver(runtime)
+        directory = self.job_directory(runtime, job)
+        stdin = self.job_file(runtime, job, "stdin")
+        self._refuse_engine_files(job, {"working_directory": directory, "stdin": stdin})
         env = dict(self.base_env(runtime))
         if job.env:
             env.update({str(k): str(v) for k, v in job.env.items()})
         params = self.linked_params(runtime, index)
         argv = render_command(job, resolver, params)
         if job.use_input_params_file:
-            input_file = render_path(job.input_params_file, resolver) or (
+            input_file = self.job_file(runtime, job, "input_params_file") or (
                 self.workspace.params_file(runtime.workflow_id, job_id, "input")
             )
+            self._refuse_engine_files(job, {"input_params_file": input_file})
             self.workspace.write_json(input_file, input_params_document(job, resolver, params))
             env[INPUT_PARAMS_ENV] = input_file
         output_file = None
         if job.has_outputs:
             output_file = self.output_params_file(runtime, job, job_id)
+            self._refuse_engine_files(job, {"output_params_file": output_file})
             self.workspace.discard(output_file)  # a stale file from a previous run
             env[OUTPUT_PARAMS_ENV] = output_file
         request = LaunchRequest(
@@ -180,14 +223,21 @@ class Launcher:
             env=env,
             stdout_file=stdout,
             stderr_file=stderr,
-            working_directory=render_path(job.working_directory, resolver),
-            stdin_file=render_path(job.stdin, resolver),
+            working_directory=directory,
+            stdin_file=stdin,
             slots=slots,
             queue=queue,
             native_specification=job.native_specification or runtime.workflow.native_specification,
             priority=job.priority,
         )
         return request, output_file
+
+    def _default_stderr(self, runtime: RunningWorkflow, job_id: int) -> str | None:
+        """The Workspace's stderr file for the job, None when it cannot even be made."""
+        try:
+            return self.workspace.default_output_files(runtime.workflow_id, job_id)[1]
+        except Exception:  # the reason is then only logged
+            return None
 
     def report(self, path: str | None, reason: str) -> None:
         """Append ``reason`` to a job's stderr file, never failing the engine for it

@@ -1,72 +1,215 @@
-"""How a client reaches an engine: the ``EngineLink`` port.
+"""How a client reaches an engine: the ``EngineLink`` port and its table of operations.
 
-The facade (``WorkflowController``) only ever talks to an ``EngineLink``. Every argument and
-result is plain data (ints, strings, epoch floats, lists, tuples, dicts), so the same port is
-served in-process (embedded "light" mode), by a local daemon over Pyro5, or later through an
-SSH tunnel, without the facade knowing which.
+The facade (``WorkflowController``), the CLI and the monitor only ever talk to an
+``EngineLink``. Its methods below are the one declared table of link operations: each is
+marked ``@query``, ``@command`` or ``@wait``, and ``OPERATIONS`` is read from those marks.
+Every transport serves the table generically — the in-process service, the split link
+(queries read locally, the rest sent to the daemon), the Pyro client and server — so adding
+an operation is one marked signature here plus its code in ``EngineService`` (and, for a
+query, in ``QueryService``).
+
+The kind of an operation is its retry rule when the engine goes away mid-call:
+
+* ``query`` reads: it is sent again after a lost connection (it changes nothing);
+* ``command`` changes state: it is sent again only if it surely never reached the engine
+  (a lost reply does not tell whether the engine applied it);
+* ``wait`` blocks until something happens (its last argument is a timeout in seconds,
+  negative for none): it is sent again with the time left, across engine restarts.
+
+Every argument is plain data (ints, strings, epoch floats, lists, dicts); results are plain
+data or the typed read models of ``read_models``, so any transport can carry them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+import enum
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from .read_models import (
+    JobChangeBatch,
+    JobFiles,
+    JobTermination,
+    OutputChunk,
+    WorkflowInfo,
+    WorkflowProgress,
+)
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+#: Bytes ``read_job_output`` returns at most per call (a chunk crosses the link whole).
+MAX_OUTPUT_CHUNK = 1024 * 1024
+
+
+class Kind(enum.Enum):
+    QUERY = "query"
+    COMMAND = "command"
+    WAIT = "wait"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One entry of the table: its name, its kind (retry rule) and its Python signature
+    (transports bind keyword and default arguments with it, so every call crosses the
+    wire as one positional tuple)."""
+
+    name: str
+    kind: Kind
+    signature: inspect.Signature
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """The call's arguments, positional and complete (defaults filled in)."""
+        bound = self.signature.bind(None, *args, **kwargs)
+        bound.apply_defaults()
+        return tuple(bound.args[1:])
+
+
+_KIND = "__swf_link_kind__"
+
+
+def _marked(kind: Kind) -> Callable[[_Method], _Method]:
+    def mark(method: _Method) -> _Method:
+        setattr(method, _KIND, kind)
+        return method
+
+    return mark
+
+
+query = _marked(Kind.QUERY)
+command = _marked(Kind.COMMAND)
+wait = _marked(Kind.WAIT)
 
 
 class EngineLink(Protocol):
     """The engine's client-facing operations, with soma-workflow's semantics."""
 
     # -- submission -------------------------------------------------------------------
+    @command
     def submit_workflow(
         self,
         document: dict[str, Any],
         name: str | None,
         queue: str | None,
         expiration_date: float | None,
-    ) -> int: ...
+        working_directory: str | None = None,
+    ) -> int:
+        """``working_directory``: the client's current directory, where the workflow's
+        jobs without one run (None: the user's home, for old clients)."""
+        ...
 
     # -- queries ----------------------------------------------------------------------
-    def workflow_document(self, workflow_id: int) -> dict[str, Any]: ...
+    @query
+    def workflow_document(self, workflow_id: int) -> dict[str, Any]:
+        """The submitted document plus ``job_ids``: the id of each job, in job order."""
+        ...
 
-    def workflows(
-        self, workflow_ids: Sequence[int] | None = None
-    ) -> dict[int, tuple[str | None, float | None]]: ...
+    @query
+    def workflows(self, workflow_ids: Sequence[int] | None = None) -> dict[int, WorkflowInfo]:
+        """This user's workflows (or those of ``workflow_ids`` that exist)."""
+        ...
 
+    @query
     def workflow_status(self, workflow_id: int) -> str | None: ...
 
-    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any: ...
+    @query
+    def workflow_elements_status(
+        self, workflow_id: int, with_drms_id: bool = True
+    ) -> WorkflowProgress:
+        """Every job's progress (``with_drms_id`` is kept for soma's signature: the read
+        model always carries the scheduler's id; the facade drops it on request)."""
+        ...
 
+    @query
     def job_status(self, job_id: int) -> str: ...
 
-    def job_termination_status(
-        self, job_id: int
-    ) -> tuple[str | None, int | None, int | None, str | None] | None: ...
+    @query
+    def job_termination_status(self, job_id: int) -> JobTermination: ...
 
-    def job_files(self, job_id: int) -> tuple[str | None, str | None]: ...
+    @query
+    def job_files(self, job_id: int) -> JobFiles: ...
 
+    @query
+    def read_job_output(
+        self, job_id: int, stream: str = "stdout", offset: int = 0, limit: int = MAX_OUTPUT_CHUNK
+    ) -> OutputChunk:
+        """Up to ``limit`` bytes (at most MAX_OUTPUT_CHUNK) of the job's ``stream``
+        ("stdout" or "stderr") from byte ``offset``; read on the resource, so a client
+        never opens the job's files itself. A negative ``offset`` counts from the end."""
+        ...
+
+    @query
     def get_job_output_params(self, job_id: int) -> dict[str, Any] | None: ...
 
+    @query
     def status_summary(self, workflow_id: int) -> dict[str, int]: ...
 
+    @query
+    def job_changes(self, workflow_id: int, since: int | None = None) -> JobChangeBatch:
+        """The change feed: the jobs changed after ``since`` (None: all of them)."""
+        ...
+
     # -- control ----------------------------------------------------------------------
+    @command
     def stop_workflow(self, workflow_id: int) -> bool: ...
 
+    @command
     def restart_workflow(self, workflow_id: int, queue: str | None = None) -> bool: ...
 
+    @command
     def delete_workflow(self, workflow_id: int, force: bool = True) -> bool: ...
 
+    @command
     def stop_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool: ...
 
+    @command
     def restart_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool: ...
 
+    @command
     def change_workflow_expiration_date(
         self, workflow_id: int, expiration_date: float | None
     ) -> bool: ...
 
+    # -- waiting ----------------------------------------------------------------------
+    @wait
     def wait_workflow(self, workflow_id: int, timeout: float = -1) -> bool: ...
 
+    @wait
     def wait_job(self, job_ids: Sequence[int], timeout: float = -1) -> bool: ...
+
+    @wait
+    def wait_changes(
+        self, workflow_id: int, since: int | None, timeout: float = -1
+    ) -> JobChangeBatch:
+        """The long-poll change feed: ``job_changes`` as soon as some job changed after
+        ``since`` (or the workflow was deleted), else after ``timeout`` seconds an empty
+        batch (whose ``since`` is still valid)."""
+        ...
 
     # -- lifetime ---------------------------------------------------------------------
     def close(self) -> None:
         """Release the client side of the link; workflows go on."""
         ...
+
+
+def operations_of(protocol: type) -> dict[str, Operation]:
+    """The marked methods of ``protocol``, by name, in declaration order."""
+    return {
+        name: Operation(name, getattr(member, _KIND), inspect.signature(member))
+        for name, member in vars(protocol).items()
+        if callable(member) and hasattr(member, _KIND)
+    }
+
+
+#: The table every transport serves.
+OPERATIONS: dict[str, Operation] = operations_of(EngineLink)
+
+
+def operation(name: str) -> Operation:
+    """The operation called ``name``; AttributeError if the link has none (so that
+    ``getattr`` on a generic link behaves as on any object)."""
+    found = OPERATIONS.get(name)
+    if found is None:
+        raise AttributeError(name)
+    return found

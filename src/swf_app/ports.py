@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from swf_domain.errors import SomaWorkflowError
+from swf_domain.model import FileTransfer
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus, WorkflowStatus
 
 # ---------------------------------------------------------------------------------------
@@ -180,6 +181,9 @@ class NewWorkflow:
     queue: str | None = None
     expiration_date: float | None = None
     submission_date: float | None = None
+    #: Where the client was when it submitted: its jobs without a working directory run
+    #: there (and their relative paths resolve there), as in a shell.
+    working_directory: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +205,9 @@ class WorkflowRow:
     job_count: int
     #: Only filled by ``WorkflowStore.workflow(..., with_document=True)``.
     document: dict[str, Any] | None = None
+    #: NewWorkflow.working_directory; only filled with the document. None for workflows
+    #: stored before swf kept it (schema version < 4).
+    working_directory: str | None = None
 
 
 @dataclass(slots=True)
@@ -350,4 +357,58 @@ class Workspace(Protocol):
 
     def remove_workflow(self, workflow_id: int) -> None:
         """Remove every file the engine made for the workflow (outputs, params, temps)."""
+        ...
+
+    def default_working_directory(self) -> str:
+        """Where jobs run when neither they nor their workflow name a directory (a
+        workflow stored before swf kept its client's directory): the user's home."""
+        ...
+
+    def refusal(self, path: str) -> str | None:
+        """None when a job may use ``path`` (absolute) as a file or working directory;
+        otherwise where it leads, for the user (``"/s/swf.db, inside the engine's state
+        directory /s"``). Symlinks and ``..`` are resolved as the system would resolve
+        them now; the areas this Workspace makes for jobs (their output and params
+        files, temporary paths) are open to them."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------
+# Job output (read for clients, on the resource)
+# ---------------------------------------------------------------------------------------
+
+
+class JobOutputReader(Protocol):
+    """Reads the jobs' stdout / stderr files where the jobs run, for ``read_job_output``."""
+
+    def read(self, path: str, offset: int, limit: int) -> tuple[bytes, int, int | None]:
+        """(up to ``limit`` bytes from ``offset``, the offset they start at, the file's
+        size); a negative ``offset`` counts from the end; ``(b"", offset, None)`` when
+        the file does not exist (yet)."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------
+# File staging (FileTransfer data between client and resource)
+# ---------------------------------------------------------------------------------------
+
+
+class FileStager(Protocol):
+    """Moves the data of a workflow's ``FileTransfer`` paths between the client's machine
+    and the computing resource, and says where the jobs find it on the resource.
+
+    The local resource shares the client's files, so its stager copies nothing; a remote
+    resource's copies inputs before the jobs that read them run, and outputs back after.
+    """
+
+    def engine_path(self, workflow_id: int, transfer: FileTransfer) -> str:
+        """Where the workflow's jobs find ``transfer`` on the resource (same every call)."""
+        ...
+
+    def stage_in(self, workflow_id: int, transfers: Sequence[FileTransfer]) -> None:
+        """Make the input transfers' client data present at their engine paths."""
+        ...
+
+    def stage_out(self, workflow_id: int, transfers: Sequence[FileTransfer]) -> None:
+        """Bring the output transfers' data from their engine paths back to the client."""
         ...

@@ -6,7 +6,7 @@ in a client's process (the daemon's clients read the store themselves, so monito
 big workflows cost the engine nothing).
 
 ``workflow_elements_status`` is what monitors poll, and a full read of a million jobs
-takes seconds; so each workflow's answer is cached as soma-shaped entries and refreshed
+takes seconds; so each workflow's answer is cached as ``JobProgress`` entries and refreshed
 with the store's change feed (``job_changes``): a refresh reads only the jobs changed
 since the previous call. The cache holds a few workflows (least recently used go first)
 and forgets a workflow once it is deleted.
@@ -21,38 +21,48 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from swf_domain.errors import UnknownObjectError
+from swf_domain.errors import EngineError, JobError, UnknownObjectError
+from swf_domain.status import TERMINAL_JOB_STATUSES
 
-from .ports import JobRow, JobState, JobSummary, WorkflowRow, WorkflowStore
+from .link import MAX_OUTPUT_CHUNK, Kind, operation
+from .ports import JobOutputReader, JobRow, JobSummary, WorkflowRow, WorkflowStore
+from .read_models import (
+    STREAMS,
+    JobChangeBatch,
+    JobFiles,
+    JobProgress,
+    JobTermination,
+    OutputChunk,
+    WorkflowInfo,
+    WorkflowProgress,
+)
 
 #: Workflows whose elements status stays cached (a million-job one takes a few hundred MB;
 #: monitors rarely watch more than a handful at once).
 DEFAULT_CACHED_WORKFLOWS = 4
 
-ExitTuple = tuple[str | None, int | None, int | None, str | None]
-
 
 @dataclass(slots=True)
 class _ElementsCache:
-    """One workflow's job entries in soma's shape (with the drms id), in index order."""
+    """One workflow's job progress, in index order, kept current with the change feed."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: None until the first (full) read.
     since: int | None = None
-    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    entries: list[JobProgress] = field(default_factory=list)
     #: job id -> position in ``entries``.
     positions: dict[int, int] = field(default_factory=dict)
 
-    def refresh(self, store: WorkflowStore, workflow_id: int) -> list[tuple[Any, ...]]:
+    def refresh(self, store: WorkflowStore, workflow_id: int) -> list[JobProgress]:
         """A copy of the entries once every change committed so far is merged in."""
         with self.lock:
             changes = store.job_changes(workflow_id, self.since)
             entries, positions = self.entries, self.positions
             for summary in changes.summaries:
-                entry = _entry(summary)
-                position = positions.get(entry[0])
+                entry = progress_of(summary)
+                position = positions.get(entry.job_id)
                 if position is None:
-                    positions[entry[0]] = len(entries)
+                    positions[entry.job_id] = len(entries)
                     entries.append(entry)
                 else:
                     entries[position] = entry
@@ -61,10 +71,12 @@ class _ElementsCache:
 
 
 class QueryService:
-    """Every read-only operation of the ``EngineLink`` port, soma-workflow's shapes.
+    """Every read-only operation of the ``EngineLink`` port, as typed read models.
 
     Thread-safe: the store serves concurrent reads, and each cached workflow has its own
     lock (two monitors of one workflow refresh it one after the other, not twice at once).
+    ``output`` reads the jobs' files (where this process sees them); without it
+    ``read_job_output`` says that job output cannot be read from here.
     """
 
     def __init__(
@@ -72,12 +84,14 @@ class QueryService:
         store: WorkflowStore,
         user: str | None = None,
         cached_workflows: int = DEFAULT_CACHED_WORKFLOWS,
+        output: JobOutputReader | None = None,
     ) -> None:
         self._store = store
         self.user = user if user is not None else getpass.getuser()
         self._cached_workflows = max(1, cached_workflows)
         self._caches: OrderedDict[int, _ElementsCache] = OrderedDict()
         self._caches_lock = threading.Lock()
+        self._output = output
 
     def workflow_document(self, workflow_id: int) -> dict[str, Any]:
         """The submitted document plus ``job_ids``: the id of each job, in job order."""
@@ -88,41 +102,66 @@ class QueryService:
         document["job_ids"] = [job.job_id for job in self._store.jobs_of(workflow_id)]
         return document
 
-    def workflows(
-        self, workflow_ids: Sequence[int] | None = None
-    ) -> dict[int, tuple[str | None, float | None]]:
+    def workflows(self, workflow_ids: Sequence[int] | None = None) -> dict[int, WorkflowInfo]:
         ids = list(workflow_ids) if workflow_ids is not None else None
         return {
-            row.workflow_id: (row.name, row.expiration_date)
+            row.workflow_id: WorkflowInfo(row.name, row.expiration_date)
             for row in self._store.workflows(user=self.user, workflow_ids=ids)
         }
 
     def workflow_status(self, workflow_id: int) -> str | None:
         return self.workflow_row(workflow_id).status.value
 
-    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
-        """soma's shape: (jobs, transfers, workflow status, queue, temporary paths), each
-        job ``(id, status, queue, exit tuple, (submitted, started, ended, queue)[, drms
-        id])`` with epoch dates (soma-workflow repeats the queue in the dates tuple)."""
+    def workflow_elements_status(
+        self, workflow_id: int, with_drms_id: bool = True
+    ) -> WorkflowProgress:
+        """Every job's progress, from a cache refreshed with only what changed."""
         row = self.workflow_row(workflow_id)
         # Deleted between the two reads: the jobs read are those just before (or none), as
         # a full read would give; the next call finds the workflow gone and drops its cache.
         jobs = self._cache_of(workflow_id).refresh(self._store, workflow_id)
-        if not with_drms_id:
-            jobs = [entry[:5] for entry in jobs]
-        return (jobs, [], row.status.value, row.queue, [])
+        return WorkflowProgress(workflow_id, row.status.value, row.queue, jobs)
+
+    def job_changes(self, workflow_id: int, since: int | None = None) -> JobChangeBatch:
+        """The jobs changed after ``since`` (None: every job): the monitors' change feed."""
+        row = self.workflow_row(workflow_id)
+        changes = self._store.job_changes(workflow_id, since)
+        jobs = [progress_of(summary) for summary in changes.summaries]
+        return JobChangeBatch(workflow_id, changes.since, row.status.value, jobs)
 
     def job_status(self, job_id: int) -> str:
         return self.job_row(job_id).state.status.value
 
-    def job_termination_status(self, job_id: int) -> ExitTuple | None:
+    def job_termination_status(self, job_id: int) -> JobTermination:
         """(exit status, exit value, signal, resource usage); Nones until it ended."""
-        return exit_tuple(self.job_row(job_id).state)
+        state = self.job_row(job_id).state
+        return JobTermination(
+            state.exit_status.value if state.exit_status is not None else None,
+            state.exit_value,
+            state.term_signal,
+            state.resource_usage,
+        )
 
-    def job_files(self, job_id: int) -> tuple[str | None, str | None]:
+    def job_files(self, job_id: int) -> JobFiles:
         """(stdout, stderr) paths as used by the job's last run."""
         state = self.job_row(job_id).state
-        return state.stdout_file, state.stderr_file
+        return JobFiles(state.stdout_file, state.stderr_file)
+
+    def read_job_output(
+        self, job_id: int, stream: str = "stdout", offset: int = 0, limit: int = MAX_OUTPUT_CHUNK
+    ) -> OutputChunk:
+        """A bounded chunk of the job's stdout or stderr (see ``EngineLink``)."""
+        _check_output_request(job_id, stream, offset, limit)
+        state = self.job_row(job_id).state
+        ended = state.status in TERMINAL_JOB_STATUSES
+        path = state.stdout_file if stream == "stdout" else state.stderr_file
+        limit = max(0, min(limit, MAX_OUTPUT_CHUNK))
+        if path is None:
+            return OutputChunk(b"", max(0, offset), max(0, offset), None, ended)
+        if self._output is None:
+            raise EngineError(f"job {job_id}: its output cannot be read from this process")
+        data, start, size = self._output.read(path, offset, limit)
+        return OutputChunk(data, start, start + len(data), size, ended)
 
     def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
         return self.job_row(job_id).state.output_params
@@ -172,8 +211,8 @@ class QueryService:
             return cache
 
 
-def _entry(summary: JobSummary) -> tuple[Any, ...]:
-    """One job of ``workflow_elements_status`` (with the drms id) from its summary."""
+def progress_of(summary: JobSummary) -> JobProgress:
+    """The read model of one job from the store's summary tuple."""
     (
         job_id,
         status,
@@ -187,71 +226,51 @@ def _entry(summary: JobSummary) -> tuple[Any, ...]:
         scheduler_job_id,
         queue,
     ) = summary
-    if exit_status is None and exit_value is None and term_signal is None:
-        exit = _NO_EXIT if resource_usage is None else (None, None, None, resource_usage)
-    else:
-        exit_name = exit_status.value if exit_status is not None else None
-        exit = (exit_name, exit_value, term_signal, resource_usage)
-    if submitted is None and started is None and ended is None and queue is None:
-        dates: tuple[Any, ...] = _NO_DATES
-    else:
-        dates = (submitted, started, ended, queue)
-    return (job_id, status.value, queue, exit, dates, scheduler_job_id)
-
-
-#: Shared by every job not run yet: a million-job cache holds one copy, not a million.
-_NO_EXIT: ExitTuple = (None, None, None, None)
-_NO_DATES: tuple[Any, ...] = (None, None, None, None)
-
-
-def exit_tuple(state: JobState) -> ExitTuple:
-    return (
-        state.exit_status.value if state.exit_status is not None else None,
-        state.exit_value,
-        state.term_signal,
-        state.resource_usage,
+    return JobProgress(
+        job_id,
+        status.value,
+        queue,
+        exit_status.value if exit_status is not None else None,
+        exit_value,
+        term_signal,
+        resource_usage,
+        submitted,
+        started,
+        ended,
+        scheduler_job_id,
     )
+
+
+def _check_output_request(job_id: int, stream: str, offset: int, limit: int) -> None:
+    """JobError naming the argument, before anything is read."""
+    if stream not in STREAMS:
+        raise JobError(
+            f"read_job_output of job {job_id}: stream must be one of {', '.join(STREAMS)},"
+            f" not {stream!r}"
+        )
+    for name, value in (("offset", offset), ("limit", limit)):
+        if type(value) is not int:
+            raise JobError(
+                f"read_job_output of job {job_id}: {name} must be an integer, not {value!r}"
+            )
 
 
 def unknown_workflow(workflow_id: int) -> UnknownObjectError:
     return UnknownObjectError(f"workflow {workflow_id} does not exist (or was deleted)")
 
 
-class AnswersQueries:
-    """The read methods of the ``EngineLink`` port, answered by ``query_service()``.
+class ServesQueries:
+    """Answers every ``query`` operation of the link table from ``query_service()``.
 
-    The in-process service and the client-side split link both answer reads from a
-    QueryService; this is the one place that lists them.
+    The in-process service and the client-side split link both read from a QueryService;
+    the table (``swf_app.link.OPERATIONS``) says which operations are queries, so a new
+    query needs no forwarding code here.
     """
 
     def query_service(self) -> QueryService:
         raise NotImplementedError
 
-    def workflow_document(self, workflow_id: int) -> dict[str, Any]:
-        return self.query_service().workflow_document(workflow_id)
-
-    def workflows(
-        self, workflow_ids: Sequence[int] | None = None
-    ) -> dict[int, tuple[str | None, float | None]]:
-        return self.query_service().workflows(workflow_ids)
-
-    def workflow_status(self, workflow_id: int) -> str | None:
-        return self.query_service().workflow_status(workflow_id)
-
-    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
-        return self.query_service().workflow_elements_status(workflow_id, with_drms_id)
-
-    def job_status(self, job_id: int) -> str:
-        return self.query_service().job_status(job_id)
-
-    def job_termination_status(self, job_id: int) -> ExitTuple | None:
-        return self.query_service().job_termination_status(job_id)
-
-    def job_files(self, job_id: int) -> tuple[str | None, str | None]:
-        return self.query_service().job_files(job_id)
-
-    def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
-        return self.query_service().get_job_output_params(job_id)
-
-    def status_summary(self, workflow_id: int) -> dict[str, int]:
-        return self.query_service().status_summary(workflow_id)
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or operation(name).kind is not Kind.QUERY:
+            raise AttributeError(name)
+        return getattr(self.query_service(), name)

@@ -89,7 +89,15 @@ def recover(
         states.append(node)
     tracker = ReadyTracker(compiled.parents, compiled.children, states)
     runtime = RunningWorkflow(
-        serial, workflow_id, workflow, compiled, tracker, job_ids, row.queue, row.status
+        serial,
+        workflow_id,
+        workflow,
+        compiled,
+        tracker,
+        job_ids,
+        row.queue,
+        row.status,
+        row.working_directory,
     )
     for job_row in rows:
         if job_row.state.output_params is not None and states[job_row.index] is NodeState.DONE:

@@ -45,6 +45,7 @@ class RunningWorkflow:
         job_ids: JobIds,
         queue: str | None,
         status: WorkflowStatus,
+        working_directory: str | None = None,
     ) -> None:
         self.serial = serial
         self.workflow_id = workflow_id
@@ -55,6 +56,9 @@ class RunningWorkflow:
         self.queue = queue
         #: The status last written to the store.
         self.status = status
+        #: Where the workflow was submitted from: its jobs without a working directory
+        #: run there (None: stored before swf kept it; the Launcher picks the home).
+        self.working_directory = working_directory
         #: Set by stop_workflow: nothing new starts until a restart.
         self.stopped = False
         #: Not-yet-ready jobs stopped by stop_jobs: they fail instead of starting.

@@ -23,14 +23,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from swf_domain.errors import UnknownObjectError
+from swf_domain.gc_pause import gc_paused
 from swf_domain.serialization import workflow_from_dict
 from swf_domain.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, WorkflowStatus
 from swf_domain.validation import validate
 
 from .engine import Engine
-from .gc_pause import gc_paused
-from .ports import Clock, JobRow, NewJob, NewWorkflow, WorkflowRow, WorkflowStore
-from .queries import AnswersQueries, QueryService
+from .ports import Clock, JobOutputReader, JobRow, NewJob, NewWorkflow, WorkflowRow, WorkflowStore
+from .queries import QueryService, ServesQueries
+from .read_models import JobChangeBatch
 
 #: How long stop_workflow / stop_jobs / restart_jobs wait for kills to be confirmed.
 DEFAULT_CONTROL_TIMEOUT = 60.0
@@ -39,8 +40,12 @@ DEFAULT_CONTROL_TIMEOUT = 60.0
 DEFAULT_LIFETIME = 7 * 24 * 3600.0
 
 
-class EngineService(AnswersQueries):
-    """The engine's client-facing operations (the EngineLink port, in-process)."""
+class EngineService(ServesQueries):
+    """The engine's client-facing operations (the EngineLink port, in-process).
+
+    Queries are the QueryService's (``ServesQueries`` forwards every query of the link
+    table); commands and waits are written here.
+    """
 
     def __init__(
         self,
@@ -50,10 +55,11 @@ class EngineService(AnswersQueries):
         user: str | None = None,
         control_timeout: float = DEFAULT_CONTROL_TIMEOUT,
         default_lifetime: float | None = DEFAULT_LIFETIME,
+        output: JobOutputReader | None = None,
     ) -> None:
         self._store = store
         #: The read-only operations (shared with clients that read the store themselves).
-        self.queries = QueryService(store, user)
+        self.queries = QueryService(store, user, output=output)
         self._engine = engine
         self._clock = clock
         self._user = self.queries.user
@@ -68,11 +74,14 @@ class EngineService(AnswersQueries):
         name: str | None = None,
         queue: str | None = None,
         expiration_date: float | None = None,
+        working_directory: str | None = None,
     ) -> int:
         """Validate, persist, start; invalid -> WorkflowError/JobError, nothing stored.
 
         Without an expiration date, the workflow expires ``default_lifetime`` seconds
-        from now (None: never).
+        from now (None: never). ``working_directory`` is the client's directory: jobs
+        without one run there. A job file or working directory that would reach the
+        engine's own files is refused (EngineFilesError), before anything is stored.
         """
         now = self._clock.now()
         if expiration_date is None and self._default_lifetime is not None:
@@ -80,6 +89,7 @@ class EngineService(AnswersQueries):
         with gc_paused():
             workflow = workflow_from_dict(document)
             compiled = validate(workflow)
+            self._engine.execution.launcher.check_files(workflow, working_directory)
             jobs = [
                 NewJob(index, job.name or f"job_{index}", job.priority, job.is_barrier())
                 for index, job in enumerate(compiled.jobs)
@@ -93,15 +103,21 @@ class EngineService(AnswersQueries):
                 queue=queue,
                 expiration_date=expiration_date,
                 submission_date=now,
+                working_directory=working_directory,
             )
         )
         workflow.wf_id = submitted.workflow_id
         self._engine.add_workflow(
-            submitted.workflow_id, workflow, compiled, submitted.job_ids, queue
+            submitted.workflow_id,
+            workflow,
+            compiled,
+            submitted.job_ids,
+            queue,
+            working_directory=working_directory,
         )
         return submitted.workflow_id
 
-    # -- queries: AnswersQueries, from the QueryService (both processes answer alike) ---
+    # -- queries: ServesQueries, from the QueryService (both processes answer alike) ----
 
     def query_service(self) -> QueryService:
         return self.queries
@@ -189,6 +205,21 @@ class EngineService(AnswersQueries):
             return True
 
         return self._engine.notifier.wait_for(all_ended, _timeout(timeout), workflow_ids)
+
+    def wait_changes(
+        self, workflow_id: int, since: int | None, timeout: float = -1
+    ) -> JobChangeBatch:
+        """The jobs changed after ``since`` once there are some (or the workflow is gone:
+        UnknownObjectError), else after ``timeout`` seconds an empty batch."""
+        found: list[JobChangeBatch] = []
+
+        def changed() -> bool:
+            batch = self.queries.job_changes(workflow_id, since)
+            found[:] = [batch]
+            return bool(batch.jobs)
+
+        self._engine.notifier.wait_for(changed, _timeout(timeout), [workflow_id])
+        return found[-1]
 
     # -- lifetime -----------------------------------------------------------------------
 

@@ -51,6 +51,21 @@ class DRMError(SomaWorkflowError):
     """The scheduler (local, cluster or MPI) failed to submit, query or kill a job."""
 
 
+class EngineFilesError(JobError):
+    """Jobs whose files or working directory would reach the engine's own files (its
+    state directory: store, key, socket, journals), refused at submission.
+
+    ``problems`` names each job, field and path; the message is the first one and how
+    many more there are.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        first = problems[0] if problems else "a job file reaches the engine's files"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first + more)
+
+
 class JobValidationIssue(JobError):
     """Raised by validation with every problem found, not only the first."""
 

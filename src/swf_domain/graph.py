@@ -8,15 +8,14 @@ Every walk is iterative: recursion would hit Python's limit on a long chain of j
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import itemgetter
 from typing import Any
 
 from .errors import WorkflowError
+from .gc_pause import gc_paused
 from .model import Job, Workflow
 
 
@@ -102,18 +101,6 @@ def _as_list(value: object, field: str, report: ProblemSink) -> list[Any]:
         return list(value)
     report(field, f"{field} must be a list, not {type(value).__name__}")
     return []
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector (if it runs) for a bulk allocation of acyclic data."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _index_jobs_fast(jobs: list[Job]) -> dict[Job, int] | None:

@@ -29,13 +29,13 @@ from .errors import (
     WorkflowError,
     WorkflowValidationError,
 )
+from .gc_pause import gc_paused
 from .graph import (
     CompiledWorkflow,
     compile_collecting,
     cycle_message,
     describe_job,
     find_cycles,
-    gc_paused,
 )
 from .job_rules import job_problems
 from .link_functions import resolve_link_function

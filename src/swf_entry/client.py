@@ -8,7 +8,6 @@ mode (embedded, local daemon, remote) behaves the same.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
 from swf_app.link import EngineLink
+from swf_app.read_models import STREAMS, JobProgress, soma_job_entry
 from swf_domain import serialization
 from swf_domain.custom_jobs import (
     CrossValidationFoldJob,
@@ -149,7 +149,11 @@ class WorkflowController:
             validate(workflow)
             raise
         workflow_id = self._link.submit_workflow(
-            document, name if name is not None else workflow.name, queue, _to_epoch(expiration_date)
+            document,
+            name if name is not None else workflow.name,
+            queue,
+            _to_epoch(expiration_date),
+            _submit_directory(),
         )
         workflow.wf_id = workflow_id
         return workflow_id
@@ -185,15 +189,14 @@ class WorkflowController:
         return self._link.workflow_status(workflow_id)
 
     def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
-        jobs, transfers, status, queue, temporaries = self._link.workflow_elements_status(
-            workflow_id, with_drms_id
-        )
+        """soma's shape: (jobs, transfers, workflow status, queue, temporary paths)."""
+        progress = self._link.workflow_elements_status(workflow_id, with_drms_id)
         key = (workflow_id, with_drms_id)
-        rows = _convert_job_rows(jobs, self._converted_rows.pop(key, None))
-        self._converted_rows[key] = (jobs, rows)
+        rows = _soma_job_rows(progress.jobs, with_drms_id, self._converted_rows.pop(key, None))
+        self._converted_rows[key] = (progress.jobs, rows)
         while len(self._converted_rows) > _CONVERTED_WORKFLOWS:
             del self._converted_rows[next(iter(self._converted_rows))]  # least recent
-        return (rows, list(transfers), status, queue, list(temporaries))
+        return (rows, [], progress.status, progress.queue, [])
 
     def job_status(self, job_id: int) -> str:
         return self._link.job_status(job_id)
@@ -211,11 +214,11 @@ class WorkflowController:
         stderr_file_path: str | None = None,
         buffer_size: int = 256 * 1024,
     ) -> None:
-        """Copy the job's stdout (and stderr) files to the given paths."""
-        stdout, stderr = self._link.job_files(job_id)
-        _copy_or_empty(stdout, stdout_file_path)
+        """Copy the job's stdout (and stderr) to the given paths, read through the link (the
+        job's files may be on another machine)."""
+        _copy_output(self._link, job_id, "stdout", stdout_file_path)
         if stderr_file_path is not None:
-            _copy_or_empty(stderr, stderr_file_path)
+            _copy_output(self._link, job_id, "stderr", stderr_file_path)
 
     def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
         return self._link.get_job_output_params(job_id)
@@ -224,12 +227,13 @@ class WorkflowController:
         """Print every failed job of the workflow with its exit info and output files."""
         for job_id in Helper.list_failed_jobs(workflow_id, self):
             status = self.job_termination_status(job_id)
-            stdout, stderr = self._link.job_files(job_id)
+            files = self._link.job_files(job_id)
             print(f"job {job_id}: {self.job_status(job_id)} {status}", file=file)
-            for label, path in (("stdout", stdout), ("stderr", stderr)):
-                if path and Path(path).exists():
-                    text = Path(path).read_text(errors="replace")[-4000:]
-                    print(f"--- {label} ({path}) ---\n{text}", file=file)
+            for stream, path in zip(STREAMS, files, strict=True):
+                chunk = self._link.read_job_output(job_id, stream, -_LOGGED_TAIL)
+                if chunk.size is not None:
+                    text = chunk.data.decode(errors="replace")
+                    print(f"--- {stream} ({path}) ---\n{text}", file=file)
 
     # -- control ------------------------------------------------------------------------
 
@@ -297,45 +301,42 @@ _NO_STANDALONE_TRANSFERS = (
 
 #: Workflows whose converted rows a controller keeps for its next answer.
 _CONVERTED_WORKFLOWS = 4
-#: (rows as the link returned them, the same rows with datetimes)
-_ConvertedRows = tuple[Sequence[Any], list[tuple[Any, ...]]]
+#: (read models as the link returned them, the same jobs as soma's rows)
+_ConvertedRows = tuple[Sequence[JobProgress], list[tuple[Any, ...]]]
+#: Bytes of each output file ``log_failed_workflow`` prints (the end of it).
+_LOGGED_TAIL = 4000
 
 
-def _convert_job_rows(
-    jobs: Sequence[Any], previous: _ConvertedRows | None
+def _soma_job_rows(
+    jobs: Sequence[JobProgress], with_drms_id: bool, previous: _ConvertedRows | None
 ) -> list[tuple[Any, ...]]:
-    """soma's job rows with datetimes instead of epoch floats.
+    """soma's job rows (dates as datetimes) from the link's read models.
 
-    A local link answers from a cache that hands back the same row object for a job that
-    did not change, so a row seen in the previous answer is reused rather than converted
-    again: polling a million-job workflow converts only what changed.
+    A local link answers from a cache that hands back the same object for a job that did
+    not change, so a job seen in the previous answer reuses its row rather than being
+    converted again: polling a million-job workflow converts only what changed.
     """
-    old_rows, old_converted = previous if previous is not None else ((), [])
-    reuse = len(old_rows) == len(jobs)
+    old_jobs, old_rows = previous if previous is not None else ((), [])
+    reuse = len(old_jobs) == len(jobs)
     result: list[tuple[Any, ...]] = []
-    for index, entry in enumerate(jobs):
-        if reuse and old_rows[index] is entry:
-            result.append(old_converted[index])
-            continue
-        dates = entry[4]
-        result.append(
-            (
-                entry[0],
-                entry[1],
-                entry[2],
-                tuple(entry[3]) if entry[3] is not None else None,
-                (*(_to_datetime(d) for d in dates[:3]), *dates[3:]),
-                *entry[5:],
-            )
-        )
+    for index, job in enumerate(jobs):
+        if reuse and old_jobs[index] is job:
+            result.append(old_rows[index])
+        else:
+            result.append(soma_job_entry(job, with_drms_id, _to_datetime))
     return result
 
 
-def _copy_or_empty(source: str | None, destination: str) -> None:
-    if source and Path(source).exists():
-        shutil.copyfile(source, destination)
-    else:
-        Path(destination).write_text("")
+def _copy_output(link: EngineLink, job_id: int, stream: str, destination: str) -> None:
+    """Copy a job's stream to ``destination`` chunk by chunk (empty if it wrote nothing)."""
+    with open(destination, "wb") as target:
+        offset = 0
+        while True:
+            chunk = link.read_job_output(job_id, stream, offset)
+            target.write(chunk.data)
+            if not chunk.data or chunk.size is None or chunk.next_offset >= chunk.size:
+                return
+            offset = chunk.next_offset
 
 
 class Helper:
@@ -415,3 +416,12 @@ class Helper:
     @staticmethod
     def cpu_count() -> int:
         return os.cpu_count() or 1
+
+
+def _submit_directory() -> str | None:
+    """Where this client is: the workflow's jobs without a working directory run there
+    (None when it was removed under our feet: the engine then uses the user's home)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None

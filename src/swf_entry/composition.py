@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, cast
 from swf_adapters.config import ResourceConfig, load_config, translation_table
 from swf_app.link import EngineLink
 from swf_domain.errors import ConfigurationError, EngineError
-from swf_domain.model import FileTransfer
 
 if TYPE_CHECKING:
     from swf_adapters.transport.pyro.client import PyroEngineLink
@@ -125,18 +124,15 @@ def _check_supported(config: ResourceConfig) -> None:
         )
 
 
-def _local_transfer_path(_workflow_id: int, transfer: FileTransfer) -> str:
-    """On the local resource a FileTransfer is used in place: its engine path is its client path."""
-    return transfer.client_path or ""
-
-
 def build_service(
     config: ResourceConfig, link_class: type[EngineService] | None = None
 ) -> EngineService:
     """An engine (started) and its service for ``config``: store, local scheduler, workspace."""
     from swf_adapters.schedulers.local import LocalScheduler
     from swf_adapters.store import open_store
+    from swf_adapters.transfer.in_place import InPlaceStager
     from swf_adapters.workspace.local import LocalWorkspace
+    from swf_adapters.workspace.output_reader import LocalOutputReader
     from swf_app.engine import Engine
     from swf_app.service import EngineService
     from swf_app.system_clock import SystemClock
@@ -152,13 +148,13 @@ def build_service(
         store,
         scheduler,
         clock,
-        LocalWorkspace(config.state_dir),
+        LocalWorkspace(config.state_dir, [file for file in [config.database_file] if file]),
         queue_limits=config.running_jobs_limits or None,
         translations=translations,
-        transfer_location=_local_transfer_path,
+        transfer_location=InPlaceStager().engine_path,
     )
     engine.start()
-    return (link_class or EngineService)(store, engine, clock)
+    return (link_class or EngineService)(store, engine, clock, output=LocalOutputReader())
 
 
 def build_engine_service(
@@ -205,12 +201,17 @@ def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
     from swf_entry.split_link import SplitLink
 
     commands = _daemon_link(config)
-    return SplitLink(partial(_client_queries, config), commands, keep_alive=commands.ping)
+    # Both links serve the operations table generically (``__getattr__``): the casts tell
+    # the type checker what the table guarantees.
+    split = SplitLink(
+        partial(_client_queries, config), cast(EngineLink, commands), keep_alive=commands.ping
+    )
+    return cast(EngineLink, split)
 
 
 def _daemon_link(config: ResourceConfig) -> PyroEngineLink:
     """The command link to the daemon of ``config`` (started first if none answers)."""
-    from swf_entry.daemon import local_engine_link
+    from swf_adapters.transport.pyro.local_daemon import local_engine_link
 
     idle = config.engine_idle_timeout
     return local_engine_link(
@@ -225,11 +226,12 @@ def _client_queries(config: ResourceConfig) -> tuple[QueryService, Callable[[], 
     """Queries read in this process (monitors polling big workflows would starve the
     daemon), from the database the daemon writes: the one build_engine_service opens."""
     from swf_adapters.store import open_store
+    from swf_adapters.workspace.output_reader import LocalOutputReader
     from swf_app.queries import QueryService
 
     resolved = daemon_config(config.state_dir, config.config_file, config.resource_id)
     store = open_store(resolved.database_url)
-    return QueryService(store), store.close
+    return QueryService(store, output=LocalOutputReader()), store.close
 
 
 class _StartedOnDemand:
@@ -257,15 +259,16 @@ def open_reader(options: ClientOptions) -> tuple[Any, int | None]:
     engine (to follow jobs that ended meanwhile), so then one is started, as any client
     would, and its pid returned so that the command can say so.
     """
+    from swf_adapters.transport.pyro.local_daemon import live_endpoint
     from swf_entry.client import WorkflowController
-    from swf_entry.daemon import live_endpoint
     from swf_entry.split_link import SplitLink
 
     config = resource_config(options)
     _check_supported(config)
     if _wants_embedded(config) or live_endpoint(config.state_dir) is not None:
         return open_controller(options), None
-    reader = SplitLink(partial(_client_queries, config), cast(EngineLink, _StartedOnDemand(config)))
+    split = SplitLink(partial(_client_queries, config), cast(EngineLink, _StartedOnDemand(config)))
+    reader = cast(EngineLink, split)
     if not _unfinished(reader):
         return WorkflowController.from_link(reader), None
     reader.close()
@@ -280,7 +283,12 @@ def _unfinished(link: EngineLink) -> list[int]:
 
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:
     """An engine in this process, once it holds the state directory's engine lock."""
-    from swf_entry.daemon import EngineLayout, live_endpoint, lock_holder, take_engine_lock
+    from swf_adapters.transport.pyro.local_daemon import (
+        EngineLayout,
+        live_endpoint,
+        lock_holder,
+        take_engine_lock,
+    )
     from swf_entry.embedded import EmbeddedLink
 
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -340,7 +348,7 @@ def open_controller(options: ClientOptions, embedded: bool = False) -> Any:
 
 
 def engine_start(options: ClientOptions) -> dict[str, Any]:
-    from swf_entry.daemon import engine_status, ensure_engine
+    from swf_adapters.transport.pyro.local_daemon import engine_status, ensure_engine
 
     config = resource_config(options)
     _check_supported(config)
@@ -358,12 +366,12 @@ def engine_start(options: ClientOptions) -> dict[str, Any]:
 
 
 def engine_stop(options: ClientOptions) -> bool:
-    from swf_entry.daemon import stop_engine
+    from swf_adapters.transport.pyro.local_daemon import stop_engine
 
     return stop_engine(resource_config(options).state_dir)
 
 
 def engine_status(options: ClientOptions) -> dict[str, Any] | None:
-    from swf_entry.daemon import engine_status as status
+    from swf_adapters.transport.pyro.local_daemon import engine_status as status
 
     return status(resource_config(options).state_dir)

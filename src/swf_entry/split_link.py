@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from swf_app.link import EngineLink
-from swf_app.queries import AnswersQueries, QueryService
+from swf_app.link import EngineLink, Kind, operation
+from swf_app.queries import QueryService
 
 
-class SplitLink(AnswersQueries):
+class SplitLink:
     """An ``EngineLink``: reads from a ``QueryService``, everything else through ``commands``.
+
+    Served from the link table (``swf_app.link.OPERATIONS``): an operation of kind
+    ``query`` is answered here, any other is forwarded, so it has no per-operation code.
 
     ``open_queries`` returns the QueryService and the function that releases what it reads
     from (the client's store connection); it is called once, on the first query.
@@ -66,51 +69,25 @@ class SplitLink(AnswersQueries):
                 self._queries, self._release = self._open_queries()
             return self._queries
 
-    # -- submission -------------------------------------------------------------------
-    def submit_workflow(
-        self,
-        document: dict[str, Any],
-        name: str | None,
-        queue: str | None,
-        expiration_date: float | None,
-    ) -> int:
-        return self.commands.submit_workflow(document, name, queue, expiration_date)
-
-    # -- queries: AnswersQueries, from the lazily opened QueryService -------------------
+    # -- the link table: queries here, everything else to the engine -------------------
 
     def query_service(self) -> QueryService:
         self._engine_checked()
         return self.queries
 
-    # -- control ----------------------------------------------------------------------
-    def stop_workflow(self, workflow_id: int) -> bool:
-        return self.commands.stop_workflow(workflow_id)
-
-    def restart_workflow(self, workflow_id: int, queue: str | None = None) -> bool:
-        return self.commands.restart_workflow(workflow_id, queue)
+    def __getattr__(self, name: str) -> Any:
+        """Queries from the local QueryService, commands and waits from the engine."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if operation(name).kind is Kind.QUERY:
+            return getattr(self.query_service(), name)
+        return getattr(self.commands, name)
 
     def delete_workflow(self, workflow_id: int, force: bool = True) -> bool:
         deleted = self.commands.delete_workflow(workflow_id, force)
         if self._queries is not None:
-            self._queries.forget(workflow_id)
+            self._queries.forget(workflow_id)  # free its cache now, not at the next read
         return deleted
-
-    def stop_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
-        return self.commands.stop_jobs(workflow_id, job_ids)
-
-    def restart_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
-        return self.commands.restart_jobs(workflow_id, job_ids)
-
-    def change_workflow_expiration_date(
-        self, workflow_id: int, expiration_date: float | None
-    ) -> bool:
-        return self.commands.change_workflow_expiration_date(workflow_id, expiration_date)
-
-    def wait_workflow(self, workflow_id: int, timeout: float = -1) -> bool:
-        return self.commands.wait_workflow(workflow_id, timeout)
-
-    def wait_job(self, job_ids: Sequence[int], timeout: float = -1) -> bool:
-        return self.commands.wait_job(job_ids, timeout)
 
     # -- lifetime ---------------------------------------------------------------------
     def close(self) -> None:

@@ -74,7 +74,8 @@ class SwfHome:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.files = root / "files"
+        # Beside the state directory, not in it: no job may run in the engine's files.
+        self.files = root.with_name(root.name + "-files")
         self.files.mkdir(parents=True, exist_ok=True)
         (root / "user").mkdir(exist_ok=True)
 
@@ -187,6 +188,7 @@ class SwfHome:
             with contextlib.suppress(psutil.Error):
                 process.send_signal(signal.SIGKILL)
         shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.files, ignore_errors=True)
         assert not leftovers, f"processes left behind: {leftovers}"
 
 

@@ -23,6 +23,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from swf_app.read_models import (
+    JobChangeBatch,
+    JobFiles,
+    JobProgress,
+    JobTermination,
+    OutputChunk,
+    WorkflowInfo,
+    WorkflowProgress,
+)
 from swf_domain.errors import (
     ConfigurationError,
     SerializationError,
@@ -31,6 +40,7 @@ from swf_domain.errors import (
 )
 
 IN_PROGRESS = "workflow_in_progress"
+FAKE_JOB = JobProgress(1, "done", None, "finished_regularly", 0, None, None, 10.0, 11.0, 12.0, "7")
 DONE = "workflow_done"
 
 
@@ -77,6 +87,7 @@ class FakeEngineService:
         name: str | None,
         queue: str | None,
         expiration_date: float | None,
+        working_directory: str | None = None,
     ) -> int:
         self._count()
         if document.get("invalid"):
@@ -102,13 +113,11 @@ class FakeEngineService:
         document: dict[str, Any] = self._workflow(workflow_id)["document"]
         return document
 
-    def workflows(
-        self, workflow_ids: Sequence[int] | None = None
-    ) -> dict[int, tuple[str | None, float | None]]:
+    def workflows(self, workflow_ids: Sequence[int] | None = None) -> dict[int, WorkflowInfo]:
         self._count()
         ids = list(self._workflows) if workflow_ids is None else list(workflow_ids)
         return {
-            i: (self._workflow(i)["name"], self._workflow(i)["expiration"])
+            i: WorkflowInfo(self._workflow(i)["name"], self._workflow(i)["expiration"])
             for i in ids
             if i in self._workflows
         }
@@ -120,11 +129,33 @@ class FakeEngineService:
         status: str = self._workflow(workflow_id)["status"]
         return status
 
-    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
+    def workflow_elements_status(
+        self, workflow_id: int, with_drms_id: bool = True
+    ) -> WorkflowProgress:
         self._count()
         workflow = self._workflow(workflow_id)
-        jobs = [(1, "done", "finished_regularly", (0, None, None, None), 10.0, None, None)]
-        return (jobs, [], workflow["status"], workflow["queue"], [])
+        return WorkflowProgress(workflow_id, workflow["status"], workflow["queue"], [FAKE_JOB])
+
+    def job_changes(self, workflow_id: int, since: int | None = None) -> JobChangeBatch:
+        self._count()
+        workflow = self._workflow(workflow_id)
+        jobs = [FAKE_JOB] if since is None else []
+        return JobChangeBatch(workflow_id, 7, workflow["status"], jobs)
+
+    def wait_changes(
+        self, workflow_id: int, since: int | None, timeout: float = -1
+    ) -> JobChangeBatch:
+        self._count()
+        with self._condition:
+            self._condition.wait(max(0.0, min(timeout, 0.5)))
+        return self.job_changes(workflow_id, since)
+
+    def read_job_output(
+        self, job_id: int, stream: str = "stdout", offset: int = 0, limit: int = 1 << 20
+    ) -> OutputChunk:
+        self._count()
+        data = bytes(range(256))[offset : offset + limit]
+        return OutputChunk(data, offset, offset + len(data), 256, True)
 
     def job_status(self, job_id: int) -> str:
         self._count()
@@ -132,15 +163,13 @@ class FakeEngineService:
             raise RuntimeError("fake engine crashed on job 666")
         return "done"
 
-    def job_termination_status(
-        self, job_id: int
-    ) -> tuple[str, int | None, int | None, str | None] | None:
+    def job_termination_status(self, job_id: int) -> JobTermination:
         self._count()
-        return ("finished_regularly", 0, None, "1.5")
+        return JobTermination("finished_regularly", 0, None, "1.5")
 
-    def job_files(self, job_id: int) -> tuple[str | None, str | None]:
+    def job_files(self, job_id: int) -> JobFiles:
         self._count()
-        return (f"/tmp/job{job_id}.out", None)
+        return JobFiles(f"/tmp/job{job_id}.out", None)
 
     def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
         self._count()

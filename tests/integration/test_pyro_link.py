@@ -15,6 +15,13 @@ import pytest
 
 from swf_adapters.transport.pyro import PyroEngineLink, engine_uri
 from swf_adapters.transport.pyro.private_files import read_key
+from swf_app.read_models import (
+    JobChangeBatch,
+    JobProgress,
+    JobTermination,
+    OutputChunk,
+    WorkflowProgress,
+)
 from swf_domain.errors import (
     EngineError,
     SerializationError,
@@ -28,6 +35,7 @@ from tests.integration.engine_daemon_fixtures import (
     engine_state_dir,
     wait_until,
 )
+from tests.integration.pyro_fake_service import FAKE_JOB
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -67,12 +75,20 @@ def test_round_trip_keeps_plain_data_shapes(link: PyroEngineLink, endpoint: Engi
     assert link.workflows() == {workflow_id: ("wf", 1234.5)}
     assert link.workflows([workflow_id, 999]) == {workflow_id: ("wf", 1234.5)}
     assert link.workflow_status(workflow_id) == "workflow_in_progress"
-    jobs, transfers, status, queue, temporaries = link.workflow_elements_status(workflow_id)
-    assert jobs == [(1, "done", "finished_regularly", (0, None, None, None), 10.0, None, None)]
-    assert (transfers, status, queue, temporaries) == ([], "workflow_in_progress", "q1", [])
+    progress = link.workflow_elements_status(workflow_id)
+    assert progress == WorkflowProgress(workflow_id, "workflow_in_progress", "q1", [FAKE_JOB])
+    assert type(progress.jobs[0]) is JobProgress
+    assert link.workflows()[workflow_id].expiration_date == 1234.5
     assert link.job_status(3) == "done"
-    assert link.job_termination_status(3) == ("finished_regularly", 0, None, "1.5")
-    assert link.job_files(3) == ("/tmp/job3.out", None)
+    assert link.job_termination_status(3) == JobTermination("finished_regularly", 0, None, "1.5")
+    assert link.job_files(3).stdout == "/tmp/job3.out"
+    assert link.job_changes(workflow_id).jobs == [FAKE_JOB]
+    assert link.job_changes(workflow_id, since=7) == JobChangeBatch(
+        workflow_id, 7, "workflow_in_progress", []
+    )
+    assert link.wait_changes(workflow_id, 7, timeout=0.1).since == 7
+    chunk = link.read_job_output(3, "stderr", 250)
+    assert chunk == OutputChunk(bytes(range(250, 256)), 250, 256, 256, True)
     assert link.get_job_output_params(3) == {"value": 3, "nested": {"list": [1, 2.5, None]}}
     assert link.status_summary(workflow_id) == {"done": 1}
     assert link.change_workflow_expiration_date(workflow_id, None) is True
@@ -154,8 +170,9 @@ def test_serializers_other_than_serpent_are_refused(
     proxy = Pyro5.client.Proxy(engine_uri(endpoint.socket_path))
     proxy._pyroSerializer = serializer
     proxy._pyroHandshake = read_key(endpoint.key_file)
-    with pytest.raises(Pyro5.errors.SecurityError, match="serpent"):
-        proxy.workflows(None)
+    # Refused at the handshake, before the engine decodes anything the client sent.
+    with pytest.raises(Pyro5.errors.CommunicationError, match="serpent serializer only"):
+        proxy.call("workflows", "[null]")
     proxy._pyroRelease()
 
 

@@ -428,6 +428,8 @@ def test_version_1_database_is_migrated_on_open(url: str) -> None:
     try:
         assert store.status_counts(1) == {JobStatus.DONE: 2}
         assert [job.name for job in store.jobs_of(1)] == ["old_0", "old_1"]
+        old_row = store.workflow(1, with_document=True)  # v4's column, NULL for old rows
+        assert old_row is not None and old_row.working_directory is None
         assert store.add_workflow(new_workflow(1)).job_ids[0] == 3
         old_jobs = store.job_changes(1)  # v3's change feed works on v1's rows
         assert [summary[0] for summary in old_jobs.summaries] == [1, 2]
@@ -651,3 +653,20 @@ def _check_after_crash(
         return highest + 1
     finally:
         store.close()
+
+
+def test_a_workflow_keeps_the_directory_it_was_submitted_from(store: SqlAlchemyStore) -> None:
+    kept = store.add_workflow(new_workflow(2, working_directory="/home/alice/project"))
+    older = store.add_workflow(new_workflow(2))
+    row = store.workflow(kept.workflow_id, with_document=True)
+    assert row is not None and row.working_directory == "/home/alice/project"
+    row = store.workflow(older.workflow_id, with_document=True)
+    assert row is not None and row.working_directory is None
+
+
+def test_a_priority_of_64_bits_is_stored_on_every_backend(store: SqlAlchemyStore) -> None:
+    workflow = new_workflow(2)
+    extremes = (2**63 - 1, -(2**63))
+    jobs = [replace(job, priority=p) for job, p in zip(workflow.jobs, extremes, strict=True)]
+    submitted = store.add_workflow(replace(workflow, jobs=jobs))
+    assert [job.priority for job in store.jobs_of(submitted.workflow_id)] == [2**63 - 1, -(2**63)]

@@ -37,7 +37,8 @@ DOMAIN_ERRORS = [
     for cls in vars(errors).values()
     if isinstance(cls, type)
     and issubclass(cls, SomaWorkflowError)
-    and cls not in (errors.JobValidationIssue, errors.WorkflowValidationError)
+    and cls
+    not in (errors.JobValidationIssue, errors.WorkflowValidationError, errors.EngineFilesError)
 ]
 
 
@@ -54,6 +55,14 @@ def test_validation_errors_keep_every_problem() -> None:
     assert isinstance(received, WorkflowValidationError)
     assert received.problems == problems
     assert str(received) == str(WorkflowValidationError(problems))
+
+
+def test_refused_engine_files_arrive_with_every_problem() -> None:
+    problems = ["job 'a': stdout_file 'swf.db' ...", "job 'b': stdin '../key' ..."]
+    received = _through_the_wire(errors.EngineFilesError(problems))
+    assert isinstance(received, errors.EngineFilesError)
+    assert received.problems == problems
+    assert str(received) == str(errors.EngineFilesError(problems))
 
 
 def test_a_loaded_subclass_arrives_as_itself_without_unplain_attributes() -> None:

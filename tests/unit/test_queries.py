@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from swf_app.ports import JobRow, JobState, JobUpdate, NewJob, NewWorkflow, WorkflowUpdate
 from swf_app.queries import QueryService
+from swf_app.read_models import JobProgress, JobTermination, keep, soma_job_entry
 from swf_domain.errors import UnknownObjectError
 from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
 from tests.app_fakes import EPOCH, InMemoryStore
@@ -52,6 +53,13 @@ def full_read(store: InMemoryStore, workflow_id: int) -> Any:
     return (jobs, [], row.status.value, row.queue, [])
 
 
+def elements(queries: QueryService, workflow_id: int, with_drms_id: bool = True) -> Any:
+    """The read model in soma's shape, as the facade gives it (dates left as epochs)."""
+    progress = queries.workflow_elements_status(workflow_id)
+    jobs = [soma_job_entry(job, with_drms_id, keep) for job in progress.jobs]
+    return (jobs, [], progress.status, progress.queue, [])
+
+
 def ended(job_id: int, value: int = 0, at: float = EPOCH) -> JobUpdate:
     status = JobStatus.DONE if value == 0 else JobStatus.FAILED
     state = JobState(
@@ -71,11 +79,11 @@ def test_a_change_is_seen_on_the_next_call() -> None:
     store = InMemoryStore()
     workflow_id, job_ids = add(store, 5, queue="q")
     queries = QueryService(store, user=USER)
-    assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
+    assert elements(queries, workflow_id) == full_read(store, workflow_id)
     store.apply(
         [ended(job_ids[2], value=3)], [WorkflowUpdate(workflow_id, WorkflowStatus.IN_PROGRESS)]
     )
-    jobs, _, status, queue, _ = queries.workflow_elements_status(workflow_id)
+    jobs, _, status, queue, _ = elements(queries, workflow_id)
     assert status == WorkflowStatus.IN_PROGRESS.value and queue == "q"
     assert jobs[2] == (
         job_ids[2],
@@ -86,7 +94,7 @@ def test_a_change_is_seen_on_the_next_call() -> None:
         str(job_ids[2]),
     )
     assert [entry[0] for entry in jobs] == job_ids
-    assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
+    assert elements(queries, workflow_id) == full_read(store, workflow_id)
 
 
 def test_without_drms_id_entries_have_five_fields() -> None:
@@ -94,7 +102,7 @@ def test_without_drms_id_entries_have_five_fields() -> None:
     workflow_id, job_ids = add(store, 3)
     store.apply([ended(job_ids[0])])
     queries = QueryService(store, user=USER)
-    jobs = queries.workflow_elements_status(workflow_id, with_drms_id=False)[0]
+    jobs = elements(queries, workflow_id, with_drms_id=False)[0]
     assert jobs == [entry[:5] for entry in full_read(store, workflow_id)[0]]
     assert all(len(entry) == 5 for entry in jobs)
 
@@ -103,8 +111,8 @@ def test_the_result_is_a_copy_the_caller_may_change() -> None:
     store = InMemoryStore()
     workflow_id, _ = add(store, 3)
     queries = QueryService(store, user=USER)
-    queries.workflow_elements_status(workflow_id)[0].clear()
-    assert len(queries.workflow_elements_status(workflow_id)[0]) == 3
+    queries.workflow_elements_status(workflow_id).jobs.clear()
+    assert len(queries.workflow_elements_status(workflow_id).jobs) == 3
 
 
 def test_a_deleted_workflow_is_dropped_from_the_cache() -> None:
@@ -130,7 +138,7 @@ def test_the_cache_keeps_the_most_recently_used_workflows() -> None:
     queries.workflow_elements_status(ids[3])
     assert queries.cached_workflow_ids() == [ids[1], ids[3]]
     for workflow_id in ids:  # an evicted workflow is read whole again, still right
-        assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
+        assert elements(queries, workflow_id) == full_read(store, workflow_id)
 
 
 def test_other_queries_read_the_store() -> None:
@@ -187,8 +195,8 @@ def test_refreshed_results_equal_a_fresh_full_read(batches: list[Any]) -> None:
             ]
         )
         if read_now:
-            assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
-    assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
+            assert elements(queries, workflow_id) == full_read(store, workflow_id)
+    assert elements(queries, workflow_id) == full_read(store, workflow_id)
 
 
 def test_concurrent_readers_see_every_change() -> None:
@@ -201,7 +209,7 @@ def test_concurrent_readers_see_every_change() -> None:
     def poll() -> None:
         try:
             while not stop.is_set():
-                jobs = queries.workflow_elements_status(workflow_id)[0]
+                jobs = elements(queries, workflow_id)[0]
                 assert [entry[0] for entry in jobs] == job_ids
         except BaseException as error:  # reported by the main thread
             failures.append(error)
@@ -215,4 +223,34 @@ def test_concurrent_readers_see_every_change() -> None:
     for thread in threads:
         thread.join()
     assert failures == []
-    assert queries.workflow_elements_status(workflow_id) == full_read(store, workflow_id)
+    assert elements(queries, workflow_id) == full_read(store, workflow_id)
+
+
+def test_the_read_models_are_typed() -> None:
+    store = InMemoryStore()
+    workflow_id, job_ids = add(store, 2, queue="q")
+    store.apply([ended(job_ids[0], value=3)])
+    queries = QueryService(store, user=USER)
+    progress = queries.workflow_elements_status(workflow_id)
+    assert progress.workflow_id == workflow_id and progress.queue == "q"
+    assert progress.jobs[0] == JobProgress(
+        job_ids[0], "failed", "q", "finished_regularly", 3, None, None,
+        EPOCH, EPOCH + 1, EPOCH + 2, str(job_ids[0]),
+    )  # fmt: skip
+    assert progress.jobs[0].termination == JobTermination("finished_regularly", 3, None, None)
+    assert queries.job_termination_status(job_ids[0]) == progress.jobs[0].termination
+    assert queries.workflows()[workflow_id].name == "w2"
+    assert queries.job_files(job_ids[0]).stdout is None
+
+
+def test_the_change_feed_gives_only_what_changed_after_since() -> None:
+    store = InMemoryStore()
+    workflow_id, job_ids = add(store, 3)
+    queries = QueryService(store, user=USER)
+    first = queries.job_changes(workflow_id)
+    assert [job.job_id for job in first.jobs] == job_ids
+    assert queries.job_changes(workflow_id, first.since).jobs == []
+    store.apply([ended(job_ids[1])])
+    later = queries.job_changes(workflow_id, first.since)
+    assert [(job.job_id, job.status) for job in later.jobs] == [(job_ids[1], "done")]
+    assert later.since > first.since

@@ -65,12 +65,15 @@ def test_document_queries_and_shapes() -> None:
             f"/ws/jobs/{wf_id}/{a_id}.err",
         )
         assert service.status_summary(wf_id) == {"done": 2}
-        jobs, transfers, status, queue, temporaries = service.workflow_elements_status(wf_id)
-        assert status == "workflow_done" and queue is None and transfers == temporaries == []
-        first = jobs[0]
-        assert first[:4] == (a_id, "done", None, ("finished_regularly", 0, None, None))
-        assert first[4][0] == EPOCH and len(first) == 6
-        assert len(service.workflow_elements_status(wf_id, with_drms_id=False)[0][0]) == 5
+        progress = service.workflow_elements_status(wf_id)
+        assert progress.status == "workflow_done" and progress.queue is None
+        first = progress.jobs[0]
+        assert (first.job_id, first.status, first.queue) == (a_id, "done", None)
+        assert first.termination == ("finished_regularly", 0, None, None)
+        assert first.submitted == EPOCH
+        batch = service.job_changes(wf_id)
+        assert batch.jobs == progress.jobs and batch.status == "workflow_done"
+        assert service.wait_changes(wf_id, batch.since, 0.05).jobs == []
 
 
 def test_not_finished_job_termination_status_is_all_none() -> None:
@@ -91,6 +94,9 @@ def test_not_finished_job_termination_status_is_all_none() -> None:
         lambda s: s.job_status(4242),
         lambda s: s.job_termination_status(4242),
         lambda s: s.job_files(4242),
+        lambda s: s.read_job_output(4242),
+        lambda s: s.job_changes(4242),
+        lambda s: s.wait_changes(4242, None, 0),
         lambda s: s.get_job_output_params(4242),
         lambda s: s.stop_workflow(4242),
         lambda s: s.restart_workflow(4242),

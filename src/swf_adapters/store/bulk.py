@@ -10,10 +10,8 @@ reserved words in SQLite or PostgreSQL are used.
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import Any
 
@@ -61,23 +59,6 @@ def placeholder(connection: Connection) -> str:
 
 def is_postgresql(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building a million acyclic objects.
-
-    Each young-generation collection would rescan the growing list; pausing it makes
-    building the rows of a million-job workflow several times faster. The previous
-    state is restored, and reference counting still frees everything as usual.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _cursor(connection: Connection) -> Any:

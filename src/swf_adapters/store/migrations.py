@@ -22,7 +22,7 @@ from swf_adapters.store.database import is_sqlite, write_transaction
 from swf_domain.errors import ConfigurationError
 
 #: The version this code reads and writes.
-LATEST_VERSION = 3
+LATEST_VERSION = 4
 
 #: Key of the PostgreSQL advisory lock taken while creating or migrating the schema.
 _PG_SCHEMA_LOCK_KEY = 0x5357_4600
@@ -51,8 +51,17 @@ def _v2_to_v3(connection: Connection) -> None:
     connection.execute(schema.counters.insert().values(name="change", next_value=1))
 
 
+def _v3_to_v4(connection: Connection) -> None:
+    """v4: each workflow keeps the directory its client submitted from, where its jobs
+    without a working directory run (NULL for older workflows: see WorkflowRow); and a
+    job's priority is 64-bit on PostgreSQL too (SQLite's INTEGER already is)."""
+    connection.exec_driver_sql("ALTER TABLE swf_workflows ADD COLUMN working_directory TEXT")
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("ALTER TABLE swf_jobs ALTER COLUMN priority TYPE BIGINT")
+
+
 #: ``MIGRATIONS[n]`` upgrades a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def describe(engine: Engine) -> str:

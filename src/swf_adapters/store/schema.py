@@ -89,6 +89,10 @@ jobs = sa.Table(
     sa.UniqueConstraint("workflow_id", "job_index", name="uq_swf_jobs_workflow_index"),
 )
 
+#: Columns that migrations added after version 1, usable in statements (the tables above
+#: keep their version-1 shape: see ``migrations``).
+workflow_working_directory = sa.column("working_directory", sa.Text)
+
 #: The JobState columns, in JobState's field order (one UPDATE writes them all).
 JOB_STATE_COLUMNS: tuple[str, ...] = (
     "status",

@@ -58,6 +58,7 @@ from swf_domain.errors import (
     UnknownObjectError,
     WorkflowError,
 )
+from swf_domain.gc_pause import gc_paused
 from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
 
 _JOB_STATUS = {status.value: status for status in JobStatus}
@@ -85,6 +86,11 @@ _JOB_COLUMNS = (
     _J.priority,
     _J.is_barrier,
     *(schema.jobs.c[name] for name in schema.JOB_STATE_COLUMNS),
+)
+
+#: A migrated column: set after the version-1 insert, in the same transaction.
+_SET_WORKING_DIRECTORY = sa.text(
+    "UPDATE swf_workflows SET working_directory = :directory WHERE workflow_id = :workflow_id"
 )
 
 _UPDATE_WORKFLOW_STATUS = (
@@ -160,7 +166,12 @@ class SqlAlchemyStore:
                     document=_json_literal(connection, document),
                 )
             )
-            with bulk.gc_paused():
+            if workflow.working_directory is not None:
+                connection.execute(
+                    _SET_WORKING_DIRECTORY,
+                    {"workflow_id": workflow_id, "directory": workflow.working_directory},
+                )
+            with gc_paused():
                 bulk.insert_jobs(
                     connection, _new_job_rows(workflow.jobs, workflow_id, first_job_id)
                 )
@@ -204,16 +215,17 @@ class SqlAlchemyStore:
     # -- reads ------------------------------------------------------------------------
 
     def workflow(self, workflow_id: int, with_document: bool = False) -> WorkflowRow | None:
-        columns = (*_WORKFLOW_COLUMNS, _W.document) if with_document else _WORKFLOW_COLUMNS
+        columns: tuple[sa.ColumnElement[Any], ...] = _WORKFLOW_COLUMNS
+        if with_document:
+            columns = (*columns, _W.document, schema.workflow_working_directory)
         with read_transaction(self._engine) as connection:
-            row = connection.execute(
-                sa.select(*columns).where(_W.workflow_id == workflow_id)
-            ).first()
+            query = sa.select(*columns).select_from(schema.workflows)
+            row = connection.execute(query.where(_W.workflow_id == workflow_id)).first()
         if row is None:
             return None
         result = _workflow_row(row)
         if with_document:
-            result.document = row[-1]
+            result.document, result.working_directory = row[-2], row[-1]
         return result
 
     def workflows(
@@ -229,7 +241,7 @@ class SqlAlchemyStore:
         return [_workflow_row(row) for row in rows]
 
     def jobs_of(self, workflow_id: int) -> list[JobRow]:
-        with bulk.gc_paused():
+        with gc_paused():
             with read_transaction(self._engine) as connection:
                 rows = bulk.read_jobs(connection, workflow_id, bulk.JOB_ROW_COLUMNS)
             return [_job_row(row) for row in rows]
@@ -242,7 +254,7 @@ class SqlAlchemyStore:
         if found is None:
             return None
         first_job_id, joined = found
-        with bulk.gc_paused():
+        with gc_paused():
             statuses = list(map(_JOB_STATUS.__getitem__, joined.split(","))) if joined else []
         return JobStatusList(first_job_id, statuses)
 
@@ -250,7 +262,7 @@ class SqlAlchemyStore:
         """What a monitor shows of each job (status, exit info, dates, scheduler id, queue),
         in index order, as plain tuples: ``jobs_of`` without the names, JSON and files."""
         status_of, exit_of = _JOB_STATUS, _EXIT_STATUS
-        with bulk.gc_paused():
+        with gc_paused():
             with read_transaction(self._engine) as connection:
                 rows = bulk.read_jobs(connection, workflow_id, bulk.SUMMARY_COLUMNS)
             return [
@@ -273,7 +285,7 @@ class SqlAlchemyStore:
         columns = bulk.SUMMARY_COLUMNS
         status_of, exit_of = _JOB_STATUS, _EXIT_STATUS
         counter = schema.counters.c
-        with bulk.gc_paused():
+        with gc_paused():
             with read_transaction(self._engine) as connection:
                 head = connection.execute(
                     sa.select(counter.next_value - 1).where(counter.name == "change")

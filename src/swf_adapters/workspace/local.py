@@ -5,7 +5,12 @@ Layout (one directory per workflow, so deleting a workflow is two ``rmtree``)::
     <state_dir>/jobs/<workflow_id>/<job_id>.out|.err|.inputs.json|.outputs.json
     <state_dir>/tmp/<workflow_id>/<key><suffix>
 
-Only the engine thread calls it: the cache of directories already made needs no lock.
+Only the engine thread calls it: the cache of directories already made needs no lock
+(``refusal`` and ``default_working_directory`` read nothing mutable: any thread).
+
+The rest of the state directory (the store, the daemon's key and socket, the job host's
+journal) is the engine's own: ``refusal`` keeps jobs' files and working directories out
+of it, and out of a SQLite store kept elsewhere.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +33,23 @@ ENV_BUILDER_TIMEOUT = 120.0
 class LocalWorkspace:
     """Workspace port on a local (or shared) filesystem."""
 
-    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str],
+        engine_files: Iterable[str | os.PathLike[str]] = (),
+    ) -> None:
+        """``engine_files``: files of the engine outside ``state_dir`` that jobs must not
+        reach either (a SQLite store kept elsewhere; its -wal/-shm/-journal go with it)."""
         self._root = Path(state_dir)
         self._made: set[Path] = set()
+        self._real_root = os.path.realpath(state_dir)
+        #: The areas of the state directory made for jobs (see the module docstring).
+        self._open_areas = tuple(os.path.join(self._real_root, area) for area in ("jobs", "tmp"))
+        self._engine_files = frozenset(
+            os.path.realpath(str(file)) + suffix
+            for file in engine_files
+            for suffix in ("", "-wal", "-shm", "-journal")
+        )
 
     # -- paths --------------------------------------------------------------------------
 
@@ -125,6 +145,21 @@ class LocalWorkspace:
             self._made.discard(directory)
             shutil.rmtree(directory, ignore_errors=True)
 
+    # -- what jobs may touch ------------------------------------------------------------
+
+    def default_working_directory(self) -> str:
+        return os.path.expanduser("~")
+
+    def refusal(self, path: str) -> str | None:
+        real = os.path.realpath(path)
+        if real in self._engine_files:
+            return f"{real}, the engine's database"
+        if not _is_within(real, self._real_root):
+            return None
+        if any(_is_within(real, area) for area in self._open_areas):
+            return None
+        return f"{real}, inside the engine's state directory {self._real_root}"
+
     # -- internals ----------------------------------------------------------------------
 
     def _job_dir(self, workflow_id: int) -> Path:
@@ -160,3 +195,8 @@ def _safe_name(name: str) -> str:
     """A single path component: separators and parent references cannot escape the dir."""
     cleaned = name.replace(os.sep, "_").replace("/", "_")
     return "_" if cleaned in ("", ".", "..") else cleaned
+
+
+def _is_within(path: str, directory: str) -> bool:
+    """``path`` is ``directory`` or below it (both real, absolute paths)."""
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)

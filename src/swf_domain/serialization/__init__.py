@@ -70,13 +70,11 @@ fields: codecs, defaults, when written), ``_paths`` (special path tables), ``_cl
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from ..errors import SerializationError
+from ..gc_pause import gc_paused
 from ..model import Workflow
 from ._classes import BARRIER_CLASS, JOB_CLASS, job_class_for, register_job_class, soma_class_name
 from ._paths import REFERENT_KEY
@@ -99,30 +97,13 @@ __all__ = [
 ]
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Cyclic GC off while building millions of acyclic dicts and lists.
-
-    Every 700 new containers CPython runs a collection, and the older generations get
-    walked over and over while the document grows: that doubles the time of a
-    million-job workflow for nothing, as nothing built here is a cycle.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def workflow_to_dict(workflow: Workflow) -> dict[str, Any]:
     """``workflow`` as soma-workflow's JSON document (a dict ready for ``json.dumps``).
 
     Raises SerializationError naming the element and field that cannot be written.
     """
     try:
-        with _gc_paused():
+        with gc_paused():
             return Writer(workflow).write()
     except RecursionError:
         raise SerializationError(
@@ -136,7 +117,7 @@ def workflow_from_dict(doc: Any, source: str = "<document>") -> Workflow:
     Raises SerializationError naming ``source``, the element and the field at fault.
     """
     try:
-        with _gc_paused():
+        with gc_paused():
             return Reader(doc, source).read()
     except RecursionError:
         raise SerializationError(f"{source}: document nested too deeply") from None
@@ -147,14 +128,14 @@ def dumps(workflow: Workflow, indent: int | None = None) -> str:
 
     soma-workflow indents by 4; the default (no indentation) is several times faster.
     """
-    with _gc_paused():
+    with gc_paused():
         return json.dumps(workflow_to_dict(workflow), indent=indent)
 
 
 def loads(text: str | bytes, source: str = "<string>") -> Workflow:
     """The workflow in JSON ``text`` (``Helper.unserialize`` without the file)."""
     try:
-        with _gc_paused():
+        with gc_paused():
             doc = json.loads(text)
     except json.JSONDecodeError as error:
         raise SerializationError(

@@ -47,6 +47,7 @@ from swf_domain.model import Workflow
 from swf_entry.cli import display
 
 if TYPE_CHECKING:
+    from swf_app.link import EngineLink
     from swf_entry.client import WorkflowController
     from swf_entry.composition import ClientOptions
 
@@ -322,29 +323,11 @@ def snapshot(
 ) -> display.WorkflowSnapshot:
     """The workflow's state now; pass ``names`` (job_names) when polling, so that the
     whole workflow is not fetched again at every refresh."""
-    jobs, _transfers, status, queue, _temps = wfc.workflow_elements_status(workflow_id)
+    progress = wfc.link.workflow_elements_status(workflow_id)
     if names is None:
         names = job_names(wfc, workflow_id)
     name = wfc.workflows([workflow_id]).get(workflow_id, (None, None))[0]
-    views = []
-    for entry in jobs:
-        exit_info = entry[3] or (None, None, None, None)
-        dates = entry[4]
-        views.append(
-            display.JobView(
-                job_id=entry[0],
-                name=names.get(entry[0], str(entry[0])),
-                status=entry[1],
-                exit_status=exit_info[0],
-                exit_value=exit_info[1],
-                term_signal=exit_info[2],
-                submitted=dates[0],
-                started=dates[1],
-                ended=dates[2],
-            )
-        )
-    views.sort(key=lambda view: view.job_id)
-    return display.WorkflowSnapshot(workflow_id, name, status, queue, views)
+    return display.WorkflowSnapshot.of(progress, name, names)
 
 
 # -- commands --------------------------------------------------------------------------
@@ -521,7 +504,7 @@ def wait(
     with controller() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         snap = _watch(wfc, workflow_id, None if timeout is not None and timeout < 0 else timeout)
-        _finish(snap, as_json, timed_out=not _is_done(snap), files=wfc.link.job_files)
+        _finish(snap, as_json, timed_out=not _is_done(snap), link=wfc.link)
 
 
 @app.command()
@@ -555,22 +538,17 @@ def logs(
         if not follow and _has_not_run(wfc, job_id, status):
             return
 
-        def output_path() -> str | None:
-            files = guarded(lambda: wfc.link.job_files(job_id))
-            return files[1] if stderr else files[0]
-
-        path = output_path()
-        position = 0
+        stream = "stderr" if stderr else "stdout"
+        offset = 0
         while True:
-            position = _print_from(path, position)
-            if not follow or guarded(lambda: wfc.job_status(job_id)) in ("done", "failed"):
-                if path is None and follow:
-                    path = output_path()  # it ended between our two looks
-                _print_from(path, position)
-                return
+            chunk = guarded(lambda at=offset: wfc.link.read_job_output(job_id, stream, at))  # type: ignore[misc]
+            _write_bytes(chunk.data)
+            offset = chunk.next_offset
+            if chunk.data and chunk.size is not None and offset < chunk.size:
+                continue  # more is already there: read on without waiting
+            if not follow or chunk.ended:
+                return  # ``ended`` was read before the file: nothing more will come
             time.sleep(0.2)
-            if path is None:  # not started yet: its files are known once it starts
-                path = output_path()
 
 
 #: Statuses of a job that has not started (its output files do not exist yet).
@@ -614,30 +592,32 @@ def _logs_document(
         "status": status,
         "stdout_file": stdout_file,
         "stderr_file": stderr_file,
-        "stdout": _text_of(stdout_file),
-        "stderr": _text_of(stderr_file),
+        "stdout": _whole_output(wfc.link, job_id, "stdout"),
+        "stderr": _whole_output(wfc.link, job_id, "stderr"),
     }
 
 
-def _text_of(path: str | None) -> str | None:
-    """A whole output file as text (undecodable bytes replaced), None when it is missing."""
-    if not path or not Path(path).exists():
-        return None
-    return Path(path).read_bytes().decode("utf-8", errors="replace")
+def _whole_output(link: EngineLink, job_id: int, stream: str) -> str | None:
+    """A job's whole stdout or stderr, read through the link, as text (undecodable bytes
+    replaced); None when there is no such file (the job has not started)."""
+    data, offset = b"", 0
+    while True:
+        chunk = guarded(lambda at=offset: link.read_job_output(job_id, stream, at))  # type: ignore[misc]
+        if chunk.size is None:
+            return None
+        data += chunk.data
+        offset = chunk.next_offset
+        if not chunk.data or offset >= chunk.size:
+            return data.decode("utf-8", errors="replace")
 
 
-def _print_from(path: str | None, position: int) -> int:
-    """Copy ``path`` from byte ``position`` to stdout, as bytes (a multi-byte character
-    cut between two reads of a growing file stays whole)."""
-    if not path or not Path(path).exists():
-        return position
-    with open(path, "rb") as handle:
-        handle.seek(position)
-        chunk = handle.read()
-    sys.stdout.flush()
-    sys.stdout.buffer.write(chunk)
-    sys.stdout.buffer.flush()
-    return position + len(chunk)
+def _write_bytes(data: bytes) -> None:
+    """Job output to stdout as bytes (a multi-byte character cut between two chunks of a
+    growing file stays whole)."""
+    if data:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
 
 
 @app.command()
@@ -817,7 +797,7 @@ def _finish(
     snap: display.WorkflowSnapshot,
     as_json: bool,
     timed_out: bool = False,
-    files: Callable[[int], tuple[str | None, str | None]] | None = None,
+    link: EngineLink | None = None,
 ) -> None:
     """Print the outcome and exit with the documented code."""
     failed = [job for job in snap.jobs if job.failed]
@@ -830,8 +810,8 @@ def _finish(
         console.print(display.summary_table(snap))
         for job in failed[:20]:
             console.print(display.failure_line(job), soft_wrap=True)
-            if files is not None and job.exit_status not in ("aborted_before_running",):
-                text = display.tail(files(job.job_id)[1]).strip()
+            if link is not None and job.exit_status not in ("aborted_before_running",):
+                text = _stderr_tail(link, job.job_id)
                 if text:
                     console.print(display.indented(text), style="dim", soft_wrap=True)
         if len(failed) > 20:
@@ -842,6 +822,12 @@ def _finish(
         raise typer.Exit(EXIT_TIMEOUT)
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _stderr_tail(link: EngineLink, job_id: int, limit: int = 2000) -> str:
+    """The end of a job's stderr, read through the link ("" when there is none)."""
+    chunk = guarded(lambda: link.read_job_output(job_id, "stderr", -limit))
+    return chunk.data.decode(errors="replace").strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -856,6 +842,8 @@ class RunOptions:
     resume: bool = False
     #: Cores for this run (``-j``): the engine runs in this process with that many.
     cores: int | None = None
+    #: Also write the run's HTML report here.
+    report: Path | None = None
 
 
 def _check_run_options(options: RunOptions) -> None:
@@ -876,9 +864,21 @@ def _run_workflow(workflow: Workflow, options: RunOptions) -> None:
         workflow_id = _submit_or_resume(wfc, workflow, options)
         try:  # Ctrl-C while the summary prints (the workflow just ended) counts too
             snap = _watch(wfc, workflow_id, None)
-            _finish(snap, options.as_json, files=wfc.link.job_files)
+            if options.report is not None:
+                _write_report(wfc, workflow_id, options)
+            _finish(snap, options.as_json, link=wfc.link)
         except KeyboardInterrupt:
             _interrupted(wfc, workflow_id, options.on_interrupt, embedded)
+
+
+def _write_report(wfc: WorkflowController, workflow_id: int, options: RunOptions) -> None:
+    from swf_entry.monitor.report import write_report
+
+    report = options.report
+    assert report is not None
+    guarded(lambda: write_report(wfc.link, workflow_id, report))
+    if not options.as_json:
+        say(f"report written to {report}")
 
 
 def _no_daemon_for_cores() -> None:
@@ -985,6 +985,10 @@ InterruptOpt = Annotated[
     str,
     typer.Option("--on-interrupt", help="On Ctrl-C: ask (TTY) | stop | detach."),
 ]
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option("--report", help="Also write the run's HTML report (as `swf report`) here."),
+]
 
 
 NameOpt = Annotated[
@@ -1018,6 +1022,7 @@ def run(
     embedded: EmbeddedOpt = False,
     on_interrupt: InterruptOpt = "ask",
     as_json: JsonOpt = False,
+    report: ReportOpt = None,
 ) -> None:
     """Run a workflow in the foreground with a live progress display.
 
@@ -1028,7 +1033,7 @@ def run(
     Example: swf run pipeline.json -j 4 --name nightly   |   swf run pipeline.json
     --name nightly --resume
     """
-    options = RunOptions(embedded, on_interrupt, as_json, name, resume, jobs)
+    options = RunOptions(embedded, on_interrupt, as_json, name, resume, jobs, report)
     _check_run_options(options)
     _run_workflow(load_runnable(file), options)
 

@@ -1,16 +1,16 @@
 """Rich rendering for the CLI: tables, the group tree, the live progress panel, summaries.
 
 Kept apart from the commands so that the JSON shapes (``*_json``) and the human views are
-built from the same snapshots and cannot drift.
+built from the same snapshots and cannot drift. The snapshots themselves (``JobView``,
+``WorkflowSnapshot``) are the read model shared with the facade and the monitor
+(``swf_app.read_models``).
 """
 
 from __future__ import annotations
 
 import shlex
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from rich.console import Group as RichGroup
@@ -20,8 +20,11 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from swf_app.read_models import JobView, WorkflowSnapshot
+from swf_app.read_models import iso_date as _iso
 from swf_domain.model import Group, Job, Workflow
-from swf_domain.status import JobStatus
+
+__all__ = ["JobView", "WorkflowSnapshot"]
 
 STATUS_STYLE = {
     "done": "green",
@@ -35,68 +38,6 @@ STATUS_STYLE = {
     "workflow_in_progress": "cyan",
     "worklflow_not_started": "dim",
 }
-
-
-@dataclass(slots=True)
-class JobView:
-    """One job as the CLI shows it (built from workflow_elements_status)."""
-
-    job_id: int
-    name: str
-    status: str
-    exit_status: str | None
-    exit_value: int | None
-    term_signal: int | None
-    submitted: datetime | None
-    started: datetime | None
-    ended: datetime | None
-
-    @property
-    def failed(self) -> bool:
-        return self.status == JobStatus.FAILED.value
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.job_id,
-            "name": self.name,
-            "status": self.status,
-            "exit_status": self.exit_status,
-            "exit_value": self.exit_value,
-            "term_signal": self.term_signal,
-            "submitted": _iso(self.submitted),
-            "started": _iso(self.started),
-            "ended": _iso(self.ended),
-        }
-
-
-@dataclass(slots=True)
-class WorkflowSnapshot:
-    """A workflow's state at one moment: what every read command renders."""
-
-    workflow_id: int
-    name: str | None
-    status: str
-    queue: str | None
-    jobs: list[JobView] = field(default_factory=list)
-
-    def counts(self) -> Counter[str]:
-        return Counter(job.status for job in self.jobs)
-
-    def finished(self) -> int:
-        return sum(1 for job in self.jobs if job.status in ("done", "failed"))
-
-    def as_json(self, with_jobs: bool) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "id": self.workflow_id,
-            "name": self.name,
-            "status": self.status,
-            "queue": self.queue,
-            "counts": dict(sorted(self.counts().items())),
-            "total": len(self.jobs),
-        }
-        if with_jobs:
-            document["jobs"] = [job.as_json() for job in self.jobs]
-        return document
 
 
 def restarted_jobs(before: WorkflowSnapshot, after: WorkflowSnapshot) -> list[int]:
@@ -114,10 +55,6 @@ def restarted_jobs(before: WorkflowSnapshot, after: WorkflowSnapshot) -> list[in
         ):
             again.append(job.job_id)
     return again
-
-
-def _iso(date: datetime | None) -> str | None:
-    return date.isoformat(timespec="seconds") if date is not None else None
 
 
 #: Words the CLI says for soma's statuses where soma's string misleads a person (the API
@@ -345,10 +282,10 @@ def _joblog_run(view: JobView | None) -> list[str]:
     started = view.started if view is not None else None
     ended = view.ended if view is not None and view.status in ("done", "failed") else None
     start = started or ended
-    epoch = f"{start.timestamp():.3f}" if start is not None else "0.000"
+    epoch = f"{start:.3f}" if start is not None else "0.000"
     if view is None or ended is None or start is None:
         return [epoch, "0.000", "0", "0", "-1", "0"]
-    runtime = f"{(ended - start).total_seconds():.3f}"
+    runtime = f"{ended - start:.3f}"
     value = str(view.exit_value if view.exit_value is not None else -1)
     return [epoch, runtime, "0", "0", value, str(view.term_signal or 0)]
 
@@ -356,17 +293,3 @@ def _joblog_run(view: JobView | None) -> list[str]:
 def _command_line(job: Job) -> str:
     """The command as a shell would read it back (tabs and newlines escaped by quoting)."""
     return shlex.join(str(item) for item in job.command).replace("\t", "\\t").replace("\n", "\\n")
-
-
-def tail(path: str | None, limit: int = 2000) -> str:
-    """The end of a job's output file (empty when missing)."""
-    if not path:
-        return ""
-    file = Path(path)
-    if not file.exists():
-        return ""
-    with file.open("rb") as handle:
-        handle.seek(0, 2)
-        size = handle.tell()
-        handle.seek(max(0, size - limit))
-        return handle.read().decode(errors="replace")

@@ -10,14 +10,13 @@ socket to appear.
 from __future__ import annotations
 
 import os
-import select
 import socket
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+from swf_adapters.process.detached import start_detached
 from swf_adapters.schedulers.local.layout import StateLayout, is_gone, live_host, socket_address
 from swf_domain.errors import DRMError
 
@@ -63,7 +62,6 @@ def _launch_host(
     layout: StateLayout, idle_timeout: float, kill_grace: float, deadline: float
 ) -> str:
     """Start a host and wait for its word: ``ready``, ``busy`` or ``""`` (it failed)."""
-    ready_r, ready_w = os.pipe()
     command = [
         sys.executable,
         "-m",
@@ -74,43 +72,13 @@ def _launch_host(
         repr(idle_timeout),
         "--kill-grace",
         repr(kill_grace),
-        "--ready-fd",
-        str(ready_w),
     ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [_SOURCE_ROOT, env.get("PYTHONPATH")]))
-    try:
-        with open(layout.log, "ab") as log:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=env,
-                start_new_session=True,
-                pass_fds=(ready_w,),
-            )
-    finally:
-        os.close(ready_w)
+    word, process = start_detached(command, layout.log, deadline, env=env)
     # The host is our child while we live: reap it whenever it leaves.
     threading.Thread(target=process.wait, name="swf-jobhost-reaper", daemon=True).start()
-    try:
-        return _read_word(ready_r, deadline)
-    finally:
-        os.close(ready_r)
-
-
-def _read_word(fd: int, deadline: float) -> str:
-    received = b""
-    while b"\n" not in received:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            return ""
-        chunk = os.read(fd, 64)
-        if not chunk:
-            break
-        received += chunk
-    return received.decode(errors="replace").strip()
+    return word
 
 
 def _log_tail(path: Path) -> str:

@@ -1,6 +1,7 @@
 """Pyro5 transport: an engine served on a private Unix socket, reached by ``PyroEngineLink``."""
 
 from swf_adapters.transport.pyro.client import EngineKeyRefused, PyroEngineLink
+from swf_adapters.transport.pyro.connector import Connector, LocalSocketConnector
 from swf_adapters.transport.pyro.private_files import (
     ensure_private_dir,
     load_or_create_key,
@@ -11,9 +12,11 @@ from swf_adapters.transport.pyro.server import EngineObject, EngineServer
 
 __all__ = [
     "OBJECT_ID",
+    "Connector",
     "EngineKeyRefused",
     "EngineObject",
     "EngineServer",
+    "LocalSocketConnector",
     "PyroEngineLink",
     "engine_uri",
     "ensure_private_dir",

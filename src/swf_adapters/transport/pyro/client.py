@@ -1,4 +1,10 @@
-"""The client side of the Pyro5 transport: ``PyroEngineLink`` implements ``EngineLink``.
+"""The client side of the Pyro5 transport: ``PyroEngineLink`` serves the link table.
+
+Every operation of ``swf_app.link.OPERATIONS`` (and the engine's management operations:
+``ping``, ``stats``, ``shutdown_engine``) is a method of the link, made from the table: its
+arguments are bound to the declared signature, packed, sent through the one exposed
+``call`` method, and the result unpacked into its read model. Where the engine is and how
+to bring it back is the ``Connector``'s business (a local socket today, SSH later).
 
 Thread safety: Pyro proxies belong to one thread at a time, so the link keeps a small pool
 of connected proxies; a call checks one out (claiming it for the calling thread), uses it and
@@ -10,7 +16,9 @@ Engine restarts: every proxy of a dead engine is stale. When a call fails becaus
 went away, the link drops its proxies, calls ``on_disconnect`` (the composition root may start
 a new engine there), reconnects and:
 
-* for a **query** (reads, waits): sends it once more; a second failure is an EngineError;
+* for a **query**: sends it once more; a second failure is an EngineError;
+* for a **wait**: sends it again with the time left, across as many engine restarts as
+  happen while it waits (within MAX_WAIT_RESTARTS);
 * for a **command** (submit, stop, restart, delete, ...): sends it again only if it surely
   never reached the engine (connection refused, engine shutting down). If the connection
   broke after the command was sent, the engine may or may not have applied it, so the link
@@ -21,26 +29,27 @@ a new engine there), reconnects and:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import Pyro5.client
 import Pyro5.errors
 
-from swf_adapters.transport.pyro import wire_data, wire_errors
-from swf_adapters.transport.pyro.private_files import check_socket_is_ours, read_key
+from swf_adapters.transport.pyro import wire_errors, wire_models
+from swf_adapters.transport.pyro.connector import Connector, LocalSocketConnector
 from swf_adapters.transport.pyro.protocol import (
+    CALL,
     KEY_REFUSED,
-    QUERY_METHODS,
     SERIALIZER,
+    SERVED,
     SHUTTING_DOWN,
-    WAIT_METHODS,
-    engine_uri,
 )
+from swf_app.link import Kind, Operation
 from swf_domain.errors import EngineError, SomaWorkflowError
 
 wire_errors.register_error_codec()
@@ -72,25 +81,30 @@ def _release(proxy: Any) -> None:
 
 
 class PyroEngineLink:
-    """An ``EngineLink`` reaching an engine daemon on a Unix socket, with its key file.
+    """An ``EngineLink`` reaching an engine through a ``Connector``.
 
-    ``on_disconnect`` is called (in the calling thread) when the engine is found gone, before
-    reconnecting: the composition root restarts the engine there. ``call_timeout`` bounds
-    each call (None: unbounded, as waits need); probes use a short one.
+    ``PyroEngineLink(socket_path, key_file, on_disconnect)`` is the local daemon's link
+    (a ``LocalSocketConnector``); pass ``connector=`` for any other place. The connector's
+    ``restart`` is called (in the calling thread) when the engine is found gone, before
+    reconnecting. ``call_timeout`` bounds each call (None: unbounded, as waits need);
+    probes use a short one.
     """
 
     def __init__(
         self,
-        socket_path: Path | str,
-        key_file: Path | str,
+        socket_path: Path | str | None = None,
+        key_file: Path | str | None = None,
         on_disconnect: Callable[[], None] | None = None,
         connect_timeout: float = 10.0,
         call_timeout: float | None = None,
+        *,
+        connector: Connector | None = None,
     ) -> None:
-        self.socket_path = Path(socket_path)
-        self.key_file = Path(key_file)
-        self._uri = engine_uri(self.socket_path)
-        self._on_disconnect = on_disconnect
+        if connector is None:
+            if socket_path is None or key_file is None:
+                raise TypeError("PyroEngineLink needs a socket path and key file, or a connector")
+            connector = LocalSocketConnector(socket_path, key_file, on_disconnect)
+        self.connector = connector
         self._connect_timeout = connect_timeout
         self._call_timeout = call_timeout
         self._lock = threading.Lock()
@@ -102,12 +116,12 @@ class PyroEngineLink:
 
     # -- connections ------------------------------------------------------------------
     def _connect(self) -> Any:
-        check_socket_is_ours(self.socket_path)
+        self.connector.check()
         try:
-            key = read_key(self.key_file)
-        except EngineError as error:  # no key yet: on_disconnect may (re)start the engine
+            key = self.connector.key()
+        except EngineError as error:  # no key yet: a restart may (re)start the engine
             raise _NotDelivered(str(error)) from None
-        proxy = Pyro5.client.Proxy(self._uri)
+        proxy = Pyro5.client.Proxy(self.connector.uri())
         proxy._pyroSerializer = SERIALIZER
         proxy._pyroHandshake = key
         proxy._pyroTimeout = self._connect_timeout
@@ -115,13 +129,10 @@ class PyroEngineLink:
             proxy._pyroBind()
         except _TRANSPORT_ERRORS as error:
             _release(proxy)
+            where = self.connector.describe()
             if KEY_REFUSED in str(error):
-                raise EngineKeyRefused(
-                    f"the engine at {self.socket_path} refused the key in {self.key_file}"
-                ) from None
-            raise _NotDelivered(
-                f"cannot connect to the engine at {self.socket_path}: {error}"
-            ) from None
+                raise EngineKeyRefused(f"{where} refused the key") from None
+            raise _NotDelivered(f"cannot connect to {where}: {error}") from None
         proxy._pyroTimeout = self._call_timeout  # None: waits block as long as the work takes
         with self._lock:
             self.connections_opened += 1
@@ -131,7 +142,7 @@ class PyroEngineLink:
         """A connected proxy owned by this thread, and whether it was reused."""
         with self._lock:
             if self._closed:
-                raise EngineError(f"the link to the engine at {self.socket_path} is closed")
+                raise EngineError(f"the link to {self.connector.describe()} is closed")
             self._abandon_if_forked()
             proxy = self._idle.pop() if self._idle else None
         if proxy is None:
@@ -171,25 +182,24 @@ class PyroEngineLink:
             _release(proxy)
 
     # -- calls ------------------------------------------------------------------------
-    def _attempt(self, method: str, args: tuple[Any, ...], check_fresh: bool) -> Any:
+    def _attempt(self, operation: Operation, packed: str, check_fresh: bool) -> str:
         proxy, reused = self._checkout()
         if check_fresh and reused:
             try:
-                proxy.ping()
+                proxy.call("ping", "[]")
             except _TRANSPORT_ERRORS:
                 _release(proxy)
                 self._drop_all()
                 proxy = self._connect()
+        name = operation.name
         try:
-            result = getattr(proxy, method)(*args)
+            result = getattr(proxy, CALL)(name, packed)
         except SomaWorkflowError:
             self._checkin(proxy)
             raise
         except Pyro5.errors.SerializeError as error:
             _release(proxy)
-            raise EngineError(
-                f"engine call {method} could not be (de)serialized: {error}"
-            ) from None
+            raise EngineError(f"engine call {name} could not be (de)serialized: {error}") from None
         except _TRANSPORT_ERRORS as error:
             _release(proxy)
             self._drop_all()
@@ -198,47 +208,44 @@ class PyroEngineLink:
             raise _Lost(str(error) or type(error).__name__) from None
         except Pyro5.errors.PyroError as error:
             _release(proxy)
-            raise EngineError(f"the engine refused {method}: {error}") from None
+            raise EngineError(f"the engine refused {name}: {error}") from None
         except BaseException:
             _release(proxy)  # interrupted mid-call: the connection is out of step
             raise
         self._checkin(proxy)
-        return result
+        return str(result)
 
-    def _disconnected(self) -> None:
-        if self._on_disconnect is not None:
-            self._on_disconnect()
+    def call(self, operation: Operation, arguments: tuple[Any, ...]) -> Any:
+        """Run ``operation`` on the engine with its positional ``arguments``, by the retry
+        rule of its kind; its result as a read model."""
+        if operation.kind is Kind.WAIT:
+            return self._wait(operation, arguments)
+        packed = wire_models.pack_arguments(operation, arguments)
+        return wire_models.unpack_result(operation, self._send(operation, packed))
 
-    def _call(
+    def _send(
         self,
-        method: str,
-        *args: Any,
-        retry_args: Callable[[], tuple[Any, ...]] | None = None,
-    ) -> Any:
-        is_query = method in QUERY_METHODS
+        operation: Operation,
+        packed: str,
+        repack: Callable[[], str] | None = None,
+    ) -> str:
+        is_command = operation.kind is Kind.COMMAND
         try:
-            return self._attempt(method, args, check_fresh=not is_query)
+            return self._attempt(operation, packed, check_fresh=is_command)
         except _NotDelivered:
             pass
         except _Lost as lost:
-            if not is_query:
-                self._disconnected()
-                with contextlib.suppress(_NotDelivered, EngineError):
-                    self._checkin(self._connect())
-                raise EngineError(
-                    f"the connection to the engine at {self.socket_path} broke during "
-                    f"{method}; the engine may or may not have applied it, check before "
-                    f"repeating it ({lost})"
-                ) from None
+            if is_command:
+                self._lost_command(operation, lost)
         # A wait outlives as many engine restarts as happen while it waits (each lost
         # connection was delivered to a live engine first), within a bound so that an
         # engine dying at every call cannot keep a client here forever.
-        losses_left = MAX_WAIT_RESTARTS if method in WAIT_METHODS else 1
+        losses_left = MAX_WAIT_RESTARTS if operation.kind is Kind.WAIT else 1
         while True:
-            self._disconnected()
-            again = retry_args() if retry_args is not None else args
+            self.connector.restart()
+            again = repack() if repack is not None else packed
             try:
-                return self._attempt(method, again, check_fresh=False)
+                return self._attempt(operation, again, check_fresh=False)
             except _Lost as failure:
                 losses_left -= 1
                 if losses_left <= 0:
@@ -246,110 +253,33 @@ class PyroEngineLink:
             except _NotDelivered as failure:
                 raise EngineError(f"cannot reach the engine: {failure}") from None
 
-    def _wait(self, method: str, target: Any, timeout: float) -> bool:
+    def _lost_command(self, operation: Operation, lost: _Lost) -> None:
+        self.connector.restart()
+        with contextlib.suppress(_NotDelivered, EngineError):
+            self._checkin(self._connect())
+        raise EngineError(
+            f"the connection to {self.connector.describe()} broke during {operation.name}; "
+            f"the engine may or may not have applied it, check before repeating it ({lost})"
+        ) from None
+
+    def _wait(self, operation: Operation, arguments: tuple[Any, ...]) -> Any:
+        """A wait (its last argument a timeout) sent again with the time left after a loss."""
+        *head, timeout = arguments
         deadline = None if timeout < 0 else time.monotonic() + timeout
 
-        def remaining() -> tuple[Any, ...]:
+        def repack() -> str:
             left = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
-            return (target, left)
+            return wire_models.pack_arguments(operation, (*head, left))
 
-        return bool(self._call(method, target, timeout, retry_args=remaining))
+        text = self._send(operation, wire_models.pack_arguments(operation, arguments), repack)
+        return wire_models.unpack_result(operation, text)
 
-    # -- submission -------------------------------------------------------------------
-    def submit_workflow(
-        self,
-        document: dict[str, Any],
-        name: str | None,
-        queue: str | None,
-        expiration_date: float | None,
-    ) -> int:
-        packed = wire_data.pack(document, "workflow document")
-        return int(self._call("submit_workflow", packed, name, queue, expiration_date))
-
-    # -- queries ----------------------------------------------------------------------
-    def _unpacked(self, method: str, *args: Any) -> Any:
-        result = self._call(method, *args)
-        return wire_data.unpack(result, f"{method} result") if isinstance(result, str) else result
-
-    def workflow_document(self, workflow_id: int) -> dict[str, Any]:
-        result: dict[str, Any] = self._unpacked("workflow_document", workflow_id)
-        return result
-
-    def workflows(
-        self, workflow_ids: Sequence[int] | None = None
-    ) -> dict[int, tuple[str | None, float | None]]:
-        ids = list(workflow_ids) if workflow_ids is not None else None
-        result: dict[int, tuple[str | None, float | None]] = self._unpacked("workflows", ids)
-        return result
-
-    def workflow_status(self, workflow_id: int) -> str | None:
-        result: str | None = self._call("workflow_status", workflow_id)
-        return result
-
-    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
-        return self._unpacked("workflow_elements_status", workflow_id, with_drms_id)
-
-    def job_status(self, job_id: int) -> str:
-        return str(self._call("job_status", job_id))
-
-    def job_termination_status(
-        self, job_id: int
-    ) -> tuple[str, int | None, int | None, str | None] | None:
-        result = self._call("job_termination_status", job_id)
-        return None if result is None else tuple(result)
-
-    def job_files(self, job_id: int) -> tuple[str | None, str | None]:
-        stdout, stderr = self._call("job_files", job_id)
-        return stdout, stderr
-
-    def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
-        result: dict[str, Any] | None = self._call("get_job_output_params", job_id)
-        return result
-
-    def status_summary(self, workflow_id: int) -> dict[str, int]:
-        result: dict[str, int] = self._call("status_summary", workflow_id)
-        return result
-
-    # -- control ----------------------------------------------------------------------
-    def stop_workflow(self, workflow_id: int) -> bool:
-        return bool(self._call("stop_workflow", workflow_id))
-
-    def restart_workflow(self, workflow_id: int, queue: str | None = None) -> bool:
-        return bool(self._call("restart_workflow", workflow_id, queue))
-
-    def delete_workflow(self, workflow_id: int, force: bool = True) -> bool:
-        return bool(self._call("delete_workflow", workflow_id, force))
-
-    def stop_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
-        return bool(self._call("stop_jobs", workflow_id, list(job_ids)))
-
-    def restart_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
-        return bool(self._call("restart_jobs", workflow_id, list(job_ids)))
-
-    def change_workflow_expiration_date(
-        self, workflow_id: int, expiration_date: float | None
-    ) -> bool:
-        return bool(self._call("change_workflow_expiration_date", workflow_id, expiration_date))
-
-    def wait_workflow(self, workflow_id: int, timeout: float = -1) -> bool:
-        return self._wait("wait_workflow", workflow_id, timeout)
-
-    def wait_job(self, job_ids: Sequence[int], timeout: float = -1) -> bool:
-        return self._wait("wait_job", list(job_ids), timeout)
-
-    # -- engine management ------------------------------------------------------------
-    def ping(self) -> int:
-        """The engine's pid, if it answers."""
-        return int(self._call("ping"))
-
-    def stats(self) -> dict[str, Any]:
-        """Where the engine runs, since when, and what it holds."""
-        result: dict[str, Any] = self._call("stats")
-        return result
-
-    def shutdown_engine(self) -> bool:
-        """Ask the engine to stop cleanly; its jobs keep running."""
-        return bool(self._call("shutdown_engine"))
+    def __getattr__(self, name: str) -> Any:
+        """The operations of the table (and ``ping``, ``stats``, ``shutdown_engine``)."""
+        operation = SERVED.get(name)
+        if operation is None or name.startswith("_"):
+            raise AttributeError(name)
+        return functools.partial(_call_bound, self, operation)
 
     # -- lifetime ---------------------------------------------------------------------
     def close(self) -> None:
@@ -363,3 +293,7 @@ class PyroEngineLink:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _call_bound(link: PyroEngineLink, operation: Operation, *args: Any, **kwargs: Any) -> Any:
+    return link.call(operation, operation.bind(args, kwargs))

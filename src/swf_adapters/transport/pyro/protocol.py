@@ -1,55 +1,54 @@
-"""What client and server agree on: object id, serializer, URI form, kinds of methods.
+"""What client and server agree on: object id, serializer, URI form, the operations served.
 
-Bulky data (the submitted document; the results of ``workflow_document``,
-``workflow_elements_status`` and ``workflows``) travels as packed JSON text, see
-``wire_data``; everything else as serpent literals.
-
-Queries can be sent again after a lost connection without changing anything; commands
-cannot (a lost reply does not tell whether the engine applied them), so the client treats
-them differently when the engine goes away mid-call.
+The engine object exposes one Pyro method, ``call(operation, arguments)``: the operation is
+a name of the link table (``swf_app.link.OPERATIONS``) or of the engine's own management
+table below; the arguments travel as one packed text and the result comes back as one
+(``wire_models``), so serpent only ever decodes two short strings per call.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Protocol
+
+from swf_app.link import OPERATIONS, Operation, command, operations_of, query
 
 OBJECT_ID = "swf.engine"
 SERIALIZER = "serpent"
+#: The one exposed method.
+CALL = "call"
 #: Refusal reason sent to a client whose handshake does not carry the key.
 KEY_REFUSED = "swf engine refused the client key"
+#: Refusal reason sent to a client that names another serializer than serpent.
+SERIALIZER_REFUSED = "swf engine accepts the serpent serializer only"
 #: Reason a call is rejected while the engine shuts down (the client reconnects and retries).
 SHUTTING_DOWN = "swf engine is shutting down"
+#: A handshake (key + object name, serpent) is ~200 bytes: anything bigger is refused unread.
+MAX_HANDSHAKE_BYTES = 4096
 
-QUERY_METHODS = frozenset(
-    {
-        "workflow_document",
-        "workflows",
-        "workflow_status",
-        "workflow_elements_status",
-        "job_status",
-        "job_termination_status",
-        "job_files",
-        "get_job_output_params",
-        "status_summary",
-        "wait_workflow",
-        "wait_job",
-        "ping",
-        "stats",
-    }
-)
-COMMAND_METHODS = frozenset(
-    {
-        "submit_workflow",
-        "stop_workflow",
-        "restart_workflow",
-        "delete_workflow",
-        "stop_jobs",
-        "restart_jobs",
-        "change_workflow_expiration_date",
-        "shutdown_engine",
-    }
-)
-WAIT_METHODS = frozenset({"wait_workflow", "wait_job"})
+
+class EngineManagement(Protocol):
+    """Operations of the engine process itself (``swf engine ...``), not of its service."""
+
+    @query
+    def ping(self) -> int:
+        """The engine's pid (a liveness probe that counts as client activity)."""
+        ...
+
+    @query
+    def stats(self) -> dict[str, Any]:
+        """Where the engine runs, since when, and what it holds."""
+        ...
+
+    @command
+    def shutdown_engine(self) -> bool:
+        """Stop the engine cleanly; its jobs keep running."""
+        ...
+
+
+MANAGEMENT: dict[str, Operation] = operations_of(EngineManagement)
+#: Everything a client may call, by name.
+SERVED: dict[str, Operation] = {**OPERATIONS, **MANAGEMENT}
 
 
 def engine_uri(socket_path: Path) -> str:

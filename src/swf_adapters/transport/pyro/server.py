@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import Pyro5.api
 import Pyro5.errors
@@ -25,14 +25,18 @@ from Pyro5 import config as pyro_config
 from Pyro5.callcontext import current_context
 from Pyro5.serializers import SerpentSerializer
 
-from swf_adapters.transport.pyro import wire_data, wire_errors
+from swf_adapters.transport.pyro import wire_errors, wire_models
+from swf_adapters.transport.pyro.handshake import refuse_unless_serpent_and_small
 from swf_adapters.transport.pyro.protocol import (
     KEY_REFUSED,
+    MANAGEMENT,
     OBJECT_ID,
+    SERIALIZER_REFUSED,
+    SERVED,
     SHUTTING_DOWN,
-    WAIT_METHODS,
     engine_uri,
 )
+from swf_app.link import Kind, Operation
 from swf_domain.errors import EngineError, SomaWorkflowError
 
 log = logging.getLogger("swf.engine.pyro")
@@ -78,22 +82,15 @@ class CallTracker:
             return {"active_calls": self._active, "calls_total": self._total}
 
 
-_Method = TypeVar("_Method", bound=Callable[..., Any])
-
-
-def _exposed(method: _Method) -> _Method:
-    """``Pyro5.api.expose`` with its type kept (Pyro5 ships no annotations)."""
-    result: _Method = Pyro5.api.expose(method)
-    return result
-
-
 def _check_serializer() -> None:
+    """A second wall behind the handshake's (which refuses any other serializer unread)."""
     if current_context.serializer_id != SerpentSerializer.serializer_id:
-        raise Pyro5.errors.SecurityError("swf engine accepts the serpent serializer only")
+        raise Pyro5.errors.SecurityError(SERIALIZER_REFUSED)
 
 
 class EngineObject:
-    """The object clients call: each exposed method delegates to the wrapped EngineLink.
+    """The object clients call: ``call`` serves every operation of the link table (by the
+    wrapped service) and of the management table (by this object).
 
     Errors the engine raises on purpose (``SomaWorkflowError``) cross the wire as they are;
     anything else is a bug or an outage on the engine side and becomes an ``EngineError``
@@ -113,131 +110,52 @@ class EngineObject:
         self._request_stop = request_stop
         self.closing = threading.Event()
 
-    def _invoke(self, name: str, *args: Any) -> Any:
+    @Pyro5.api.expose  # type: ignore[untyped-decorator]
+    def call(self, name: str, arguments: str) -> str:
+        """Run operation ``name`` with its packed ``arguments``; its packed result."""
         _check_serializer()
+        operation = SERVED.get(name) if isinstance(name, str) else None
+        if operation is None or not isinstance(arguments, str):
+            raise EngineError(f"the engine has no operation {name!r}")
+        args = wire_models.unpack_arguments(operation, arguments)
+        if name in MANAGEMENT:
+            return wire_models.pack_result(operation, getattr(self, name)(*args))
+        return wire_models.pack_result(operation, self._invoke(operation, args))
+
+    def _invoke(self, operation: Operation, args: tuple[Any, ...]) -> Any:
         if self.closing.is_set():
             raise Pyro5.errors.CommunicationError(SHUTTING_DOWN)
+        waits = operation.kind is Kind.WAIT
         self._tracker.begin()
         try:
-            result = getattr(self._link, name)(*args)
+            result = getattr(self._link, operation.name)(*args)
         except SomaWorkflowError:
-            if name in WAIT_METHODS and self.closing.is_set():
+            if waits and self.closing.is_set():
                 # The engine's waiters are failed as it stops: the client must carry its
                 # wait over to the next engine, not report the stop as an error.
                 raise Pyro5.errors.CommunicationError(SHUTTING_DOWN) from None
             raise
         except Exception as error:
-            log.exception("engine call %s failed", name)
-            raise EngineError(f"engine failed in {name}: {type(error).__name__}: {error}") from None
+            log.exception("engine call %s failed", operation.name)
+            raise EngineError(
+                f"engine failed in {operation.name}: {type(error).__name__}: {error}"
+            ) from None
         finally:
             self._tracker.end()
-        if name in WAIT_METHODS and self.closing.is_set():
+        if waits and self.closing.is_set():
             # The wait ended because the engine is going away, not because the work did.
             raise Pyro5.errors.CommunicationError(SHUTTING_DOWN)
         return result
 
-    # -- submission -------------------------------------------------------------------
-    @_exposed
-    def submit_workflow(
-        self,
-        document: str | dict[str, Any],
-        name: str | None,
-        queue: str | None,
-        expiration_date: float | None,
-    ) -> int:
-        """``document``: packed text (``wire_data``), or a dict from a plain Pyro caller."""
-        _check_serializer()
-        if isinstance(document, str):
-            document = wire_data.unpack(document, "workflow document")
-        return int(self._invoke("submit_workflow", document, name, queue, expiration_date))
-
-    # -- queries (bulky results travel packed, see wire_data) ---------------------------
-    @_exposed
-    def workflow_document(self, workflow_id: int) -> str:
-        document = self._invoke("workflow_document", workflow_id)
-        return wire_data.pack(document, f"document of workflow {workflow_id}")
-
-    @_exposed
-    def workflows(self, workflow_ids: list[int] | None = None) -> str:
-        return wire_data.pack(self._invoke("workflows", workflow_ids), "workflow list")
-
-    @_exposed
-    def workflow_status(self, workflow_id: int) -> Any:
-        return self._invoke("workflow_status", workflow_id)
-
-    @_exposed
-    def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> str:
-        elements = self._invoke("workflow_elements_status", workflow_id, with_drms_id)
-        return wire_data.pack(elements, f"element statuses of workflow {workflow_id}")
-
-    @_exposed
-    def job_status(self, job_id: int) -> Any:
-        return self._invoke("job_status", job_id)
-
-    @_exposed
-    def job_termination_status(self, job_id: int) -> Any:
-        return self._invoke("job_termination_status", job_id)
-
-    @_exposed
-    def job_files(self, job_id: int) -> Any:
-        return self._invoke("job_files", job_id)
-
-    @_exposed
-    def get_job_output_params(self, job_id: int) -> Any:
-        return self._invoke("get_job_output_params", job_id)
-
-    @_exposed
-    def status_summary(self, workflow_id: int) -> Any:
-        return self._invoke("status_summary", workflow_id)
-
-    # -- control ----------------------------------------------------------------------
-    @_exposed
-    def stop_workflow(self, workflow_id: int) -> Any:
-        return self._invoke("stop_workflow", workflow_id)
-
-    @_exposed
-    def restart_workflow(self, workflow_id: int, queue: str | None = None) -> Any:
-        return self._invoke("restart_workflow", workflow_id, queue)
-
-    @_exposed
-    def delete_workflow(self, workflow_id: int, force: bool = True) -> Any:
-        return self._invoke("delete_workflow", workflow_id, force)
-
-    @_exposed
-    def stop_jobs(self, workflow_id: int, job_ids: list[int]) -> Any:
-        return self._invoke("stop_jobs", workflow_id, list(job_ids))
-
-    @_exposed
-    def restart_jobs(self, workflow_id: int, job_ids: list[int]) -> Any:
-        return self._invoke("restart_jobs", workflow_id, list(job_ids))
-
-    @_exposed
-    def change_workflow_expiration_date(
-        self, workflow_id: int, expiration_date: float | None
-    ) -> Any:
-        return self._invoke("change_workflow_expiration_date", workflow_id, expiration_date)
-
-    @_exposed
-    def wait_workflow(self, workflow_id: int, timeout: float = -1) -> Any:
-        return self._invoke("wait_workflow", workflow_id, timeout)
-
-    @_exposed
-    def wait_job(self, job_ids: list[int], timeout: float = -1) -> Any:
-        return self._invoke("wait_job", list(job_ids), timeout)
-
-    # -- engine management ------------------------------------------------------------
-    @_exposed
+    # -- engine management (EngineManagement) ------------------------------------------
     def ping(self) -> int:
         """Cheap liveness probe (counts as client activity); answers the engine's pid."""
-        _check_serializer()
         self._tracker.begin()
         self._tracker.end()
         return os.getpid()
 
-    @_exposed
     def stats(self) -> dict[str, Any]:
         """Where the engine runs and what it holds; does not count as client activity."""
-        _check_serializer()
         result: dict[str, Any] = dict(self._info)
         result.update(self._tracker.counts())
         result["idle_seconds"] = round(self._tracker.idle_for(), 3)
@@ -254,10 +172,8 @@ class EngineObject:
             log.exception("engine statistics failed")
             return {"error": f"{type(error).__name__}: {error}"}
 
-    @_exposed
     def shutdown_engine(self) -> bool:
         """Ask the engine to stop cleanly (jobs keep running; the engine only stops watching)."""
-        _check_serializer()
         self._request_stop()
         return True
 
@@ -268,6 +184,14 @@ class KeyedDaemon(Pyro5.server.Daemon):  # type: ignore[misc]
     def __init__(self, key: str, socket_path: Path) -> None:
         self._swf_key = key.encode("ascii")
         super().__init__(unixsocket=str(socket_path))
+
+    def _handshake(self, conn: Any, denied_reason: str | None = None) -> bool:
+        """Pyro's handshake, once its header showed serpent and a small size: Pyro would
+        otherwise decode whatever serializer the client names, however big, before the
+        key is checked."""
+        if denied_reason is None and not refuse_unless_serpent_and_small(conn):
+            return False
+        return bool(super()._handshake(conn, denied_reason))
 
     def validateHandshake(self, conn: Any, data: Any) -> str:
         if not isinstance(data, str) or not hmac.compare_digest(

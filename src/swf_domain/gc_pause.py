@@ -4,6 +4,10 @@ Building a million-job workflow allocates millions of container objects that all
 alive; the collector would walk the growing heap again and again (more than doubling
 the submission time) to find nothing. Reference counting still frees everything
 acyclic meanwhile; the previous collector state is restored afterwards.
+
+The one definition for every layer (reading and validating a document here, the store's
+bulk rows, the service's submission): a pause may be nested and taken by several threads
+at once, and the collector comes back only when the last one ends.
 """
 
 from __future__ import annotations

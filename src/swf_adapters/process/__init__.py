@@ -1,0 +1,1 @@
+"""Process plumbing shared by the adapters that start long-lived helper processes."""

@@ -1,0 +1,1 @@
+"""FileStager adapters: moving FileTransfer data between client and resource."""

@@ -1,0 +1,109 @@
+"""Arguments and results of link operations as text, typed read models included.
+
+Arguments are plain data and travel tagged (``wire_data``: tuples and non-string keys
+survive). A result travels by the codec of its declared type (the operation's return
+annotation in ``EngineLink``): read models go as JSON arrays — ``JobProgress`` is a named
+tuple, which the JSON encoder writes at C speed — and come back as the same classes; any
+other result travels tagged like the arguments.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from swf_adapters.transport.pyro import wire_data
+from swf_adapters.transport.pyro.protocol import EngineManagement
+from swf_app.link import EngineLink, Operation
+from swf_app.read_models import (
+    JobChangeBatch,
+    JobFiles,
+    JobProgress,
+    JobTermination,
+    OutputChunk,
+    WorkflowInfo,
+    WorkflowProgress,
+)
+from swf_domain.errors import SerializationError
+
+_Encode = Callable[[Any], Any]
+_Decode = Callable[[Any], Any]
+
+
+def _progress(jobs: list[Any]) -> list[JobProgress]:
+    make = JobProgress._make
+    return [make(job) for job in jobs]
+
+
+_CODECS: dict[Any, tuple[_Encode, _Decode]] = {
+    WorkflowProgress: (
+        lambda p: [p.workflow_id, p.status, p.queue, p.jobs],
+        lambda d: WorkflowProgress(d[0], d[1], d[2], _progress(d[3])),
+    ),
+    JobChangeBatch: (
+        lambda b: [b.workflow_id, b.since, b.status, b.jobs],
+        lambda d: JobChangeBatch(d[0], d[1], d[2], _progress(d[3])),
+    ),
+    dict[int, WorkflowInfo]: (
+        lambda rows: [[key, *info] for key, info in rows.items()],
+        lambda d: {row[0]: WorkflowInfo(row[1], row[2]) for row in d},
+    ),
+    JobTermination: (list, lambda d: JobTermination(*d)),
+    JobFiles: (list, lambda d: JobFiles(*d)),
+    OutputChunk: (
+        lambda c: [base64.b64encode(c.data).decode("ascii"), *_chunk_fields(c)],
+        lambda d: OutputChunk(base64.b64decode(d[0]), d[1], d[2], d[3], d[4]),
+    ),
+}
+
+
+def _chunk_fields(chunk: OutputChunk) -> list[Any]:
+    return [chunk.offset, chunk.next_offset, chunk.size, chunk.ended]
+
+
+def _result_types() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for protocol in (EngineLink, EngineManagement):
+        for name, member in vars(protocol).items():
+            if callable(member) and not name.startswith("_"):
+                found[name] = typing.get_type_hints(member).get("return")
+    return found
+
+
+_RESULT_TYPE = _result_types()
+
+
+def pack_arguments(operation: Operation, arguments: tuple[Any, ...]) -> str:
+    return wire_data.pack(list(arguments), f"arguments of {operation.name}")
+
+
+def unpack_arguments(operation: Operation, text: str) -> tuple[Any, ...]:
+    """The positional arguments; SerializationError if they do not fit the signature."""
+    arguments = wire_data.unpack(text, f"arguments of {operation.name}")
+    if not isinstance(arguments, list):
+        raise SerializationError(f"arguments of {operation.name} are not a list")
+    try:
+        operation.signature.bind(None, *arguments)
+    except TypeError as error:
+        raise SerializationError(f"{operation.name}: {error}") from None
+    return tuple(arguments)
+
+
+def pack_result(operation: Operation, result: Any) -> str:
+    codec = _CODECS.get(_RESULT_TYPE.get(operation.name))
+    if codec is None:
+        return wire_data.pack(result, f"result of {operation.name}")
+    return "J" + json.dumps(codec[0](result), separators=(",", ":"))
+
+
+def unpack_result(operation: Operation, text: str) -> Any:
+    codec = _CODECS.get(_RESULT_TYPE.get(operation.name))
+    if codec is None or not text.startswith("J"):
+        return wire_data.unpack(text, f"result of {operation.name}")
+    try:
+        return codec[1](json.loads(text[1:]))
+    except (ValueError, TypeError, IndexError, KeyError) as error:
+        raise SerializationError(f"result of {operation.name} is corrupt: {error}") from None

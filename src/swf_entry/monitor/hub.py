@@ -1,0 +1,274 @@
+"""Hub: keeps the watched workflows current from the change feed and pushes what changed.
+
+One follower thread per watched workflow long-polls the link's change feed, merges the
+changed jobs into the workflow's model and sends each subscriber (an open event stream)
+only those jobs and the new counts; a thread for the workflows page polls the list once
+a second. Nothing runs while nobody watches: a follower stops a while after its last
+subscriber left (its model stays cached for the next page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .graph_view import Layout, layout
+from .model import WorkflowModel
+from .source import MonitorSource, WorkflowItem
+
+#: Longest wait of one change-feed poll; a follower notices it should stop this often.
+FEED_WAIT = 0.5
+#: Shortest time between two events of a workflow: a busy workflow sends a few a second.
+MIN_EVENT_GAP = 0.25
+#: Changed job rows sent in one event; beyond, the page re-reads its visible rows.
+EVENT_ROWS_LIMIT = 500
+#: A follower with no subscriber stops after this many seconds.
+IDLE_STOP = 10.0
+#: Workflow models kept in memory (a 100,000-job one holds a few tens of MB).
+CACHED_MODELS = 4
+#: Events waiting for a slow page; beyond, it gets one "resync" and re-reads.
+QUEUE_LIMIT = 64
+LIST_PERIOD = 1.0
+#: An idle event stream sends a heartbeat this often (proxies, dead pages noticed).
+HEARTBEAT = 15.0
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """An open event stream: an asyncio queue fed from the follower threads."""
+
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue())
+
+    def push(self, event: dict[str, Any]) -> None:
+        """Thread-safe; a page that cannot keep up gets one resync instead of a backlog."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the page is gone
+            self.loop.call_soon_threadsafe(self._put, event)
+
+    def _put(self, event: dict[str, Any]) -> None:
+        if self.queue.qsize() >= QUEUE_LIMIT:
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            event = {"type": "resync"}
+        self.queue.put_nowait(event)
+
+
+class _Channel:
+    """Subscribers of one topic and the thread feeding them."""
+
+    def __init__(self, name: str, run: Callable[[_Channel], None]) -> None:
+        self.name = name
+        self.subscribers: set[Subscriber] = set()
+        self.lock = threading.Lock()
+        self.last_seen = time.monotonic()
+        self._run = run
+        self.thread: threading.Thread | None = None
+        self.stopping = threading.Event()
+
+    def add(self, subscriber: Subscriber) -> None:
+        with self.lock:
+            self.subscribers.add(subscriber)
+            self.last_seen = time.monotonic()
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(
+                    target=self._run, args=(self,), name=f"swf-monitor-{self.name}", daemon=True
+                )
+                self.thread.start()
+
+    def remove(self, subscriber: Subscriber) -> None:
+        with self.lock:
+            self.subscribers.discard(subscriber)
+            self.last_seen = time.monotonic()
+
+    def idle(self) -> bool:
+        """True (and the thread forgotten) when nobody listened for IDLE_STOP seconds."""
+        if self.stopping.is_set():
+            return True
+        with self.lock:
+            if self.subscribers or time.monotonic() - self.last_seen < IDLE_STOP:
+                return False
+            self.thread = None
+            return True
+
+    def send(self, event: dict[str, Any]) -> None:
+        with self.lock:
+            targets = list(self.subscribers)
+        for subscriber in targets:
+            subscriber.push(event)
+
+
+class Hub:
+    """The monitor's live state: workflow models, followers and the workflows list."""
+
+    def __init__(self, source: MonitorSource) -> None:
+        self.source = source
+        self._models: OrderedDict[int, WorkflowModel] = OrderedDict()
+        self._layouts: dict[int, Layout] = {}
+        self._load_locks: dict[int, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._channels: dict[str, _Channel] = {}
+        self.items: list[WorkflowItem] = []
+        self._done_counts: dict[int, dict[str, int]] = {}
+
+    # -- models -----------------------------------------------------------------------
+    def model(self, workflow_id: int) -> WorkflowModel:
+        """The workflow's model, read once (document + every job) then kept current."""
+        with self._lock:
+            model = self._models.get(workflow_id)
+            if model is not None:
+                self._models.move_to_end(workflow_id)
+                return model
+            load_lock = self._load_locks.setdefault(workflow_id, threading.Lock())
+        with load_lock:
+            with self._lock:
+                if workflow_id in self._models:
+                    return self._models[workflow_id]
+            model = WorkflowModel(workflow_id, self.source.workflow(workflow_id))
+            self._refresh(model)
+            with self._lock:
+                self._models[workflow_id] = model
+                while len(self._models) > CACHED_MODELS:
+                    old, _ = self._models.popitem(last=False)
+                    self._layouts.pop(old, None)
+                    self.source.forget(old)
+            return model
+
+    def _refresh(self, model: WorkflowModel, wait: float = 0.0, block: bool = True) -> bool:
+        """Merge the changes committed since the model's last read, and push them to the
+        workflow's event streams. One refresh at a time per model: without ``block``, a
+        refresh under way (the follower's long poll) is left to deliver. True when
+        something changed."""
+        if not model.refresh_lock.acquire(blocking=block):
+            return False
+        try:
+            version = model.version
+            if wait > 0:
+                batch = self.source.wait_changes(model.workflow_id, model.since, wait)
+            else:
+                batch = self.source.changes(model.workflow_id, model.since)
+            changed = model.apply(batch.facts, batch.workflow_status)
+            model.since = batch.since
+        finally:
+            model.refresh_lock.release()
+        if model.version == version:
+            return False
+        with self._lock:
+            channel = self._channels.get(f"workflow:{model.workflow_id}")
+        if channel is not None:
+            channel.send(self._workflow_event(model, changed))
+        return True
+
+    def current(self, workflow_id: int) -> WorkflowModel:
+        """The model with the changes committed so far (what every read answers from)."""
+        model = self.model(workflow_id)
+        self._refresh(model, block=False)
+        return model
+
+    def layout(self, workflow_id: int) -> Layout:
+        model = self.model(workflow_id)
+        with self._lock:
+            shape = self._layouts.get(workflow_id)
+        if shape is None:
+            shape = layout(model)
+            with self._lock:
+                self._layouts[workflow_id] = shape
+        return shape
+
+    def drop(self, workflow_id: int) -> None:
+        """Forget a deleted workflow."""
+        with self._lock:
+            self._models.pop(workflow_id, None)
+            self._layouts.pop(workflow_id, None)
+        self.source.forget(workflow_id)
+
+    # -- event streams ----------------------------------------------------------------
+    async def events(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        """The events of ``topic`` ("workflows" or "workflow:<id>") until the page leaves."""
+        subscriber = Subscriber(asyncio.get_running_loop())
+        channel = self._channel(topic)
+        channel.add(subscriber)
+        try:
+            while True:
+                try:
+                    yield await asyncio.wait_for(subscriber.queue.get(), HEARTBEAT)
+                except TimeoutError:
+                    yield {"type": "heartbeat"}
+        finally:
+            channel.remove(subscriber)
+
+    def _channel(self, topic: str) -> _Channel:
+        with self._lock:
+            channel = self._channels.get(topic)
+            if channel is None:
+                run = self._follow_list if topic == "workflows" else self._follow_workflow
+                channel = self._channels[topic] = _Channel(topic, run)
+            return channel
+
+    def close(self) -> None:
+        with self._lock:
+            channels = list(self._channels.values())
+        for channel in channels:
+            channel.stopping.set()
+        for channel in channels:
+            if channel.thread is not None:
+                channel.thread.join(timeout=2 * FEED_WAIT + 1)
+
+    # -- followers --------------------------------------------------------------------
+    def _follow_workflow(self, channel: _Channel) -> None:
+        workflow_id = int(channel.name.split(":", 1)[1])
+        while not channel.idle():
+            started = time.monotonic()
+            try:
+                self._refresh(self.model(workflow_id), wait=FEED_WAIT)
+            except Exception as error:  # deleted, or the engine is unreachable a moment
+                channel.send({"type": "error", "message": str(error)})
+                channel.stopping.wait(1.0)
+                continue
+            channel.stopping.wait(max(0.0, MIN_EVENT_GAP - (time.monotonic() - started)))
+
+    def _workflow_event(self, model: WorkflowModel, changed: list[int]) -> dict[str, Any]:
+        groups: set[int] = set()
+        for index in changed:
+            groups.update(model.job_groups[index])
+        with model.lock:
+            group_counts = {
+                node_id: {s: n for s, n in model.groups[node_id].counts.items() if n}
+                for node_id in groups
+            }
+        rows = model.changed_rows(changed[:EVENT_ROWS_LIMIT])
+        return {
+            "type": "workflow",
+            "summary": model.summary(),
+            "rows": rows,
+            "more": len(changed) > EVENT_ROWS_LIMIT,
+            "groups": group_counts,
+        }
+
+    def list_items(self) -> list[WorkflowItem]:
+        """The workflows now (finished workflows' counts are not read again)."""
+        items = self.source.workflow_items(self._done_counts)
+        self._done_counts = {
+            item.workflow_id: item.counts for item in items if item.status == "workflow_done"
+        }
+        self.items = items
+        return items
+
+    def _follow_list(self, channel: _Channel) -> None:
+        last: list[dict[str, Any]] | None = None
+        while not channel.idle():
+            rows: list[dict[str, Any]] | None
+            try:
+                rows = [item.as_json() for item in self.list_items()]
+            except Exception as error:
+                channel.send({"type": "error", "message": str(error)})
+                rows = last
+            if rows != last and rows is not None:
+                channel.send({"type": "workflows", "workflows": rows})
+                last = rows
+            channel.stopping.wait(LIST_PERIOD)

@@ -1,0 +1,289 @@
+"""WorkflowModel: one workflow as the monitor shows it, kept current by the change feed.
+
+Built once from the submitted workflow (names, groups, dependencies: they never change)
+and the jobs' states; then only changed jobs are applied. Pages ask it for a page of the
+job table, the group tree with counts per group, the DAG view and the timeline, so a
+100,000-job workflow is never sent whole to a browser.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from swf_domain.graph import compile_workflow
+from swf_domain.model import Group, Job, Workflow
+
+from .source import JobFacts
+
+#: Statuses a job ends in.
+FINISHED = frozenset({"done", "failed"})
+#: Statuses counted as "in the queue" (submitted, not started).
+QUEUED = frozenset(
+    {"submission_pending", "queued_active", "system_on_hold", "user_on_hold", "undetermined"}
+)
+#: Sort keys of the job table -> how to read them from (index, facts).
+SORT_KEYS = ("index", "name", "status", "started", "ended", "duration")
+#: Jobs of a group listed in the tree; larger groups point to the job table instead.
+TREE_JOBS_LIMIT = 200
+#: Jobs listed in the whole tree (a thousand groups of 100 would be 100,000 lines).
+TREE_JOBS_BUDGET = 2000
+
+
+@dataclass(slots=True)
+class GroupNode:
+    """A group of the tree: its direct jobs (indices) and child groups (node ids)."""
+
+    node_id: int
+    name: str
+    parent: int | None
+    groups: list[int] = field(default_factory=list)
+    jobs: list[int] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class JobQuery:
+    """What the job table asks for: a filtered, sorted page."""
+
+    offset: int = 0
+    limit: int = 50
+    statuses: frozenset[str] = frozenset()
+    text: str = ""
+    group: int | None = None
+    sort: str = "index"
+    descending: bool = False
+
+
+class WorkflowModel:
+    """A workflow's static shape plus its jobs' current facts. Thread-safe."""
+
+    def __init__(self, workflow_id: int, workflow: Workflow) -> None:
+        self.workflow_id = workflow_id
+        self.name = workflow.name
+        self.workflow = workflow
+        self.jobs: list[Job] = list(workflow.jobs)
+        self.names = [
+            str(job.name) if job.name is not None else f"job{i}" for i, job in enumerate(self.jobs)
+        ]
+        self.index_of = {job.job_id: i for i, job in enumerate(self.jobs) if job.job_id is not None}
+        compiled = compile_workflow(workflow)
+        self.parents, self.children = compiled.parents, compiled.children
+        self.groups: list[GroupNode] = []
+        #: For each job index, the node ids of the groups holding it (innermost last).
+        self.job_groups: list[tuple[int, ...]] = [()] * len(self.jobs)
+        self._build_tree(workflow)
+        self.facts: list[JobFacts | None] = [None] * len(self.jobs)
+        self.counts: Counter[str] = Counter()
+        self.status: str | None = None
+        self.since: Any = None
+        self.version = 0
+        self.lock = threading.RLock()
+        #: Held while the change feed is read for this model (one reader at a time).
+        self.refresh_lock = threading.Lock()
+
+    # -- static shape -----------------------------------------------------------------
+    def _build_tree(self, workflow: Workflow) -> None:
+        job_index = {id(job): i for i, job in enumerate(self.jobs)}
+        root = GroupNode(0, workflow.name or "workflow", None)
+        self.groups.append(root)
+        elements = workflow.root_group if workflow.root_group is not None else self.jobs
+        stack: list[tuple[GroupNode, Iterable[Job | Group], tuple[int, ...]]] = [
+            (root, elements, (0,))
+        ]
+        while stack:
+            node, members, path = stack.pop()
+            for element in members:
+                if isinstance(element, Group):
+                    child = GroupNode(len(self.groups), str(element.name), node.node_id)
+                    self.groups.append(child)
+                    node.groups.append(child.node_id)
+                    stack.append((child, element.elements, (*path, child.node_id)))
+                elif id(element) in job_index:
+                    index = job_index[id(element)]
+                    node.jobs.append(index)
+                    self.job_groups[index] = path
+        placed = {i for node in self.groups for i in node.jobs}
+        root.jobs.extend(i for i in range(len(self.jobs)) if i not in placed)
+        for i in range(len(self.jobs)):
+            if not self.job_groups[i]:
+                self.job_groups[i] = (0,)
+            for node_id in self.job_groups[i]:
+                self.groups[node_id].size += 1
+
+    # -- dynamic state ----------------------------------------------------------------
+    def apply(self, facts: Sequence[JobFacts], status: str | None) -> list[int]:
+        """Merge changed jobs in; the indices of those whose facts changed."""
+        changed = []
+        with self.lock:
+            for fact in facts:
+                index = self.index_of.get(fact.job_id)
+                if index is None:
+                    continue
+                old = self.facts[index]
+                if old == fact:
+                    continue
+                self._recount(index, old.status if old else None, fact.status)
+                self.facts[index] = fact
+                changed.append(index)
+            if changed or status != self.status:
+                self.status = status
+                self.version += 1
+        return changed
+
+    def _recount(self, index: int, old: str | None, new: str) -> None:
+        if old == new:
+            return
+        groups = self.groups
+        if old is not None:
+            self.counts[old] -= 1
+            for node_id in self.job_groups[index]:
+                groups[node_id].counts[old] -= 1
+        self.counts[new] += 1
+        for node_id in self.job_groups[index]:
+            groups[node_id].counts[new] += 1
+
+    def status_of(self, index: int) -> str:
+        fact = self.facts[index]
+        return fact.status if fact is not None else "not_submitted"
+
+    # -- views ------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            counts = {status: n for status, n in self.counts.items() if n}
+            return {
+                "id": self.workflow_id,
+                "name": self.name,
+                "status": self.status,
+                "total": len(self.jobs),
+                "counts": counts,
+                "finished": counts.get("done", 0) + counts.get("failed", 0),
+                "version": self.version,
+            }
+
+    def job_row(self, index: int) -> dict[str, Any]:
+        fact = self.facts[index]
+        job = self.jobs[index]
+        row: dict[str, Any] = {
+            "id": job.job_id,
+            "index": index,
+            "name": self.names[index],
+            "status": self.status_of(index),
+            "group": self.groups[self.job_groups[index][-1]].name,
+        }
+        if fact is not None:
+            row.update(
+                exit_status=fact.exit_status,
+                exit_value=fact.exit_value,
+                term_signal=fact.term_signal,
+                submitted=fact.submitted,
+                started=fact.started,
+                ended=fact.ended,
+            )
+        return row
+
+    def query(self, query: JobQuery) -> dict[str, Any]:
+        """One page of the job table, filtered and sorted on the server."""
+        with self.lock:
+            indices = self._matching(query)
+            if query.sort != "index" or query.descending:
+                indices.sort(key=self._sort_key(query.sort), reverse=query.descending)
+            page = indices[query.offset : query.offset + max(0, min(query.limit, 1000))]
+            return {
+                "total": len(indices),
+                "offset": query.offset,
+                "rows": [self.job_row(i) for i in page],
+                "version": self.version,
+            }
+
+    def _matching(self, query: JobQuery) -> list[int]:
+        if query.group is not None and 0 <= query.group < len(self.groups):
+            indices = self.group_jobs(query.group)
+        else:
+            indices = list(range(len(self.jobs)))
+        if query.statuses:
+            wanted, status_of = query.statuses, self.status_of
+            indices = [i for i in indices if status_of(i) in wanted]
+        if query.text:
+            text, names = query.text.lower(), self.names
+            indices = [i for i in indices if text in names[i].lower()]
+        return indices
+
+    def _sort_key(self, sort: str) -> Any:
+        facts, names = self.facts, self.names
+        if sort == "name":
+            return lambda i: names[i]
+        if sort == "status":
+            return self.status_of
+        if sort in ("started", "ended", "submitted"):
+            return lambda i: getattr(facts[i], sort, None) or 0.0
+        if sort == "duration":
+            return lambda i: _duration(facts[i]) or 0.0
+        return lambda i: i
+
+    def group_jobs(self, node_id: int) -> list[int]:
+        """Every job index under group ``node_id`` (sub-groups included), in order."""
+        found: list[int] = []
+        stack = [node_id]
+        while stack:
+            node = self.groups[stack.pop()]
+            found.extend(node.jobs)
+            stack.extend(node.groups)
+        found.sort()
+        return found
+
+    def tree(self) -> dict[str, Any]:
+        """The group tree with counts per group; jobs listed for small groups only,
+        outer groups first, up to TREE_JOBS_BUDGET in all."""
+        with self.lock:
+            return self._node(0, [TREE_JOBS_BUDGET])
+
+    def _node(self, node_id: int, budget: list[int]) -> dict[str, Any]:
+        node = self.groups[node_id]
+        listed = len(node.jobs) <= min(TREE_JOBS_LIMIT, budget[0])
+        if listed:
+            budget[0] -= len(node.jobs)
+        entry: dict[str, Any] = {
+            "id": node_id,
+            "name": node.name,
+            "size": node.size,
+            "counts": {status: n for status, n in node.counts.items() if n},
+            "job_count": len(node.jobs),
+        }
+        entry["groups"] = [self._node(child, budget) for child in node.groups]
+        if listed:
+            entry["jobs"] = [
+                {"id": self.jobs[i].job_id, "name": self.names[i], "status": self.status_of(i)}
+                for i in node.jobs
+            ]
+        return entry
+
+    def job_ids(self, job_ids: Iterable[int], groups: Iterable[int]) -> list[int]:
+        """The ids of the given jobs plus every job of the given groups (each once)."""
+        wanted = {job_id for job_id in job_ids if job_id in self.index_of}
+        for node_id in groups:
+            if 0 <= node_id < len(self.groups):
+                wanted.update(self.jobs[i].job_id or 0 for i in self.group_jobs(node_id))
+        wanted.discard(0)
+        return sorted(wanted)
+
+    def changed_rows(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        with self.lock:
+            return [self.job_row(i) for i in indices]
+
+
+def _duration(fact: JobFacts | None) -> float | None:
+    if fact is None or fact.started is None:
+        return None
+    if fact.ended is None:
+        return None
+    return max(0.0, fact.ended - fact.started)
+
+
+def duration(fact: JobFacts | None) -> float | None:
+    """Seconds a job ran (None until it ended)."""
+    return _duration(fact)

@@ -1,0 +1,170 @@
+"""MonitorSource: everything the monitor and the report read or do, through the EngineLink.
+
+The one place that knows the link's shapes: the rest of the monitor works on ``JobFacts``
+and plain dicts, so a change of the link's read models touches this module only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from swf_app.link import EngineLink
+from swf_app.read_models import JobChangeBatch, JobProgress
+from swf_domain import serialization
+from swf_domain.errors import UnknownObjectError
+from swf_domain.model import Workflow
+
+#: The changing state of one job, as the link's change feed gives it (epoch dates).
+JobFacts = JobProgress
+
+
+@dataclass(frozen=True, slots=True)
+class FactsBatch:
+    """Job states changed after a feed position, and the position to ask from next."""
+
+    since: int | None
+    facts: list[JobFacts]
+    workflow_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowItem:
+    """One row of the workflows page."""
+
+    workflow_id: int
+    name: str | None
+    status: str | None
+    expiration: float | None
+    counts: dict[str, int]
+
+    def as_json(self) -> dict[str, Any]:
+        total = sum(self.counts.values())
+        finished = self.counts.get("done", 0) + self.counts.get("failed", 0)
+        return {
+            "id": self.workflow_id,
+            "name": self.name,
+            "status": self.status,
+            "expiration": self.expiration,
+            "counts": self.counts,
+            "total": total,
+            "finished": finished,
+        }
+
+
+#: Cap of one output read: a live tail asks again from where it stopped.
+OUTPUT_CHUNK = 256 * 1024
+
+
+class MonitorSource:
+    """The monitor's reads and actions, each one call (or a few) on the link.
+
+    ``long_poll`` follows the change feed with the link's ``wait_changes`` (answers the
+    moment something changed, but the engine itself runs the wait and packs the
+    answers); without it, ``job_changes`` every ``period`` seconds, a query that a
+    daemon's clients answer from the store themselves (``SplitLink``), costing the engine
+    nothing. The default is what the bench measured cheaper for the engine
+    (bench/README.md, "Monitor").
+    """
+
+    def __init__(self, link: EngineLink, long_poll: bool = False, period: float = 0.3) -> None:
+        self.link = link
+        self.long_poll = long_poll
+        self.period = period
+
+    # -- workflows ------------------------------------------------------------------------
+    def workflow_items(
+        self, counted: dict[int, dict[str, int]] | None = None
+    ) -> list[WorkflowItem]:
+        """Every workflow of the user; ``counted`` gives counts already known (finished
+        workflows do not change, so their counts are not read again)."""
+        known = counted or {}
+        items = []
+        for workflow_id, info in sorted(self.link.workflows().items()):
+            try:
+                status = self.link.workflow_status(workflow_id)
+                counts = known.get(workflow_id) if status == "workflow_done" else None
+                counts = counts or self.link.status_summary(workflow_id)
+            except UnknownObjectError:  # deleted between the two reads
+                continue
+            items.append(WorkflowItem(workflow_id, info.name, status, info.expiration_date, counts))
+        return items
+
+    def workflow(self, workflow_id: int) -> Workflow:
+        """The submitted workflow, its jobs carrying their ids."""
+        document = self.link.workflow_document(workflow_id)
+        workflow = serialization.workflow_from_dict(document)
+        for job, job_id in zip(workflow.jobs, document.get("job_ids", []), strict=False):
+            job.job_id = job_id
+        workflow.wf_id = workflow_id
+        return workflow
+
+    def changes(self, workflow_id: int, since: int | None) -> FactsBatch:
+        """The jobs changed after ``since`` (None: every job), from the change feed."""
+        return _batch(self.link.job_changes(workflow_id, since))
+
+    def wait_changes(self, workflow_id: int, since: int | None, timeout: float) -> FactsBatch:
+        """Like ``changes``, but waits up to ``timeout`` seconds for a change."""
+        if self.long_poll:
+            return _batch(self.link.wait_changes(workflow_id, since, timeout))
+        deadline = time.monotonic() + timeout
+        while True:
+            batch = self.changes(workflow_id, since)
+            left = deadline - time.monotonic()
+            if batch.facts or left <= 0:
+                return batch
+            time.sleep(min(self.period, left))
+
+    def forget(self, workflow_id: int) -> None:
+        """Nothing kept per workflow here (the change feed's position is the model's)."""
+
+    # -- one job ----------------------------------------------------------------------
+    def job_output(self, job_id: int, stream: str, offset: int) -> dict[str, Any]:
+        """A job's stdout or stderr from ``offset``, read through the link: ``text``, the
+        next ``offset``, whether the file ``exists``, and ``restarted`` when it is now
+        shorter than ``offset`` (the job ran again: read from 0)."""
+        chunk = self.link.read_job_output(job_id, stream, offset, OUTPUT_CHUNK)
+        restarted = chunk.size is not None and chunk.size < offset
+        if restarted:
+            chunk = self.link.read_job_output(job_id, stream, 0, OUTPUT_CHUNK)
+        return {
+            "text": chunk.data.decode(errors="replace"),
+            "offset": chunk.next_offset,
+            "exists": chunk.size is not None,
+            "restarted": restarted,
+            "ended": chunk.ended,
+        }
+
+    def output_tail(self, job_id: int, stream: str, limit: int) -> str:
+        """The last ``limit`` bytes of a job's output (the report's stderr tails)."""
+        chunk = self.link.read_job_output(job_id, stream, -limit, limit)
+        return chunk.data.decode(errors="replace")
+
+    def output_params(self, job_id: int) -> dict[str, Any] | None:
+        return self.link.get_job_output_params(job_id)
+
+    # -- actions ----------------------------------------------------------------------
+    def stop_workflow(self, workflow_id: int) -> bool:
+        return self.link.stop_workflow(workflow_id)
+
+    def restart_workflow(self, workflow_id: int) -> bool:
+        return self.link.restart_workflow(workflow_id)
+
+    def delete_workflow(self, workflow_id: int) -> bool:
+        self.forget(workflow_id)
+        return self.link.delete_workflow(workflow_id, True)
+
+    def stop_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
+        return self.link.stop_jobs(workflow_id, list(job_ids))
+
+    def restart_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
+        return self.link.restart_jobs(workflow_id, list(job_ids))
+
+    def change_expiration(self, workflow_id: int, expiration: float | None) -> bool:
+        return self.link.change_workflow_expiration_date(workflow_id, expiration)
+
+
+def _batch(batch: JobChangeBatch) -> FactsBatch:
+    return FactsBatch(batch.since, batch.jobs, batch.status)

@@ -1,0 +1,120 @@
+"""The link table: every transport serves every operation, generically and typed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from swf_adapters.transfer.in_place import InPlaceStager
+from swf_adapters.transport.pyro import wire_models
+from swf_adapters.transport.pyro.protocol import MANAGEMENT, SERVED
+from swf_app.link import OPERATIONS, Kind
+from swf_app.ports import FileStager
+from swf_app.read_models import (
+    JobChangeBatch,
+    JobFiles,
+    JobProgress,
+    JobTermination,
+    OutputChunk,
+    WorkflowInfo,
+    WorkflowProgress,
+)
+from swf_app.service import EngineService
+from swf_domain.errors import SerializationError
+from swf_domain.model import FileTransfer
+from swf_entry.split_link import SplitLink
+
+JOB = JobProgress(4, "failed", "q", "finished_regularly", 1, None, "cpu=1", 1.5, 2.5, 3.5, "77")
+
+
+def test_the_table_lists_every_marked_link_method_with_its_kind() -> None:
+    assert OPERATIONS["stop_jobs"].kind is Kind.COMMAND
+    assert OPERATIONS["workflow_elements_status"].kind is Kind.QUERY
+    assert OPERATIONS["wait_changes"].kind is Kind.WAIT
+    assert "close" not in OPERATIONS
+    assert set(MANAGEMENT) == {"ping", "stats", "shutdown_engine"}
+    assert not set(MANAGEMENT) & set(OPERATIONS)
+
+
+def test_the_in_process_service_implements_every_operation() -> None:
+    for name, operation in OPERATIONS.items():
+        served_by_queries = operation.kind is Kind.QUERY
+        assert served_by_queries or callable(getattr(EngineService, name, None)), name
+
+
+def test_binding_fills_defaults_and_keywords() -> None:
+    wait = OPERATIONS["wait_workflow"]
+    assert wait.bind((3,), {}) == (3, -1)
+    assert wait.bind((), {"workflow_id": 3, "timeout": 0.5}) == (3, 0.5)
+    with pytest.raises(TypeError):
+        wait.bind((), {})
+
+
+class _Recorder:
+    """Stands for both sides of a split link: records where each call went."""
+
+    def __init__(self, side: str, calls: list[tuple[str, str]]) -> None:
+        self._side, self._calls = side, calls
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args: self._calls.append((self._side, name))
+
+    def close(self) -> None:
+        self._calls.append((self._side, "close"))
+
+
+def test_the_split_link_answers_queries_here_and_sends_the_rest() -> None:
+    calls: list[tuple[str, str]] = []
+    local: Any = _Recorder("local", calls)
+    split = SplitLink(lambda: (local, lambda: None), _Recorder("engine", calls))  # type: ignore[arg-type]
+    for name in OPERATIONS:
+        getattr(split, name)(*([1] if name == "delete_workflow" else []))
+    expected = [
+        ("local" if op.kind is Kind.QUERY else "engine", name) for name, op in OPERATIONS.items()
+    ]
+    assert [call for call in calls if call[1] != "forget"] == expected
+    with pytest.raises(AttributeError):
+        split.not_an_operation  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("workflow_elements_status", WorkflowProgress(9, "workflow_in_progress", None, [JOB])),
+        ("job_changes", JobChangeBatch(9, 41, "workflow_done", [JOB, JOB._replace(job_id=5)])),
+        ("wait_changes", JobChangeBatch(9, 41, "workflow_done", [])),
+        ("workflows", {9: WorkflowInfo("w", 12.5), 10: WorkflowInfo(None, None)}),
+        ("job_termination_status", JobTermination(None, None, None, None)),
+        ("job_files", JobFiles("/o", None)),
+        ("read_job_output", OutputChunk(b"\x00\xffbytes", 3, 10, 12, False)),
+        ("workflow_document", {"jobs": [{"command": ["a", ("t", 1)]}], "job_ids": [1]}),
+        ("status_summary", {"done": 2}),
+        ("stats", {"pid": 1, "engine": {"calls": 3}}),
+        ("ping", 123),
+    ],
+)
+def test_results_cross_the_wire_as_the_same_typed_values(name: str, value: Any) -> None:
+    operation = SERVED[name]
+    back = wire_models.unpack_result(operation, wire_models.pack_result(operation, value))
+    assert back == value and type(back) is type(value)
+    if isinstance(value, WorkflowProgress | JobChangeBatch) and value.jobs:
+        assert all(type(job) is JobProgress for job in back.jobs)
+
+
+def test_arguments_must_fit_the_operation() -> None:
+    operation = OPERATIONS["stop_jobs"]
+    text = wire_models.pack_arguments(operation, (3, (1, 2)))
+    assert wire_models.unpack_arguments(operation, text) == (3, (1, 2))
+    with pytest.raises(SerializationError, match="stop_jobs"):
+        wire_models.unpack_arguments(operation, wire_models.pack_arguments(operation, (3,)))
+    with pytest.raises(SerializationError, match="not a list"):
+        wire_models.unpack_arguments(operation, '{"a": 1}')
+
+
+def test_the_local_stager_uses_files_in_place() -> None:
+    stager: FileStager = InPlaceStager()
+    transfer = FileTransfer(True, "/data/in.txt")
+    assert stager.engine_path(1, transfer) == "/data/in.txt"
+    stager.stage_in(1, [transfer])
+    stager.stage_out(1, [transfer])
