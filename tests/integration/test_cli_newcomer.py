@@ -212,3 +212,116 @@ def test_logs_of_a_job_that_has_not_started_says_so(home: SwfHome) -> None:
     result = home.swf("logs", workflow_id, "second", expect=0)
     assert result.out == ""
     assert "has not started" in result.err, str(result)
+
+
+# -- the status table ------------------------------------------------------------------
+
+
+def caption(out: str) -> str:
+    """The summary line under a status table."""
+    return next(line for line in out.splitlines() if "(workflow_" in line or "(worklflow_" in line)
+
+
+def test_status_says_done_with_failures_and_keeps_the_workflow_out_of_the_jobs_column(
+    home: SwfHome,
+) -> None:
+    file = home.python_workflow(
+        "fails.py",
+        """
+        bad = Job(["sh", "-c", "exit 2"], name="bad")
+        child = Job(["true"], name="child")
+        good = Job(["true"], name="good")
+        workflow = Workflow([bad, child, good], dependencies=[(bad, child)], name="fails")
+        """,
+    )
+    workflow_id = home.swf("submit", str(file), expect=0).out.strip()
+    home.swf("wait", workflow_id, "--timeout", "60")
+    out = home.swf("status", workflow_id, expect=0).out
+    assert caption(out).strip() == "done, 1 failed, 1 not run  (workflow_done)", out
+    assert not re.search(r"│\s*workflow\s*│", out), "the workflow status is not a job count"
+    assert re.search(r"┃ job status\s*┃\s*jobs ┃", out), out
+
+
+def test_status_of_a_stopped_workflow_says_stopped(home: SwfHome) -> None:
+    workflow_id = sleeper(home, 30)
+    assert wait_until(lambda: home.job_statuses(workflow_id)["sleeper"] == "running", 30)
+    home.swf("stop", workflow_id, expect=0)
+    out = home.swf("status", workflow_id, expect=0).out
+    assert caption(out).startswith("stopped: 1 killed"), out
+
+
+def test_waiting_jobs_are_queued_in_the_cli_and_not_submitted_in_json(home: SwfHome) -> None:
+    file = home.python_workflow(
+        "wide.py",
+        """
+        workflow = Workflow([Job(["sleep", "30"], name=f"w{i}") for i in range(4)], name="wide")
+        """,
+    )
+    config = home.write("one.cfg", "[one]\nCPU_NB = 1\n")
+    on_one = ("--config", str(config), "-r", "one")
+    workflow_id = home.swf(*on_one, "submit", str(file), expect=0).out.strip()
+    seen = home.wait_for_status(workflow_id, lambda s: "running" in s.values())
+    assert "not_submitted" in seen.values()  # soma's string in --json
+    out = home.swf(*on_one, "status", workflow_id, "--jobs", expect=0).out
+    assert re.search(r"│ queued\s+│\s+3 │", out), out
+    assert "not_submitted" not in out
+    assert "running: 0 of 4 done, 1 running, 3 queued" in caption(out)
+    home.swf(*on_one, "delete", workflow_id, expect=0)
+    home.swf(*on_one, "engine", "stop", expect=0)
+
+
+def test_status_tree_json_nests_groups_and_jobs(home: SwfHome) -> None:
+    file = home.python_workflow(
+        "grouped.py",
+        """
+        a, b, c = (Job(["true"], name=n) for n in "abc")
+        inner = Group([b], name="inner")
+        outer = Group([inner, c], name="outer")
+        workflow = Workflow([a, b, c], root_group=[a, outer], name="grouped")
+        """,
+    )
+    workflow_id = home.swf("submit", str(file), expect=0).out.strip()
+    home.swf("wait", workflow_id, "--timeout", "60", expect=0)
+    tree = home.swf("status", workflow_id, "--tree", "--json", expect=0).json()["tree"]
+    ids = {job["name"]: job["id"] for job in home.status(workflow_id)["jobs"]}
+    assert tree == [
+        {"job": ids["a"], "name": "a", "status": "done"},
+        {
+            "group": "outer",
+            "counts": {"done": 2},
+            "elements": [
+                {
+                    "group": "inner",
+                    "counts": {"done": 1},
+                    "elements": [{"job": ids["b"], "name": "b", "status": "done"}],
+                },
+                {"job": ids["c"], "name": "c", "status": "done"},
+            ],
+        },
+    ]
+
+
+def test_the_jobs_table_fits_80_columns_with_whole_dates(home: SwfHome) -> None:
+    file = home.python_workflow("chain.py", CHAIN)
+    workflow_id = home.swf("submit", str(file), expect=0).out.strip()
+    home.swf("wait", workflow_id, "--timeout", "60", expect=0)
+    env = home.env(COLUMNS="80")
+    import subprocess
+
+    from tests.integration.cli_fixtures import SWF
+
+    shown = subprocess.run(
+        [str(SWF), "status", workflow_id, "--jobs"],
+        env=env,
+        cwd=home.files,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80, shown.stdout
+    rows = [line for line in lines if re.match(r"│ \d", line)]
+    assert len(rows) == 3
+    for row in rows:  # one line per job, both times whole
+        assert len(re.findall(r"\b\d\d:\d\d:\d\d\b", row)) == 2, row

@@ -475,7 +475,10 @@ def status(
         names = {job.job_id: str(job.name) for job in model.jobs} if model else {}
         snap = guarded(lambda: snapshot(wfc, workflow_id, names))
     if as_json:
-        emit_json(snap.as_json(with_jobs=jobs or tree))
+        document = snap.as_json(with_jobs=jobs or tree)
+        if tree and model is not None:
+            document["tree"] = display.tree_json(model, snap)
+        emit_json(document)
         return
     console = ctx().console
     console.print(display.summary_table(snap))

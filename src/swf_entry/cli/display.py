@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from rich.console import Group as RichGroup
@@ -21,7 +21,6 @@ from rich.text import Text
 from rich.tree import Tree
 
 from swf_app.read_models import JobView, WorkflowSnapshot
-from swf_app.read_models import iso_date as _iso
 from swf_domain.model import Group, Job, Workflow
 
 __all__ = ["JobView", "WorkflowSnapshot"]
@@ -67,7 +66,56 @@ def status_word(status: str) -> str:
 
 
 def styled(status: str) -> Text:
-    return Text(status, style=STATUS_STYLE.get(status, ""))
+    """A status in the CLI's words (``queued`` for soma's ``not_submitted``), coloured."""
+    return Text(status_word(status), style=STATUS_STYLE.get(status, ""))
+
+
+def short_date(epoch: float | None, today: date | None = None) -> str:
+    """``16:21:50`` today, ``12-05 16:21`` another day of this year, else the ISO date:
+    a table of dates fits 80 columns (``--json`` keeps full ISO dates)."""
+    if epoch is None:
+        return ""
+    moment = datetime.fromtimestamp(epoch)
+    today = today or date.today()
+    if moment.date() == today:
+        return moment.strftime("%H:%M:%S")
+    if moment.year == today.year:
+        return moment.strftime("%m-%d %H:%M")
+    return moment.strftime("%Y-%m-%d")
+
+
+def workflow_summary(snapshot: WorkflowSnapshot) -> str:
+    """What a person wants to know of a workflow in a few words: ``done``, ``done, 3
+    failed``, ``stopped: 2 done, 1 killed, 4 not run``, ``running: 3 of 10 done, ...``."""
+    counts = Counter(_fate(job) for job in snapshot.jobs)
+    parts = [f"{counts[fate]} {fate}" for fate in _FATES if counts[fate]]
+    if snapshot.status == "worklflow_not_started":
+        return "not started"
+    if snapshot.status != "workflow_done":
+        done = f"{counts['done']} of {len(snapshot.jobs)} done"
+        others = [part for part in parts if not part.endswith(" done")]
+        return ", ".join([f"running: {done}", *others])
+    if counts["killed"] or (counts["not run"] and not counts["failed"]):
+        return "stopped: " + ", ".join(parts)
+    if counts["failed"] or counts["not run"]:
+        return ", ".join(["done", *(part for part in parts if not part.endswith(" done"))])
+    return "done"
+
+
+#: A job's fate in a summary, in the order summaries list them.
+_FATES = ("done", "failed", "killed", "not run", "running", "queued", "waiting")
+
+
+def _fate(job: JobView) -> str:
+    if job.status == "done":
+        return "done"
+    if job.status == "failed":
+        return {"killed_by_user": "killed", "aborted_before_running": "not run"}.get(
+            job.exit_status or "", "failed"
+        )
+    if job.status == "running":
+        return "running"
+    return "queued" if job.status in ("not_submitted", "queued_active") else "waiting"
 
 
 def workflows_table(rows: list[dict[str, Any]]) -> Table:
@@ -82,40 +130,58 @@ def workflows_table(rows: list[dict[str, Any]]) -> Table:
             str(row["total"]),
             str(row["counts"].get("done", 0)),
             str(row["counts"].get("failed", 0)),
-            row["expiration"] or "",
+            _short_iso(row["expiration"]),
         )
     return table
 
 
-def summary_table(snapshot: WorkflowSnapshot) -> Table:
-    table = Table(
-        title=f"workflow {snapshot.workflow_id} {snapshot.name or ''}".rstrip(),
-        title_justify="left",
-    )
-    table.add_column("status")
+def _short_iso(text: str | None) -> str:
+    return short_date(datetime.fromisoformat(text).timestamp()) if text else ""
+
+
+def summary_table(snapshot: WorkflowSnapshot) -> RenderableType:
+    """The workflow's name, its job counts per status, and a summary line in words (the
+    workflow's own status is not a job count: it goes under the table, not in it)."""
+    table = Table(show_edge=True)
+    table.add_column("job status")
     table.add_column("jobs", justify="right")
-    for status, count in sorted(snapshot.counts().items()):
+    for status, count in sorted(snapshot.counts().items(), key=lambda item: status_word(item[0])):
         table.add_row(styled(status), str(count))
-    table.add_row(Text("workflow", style="bold"), styled(snapshot.status))
-    return table
+    title = Text(f"workflow {snapshot.workflow_id} {snapshot.name or ''}".rstrip(), style="italic")
+    summary = Text(
+        f"{workflow_summary(snapshot)}  ({snapshot.status})",
+        style=STATUS_STYLE.get(snapshot.status, ""),
+    )
+    return RichGroup(title, table, summary)
 
 
 def jobs_table(snapshot: WorkflowSnapshot) -> Table:
     table = Table(title="jobs", title_justify="left")
-    for column in ("id", "name", "status", "exit", "value", "signal", "started", "ended"):
-        table.add_column(column)
+    table.add_column("id", no_wrap=True)
+    table.add_column("name", overflow="fold")
+    for column in ("status", "exit", "started", "ended"):
+        table.add_column(column, no_wrap=True)
     for job in snapshot.jobs:
         table.add_row(
             str(job.job_id),
             job.name,
             styled(job.status),
-            job.exit_status or "",
-            "" if job.exit_value is None else str(job.exit_value),
-            "" if job.term_signal is None else str(job.term_signal),
-            _iso(job.started) or "",
-            _iso(job.ended) or "",
+            exit_text(job),
+            short_date(job.started),
+            short_date(job.ended),
         )
     return table
+
+
+def exit_text(job: JobView) -> str:
+    """How a job ended, in one short cell: its exit code, ``signal 15``, ``killed``,
+    ``not run`` (soma's exit status strings stay in ``--json``)."""
+    if job.exit_status == "finished_regularly":
+        return "" if job.exit_value is None else str(job.exit_value)
+    if job.exit_status == "finished_signal":
+        return f"signal {job.term_signal}"
+    short = {"killed_by_user": "killed", "aborted_before_running": "not run"}
+    return short.get(job.exit_status or "", job.exit_status or "")
 
 
 def group_tree(workflow: Workflow, snapshot: WorkflowSnapshot) -> Tree:
@@ -130,7 +196,7 @@ def group_tree(workflow: Workflow, snapshot: WorkflowSnapshot) -> Tree:
     def add(node: Tree, elements: list[Job | Group]) -> None:
         for element in elements:
             if isinstance(element, Group):
-                counts = Counter(status_of(job) for job in element.iter_jobs())
+                counts = Counter(status_word(status_of(job)) for job in element.iter_jobs())
                 label = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
                 add(node.add(Text(f"{element.name} ({label})", style="bold")), element.elements)
             else:
@@ -142,13 +208,36 @@ def group_tree(workflow: Workflow, snapshot: WorkflowSnapshot) -> Tree:
     return tree
 
 
+def tree_json(workflow: Workflow, snapshot: WorkflowSnapshot) -> list[dict[str, Any]]:
+    """``status --tree --json``: the root group's elements, each group with its job counts
+    (soma's status strings) and its elements, each job as ``{"job": id, "name", "status"}``."""
+    by_id = {job.job_id: job.status for job in snapshot.jobs}
+
+    def status_of(job: Job) -> str:
+        return by_id.get(job.job_id, "unknown") if job.job_id is not None else "unknown"
+
+    def node(element: Job | Group) -> dict[str, Any]:
+        if isinstance(element, Group):
+            counts = Counter(status_of(job) for job in element.iter_jobs())
+            return {
+                "group": element.name,
+                "counts": dict(sorted(counts.items())),
+                "elements": [node(child) for child in element.elements],
+            }
+        return {"job": element.job_id, "name": element.name, "status": status_of(element)}
+
+    return [node(element) for element in workflow.root_group or []]
+
+
 def progress_panel(snapshot: WorkflowSnapshot, elapsed: float) -> RenderableType:
     """The live display of ``swf run``: counts, a bar, elapsed / ETA, running jobs."""
     total = max(len(snapshot.jobs), 1)
     finished = snapshot.finished()
     rate = finished / elapsed if elapsed > 0 else 0.0
     eta = (total - finished) / rate if rate > 0 else None
-    counts = "  ".join(f"{status}: {n}" for status, n in sorted(snapshot.counts().items()))
+    counts = "  ".join(
+        f"{status_word(status)}: {n}" for status, n in sorted(snapshot.counts().items())
+    )
     header = Text(
         f"workflow {snapshot.workflow_id} {snapshot.name or ''}  "
         f"{finished}/{total} finished  elapsed {elapsed:.1f}s"
