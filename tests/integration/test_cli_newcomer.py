@@ -100,6 +100,10 @@ def test_submit_refuses_a_queue_the_resource_does_not_have(home: SwfHome) -> Non
 
 def test_an_empty_workflow_file_is_refused(home: SwfHome) -> None:
     empty = home.write("empty.json", "{}")
+    checked = home.swf("validate", str(empty))
+    assert checked.code in (1, 4), str(checked)  # a problem found, or unreadable
+    assert "empty.json" in checked.out + checked.err
+    assert "valid (0 jobs)" not in checked.out
     for command in ("submit", "run"):
         result = home.swf(command, str(empty))
         assert result.code == 4, str(result)

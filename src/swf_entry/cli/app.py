@@ -342,12 +342,15 @@ def load_file(file: Path) -> Workflow:
         return guarded(lambda: load_workflow_file(file))
 
 
+NO_JOBS = "the workflow has no jobs: nothing to run"
+
+
 def load_runnable(file: Path) -> Workflow:
     """The workflow of ``file`` for `submit` and `run`: one without jobs is refused (a
     ``{}`` file, a list built empty by mistake) rather than run as nothing."""
     workflow = load_file(file)
     if not workflow.jobs:
-        fail(f"{file}: the workflow has no jobs: nothing to run", EXIT_BAD_INPUT)
+        fail(f"{file}: {NO_JOBS}", EXIT_BAD_INPUT)
     return workflow
 
 
@@ -362,10 +365,12 @@ def validate(
 
     Example: swf validate pipeline.json
     """
-    from swf_domain.validation import find_problems
+    from swf_domain.validation import Problem, find_problems
 
     workflow = load_file(file)
     problems = find_problems(workflow)
+    if not workflow.jobs:  # `submit` and `run` refuse it: say so here first
+        problems.append(Problem(WorkflowError, "workflow", NO_JOBS))
     if as_json:
         emit_json(
             {
