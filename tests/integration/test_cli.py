@@ -701,7 +701,8 @@ def test_bad_config_exits_4(fresh_home: SwfHome) -> None:
 
 def interrupt_run(home: SwfHome, mode: str) -> tuple[subprocess.CompletedProcess[str], str]:
     """Start ``swf run --on-interrupt MODE`` of SLOW, SIGINT it once its jobs run."""
-    seconds = "30" if mode == "stop" else "5"
+    # Long enough that the run has not ended when the SIGINT comes, even under load.
+    seconds = "30" if mode == "stop" else "15"
     file = home.python_workflow(f"interrupted_{mode}.py", SLOW.replace('"30"', f'"{seconds}"'))
     process = home.popen("run", "--on-interrupt", mode, str(file))
     try:

@@ -136,12 +136,12 @@ def test_read_only_commands_on_ended_workflows_start_no_engine(home: SwfHome) ->
 def test_a_read_only_command_restarts_the_engine_of_unfinished_work_and_says_so(
     home: SwfHome,
 ) -> None:
-    workflow_id = sleeper(home, 2)
+    workflow_id = sleeper(home, 60)  # still running after the engine stopped, under load
+    assert wait_until(lambda: home.job_statuses(workflow_id)["sleeper"] == "running", 30)
     home.swf("engine", "stop", expect=0)
     result = home.swf("status", workflow_id, expect=0)
     assert "started the engine daemon" in result.err, str(result)
     assert engine_running(home)
-    home.swf("wait", workflow_id, "--timeout", "60", expect=0)
 
 
 # -- engine status, config show -------------------------------------------------------------

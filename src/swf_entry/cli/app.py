@@ -1265,4 +1265,9 @@ def _show_warning(
 def main(prog_name: str | None = None) -> None:
     """Console-script entry point (``prog_name`` for ``python -m swf_entry.cli``)."""
     warnings.showwarning = _show_warning
-    app(prog_name=prog_name)
+    try:
+        app(prog_name=prog_name)
+    finally:
+        # The command is over: a Ctrl-C while Python tears down must not turn its exit
+        # code into a death by SIGINT.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
