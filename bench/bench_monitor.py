@@ -51,7 +51,8 @@ from swf_adapters.schedulers.local.layout import StateLayout
 from swf_domain.model import Group, Job, Workflow
 from swf_entry.client import WorkflowController
 from swf_entry.composition import ClientOptions, open_controller
-from swf_entry.daemon import stop_engine
+from swf_entry.daemon import engine_status, stop_engine
+from swf_entry.monitor.report import write_report
 
 TRUE = shutil.which("true") or "/bin/true"
 
@@ -148,8 +149,15 @@ class PageClient:
         self.done.set()
 
 
+def engine_cpu(home: Path) -> float:
+    """CPU seconds the engine daemon has used so far."""
+    times = psutil.Process((engine_status(home) or {})["pid"]).cpu_times()
+    return float(times.user + times.system)
+
+
 def run_once(controller: WorkflowController, home: Path, jobs: int, mode: str) -> dict[str, Any]:
     workflow = independent(jobs, f"measured-{mode}")
+    cpu_before = engine_cpu(home)
     with contextlib.ExitStack() as stack:
         base = stack.enter_context(monitor_process(home, mode)) if mode != "none" else None
         started = time.perf_counter()
@@ -163,7 +171,12 @@ def run_once(controller: WorkflowController, home: Path, jobs: int, mode: str) -
         if page is not None:
             page.done.wait(30)
         done = controller.link.status_summary(workflow_id).get("done", 0)
-        result: dict[str, Any] = {"mode": mode, "rate": done / elapsed, "id": workflow_id}
+        result: dict[str, Any] = {
+            "mode": mode,
+            "rate": done / elapsed,
+            "id": workflow_id,
+            "engine_cpu": round(engine_cpu(home) - cpu_before, 2),
+        }
         if page is not None:
             page.done.wait(30)
             delays = sorted(page.delays)
@@ -235,7 +248,12 @@ def chromium_load(url: str) -> float | None:
                 d.execute_script("return document.querySelectorAll('#jobs tbody tr').length") >= 50
             )
         )
-        return time.perf_counter() - started
+        loaded = time.perf_counter() - started
+        shot = Path(tempfile.gettempdir()) / "swf-bench-monitor-page.png"
+        driver.set_window_size(1400, 1000)
+        driver.save_screenshot(str(shot))
+        print(f"screenshot of the page: {shot}")
+        return loaded
     finally:
         driver.quit()
 
@@ -275,6 +293,10 @@ def main() -> None:
             )
         if not args.no_page and last_id is not None:
             print("\npage load:", json.dumps(page_load(home, last_id)))
+            report = Path(tempfile.gettempdir()) / "swf-bench-monitor-report.html"
+            seconds = timed(lambda: write_report(controller.link, last_id, report))
+            size = report.stat().st_size / 1e6
+            print(f"swf report of {args.jobs} jobs: {seconds:.1f} s, {size:.1f} MB ({report})")
 
 
 if __name__ == "__main__":

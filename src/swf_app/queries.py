@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swf_domain.errors import EngineError, JobError, UnknownObjectError
-from swf_domain.status import TERMINAL_JOB_STATUSES
+from swf_domain.gc_pause import gc_paused
+from swf_domain.status import TERMINAL_JOB_STATUSES, ExitStatus, JobStatus
 
 from .link import MAX_OUTPUT_CHUNK, Kind, operation
 from .ports import JobOutputReader, JobRow, JobSummary, WorkflowRow, WorkflowStore
@@ -30,12 +31,16 @@ from .read_models import (
     STREAMS,
     JobChangeBatch,
     JobFiles,
+    JobInfo,
     JobProgress,
     JobTermination,
     OutputChunk,
     WorkflowInfo,
     WorkflowProgress,
 )
+
+#: ``jobs_info`` reads up to this many jobs one by one, more by whole workflows.
+_SINGLE_JOB_READS = 32
 
 #: Workflows whose elements status stays cached (a million-job one takes a few hundred MB;
 #: monitors rarely watch more than a handful at once).
@@ -55,7 +60,7 @@ class _ElementsCache:
 
     def refresh(self, store: WorkflowStore, workflow_id: int) -> list[JobProgress]:
         """A copy of the entries once every change committed so far is merged in."""
-        with self.lock:
+        with self.lock, gc_paused():  # a first read builds a million acyclic tuples
             changes = store.job_changes(workflow_id, self.since)
             entries, positions = self.entries, self.positions
             for summary in changes.summaries:
@@ -126,7 +131,8 @@ class QueryService:
         """The jobs changed after ``since`` (None: every job): the monitors' change feed."""
         row = self.workflow_row(workflow_id)
         changes = self._store.job_changes(workflow_id, since)
-        jobs = [progress_of(summary) for summary in changes.summaries]
+        with gc_paused():
+            jobs = [progress_of(summary) for summary in changes.summaries]
         return JobChangeBatch(workflow_id, changes.since, row.status.value, jobs)
 
     def job_status(self, job_id: int) -> str:
@@ -171,6 +177,26 @@ class QueryService:
         counts = self._store.status_counts(workflow_id)
         return {status.value: count for status, count in counts.items() if count}
 
+    def jobs_info(self, job_ids: Sequence[int]) -> dict[int, JobInfo]:
+        """See ``EngineLink.jobs_info``. Scripts ask for every id of a workflow at once, so
+        beyond a few ids each workflow met is read whole (one bulk read, not one per job)."""
+        wanted = list(dict.fromkeys(job_ids))
+        bulk = len(wanted) > _SINGLE_JOB_READS
+        known: dict[int, JobRow] = {}
+        result: dict[int, JobInfo] = {}
+        for job_id in wanted:
+            row = known.get(job_id) or self._store.job(job_id)
+            if row is None:
+                continue
+            if bulk and job_id not in known:
+                known.update((job.job_id, job) for job in self._store.jobs_of(row.workflow_id))
+            state = row.state
+            command = list(state.command) if state.command is not None else None
+            result[job_id] = JobInfo(
+                row.name, command, state.submission_date, row.workflow_id, row.index
+            )
+        return result
+
     # -- rows, shared with the commands ---------------------------------------------------
 
     def workflow_row(self, workflow_id: int) -> WorkflowRow:
@@ -212,7 +238,8 @@ class QueryService:
 
 
 def progress_of(summary: JobSummary) -> JobProgress:
-    """The read model of one job from the store's summary tuple."""
+    """The read model of one job from the store's summary tuple (same field order, the
+    statuses as their strings): built straight from a tuple, as a full read makes a million."""
     (
         job_id,
         status,
@@ -226,19 +253,31 @@ def progress_of(summary: JobSummary) -> JobProgress:
         scheduler_job_id,
         queue,
     ) = summary
-    return JobProgress(
-        job_id,
-        status.value,
-        queue,
-        exit_status.value if exit_status is not None else None,
-        exit_value,
-        term_signal,
-        resource_usage,
-        submitted,
-        started,
-        ended,
-        scheduler_job_id,
+    return _new_tuple(
+        JobProgress,
+        (
+            job_id,
+            _VALUE[status],
+            _VALUE[exit_status],
+            exit_value,
+            term_signal,
+            resource_usage,
+            submitted,
+            started,
+            ended,
+            scheduler_job_id,
+            queue,
+        ),
     )
+
+
+_new_tuple = tuple.__new__
+#: Status enum -> its string (a dict lookup is cheaper than ``.value`` a million times).
+_VALUE: dict[JobStatus | ExitStatus | None, str | None] = {
+    **{status: status.value for status in JobStatus},
+    **{status: status.value for status in ExitStatus},
+    None: None,
+}
 
 
 def _check_output_request(job_id: int, stream: str, offset: int, limit: int) -> None:

@@ -27,7 +27,6 @@ class JobProgress(NamedTuple):
 
     job_id: int
     status: str
-    queue: str | None = None
     exit_status: str | None = None
     exit_value: int | None = None
     term_signal: int | None = None
@@ -36,6 +35,7 @@ class JobProgress(NamedTuple):
     started: float | None = None
     ended: float | None = None
     scheduler_job_id: str | None = None
+    queue: str | None = None
 
     @property
     def termination(self) -> JobTermination:
@@ -58,6 +58,19 @@ class JobFiles(NamedTuple):
 
     stdout: str | None
     stderr: str | None
+
+
+class JobInfo(NamedTuple):
+    """What soma's ``jobs()`` tells of a job, plus where it is in its workflow."""
+
+    name: str
+    #: argv as run; None until the job was submitted once.
+    command: list[str] | None
+    #: None until the job was submitted (as soma-workflow).
+    submitted: float | None
+    workflow_id: int
+    #: Position of the job in its workflow's job list (the document's order).
+    position: int
 
 
 class WorkflowInfo(NamedTuple):
@@ -152,6 +165,8 @@ class JobView:
     submitted: float | None
     started: float | None
     ended: float | None
+    #: The job's id on a cluster (soma's drmaa id: SLURM ``123_4``), None on local cores.
+    scheduler_job_id: str | None = None
 
     @classmethod
     def of(cls, job: JobProgress, name: str) -> JobView:
@@ -165,6 +180,7 @@ class JobView:
             job.submitted,
             job.started,
             job.ended,
+            job.scheduler_job_id,
         )
 
     @property
@@ -182,6 +198,7 @@ class JobView:
             "submitted": iso_date(self.submitted),
             "started": iso_date(self.started),
             "ended": iso_date(self.ended),
+            "scheduler_job_id": self.scheduler_job_id,
         }
 
 

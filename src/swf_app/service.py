@@ -231,7 +231,7 @@ class EngineService(ServesQueries):
         """
         return not self._store.active_workflow_ids()
 
-    def engine_stats(self) -> dict[str, int]:
+    def engine_stats(self) -> dict[str, Any]:
         """What the engine holds now (``swf engine status``)."""
         execution = self._engine.execution
 
@@ -242,9 +242,19 @@ class EngineService(ServesQueries):
                 "jobs_ready": len(execution.ready),
             }
 
-        stats = self._engine.call(read, timeout=self._control_timeout)
+        stats: dict[str, Any] = self._engine.call(read, timeout=self._control_timeout)
         stats["workflows_unfinished"] = len(self._store.active_workflow_ids())
+        # A cluster scheduler says when it is waiting for a controller that does not answer.
+        problem = getattr(self._engine.scheduler, "problem", None)
+        if problem:
+            stats["scheduler_problem"] = str(problem)
         return stats
+
+    def set_slots(self, slots: int) -> None:
+        """Cores the engine fills from now on (soma's ``set_proc_nb`` on a light-mode
+        engine): more start at once when raised; running jobs are never stopped."""
+        execution = self._engine.execution
+        self._engine.call(lambda _tx: execution.budget.resize(slots), timeout=self._control_timeout)
 
     def close(self) -> None:
         """The client side lets go; workflows go on (nothing to release in-process)."""

@@ -36,6 +36,13 @@ class SlotBudget:
         self.used = 0
         self._used_by_queue: dict[str | None, int] = {}
 
+    def resize(self, total: int) -> None:
+        """A new total (soma's ``set_proc_nb``); a default-queue limit equal to the old
+        total (the local scheduler's CPU_NB) follows it. Running jobs keep their slots."""
+        if self._limits.get(None) == self.total:
+            self._limits[None] = max(total, 1)
+        self.total = max(total, 1)
+
     def capacity(self, queue: str | None) -> int:
         return min(self.total, self._limits.get(queue, self.total))
 

@@ -35,6 +35,11 @@ class ConfigurationError(SomaWorkflowError):
     """A configuration file or option is invalid (names the file, section and option)."""
 
 
+class CorruptStoreError(ConfigurationError):
+    """The store's file is damaged, truncated or not an swf database: the message names
+    the file and what to do; swf never replaces it with an empty one."""
+
+
 class TransferError(SomaWorkflowError):
     """A file transfer failed or would escape its directory."""
 
@@ -82,3 +87,19 @@ class WorkflowValidationError(WorkflowError):
         first = problems[0] if problems else "invalid workflow"
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         super().__init__(first + more)
+
+
+class DatabaseError(SomaWorkflowError):
+    """The store cannot be read or written (soma-workflow's name; names the database)."""
+
+
+class NoDrmaaLibError(DRMError):
+    """No DRMAA library could be loaded (soma-workflow's name, for its DRMAA schedulers)."""
+
+
+class ExitTimeoutException(SomaWorkflowError):
+    """A process did not exit within its allotted time (soma-workflow's name)."""
+
+
+class InvalidArgumentError(SomaWorkflowError, ValueError):
+    """An API call got an argument of the wrong type or range (names the argument)."""

@@ -13,6 +13,7 @@ Every message starts with ``job '<name>':`` so it can be shown without context.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -39,6 +40,18 @@ PATH_FIELDS = (
     "input_params_file",
     "output_params_file",
 )
+
+
+class UnfilledPlaceholderWarning(UserWarning):
+    """A ``%(name)s`` in a command has no value: it stays in the command as written, as
+    soma-workflow does (scripts rely on it, e.g. for text that is not a placeholder)."""
+
+    def __init__(self, label: str, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"{label}: command uses %({name})s but param_dict has no value for it;"
+            " it is passed on as written"
+        )
 
 
 def job_label(job: Job) -> str:
@@ -119,7 +132,7 @@ def _check_command(
     for position, item in enumerate(command):
         _check_item(item, str(position), label, params, linked_params, missing, special, problems)
     for name in dict.fromkeys(missing):  # each missing name once, in order
-        problems.append(f"{label}: command uses %({name})s but param_dict has no value for it")
+        warnings.warn(UnfilledPlaceholderWarning(label, name), stacklevel=2)
     if special:
         referenced = _referenced_ids(job)
         for where, path in special:

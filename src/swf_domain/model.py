@@ -212,6 +212,12 @@ class Job:
         """
         return False
 
+    def attributs_equal(self, other: object) -> bool:
+        """soma-workflow's structural comparison (its spelling); ``==`` is identity."""
+        from .equality import jobs_equal
+
+        return jobs_equal(self, other)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
@@ -263,6 +269,12 @@ class Group:
             else:
                 yield element
 
+    def attributs_equal(self, other: object) -> bool:
+        """soma-workflow's structural comparison (its spelling); ``==`` is identity."""
+        from .equality import groups_equal
+
+        return groups_equal(self, other)
+
     def __repr__(self) -> str:
         return f"<Group {self.name!r} ({len(self.elements)} elements)>"
 
@@ -300,6 +312,10 @@ class Workflow:
     groups: list[Group] = field(default_factory=list, init=False)
     #: Engine-side id once submitted.
     wf_id: int | None = field(default=None, init=False)
+    #: Filled by ``WorkflowController.workflow()``: client job -> its engine view (job_id,
+    #: status, command as run...), and file transfer -> its engine view.
+    job_mapping: dict[Job, Any] = field(default_factory=dict, init=False, repr=False)
+    transfer_mapping: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.jobs = list(self.jobs)
@@ -315,6 +331,25 @@ class Workflow:
         self.groups = _collect_groups(self.root_group)
 
     # -- soma-workflow's API ------------------------------------------------------------
+
+    def attributs_equal(self, other: object) -> bool:
+        """soma-workflow's structural comparison (its spelling); ``==`` is identity."""
+        from .equality import workflows_equal
+
+        return workflows_equal(self, other)
+
+    def to_dict(self) -> dict[str, Any]:
+        """soma-workflow's JSON document of this workflow."""
+        from .serialization import workflow_to_dict
+
+        return workflow_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> Workflow:
+        """The workflow of a soma-workflow JSON document."""
+        from .serialization import workflow_from_dict
+
+        return workflow_from_dict(document)
 
     def add_workflow(self, workflow: Workflow, as_group: str | None = None) -> Group | None:
         """Merge ``workflow`` into this one (jobs, dependencies, param links, groups).

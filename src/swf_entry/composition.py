@@ -12,6 +12,7 @@ Both hand the facade the same ``EngineLink``, so every mode passes the same test
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
@@ -25,6 +26,7 @@ from swf_domain.errors import ConfigurationError, EngineError
 
 if TYPE_CHECKING:
     from swf_adapters.transport.pyro.client import PyroEngineLink
+    from swf_app.ports import Scheduler
     from swf_app.queries import QueryService
     from swf_app.service import EngineService
     from swf_entry.embedded import EmbeddedLink
@@ -111,23 +113,62 @@ def _plain(value: Any) -> Any:
 # -- engine construction ---------------------------------------------------------------
 
 
-def _check_supported(config: ResourceConfig) -> None:
+#: The SCHEDULER_TYPE values swf can run jobs with today.
+AVAILABLE_SCHEDULER_TYPES = ("local_basic", "local", "mpi", "slurm")
+
+
+def _check_supported(config: ResourceConfig, scheduler_given: bool = False) -> None:
     if config.mode == "remote":
         raise ConfigurationError(
             f"resource {config.resource_id!r} is remote (CLUSTER_ADDRESS/LOGIN): remote resources"
             " are not supported yet; run swf on the cluster's login node instead"
         )
-    if config.scheduler_type not in ("local_basic", "local"):
+    if config.scheduler_type == "mpi" and not scheduler_given:
+        raise ConfigurationError(
+            f"resource {config.resource_id!r} (SCHEDULER_TYPE mpi) runs its engine inside an"
+            " MPI allocation: start it with `mpirun -n K swf mpi-run WORKFLOW_FILE`"
+        )
+    if config.scheduler_type not in AVAILABLE_SCHEDULER_TYPES:
         raise ConfigurationError(
             f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} is not"
-            " available yet (only local_basic)"
+            " available yet (only local_basic, slurm and mpi)"
         )
 
 
+def batch_scheduler(config: ResourceConfig) -> Scheduler:
+    """A cluster scheduler (SLURM) configured by soma's option names where soma has one."""
+    from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
+    from swf_adapters.schedulers.batch.adapter import DEFAULT_MAX_IN_QUEUE
+    from swf_adapters.schedulers.slurm import Slurm, native_options
+
+    settings = BatchSettings(
+        job_dir=config.job_dir,
+        python=config.python_command or sys.executable,
+        max_in_queue=config.queue_limits.get(None, DEFAULT_MAX_IN_QUEUE),
+        default_options=native_options(config.native_specification),
+        poll_min=config.poll_interval_min,
+        poll_max=config.poll_interval_max,
+    )
+    return BatchScheduler(Slurm(), settings)
+
+
+def _queue_limits(config: ResourceConfig) -> dict[str | None, int]:
+    """Active jobs per queue, at most: MAX_JOB_RUNNING, and on a cluster MAX_JOB_IN_QUEUE
+    too (the stricter of the two)."""
+    limits = dict(config.running_jobs_limits)
+    if config.scheduler_type != "local_basic":
+        for queue, limit in config.queue_limits.items():
+            limits[queue] = min(limit, limits.get(queue, limit))
+    return limits
+
+
 def build_service(
-    config: ResourceConfig, link_class: type[EngineService] | None = None
+    config: ResourceConfig,
+    link_class: type[EngineService] | None = None,
+    scheduler: Scheduler | None = None,
 ) -> EngineService:
-    """An engine (started) and its service for ``config``: store, local scheduler, workspace."""
+    """An engine (started) and its service for ``config``: store, scheduler (the local one
+    unless given: the MPI runner brings its own), workspace."""
     from swf_adapters.schedulers.local import LocalScheduler
     from swf_adapters.store import open_store
     from swf_adapters.transfer.in_place import InPlaceStager
@@ -138,18 +179,24 @@ def build_service(
     from swf_app.system_clock import SystemClock
     from swf_domain.translation import TranslationTable
 
-    _check_supported(config)
+    _check_supported(config, scheduler_given=scheduler is not None)
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_store(config.database_url)
     clock = SystemClock()
-    scheduler = LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
+    # The MPI runner lifts the queue limits, as soma-workflow's did: its capacity is the
+    # allocation's, which the scheduler it brings knows.
+    queue_limits = None if scheduler is not None else (_queue_limits(config) or None)
+    if scheduler is None and config.scheduler_type == "slurm":
+        scheduler = batch_scheduler(config)
+    if scheduler is None:
+        scheduler = LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
     translations = TranslationTable.from_namespaces(translation_table(config))
     engine = Engine(
         store,
         scheduler,
         clock,
         LocalWorkspace(config.state_dir, [file for file in [config.database_file] if file]),
-        queue_limits=config.running_jobs_limits or None,
+        queue_limits=queue_limits,
         translations=translations,
         transfer_location=InPlaceStager().engine_path,
     )
@@ -194,7 +241,10 @@ def _wants_embedded(config: ResourceConfig) -> bool:
 
 
 def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
-    """A link to the engine of ``config``, embedded or through the local daemon."""
+    """A link to the engine of ``config``, embedded or through the local daemon (or, for a
+    state directory an MPI runner drives, through the files they share)."""
+    if config.scheduler_type == "mpi" or _runner_bound(config):
+        return _runner_link(config)
     _check_supported(config)
     if embedded:
         return _embedded_link(config)
@@ -281,6 +331,32 @@ def _unfinished(link: EngineLink) -> list[int]:
     return [wid for wid in link.workflows() if link.workflow_status(wid) != "workflow_done"]
 
 
+def _runner_bound(config: ResourceConfig) -> bool:
+    from swf_adapters.transport.filedrop import read_runner
+
+    return read_runner(config.state_dir) is not None
+
+
+def _runner_link(config: ResourceConfig) -> EngineLink:
+    """Queries read the store here; commands are dropped for the runner (``swf mpi-run``)
+    that drives the state directory: no local engine is ever started for it."""
+    from swf_adapters.store import open_store
+    from swf_adapters.transport.filedrop import ControlLayout, FileDropLink
+    from swf_adapters.workspace.output_reader import LocalOutputReader
+    from swf_app.queries import QueryService
+    from swf_entry.split_link import SplitLink
+
+    def client_queries() -> tuple[QueryService, Callable[[], None]]:
+        store = open_store(config.database_url)
+        return QueryService(store, output=LocalOutputReader()), store.close
+
+    holder: list[SplitLink] = []
+    commands = FileDropLink(ControlLayout(config.state_dir), lambda: holder[0].queries)
+    link = SplitLink(client_queries, cast(EngineLink, commands))
+    holder.append(link)
+    return cast(EngineLink, link)
+
+
 def _embedded_link(config: ResourceConfig) -> EmbeddedLink:
     """An engine in this process, once it holds the state directory's engine lock."""
     from swf_adapters.transport.pyro.local_daemon import (
@@ -323,16 +399,38 @@ def connect(
     isolated: bool | str | None = None,
 ) -> EngineLink:
     """The link ``WorkflowController(...)`` uses (soma-workflow's constructor arguments)."""
+    resolved, embedded = client_config(resource_id, login, password, config, isolated)
+    return connect_config(resolved, embedded=embedded)
+
+
+def client_config(
+    resource_id: str | None = None,
+    login: str | None = None,
+    password: str | None = None,
+    config: Any = None,
+    isolated: bool | str | None = None,
+) -> tuple[ResourceConfig, bool]:
+    """The configuration a ``WorkflowController(...)`` uses, and whether it embeds the
+    engine. ``config`` is a ``ResourceConfig``, an object with ``resource_config()``
+    (``swf_entry.configuration.Configuration``), a file path, or None."""
     if login is not None or password is not None:
         raise ConfigurationError("remote resources (login/password) are not supported yet")
+    to_resolved = getattr(config, "resource_config", None)
+    if callable(to_resolved):
+        config = to_resolved()
     if isinstance(config, ResourceConfig):
-        return connect_config(config, embedded=_wants_embedded(config) or bool(isolated))
-    config_file = Path(config) if isinstance(config, str | os.PathLike) else None
+        return config, _wants_embedded(config) or bool(isolated)
+    if config is not None and not isinstance(config, str | os.PathLike):
+        raise ConfigurationError(
+            f"config must be a Configuration or a configuration file path, not"
+            f" {type(config).__name__}"
+        )
+    config_file = Path(config) if config is not None else None
     if isolated:
         resolved = load_config(config_file, resource_id, isolated_dir=_isolated_dir(isolated))
-        return connect_config(resolved, embedded=True)
+        return resolved, True
     resolved = load_config(config_file, resource_id)
-    return connect_config(resolved, embedded=_wants_embedded(resolved))
+    return resolved, _wants_embedded(resolved)
 
 
 def open_controller(options: ClientOptions, embedded: bool = False) -> Any:

@@ -40,7 +40,9 @@ from swf_domain.errors import (
 )
 
 IN_PROGRESS = "workflow_in_progress"
-FAKE_JOB = JobProgress(1, "done", None, "finished_regularly", 0, None, None, 10.0, 11.0, 12.0, "7")
+FAKE_JOB = JobProgress(
+    1, "done", "finished_regularly", 0, None, None, 10.0, 11.0, 12.0, "7", queue=None
+)
 DONE = "workflow_done"
 
 

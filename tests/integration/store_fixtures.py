@@ -226,8 +226,8 @@ def first_write_process(url: str, start: Barrier, pipe: Pipe) -> None:
                 "SELECT name FROM sqlite_master",
                 "ROLLBACK",
                 "BEGIN IMMEDIATE",
-                "CREATE TABLE IF NOT EXISTS race (pid INTEGER)",
-                f"INSERT INTO race VALUES ({os.getpid()})",
+                "CREATE TABLE IF NOT EXISTS swf_race (pid INTEGER)",  # swf_: not foreign
+                f"INSERT INTO swf_race VALUES ({os.getpid()})",
                 "COMMIT",
             ):
                 cursor.execute(statement)

@@ -62,6 +62,7 @@ JOB_KEYS = {
     "submitted",
     "started",
     "ended",
+    "scheduler_job_id",
 }
 
 #: prepare -> 3 measures (group "analysis") -> report; every job writes to stdout and
@@ -499,8 +500,8 @@ def test_validate_valid_files(fresh_home: SwfHome) -> None:
         ),
         (
             "param.json",
-            lambda d: d["serialized_jobs"]["2"].update(command=["echo", "%(x)s"]),
-            ("job 'step3'", "%(x)s"),
+            lambda d: d["serialized_jobs"]["2"].update(parallel_job_info={"cpu_per_node": 0}),
+            ("job 'step3'", "cpu_per_node"),
         ),
     ],
 )
@@ -534,7 +535,7 @@ def test_validate_lists_every_problem(fresh_home: SwfHome) -> None:
         a, b, c = (Job(["true"], name=n) for n in "abc")
         ghost = Job(["true"], name="ghost")
         empty = Job([], name="empty")
-        param = Job(["echo", "%(x)s"], name="param")
+        param = Job(["echo"], name="param", parallel_job_info={"cpu_per_node": 0})
         workflow = Workflow(
             [a, b, c, empty, param],
             dependencies=[(a, b), (b, c), (c, a), (ghost, a)],

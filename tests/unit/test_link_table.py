@@ -25,7 +25,7 @@ from swf_domain.errors import SerializationError
 from swf_domain.model import FileTransfer
 from swf_entry.split_link import SplitLink
 
-JOB = JobProgress(4, "failed", "q", "finished_regularly", 1, None, "cpu=1", 1.5, 2.5, 3.5, "77")
+JOB = JobProgress(4, "failed", "finished_regularly", 1, None, "cpu=1", 1.5, 2.5, 3.5, "77", "q")
 
 
 def test_the_table_lists_every_marked_link_method_with_its_kind() -> None:

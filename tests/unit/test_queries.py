@@ -234,8 +234,9 @@ def test_the_read_models_are_typed() -> None:
     progress = queries.workflow_elements_status(workflow_id)
     assert progress.workflow_id == workflow_id and progress.queue == "q"
     assert progress.jobs[0] == JobProgress(
-        job_ids[0], "failed", "q", "finished_regularly", 3, None, None,
-        EPOCH, EPOCH + 1, EPOCH + 2, str(job_ids[0]),
+        job_id=job_ids[0], status="failed", exit_status="finished_regularly", exit_value=3,
+        submitted=EPOCH, started=EPOCH + 1, ended=EPOCH + 2,
+        scheduler_job_id=str(job_ids[0]), queue="q",
     )  # fmt: skip
     assert progress.jobs[0].termination == JobTermination("finished_regularly", 3, None, None)
     assert queries.job_termination_status(job_ids[0]) == progress.jobs[0].termination

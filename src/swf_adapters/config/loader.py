@@ -219,6 +219,7 @@ class _Builder:
         self._scheduling()
         self._paths()
         self._logging()
+        self._batch()
         self._remote()
         self._set("parallel_job_config", self._parallel_job_config(), "default")
         self._set("unknown", self.s.kept(), "default")
@@ -433,6 +434,17 @@ class _Builder:
         )
         if timeout == 0:
             self.values["engine_idle_timeout"] = None
+
+    def _batch(self) -> None:
+        """Batch schedulers (SLURM...): where job files live, how often the queue is read."""
+        self._dir("job_dir", "JOB_DIR", "jobs")
+        low = self._option("poll_interval_min", "POLL_INTERVAL_MIN", parse_seconds, 0.5)
+        high = self._option("poll_interval_max", "POLL_INTERVAL_MAX", parse_seconds, 10.0)
+        if low <= 0 or high < low:
+            raise ConfigurationError(
+                f"resource {self.resource_id!r}: POLL_INTERVAL_MIN ({low}) must be above 0"
+                f" and at most POLL_INTERVAL_MAX ({high})"
+            )
 
     def _remote(self) -> None:
         self._text("cluster_address", "CLUSTER_ADDRESS", expand=True)

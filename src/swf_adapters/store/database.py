@@ -19,7 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
+
+from swf_domain.errors import CorruptStoreError
 
 #: How long a SQLite connection waits for a lock before failing (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -87,9 +89,45 @@ def make_engine(url: str) -> Engine:
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         json_serializer=_compact_json,
     )
-    event.listen(engine, "connect", _on_sqlite_connect)
+    file = str(database or ":memory:")
+    event.listen(engine, "connect", lambda dbapi, record: _on_sqlite_connect(dbapi, file))
     event.listen(engine, "begin", _on_sqlite_begin)
+    event.listen(engine, "handle_error", lambda context: _corruption(context, file))
     return engine
+
+
+#: The prefix of every table of swf's schema.
+SWF_TABLE_PREFIX = "swf_"
+
+#: SQLite's result codes for a damaged file and for a file that is not a database.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
+def is_corruption(error: BaseException) -> bool:
+    """True for SQLite's "database disk image is malformed" / "file is not a database"."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return (
+        isinstance(error, sqlite3.DatabaseError)
+        and code is not None
+        and (code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB))
+    )
+
+
+def corrupt_store(file: str, reason: object) -> CorruptStoreError:
+    """The error for a damaged store: which file, and what the user can do about it."""
+    return CorruptStoreError(
+        f"{file}: the swf database is damaged or is not an swf database ({reason}); swf "
+        f"left it as it is. Move it aside to start afresh (mv {file} {file}.damaged: the "
+        "workflows it held are forgotten) or restore it from a backup; "
+        f"'sqlite3 {file} .recover' may save part of it"
+    )
+
+
+def _corruption(context: ExceptionContext, file: str) -> None:
+    """SQLAlchemy's error hook: a damaged file is reported as such, wherever it shows."""
+    if is_corruption(context.original_exception):
+        raise corrupt_store(file, context.original_exception) from context.original_exception
 
 
 def _compact_json(value: object) -> str:
@@ -97,16 +135,34 @@ def _compact_json(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _on_sqlite_connect(dbapi_connection: Any, file: str) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _refuse_foreign(cursor, file)
         _enable_wal(cursor)
         for pragma in _SQLITE_PRAGMAS:
             cursor.execute(pragma)
+    except sqlite3.DatabaseError as error:
+        if is_corruption(error):
+            raise corrupt_store(file, error) from error
+        raise
     finally:
         cursor.close()
+
+
+def _refuse_foreign(cursor: Any, file: str) -> None:
+    """A SQLite file with tables but none of swf's (``swf_*``) is some other program's
+    database: swf must neither add its tables to it nor switch it to WAL (checked first)."""
+    tables = [row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    if tables and not any(name.startswith(SWF_TABLE_PREFIX) for name in tables):
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise CorruptStoreError(
+            f"{file}: this SQLite file is not an swf database (it holds the tables "
+            f"{shown}); swf left it as it is. Point DATABASE_URL or the state directory "
+            "elsewhere, or move the file aside"
+        )
 
 
 def _enable_wal(cursor: Any) -> None:

@@ -405,12 +405,29 @@ def submit(
     expiration: Annotated[
         float | None, typer.Option(help="Delete the workflow after this many days.")
     ] = None,
+    pilot: Annotated[
+        int | None,
+        typer.Option(
+            min=2, help="SLURM: run the whole workflow in ONE allocation of this many tasks."
+        ),
+    ] = None,
+    sbatch_option: Annotated[
+        list[str] | None, typer.Option(help="With --pilot: an sbatch option (repeatable).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Hand a workflow to the engine and print its id; it runs after this command exits.
 
+    With --pilot N (a SLURM resource), one allocation of N tasks runs `swf mpi-run` on
+    the workflow instead of one cluster job per job; the command prints how to watch it.
+
     Example: swf submit pipeline.py --name nightly && swf status nightly
     """
+    if pilot is not None:
+        from swf_entry.cli.mpi_command import submit_pilot
+
+        submit_pilot(file, name, pilot, sbatch_option or [], as_json)
+        return
     workflow = load_runnable(file)
     if queue is not None:
         _check_queue(queue)
@@ -426,12 +443,14 @@ def submit(
 
 def _check_queue(queue: str) -> None:
     """Refuse a queue the resource does not have: soma-workflow takes any name silently on
-    a local resource, so a typo went unnoticed."""
+    a local resource, so a typo went unnoticed. On a cluster, the configured QUEUES (when
+    any) are the ones allowed."""
     from swf_entry.composition import resource_config
 
     config = guarded(lambda: resource_config(ctx().options))
-    if queue in config.queues:
-        return
+    local = config.scheduler_type in ("local_basic", "local")
+    if queue in config.queues or (not local and not config.queues):
+        return  # a cluster without QUEUES: its scheduler knows its queues (partitions)
     known = ", ".join(config.queues) if config.queues else "none configured (QUEUES)"
     fail(
         f"resource {config.resource_id!r} has no queue {queue!r} (its queues: {known})",
@@ -1271,3 +1290,8 @@ def main(prog_name: str | None = None) -> None:
         # The command is over: a Ctrl-C while Python tears down must not turn its exit
         # code into a death by SIGINT.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+from swf_entry.cli import mpi_command  # noqa: E402  (registers `swf mpi-run`)
+
+__all__ = ["app", "main", "mpi_command"]

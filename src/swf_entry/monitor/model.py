@@ -80,6 +80,9 @@ class WorkflowModel:
         self.facts: list[JobFacts | None] = [None] * len(self.jobs)
         self.counts: Counter[str] = Counter()
         self.status: str | None = None
+        #: First start and last end seen (kept as jobs change: no scan of every job).
+        self.first_started: float | None = None
+        self.last_ended: float | None = None
         self.since: Any = None
         self.version = 0
         self.lock = threading.RLock()
@@ -128,12 +131,21 @@ class WorkflowModel:
                 if old == fact:
                     continue
                 self._recount(index, old.status if old else None, fact.status)
+                self._span(fact)
                 self.facts[index] = fact
                 changed.append(index)
             if changed or status != self.status:
                 self.status = status
                 self.version += 1
         return changed
+
+    def _span(self, fact: JobFacts) -> None:
+        if fact.started is not None and (
+            self.first_started is None or fact.started < self.first_started
+        ):
+            self.first_started = fact.started
+        if fact.ended is not None and (self.last_ended is None or fact.ended > self.last_ended):
+            self.last_ended = fact.ended
 
     def _recount(self, index: int, old: str | None, new: str) -> None:
         if old == new:
@@ -162,6 +174,8 @@ class WorkflowModel:
                 "total": len(self.jobs),
                 "counts": counts,
                 "finished": counts.get("done", 0) + counts.get("failed", 0),
+                "started": self.first_started,
+                "ended": self.last_ended if self.status == "workflow_done" else None,
                 "version": self.version,
             }
 

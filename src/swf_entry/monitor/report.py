@@ -74,9 +74,11 @@ def render(data: dict[str, Any]) -> str:
         autoescape=select_autoescape(default=True),
     )
     script = (Path(__file__).parent / "templates" / "report.js").read_text(encoding="utf-8")
+    drawn = {key: data[key] for key in ("timeline", "series", "resources")}
+    drawn["dag"] = {"levels": data["dag"]["levels"]}  # the rest is written as HTML
     return pages.get_template("report.html").render(
         data=data,
-        data_json=_script_safe(data),
+        data_json=_script_safe(drawn),
         script=script,
         fmt_duration=fmt_duration,
         fmt_date=fmt_date,

@@ -50,6 +50,7 @@ import psutil
 
 from swf_adapters.process.detached import report, start_detached
 from swf_adapters.transport.pyro.client import EngineKeyRefused, PyroEngineLink
+from swf_adapters.transport.pyro.connector import LocalSocketConnector
 from swf_adapters.transport.pyro.private_files import (
     ensure_private_dir,
     load_or_create_key,
@@ -57,7 +58,7 @@ from swf_adapters.transport.pyro.private_files import (
     write_private_json,
 )
 from swf_adapters.transport.pyro.server import EngineServer
-from swf_domain.errors import ConfigurationError, EngineError
+from swf_domain.errors import ConfigurationError, CorruptStoreError, EngineError
 
 DEFAULT_FACTORY = "swf_entry.composition:build_engine_service"
 #: The module run as the engine process (``python -m ENGINE_MAIN``).
@@ -356,6 +357,13 @@ def _start_failed(layout: EngineLayout, why: str) -> EngineError:
     )
 
 
+def _unusable_state(detail: str) -> CorruptStoreError | None:
+    """The engine's own report "CorruptStoreError: <file>: ..." as that typed error: its
+    message names the file and what to do; the engine's log would add only a traceback."""
+    name, _, message = detail.partition(": ")
+    return CorruptStoreError(message) if name == CorruptStoreError.__name__ else None
+
+
 def _daemon_command(layout: EngineLayout, options: EngineOptions) -> list[str]:
     command = [
         sys.executable,
@@ -402,7 +410,7 @@ def _spawn(layout: EngineLayout, options: EngineOptions, timeout: float) -> Engi
     while True:
         word, _, detail = _launch(layout, options, deadline).partition(" ")
         if word == "error":
-            raise _start_failed(layout, detail)
+            raise _unusable_state(detail) or _start_failed(layout, detail)
         if word not in ("ready", "running"):
             why = "it did not report ready in time" if word == "timeout" else "it exited early"
             raise _start_failed(layout, why)
@@ -476,7 +484,8 @@ def local_engine_link(
     endpoint = ensure_engine(
         state_dir, factory_spec, idle_timeout, config_file=config_file, resource_id=resource_id
     )
-    return PyroEngineLink(endpoint.socket_path, endpoint.key_file, on_disconnect=restart)
+    connector = LocalSocketConnector(endpoint.socket_path, endpoint.key_file, restart)
+    return PyroEngineLink(connector=connector)
 
 
 def engine_status(state_dir: Path | str) -> dict[str, Any] | None:

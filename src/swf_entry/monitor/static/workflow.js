@@ -26,6 +26,11 @@ function showSummary(data) {
     `${data.finished} / ${data.total} jobs finished`);
   clear($('wf-counts'));
   $('wf-counts').append(...countChips(data.counts));
+  const dates = [];
+  if (data.started) dates.push(`started ${fmtDate(data.started)}`);
+  if (data.ended) dates.push(`ended ${fmtDate(data.ended)} (${fmtDuration(data.ended - data.started)})`);
+  else if (data.started) dates.push(`running for ${fmtDuration(Date.now() / 1000 - data.started)}`);
+  $('wf-dates').textContent = dates.join(' · ');
 }
 
 const afterAction = () => { refreshAll(); };
@@ -200,9 +205,9 @@ async function loadGraph() {
 }
 async function loadPlots() {
   const data = await api(`${base}/timeline`);
-  clear($('plot-jobs')); clear($('plot-slots'));
+  clear($('plot-running')); clear($('plot-jobs')); clear($('plot-slots'));
+  $('plot-running').append(lineChart(data.t, [{ name: 'running', colour: '#0277bd', values: data.running }]));
   $('plot-jobs').append(lineChart(data.t, [
-    { name: 'running', colour: '#0277bd', values: data.running },
     { name: 'done', colour: '#2e7d32', values: data.done },
     { name: 'failed', colour: '#c62828', values: data.failed },
   ]));

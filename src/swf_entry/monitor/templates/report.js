@@ -111,10 +111,12 @@
   }
 
   timeline();
-  lines('series', data.series.t, [
-    { name: 'running', colour: '#0277bd', values: data.series.running },
+  lines('series-finished', data.series.t, [
     { name: 'done', colour: '#2e7d32', values: data.series.done },
     { name: 'failed', colour: '#c62828', values: data.series.failed },
+  ]);
+  lines('series-running', data.series.t, [
+    { name: 'running', colour: '#0277bd', values: data.series.running },
     { name: 'slots in use', colour: '#6a1b9a', values: data.series.slots },
   ]);
   resources();

@@ -1,0 +1,468 @@
+"""``MpiScheduler``: the ``Scheduler`` port on the worker ranks of one MPI allocation.
+
+It runs on rank 0 beside the engine, which does not know it runs under MPI. One
+communication thread makes every MPI call (``Channel``): it receives the workers'
+report batches, turns them into event batches for the engine, and sends each worker one
+batch of jobs per pass, sized to its free room. ``submit`` and ``kill`` only queue work
+for that thread and wake it: they never block the engine.
+
+Room per worker: its cores times a queue depth that follows the jobs' measured duration,
+so that a worker always holds about ``target_backlog`` seconds of work beyond what runs.
+Short jobs then never wait for a round trip to rank 0 (and many travel per message),
+while long jobs are not queued behind each other on one rank while another rank idles.
+
+What only this adapter does, as soma-workflow's MPI scheduler did:
+- ``attempts``: a job that fails (or whose worker dies) runs again, up to this many
+  times in all (soma's ``--nb_attempt_per_job``);
+- ``job_timeout``: the worker ends a job still running after this many seconds
+  (soma's ``MPI_JOB_TIMEOUT``);
+- a worker that stops answering for ``worker_timeout`` seconds is dead: its jobs end
+  FAILED, a line in their stderr naming the rank and its host (or run elsewhere, if
+  attempts are left).
+
+The store is the journal: the adapter holds nothing across runs, so ``start`` reports no
+held job and everything the store had running is run again on resume (see
+``swf_entry/mpi_run.py``).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from swf_adapters.schedulers.mpi import wire
+from swf_adapters.schedulers.mpi.channel import Backoff, Channel
+from swf_adapters.schedulers.mpi.worker import tell_job
+from swf_app.ports import EventSink, LaunchRequest, SchedulerEvent
+from swf_domain.errors import DRMError
+from swf_domain.status import ExitInfo, ExitStatus, JobStatus
+
+_log = logging.getLogger("swf.mpi")
+
+_EXIT_STATUSES = {status.value: status for status in ExitStatus}
+_KILLED = ExitStatus.USER_KILLED.value
+#: Queue depth bounds (jobs per core kept at a worker) and the first guess.
+MAX_DEPTH = 256
+_FIRST_DEPTH = 1
+#: Seconds of queued work a worker should hold beyond what it runs.
+TARGET_BACKLOG = 0.2
+#: How often the liveness of workers is checked.
+_LIVENESS_EVERY = 0.25
+
+
+@dataclass(slots=True)
+class Attempt:
+    """A job on its way: its request and how many times it has been tried."""
+
+    request: LaunchRequest
+    tries: int = 0
+
+
+@dataclass(slots=True)
+class WorkerRank:
+    """What rank 0 knows of one worker rank."""
+
+    rank: int
+    host: str = "?"
+    pid: int = 0
+    cores: int = 0
+    alive: bool = False
+    used: int = 0
+    jobs: dict[int, Attempt] = field(default_factory=dict)
+    to_kill: list[int] = field(default_factory=list)
+    last_heard: float = 0.0
+    last_sent: float = 0.0
+    #: Moving average of the walltime of its jobs (None until one ended).
+    mean_duration: float | None = None
+
+    def free_cores(self) -> int:
+        return self.cores - self.used
+
+    def room(self) -> int:
+        if self.mean_duration is None:
+            depth = _FIRST_DEPTH
+        else:
+            depth = 1 + min(MAX_DEPTH - 1, int(TARGET_BACKLOG / max(self.mean_duration, 1e-6)))
+        return self.cores * depth - self.used
+
+    def name(self) -> str:
+        return f"MPI worker rank {self.rank} on host {self.host}"
+
+
+@dataclass(slots=True)
+class Traffic:
+    """Messages and jobs counted by rank 0 (benchmarks: messages per job each way)."""
+
+    orders_sent: int = 0
+    reports_received: int = 0
+    jobs_sent: int = 0
+    ends_received: int = 0
+    retries: int = 0
+    #: CPU seconds of the communication thread (the adapter's own cost on rank 0).
+    thread_cpu_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class MpiScheduler:
+    """Runs jobs on the worker ranks of ``channel``'s communicator (see module docstring)."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        worker_ranks: Sequence[int],
+        *,
+        attempts: int = 1,
+        job_timeout: float | None = None,
+        worker_timeout: float = 30.0,
+        heartbeat: float = 2.0,
+        hello_timeout: float = 60.0,
+    ) -> None:
+        if attempts < 1:
+            raise DRMError(f"MPI scheduler: attempts per job must be at least 1, not {attempts}")
+        if not worker_ranks:
+            raise DRMError("MPI scheduler: no worker rank (run with at least 2 ranks)")
+        self._channel = channel
+        self._workers = {rank: WorkerRank(rank) for rank in worker_ranks}
+        self._attempts = attempts
+        self._job_timeout = job_timeout
+        self._worker_timeout = worker_timeout
+        self._heartbeat = heartbeat
+        self._hello_timeout = hello_timeout
+        self._sink: EventSink | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._incoming: list[LaunchRequest] = []
+        self._kill_requests: list[int] = []
+        self._backlog: collections.deque[Attempt] = collections.deque()
+        #: job id -> the worker holding it.
+        self._placed: dict[int, WorkerRank] = {}
+        self._events: list[SchedulerEvent] = []
+        self._thread: threading.Thread | None = None
+        self._closing = False
+        self._next_liveness = 0.0
+        self.traffic = Traffic()
+
+    # -- the port ---------------------------------------------------------------------
+
+    def start(self, sink: EventSink) -> frozenset[int]:
+        """Wait for the workers' hellos (their cores are the capacity), then serve."""
+        if self._thread is not None:
+            raise DRMError("the MPI scheduler is already started")
+        self._sink = sink
+        self._closing = False
+        self._await_hellos()
+        self._thread = threading.Thread(target=self._serve, name="swf-mpi-scheduler", daemon=True)
+        self._thread.start()
+        return frozenset()
+
+    def submit(self, requests: Sequence[LaunchRequest]) -> None:
+        if requests:
+            with self._lock:
+                self._incoming.extend(requests)
+            self._wake.set()
+
+    def kill(self, job_ids: Sequence[int]) -> None:
+        if job_ids:
+            with self._lock:
+                self._kill_requests.extend(job_ids)
+            self._wake.set()
+
+    def acknowledge(self, job_ids: Sequence[int]) -> None:
+        """Nothing to forget: the adapter keeps no journal (the store is the journal)."""
+
+    def slots(self) -> int:
+        """Room for the deepest queues: the engine hands over enough jobs to keep every
+        worker's queue full; the adapter paces them out (see ``WorkerRank.room``)."""
+        return max(1, self.cores() * MAX_DEPTH)
+
+    def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        self._thread = None
+
+    # -- beyond the port --------------------------------------------------------------
+
+    def cores(self) -> int:
+        """Cores of the live workers."""
+        return sum(worker.cores for worker in self._workers.values() if worker.alive)
+
+    def workers(self) -> list[dict[str, Any]]:
+        return [
+            {"rank": w.rank, "host": w.host, "pid": w.pid, "cores": w.cores, "alive": w.alive}
+            for w in self._workers.values()
+        ]
+
+    def dismiss_workers(self, timeout: float = 10.0) -> None:
+        """Tell every worker to leave (ending what still runs) and wait for their goodbye.
+
+        Called once the engine is shut down (the communication thread has stopped).
+        """
+        waiting = {rank for rank, worker in self._workers.items() if worker.alive}
+        for rank in self._workers:  # a rank taken for dead may only hang: if it wakes, it goes
+            self._channel.send(rank, wire.ORDERS, wire.orders([], [], stop=True))
+        deadline = time.monotonic() + timeout
+        while waiting and time.monotonic() < deadline:
+            for source, tag, payload in self._channel.receive():
+                if tag == wire.REPORT and wire.decode(payload)[-1:] == [[wire.BYE]]:
+                    waiting.discard(source)
+            self._channel.flush()
+            time.sleep(0.005)
+        if waiting:
+            _log.warning("no goodbye from worker rank(s) %s", sorted(waiting))
+        while not self._channel.flush() and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    # -- start-up ---------------------------------------------------------------------
+
+    def _await_hellos(self) -> None:
+        deadline = time.monotonic() + self._hello_timeout
+        backoff = Backoff(longest=0.05)
+        while time.monotonic() < deadline:
+            for source, tag, payload in self._channel.receive():
+                self._handle(source, tag, payload)
+            if all(worker.alive for worker in self._workers.values()):
+                break
+            time.sleep(backoff.idle())
+        silent = [rank for rank, worker in self._workers.items() if not worker.alive]
+        if silent:
+            _log.warning("worker rank(s) %s did not report in: not used", silent)
+        if len(silent) == len(self._workers):
+            raise DRMError(f"no MPI worker rank reported in within {self._hello_timeout:g} s")
+
+    # -- the communication thread -----------------------------------------------------
+
+    def _serve(self) -> None:
+        backoff = Backoff(longest=0.02)
+        cpu_at_start = time.thread_time()
+        try:
+            while not self._closing:
+                self._wake.clear()
+                busy = self._pass()
+                if busy:
+                    backoff.busy()
+                longest = 0.02 if self._placed or self._backlog else 0.25
+                self._wake.wait(backoff.idle(longest))
+        except Exception:
+            _log.exception("the MPI scheduler thread failed")
+            raise
+        finally:
+            self.traffic.thread_cpu_seconds += time.thread_time() - cpu_at_start
+
+    def _pass(self) -> bool:
+        """One look at everything; True when something happened."""
+        received = self._channel.receive()
+        for source, tag, payload in received:
+            self._handle(source, tag, payload)
+        with self._lock:
+            incoming, self._incoming = self._incoming, []
+            kills, self._kill_requests = self._kill_requests, []
+        self._backlog.extend(Attempt(request) for request in incoming)
+        if kills:
+            self._kill(kills)
+        now = time.monotonic()
+        if now >= self._next_liveness:
+            self._next_liveness = now + _LIVENESS_EVERY
+            self._check_liveness(now)
+        sent = self._dispatch(now)
+        self._deliver()
+        self._channel.flush()
+        return bool(received or incoming or kills or sent)
+
+    def _handle(self, source: int, tag: int, payload: bytes) -> None:
+        worker = self._workers.get(source)
+        if worker is None:
+            _log.warning("message from unknown rank %s ignored", source)
+            return
+        worker.last_heard = time.monotonic()
+        if tag == wire.HELLO:
+            hello = wire.decode(payload)
+            worker.host, worker.pid = str(hello["host"]), int(hello["pid"])
+            worker.cores, worker.alive = max(1, int(hello["cores"])), True
+            _log.info("%s reported in: %d core(s)", worker.name(), worker.cores)
+        elif tag == wire.REPORT:
+            self.traffic.reports_received += 1
+            if worker.alive:
+                self._take_report(worker, wire.decode(payload))
+        else:
+            _log.warning("unexpected message tag %s from rank %s", tag, source)
+
+    def _take_report(self, worker: WorkerRank, records: list[list[Any]]) -> None:
+        for record in records:
+            kind = record[0]
+            if kind == wire.ENDED:
+                self._ended(worker, record)
+            elif kind == wire.STARTED:
+                _, job_id, pid, start = record
+                if job_id in worker.jobs:
+                    job_name = f"rank{worker.rank}:{pid}"
+                    self._events.append(
+                        SchedulerEvent(job_id, JobStatus.RUNNING, None, job_name, start)
+                    )
+            elif kind == wire.BYE:
+                worker.alive = False
+                self._worker_lost(worker, "left")
+
+    def _ended(self, worker: WorkerRank, record: list[Any]) -> None:
+        _, job_id, pid, exit_status, value, sig, usage, start, end = record
+        attempt = worker.jobs.pop(job_id, None)
+        if attempt is None:
+            return  # ended after its worker was given up for dead
+        self.traffic.ends_received += 1
+        del self._placed[job_id]
+        worker.used -= attempt.request.slots
+        duration = max(0.0, end - start)
+        previous = worker.mean_duration
+        worker.mean_duration = duration if previous is None else 0.8 * previous + 0.2 * duration
+        info = ExitInfo(_EXIT_STATUSES[exit_status], value, sig, usage)
+        if not info.succeeded() and exit_status != _KILLED and self._retry(attempt, info):
+            return
+        status = JobStatus.DONE if info.succeeded() else JobStatus.FAILED
+        name = f"rank{worker.rank}:{pid}" if pid else None
+        self._events.append(SchedulerEvent(job_id, status, info, name, end))
+
+    def _retry(self, attempt: Attempt, why: ExitInfo | str) -> bool:
+        """Run a failed job again if attempts are left (first in line)."""
+        if attempt.tries >= self._attempts:
+            return False
+        self.traffic.retries += 1
+        _log.info(
+            "job %s failed (%s): attempt %d of %d",
+            attempt.request.job_id,
+            why,
+            attempt.tries + 1,
+            self._attempts,
+        )
+        self._backlog.appendleft(attempt)
+        return True
+
+    # -- kills ------------------------------------------------------------------------
+
+    def _kill(self, job_ids: list[int]) -> None:
+        wanted = set(job_ids)
+        kept: collections.deque[Attempt] = collections.deque()
+        now = time.time()
+        for attempt in self._backlog:
+            job_id = attempt.request.job_id
+            if job_id in wanted:
+                info = ExitInfo(ExitStatus.USER_KILLED)
+                self._events.append(SchedulerEvent(job_id, JobStatus.FAILED, info, None, now))
+            else:
+                kept.append(attempt)
+        self._backlog = kept
+        for job_id in wanted:
+            worker = self._placed.get(job_id)
+            if worker is not None:
+                worker.to_kill.append(job_id)
+
+    # -- dispatch ---------------------------------------------------------------------
+
+    def _dispatch(self, now: float) -> bool:
+        """Fill the live workers from the backlog, idle cores first (so that a few long
+        jobs spread over the ranks), then their queues: one message per worker."""
+        sent = False
+        live = [worker for worker in self._workers.values() if worker.alive]
+        widest = max((worker.cores for worker in live), default=0)
+        batches: dict[int, list[wire.JobSpec]] = {worker.rank: [] for worker in live}
+        for worker in live:
+            self._fill(worker, widest, worker.free_cores(), batches[worker.rank])
+        for worker in live:
+            self._fill(worker, widest, worker.room(), batches[worker.rank])
+        for worker in live:
+            specs = batches[worker.rank]
+            if specs or worker.to_kill or now - worker.last_sent >= self._heartbeat:
+                kills, worker.to_kill = worker.to_kill, []
+                self._channel.send(worker.rank, wire.ORDERS, wire.orders(specs, kills))
+                worker.last_sent = now
+                self.traffic.orders_sent += 1
+                self.traffic.jobs_sent += len(specs)
+                sent = True
+        if self._backlog and widest == 0:
+            self._fail_backlog("no MPI worker rank is left to run it")
+        return sent
+
+    def _fill(self, worker: WorkerRank, widest: int, room: int, specs: list[wire.JobSpec]) -> None:
+        backlog = self._backlog
+        while backlog and room > 0:
+            attempt = backlog[0]
+            slots = attempt.request.slots
+            if slots > widest > 0:
+                backlog.popleft()
+                reason = f"it needs {slots} cores; the widest worker rank has {widest}"
+                self._refuse(attempt, reason)
+                continue
+            if slots > worker.cores or slots > room:
+                break
+            backlog.popleft()
+            attempt.tries += 1
+            worker.jobs[attempt.request.job_id] = attempt
+            self._placed[attempt.request.job_id] = worker
+            worker.used += slots
+            room -= slots
+            specs.append(self._spec(attempt.request))
+
+    def _spec(self, request: LaunchRequest) -> wire.JobSpec:
+        env = request.env if isinstance(request.env, dict) else dict(request.env)
+        return [
+            request.job_id,
+            list(request.argv),
+            env,
+            request.stdout_file,
+            request.stderr_file,
+            request.working_directory,
+            request.stdin_file,
+            request.slots,
+            self._job_timeout,
+        ]
+
+    def _refuse(self, attempt: Attempt, reason: str) -> None:
+        request = attempt.request
+        tell_job(request.stderr_file or request.stdout_file, f"cannot start the job: {reason}")
+        info = ExitInfo(ExitStatus.EXIT_ABORTED)
+        now = time.time()
+        self._events.append(SchedulerEvent(request.job_id, JobStatus.FAILED, info, None, now))
+
+    def _fail_backlog(self, reason: str) -> None:
+        while self._backlog:
+            self._refuse(self._backlog.popleft(), reason)
+
+    # -- liveness ---------------------------------------------------------------------
+
+    def _check_liveness(self, now: float) -> None:
+        for worker in self._workers.values():
+            if worker.alive and now - worker.last_heard > self._worker_timeout:
+                worker.alive = False
+                silence = f"nothing heard from it for {self._worker_timeout:g} s"
+                _log.error("%s is dead (%s)", worker.name(), silence)
+                self._worker_lost(worker, f"stopped answering ({silence})")
+
+    def _worker_lost(self, worker: WorkerRank, what: str) -> None:
+        """The worker's jobs run elsewhere if attempts are left, else end FAILED."""
+        now = time.time()
+        for job_id, attempt in list(worker.jobs.items()):
+            del self._placed[job_id]
+            reason = f"{worker.name()} {what} while it held this job"
+            if self._retry(attempt, reason):
+                continue
+            request = attempt.request
+            tell_job(request.stderr_file or request.stdout_file, reason)
+            info = ExitInfo(ExitStatus.EXIT_UNDETERMINED)
+            self._events.append(SchedulerEvent(job_id, JobStatus.FAILED, info, None, now))
+        worker.jobs.clear()
+        worker.used = 0
+
+    def _deliver(self) -> None:
+        events, self._events = self._events, []
+        if events and self._sink is not None:
+            try:
+                self._sink(events)
+            except Exception:
+                _log.exception("the scheduler event sink failed on %d event(s)", len(events))

@@ -1,0 +1,65 @@
+"""What rank 0 and the worker ranks say to each other: three tags, JSON payloads.
+
+Every message is a batch, so that the hot path never pays one MPI message per job:
+
+- ``HELLO`` (worker -> 0, once): ``{"rank", "host", "pid", "cores"}``;
+- ``ORDERS`` (0 -> worker): ``{"jobs": [spec, ...], "kill": [job_id, ...], "stop": bool}``,
+  where a spec is ``[job_id, argv, env, stdout, stderr, cwd, stdin, slots, timeout]``
+  (``env`` only holds the job's own variables; ``timeout`` in seconds or null). An empty
+  order is rank 0's heartbeat;
+- ``REPORT`` (worker -> 0): a list of records, ``["S", job_id, pid, start]`` when a job
+  started and ``["E", job_id, pid, exit_status, exit_value, term_signal, usage, start,
+  end]`` when it ended (exit statuses are soma-workflow's strings). An empty report is
+  the worker's heartbeat; ``["B"]`` alone says goodbye.
+
+JSON rather than pickle: the payloads are plain data, and nothing that arrives is ever
+executed, whichever process sent it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+HELLO = 1
+ORDERS = 2
+REPORT = 3
+
+STARTED = "S"
+ENDED = "E"
+BYE = "B"
+
+#: A job as it travels to its worker (see the module docstring).
+JobSpec = list[Any]
+
+SPEC_ID, SPEC_ARGV, SPEC_ENV, SPEC_STDOUT, SPEC_STDERR, SPEC_CWD, SPEC_STDIN = range(7)
+SPEC_SLOTS, SPEC_TIMEOUT = 7, 8
+
+
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def decode(data: bytes) -> Any:
+    return json.loads(data)
+
+
+def orders(jobs: list[JobSpec], kill: list[int], stop: bool = False) -> bytes:
+    return encode({"jobs": jobs, "kill": kill, "stop": stop})
+
+
+def started(job_id: int, pid: int, start: float) -> list[Any]:
+    return [STARTED, job_id, pid, start]
+
+
+def ended(
+    job_id: int,
+    pid: int,
+    exit_status: str,
+    exit_value: int | None,
+    term_signal: int | None,
+    usage: str | None,
+    start: float,
+    end: float,
+) -> list[Any]:
+    return [ENDED, job_id, pid, exit_status, exit_value, term_signal, usage, start, end]

@@ -1,0 +1,406 @@
+"""A worker rank: runs the jobs rank 0 sends it, as many at once as it has cores.
+
+One thread, one loop, like the local job host: jobs start through the same spawner
+(``posix_spawn``, no shell, each job its own session), SIGCHLD wakes the loop through
+``signal.set_wakeup_fd`` and ``os.wait4`` reaps each end with its resource usage. MPI
+gives nothing to wait on, so between passes the loop sleeps on the wake-up descriptor for
+a short, growing delay (``Backoff``) and then looks for orders again.
+
+Rank 0 keeps a small queue of jobs at each worker (see ``adapter.py``), so that a worker
+never waits a round trip for its next job. Ends are sent in batches: at once when the
+worker is about to run out of work (a chain's next job waits for this end), otherwise
+after ``flush_delay``, which puts many ends in one message under load.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import select
+import signal
+import socket
+import time
+from collections.abc import Mapping
+from types import FrameType
+from typing import Any
+
+from swf_adapters.schedulers.local.killer import TreeKill, begin_kill, escalate, tree_gone
+from swf_adapters.schedulers.local.spawner import explain_failure, spawn
+from swf_adapters.schedulers.local.wire import resource_usage
+from swf_adapters.schedulers.mpi import wire
+from swf_adapters.schedulers.mpi.channel import Backoff, Channel
+from swf_domain.status import ExitStatus
+
+_log = logging.getLogger("swf.mpi.worker")
+
+_REGULAR = ExitStatus.FINISHED_REGULARLY.value
+_SIGNALED = ExitStatus.FINISHED_TERM_SIG.value
+_KILLED = ExitStatus.USER_KILLED.value
+#: Variables the MPI launcher gives this rank about itself: a job that is an MPI program
+#: of its own must not believe it is a rank of the pilot.
+_LAUNCHER_PREFIXES = (
+    "PMI_",
+    "PMIX_",
+    "HYDI_",
+    "HYDRA_",
+    "MPI_LOCALNRANKS",
+    "MPI_LOCALRANKID",
+    "OMPI_COMM_WORLD_",
+    "OMPI_UNIVERSE_SIZE",
+    "PRTE_",
+)
+_KILL_POLL = 0.02
+
+
+def job_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment every job of this rank starts from: the rank's, minus the MPI
+    launcher's variables about the rank itself."""
+    return {key: value for key, value in environ.items() if not key.startswith(_LAUNCHER_PREFIXES)}
+
+
+class WorkerJob:
+    """A job of this worker, queued or running."""
+
+    __slots__ = ("deadline", "end", "job_id", "pid", "slots", "spec", "start", "timed_out")
+
+    def __init__(self, spec: wire.JobSpec) -> None:
+        self.spec = spec
+        self.job_id: int = spec[wire.SPEC_ID]
+        self.slots: int = max(1, int(spec[wire.SPEC_SLOTS] or 1))
+        self.pid = 0
+        self.start = 0.0
+        self.deadline: float | None = None
+        self.timed_out = False
+        #: (exit_status, exit_value, term_signal, usage, end) once reaped during a kill.
+        self.end: tuple[str, int | None, int | None, str, float] | None = None
+
+
+class Worker:
+    """The loop of one worker rank (see the module docstring)."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        cores: int,
+        *,
+        master: int = 0,
+        environ: Mapping[str, str] | None = None,
+        kill_grace: float = 2.0,
+        flush_delay: float = 0.05,
+        heartbeat: float = 2.0,
+        master_timeout: float = 60.0,
+    ) -> None:
+        self._channel = channel
+        self._cores = max(1, cores)
+        self._master = master
+        self._env = job_environment(os.environ if environ is None else environ)
+        self._kill_grace = kill_grace
+        self._flush_delay = flush_delay
+        self._heartbeat = heartbeat
+        self._master_timeout = master_timeout
+        self._queue: collections.deque[WorkerJob] = collections.deque()
+        self._running: dict[int, WorkerJob] = {}
+        self._by_pid: dict[int, WorkerJob] = {}
+        self._kills: dict[int, TreeKill] = {}
+        self._busy = 0
+        #: Whether any job came with a time limit (otherwise none is ever looked for).
+        self._timed = False
+        self._records: list[list[Any]] = []
+        self._first_record_at: float | None = None
+        self._last_sent = 0.0
+        self._last_heard = time.monotonic()
+        self._stopping = False
+        self._backoff = Backoff()
+        self._wake_r = -1
+        #: Jobs started and reports sent so far (logs, benchmarks).
+        self.started = 0
+        self.reports = 0
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve rank 0 until it says stop; 0, or 1 when rank 0 went silent."""
+        self._install_wakeup()
+        self._say_hello()
+        try:
+            while True:
+                self._take_orders()
+                self._reap()
+                self._start_queued()
+                self._check_time_limits()
+                if self._kills:
+                    self._follow_kills()
+                self._report_if_due()
+                if self._stopping and not self._running:
+                    self._flush()
+                    self._channel.send(self._master, wire.REPORT, wire.encode([[wire.BYE]]))
+                    _log.info(
+                        "rank %s leaving: %d job(s) run, %.3f s of CPU, %d report(s)",
+                        self._channel.rank,
+                        self.started,
+                        time.process_time(),
+                        self.reports,
+                    )
+                    return 0
+                if time.monotonic() - self._last_heard > self._master_timeout:
+                    _log.error("rank 0 silent for %.0f s: ending my jobs", self._master_timeout)
+                    self._abandon()
+                    return 1
+                self._sleep()
+        finally:
+            self._drain_sends()
+
+    def _install_wakeup(self) -> None:
+        self._wake_r, wake_w = os.pipe()
+        for fd in (self._wake_r, wake_w):
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, _ignore_signal)
+        _close_inherited_descriptors((self._wake_r, wake_w))
+
+    def _say_hello(self) -> None:
+        hello = {
+            "rank": self._channel.rank,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "cores": self._cores,
+        }
+        self._channel.send(self._master, wire.HELLO, wire.encode(hello))
+        self._last_sent = time.monotonic()
+
+    def _sleep(self) -> None:
+        """Wait for a child's end or the next look for orders, whichever comes first."""
+        now = time.monotonic()
+        longest = self._backoff.longest
+        if self._first_record_at is not None:
+            longest = min(longest, max(0.0, self._first_record_at + self._flush_delay - now))
+        if self._kills:
+            longest = min(longest, _KILL_POLL)
+        deadline = self._next_deadline()
+        if deadline is not None:
+            longest = min(longest, max(0.0, deadline - now))
+        delay = min(self._backoff.idle(), longest)
+        readable, _, _ = select.select([self._wake_r], [], [], delay)
+        if readable:
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                os.read(self._wake_r, 4096)
+
+    # -- orders -----------------------------------------------------------------------
+
+    def _take_orders(self) -> None:
+        for _source, tag, payload in self._channel.receive():
+            self._last_heard = time.monotonic()
+            self._backoff.busy()
+            if tag != wire.ORDERS:
+                _log.warning("unexpected message tag %s from rank 0", tag)
+                continue
+            order = wire.decode(payload)
+            self._queue.extend(WorkerJob(spec) for spec in order.get("jobs", ()))
+            for job_id in order.get("kill", ()):
+                self._kill(job_id, timed_out=False)
+            if order.get("stop"):
+                self._stop()
+
+    def _stop(self) -> None:
+        """Rank 0 is done: nothing queued starts, what runs is ended."""
+        self._stopping = True
+        self._queue.clear()
+        for job_id in list(self._running):
+            self._kill(job_id, timed_out=False)
+
+    def _abandon(self) -> None:
+        self._stop()
+        deadline = time.monotonic() + 2 * self._kill_grace + 1
+        while self._running and time.monotonic() < deadline:
+            self._reap()
+            self._follow_kills()
+            time.sleep(_KILL_POLL)
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def _start_queued(self) -> None:
+        queue = self._queue
+        while queue:
+            if self._busy and self._busy + queue[0].slots > self._cores:
+                return  # no overtaking; a job wider than the rank runs alone
+            job = queue.popleft()
+            if job.job_id in self._kills:
+                continue
+            self._start(job)
+
+    def _start(self, job: WorkerJob) -> None:
+        spec = job.spec
+        argv, extra = spec[wire.SPEC_ARGV], spec[wire.SPEC_ENV]
+        stdout, stderr = spec[wire.SPEC_STDOUT], spec[wire.SPEC_STDERR]
+        cwd, stdin = spec[wire.SPEC_CWD], spec[wire.SPEC_STDIN]
+        env = {**self._env, **extra} if extra else self._env
+        job.start = time.time()
+        try:
+            job.pid = spawn(argv, env, stdout, stderr, cwd, stdin)
+        except OSError as error:
+            value, reason = explain_failure(argv, env, stdout, stderr, cwd, stdin, error)
+            tell_job(stderr if stderr is not None else stdout, f"cannot start the job: {reason}")
+            end = time.time()
+            usage = resource_usage(0.0, 0, end - job.start)
+            self._record(wire.ended(job.job_id, 0, _REGULAR, value, None, usage, job.start, end))
+            return
+        self.started += 1
+        timeout = spec[wire.SPEC_TIMEOUT]
+        if timeout:
+            job.deadline = time.monotonic() + float(timeout)
+            self._timed = True
+        self._running[job.job_id] = job
+        self._by_pid[job.pid] = job
+        self._busy += job.slots
+        self._record(wire.started(job.job_id, job.pid, job.start))
+
+    def _reap(self) -> None:
+        by_pid = self._by_pid
+        while by_pid:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            job = by_pid.pop(pid, None)
+            if job is None:
+                continue
+            end = time.time()
+            if os.WIFSIGNALED(status):
+                exit_status, value, sig = _SIGNALED, None, os.WTERMSIG(status)
+            else:
+                exit_status, value, sig = _REGULAR, os.WEXITSTATUS(status), None
+            use = resource_usage(usage.ru_utime + usage.ru_stime, usage.ru_maxrss, end - job.start)
+            if job.job_id in self._kills:
+                if not job.timed_out:
+                    exit_status = _KILLED
+                job.end = (exit_status, value, sig, use, end)
+            else:
+                self._ended(job, exit_status, value, sig, use, end)
+
+    def _ended(
+        self, job: WorkerJob, status: str, value: int | None, sig: int | None, use: str, end: float
+    ) -> None:
+        del self._running[job.job_id]
+        self._busy -= job.slots
+        self._record(wire.ended(job.job_id, job.pid, status, value, sig, use, job.start, end))
+
+    # -- kills and time limits --------------------------------------------------------
+
+    def _next_deadline(self) -> float | None:
+        if not self._timed:
+            return None
+        deadlines = [job.deadline for job in self._running.values() if job.deadline is not None]
+        return min(deadlines) if deadlines else None
+
+    def _kill(self, job_id: int, timed_out: bool) -> None:
+        job = self._running.get(job_id)
+        if job is None:
+            self._unqueue(job_id)
+            return
+        if job_id in self._kills:
+            return
+        job.timed_out = timed_out
+        job.deadline = None
+        self._kills[job_id] = begin_kill(job_id, job.pid, time.monotonic() + self._kill_grace)
+
+    def _unqueue(self, job_id: int) -> None:
+        """A kill of a job not started yet: it ends at once, killed, never run."""
+        for job in self._queue:
+            if job.job_id == job_id:
+                self._queue.remove(job)
+                now = time.time()
+                self._record(wire.ended(job_id, 0, _KILLED, None, None, None, now, now))
+                return
+
+    def _check_time_limits(self) -> None:
+        """End the jobs past their time limit (only jobs that have one are looked at)."""
+        deadline = self._next_deadline()
+        if deadline is None or time.monotonic() < deadline:
+            return
+        now = time.monotonic()
+        for job in list(self._running.values()):
+            if job.deadline is not None and now >= job.deadline:
+                limit = job.spec[wire.SPEC_TIMEOUT]
+                stderr = job.spec[wire.SPEC_STDERR] or job.spec[wire.SPEC_STDOUT]
+                tell_job(stderr, f"the job ran past its time limit of {limit:g} s: killed")
+                self._kill(job.job_id, timed_out=True)
+
+    def _follow_kills(self) -> None:
+        now = time.monotonic()
+        for job_id, kill in list(self._kills.items()):
+            job = self._running[job_id]
+            if job.end is not None and tree_gone(kill):
+                del self._kills[job_id]
+                self._ended(job, *job.end)
+            elif now >= kill.deadline and not kill.escalated:
+                escalate(kill, now + self._kill_grace)
+            elif now >= kill.deadline and job.end is not None:
+                _log.warning("job %s: part of its tree survived SIGKILL", job_id)
+                del self._kills[job_id]
+                self._ended(job, *job.end)
+
+    # -- reports ----------------------------------------------------------------------
+
+    def _record(self, record: list[Any]) -> None:
+        self._records.append(record)
+        if self._first_record_at is None:
+            self._first_record_at = time.monotonic()
+
+    def _report_if_due(self) -> None:
+        now = time.monotonic()
+        if self._records:
+            starving = not self._queue and self._busy < self._cores
+            late = self._first_record_at is not None and now >= (
+                self._first_record_at + self._flush_delay
+            )
+            if starving or late or self._stopping:
+                self._flush()
+        elif now - self._last_sent >= self._heartbeat:
+            self._channel.send(self._master, wire.REPORT, wire.encode([]))
+            self._last_sent = now
+        self._channel.flush()
+
+    def _flush(self) -> None:
+        if not self._records:
+            return
+        self._channel.send(self._master, wire.REPORT, wire.encode(self._records))
+        self.reports += 1
+        self._records = []
+        self._first_record_at = None
+        self._last_sent = time.monotonic()
+        self._backoff.busy()  # orders usually follow a report
+
+    def _drain_sends(self, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._channel.flush() and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+
+def tell_job(path: str | None, reason: str) -> None:
+    """Append why swf ended or could not start a job to its error output."""
+    if path is None:
+        return
+    try:
+        with open(path, "a") as output:
+            output.write(f"swf: {reason}\n")
+    except OSError as error:
+        _log.warning("cannot write %r to %r: %s", reason, path, error)
+
+
+def _ignore_signal(signum: int, frame: FrameType | None) -> None:
+    """SIGCHLD needs a handler for ``set_wakeup_fd`` to see it; the loop does the work."""
+
+
+def _close_inherited_descriptors(keep: tuple[int, ...]) -> None:
+    """Mark the launcher's descriptors (PMI sockets...) close-on-exec: jobs must not hold
+    them open, or a job outliving the pilot would keep the launcher waiting."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd > 2 and fd not in keep:
+                with contextlib.suppress(OSError):
+                    os.set_inheritable(fd, False)

@@ -1,0 +1,97 @@
+"""``swf mpi-run``: the CLI side of the MPI runner (``swf_entry.mpi_run`` does the work)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from swf_entry.cli.app import app, ctx, emit_json, guarded, load_file, say
+
+
+@app.command("mpi-run")
+def mpi_run(
+    file: Annotated[Path, typer.Argument(help="Workflow file (.json or .py).")],
+    name: Annotated[
+        str | None,
+        typer.Option(help="Workflow name: the same name again resumes it (default: its own)."),
+    ] = None,
+    cores_per_rank: Annotated[
+        int | None,
+        typer.Option(
+            "--cores-per-rank", min=1, help="Jobs at once per worker rank (default: its cores)."
+        ),
+    ] = None,
+    attempts: Annotated[
+        int,
+        typer.Option(
+            "--nb-attempt-per-job",
+            "--nb_attempt_per_job",
+            min=1,
+            help="Tries per job in all (a failed job runs again until then).",
+        ),
+    ] = 1,
+    job_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--job-timeout", min=0.001, help="Seconds a job may run (default: MPI_JOB_TIMEOUT)."
+        ),
+    ] = None,
+    worker_timeout: Annotated[
+        float,
+        typer.Option(
+            "--worker-timeout", min=0.5, help="Seconds of silence after which a rank is dead."
+        ),
+    ] = 30.0,
+    stats: Annotated[
+        Path | None, typer.Option(help="Write rank 0's figures there (JSON) at the end.")
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="Runner log level.")] = "WARNING",
+) -> None:
+    """Run a workflow inside an MPI allocation: `mpirun -n K swf mpi-run FILE`.
+
+    Rank 0 runs the engine (its store in the state directory, on the shared file
+    system); the other ranks run the jobs, as many at once as they have cores. Running
+    the same command again resumes the workflow: what ended well is not run again.
+    Watch and steer it from anywhere that sees the state directory: swf status / logs /
+    wait / stop / restart with the same --home or resource.
+
+    Example: mpirun -n 9 swf --home /scratch/me/run1 mpi-run pipeline.json --name run1
+    """
+    from swf_entry.mpi_run import MpiRunOptions
+    from swf_entry.mpi_run import mpi_run as run
+
+    logging.basicConfig(
+        level=log_level.upper(),
+        format=f"%(asctime)s rank?[{os.getpid()}] %(name)s %(levelname)s %(message)s",
+    )
+    options = MpiRunOptions(
+        workflow_file=file,
+        name=name,
+        cores_per_rank=cores_per_rank,
+        attempts=attempts,
+        job_timeout=job_timeout,
+        worker_timeout=worker_timeout,
+        stats_file=stats,
+    )
+    code = guarded(lambda: run(options, ctx().options))
+    raise typer.Exit(code)
+
+
+def submit_pilot(
+    file: Path, name: str | None, tasks: int, sbatch_options: list[str], as_json: bool
+) -> None:
+    """``swf submit FILE --pilot N``: one SLURM allocation runs the whole workflow."""
+    from swf_entry.mpi_run import submit_pilot as submit
+
+    workflow = load_file(file)
+    chosen = name or workflow.name or file.stem
+    outcome = guarded(lambda: submit(file, chosen, tasks, sbatch_options, ctx().options))
+    if as_json:
+        emit_json(outcome)
+        return
+    say(f"pilot submitted: SLURM job {outcome['slurm_job']}, {tasks} tasks, workflow {chosen!r}")
+    say(f"watch it: swf --home {outcome['home']} status {chosen}")
