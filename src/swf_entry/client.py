@@ -632,10 +632,10 @@ class Helper:
     def unserialize(file_path: str | Path) -> Workflow:
         """Read a workflow written by ``serialize`` (or by soma-workflow)."""
         try:
-            text = Path(file_path).read_text()
+            data = Path(file_path).read_bytes()  # decoded by loads, naming a bad byte
         except OSError as error:
             raise SerializationError(f"{file_path}: cannot read: {error.strerror}") from error
-        return serialization.loads(text, source=str(file_path))
+        return serialization.loads(data, source=str(file_path))
 
     @staticmethod
     def transfer_input_files(

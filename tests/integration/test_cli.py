@@ -564,21 +564,14 @@ def test_validate_lists_every_problem(fresh_home: SwfHome) -> None:
         ("syntax.py", "x = 1\ndef broken(:\n", ("syntax.py:2", "syntax error")),
         ("nothing.py", "x = 1\n", ("nothing.py", "found nothing")),
         ("raises.py", "raise RuntimeError('no data')\n", ("raises.py", "no data")),
-        ("dangling.json", None, ("dangling.json", "unknown job id 42")),
         ("missing.json", "", ("missing.json", "no such file")),
     ],
 )
 def test_validate_unreadable_file_exits_4(
     fresh_home: SwfHome, name: str, text: str | None, mentions: tuple[str, ...]
 ) -> None:
-    if name == "dangling.json":  # a dependency on a job the file does not have
-        path = fixture_variant(
-            fresh_home, name, lambda d: d["dependencies"].append(["<tuple>", 2, 42])
-        )
-    elif name == "missing.json":
-        path = fresh_home.files / name
-    else:
-        path = fresh_home.write(name, text or "")
+    missing = name == "missing.json"
+    path = fresh_home.files / name if missing else fresh_home.write(name, text or "")
     result = fresh_home.swf("validate", str(path))
     assert result.code == 4, str(result)
     assert result.out == ""
@@ -592,8 +585,51 @@ def test_unreadable_file_is_refused_by_every_command(fresh_home: SwfHome) -> Non
         assert result.code == 4, str(result)
         assert_one_clear_line(result.err, "bad.json", "line 3, column 3")
     json_result = fresh_home.swf("validate", str(path), "--json")
-    assert json_result.code == 4 and json_result.out == ""
+    assert json_result.code == 4, str(json_result)
+    report = json_result.json()  # still a report: scripts parse it whatever happened
+    assert report["valid"] is False and report["jobs"] is None
+    [problem] = report["problems"]
+    assert problem["error"] == "SerializationError" and "line 3, column 3" in problem["message"]
     assert not (fresh_home.root / "engine.json").exists(), "no engine for a bad file"
+
+
+def test_json_and_python_files_get_the_same_report(fresh_home: SwfHome) -> None:
+    """One validation path: every problem, dependencies numbered from 1, both ends named."""
+    dangling = fixture_variant(
+        fresh_home, "dangling.json", lambda d: d["dependencies"].append(["<tuple>", 2, 42])
+    )
+    result = fresh_home.swf("validate", str(dangling), "--json")
+    assert result.code == 1, str(result)
+    messages = [problem["message"] for problem in result.json()["problems"]]
+    number = len(json.loads(dangling.read_text())["dependencies"])
+    assert messages == [
+        f"dependency #{number} (job 2 ('step3') -> unknown job id 42) refers to unknown job id 42"
+    ]
+    several = fresh_home.write(
+        "several.json",
+        """
+        {"jobs": [0, 1, 2],
+         "serialized_jobs": {"0": {"command": ["true"], "name": "a"},
+                             "1": {"command": "not a list", "name": "b"},
+                             "2": {"command": [], "name": "c"}},
+         "dependencies": [["<tuple>", 0, 2], ["<tuple>", 2, 9], ["<tuple>", 1, 2]]}
+        """,
+    )
+    python = fresh_home.python_workflow(
+        "several.py",
+        """
+        a, c = Job(["true"], name="a"), Job([], name="c")
+        workflow = Workflow([a, c], dependencies=[(a, c), (c, Job(["x"], name="z"))])
+        """,
+    )
+    reports = {
+        path.suffix: fresh_home.swf("validate", str(path), "--json").json()
+        for path in (several, python)
+    }
+    json_culprits = [problem["culprit"] for problem in reports[".json"]["problems"]]
+    assert json_culprits == ["job 1 ('b')", "dependency #2", "job 'c'"]
+    python_culprits = [problem["culprit"] for problem in reports[".py"]["problems"]]
+    assert python_culprits == ["dependency #2", "job 'c'"]
 
 
 # -- the shared fixtures, run ------------------------------------------------------------

@@ -31,6 +31,7 @@ def engine(tmp_path: Path) -> Iterator[tuple[EngineService, ToyScheduler]]:
         yield service, plugin
     finally:
         service.shutdown()
+        plugin.clean()
 
 
 def test_a_workflow_runs_through_a_soma_plugin(

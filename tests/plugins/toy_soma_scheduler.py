@@ -67,4 +67,8 @@ class ToyScheduler:
         self._processes[drms_id].kill()
 
     def clean(self) -> None:
-        pass
+        """soma calls it when the engine stops for good: no process is left behind."""
+        for process in self._processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()

@@ -132,10 +132,7 @@ class SomaPluginScheduler:
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
-        with contextlib.suppress(Exception):
-            clean = getattr(self.plugin, "clean", None)
-            if callable(clean):
-                clean()
+        # Not the plugin's clean(): in swf, jobs outlive the engine that submitted them.
 
     # -- control thread ---------------------------------------------------------------
 

@@ -365,11 +365,20 @@ def validate(
 
     Example: swf validate pipeline.json
     """
-    from swf_domain.validation import Problem, find_problems
+    from swf_domain.validation import Problem
+    from swf_entry.workflow_files import check_workflow_file
 
-    workflow = load_file(file)
-    problems = find_problems(workflow)
-    if not workflow.jobs:  # `submit` and `run` refuse it: say so here first
+    try:
+        with redirect_stdout(sys.stderr):  # what a Python workflow file prints
+            workflow, problems = check_workflow_file(file)
+    except SerializationError as error:  # nothing to check: still a report with --json
+        _debug_traceback(error)
+        if not as_json:
+            fail(str(error), EXIT_BAD_INPUT)
+        unreadable = {"error": type(error).__name__, "culprit": str(file), "message": str(error)}
+        emit_json({"file": str(file), "valid": False, "jobs": None, "problems": [unreadable]})
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if not workflow.jobs:  # `submit` and `run` refuse it (a Python file built empty)
         problems.append(Problem(WorkflowError, "workflow", NO_JOBS))
     if as_json:
         emit_json(
