@@ -16,7 +16,7 @@ Then it measures memory: the tracemalloc peak of ``workflow_to_dict`` + ``json.d
 (a second, traced pass: tracemalloc slows the code, so its time is not reported), and
 the process's peak RSS.
 
-Baseline, in the same run: soma-workflow 6.0.13 (the test extra), same workflow built
+Baseline, in the same run: soma-workflow 6.0.13 (the tests' oracle), same workflow built
 with its classes, ``Workflow.to_dict()`` + ``json.dumps(utils.to_json(d))`` (what its
 ``Helper.serialize`` does, without the file). ``x soma`` is soma's time over swf's
 (``to_dict`` + ``json``); ``scale`` is swf's per-job time over the smallest size's
@@ -39,6 +39,7 @@ import time
 import tracemalloc
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -115,10 +116,21 @@ def measure_soma(size: int, repeat: int) -> dict[str, Any]:
     return figures
 
 
+def _env(kind: str) -> dict[str, str] | None:
+    """The soma child imports the real soma-workflow (the tests' oracle, kept outside the
+    venv, whose ``soma_workflow`` is swf's alias package): tests/soma_oracle.py."""
+    if kind != "soma":
+        return None
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests import soma_oracle
+
+    return soma_oracle.oracle_env()
+
+
 def run_child(kind: str, size: int, repeat: int) -> dict[str, Any] | None:
     command = [sys.executable, __file__, "--child", kind, "--sizes", str(size)]
     command += ["--repeat", str(repeat)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=_env(kind))
     if done.returncode != 0:
         print(f"{kind} {size}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
         return None

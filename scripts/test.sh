@@ -12,12 +12,20 @@ PY=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
   | { grep -v '^WARNING: Location' || true; }
+# swf ships its own soma_workflow package (aliases); the real soma-workflow, the tests'
+# oracle, lives apart in .soma-oracle/ (tests/soma_oracle.py). An older venv that still
+# has it installed would shadow swf's alias: remove it from the venv.
+if "$VENV/bin/python" -m pip show -q soma-workflow >/dev/null 2>&1; then
+  "$VENV/bin/python" -m pip uninstall -y -q soma-workflow
+fi
+"$VENV/bin/python" -m tests.soma_oracle >/dev/null
 
 # --- PostgreSQL (throwaway cluster on 127.0.0.1, trust auth) ---------------------------
 STARTED_PIDS=()
 WORK=$(mktemp -d /tmp/swf-test.XXXXXX)
 chmod 0755 "$WORK"
 cleanup() {
+  scripts/services/slurm.sh stop "$WORK/slurm" 2>/dev/null || true
   for pidfile in "${STARTED_PIDS[@]}"; do
     [ -f "$pidfile" ] && kill -INT "$(head -1 "$pidfile")" 2>/dev/null || true
   done
@@ -26,11 +34,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# --- SLURM (single node; installed and started in the background, in parallel) -----------
+# The SLURM tests fail (not skip) when this start failed: its log is in SWF_TEST_SLURM_LOG.
+export SWF_TEST_SLURM_LOG="$WORK/slurm.log"
+scripts/services/slurm.sh start "$WORK/slurm" >"$SWF_TEST_SLURM_LOG" 2>&1 &
+SLURM_START_PID=$!
+
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$PG_BIN" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null 2>&1 || true
-  apt-get install -y -q postgresql >/dev/null 2>&1 || echo "warning: could not install postgresql"
+  apt-get -o DPkg::Lock::Timeout=300 install -y -q postgresql >/dev/null 2>&1 || echo "warning: could not install postgresql"
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 fi
 
@@ -51,6 +65,14 @@ if [ -n "$PG_BIN" ]; then
 else
   echo "warning: no PostgreSQL server available; PostgreSQL store tests will fail" >&2
   export SWF_TEST_POSTGRES_URL="unavailable"
+fi
+
+if wait "$SLURM_START_PID"; then
+  export SWF_TEST_SLURM=required
+else
+  export SWF_TEST_SLURM=failed
+  echo "warning: SLURM did not start; the SLURM tests will fail (see below)" >&2
+  cat "$SWF_TEST_SLURM_LOG" >&2
 fi
 
 # --- static checks ---------------------------------------------------------------------

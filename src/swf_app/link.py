@@ -31,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 from .read_models import (
     JobChangeBatch,
     JobFiles,
+    JobInfo,
     JobTermination,
     OutputChunk,
     WorkflowInfo,
@@ -144,6 +145,12 @@ class EngineLink(Protocol):
 
     @query
     def status_summary(self, workflow_id: int) -> dict[str, int]: ...
+
+    @query
+    def jobs_info(self, job_ids: Sequence[int]) -> dict[int, JobInfo]:
+        """soma's ``jobs(job_ids)``: each known job's name, argv as run and submission
+        date, with its workflow and position; unknown ids are left out (as soma)."""
+        ...
 
     @query
     def job_changes(self, workflow_id: int, since: int | None = None) -> JobChangeBatch:

@@ -31,12 +31,16 @@ from .read_models import (
     STREAMS,
     JobChangeBatch,
     JobFiles,
+    JobInfo,
     JobProgress,
     JobTermination,
     OutputChunk,
     WorkflowInfo,
     WorkflowProgress,
 )
+
+#: ``jobs_info`` reads up to this many jobs one by one, more by whole workflows.
+_SINGLE_JOB_READS = 32
 
 #: Workflows whose elements status stays cached (a million-job one takes a few hundred MB;
 #: monitors rarely watch more than a handful at once).
@@ -172,6 +176,26 @@ class QueryService:
         self.workflow_row(workflow_id)
         counts = self._store.status_counts(workflow_id)
         return {status.value: count for status, count in counts.items() if count}
+
+    def jobs_info(self, job_ids: Sequence[int]) -> dict[int, JobInfo]:
+        """See ``EngineLink.jobs_info``. Scripts ask for every id of a workflow at once, so
+        beyond a few ids each workflow met is read whole (one bulk read, not one per job)."""
+        wanted = list(dict.fromkeys(job_ids))
+        bulk = len(wanted) > _SINGLE_JOB_READS
+        known: dict[int, JobRow] = {}
+        result: dict[int, JobInfo] = {}
+        for job_id in wanted:
+            row = known.get(job_id) or self._store.job(job_id)
+            if row is None:
+                continue
+            if bulk and job_id not in known:
+                known.update((job.job_id, job) for job in self._store.jobs_of(row.workflow_id))
+            state = row.state
+            command = list(state.command) if state.command is not None else None
+            result[job_id] = JobInfo(
+                row.name, command, state.submission_date, row.workflow_id, row.index
+            )
+        return result
 
     # -- rows, shared with the commands ---------------------------------------------------
 

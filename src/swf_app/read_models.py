@@ -60,6 +60,19 @@ class JobFiles(NamedTuple):
     stderr: str | None
 
 
+class JobInfo(NamedTuple):
+    """What soma's ``jobs()`` tells of a job, plus where it is in its workflow."""
+
+    name: str
+    #: argv as run; None until the job was submitted once.
+    command: list[str] | None
+    #: None until the job was submitted (as soma-workflow).
+    submitted: float | None
+    workflow_id: int
+    #: Position of the job in its workflow's job list (the document's order).
+    position: int
+
+
 class WorkflowInfo(NamedTuple):
     """One line of the workflow list (soma's ``workflows()``: name and expiration)."""
 
@@ -152,6 +165,8 @@ class JobView:
     submitted: float | None
     started: float | None
     ended: float | None
+    #: The job's id on a cluster (soma's drmaa id: SLURM ``123_4``), None on local cores.
+    scheduler_job_id: str | None = None
 
     @classmethod
     def of(cls, job: JobProgress, name: str) -> JobView:
@@ -165,6 +180,7 @@ class JobView:
             job.submitted,
             job.started,
             job.ended,
+            job.scheduler_job_id,
         )
 
     @property
@@ -182,6 +198,7 @@ class JobView:
             "submitted": iso_date(self.submitted),
             "started": iso_date(self.started),
             "ended": iso_date(self.ended),
+            "scheduler_job_id": self.scheduler_job_id,
         }
 
 

@@ -71,6 +71,16 @@ class EngineFilesError(JobError):
         super().__init__(first + more)
 
 
+class WorkflowArgumentError(WorkflowError, TypeError):
+    """A Workflow or Group built from an argument of the wrong type (``jobs`` not a
+    list...); names the argument. Also a TypeError, as Python code expects of it."""
+
+
+class JobArgumentError(JobError, TypeError):
+    """A Job or special path built from an argument of the wrong type (``command`` not a
+    list...); names the argument. Also a TypeError, as Python code expects of it."""
+
+
 class JobValidationIssue(JobError):
     """Raised by validation with every problem found, not only the first."""
 
@@ -87,3 +97,19 @@ class WorkflowValidationError(WorkflowError):
         first = problems[0] if problems else "invalid workflow"
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         super().__init__(first + more)
+
+
+class DatabaseError(SomaWorkflowError):
+    """The store cannot be read or written (soma-workflow's name; names the database)."""
+
+
+class NoDrmaaLibError(DRMError):
+    """No DRMAA library could be loaded (soma-workflow's name, for its DRMAA schedulers)."""
+
+
+class ExitTimeoutException(SomaWorkflowError):
+    """A process did not exit within its allotted time (soma-workflow's name)."""
+
+
+class InvalidArgumentError(SomaWorkflowError, ValueError):
+    """An API call got an argument of the wrong type or range (names the argument)."""

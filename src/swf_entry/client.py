@@ -7,8 +7,10 @@ mode (embedded, local daemon, remote) behaves the same.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from swf_app.read_models import STREAMS, JobProgress, soma_job_entry
 from swf_domain import serialization
 from swf_domain.custom_jobs import (
     CrossValidationFoldJob,
+    EngineExecutionJob,
     LeaveOneOutJob,
     ListCatJob,
     MapJob,
@@ -26,6 +29,7 @@ from swf_domain.custom_jobs import (
     StrCatJob,
 )
 from swf_domain.errors import (
+    InvalidArgumentError,
     SerializationError,
     SomaWorkflowError,
     TransferError,
@@ -46,10 +50,14 @@ from swf_domain.model import (
 )
 from swf_domain.status import ExitStatus, JobStatus
 from swf_domain.validation import validate
+from swf_entry import arguments
+from swf_entry.configuration import Configuration, LocalSchedulerCfg
+from swf_entry.engine_view import EngineJob, EngineTransfer, command_text, preview_command
 
 __all__ = [
     "BarrierJob",
     "CrossValidationFoldJob",
+    "EngineExecutionJob",
     "FileTransfer",
     "Group",
     "Helper",
@@ -73,16 +81,13 @@ __all__ = [
 ]
 
 
-def _to_epoch(date: datetime | float | None) -> float | None:
-    if date is None:
-        return None
-    if isinstance(date, datetime):
-        return date.timestamp()
-    return float(date)
-
-
 def _to_datetime(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch)
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch)
+    except (OverflowError, OSError, ValueError):  # stored by an older client: shown clamped
+        return datetime.max if epoch > 0 else datetime.min
 
 
 class WorkflowController:
@@ -95,6 +100,11 @@ class WorkflowController:
 
     #: Class-wide default for ``isolated_light_mode`` (soma-workflow's switch).
     isolated_light_mode: ClassVar[bool | str | None] = None
+    logger: ClassVar[logging.Logger] = logging.getLogger("swf.client")
+    #: soma-workflow's ``config``: this resource's Configuration (None: built from a link).
+    config: Configuration | None
+    #: soma-workflow's ``scheduler_config``: the local scheduler's settings.
+    scheduler_config: LocalSchedulerCfg | None
 
     def __init__(
         self,
@@ -105,19 +115,31 @@ class WorkflowController:
         rsa_key_pass: str | None = None,
         isolated_light_mode: bool | str | None = None,
     ) -> None:
-        from swf_entry.composition import connect
+        from swf_entry.composition import client_config, connect_config
 
         if isolated_light_mode is None:
             isolated_light_mode = type(self).isolated_light_mode
+        resource_id = arguments.optional_text(resource_id, "resource_id")
+        isolated_light_mode = arguments.isolation(isolated_light_mode)
         self._converted_rows: dict[tuple[int, bool], _ConvertedRows] = {}
-        self._link: EngineLink = connect(
-            resource_id=resource_id,
-            login=login,
-            password=password,
-            config=config,
-            isolated=isolated_light_mode,
+        resolved, embedded = client_config(
+            resource_id, login, password, config, isolated_light_mode
+        )
+        self._link: EngineLink = connect_config(
+            resolved, embedded=embedded, temporary=isolated_light_mode is True
         )
         self.resource_id = resource_id
+        self.config = (
+            config
+            if isinstance(config, Configuration)
+            else Configuration.from_resource_config(resolved)
+        )
+        self.scheduler_config = None  # soma's: only the local scheduler has one
+        if resolved.scheduler_type in ("local_basic", "local"):
+            self.scheduler_config = LocalSchedulerCfg(proc_nb=resolved.cpu_nb)
+            self.scheduler_config.on_proc_nb_change = self._apply_proc_nb
+        self.config.set_scheduler_config(self.scheduler_config)
+        self._state_dir: Path | None = resolved.state_dir
 
     @classmethod
     def from_link(cls, link: EngineLink) -> WorkflowController:
@@ -126,6 +148,9 @@ class WorkflowController:
         controller._converted_rows = {}
         controller._link = link
         controller.resource_id = None
+        controller.config = None
+        controller.scheduler_config = None
+        controller._state_dir = None
         return controller
 
     @property
@@ -142,18 +167,20 @@ class WorkflowController:
         queue: str | None = None,
     ) -> int:
         """Validate and submit ``workflow``; returns its id. Invalid -> WorkflowError/JobError."""
-        try:
-            document = serialization.workflow_to_dict(workflow)
-        except SerializationError:
-            # A structural mistake (a job outside the workflow, listed twice...) stops the
-            # writer first; validation names it with the documented WorkflowError/JobError.
-            validate(workflow)
-            raise
+        if not isinstance(workflow, Workflow):
+            raise WorkflowError(
+                f"submit_workflow: workflow must be a Workflow, not {type(workflow).__name__}"
+                + (" (wrap the job: Workflow(jobs=[job]))" if isinstance(workflow, Job) else "")
+            )
+        expiration = arguments.date(expiration_date, "expiration_date")
+        name = arguments.optional_text(name, "name")
+        queue = arguments.optional_text(queue, "queue")
+        document = _document_of(workflow)
         workflow_id = self._link.submit_workflow(
             document,
-            name if name is not None else workflow.name,
+            name if name is not None else _workflow_name(workflow),
             queue,
-            _to_epoch(expiration_date),
+            expiration,
             _submit_directory(),
         )
         workflow.wf_id = workflow_id
@@ -162,23 +189,56 @@ class WorkflowController:
     # -- retrieval ----------------------------------------------------------------------
 
     def workflow(self, workflow_id: int) -> Workflow:
-        """The submitted workflow, its jobs carrying their ``job_id``."""
+        """The submitted workflow, as soma-workflow gives it: its jobs carry their
+        ``job_id``, and ``job_mapping`` maps each job to its engine view (``job_id``,
+        ``plain_command()`` as run...), ``transfer_mapping`` each FileTransfer to its
+        engine path."""
+        workflow_id = arguments.object_id(workflow_id, "workflow_id")
         document = self._link.workflow_document(workflow_id)
         workflow = serialization.workflow_from_dict(document)
-        for job, job_id in zip(workflow.jobs, document.get("job_ids", []), strict=False):
+        job_ids = document.get("job_ids", [])
+        infos = self._link.jobs_info(job_ids) if job_ids else {}
+        for job, job_id in zip(workflow.jobs, job_ids, strict=False):
             job.job_id = job_id
+            info = infos.get(job_id)
+            argv = info.command if info is not None else None
+            workflow.job_mapping[job] = EngineJob(
+                job, job_id, workflow_id, argv if argv is not None else preview_command(job)
+            )
+        workflow.transfer_mapping = {
+            transfer: EngineTransfer(transfer) for transfer in _transfers_of(workflow)
+        }
         workflow.wf_id = workflow_id
         return workflow
 
     def workflows(
         self, workflow_ids: Sequence[int] | None = None
     ) -> dict[int, tuple[str | None, datetime | None]]:
-        rows = self._link.workflows(list(workflow_ids) if workflow_ids is not None else None)
+        ids = arguments.optional_ids(workflow_ids, "workflow_ids")
+        rows = self._link.workflows(ids)
         return {wf_id: (name, _to_datetime(exp)) for wf_id, (name, exp) in rows.items()}
 
     def jobs(self, job_ids: Sequence[int] | None = None) -> dict[int, tuple[Any, ...]]:
-        """soma-workflow lists here the jobs submitted outside any workflow; swf has none."""
-        return {}
+        """``{job_id: (name, command, submission date)}`` for the given ids, workflow jobs
+        included; unknown ids are left out. Without ids: the jobs submitted outside any
+        workflow, which swf does not have (``{}``), as soma-workflow answers for them.
+
+        The command is soma's text (each argument quoted): as run once the job ran,
+        before that as it will be run, special paths shown by their client-side value.
+        """
+        ids = arguments.optional_ids(job_ids, "job_ids")
+        if not ids:
+            return {}
+        infos = self._link.jobs_info(ids)
+        previews = _Previews(self)
+        return {
+            job_id: (
+                name,
+                command_text(argv if argv is not None else previews.command(wf_id, index)),
+                _to_datetime(submitted),
+            )
+            for job_id, (name, argv, submitted, wf_id, index) in infos.items()
+        }
 
     def transfers(self, transfer_ids: Sequence[int] | None = None) -> dict[int, tuple[Any, ...]]:
         """soma-workflow lists here transfers registered outside any workflow; swf has none."""
@@ -187,10 +247,12 @@ class WorkflowController:
     # -- monitoring ---------------------------------------------------------------------
 
     def workflow_status(self, workflow_id: int) -> str | None:
-        return self._link.workflow_status(workflow_id)
+        return self._link.workflow_status(arguments.object_id(workflow_id, "workflow_id"))
 
     def workflow_elements_status(self, workflow_id: int, with_drms_id: bool = True) -> Any:
         """soma's shape: (jobs, transfers, workflow status, queue, temporary paths)."""
+        workflow_id = arguments.object_id(workflow_id, "workflow_id")
+        with_drms_id = arguments.flag(with_drms_id, "with_drms_id")
         progress = self._link.workflow_elements_status(workflow_id, with_drms_id)
         key = (workflow_id, with_drms_id)
         rows = _soma_job_rows(progress.jobs, with_drms_id, self._converted_rows.pop(key, None))
@@ -200,12 +262,12 @@ class WorkflowController:
         return (rows, [], progress.status, progress.queue, [])
 
     def job_status(self, job_id: int) -> str:
-        return self._link.job_status(job_id)
+        return self._link.job_status(arguments.object_id(job_id, "job_id"))
 
     def job_termination_status(
         self, job_id: int
     ) -> tuple[str | None, int | None, int | None, str | None] | None:
-        status = self._link.job_termination_status(job_id)
+        status = self._link.job_termination_status(arguments.object_id(job_id, "job_id"))
         return None if status is None else tuple(status)  # type: ignore[return-value]
 
     def retrieve_job_stdouterr(
@@ -217,15 +279,60 @@ class WorkflowController:
     ) -> None:
         """Copy the job's stdout (and stderr) to the given paths, read through the link (the
         job's files may be on another machine)."""
+        job_id = arguments.object_id(job_id, "job_id")
+        stdout_file_path = arguments.path(stdout_file_path, "stdout_file_path")
+        if stderr_file_path is not None:
+            stderr_file_path = arguments.path(stderr_file_path, "stderr_file_path")
+        arguments.positive_int(buffer_size, "buffer_size")
         _copy_output(self._link, job_id, "stdout", stdout_file_path)
         if stderr_file_path is not None:
             _copy_output(self._link, job_id, "stderr", stderr_file_path)
 
     def get_job_output_params(self, job_id: int) -> dict[str, Any] | None:
-        return self._link.get_job_output_params(job_id)
+        return self._link.get_job_output_params(arguments.object_id(job_id, "job_id"))
+
+    def get_engine_job(self, job_id: int) -> EngineJob:
+        """The engine's view of one job (soma-workflow's EngineJob): ``job_id``,
+        ``workflow_id``, ``status``, ``command``..., and the job's own attributes."""
+        job_id = arguments.object_id(job_id, "job_id")
+        info = self._link.jobs_info([job_id]).get(job_id)
+        if info is None:
+            raise UnknownObjectError(f"job {job_id} does not exist (or was deleted)")
+        _name, _argv, _date, workflow_id, index = info
+        workflow = self.workflow(workflow_id)
+        engine_job: EngineJob = workflow.job_mapping[workflow.jobs[index]]
+        return engine_job
+
+    def get_job_command(self, job_id: int) -> str:
+        """The job's command line as soma-workflow's database holds it (quoted words)."""
+        job_id = arguments.object_id(job_id, "job_id")
+        found = self.jobs([job_id]).get(job_id)
+        if found is None:
+            raise UnknownObjectError(f"job {job_id} does not exist (or was deleted)")
+        return str(found[1])
+
+    def updated_job_parameters(self, job_id: int) -> dict[str, Any]:
+        """The job's output parameters (what its param links give downstream jobs)."""
+        return self.get_job_output_params(job_id) or {}
+
+    def drms_job_id(self, wf_id: int, job_id: int) -> str | None:
+        """The scheduler's id of the job's current or last run (None before it ran)."""
+        wf_id = arguments.object_id(wf_id, "wf_id")
+        job_id = arguments.object_id(job_id, "job_id")
+        for entry in self.workflow_elements_status(wf_id, with_drms_id=True)[0]:
+            if entry[0] == job_id:
+                return entry[5] if len(entry) > 5 else None
+        raise UnknownObjectError(f"job {job_id} is not a job of workflow {wf_id}")
+
+    def get_scheduler_type(self) -> str:
+        """The scheduler type running jobs ('local_basic')."""
+        return self.config.get_scheduler_type() if self.config is not None else "local_basic"
 
     def log_failed_workflow(self, workflow_id: int, file: TextIO = sys.stderr) -> None:
         """Print every failed job of the workflow with its exit info and output files."""
+        workflow_id = arguments.object_id(workflow_id, "workflow_id")
+        if not callable(getattr(file, "write", None)):
+            raise InvalidArgumentError("file must be a writable text file")
         for job_id in Helper.list_failed_jobs(workflow_id, self):
             status = self.job_termination_status(job_id)
             files = self._link.job_files(job_id)
@@ -239,31 +346,45 @@ class WorkflowController:
     # -- control ------------------------------------------------------------------------
 
     def stop_workflow(self, workflow_id: int) -> bool:
-        return self._link.stop_workflow(workflow_id)
+        return self._link.stop_workflow(arguments.object_id(workflow_id, "workflow_id"))
 
     def restart_workflow(self, workflow_id: int, queue: str | None = None) -> bool:
-        return self._link.restart_workflow(workflow_id, queue)
+        return self._link.restart_workflow(
+            arguments.object_id(workflow_id, "workflow_id"),
+            arguments.optional_text(queue, "queue"),
+        )
 
     def delete_workflow(self, workflow_id: int, force: bool = True) -> bool:
-        return self._link.delete_workflow(workflow_id, force)
+        return self._link.delete_workflow(
+            arguments.object_id(workflow_id, "workflow_id"), arguments.flag(force, "force")
+        )
 
     def stop_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
-        return self._link.stop_jobs(workflow_id, list(job_ids))
+        return self._link.stop_jobs(
+            arguments.object_id(workflow_id, "workflow_id"),
+            arguments.object_ids(job_ids, "job_ids"),
+        )
 
     def restart_jobs(self, workflow_id: int, job_ids: Sequence[int]) -> bool:
-        return self._link.restart_jobs(workflow_id, list(job_ids))
+        return self._link.restart_jobs(
+            arguments.object_id(workflow_id, "workflow_id"),
+            arguments.object_ids(job_ids, "job_ids"),
+        )
 
     def wait_workflow(self, workflow_id: int, timeout: float = -1) -> None:
-        self._link.wait_workflow(workflow_id, timeout)
+        workflow_id = arguments.object_id(workflow_id, "workflow_id")
+        self._link.wait_workflow(workflow_id, arguments.timeout(timeout))
 
     def wait_job(self, job_ids: Sequence[int], timeout: float = -1) -> None:
-        self._link.wait_job(list(job_ids), timeout)
+        ids = arguments.object_ids(job_ids, "job_ids")
+        self._link.wait_job(ids, arguments.timeout(timeout))
 
     def change_workflow_expiration_date(
         self, workflow_id: int, new_expiration_date: datetime | None
     ) -> bool:
         return self._link.change_workflow_expiration_date(
-            workflow_id, _to_epoch(new_expiration_date)
+            arguments.object_id(workflow_id, "workflow_id"),
+            arguments.date(new_expiration_date, "new_expiration_date"),
         )
 
     # -- file transfers outside a workflow ----------------------------------------------
@@ -286,6 +407,33 @@ class WorkflowController:
     def disconnect(self) -> None:
         """Close this client; the workflows go on (and, embedded, the engine stops)."""
         self._link.close()
+
+    def stop_engine(self) -> None:
+        """Stop the engine this controller uses, then disconnect (soma-workflow's call).
+
+        Embedded, the engine thread stops; with the local daemon, the daemon stops (the
+        next client starts it again). Running jobs go on in the job host either way and
+        the next engine picks up their ends. The controller is unusable afterwards.
+        """
+        from swf_entry.daemon import stop_engine
+
+        embedded = hasattr(self._link, "shutdown")
+        self.disconnect()
+        if not embedded and self._state_dir is not None:
+            stop_engine(self._state_dir)
+        self.scheduler_config = None
+
+    def _apply_proc_nb(self, slots: int) -> None:
+        """``scheduler_config.set_proc_nb``: the live engine's cores, when it is ours."""
+        set_slots = getattr(self._link, "set_slots", None)
+        if set_slots is None:
+            warnings.warn(
+                "set_proc_nb: the engine runs in a daemon, which keeps its CPU_NB; set CPU_NB"
+                " in the configuration and restart it (`swf engine stop`) to change it",
+                stacklevel=3,
+            )
+            return
+        set_slots(slots)
 
     def __enter__(self) -> WorkflowController:
         return self
@@ -327,6 +475,91 @@ def _soma_job_rows(
             else:
                 result.append(soma_job_entry(job, with_drms_id, _to_datetime))
     return result
+
+
+def _document_of(workflow: Workflow) -> dict[str, Any]:
+    """The workflow as a document, or the typed error naming what is wrong with it.
+
+    Validation names structural mistakes (a job outside the workflow, listed twice...)
+    with the documented WorkflowError/JobError; an attribute set to something that is
+    not even of the right kind (``wf.dependencies = object()``) is a WorkflowError naming
+    the attribute, not a raw TypeError from the writer.
+    """
+    _check_attribute_kinds(workflow)
+    try:
+        return serialization.workflow_to_dict(workflow)
+    except SerializationError:
+        validate(workflow)
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as error:
+        validate(workflow)
+        raise WorkflowError(f"workflow {workflow.name!r} cannot be submitted: {error}") from error
+
+
+#: Workflow attributes and the kinds they must be (soma-workflow's documented types).
+_WORKFLOW_KINDS: dict[str, tuple[type, ...]] = {
+    "jobs": (list, tuple),
+    "dependencies": (list, tuple),
+    "root_group": (list, tuple),
+    "groups": (list, tuple),
+    "param_links": (dict,),
+    "env": (dict,),
+    "name": (str, type(None)),
+    "env_builder_code": (str, type(None)),
+    "native_specification": (str, list, type(None)),
+}
+_JOB_LIST_KINDS: dict[str, tuple[type, ...]] = {
+    "referenced_input_files": (list, tuple, type(None)),
+    "referenced_output_files": (list, tuple, type(None)),
+}
+
+
+def _check_attribute_kinds(workflow: Workflow) -> None:
+    problems = [
+        f"workflow attribute {name} must be a {' or '.join(k.__name__ for k in kinds)},"
+        f" not {type(getattr(workflow, name, None)).__name__}"
+        for name, kinds in _WORKFLOW_KINDS.items()
+        if not isinstance(getattr(workflow, name, None), kinds)
+    ]
+    if problems:
+        raise WorkflowError("; ".join(problems))
+    for job in workflow.jobs:
+        if not isinstance(job, Job):
+            raise WorkflowError(f"workflow jobs must be Jobs, not {type(job).__name__}")
+        for name, kinds in _JOB_LIST_KINDS.items():
+            if not isinstance(getattr(job, name, None), kinds):
+                raise WorkflowError(
+                    f"job {job.name!r}: {name} must be a list of paths, not"
+                    f" {type(getattr(job, name, None)).__name__}"
+                )
+
+
+def _workflow_name(workflow: Workflow) -> str | None:
+    return arguments.optional_text(workflow.name, "workflow.name")
+
+
+def _transfers_of(workflow: Workflow) -> list[FileTransfer]:
+    found: dict[int, FileTransfer] = {}
+    for job in workflow.jobs:
+        for item in [*(job.referenced_input_files or []), *(job.referenced_output_files or [])]:
+            if isinstance(item, FileTransfer):
+                found.setdefault(id(item.referent()), item)
+    return list(found.values())
+
+
+class _Previews:
+    """Commands of jobs not run yet, from their workflow (read once per workflow)."""
+
+    def __init__(self, controller: WorkflowController) -> None:
+        self._controller = controller
+        self._workflows: dict[int, Workflow] = {}
+
+    def command(self, workflow_id: int, index: int) -> list[str]:
+        workflow = self._workflows.get(workflow_id)
+        if workflow is None:
+            document = self._controller.link.workflow_document(workflow_id)
+            workflow = self._workflows[workflow_id] = serialization.workflow_from_dict(document)
+        return preview_command(workflow.jobs[index])
 
 
 def _copy_output(link: EngineLink, job_id: int, stream: str, destination: str) -> None:
@@ -398,10 +631,10 @@ class Helper:
     def unserialize(file_path: str | Path) -> Workflow:
         """Read a workflow written by ``serialize`` (or by soma-workflow)."""
         try:
-            text = Path(file_path).read_text()
+            data = Path(file_path).read_bytes()  # decoded by loads, naming a bad byte
         except OSError as error:
             raise SerializationError(f"{file_path}: cannot read: {error.strerror}") from error
-        return serialization.loads(text, source=str(file_path))
+        return serialization.loads(data, source=str(file_path))
 
     @staticmethod
     def transfer_input_files(

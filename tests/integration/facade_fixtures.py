@@ -89,7 +89,7 @@ def _controller(mode: str, home: Path, config_file: Path) -> WorkflowController:
     return controller
 
 
-def _write_config(home: Path, data_root: Path) -> Path:
+def _write_config(home: Path, data_root: Path, extra: str = "") -> Path:
     """A resource configuration with translation files for the SharedResourcePaths."""
     for sub in ("data", "out"):
         (data_root / sub).mkdir(parents=True, exist_ok=True)
@@ -101,7 +101,7 @@ def _write_config(home: Path, data_root: Path) -> Path:
     config.write_text(
         "[facade]\n"
         f"CPU_NB = {CPU_NB}\n"
-        f"PATH_TRANSLATION_FILES = {TRANSLATION_NAMESPACE}{{{translations}}}\n"
+        f"PATH_TRANSLATION_FILES = {TRANSLATION_NAMESPACE}{{{translations}}}\n" + extra
     )
     return config
 
@@ -156,10 +156,11 @@ def wait_until(predicate: Callable[[], bool], timeout: float, period: float = 0.
     return predicate()
 
 
-def open_site(guard: ProcessGuard, mode: str) -> Site:
+def open_site(guard: ProcessGuard, mode: str, extra_config: str = "") -> Site:
+    """A site; ``extra_config`` adds options to its resource (another scheduler...)."""
     home = guard.new_home(mode)
     data_root = home / "shared"
-    config = _write_config(home, data_root)
+    config = _write_config(home, data_root, extra_config)
     return Site(mode, home, config, data_root, _controller(mode, home, config))
 
 

@@ -25,10 +25,10 @@ from swf_adapters.config import (
     load_config,
     translation_table,
 )
+from tests import soma_oracle
 
 HOST = socket.gethostname()
 SRC = Path(__file__).resolve().parents[2] / "src"
-ORACLE_CANDIDATES = (sys.executable, "/tmp/oracle/bin/python")
 
 #: Asks soma-workflow what it makes of the configuration ($SOMA_WORKFLOW_CONFIG).
 ORACLE_PROBE = textwrap.dedent(
@@ -69,21 +69,10 @@ ORACLE_PROBE = textwrap.dedent(
 )
 
 
-def oracle_python() -> str:
-    """An interpreter that imports soma-workflow (a test extra of the project)."""
-    for candidate in ORACLE_CANDIDATES:
-        probe = subprocess.run(
-            [candidate, "-c", "import soma_workflow"], capture_output=True, check=False
-        )
-        if probe.returncode == 0:
-            return candidate
-    pytest.fail("soma-workflow (the test oracle) is not importable; run scripts/test.sh")
-
-
 def run_oracle(script: str, env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [oracle_python(), "-c", script, *args],
-        env=env,
+        [sys.executable, "-c", script, *args],
+        env=soma_oracle.oracle_env(env),
         capture_output=True,
         text=True,
         timeout=120,

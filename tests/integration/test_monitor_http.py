@@ -146,7 +146,7 @@ def test_the_report_shows_a_hostile_name_as_text(wfc: WorkflowController, tmp_pa
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing from elsewhere
     data = html.split('<script type="application/json" id="report-data">')[1].split("</script>")[0]
     assert json.loads(data)["series"]["done"][-1] == 3
-    assert "<span class=\"chip st-done\">3 done</span>" in html
+    assert '<span class="chip st-done">3 done</span>' in html
 
 
 # -- paging and filtering -----------------------------------------------------------------

@@ -1,12 +1,12 @@
 """Documents swf writes load in soma-workflow 6.0.13, and soma sees the same workflow.
 
-soma-workflow (a test extra, never imported by ``src/``) runs in a subprocess of this
-interpreter: ``Helper.unserialize`` reads each file swf wrote, and a small script
-describes what it loaded (jobs, commands with special path kinds and patterns,
-dependencies, groups, param links) as JSON, which is compared with the same description
-of the swf workflow. The documents: every fixture read and rewritten by swf, and
-generated workflows using every feature (pattern copies, option paths, custom jobs,
-groups, param links, user_storage...).
+soma-workflow (the oracle of ``tests/soma_oracle.py``, never imported by ``src/``) runs in
+a subprocess: ``Helper.unserialize`` reads each file swf wrote, and a small script describes
+what it loaded (jobs, commands with special path kinds and patterns, dependencies, groups,
+param links) as JSON, which is compared with the same description of the swf workflow.
+The documents: every fixture read and rewritten by swf, and generated workflows using
+every feature (pattern copies, option paths, custom jobs, groups, param links,
+user_storage...).
 
 Known soma-workflow behaviours are applied to the expected side: it copies a workflow's
 native_specification into jobs without one, lists groups in its own order, names an
@@ -27,6 +27,7 @@ import pytest
 
 from swf_domain.model import Group, Job, OptionPath, SpecialPath, Workflow
 from swf_domain.serialization import dumps, workflow_from_dict
+from tests import soma_oracle
 from tests.property.workflow_strategies import WorkflowShape, build_workflow
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "soma-json"
@@ -240,16 +241,12 @@ def soma_descriptions(paths: list[Path]) -> list[dict[str, Any]]:
     arguments = json.dumps([PATH_FIELDS, VALUE_FIELDS, MARKER])
     run = subprocess.run(
         [sys.executable, "-c", ORACLE_SCRIPT, arguments, *map(str, paths)],
+        env=soma_oracle.oracle_env(),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    if "No module named 'soma_workflow'" in run.stderr:
-        pytest.fail(
-            "soma-workflow 6.0.13 (the oracle) is a test extra: "
-            f"{sys.executable} -m pip install -e '.[test]'"
-        )
     assert run.returncode == 0, run.stderr[-3000:]
     lines = [line[len(MARKER) :] for line in run.stdout.splitlines() if line.startswith(MARKER)]
     assert len(lines) == len(paths), run.stdout[-3000:]

@@ -17,7 +17,7 @@ import pytest
 from swf_adapters.schedulers.mpi import MpiScheduler, wire
 from swf_adapters.schedulers.mpi.channel import LocalChannels
 from swf_adapters.schedulers.mpi.worker import job_environment
-from swf_app.ports import LaunchRequest, SchedulerEvent
+from swf_app.ports import LaunchRequest, ParallelSpec, SchedulerEvent
 from swf_domain.status import ExitStatus, JobStatus
 
 REGULAR = ExitStatus.FINISHED_REGULARLY.value
@@ -59,7 +59,20 @@ class FakeWorker:
     def __init__(self, channels: LocalChannels, rank: int, cores: int = 1) -> None:
         self.channel = channels.channel(rank)
         self.rank = rank
-        hello = {"rank": rank, "host": f"node{rank}", "pid": 1000 + rank, "cores": cores}
+        self.cores = cores
+        self.hello()
+
+    def hello(self, held: Sequence[list[Any]] = (), ended: Sequence[list[Any]] = ()) -> None:
+        """The answer to rank 0's inventory request (sent ahead: the channel keeps it)."""
+        hello = {
+            "rank": self.rank,
+            "host": f"node{self.rank}",
+            "pid": 1000 + self.rank,
+            "cores": self.cores,
+            "inventory": True,
+            "held": list(held),
+            "ended": list(ended),
+        }
         self.channel.send(0, wire.HELLO, wire.encode(hello))
 
     def orders(self, timeout: float = 5.0, want_jobs: bool = True) -> list[dict[str, Any]]:
@@ -92,6 +105,7 @@ def request(job_id: int, tmp_path: Path, slots: int = 1) -> LaunchRequest:
         stdout_file=str(tmp_path / f"{job_id}.out"),
         stderr_file=str(tmp_path / f"{job_id}.err"),
         slots=slots,
+        parallel=ParallelSpec("native", 1, slots) if slots > 1 else None,
     )
 
 
@@ -298,3 +312,35 @@ def test_jobs_do_not_inherit_what_the_launcher_says_about_the_rank() -> None:
         "OMP_NUM_THREADS": "2",
     }
     assert job_environment(environ) == {"PATH": "/bin", "OMP_NUM_THREADS": "2"}
+
+
+def test_a_new_adapter_adopts_what_the_workers_hold_and_acks_reach_them(
+    channels: LocalChannels, events: Events, tmp_path: Path
+) -> None:
+    first, (one,) = started(channels, events, workers=1)
+    first.submit([request(1, tmp_path), request(2, tmp_path)])
+    one.orders()
+    one.run(1)
+    events.ended()
+    (then,) = one.orders()
+    assert [spec[0] for spec in then["jobs"]] == [2]  # it starts job 2 (pid 8)
+    first.close()  # the engine went away before acknowledging job 1's end
+
+    ended = wire.ended(1, 7, REGULAR, 0, None, "cput=0", 1.0, 1.001)
+    one.hello(held=[[2, 8, 1.0, 1]], ended=[ended])
+    again = Events()
+    second = MpiScheduler(channels.channel(0), [1], hello_timeout=5, heartbeat=0.2)
+    try:
+        assert second.start(again) == frozenset({1, 2})
+        assert again.ended()[1].status is JobStatus.DONE  # reported again: not acknowledged
+        second.acknowledge([1])
+        second.kill([2])
+        orders = one.orders()
+        assert [2] in [o["kill"] for o in orders]
+        one.report(wire.ended(2, 8, ExitStatus.USER_KILLED.value, None, 15, None, 1.0, 2.0))
+        assert again.ended(count=2)[2].exit.exit_status is ExitStatus.USER_KILLED  # type: ignore[union-attr]
+    finally:
+        second.close()
+    later = one.orders(want_jobs=False, timeout=1)
+    acknowledged = [job for o in [*orders, *later] for job in o["ack"]]
+    assert acknowledged == [1]  # riding on the kill's message or the next one

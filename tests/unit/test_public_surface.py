@@ -19,6 +19,7 @@ from swf_domain import custom_jobs, errors, model
 EXPORTED: dict[str, object | None] = {
     "BarrierJob": model.BarrierJob,
     "CrossValidationFoldJob": custom_jobs.CrossValidationFoldJob,
+    "EngineExecutionJob": custom_jobs.EngineExecutionJob,
     "FileTransfer": model.FileTransfer,
     "Group": model.Group,
     "Helper": None,

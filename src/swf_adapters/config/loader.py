@@ -219,6 +219,7 @@ class _Builder:
         self._scheduling()
         self._paths()
         self._logging()
+        self._batch()
         self._remote()
         self._set("parallel_job_config", self._parallel_job_config(), "default")
         self._set("unknown", self.s.kept(), "default")
@@ -417,7 +418,8 @@ class _Builder:
         return path
 
     def _logging(self) -> None:
-        self._dir("engine_log_dir", "ENGINE_LOG_DIR", "logs")
+        # The engine daemon writes engine.log in its state directory: name that by default.
+        self._dir("engine_log_dir", "ENGINE_LOG_DIR", "")
         self._option(
             "engine_log_level", "ENGINE_LOG_LEVEL", parse_log_level, DEFAULT_ENGINE_LOG_LEVEL
         )
@@ -432,6 +434,17 @@ class _Builder:
         )
         if timeout == 0:
             self.values["engine_idle_timeout"] = None
+
+    def _batch(self) -> None:
+        """Batch schedulers (SLURM...): where job files live, how often the queue is read."""
+        self._dir("job_dir", "JOB_DIR", "jobs")
+        low = self._option("poll_interval_min", "POLL_INTERVAL_MIN", parse_seconds, 0.5)
+        high = self._option("poll_interval_max", "POLL_INTERVAL_MAX", parse_seconds, 10.0)
+        if low <= 0 or high < low:
+            raise ConfigurationError(
+                f"resource {self.resource_id!r}: POLL_INTERVAL_MIN ({low}) must be above 0"
+                f" and at most POLL_INTERVAL_MAX ({high})"
+            )
 
     def _remote(self) -> None:
         self._text("cluster_address", "CLUSTER_ADDRESS", expand=True)

@@ -70,6 +70,9 @@ SWF_OPTIONS: tuple[str, ...] = (
     "DATABASE_URL",
     "STATE_DIR",
     "ENGINE_IDLE_TIMEOUT",
+    "JOB_DIR",
+    "POLL_INTERVAL_MIN",
+    "POLL_INTERVAL_MAX",
 )
 
 #: Keys of ``ResourceConfig.parallel_job_config``: the parallel options soma-workflow's

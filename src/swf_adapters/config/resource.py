@@ -59,6 +59,11 @@ class ResourceConfig:
     engine_log_format: str
     #: Seconds an engine daemon with nothing to do waits before exiting (None: never).
     engine_idle_timeout: float | None
+    #: Batch schedulers: job files (tables, end files) on the shared file system.
+    job_dir: Path
+    #: Batch schedulers: bounds of the adaptive interval between two reads of the queue.
+    poll_interval_min: float
+    poll_interval_max: float
     submitting_machines: list[str]
     cluster_address: str | None
     login: str | None

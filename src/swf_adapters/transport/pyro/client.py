@@ -13,8 +13,8 @@ connections is bounded by the number of calls in flight, not by the number of th
 seen. A forked child opens its own connections instead of sharing its parent's.
 
 Engine restarts: every proxy of a dead engine is stale. When a call fails because the engine
-went away, the link drops its proxies, calls ``on_disconnect`` (the composition root may start
-a new engine there), reconnects and:
+went away, the link drops its proxies, calls the connector's ``restart`` (the local daemon's
+starts a new engine there), reconnects and:
 
 * for a **query**: sends it once more; a second failure is an EngineError;
 * for a **wait**: sends it again with the time left, across as many engine restarts as

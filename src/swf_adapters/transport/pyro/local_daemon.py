@@ -50,6 +50,7 @@ import psutil
 
 from swf_adapters.process.detached import report, start_detached
 from swf_adapters.transport.pyro.client import EngineKeyRefused, PyroEngineLink
+from swf_adapters.transport.pyro.connector import LocalSocketConnector
 from swf_adapters.transport.pyro.private_files import (
     ensure_private_dir,
     load_or_create_key,
@@ -483,7 +484,8 @@ def local_engine_link(
     endpoint = ensure_engine(
         state_dir, factory_spec, idle_timeout, config_file=config_file, resource_id=resource_id
     )
-    return PyroEngineLink(endpoint.socket_path, endpoint.key_file, on_disconnect=restart)
+    connector = LocalSocketConnector(endpoint.socket_path, endpoint.key_file, restart)
+    return PyroEngineLink(connector=connector)
 
 
 def engine_status(state_dir: Path | str) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ from swf_app.link import EngineLink, Operation
 from swf_app.read_models import (
     JobChangeBatch,
     JobFiles,
+    JobInfo,
     JobProgress,
     JobTermination,
     OutputChunk,
@@ -51,6 +52,10 @@ _CODECS: dict[Any, tuple[_Encode, _Decode]] = {
     dict[int, WorkflowInfo]: (
         lambda rows: [[key, *info] for key, info in rows.items()],
         lambda d: {row[0]: WorkflowInfo(row[1], row[2]) for row in d},
+    ),
+    dict[int, JobInfo]: (
+        lambda rows: [[key, *info] for key, info in rows.items()],
+        lambda d: {row[0]: JobInfo(*row[1:]) for row in d},
     ),
     JobTermination: (list, lambda d: JobTermination(*d)),
     JobFiles: (list, lambda d: JobFiles(*d)),

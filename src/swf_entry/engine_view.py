@@ -1,0 +1,80 @@
+"""What ``WorkflowController.workflow()`` maps each client object to: its engine view.
+
+soma-workflow returns an ``EngineWorkflow`` whose ``job_mapping`` maps each client Job to
+an ``EngineJob`` (the job plus ``job_id``, ``workflow_id``, ``plain_command()``...), and
+whose ``transfer_mapping`` maps each FileTransfer to its engine side. Scripts iterate
+them (``for ej in wf.job_mapping.values(): ej.job_id``); these classes give the same
+attributes without copying every job: anything not set here is read from the client job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from swf_domain.command import render_command
+from swf_domain.errors import SomaWorkflowError
+from swf_domain.model import FileTransfer, Job, SharedResourcePath, SpecialPath, TemporaryPath
+
+
+class EngineJob:
+    """One submitted job as the engine knows it (soma-workflow's EngineJob attributes)."""
+
+    def __init__(self, job: Job, job_id: int, workflow_id: int, argv: list[str]) -> None:
+        self.job = job
+        self.job_id = job_id
+        self.workflow_id = workflow_id
+        self._argv = argv
+
+    def plain_command(self) -> list[str]:
+        """argv as run (or as it will be run, special paths by their client-side value);
+        ``command`` is the job's own, as in soma-workflow."""
+        return list(self._argv)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes not set above: the client job's own (name, priority...).
+        if name in ("job", "_argv"):
+            raise AttributeError(name)
+        return getattr(self.job, name)
+
+    def __repr__(self) -> str:
+        return f"<EngineJob {self.job_id} {self.job.name!r}>"
+
+
+class EngineTransfer:
+    """A FileTransfer's engine side: on the local resource it is used in place."""
+
+    def __init__(self, transfer: FileTransfer) -> None:
+        self.client_transfer = transfer
+        self.client_path = transfer.client_path
+        self.client_paths = transfer.client_paths
+        self.engine_path = transfer.client_path
+
+    def __repr__(self) -> str:
+        return f"<EngineTransfer {self.engine_path!r}>"
+
+
+class _ClientSideResolver:
+    """Shows special paths by what the client knows of them (the engine's paths of
+    temporary files and translations are known only where the job runs)."""
+
+    def resolve(self, path: SpecialPath) -> str:
+        if isinstance(path, FileTransfer):
+            return path.client_path or ""
+        if isinstance(path, TemporaryPath):
+            return f"<temporary {path.name or 'path'}>"
+        if isinstance(path, SharedResourcePath):
+            return f"<{path.namespace}:{path.uuid}>/{path.relative_path}"
+        return f"<{type(path).__name__}>"
+
+
+def preview_command(job: Job) -> list[str]:
+    """``job``'s argv before it runs (placeholders filled from its param_dict)."""
+    try:
+        return render_command(job, _ClientSideResolver())
+    except (SomaWorkflowError, TypeError, ValueError):
+        return [str(item) for item in job.command]
+
+
+def command_text(argv: list[str]) -> str:
+    """soma-workflow's stored form of a command: each argument's repr, space-separated."""
+    return " ".join(repr(item) for item in argv)

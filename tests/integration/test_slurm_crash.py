@@ -1,0 +1,105 @@
+"""The engine daemon SIGKILLed again and again while 200+ jobs are queued and running on a
+real SLURM cluster: every job runs exactly once (marker files), with its real exit value
+and resource usage, including the jobs that ended while no engine ran (learned from their
+end files), and failures still abort their descendants."""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.crash_fixtures import (
+    Plan,
+    Site,
+    crash_root,
+    kill_9,
+    outcome_problems,
+    running_now,
+    wait_until,
+)
+from tests.integration.slurm_fixtures import slurm_cluster
+
+__all__ = ["slurm_cluster"]
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.slow,
+    pytest.mark.timeout(400),
+    pytest.mark.usefixtures("slurm_cluster"),
+]
+
+
+@pytest.fixture
+def root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    with crash_root(monkeypatch, prefix="swf-sc-") as path:
+        yield path
+
+
+def slurm_site(root: Path) -> Site:
+    site = Site.create(root, "s")
+    site.config_file.write_text(
+        "[crash]\nSCHEDULER_TYPE = slurm\n"
+        f"SUBMITTING_MACHINES = {socket.gethostname()}\n"
+        "POLL_INTERVAL_MIN = 0.2\nPOLL_INTERVAL_MAX = 1\n"
+    )
+    return site
+
+
+def wide_plan(home: Path, seed: int) -> Plan:
+    """240 jobs: a root, 3 stages of 79 jobs (each depends on two of the stage before),
+    a sink; a few fail (their descendants must never run)."""
+    rng = random.Random(seed)
+    width, stages = 79, 3
+    names = ["root"] + [f"s{s}_{i}" for s in range(stages) for i in range(width)] + ["sink"]
+    dependencies = [("root", f"s0_{i}") for i in range(width)]
+    dependencies += [
+        (f"s{s - 1}_{p}", f"s{s}_{i}")
+        for s in range(1, stages)
+        for i in range(width)
+        for p in sorted({i, (i + 1) % width})
+    ]
+    dependencies += [(f"s{stages - 1}_{i}", "sink") for i in range(0, width, 10)]
+    sleeps = {name: round(rng.uniform(0.2, 2.0), 3) for name in names}
+    codes = dict.fromkeys(names, 0)
+    for name in rng.sample([n for n in names if n.startswith("s1_")], 2):
+        codes[name] = 1 + rng.randrange(100)
+    return Plan(home, sleeps, codes, dependencies)
+
+
+def test_engine_killed_again_and_again_with_hundreds_of_cluster_jobs(root: Path) -> None:
+    rng = random.Random(11)
+    site = slurm_site(root)
+    plan = wide_plan(site.home, 11)
+    assert len(plan.names) >= 200
+    downtimes: list[tuple[float, float]] = []
+    log: list[str] = []
+    try:
+        controller = site.daemon_controller()
+        workflow_id = controller.submit_workflow(plan.workflow("slurm-crash"))
+        for number in range(5):
+            wait_until(lambda: len(running_now(plan)) > 5, 20.0)
+            time.sleep(rng.uniform(0.2, 1.5))
+            pid = site.engine_pid()
+            if pid is None or controller.workflow_status(workflow_id) == "workflow_done":
+                log.append("workflow done: no more kills")
+                break
+            running = len(running_now(plan))
+            kill_9(pid)
+            down = time.time()
+            time.sleep(2.5 if number == 0 else rng.uniform(0.1, 2.0))
+            downtimes.append((down, time.time()))
+            log.append(f"killed engine {pid} while {running} job(s) ran")
+            controller.workflow_status(workflow_id)  # the link restarts the engine
+        controller.wait_workflow(workflow_id, timeout=300)
+        problems, ended_down = outcome_problems(controller, workflow_id, plan, downtimes)
+        assert not problems, "\n".join([*log, *problems])
+        assert len(downtimes) >= 3, log
+        assert ended_down, f"no job ended while the engine was down: {log}"
+        controller.disconnect()
+    finally:
+        site.close()

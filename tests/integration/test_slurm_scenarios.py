@@ -1,0 +1,155 @@
+"""The facade scenarios on a real SLURM cluster (single node, started by scripts/test.sh).
+
+The scenarios are the facade suite's own functions, collected again here with a ``site``
+whose resource has ``SCHEDULER_TYPE = slurm``: same workflows, same assertions, jobs run
+as SLURM array tasks through the job wrapper. Only what must differ on a cluster (a
+native specification the cluster refuses, cluster job ids) is written here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from swf_entry.client import Job, Workflow, WorkflowController
+from tests.integration import test_facade_scenarios as facade
+from tests.integration.facade_fixtures import (
+    ProcessGuard,
+    Site,
+    close_site,
+    facade_guard,
+    marked_environment,
+    open_site,
+    wfc,
+)
+from tests.integration.slurm_fixtures import slurm_cluster
+
+__all__ = ["facade_guard", "site", "slurm_cluster", "wfc"]  # fixtures, imported for pytest
+
+pytestmark = [pytest.mark.slurm, pytest.mark.timeout(180), pytest.mark.usefixtures("slurm_cluster")]
+
+# The facade scenarios that make sense on a cluster, run unchanged.
+test_simple_diamond_with_groups_runs_in_dependency_order = (
+    facade.test_simple_diamond_with_groups_runs_in_dependency_order
+)
+test_serial_jobs_never_overlap = facade.test_serial_jobs_never_overlap
+test_fan_out_then_fan_in = facade.test_fan_out_then_fan_in
+test_barrier_jobs_order_their_neighbours = facade.test_barrier_jobs_order_their_neighbours
+test_multiple_sub_workflows_as_groups = facade.test_multiple_sub_workflows_as_groups
+test_exception_in_a_job_aborts_its_descendants_only = (
+    facade.test_exception_in_a_job_aborts_its_descendants_only
+)
+test_command_not_found_fails_that_job_only = facade.test_command_not_found_fails_that_job_only
+test_environment_precedence = facade.test_environment_precedence
+test_dynamic_outputs_feed_a_downstream_command = (
+    facade.test_dynamic_outputs_feed_a_downstream_command
+)
+test_stop_then_restart_runs_only_what_did_not_finish = (
+    facade.test_stop_then_restart_runs_only_what_did_not_finish
+)
+test_restart_after_a_fix_runs_the_failed_job_and_what_it_blocked = (
+    facade.test_restart_after_a_fix_runs_the_failed_job_and_what_it_blocked
+)
+test_stop_jobs_and_restart_jobs = facade.test_stop_jobs_and_restart_jobs
+test_arguments_and_environment_reach_the_job_verbatim = (
+    facade.test_arguments_and_environment_reach_the_job_verbatim
+)
+
+
+#: c_job_options carries a PBS native specification (``-l walltime=... -q short``), which
+#: SLURM rightly refuses (test_a_refused_native_specification_fails_that_job_only);
+#: e_fanout_1000 passes (74 s on 2 cores) but the crash loop covers as many jobs faster.
+@pytest.mark.parametrize(
+    "name", [n for n in facade.FIXTURE_NAMES if n not in ("c_job_options", "e_fanout_1000")]
+)
+def test_soma_json_fixture_runs(name: str, site: Site, tmp_path: Path) -> None:
+    facade.test_soma_json_fixture_runs(name, site, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def site(facade_guard: ProcessGuard) -> Iterator[Site]:
+    """One engine daemon whose resource is the SLURM cluster, shared by the module."""
+    with marked_environment(facade_guard):
+        opened = open_site(facade_guard, "daemon", extra_config=SLURM_RESOURCE)
+        try:
+            yield opened
+        finally:
+            close_site(opened)
+
+
+#: The site's resource becomes a SLURM cluster whose login node is this machine.
+SLURM_RESOURCE = (
+    f"SCHEDULER_TYPE = slurm\nSUBMITTING_MACHINES = {socket.gethostname()}\n"
+    "POLL_INTERVAL_MIN = 0.2\nPOLL_INTERVAL_MAX = 1\n"
+)
+
+
+# -- what only a cluster has ------------------------------------------------------------
+
+
+def test_a_refused_native_specification_fails_that_job_only(
+    wfc: WorkflowController, tmp_path: Path
+) -> None:
+    greedy = Job(["true"], name="greedy", native_specification="--mem=999999999")
+    bad_partition = Job(["true"], name="nowhere", native_specification=["-p", "no_such_queue"])
+    fine = Job(["sh", "-c", f"echo ok > {tmp_path / 'fine'}"], name="fine")
+    after = Job(["true"], name="after_greedy")
+    workflow = Workflow([greedy, bad_partition, fine, after], [(greedy, after)], name="refused")
+
+    wf_id = facade.run(wfc, workflow)
+
+    jobs = facade.by_name(wfc, wf_id)
+    ids = facade.ids_by_name(wfc, wf_id)
+    assert jobs["fine"][1] == facade.DONE and (tmp_path / "fine").read_text() == "ok\n"
+    assert jobs["greedy"][1] == facade.FAILED and jobs["nowhere"][1] == facade.FAILED
+    assert jobs["after_greedy"][3][0] == facade.NOT_RUN
+    for name, said in (("greedy", "node configuration"), ("nowhere", "partition")):
+        err = tmp_path / f"{name}.err"
+        wfc.retrieve_job_stdouterr(ids[name], str(tmp_path / f"{name}.out"), str(err))
+        assert "SLURM refused the job" in err.read_text() and said in err.read_text()
+
+
+def test_cluster_job_ids_are_shown(wfc: WorkflowController, tmp_path: Path) -> None:
+    jobs = [Job(["true"], name=f"j{i}") for i in range(3)]
+    wf_id = facade.run(wfc, Workflow(jobs, name="ids"))
+
+    rows = wfc.workflow_elements_status(wf_id)[0]
+    drms_ids = [row[5] for row in rows]
+    assert all(isinstance(drms_id, str) and "_" in drms_id for drms_id in drms_ids), rows
+    arrays = {drms_id.split("_")[0] for drms_id in drms_ids}
+    assert len(arrays) == 1, "three ready jobs of one shape go in one array job"
+
+
+def test_a_silent_controller_is_waited_for_and_said_so(site: Site, tmp_path: Path) -> None:
+    """slurmctld stopped (SIGSTOP) for a while: no job fails for it, `swf engine status`
+    says what the engine waits for, and everything finishes once it answers again."""
+    from swf_entry.composition import ClientOptions, engine_status
+
+    wfc = site.controller
+    first = Job(["sh", "-c", f"sleep 2; echo one > {tmp_path / 'one'}"], name="first")
+    second = Job(["sh", "-c", f"echo two > {tmp_path / 'two'}"], name="second")
+    wf_id = wfc.submit_workflow(Workflow([first, second], [(first, second)], name="silent"))
+    controller_pid = int(Path("/run/slurm/slurmctld.pid").read_text())
+    options = ClientOptions(home=site.home, config_file=site.config_file)
+
+    def problem() -> str:
+        info = engine_status(options) or {}
+        return str((info.get("engine") or {}).get("scheduler_problem") or "")
+
+    os.kill(controller_pid, signal.SIGSTOP)
+    try:
+        assert facade.wait_until(lambda: bool(problem()), 90.0, period=1.0)
+        assert "waiting for the SLURM controller" in problem()
+        statuses = {row[1] for row in wfc.workflow_elements_status(wf_id)[0]}
+        assert facade.FAILED not in statuses
+    finally:
+        os.kill(controller_pid, signal.SIGCONT)
+    wfc.wait_workflow(wf_id, timeout=120)
+    facade.assert_all_done(wfc, wf_id)
+    assert (tmp_path / "two").read_text() == "two\n"
+    assert facade.wait_until(lambda: not problem(), 30.0, period=0.5)

@@ -1,0 +1,100 @@
+"""The job wrapper of the batch schedulers, run as compute nodes run it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from swf_adapters.schedulers.batch import wrapper
+from swf_adapters.schedulers.batch.adapter import end_exit_info
+from swf_domain.status import ExitStatus
+
+WRAPPER = wrapper.__file__
+
+
+def table(tmp_path: Path, *argvs: list[str], **extra: Any) -> Path:
+    tasks = [
+        {
+            "job": 10 + i,
+            "argv": argv,
+            "env": {"SWF_TEST_VALUE": f"v{i}"},
+            "cwd": str(tmp_path),
+            "stdout": str(tmp_path / f"{i}.out"),
+            "stderr": str(tmp_path / f"{i}.err"),
+            "stdin": None,
+            "end": str(tmp_path / f"{i}.end"),
+            **extra,
+        }
+        for i, argv in enumerate(argvs)
+    ]
+    path = tmp_path / "table.marshal"
+    path.write_bytes(marshal.dumps({"tasks": tasks}, 4))
+    return path
+
+
+def run_task(path: Path, index: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, TASK_INDEX=str(index))
+    return subprocess.Popen([sys.executable, WRAPPER, str(path), "TASK_INDEX"], env=env)
+
+
+def end_of(tmp_path: Path, index: int) -> dict[str, Any]:
+    record = json.loads((tmp_path / f"{index}.end").read_text())
+    assert isinstance(record, dict)
+    return record
+
+
+def test_task_found_by_index_runs_without_shell_and_records_its_end(tmp_path: Path) -> None:
+    path = table(
+        tmp_path,
+        ["true"],
+        [
+            sys.executable,
+            "-c",
+            "import os,sys; print(os.environ['SWF_TEST_VALUE'], '$HOME'); sys.exit(3)",
+        ],
+    )
+    assert run_task(path, 1).wait(30) == 0
+    assert not (tmp_path / "0.end").exists()
+    record = end_of(tmp_path, 1)
+    assert record["exit_value"] == 3 and record["signal"] is None and record["job"] == 11
+    assert record["end"] >= record["start"] and record["wall"] >= 0 and record["maxrss_kb"] > 0
+    assert (tmp_path / "1.out").read_text() == "v1 $HOME\n"  # no shell expanded it
+    info = end_exit_info(record, killed=False)
+    assert info.exit_status is ExitStatus.FINISHED_REGULARLY and info.exit_value == 3
+    assert info.resource_usage is not None and info.resource_usage.startswith("cput=")
+
+
+def test_missing_command_ends_127_with_the_reason_in_stderr(tmp_path: Path) -> None:
+    path = table(tmp_path, ["swf-no-such-command-xyz"])
+    assert run_task(path, 0).wait(30) == 0
+    assert end_of(tmp_path, 0)["exit_value"] == 127
+    assert "swf-no-such-command-xyz" in (tmp_path / "0.err").read_text()
+
+
+def test_sigterm_is_passed_to_the_task_and_recorded(tmp_path: Path) -> None:
+    path = table(tmp_path, ["sleep", "60"])
+    process = run_task(path, 0)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not _has_child(process.pid):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+    record = end_of(tmp_path, 0)
+    assert record["signal"] == signal.SIGTERM and record["exit_value"] is None
+    assert end_exit_info(record, killed=True).exit_status is ExitStatus.USER_KILLED
+    assert end_exit_info(record, killed=False).exit_status is ExitStatus.FINISHED_TERM_SIG
+
+
+def _has_child(pid: int) -> bool:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return False
+    return bool(children)

@@ -1,0 +1,119 @@
+"""SLURM command lines and output parsing, on outputs recorded from a real SLURM 22.05."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from swf_adapters.schedulers.batch.system import Shape, TaskState
+from swf_adapters.schedulers.slurm import Slurm, native_options, parse_index_ranges
+from swf_app.ports import LaunchRequest, ParallelSpec
+
+DATA = Path(__file__).parent / "data" / "slurm"
+
+
+def recorded(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+def request(**fields: object) -> LaunchRequest:
+    base: dict[str, object] = dict(
+        job_id=1, workflow_id=1, argv=("true",), env={}, stdout_file="/o", stderr_file=None
+    )
+    base.update(fields)
+    return LaunchRequest(**base)  # type: ignore[arg-type]
+
+
+def test_submit_command_is_one_array_job_with_the_engine_tag() -> None:
+    argv = Slurm().submit_command(
+        Path("/jobs/b/batch.sh"), 250, Shape("short", 4, ("--mem=2G",)), "swf-abc"
+    )
+    assert argv[0] == "sbatch" and argv[-1] == "/jobs/b/batch.sh"
+    assert "--array=0-249" in argv and "--job-name=swf-abc" in argv
+    assert "--partition=short" in argv and "--cpus-per-task=4" in argv
+    assert argv.index("--mem=2G") < len(argv) - 1
+    assert "--output=/jobs/b/%a.log" in argv
+
+
+def test_submit_command_without_queue_or_cpus_adds_nothing_for_them() -> None:
+    argv = Slurm().submit_command(Path("/j/batch.sh"), 1, Shape(), "t")
+    assert not any(arg.startswith(("--partition", "--cpus-per-task")) for arg in argv)
+    assert "--array=0-0" in argv
+
+
+def test_parse_submitted_reads_parsable_output() -> None:
+    assert Slurm().parse_submitted(recorded("sbatch_parsable.txt")) == "73"
+    assert Slurm().parse_submitted("812;cluster2\n") == "812"
+    with pytest.raises(ValueError, match="no job id"):
+        Slurm().parse_submitted("Submitted batch job\n")
+
+
+def test_status_command_is_one_squeue_call_by_name() -> None:
+    argv = Slurm().status_command("swf-abc")
+    assert argv[0] == "squeue" and "--name=swf-abc" in argv and "--states=all" in argv
+
+
+def test_parse_squeue_mixed_states() -> None:
+    view = Slurm().parse_status(recorded("squeue_mixed.txt"))
+    assert set(view) == {"73", "74", "75", "111"}
+    done = view["73"]
+    assert {i: t.state for i, t in done.tasks.items()} == {i: TaskState.FINISHED for i in range(4)}
+    assert done.tasks[0].reason == "COMPLETED" and done.script == "/tmp/sx/b.sh"
+    running = view["74"]
+    assert running.pending == [range(32, 300)] and running.pending_reason == "Resources"
+    assert running.is_pending(299) and not running.is_pending(31)
+    assert running.tasks[30].state is TaskState.RUNNING
+    assert view["75"].pending == [range(0, 3)] and view["75"].pending_reason == "JobHeldUser"
+    assert view["111"].pending == [range(0, 100)]  # the %5 throttle is not an index
+
+
+def test_parse_squeue_cancelled_pending_range_finishes_every_index() -> None:
+    view = Slurm().parse_status(recorded("squeue_cancelled.txt"))
+    cancelled = view["111"]
+    assert not cancelled.pending
+    assert len(cancelled.tasks) == 100
+    assert {t.reason for t in cancelled.tasks.values()} == {"CANCELLED"}
+
+
+def test_parse_squeue_ignores_non_array_jobs_and_noise() -> None:
+    view = Slurm().parse_status("12|RUNNING|None|/x\n\ngarbage\n13_2|TIMEOUT|TimeLimit|/y\n")
+    assert list(view) == ["13"] and view["13"].tasks[2].reason == "TIMEOUT"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0-4", [range(0, 5)]),
+        ("0-4,7,10-20%3", [range(0, 5), range(7, 8), range(10, 21)]),
+        ("1-9:2", [range(1, 10, 2)]),
+        ("5", [range(5, 6)]),
+    ],
+)
+def test_index_ranges(text: str, expected: list[range]) -> None:
+    assert parse_index_ranges(text) == expected
+
+
+def test_unavailable_controller_is_told_from_a_refusal() -> None:
+    slurm = Slurm()
+    assert slurm.unavailable(1, recorded("squeue_unavailable.txt"))
+    assert slurm.unavailable(1, recorded("sbatch_unavailable.txt"))
+    assert not slurm.unavailable(1, recorded("sbatch_refused_mem.txt"))
+    assert not slurm.unavailable(1, recorded("sbatch_refused_partition.txt"))
+
+
+def test_native_specification_string_and_soma_list() -> None:
+    assert native_options("--mem=4G  --time='1:00:00'") == ("--mem=4G", "--time=1:00:00")
+    assert native_options(["--mem=4G", "-t 10"]) == ("--mem=4G", "-t", "10")
+    assert native_options(None) == () and native_options("") == ()
+
+
+def test_shape_uses_the_resource_default_only_without_a_job_specification() -> None:
+    slurm = Slurm()
+    default = ("--time=5",)
+    assert slurm.shape_of(request(), default) == Shape(None, 1, default)
+    wide = ParallelSpec("native", 1, 2)
+    own = slurm.shape_of(
+        request(native_specification="--mem=1G", queue="short", slots=1, parallel=wide), default
+    )
+    assert own == Shape("short", 2, ("--mem=1G",))  # the job's own CPUs, not the engine's count
