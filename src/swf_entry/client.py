@@ -81,16 +81,13 @@ __all__ = [
 ]
 
 
-def _to_epoch(date: datetime | float | None) -> float | None:
-    if date is None:
-        return None
-    if isinstance(date, datetime):
-        return date.timestamp()
-    return float(date)
-
-
 def _to_datetime(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch)
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch)
+    except (OverflowError, OSError, ValueError):  # stored by an older client: shown clamped
+        return datetime.max if epoch > 0 else datetime.min
 
 
 class WorkflowController:
@@ -128,7 +125,9 @@ class WorkflowController:
         resolved, embedded = client_config(
             resource_id, login, password, config, isolated_light_mode
         )
-        self._link: EngineLink = connect_config(resolved, embedded=embedded)
+        self._link: EngineLink = connect_config(
+            resolved, embedded=embedded, temporary=isolated_light_mode is True
+        )
         self.resource_id = resource_id
         self.config = (
             config

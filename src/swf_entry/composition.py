@@ -12,7 +12,7 @@ Both hand the facade the same ``EngineLink``, so every mode passes the same test
 from __future__ import annotations
 
 import os
-import sys
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -24,6 +24,7 @@ from swf_app.link import EngineLink
 from swf_domain.errors import ConfigurationError, EngineError
 
 if TYPE_CHECKING:
+    from swf_adapters.schedulers.registry import SchedulerFactory
     from swf_app.ports import Scheduler
     from swf_app.queries import QueryService
     from swf_app.service import EngineService
@@ -84,11 +85,13 @@ def _plain(value: Any) -> Any:
 # -- engine construction ---------------------------------------------------------------
 
 
-#: The SCHEDULER_TYPE values swf can run jobs with today.
-AVAILABLE_SCHEDULER_TYPES = ("local_basic", "local", "mpi", "slurm")
+def _check_supported(
+    config: ResourceConfig, scheduler_given: bool = False
+) -> SchedulerFactory | None:
+    """The resource's scheduler factory, once it is known that it can run here (None
+    when the caller brings its own scheduler: the MPI runner)."""
+    from swf_adapters.schedulers.registry import scheduler_factory
 
-
-def _check_supported(config: ResourceConfig, scheduler_given: bool = False) -> None:
     if config.mode == "remote":
         raise ConfigurationError(
             f"resource {config.resource_id!r} is remote (CLUSTER_ADDRESS/LOGIN): remote resources"
@@ -99,38 +102,27 @@ def _check_supported(config: ResourceConfig, scheduler_given: bool = False) -> N
             f"resource {config.resource_id!r} (SCHEDULER_TYPE mpi) runs its engine inside an"
             " MPI allocation: start it with `mpirun -n K swf mpi-run WORKFLOW_FILE`"
         )
-    if config.scheduler_type not in AVAILABLE_SCHEDULER_TYPES:
+    if scheduler_given:
+        return None
+    factory = scheduler_factory(config.scheduler_type)
+    availability = factory.can_run_here()
+    if not availability.ok:
         raise ConfigurationError(
-            f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} is not"
-            " available yet (only local_basic, slurm and mpi)"
+            f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} cannot"
+            f" run on this machine: {availability.reason}"
         )
+    return factory
+
+
+#: The SCHEDULER_TYPE values swf can run jobs with today (``mpi`` inside `swf mpi-run`).
+AVAILABLE_SCHEDULER_TYPES = ("local_basic", "local", "mpi", "slurm")
 
 
 def batch_scheduler(config: ResourceConfig) -> Scheduler:
-    """A cluster scheduler (SLURM) configured by soma's option names where soma has one."""
-    from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
-    from swf_adapters.schedulers.batch.adapter import DEFAULT_MAX_IN_QUEUE
-    from swf_adapters.schedulers.slurm import Slurm, native_options
+    """A SLURM scheduler for ``config``, as the engine builds it (through the registry)."""
+    from swf_adapters.schedulers.registry import scheduler_factory
 
-    settings = BatchSettings(
-        job_dir=config.job_dir,
-        python=config.python_command or sys.executable,
-        max_in_queue=config.queue_limits.get(None, DEFAULT_MAX_IN_QUEUE),
-        default_options=native_options(config.native_specification),
-        poll_min=config.poll_interval_min,
-        poll_max=config.poll_interval_max,
-    )
-    return BatchScheduler(Slurm(), settings)
-
-
-def _queue_limits(config: ResourceConfig) -> dict[str | None, int]:
-    """Active jobs per queue, at most: MAX_JOB_RUNNING, and on a cluster MAX_JOB_IN_QUEUE
-    too (the stricter of the two)."""
-    limits = dict(config.running_jobs_limits)
-    if config.scheduler_type != "local_basic":
-        for queue, limit in config.queue_limits.items():
-            limits[queue] = min(limit, limits.get(queue, limit))
-    return limits
+    return scheduler_factory("slurm").create(config)
 
 
 def build_service(
@@ -138,9 +130,8 @@ def build_service(
     link_class: type[EngineService] | None = None,
     scheduler: Scheduler | None = None,
 ) -> EngineService:
-    """An engine (started) and its service for ``config``: store, scheduler (the local one
-    unless given: the MPI runner brings its own), workspace."""
-    from swf_adapters.schedulers.local import LocalScheduler
+    """An engine (started) and its service for ``config``: store, scheduler (from the
+    registry unless given: the MPI runner brings its own), workspace."""
     from swf_adapters.store import open_store
     from swf_adapters.transfer.in_place import InPlaceStager
     from swf_adapters.workspace.local import LocalWorkspace
@@ -150,24 +141,24 @@ def build_service(
     from swf_app.system_clock import SystemClock
     from swf_domain.translation import TranslationTable
 
-    _check_supported(config, scheduler_given=scheduler is not None)
+    factory = _check_supported(config, scheduler_given=scheduler is not None)
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_store(config.database_url)
     clock = SystemClock()
-    # The MPI runner lifts the queue limits, as soma-workflow's did: its capacity is the
+    # The MPI runner lifts the job limits, as soma-workflow's did: its capacity is the
     # allocation's, which the scheduler it brings knows.
-    queue_limits = None if scheduler is not None else (_queue_limits(config) or None)
-    if scheduler is None and config.scheduler_type == "slurm":
-        scheduler = batch_scheduler(config)
-    if scheduler is None:
-        scheduler = LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
+    limited = scheduler is None
+    if factory is not None:
+        scheduler = factory.create(config)
+    assert scheduler is not None
     translations = TranslationTable.from_namespaces(translation_table(config))
     engine = Engine(
         store,
         scheduler,
         clock,
         LocalWorkspace(config.state_dir, [file for file in [config.database_file] if file]),
-        queue_limits=queue_limits,
+        max_running_jobs=config.running_jobs_limits if limited else None,
+        max_queued_jobs=config.queue_limits if limited else None,
         translations=translations,
         transfer_location=InPlaceStager().engine_path,
     )
@@ -211,9 +202,15 @@ def _wants_embedded(config: ResourceConfig) -> bool:
     return config.light_mode and config.sources.get("light_mode", "default") != "default"
 
 
-def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
+def connect_config(
+    config: ResourceConfig, embedded: bool, temporary: bool = False
+) -> EngineLink:
     """A link to the engine of ``config``, embedded or through the local daemon (or, for a
-    state directory an MPI runner drives, through the files they share)."""
+    state directory an MPI runner drives, through the files they share).
+    ``temporary``: the state directory is a throwaway one (``isolated_light_mode=True``)
+    that goes with the link."""
+    if temporary:
+        return _temporary_link(config)
     if config.scheduler_type == "mpi" or _runner_bound(config):
         return _runner_link(config)
     _check_supported(config)
@@ -316,7 +313,7 @@ def connect(
 ) -> EngineLink:
     """The link ``WorkflowController(...)`` uses (soma-workflow's constructor arguments)."""
     resolved, embedded = client_config(resource_id, login, password, config, isolated)
-    return connect_config(resolved, embedded=embedded)
+    return connect_config(resolved, embedded=embedded, temporary=isolated is True)
 
 
 def client_config(
@@ -347,6 +344,21 @@ def client_config(
         return resolved, True
     resolved = load_config(config_file, resource_id)
     return resolved, _wants_embedded(resolved)
+
+
+def _temporary_link(config: ResourceConfig) -> EngineLink:
+    """An embedded engine in a temporary directory (``isolated_light_mode=True``) that
+    goes with the link."""
+    from swf_entry.embedded import EmbeddedLink
+
+    try:
+        link = connect_config(config, embedded=True)  # not temporary: no recursion
+    except BaseException:
+        shutil.rmtree(config.state_dir, ignore_errors=True)
+        raise
+    if isinstance(link, EmbeddedLink):
+        link.remove_on_close(config.state_dir)
+    return link
 
 
 def open_controller(options: ClientOptions, embedded: bool = False) -> Any:

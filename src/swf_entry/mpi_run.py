@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,8 +244,19 @@ def _submit_or_resume(service: EngineService, workflow: Workflow, name: str) -> 
 
 def _serve_until_done(service: EngineService, control: Any, workflow_id: int) -> None:
     """Serve dropped commands until no workflow of the directory is left unfinished
-    (workflows submitted from outside meanwhile included)."""
-    while True:
+    (workflows submitted from outside meanwhile included), or until told to end
+    (SIGTERM: the batch system's warning before the walltime)."""
+    ending = threading.Event()
+
+    def on_terminate(signum: int, frame: object) -> None:
+        _log.warning(
+            "told to end (signal %d): the workflow stops here; run again to resume", signum
+        )
+        ending.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_terminate)
+    while not ending.is_set():
         control.poll()
         if service.is_idle():
             return
@@ -251,9 +264,7 @@ def _serve_until_done(service: EngineService, control: Any, workflow_id: int) ->
             time.sleep(CONTROL_POLL)
 
 
-def _outcome(
-    service: EngineService, workflow_id: int, name: str, resumed: bool
-) -> dict[str, Any]:
+def _outcome(service: EngineService, workflow_id: int, name: str, resumed: bool) -> dict[str, Any]:
     counts = service.status_summary(workflow_id) if service.workflow_status(workflow_id) else {}
     status = service.workflow_status(workflow_id)
     total = sum(counts.values())

@@ -74,6 +74,15 @@ def wait_until(predicate: Callable[[], bool], timeout: float, period: float = 0.
     return predicate()
 
 
+def command_line(process: psutil.Process) -> str:
+    """The process's command line, "" once it has exited (a job may end between the
+    listing and this read)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def marked_processes(mark: str) -> list[psutil.Process]:
     """Live processes (not this one, not zombies) whose environment carries ``mark``."""
     me = os.getpid()

@@ -770,3 +770,13 @@ def test_interrupt_with_detach_leaves_it_running(home: SwfHome) -> None:
     assert "Traceback" not in completed.stderr
     finished = home.swf("wait", workflow_id, "--timeout", "60", "--json", expect=0).json()
     assert finished["counts"] == {"done": 3}
+
+
+def test_submit_with_a_past_expiration_is_refused(home: SwfHome) -> None:
+    """Issue 8: ``--expiration -1`` was accepted, then the workflow deleted a minute later."""
+    file = home.python_workflow("expiring.py", PIPELINE)
+    before = home.swf("list", "--json", expect=0).json()
+    result = home.swf("submit", str(file), "--name", "expiring", "--expiration", "-1")
+    assert result.code == 4
+    assert_one_clear_line(result.err, "expiration date", "not in the future")
+    assert home.swf("list", "--json", expect=0).json() == before

@@ -33,6 +33,7 @@ from swf_entry.daemon import EngineLayout
 from tests.integration.crash_fixtures import (
     Plan,
     Site,
+    command_line,
     crash_plan,
     crash_root,
     finish_client,
@@ -352,7 +353,7 @@ def test_two_clients_starting_the_real_engine_at_once_share_one_engine(root: Pat
         hosts = [
             process
             for process in marked_processes(str(root))
-            if "swf_adapters.schedulers.local.host" in " ".join(process.cmdline())
+            if "swf_adapters.schedulers.local.host" in command_line(process)
         ]
         assert len(hosts) == 1, hosts
         controller = site.daemon_controller()

@@ -17,7 +17,7 @@ import pytest
 from swf_adapters.schedulers.mpi import MpiScheduler, wire
 from swf_adapters.schedulers.mpi.channel import LocalChannels
 from swf_adapters.schedulers.mpi.worker import job_environment
-from swf_app.ports import LaunchRequest, SchedulerEvent
+from swf_app.ports import LaunchRequest, ParallelSpec, SchedulerEvent
 from swf_domain.status import ExitStatus, JobStatus
 
 REGULAR = ExitStatus.FINISHED_REGULARLY.value
@@ -105,6 +105,7 @@ def request(job_id: int, tmp_path: Path, slots: int = 1) -> LaunchRequest:
         stdout_file=str(tmp_path / f"{job_id}.out"),
         stderr_file=str(tmp_path / f"{job_id}.err"),
         slots=slots,
+        parallel=ParallelSpec("native", 1, slots) if slots > 1 else None,
     )
 
 

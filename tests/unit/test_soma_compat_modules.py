@@ -34,7 +34,7 @@ def test_scheduler_implementation_and_errors() -> None:
 def test_build_scheduler_from_a_configuration(tmp_path: Path) -> None:
     config = Configuration("localhost", "light", "local_basic", str(tmp_path / "db.db"), None)
     built = scheduler.build_scheduler("local_basic", config)
-    assert isinstance(built, LocalScheduler) and built.slots() >= 1
+    assert isinstance(built, LocalScheduler) and (built.capacity().total or 0) >= 1
     with pytest.raises(ConfigurationError, match="Configuration"):
         scheduler.build_scheduler("local_basic", object())
 

@@ -11,6 +11,9 @@ import typer
 
 from swf_entry.cli.app import app, ctx, emit_json, guarded, load_file, say
 
+#: Where MPICH, Open MPI and SLURM say which rank a process is.
+_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
+
 
 @app.command("mpi-run")
 def mpi_run(
@@ -64,9 +67,12 @@ def mpi_run(
     from swf_entry.mpi_run import MpiRunOptions
     from swf_entry.mpi_run import mpi_run as run
 
+    rank = next(
+        (os.environ[name] for name in _RANK_VARIABLES if name in os.environ), "?"
+    )  # MPI is not initialized yet: the launcher says which rank this is
     logging.basicConfig(
         level=log_level.upper(),
-        format=f"%(asctime)s rank?[{os.getpid()}] %(name)s %(levelname)s %(message)s",
+        format=f"%(asctime)s rank{rank}[{os.getpid()}] %(name)s %(levelname)s %(message)s",
     )
     options = MpiRunOptions(
         workflow_file=file,

@@ -30,7 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from swf_app.ports import EventSink, LaunchRequest, SchedulerEvent
+from swf_app.ports import (
+    Capacity,
+    CapacityUnit,
+    EventSink,
+    KnownJob,
+    LaunchRequest,
+    SchedulerEvent,
+)
 from swf_domain.errors import DRMError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
@@ -111,7 +118,9 @@ class BatchScheduler:
 
     # -- the port ---------------------------------------------------------------------
 
-    def start(self, sink: EventSink) -> frozenset[int]:
+    def start(self, sink: EventSink, known: Sequence[KnownJob] = ()) -> frozenset[int]:
+        """Reload the job directory's open batches (what it holds; ``known`` adds nothing
+        the directory does not already record)."""
         if self._threads:
             raise DRMError(
                 f"{self.system.name} scheduler of {self.settings.job_dir} already started"
@@ -154,6 +163,10 @@ class BatchScheduler:
 
     def slots(self) -> int:
         return self.settings.max_in_queue
+
+    def capacity(self) -> Capacity:
+        """Jobs in the cluster's queue at most (MAX_JOB_IN_QUEUE of the default queue)."""
+        return Capacity(CapacityUnit.JOBS, self.settings.max_in_queue)
 
     def close(self) -> None:
         self._closing.set()

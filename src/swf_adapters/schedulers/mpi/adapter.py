@@ -38,7 +38,14 @@ from typing import Any
 from swf_adapters.schedulers.mpi import wire
 from swf_adapters.schedulers.mpi.channel import Backoff, Channel
 from swf_adapters.schedulers.mpi.worker import tell_job
-from swf_app.ports import EventSink, LaunchRequest, SchedulerEvent
+from swf_app.ports import (
+    Capacity,
+    CapacityUnit,
+    EventSink,
+    KnownJob,
+    LaunchRequest,
+    SchedulerEvent,
+)
 from swf_domain.errors import DRMError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
@@ -75,8 +82,8 @@ class Attempt:
 
 def cpus_of(request: LaunchRequest) -> int:
     """The cores the job asked for (parallel_job_info), not a count clamped to a total."""
-    parallel = getattr(request, "parallel", None)
-    return max(1, int(parallel.cpus if parallel is not None else request.slots))
+    parallel = request.parallel
+    return max(1, parallel.cpus if parallel is not None else request.slots)
 
 
 @dataclass(slots=True)
@@ -176,7 +183,7 @@ class MpiScheduler:
 
     # -- the port ---------------------------------------------------------------------
 
-    def start(self, sink: EventSink, known: Sequence[Any] = ()) -> frozenset[int]:
+    def start(self, sink: EventSink, known: Sequence[KnownJob] = ()) -> frozenset[int]:
         """Ask every worker what it holds, adopt it (its cores are the capacity), serve.
 
         A fresh allocation holds nothing: the jobs the store believes active (``known``)
@@ -217,6 +224,11 @@ class MpiScheduler:
         """Room for the deepest queues: the engine hands over enough jobs to keep every
         worker's queue full; the adapter paces them out (see ``WorkerRank.room``)."""
         return max(1, self.cores() * MAX_DEPTH)
+
+    def capacity(self) -> Capacity:
+        """``slots`` CPUs: the engine keeps every worker's queue full, the adapter places
+        the jobs on the workers' cores itself (by each job's own ``parallel`` spec)."""
+        return Capacity(CapacityUnit.CPUS, self.slots())
 
     def close(self) -> None:
         """Stop serving; the workers and their jobs go on. Pending kills and
@@ -334,11 +346,12 @@ class MpiScheduler:
         if tag == wire.HELLO:
             hello = wire.decode(payload)
             worker.host, worker.pid = str(hello["host"]), int(hello["pid"])
+            if not worker.alive:
+                _log.info("%s reported in: %d core(s)", worker.name(), int(hello["cores"]))
             worker.cores, worker.alive = max(1, int(hello["cores"])), True
             if hello.get("inventory"):
                 worker.inventoried = True
                 self._adopt(worker, hello.get("held", ()), hello.get("ended", ()))
-            _log.info("%s reported in: %d core(s)", worker.name(), worker.cores)
         elif tag == wire.REPORT:
             self.traffic.reports_received += 1
             if worker.alive:
@@ -557,3 +570,4 @@ class MpiScheduler:
                 self._sink(events)
             except Exception:
                 _log.exception("the scheduler event sink failed on %d event(s)", len(events))
+

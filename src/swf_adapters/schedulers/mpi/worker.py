@@ -114,6 +114,7 @@ class Worker:
         self._last_sent = 0.0
         self._last_heard = time.monotonic()
         self._stopping = False
+        self._terminated = False
         self._backoff = Backoff()
         self._wake_r = -1
         #: Jobs started and reports sent so far (logs, benchmarks).
@@ -128,6 +129,9 @@ class Worker:
         self._say_hello()
         try:
             while True:
+                if self._terminated and not self._stopping:
+                    _log.warning("rank %s told to end: ending its jobs", self._channel.rank)
+                    self._stop()
                 self._take_orders()
                 self._reap()
                 self._start_queued()
@@ -160,7 +164,12 @@ class Worker:
             os.set_blocking(fd, False)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, _ignore_signal)
+        for signum in (signal.SIGTERM, signal.SIGINT):  # the allocation ends: end the jobs
+            signal.signal(signum, self._on_terminate)
         _close_inherited_descriptors((self._wake_r, wake_w))
+
+    def _on_terminate(self, signum: int, frame: FrameType | None) -> None:
+        self._terminated = True
 
     def _say_hello(self, inventory: bool = False) -> None:
         """Who this rank is; with ``inventory``, every job it holds and every end not
