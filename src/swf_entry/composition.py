@@ -125,6 +125,15 @@ def batch_scheduler(config: ResourceConfig) -> Scheduler:
     return scheduler_factory("slurm").create(config)
 
 
+def _soma_plugins_get_soma_configurations() -> None:
+    """A soma-workflow scheduler plugin's ``build_scheduler`` is handed soma's
+    ``Configuration`` (with its getters), as in soma-workflow."""
+    from swf_adapters.schedulers import soma_plugin
+    from swf_entry.configuration import Configuration
+
+    soma_plugin.configuration_for = Configuration.from_resource_config
+
+
 def build_service(
     config: ResourceConfig,
     link_class: type[EngineService] | None = None,
@@ -149,6 +158,7 @@ def build_service(
     # allocation's, which the scheduler it brings knows.
     limited = scheduler is None
     if factory is not None:
+        _soma_plugins_get_soma_configurations()
         scheduler = factory.create(config)
     assert scheduler is not None
     translations = TranslationTable.from_namespaces(translation_table(config))
