@@ -242,4 +242,11 @@ class LocalBackend(ContractBackend):
 
 
 #: Every backend the contract runs on. Add yours here (see the module docstring).
-BACKENDS: list[type[ContractBackend]] = [FakeBackend, LocalBackend]
+from tests.integration.slurm_contract import SlurmBackend, SomaPluginBackend  # noqa: E402
+
+BACKENDS: list[type[ContractBackend]] = [
+    FakeBackend,
+    LocalBackend,
+    SlurmBackend,
+    SomaPluginBackend,
+]
