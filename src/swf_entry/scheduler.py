@@ -22,7 +22,6 @@ __all__ = [
 ]
 
 
-
 def _implementations() -> dict[str, type[Any]]:
     """Imported on demand: ``import soma_workflow.client`` must stay light."""
     from swf_adapters.schedulers.batch.adapter import BatchScheduler
