@@ -143,17 +143,6 @@ def _check_supported(
     return factory
 
 
-#: The SCHEDULER_TYPE values swf can run jobs with today (``mpi`` inside `swf mpi-run`).
-AVAILABLE_SCHEDULER_TYPES = ("local_basic", "local", "mpi", "slurm")
-
-
-def batch_scheduler(config: ResourceConfig) -> Scheduler:
-    """A SLURM scheduler for ``config``, as the engine builds it (through the registry)."""
-    from swf_adapters.schedulers.registry import scheduler_factory
-
-    return scheduler_factory("slurm").create(config)
-
-
 def _soma_plugins_get_soma_configurations() -> None:
     """A soma-workflow scheduler plugin's ``build_scheduler`` is handed soma's
     ``Configuration`` (with its getters), as in soma-workflow."""

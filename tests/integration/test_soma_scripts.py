@@ -138,7 +138,8 @@ CONFIGURED = textwrap.dedent(
         "install_path": config.get_res_install_path(),
         "swf_dir": config.get_soma_workflow_dir(),
         "transfer_dir": config.get_transfered_file_dir(),
-        "engine_log_info": list(config.get_engine_log_info()),
+        # (the directory is swf's own: its engine log lives in the state directory)
+        "engine_log_info": list(config.get_engine_log_info())[1:],
         "local_resource": Configuration.get_local_resource_id(config_file_path=path),
         "logins": Configuration.get_logins(path),
         "is_local": Configuration.is_local_resource(config.get_config_parser(), resource),
