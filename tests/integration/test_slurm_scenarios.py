@@ -166,3 +166,21 @@ def test_a_silent_controller_is_waited_for_and_said_so(site: Site, tmp_path: Pat
     facade.assert_all_done(wfc, wf_id)
     assert (tmp_path / "two").read_text() == "two\n"
     assert facade.wait_until(lambda: not problem(), 30.0, period=0.5)
+
+
+def test_resources_reach_the_cluster(wfc: WorkflowController, tmp_path: Path) -> None:
+    """parallel_job_info -> --cpus-per-task, a native specification -> sbatch options,
+    the workflow's queue -> the partition: the job sees them in its SLURM variables."""
+    show = 'echo "$SLURM_CPUS_PER_TASK $SLURM_MEM_PER_NODE $SLURM_JOB_PARTITION" > "$0"'
+    wide = Job(
+        ["sh", "-c", show, str(tmp_path / "wide")],
+        name="wide",
+        parallel_job_info={"config_name": "native", "nodes_number": 1, "cpu_per_node": 4},
+        native_specification="--mem=100M",
+    )
+    plain = Job(["sh", "-c", show, str(tmp_path / "plain")], name="plain")
+    wf_id = wfc.submit_workflow(Workflow([wide, plain], name="resources"), queue="short")
+    wfc.wait_workflow(wf_id, timeout=120)
+    facade.assert_all_done(wfc, wf_id)
+    assert (tmp_path / "wide").read_text().split() == ["4", "100", "short"]
+    assert (tmp_path / "plain").read_text().split()[-1] == "short"
