@@ -155,6 +155,7 @@ def _bench(args: argparse.Namespace, scratch: Path) -> int:
             "ratio": rate / base,
             "run_ratio": run_rate / base,
             "cpu_ms": 1000 * swf["run_cpu_seconds"] / jobs,
+            "adapter_ms": 1000 * traffic["thread_cpu_seconds"] / jobs,
             "orders": traffic["orders_sent"] / jobs,
             "reports": traffic["reports_received"] / jobs,
             "submit_s": swf["submit_seconds"],
@@ -165,7 +166,8 @@ def _bench(args: argparse.Namespace, scratch: Path) -> int:
         print(
             f"round {number}: baseline {base:.0f} jobs/s | swf {rate:.0f} jobs/s (job phase,"
             f" {row['ratio']:.0%}), {run_rate:.0f} jobs/s (run, {row['run_ratio']:.0%}) |"
-            f" rank 0 CPU {row['cpu_ms']:.3f} ms/job | messages/job: {row['orders']:.3f} to"
+            f" rank 0 CPU {row['cpu_ms']:.3f} ms/job (adapter thread"
+            f" {row['adapter_ms']:.3f}) | messages/job: {row['orders']:.3f} to"
             f" workers, {row['reports']:.3f} from workers | submit {row['submit_s']:.1f} s,"
             f" run {row['run_s']:.1f} s, mpirun wall {row['wall_s']:.1f} s"
         )

@@ -3,9 +3,12 @@
 - ``VirtualClock``: time moves only when a test calls ``advance``.
 - ``FakeScheduler``: runs nothing; each submitted job gets an outcome (duration, exit
   value, outputs) from a ``behaviour`` function and ends when the virtual clock passes
-  its end (at once for a zero duration). It keeps every end until acknowledged and can be
-  closed and started again, like a real scheduler across an engine crash, and it records
-  what a test needs to check (start order, slot usage, jobs started twice).
+  its end (at once for a zero duration). It adopts like a batch scheduler: at ``start``
+  it looks the known jobs up in what it ran (the store is its journal) and replays their
+  ends, and it finds jobs the store never heard of by their tag. It can be closed and
+  started again, or replaced by a ``successor`` sharing what it ran, like a real
+  scheduler across an engine crash, and it records what a test needs to check (start
+  order, slot usage, jobs started twice).
 - ``InMemoryStore``: the WorkflowStore port in dictionaries, lean enough for a
   million-job workflow (job rows are built on read; only changed states are kept).
 - ``InMemoryWorkspace``: the Workspace port without a disk.
@@ -23,12 +26,15 @@ from typing import Any
 
 from swf_app.engine import Engine
 from swf_app.ports import (
+    Capacity,
+    CapacityUnit,
     EventSink,
     JobChanges,
     JobRow,
     JobState,
     JobSummary,
     JobUpdate,
+    KnownJob,
     LaunchRequest,
     NewWorkflow,
     SchedulerEvent,
@@ -118,13 +124,16 @@ class FakeScheduler:
     def __init__(
         self,
         clock: VirtualClock,
-        slots: int = 4,
+        slots: int | None = 4,
         behaviour: Behaviour = always_succeed,
         workspace: InMemoryWorkspace | None = None,
         emit_running: bool = True,
+        unit: CapacityUnit = CapacityUnit.CPUS,
     ) -> None:
         self.clock = clock
-        self._slots = slots
+        self._capacity = Capacity(unit, slots)
+        #: False once a ``successor`` took over: this instance reports nothing more.
+        self.attached = True
         self.behaviour = behaviour
         self.workspace = workspace
         self.emit_running = emit_running
@@ -149,15 +158,23 @@ class FakeScheduler:
 
     # -- port ---------------------------------------------------------------------------
 
-    def start(self, sink: EventSink) -> frozenset[int]:
+    def start(self, sink: EventSink, known: Sequence[KnownJob] = ()) -> frozenset[int]:
         with self._lock:
             self._sink = sink
             self.starts_count += 1
-            held = frozenset(self.running) | frozenset(self.unacknowledged)
-            replay = list(self.unacknowledged.values())
+            replay = {
+                job.job_id: self.last_end[job.job_id]
+                for job in known
+                if job.job_id in self.last_end and job.job_id not in self.running
+            }
+            replay.update(self.unacknowledged)
+            held = frozenset(self.running) | frozenset(replay)
         if replay:
-            sink(replay)
+            sink(list(replay.values()))
         return held
+
+    def capacity(self) -> Capacity:
+        return self._capacity
 
     def submit(self, requests: Sequence[LaunchRequest]) -> None:
         events: list[SchedulerEvent] = []
@@ -184,14 +201,28 @@ class FakeScheduler:
                 self.unacknowledged.pop(job_id, None)
                 self.acknowledged.append(job_id)
 
-    def slots(self) -> int:
-        return self._slots
-
     def close(self) -> None:
         with self._lock:
             self._sink = None
 
     # -- test controls ------------------------------------------------------------------
+
+    def successor(self) -> FakeScheduler:
+        """A new instance over what this one ran (its jobs, their ends), as a new engine
+        process would build after a crash; this one goes quiet."""
+        with self._lock:
+            twin = copy.copy(self)
+            twin._sink = None
+            twin.attached = True
+            self.attached = False
+            self._sink = None
+        self.clock.on_advance(twin._on_time)
+        return twin
+
+    def change_capacity(self, capacity: Capacity) -> None:
+        """The resource grew or shrank (an MPI pilot's allocation started...)."""
+        self._capacity = capacity
+        self._emit([capacity])
 
     def finish(self, job_id: int, exit_value: int = 0) -> None:
         """End a running job now with ``exit_value``."""
@@ -233,6 +264,8 @@ class FakeScheduler:
 
     def _on_time(self) -> None:
         events: list[SchedulerEvent] = []
+        if not self.attached:
+            return
         with self._lock:
             now = self.clock.now()
             due = sorted(
@@ -268,7 +301,7 @@ class FakeScheduler:
         self.last_end[job_id] = event
         return event
 
-    def _emit(self, events: Sequence[SchedulerEvent]) -> None:
+    def _emit(self, events: Sequence[SchedulerEvent | Capacity]) -> None:
         with self._lock:
             sink = self._sink
         if events and sink is not None:
@@ -384,9 +417,7 @@ class InMemoryStore:
                 return None
             row = copy.copy(stored.row)
             row.document = stored.new_workflow.document if with_document else None
-            row.working_directory = (
-                stored.new_workflow.working_directory if with_document else None
-            )
+            row.working_directory = stored.new_workflow.working_directory if with_document else None
             return row
 
     def workflows(
@@ -582,15 +613,19 @@ class InMemoryWorkspace:
     def default_working_directory(self) -> str:
         return "/home/user"
 
-    def refusal(self, path: str) -> str | None:
+    def refusals(self, paths: Sequence[str]) -> list[str | None]:
         """Lexical only (no symlinks here): the root but its jobs/ and tmp/ areas."""
         import posixpath
 
-        real = posixpath.normpath(path)
-        inside = real == self.root or real.startswith(self.root + "/")
-        if not inside or real.startswith((f"{self.root}/jobs", f"{self.root}/tmp")):
-            return None
-        return f"{real}, inside the engine's state directory {self.root}"
+        out: list[str | None] = []
+        for path in paths:
+            real = posixpath.normpath(path)
+            inside = real == self.root or real.startswith(self.root + "/")
+            if not inside or real.startswith((f"{self.root}/jobs", f"{self.root}/tmp")):
+                out.append(None)
+            else:
+                out.append(f"{real}, inside the engine's state directory {self.root}")
+        return out
 
     def remove_workflow(self, workflow_id: int) -> None:
         for prefix in (f"{self.root}/jobs/{workflow_id}/", f"{self.root}/tmp/{workflow_id}/"):
@@ -611,20 +646,22 @@ class EngineHarness:
         self,
         slots: int = 4,
         behaviour: Behaviour = always_succeed,
-        queue_limits: dict[str | None, int] | None = None,
+        max_running_jobs: dict[str | None, int] | None = None,
         id_step: int = 1,
         workspace: Any = None,
         emit_running: bool = True,
         store: Any = None,
+        max_queued_jobs: dict[str | None, int] | None = None,
+        unit: CapacityUnit = CapacityUnit.CPUS,
     ) -> None:
         self.clock = VirtualClock()
         self.workspace = workspace if workspace is not None else InMemoryWorkspace()
         self.store = store if store is not None else InMemoryStore(id_step)
         fake_workspace = self.workspace if isinstance(self.workspace, InMemoryWorkspace) else None
         self.scheduler = FakeScheduler(
-            self.clock, slots, behaviour, fake_workspace, emit_running=emit_running
+            self.clock, slots, behaviour, fake_workspace, emit_running=emit_running, unit=unit
         )
-        self.queue_limits = queue_limits
+        self.job_limits = (max_running_jobs, max_queued_jobs)
         self.engine = self._new_engine()
         self.service = self._new_service()
 
@@ -634,7 +671,8 @@ class EngineHarness:
             self.scheduler,
             self.clock,
             self.workspace,
-            queue_limits=self.queue_limits,
+            max_running_jobs=self.job_limits[0],
+            max_queued_jobs=self.job_limits[1],
             sweep_interval=3600.0,
         )
 

@@ -12,7 +12,9 @@ timer only for expiration sweeps), drains everything available, then runs ONE ti
 6. answer the commands and wake the waiters.
 
 A crash between 3 and 4 is safe: on restart, jobs the scheduler holds but the store
-had NOT_SUBMITTED are adopted as running (see ``recovery``).
+had NOT_SUBMITTED are adopted as running (see ``recovery``). The store is the
+scheduler's journal: at start the engine hands the scheduler the jobs the store believes
+active, with their scheduler ids, and the scheduler says which it still holds.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -33,16 +35,16 @@ from swf_domain.ready import ReadyTracker
 from swf_domain.status import WorkflowStatus
 from swf_domain.translation import TranslationTable
 
+from .capacity_budget import CapacityBudget, QueueLimits
 from .execution import Execution
 from .inbox import Command, Inbox
 from .job_ids import JobIds
 from .launch import Launcher
 from .notifier import ChangeNotifier
 from .path_resolver import TransferLocation
-from .ports import Clock, JobUpdate, Scheduler, WorkflowStore, Workspace
-from .recovery import recover
+from .ports import Capacity, CapacityUnit, Clock, JobUpdate, Scheduler, WorkflowStore, Workspace
+from .recovery import StoredWorkflow, load, recover
 from .running_workflow import RunningWorkflow
-from .slot_budget import SlotBudget
 from .tick import TickChanges
 
 T = TypeVar("T")
@@ -101,7 +103,8 @@ class Engine:
         clock: Clock,
         workspace: Workspace,
         *,
-        queue_limits: Mapping[str | None, int] | None = None,
+        max_running_jobs: QueueLimits | None = None,
+        max_queued_jobs: QueueLimits | None = None,
         translations: TranslationTable | None = None,
         transfer_location: TransferLocation | None = None,
         sweep_interval: float = DEFAULT_SWEEP_INTERVAL,
@@ -115,10 +118,11 @@ class Engine:
         self._sweep_interval = sweep_interval
         self._commit_window = commit_window
         self._next_sweep = 0.0
-        self._queue_limits = queue_limits
+        self._job_limits = (max_running_jobs, max_queued_jobs)
         launcher = Launcher(workspace, translations, transfer_location)
         self._launcher = launcher
-        self.execution = Execution(store, scheduler, clock, launcher, SlotBudget(1, queue_limits))
+        nothing_yet = CapacityBudget(Capacity(CapacityUnit.JOBS, 0))  # until start()
+        self.execution = Execution(store, scheduler, clock, launcher, nothing_yet)
         self.execution.loader = self._load
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -132,15 +136,26 @@ class Engine:
         """Reload unfinished workflows, reconcile with the scheduler, start the thread."""
         if self._thread is not None:
             raise RuntimeError("the engine is already started")
-        held = self.scheduler.start(self._inbox.put_events)
-        self.execution.budget = SlotBudget(self.scheduler.slots(), self._queue_limits)
+        if self._stopping:
+            raise EngineError("the engine is being stopped: it starts nothing new")
+        stored = [
+            found
+            for found in map(self._stored, self.store.active_workflow_ids())
+            if found is not None
+        ]
+        known = [job for workflow in stored for job in workflow.known_jobs()]
+        held = self.scheduler.start(self._inbox.put_events, known)
+        max_running, max_queued = self._job_limits
+        self.execution.budget = CapacityBudget(self.scheduler.capacity(), max_running, max_queued)
         tx = TickChanges()
         now = self.clock.now()
-        for workflow_id in self.store.active_workflow_ids():
+        for workflow in stored:
             try:
-                self._reload(workflow_id, held, now, tx)
+                self._reload(workflow, held, now, tx)
             except SomaWorkflowError:  # e.g. a document this version cannot read
-                _log.exception("swf engine cannot reload workflow %s: left aside", workflow_id)
+                _log.exception(
+                    "swf engine cannot reload workflow %s: left aside", workflow.row.workflow_id
+                )
         self._next_sweep = self.clock.monotonic()
         self.execution.release(tx)
         self.execution.submit(tx)
@@ -330,19 +345,20 @@ class Engine:
 
     # -- loading ------------------------------------------------------------------------
 
-    def _reload(self, workflow_id: int, held: frozenset[int], now: float, tx: TickChanges) -> None:
+    def _stored(self, workflow_id: int) -> StoredWorkflow | None:
+        try:
+            return load(self.store, workflow_id)
+        except SomaWorkflowError:
+            _log.exception("swf engine cannot read workflow %s: left aside", workflow_id)
+            return None
+
+    def _reload(
+        self, stored: StoredWorkflow, held: frozenset[int], now: float, tx: TickChanges
+    ) -> None:
         execution = self.execution
         recovered = recover(
-            self.store,
-            workflow_id,
-            execution.next_serial(),
-            held,
-            now,
-            self._launcher,
-            execution.budget,
+            stored, execution.next_serial(), held, now, self._launcher, execution.budget
         )
-        if recovered is None:
-            return
         execution.register(recovered.runtime, tx)
         for active in recovered.adopted:
             execution.adopt(active)
@@ -350,16 +366,11 @@ class Engine:
 
     def _load(self, workflow_id: int, serial: int, tx: TickChanges) -> RunningWorkflow | None:
         """Load a workflow that is not in memory (a finished one being restarted)."""
-        recovered = recover(
-            self.store,
-            workflow_id,
-            serial,
-            frozenset(),
-            self.clock.now(),
-            self._launcher,
-            self.execution.budget,
-        )
-        if recovered is None:
+        stored = load(self.store, workflow_id)
+        if stored is None:
             return None
+        recovered = recover(
+            stored, serial, frozenset(), self.clock.now(), self._launcher, self.execution.budget
+        )
         tx.jobs.update(recovered.changes)
         return recovered.runtime

@@ -24,24 +24,36 @@ from swf_domain.status import (
     WorkflowStatus,
 )
 
+from .capacity_budget import CapacityBudget
 from .launch import Launcher, LaunchError
 from .ports import (
+    Capacity,
     Clock,
     JobState,
     LaunchRequest,
+    ParallelSpec,
     Scheduler,
     SchedulerEvent,
+    SchedulerReport,
     WorkflowStore,
     WorkflowUpdate,
     WorkspaceError,
 )
 from .ready_queue import ReadyQueue
 from .running_workflow import ActiveJob, RunningWorkflow
-from .slot_budget import SlotBudget, requested_slots
 from .tick import TickChanges
 
 _ENDED_BADLY = (NodeState.FAILED, NodeState.ABORTED)
 _RERUNNABLE = (NodeState.DONE, NodeState.FAILED, NodeState.ABORTED)
+#: Statuses that say a job left the scheduler's queue (MAX_JOB_IN_QUEUE stops counting it).
+STARTED_STATUSES = frozenset(
+    {
+        JobStatus.RUNNING,
+        JobStatus.SYSTEM_SUSPENDED,
+        JobStatus.USER_SUSPENDED,
+        JobStatus.USER_SYSTEM_SUSPENDED,
+    }
+)
 
 #: Builds a workflow's runtime from the store: (workflow id, serial, tick) -> runtime.
 Loader = Callable[[int, int, TickChanges], "RunningWorkflow | None"]
@@ -66,7 +78,7 @@ class Execution:
         scheduler: Scheduler,
         clock: Clock,
         launcher: Launcher,
-        budget: SlotBudget,
+        budget: CapacityBudget,
     ) -> None:
         self.store = store
         self.scheduler = scheduler
@@ -96,7 +108,7 @@ class Execution:
         """Count a job the scheduler already holds (engine restart) as ours."""
         self.active[active.job_id] = active
         active.runtime.active[active.index] = active
-        self.budget.take(active.queue, active.slots)
+        self.budget.take(active.queue, active.slots, active.queued)
 
     def runtime(self, workflow_id: int, tx: TickChanges) -> RunningWorkflow | None:
         """The workflow's runtime, loaded from the store if it is not in memory."""
@@ -109,8 +121,12 @@ class Execution:
 
     # -- scheduler events ---------------------------------------------------------------
 
-    def apply_events(self, events: Sequence[SchedulerEvent], tx: TickChanges) -> None:
+    def apply_events(self, events: Sequence[SchedulerReport], tx: TickChanges) -> None:
         for event in events:
+            if type(event) is Capacity:
+                self.budget.change(event)
+                continue
+            assert isinstance(event, SchedulerEvent)
             active = self.active.get(event.job_id)
             if event.status in TERMINAL_JOB_STATUSES:
                 if active is None:  # a repeated end, or a deleted workflow's job
@@ -123,6 +139,9 @@ class Execution:
     def _progressed(self, active: ActiveJob, event: SchedulerEvent, tx: TickChanges) -> None:
         state = active.state
         state.status = event.status
+        if active.queued and event.status in STARTED_STATUSES:
+            active.queued = False
+            self.budget.started(active.queue)
         if event.scheduler_job_id is not None:
             state.scheduler_job_id = event.scheduler_job_id
         if event.status is JobStatus.RUNNING and state.execution_date is None:
@@ -176,7 +195,7 @@ class Execution:
     def _forget(self, active: ActiveJob) -> None:
         del self.active[active.job_id]
         active.runtime.active.pop(active.index, None)
-        self.budget.release(active.queue, active.slots)
+        self.budget.release(active.queue, active.slots, active.queued)
 
     # -- failures -----------------------------------------------------------------------
 
@@ -320,7 +339,7 @@ class Execution:
         self, queue: str | None, now: float, requests: list[LaunchRequest], tx: TickChanges
     ) -> None:
         budget, ready = self.budget, self.ready
-        while budget.has_room(queue):
+        while True:
             top = ready.peek(queue)
             if top is None:
                 return
@@ -329,12 +348,12 @@ class Execution:
             if runtime is None or not runtime.is_waiting(index):
                 ready.pop(queue)  # stale: stopped, deleted or already submitted
                 continue
-            job = runtime.job(index)
-            slots = budget.clamp(queue, requested_slots(job.parallel_job_info))
+            parallel = runtime.parallel(index)
+            slots = budget.cost(queue, parallel)
             if not budget.fits(queue, slots):
                 return  # the most urgent job waits for room; nothing overtakes it
             ready.pop(queue)
-            request = self._launch(runtime, index, slots, queue, now, tx)
+            request = self._launch(runtime, index, slots, parallel, queue, now, tx)
             if request is not None:
                 requests.append(request)
 
@@ -343,13 +362,16 @@ class Execution:
         runtime: RunningWorkflow,
         index: int,
         slots: int,
+        parallel: ParallelSpec | None,
         queue: str | None,
         now: float,
         tx: TickChanges,
     ) -> LaunchRequest | None:
         job_id = runtime.job_ids.id_of(index)
         try:
-            request, output_file = self.launcher.build(runtime, index, job_id, slots, queue)
+            request, output_file = self.launcher.build(
+                runtime, index, job_id, slots, queue, parallel
+            )
         except LaunchError as error:
             self._fail_to_start(runtime, index, error.reason, error.stderr_file, tx)
             return None
@@ -511,11 +533,19 @@ class Execution:
         tx.deleted.append(workflow_id)
 
     def expired(self, tx: TickChanges) -> list[int]:
-        """Delete every workflow whose expiration date has passed."""
-        expired = self.store.expired_workflow_ids(self.clock.now())
-        for workflow_id in expired:
+        """Delete every workflow whose expiration date has passed and that runs nothing.
+
+        A workflow with jobs running, queued or still to run is kept until it finishes
+        (the next sweep after that deletes it): expiring must never kill work.
+        """
+        deleted: list[int] = []
+        for workflow_id in self.store.expired_workflow_ids(self.clock.now()):
+            runtime = self.runtimes.get(workflow_id)
+            if runtime is not None and (runtime.active or not runtime.tracker.is_finished()):
+                continue
             self.delete_workflow(workflow_id, tx)
-        return expired
+            deleted.append(workflow_id)
+        return deleted
 
     # -- helpers ------------------------------------------------------------------------
 

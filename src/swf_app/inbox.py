@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ports import SchedulerEvent
+from .ports import SchedulerReport
 
 
 @dataclass(slots=True)
@@ -26,7 +26,7 @@ class Command:
     future: Future[Any] = field(default_factory=Future)
 
 
-InboxItem = Command | Sequence[SchedulerEvent]
+InboxItem = Command | Sequence[SchedulerReport]
 
 
 class Inbox:
@@ -37,7 +37,7 @@ class Inbox:
         self._ready = threading.Condition(threading.Lock())
         self._closed = False
 
-    def put_events(self, events: Sequence[SchedulerEvent]) -> None:
+    def put_events(self, events: Sequence[SchedulerReport]) -> None:
         """The scheduler's sink: may be called from any thread."""
         if events:
             self._put(events)

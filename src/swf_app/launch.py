@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from swf_domain.command import (
@@ -28,7 +29,7 @@ from swf_domain.translation import TranslationTable
 
 from .job_files import in_directory, job_directory, refusal_message, submit_refusals
 from .path_resolver import TransferLocation, WorkflowPathResolver
-from .ports import LaunchRequest, Workspace, WorkspaceError
+from .ports import LaunchRequest, ParallelSpec, Workspace, WorkspaceError, launch_name
 from .running_workflow import RunningWorkflow
 
 
@@ -40,6 +41,15 @@ def _describe(error: Exception) -> str:
 
 
 _log = logging.getLogger("swf.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """Where a job goes and what it takes there (decided by the engine's budget)."""
+
+    slots: int
+    queue: str | None
+    parallel: ParallelSpec | None
 
 
 class LaunchError(Exception):
@@ -107,7 +117,7 @@ class Launcher:
         resolver = WorkflowPathResolver(
             0, workflow, self.workspace, self._translations, self._transfer_location
         )
-        problems = submit_refusals(workflow, base, resolver, self.workspace.refusal)
+        problems = submit_refusals(workflow, base, resolver, self.workspace.refusals)
         if problems:
             raise EngineFilesError(problems)
 
@@ -142,11 +152,13 @@ class Launcher:
     def _refuse_engine_files(self, job: Job, paths: dict[str, str | None]) -> None:
         """Raise EngineFilesError if a path the job is about to use reaches the engine's
         files (checked again now: a symlink may have appeared since submission)."""
-        problems = []
-        for field, path in paths.items():
-            reached = None if path is None else self.workspace.refusal(path)
-            if path is not None and reached is not None:
-                problems.append(refusal_message(job, field, getattr(job, field), reached))
+        given = {field: path for field, path in paths.items() if path is not None}
+        answers = self.workspace.refusals(list(given.values()))
+        problems = [
+            refusal_message(job, field, getattr(job, field), reached)
+            for field, reached in zip(given, answers, strict=True)
+            if reached is not None
+        ]
         if problems:
             raise EngineFilesError(problems)
 
@@ -167,7 +179,13 @@ class Launcher:
         return apply_param_links(params, links, outputs_of, dest_name=job.name)
 
     def build(
-        self, runtime: RunningWorkflow, index: int, job_id: int, slots: int, queue: str | None
+        self,
+        runtime: RunningWorkflow,
+        index: int,
+        job_id: int,
+        slots: int,
+        queue: str | None,
+        parallel: ParallelSpec | None = None,
     ) -> tuple[LaunchRequest, str | None]:
         """The request for job ``index`` and where its output params go (if any)."""
         job = runtime.job(index)
@@ -178,7 +196,8 @@ class Launcher:
             reason = f"swf could not start job {job.name!r}: {_describe(error)}"
             raise LaunchError(reason, self._default_stderr(runtime, job_id)) from error
         try:
-            return self._build(runtime, job, index, job_id, slots, queue, stdout, stderr)
+            placement = _Placement(slots, queue, parallel)
+            return self._build(runtime, job, index, job_id, placement, stdout, stderr)
         except Exception as error:  # user data and user link functions: one job fails
             reason = f"swf could not start job {job.name!r}: {_describe(error)}"
             raise LaunchError(reason, stderr or stdout) from error
@@ -189,8 +208,7 @@ class Launcher:
         job: Job,
         index: int,
         job_id: int,
-        slots: int,
-        queue: str | None,
+        placement: _Placement,
         stdout: str,
         stderr: str | None,
     ) -> tuple[LaunchRequest, str | None]:
@@ -225,10 +243,13 @@ class Launcher:
             stderr_file=stderr,
             working_directory=directory,
             stdin_file=stdin,
-            slots=slots,
-            queue=queue,
+            slots=placement.slots,
+            queue=placement.queue,
             native_specification=job.native_specification or runtime.workflow.native_specification,
             priority=job.priority,
+            name=launch_name(runtime.workflow_id, job_id),
+            job_name=job.name or "",
+            parallel=placement.parallel,
         )
         return request, output_file
 

@@ -6,6 +6,7 @@ ready jobs in batches, so no port is called once per job on the hot path.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,6 +37,60 @@ class Clock(Protocol):
 # ---------------------------------------------------------------------------------------
 
 
+#: The tag a job is submitted under: stable across engine restarts, so that a batch
+#: scheduler can find (``squeue --name``) a job submitted just before a crash.
+LAUNCH_NAME_PREFIX = "swf-"
+
+
+def launch_name(workflow_id: int, job_id: int) -> str:
+    """``swf-<workflow id>-<job id>``: the name a job carries on the scheduler."""
+    return f"{LAUNCH_NAME_PREFIX}{workflow_id}-{job_id}"
+
+
+def job_id_of_launch_name(name: str) -> int | None:
+    """The job id in a ``launch_name`` (None for a name swf did not give)."""
+    if not name.startswith(LAUNCH_NAME_PREFIX):
+        return None
+    parts = name[len(LAUNCH_NAME_PREFIX) :].split("-")
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        return None
+    return int(parts[1])
+
+
+@dataclass(frozen=True, slots=True)
+class ParallelSpec:
+    """A job's ``parallel_job_info`` as the user wrote it (never clamped to a resource):
+    a cluster adapter turns it into its own options (``--nodes``, ``-pe``, ``-l select``)."""
+
+    #: soma-workflow's configuration name: ``native``, ``MPI``, ``OpenMP``...
+    config_name: str
+    nodes: int
+    cpus_per_node: int
+
+    @property
+    def cpus(self) -> int:
+        return self.nodes * self.cpus_per_node
+
+    @classmethod
+    def of(cls, parallel_job_info: Mapping[str, Any] | None) -> ParallelSpec | None:
+        """The spec of a job (None when it asks for nothing special)."""
+        if not parallel_job_info:
+            return None
+        return cls(
+            str(parallel_job_info.get("config_name") or "native"),
+            _at_least_one(parallel_job_info.get("nodes_number", 1)),
+            _at_least_one(parallel_job_info.get("cpu_per_node", 1)),
+        )
+
+
+def _at_least_one(value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return max(number, 1)
+
+
 @dataclass(frozen=True, slots=True)
 class LaunchRequest:
     """Everything a scheduler needs to start one job; the engine has resolved all paths."""
@@ -50,17 +105,30 @@ class LaunchRequest:
     stderr_file: str | None
     working_directory: str | None = None
     stdin_file: str | None = None
-    #: CPU slots the job reserves (parallel_job_info); the engine enforces the limits.
+    #: Capacity units the engine counts for this job (see ``Capacity``): its CPUs clamped
+    #: to the capacity so that it can run at all, or 1 on a job-counted scheduler. What
+    #: the job asked for is ``parallel``.
     slots: int = 1
     queue: str | None = None
     #: Scheduler options, as the job or workflow gave them (one string or a list).
     native_specification: str | list[str] | None = None
     priority: int = 0
+    #: The stable tag to submit the job under (``launch_name``).
+    name: str = ""
+    #: The user's name for the job (for a scheduler's display only).
+    job_name: str = ""
+    #: The job's parallel_job_info, unclamped (None: one CPU on one node).
+    parallel: ParallelSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SchedulerEvent:
-    """A job changed state on the scheduler side (started, queued, ended)."""
+    """A job changed state on the scheduler side (queued, started, ended).
+
+    ``scheduler_job_id`` is the scheduler's own id (pid, SLURM job id...): sent with the
+    first event that knows it, it is written to the store, which hands it back at the
+    next engine start (``KnownJob``).
+    """
 
     job_id: int
     status: JobStatus
@@ -71,42 +139,98 @@ class SchedulerEvent:
     time: float | None = None
 
 
-EventSink = Callable[[Sequence[SchedulerEvent]], None]
+class CapacityUnit(enum.Enum):
+    """What a scheduler's capacity counts."""
+
+    #: A job takes its ``parallel`` CPUs (nodes x cpus per node): local cores, an MPI pilot.
+    CPUS = "cpus"
+    #: A job takes one, whatever its size: a batch queue's job slots.
+    JOBS = "jobs"
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """How much the scheduler runs at once: the engine submits within it.
+
+    ``total`` None means no limit the scheduler knows of (a cluster queues what it
+    cannot run yet; the configuration's MAX_JOB_IN_QUEUE / MAX_JOB_RUNNING still apply).
+    ``total`` 0 is legal: nothing can start until a ``Capacity`` event raises it (an MPI
+    pilot whose allocation has not started).
+    """
+
+    unit: CapacityUnit
+    total: int | None
+    #: Per-queue caps in the same unit (a queue absent here is capped by ``total`` only).
+    per_queue: Mapping[str | None, int] = field(default_factory=dict)
+
+
+#: What a scheduler reports: job events, and a new ``Capacity`` replacing the old one.
+SchedulerReport = SchedulerEvent | Capacity
+#: Called by the scheduler from any of its threads, one call per batch of reports.
+EventSink = Callable[[Sequence[SchedulerReport]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownJob:
+    """A job the store believes the scheduler holds (submitted, not ended).
+
+    The store is every scheduler's journal: a batch scheduler keeps no file of its own,
+    it is handed these at start and finds out what became of them.
+    """
+
+    job_id: int
+    #: None when the job's submission was never confirmed by an event.
+    scheduler_job_id: str | None
+    #: The tag it was submitted under (``launch_name``).
+    name: str
 
 
 class Scheduler(Protocol):
     """Runs jobs on a computing resource and reports their state changes as events.
 
-    Jobs outlive the engine: ``close`` stops listening but never kills; after an engine
-    crash, the next ``start`` replays every end the engine has not acknowledged and
-    reports the jobs still running, so nothing is lost and nothing runs twice.
+    The contract (checked for every adapter by ``tests/integration/scheduler_contract.py``):
+
+    - ``start`` adopts: it is handed the jobs the store believes active and returns the
+      ids of those it still holds, running or ended, plus any job it holds under an swf
+      ``launch_name`` the store did not know of (submitted just before a crash). Every
+      job it returns gets its end reported; every known job it does not return is lost
+      (the engine fails it, exit undetermined).
+    - Each end is reported once per adapter instance; an end is reported again by the
+      next instance until ``acknowledge``d (the engine acknowledges after its commit, so a
+      crash in between loses nothing). The engine ignores repeated ends.
+    - ``submit`` and ``kill`` never block the engine thread: slow work (``sbatch``,
+      ``scancel``, a network round trip) happens on the adapter's own threads, and its
+      outcome comes back as events.
+    - A job that cannot start is reported as a FAILED event (the reason in its stderr
+      file), never raised: it fails alone, the rest of the batch goes on.
+    - Capacity is read once at start (``capacity``) and changes through ``Capacity``
+      reports in the event batches.
+    - Jobs outlive the engine: ``close`` stops reporting but never kills.
     """
 
-    def start(self, sink: EventSink) -> frozenset[int]:
-        """Begin reporting events to ``sink`` (called from any thread, batched).
+    def start(self, sink: EventSink, known: Sequence[KnownJob]) -> frozenset[int]:
+        """Adopt ``known`` and begin reporting to ``sink`` (see the class docstring).
 
-        Returns the ids of the jobs the scheduler holds now (running, or ended with an
-        unacknowledged end that it is about to report): the engine adopts them and
-        treats every other job it believed active as lost.
+        May take time (the engine has not started its loop yet); the ends it finds are
+        reported through ``sink``, possibly before this returns.
         """
         ...
 
+    def capacity(self) -> Capacity:
+        """The capacity now; later changes come as ``Capacity`` reports."""
+        ...
+
     def submit(self, requests: Sequence[LaunchRequest]) -> None:
-        """Start (or queue) the jobs. A job that cannot start is reported as a FAILED event
-        with the reason in its stderr file — never raised — so one bad job fails alone."""
+        """Start (or queue) the jobs, without blocking (see the class docstring)."""
         ...
 
     def kill(self, job_ids: Sequence[int]) -> None:
-        """End the jobs and their whole process trees; their ends arrive as events with
-        exit status USER_KILLED."""
+        """End the jobs and their whole process trees, without blocking; their ends arrive
+        as events with exit status USER_KILLED."""
         ...
 
     def acknowledge(self, job_ids: Sequence[int]) -> None:
         """The engine has durably recorded these jobs' ends: the scheduler may forget them."""
-        ...
-
-    def slots(self) -> int:
-        """CPU slots (or job slots) the resource offers; the engine keeps within them."""
         ...
 
     def close(self) -> None:
@@ -364,12 +488,13 @@ class Workspace(Protocol):
         workflow stored before swf kept its client's directory): the user's home."""
         ...
 
-    def refusal(self, path: str) -> str | None:
-        """None when a job may use ``path`` (absolute) as a file or working directory;
-        otherwise where it leads, for the user (``"/s/swf.db, inside the engine's state
-        directory /s"``). Symlinks and ``..`` are resolved as the system would resolve
-        them now; the areas this Workspace makes for jobs (their output and params
-        files, temporary paths) are open to them."""
+    def refusals(self, paths: Sequence[str]) -> list[str | None]:
+        """For each absolute path: None when a job may use it as a file or working
+        directory; otherwise where it leads, for the user (``"/s/swf.db, inside the
+        engine's state directory /s"``). Symlinks and ``..`` are resolved as the system
+        resolves them now; the areas this Workspace makes for jobs (their output and
+        params files, temporary paths) are open to them. One call per batch: a
+        million-job submission resolves each directory once."""
         ...
 
 

@@ -25,12 +25,37 @@ from swf_domain.ready import NodeState, ReadyTracker
 from swf_domain.serialization import workflow_from_dict
 from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
 
-from .execution import not_run_state, succeeded
+from .capacity_budget import CapacityBudget
+from .execution import STARTED_STATUSES, not_run_state, succeeded
 from .job_ids import JobIds
 from .launch import Launcher
-from .ports import JobRow, JobState, WorkflowStore
+from .ports import JobRow, JobState, KnownJob, ParallelSpec, WorkflowRow, WorkflowStore, launch_name
 from .running_workflow import ActiveJob, RunningWorkflow
-from .slot_budget import SlotBudget, requested_slots
+
+
+@dataclass(slots=True)
+class StoredWorkflow:
+    """A workflow and its job rows as the store has them."""
+
+    row: WorkflowRow
+    jobs: list[JobRow]
+
+    def known_jobs(self) -> list[KnownJob]:
+        """The jobs the store believes the scheduler holds (handed to it at start)."""
+        workflow_id = self.row.workflow_id
+        return [
+            KnownJob(job.job_id, job.state.scheduler_job_id, launch_name(workflow_id, job.job_id))
+            for job in self.jobs
+            if node_state(job.state) is NodeState.RUNNING
+        ]
+
+
+def load(store: WorkflowStore, workflow_id: int) -> StoredWorkflow | None:
+    """The workflow with its document and its job rows (None if unknown)."""
+    row = store.workflow(workflow_id, with_document=True)
+    if row is None or row.document is None:
+        return None
+    return StoredWorkflow(row, store.jobs_of(workflow_id))
 
 
 @dataclass(slots=True)
@@ -57,21 +82,18 @@ def node_state(state: JobState) -> NodeState:
 
 
 def recover(
-    store: WorkflowStore,
-    workflow_id: int,
+    stored: StoredWorkflow,
     serial: int,
     held: frozenset[int],
     now: float,
     launcher: Launcher,
-    budget: SlotBudget,
-) -> Recovered | None:
+    budget: CapacityBudget,
+) -> Recovered:
     """The workflow's runtime as the store and the scheduler (``held``) see it now."""
-    row = store.workflow(workflow_id, with_document=True)
-    if row is None or row.document is None:
-        return None
-    workflow = workflow_from_dict(row.document, source=f"workflow {workflow_id}")
+    row, rows = stored.row, stored.jobs
+    assert row.document is not None
+    workflow = workflow_from_dict(row.document, source=f"workflow {row.workflow_id}")
     compiled = compile_workflow(workflow)
-    rows = store.jobs_of(workflow_id)
     job_ids = JobIds([job_row.job_id for job_row in rows])
     states: list[NodeState] = []
     to_adopt: list[JobRow] = []
@@ -90,7 +112,7 @@ def recover(
     tracker = ReadyTracker(compiled.parents, compiled.children, states)
     runtime = RunningWorkflow(
         serial,
-        workflow_id,
+        row.workflow_id,
         workflow,
         compiled,
         tracker,
@@ -126,7 +148,7 @@ def _adopt(
     job_row: JobRow,
     now: float,
     launcher: Launcher,
-    budget: SlotBudget,
+    budget: CapacityBudget,
     changes: dict[int, JobState],
 ) -> ActiveJob:
     state = job_row.state
@@ -141,11 +163,14 @@ def _adopt(
             )
         changes[job_row.job_id] = state
     queue = state.queue
-    slots = budget.clamp(queue, requested_slots(job.parallel_job_info))
+    slots = budget.cost(queue, ParallelSpec.of(job.parallel_job_info))
     output_file = None
     if job.has_outputs:
         try:
             output_file = launcher.output_params_file(runtime, job, job_row.job_id)
         except (SomaWorkflowError, ValueError):
             output_file = None
-    return ActiveJob(runtime, job_row.index, job_row.job_id, state, slots, queue, output_file)
+    queued = state.status not in STARTED_STATUSES
+    return ActiveJob(
+        runtime, job_row.index, job_row.job_id, state, slots, queue, output_file, queued
+    )

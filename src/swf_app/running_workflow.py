@@ -15,12 +15,12 @@ from swf_domain.ready import NodeState, ReadyTracker
 from swf_domain.status import WorkflowStatus
 
 from .job_ids import JobIds
-from .ports import JobState
+from .ports import JobState, ParallelSpec
 
 
 @dataclass(eq=False, slots=True)
 class ActiveJob:
-    """A job the scheduler holds (queued or running) and the slots it reserves."""
+    """A job the scheduler holds (queued or running) and the capacity units it takes."""
 
     runtime: RunningWorkflow
     index: int
@@ -30,6 +30,8 @@ class ActiveJob:
     queue: str | None
     #: Where a has_outputs job writes its output parameters.
     output_file: str | None = None
+    #: Submitted and not reported started yet (counts against MAX_JOB_IN_QUEUE).
+    queued: bool = True
 
 
 class RunningWorkflow:
@@ -75,6 +77,10 @@ class RunningWorkflow:
 
     def job(self, index: int) -> Job:
         return self.compiled.jobs[index]
+
+    def parallel(self, index: int) -> ParallelSpec | None:
+        """The job's parallel_job_info as the scheduler gets it (None: nothing special)."""
+        return ParallelSpec.of(self.compiled.jobs[index].parallel_job_info)
 
     def derived_status(self) -> WorkflowStatus:
         """From the tracker's counters: O(1), never a scan of the jobs."""

@@ -19,10 +19,11 @@ that ran them is committed. Semantics and return shapes are soma-workflow's
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from swf_domain.errors import UnknownObjectError
+from swf_domain.errors import UnknownObjectError, WorkflowError
 from swf_domain.gc_pause import gc_paused
 from swf_domain.serialization import workflow_from_dict
 from swf_domain.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, WorkflowStatus
@@ -86,6 +87,8 @@ class EngineService(ServesQueries):
         now = self._clock.now()
         if expiration_date is None and self._default_lifetime is not None:
             expiration_date = now + self._default_lifetime
+        elif expiration_date is not None and not expiration_date > now:
+            raise WorkflowError(_past_expiration(expiration_date, now))
         with gc_paused():
             workflow = workflow_from_dict(document)
             compiled = validate(workflow)
@@ -231,7 +234,7 @@ class EngineService(ServesQueries):
         """
         return not self._store.active_workflow_ids()
 
-    def engine_stats(self) -> dict[str, int]:
+    def engine_stats(self) -> dict[str, Any]:
         """What the engine holds now (``swf engine status``)."""
         execution = self._engine.execution
 
@@ -242,8 +245,12 @@ class EngineService(ServesQueries):
                 "jobs_ready": len(execution.ready),
             }
 
-        stats = self._engine.call(read, timeout=self._control_timeout)
+        stats: dict[str, Any] = self._engine.call(read, timeout=self._control_timeout)
         stats["workflows_unfinished"] = len(self._store.active_workflow_ids())
+        # A cluster scheduler says when it is waiting for a controller that does not answer.
+        problem = getattr(self._engine.scheduler, "problem", None)
+        if problem:
+            stats["scheduler_problem"] = str(problem)
         return stats
 
     def set_slots(self, slots: int) -> None:
@@ -292,3 +299,20 @@ class EngineService(ServesQueries):
 
 def _timeout(timeout: float) -> float | None:
     return None if timeout is None or timeout < 0 else float(timeout)
+
+
+def _past_expiration(expiration_date: float, now: float) -> str:
+    """Why a submission with this expiration date is refused (it would be deleted at
+    the engine's next sweep, its jobs killed)."""
+    return (
+        f"expiration date {_date(expiration_date)} is not in the future (now is"
+        f" {_date(now)}): the workflow would be deleted at once; give a later date, or"
+        " none for the default lifetime"
+    )
+
+
+def _date(epoch: float) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+    except (ValueError, OverflowError, OSError):
+        return repr(epoch)

@@ -71,6 +71,16 @@ class EngineFilesError(JobError):
         super().__init__(first + more)
 
 
+class WorkflowArgumentError(WorkflowError, TypeError):
+    """A Workflow or Group built from an argument of the wrong type (``jobs`` not a
+    list...); names the argument. Also a TypeError, as Python code expects of it."""
+
+
+class JobArgumentError(JobError, TypeError):
+    """A Job or special path built from an argument of the wrong type (``command`` not a
+    list...); names the argument. Also a TypeError, as Python code expects of it."""
+
+
 class JobValidationIssue(JobError):
     """Raised by validation with every problem found, not only the first."""
 

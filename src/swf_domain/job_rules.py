@@ -42,6 +42,32 @@ PATH_FIELDS = (
 )
 
 
+#: A job's priority is stored as a signed 64-bit integer.
+PRIORITY_MIN, PRIORITY_MAX = -(2**63), 2**63 - 1
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a name, an argument or a path (None: it can).
+
+    A NUL cannot be in an argument, a path or a PostgreSQL text; a lone surrogate
+    (``'\\udc80'``, how Python shows undecodable bytes) cannot be stored as UTF-8.
+    """
+    if "\x00" in text:
+        return "contains a NUL character"
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"contains a lone surrogate {text[error.start]!r} (not valid Unicode text)"
+    return None
+
+
+def is_text(text: str) -> bool:
+    """The fast form of ``text_problem(text) is None``."""
+    return "\x00" not in text and (text.isascii() or text_problem(text) is None)
+
+
 class UnfilledPlaceholderWarning(UserWarning):
     """A ``%(name)s`` in a command has no value: it stays in the command as written, as
     soma-workflow does (scripts rely on it, e.g. for text that is not a placeholder)."""
@@ -70,11 +96,10 @@ def job_problems(job: Job, linked_params: Collection[str] = ()) -> list[str]:
         return []
     problems: list[str] = []
     label = job_label(job)
+    _check_name(job.name, label, problems)
     _check_command(job, label, linked_params, problems)
     _check_parallel_info(job.parallel_job_info, label, problems)
-    priority = job.priority
-    if type(priority) is not int:
-        problems.append(f"{label}: priority must be an int, not {type(priority).__name__}")
+    _check_priority(job.priority, label, problems)
     _check_paths(job, label, problems)
     _check_dicts(job, label, problems)
     return problems
@@ -89,9 +114,13 @@ def _is_plain(job: Job) -> bool:
         joined = "".join(command)  # type: ignore[arg-type]  # TypeError: not all strings
     except TypeError:
         return False
+    name = job.name
     return (
         "%(" not in joined
+        and is_text(joined)
+        and (name is None or (type(name) is str and is_text(name)))
         and type(job.priority) is int
+        and PRIORITY_MIN <= job.priority <= PRIORITY_MAX
         and job.parallel_job_info is None
         and job.stdin is None
         and _is_plain_path(job.stdout_file)
@@ -105,7 +134,28 @@ def _is_plain(job: Job) -> bool:
 
 
 def _is_plain_path(value: object) -> bool:
-    return value is None or type(value) is str
+    return value is None or (type(value) is str and is_text(value))
+
+
+def _check_name(name: object, label: str, problems: list[str]) -> None:
+    if name is None:
+        return
+    if not isinstance(name, str):
+        problems.append(f"{label}: name must be a string, not {type(name).__name__}")
+        return
+    why = text_problem(name)
+    if why is not None:
+        problems.append(f"{label}: name {why}")
+
+
+def _check_priority(priority: object, label: str, problems: list[str]) -> None:
+    if type(priority) is not int:
+        problems.append(f"{label}: priority must be an int, not {type(priority).__name__}")
+    elif not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        problems.append(
+            f"{label}: priority {priority} is out of range "
+            f"(a signed 64-bit integer: {PRIORITY_MIN} to {PRIORITY_MAX})"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -157,6 +207,9 @@ def _check_item(
     item_type = type(item)
     if item_type is str or isinstance(item, str):
         assert isinstance(item, str)
+        why = None if is_text(item) else text_problem(item)
+        if why is not None:
+            problems.append(f"{label}: command item {position} {why}")
         if "%(" in item:
             for name in PLACEHOLDER.findall(item):
                 if params.get(name) is None and name not in linked_params:
@@ -267,11 +320,17 @@ def _check_paths(job: Job, label: str, problems: list[str]) -> None:
             problems.append(
                 f"{label}: {name} must be a path (str or special path), not {type(value).__name__}"
             )
+        elif isinstance(value, str) and not is_text(value):
+            problems.append(f"{label}: {name} {text_problem(value)}")
 
 
 def _check_dicts(job: Job, label: str, problems: list[str]) -> None:
     if not isinstance(job.param_dict, dict):
         problems.append(f"{label}: param_dict must be a dict, not {type(job.param_dict).__name__}")
+    else:
+        for key, value in job.param_dict.items():
+            if isinstance(value, str) and not is_text(value):
+                problems.append(f"{label}: param_dict[{key!r}] {text_problem(value)}")
     env = job.env
     if env is None:
         return
@@ -283,3 +342,6 @@ def _check_dicts(job: Job, label: str, problems: list[str]) -> None:
             problems.append(
                 f"{label}: env entry {key!r} must map a string to a string, got {value!r}"
             )
+        elif not (is_text(key) and is_text(value)):
+            why = text_problem(key) or text_problem(value)
+            problems.append(f"{label}: env entry {key!r} {why}")

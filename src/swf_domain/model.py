@@ -8,14 +8,46 @@ budget (about 0.5 kB per job).
 soma-workflow traps fixed here: mutable defaults are never shared (``configuration``,
 ``env``), ``user_storage`` is kept, and a SharedResourcePath or OptionPath in the
 referenced files is valid.
+
+Constructors check the *containers* they must walk (``jobs``, ``dependencies``,
+``command``, ``param_links``...) and raise ``WorkflowArgumentError`` /
+``JobArgumentError`` (swf errors that are also TypeErrors) naming the argument; what is
+inside them (a dependency on a job outside the workflow, a malformed param link) is
+left for validation, which reports every such problem at once.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
+
+from .errors import JobArgumentError, SomaWorkflowError, WorkflowArgumentError
+
+#: Containers a list argument may not be given as: their items are not elements
+#: (a string's characters, a dict's keys, a set's arbitrary order).
+_NOT_LISTS = (str, bytes, bytearray, dict, set, frozenset)
+
+
+def as_list(value: object, argument: str, error: type[SomaWorkflowError]) -> list[Any]:
+    """``value`` (a list, a tuple or another iterable of elements) as a new list; else
+    ``error`` naming ``argument`` (e.g. ``"Workflow(jobs=...)"``)."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, _NOT_LISTS) or not isinstance(value, Iterable):
+        raise error(f"{argument} must be a list, not {type(value).__name__} ({value!r:.80})")
+    return list(value)
+
+
+def as_dict(value: object, argument: str, error: type[SomaWorkflowError]) -> dict[Any, Any]:
+    """``value`` (a dict or another mapping) as a new dict; else ``error`` naming it."""
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, Mapping):
+        return dict(value.items())
+    raise error(f"{argument} must be a dict, not {type(value).__name__} ({value!r:.80})")
+
 
 # ---------------------------------------------------------------------------------------
 # Special paths
@@ -83,7 +115,11 @@ class FileTransfer(SpecialPath):
         self.client_path = client_path
         self.disposal_timeout = disposal_timeout
         self.name = name if name is not None else (client_path or "")
-        self.client_paths: list[str] | None = list(client_paths) if client_paths else None
+        self.client_paths: list[str] | None = (
+            as_list(client_paths, "FileTransfer(client_paths=...)", JobArgumentError)
+            if client_paths
+            else None
+        )
         # soma-workflow's wording: an input starts on the client, an output does not exist
         self.initial_status = "on client side" if is_input else "do not exist"
 
@@ -194,7 +230,7 @@ class Job:
         if self.command is None:
             self.command = []
         elif not isinstance(self.command, list):
-            self.command = list(self.command)
+            self.command = as_list(self.command, "Job(command=...)", JobArgumentError)
         if self.name is None and self.command and isinstance(self.command[0], str):
             self.name = self.command[0]  # soma-workflow names an unnamed job after argv[0]
         if self.configuration is None:
@@ -238,7 +274,7 @@ class BarrierJob(Job):
     ) -> None:
         Job.__init__(
             self,
-            list(command or []),
+            as_list(command or [], "BarrierJob(command=...)", JobArgumentError),
             referenced_input_files=referenced_input_files,
             referenced_output_files=referenced_output_files,
             name=name,
@@ -257,7 +293,7 @@ class Group:
     user_storage: Any = None
 
     def __post_init__(self) -> None:
-        self.elements = list(self.elements)
+        self.elements = as_list(self.elements, "Group(elements=...)", WorkflowArgumentError)
 
     def iter_jobs(self) -> Iterator[Job]:
         """Every job in this group and its sub-groups (depth first)."""
@@ -318,16 +354,18 @@ class Workflow:
     transfer_mapping: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.jobs = list(self.jobs)
-        self.dependencies = list(self.dependencies or [])
-        self.env = dict(self.env) if self.env else {}
-        self.param_links = dict(self.param_links) if self.param_links else {}
+        error = WorkflowArgumentError
+        self.jobs = as_list(self.jobs, "Workflow(jobs=...)", error)
+        self.dependencies = as_list(self.dependencies or [], "Workflow(dependencies=...)", error)
+        self.env = as_dict(self.env, "Workflow(env=...)", error) if self.env else {}
+        links = self.param_links
+        self.param_links = as_dict(links, "Workflow(param_links=...)", error) if links else {}
         self._expand_group_dependencies(self.dependencies)
         self._add_param_link_dependencies(self.param_links)
         if self.root_group is None:
             self.root_group = list(self.jobs)
         else:
-            self.root_group = list(self.root_group)
+            self.root_group = as_list(self.root_group, "Workflow(root_group=...)", error)
         self.groups = _collect_groups(self.root_group)
 
     # -- soma-workflow's API ------------------------------------------------------------
@@ -357,6 +395,10 @@ class Workflow:
         With ``as_group``, its root elements become one group of that name in this
         workflow's root group; otherwise they are added to the root group as they are.
         """
+        if not isinstance(workflow, Workflow):
+            raise WorkflowArgumentError(
+                f"add_workflow(workflow=...) must be a Workflow, not {type(workflow).__name__}"
+            )
         self.jobs.extend(workflow.jobs)
         assert self.dependencies is not None and self.param_links is not None
         assert self.root_group is not None and workflow.root_group is not None
@@ -375,7 +417,9 @@ class Workflow:
     def add_dependencies(self, dependencies: Iterable[tuple[Element, Element]]) -> None:
         """Add dependencies (group endpoints are expanded through barrier hubs)."""
         assert self.dependencies is not None
-        self._expand_group_dependencies(list(dependencies))
+        self._expand_group_dependencies(
+            as_list(dependencies, "add_dependencies(dependencies=...)", WorkflowArgumentError)
+        )
 
     # -- construction helpers -----------------------------------------------------------
 
@@ -422,10 +466,16 @@ class Workflow:
         assert self.dependencies is not None
         if not links:
             return
-        existing = {(id(a), id(b)) for a, b in self.dependencies}
+        existing = {(id(pair[0]), id(pair[1])) for pair in self.dependencies if _is_pair(pair)}
         for destination, by_param in links.items():
+            if not isinstance(by_param, dict):
+                continue  # validation names it
             for sources in by_param.values():
+                if not isinstance(sources, list | tuple):
+                    continue
                 for link in sources:
+                    if not isinstance(link, list | tuple) or not link:
+                        continue
                     key = (id(link[0]), id(destination))
                     if key not in existing:
                         existing.add(key)
@@ -435,7 +485,15 @@ class Workflow:
         return f"<Workflow {self.name!r} ({len(self.jobs)} jobs)>"
 
 
+def _is_pair(dependency: object) -> bool:
+    return isinstance(dependency, list | tuple) and len(dependency) == 2
+
+
 def _has_group(dependency: tuple[Element, Element]) -> bool:
+    """A well-formed dependency with a group end (a malformed one is left as it is, for
+    validation to name)."""
+    if not _is_pair(dependency):
+        return False
     return isinstance(dependency[0], Group) or isinstance(dependency[1], Group)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from .errors import (
     JobError,
     JobValidationIssue,
+    SerializationError,
     SomaWorkflowError,
     WorkflowError,
     WorkflowValidationError,
@@ -37,9 +38,10 @@ from .graph import (
     describe_job,
     find_cycles,
 )
-from .job_rules import job_problems
+from .job_rules import job_problems, text_problem
 from .link_functions import resolve_link_function
 from .model import Group, Job, Workflow
+from .serialization import read_collecting
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,38 @@ def find_problems(workflow: Workflow) -> list[Problem]:
     return _check(workflow)[1]
 
 
+def check_document(doc: Any, source: str = "<document>") -> tuple[Workflow, list[Problem]]:
+    """A soma-workflow JSON document (as ``json.loads`` gives it) read and checked the
+    way a Python workflow is: every problem of the document (a job that cannot be read,
+    a reference to an unknown id...: ``SerializationError`` problems) then every
+    problem of the workflow read from it (``find_problems``), in one report.
+
+    Raises SerializationError only when there is nothing to check (not a workflow
+    document, a table that is not an object...).
+    """
+    workflow, document_problems = read_collecting(doc, source)
+    problems = [
+        Problem(SerializationError, culprit, message) for culprit, message in document_problems
+    ]
+    return workflow, problems + find_problems(workflow)
+
+
+def raise_problems(problems: list[Problem]) -> None:
+    """Raise the first problem's typed error, carrying every message (none: return).
+
+    JobValidationError is a JobError, WorkflowValidationError a WorkflowError; both keep
+    every message in ``problems``.
+    """
+    if not problems:
+        return
+    messages = [problem.message for problem in problems]
+    if issubclass(problems[0].error, JobError):
+        raise JobValidationError(messages)
+    if issubclass(problems[0].error, WorkflowError):
+        raise WorkflowValidationError(messages)
+    raise problems[0].error(summarize(messages))
+
+
 def validate(workflow: Workflow) -> CompiledWorkflow:
     """The compiled DAG of ``workflow``; raises the first problem's typed error.
 
@@ -85,13 +119,7 @@ def validate(workflow: Workflow) -> CompiledWorkflow:
     a WorkflowError, JobValidationError a JobError).
     """
     compiled, problems = _check(workflow)
-    if problems:
-        messages = [problem.message for problem in problems]
-        if issubclass(problems[0].error, JobError):
-            raise JobValidationError(messages)
-        if issubclass(problems[0].error, WorkflowError):
-            raise WorkflowValidationError(messages)
-        raise problems[0].error(summarize(messages))
+    raise_problems(problems)
     return compiled
 
 
@@ -118,6 +146,7 @@ def _check_all(workflow: Workflow) -> tuple[CompiledWorkflow, list[Problem]]:
     if not isinstance(workflow, Workflow):
         workflow_problem("workflow", f"expected a Workflow, got a {type(workflow).__name__}")
         return CompiledWorkflow([], {}, [], []), problems
+    _check_workflow_fields(workflow, workflow_problem)
     compiled = compile_collecting(workflow, workflow_problem)
     for cycle in find_cycles(compiled):
         workflow_problem("cycle", cycle_message(compiled.jobs, cycle))
@@ -128,6 +157,25 @@ def _check_all(workflow: Workflow) -> tuple[CompiledWorkflow, list[Problem]]:
 
 
 Report = Callable[[str, str], None]
+
+
+def _check_workflow_fields(workflow: Workflow, report: Report) -> None:
+    """The workflow's own name and environment: text the store and the jobs can take."""
+    name = workflow.name
+    if name is not None and not isinstance(name, str):
+        report("workflow name", f"workflow name must be a string, not {type(name).__name__}")
+    elif name is not None and text_problem(name) is not None:
+        report("workflow name", f"workflow name {name!r} {text_problem(name)}")
+    env = workflow.env
+    if env is not None and not isinstance(env, dict):
+        report("workflow env", f"workflow env must be a dict, not {type(env).__name__}")
+        return
+    for key, value in (env or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            report("workflow env", f"workflow env entry {key!r} must map a string to a string")
+        elif text_problem(key) or text_problem(value):
+            why = text_problem(key) or text_problem(value)
+            report("workflow env", f"workflow env entry {key!r} {why}")
 
 
 def _check_groups(root: object, index: dict[Job, int], report: Report) -> None:

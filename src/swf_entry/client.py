@@ -81,16 +81,13 @@ __all__ = [
 ]
 
 
-def _to_epoch(date: datetime | float | None) -> float | None:
-    if date is None:
-        return None
-    if isinstance(date, datetime):
-        return date.timestamp()
-    return float(date)
-
-
 def _to_datetime(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch)
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch)
+    except (OverflowError, OSError, ValueError):  # stored by an older client: shown clamped
+        return datetime.max if epoch > 0 else datetime.min
 
 
 class WorkflowController:
@@ -128,7 +125,9 @@ class WorkflowController:
         resolved, embedded = client_config(
             resource_id, login, password, config, isolated_light_mode
         )
-        self._link: EngineLink = connect_config(resolved, embedded=embedded)
+        self._link: EngineLink = connect_config(
+            resolved, embedded=embedded, temporary=isolated_light_mode is True
+        )
         self.resource_id = resource_id
         self.config = (
             config
@@ -632,10 +631,10 @@ class Helper:
     def unserialize(file_path: str | Path) -> Workflow:
         """Read a workflow written by ``serialize`` (or by soma-workflow)."""
         try:
-            text = Path(file_path).read_text()
+            data = Path(file_path).read_bytes()  # decoded by loads, naming a bad byte
         except OSError as error:
             raise SerializationError(f"{file_path}: cannot read: {error.strerror}") from error
-        return serialization.loads(text, source=str(file_path))
+        return serialization.loads(data, source=str(file_path))
 
     @staticmethod
     def transfer_input_files(

@@ -12,10 +12,11 @@ Both hand the facade the same ``EngineLink``, so every mode passes the same test
 from __future__ import annotations
 
 import os
-import sys
+import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,6 +25,8 @@ from swf_app.link import EngineLink
 from swf_domain.errors import ConfigurationError, EngineError
 
 if TYPE_CHECKING:
+    from swf_adapters.schedulers.registry import SchedulerFactory
+    from swf_adapters.transport.pyro.client import PyroEngineLink
     from swf_app.ports import Scheduler
     from swf_app.queries import QueryService
     from swf_app.service import EngineService
@@ -42,6 +45,8 @@ class ClientOptions:
     config_file: Path | None = None
     #: Keep everything (database, engine, job files) in this directory.
     home: Path | None = None
+    #: Cores for this client's engine (``swf run -j``), over CPU_NB; embedded engines only.
+    cpu_nb: int | None = None
 
 
 # -- configuration ---------------------------------------------------------------------
@@ -49,7 +54,18 @@ class ClientOptions:
 
 def resource_config(options: ClientOptions) -> ResourceConfig:
     """The resource configuration a client with ``options`` uses."""
-    return load_config(options.config_file, options.resource_id, isolated_dir=options.home)
+    config = load_config(options.config_file, options.resource_id, isolated_dir=options.home)
+    if options.cpu_nb is None:
+        return config
+    limits = {**config.running_jobs_limits, None: options.cpu_nb}
+    sources = {**config.sources, "cpu_nb": "-j", "max_job_running": "-j"}
+    return replace(
+        config,
+        cpu_nb=options.cpu_nb,
+        max_job_running=options.cpu_nb,
+        running_jobs_limits=limits,
+        sources=sources,
+    )
 
 
 def describe_config(options: ClientOptions) -> dict[str, Any]:
@@ -63,12 +79,26 @@ def describe_config(options: ClientOptions) -> dict[str, Any]:
         for field in fields(config)
         if field.name not in ("sources", "unknown")
     }
+    values["config_file"]["source"] = _config_file_source(options, config)
     return {
         "file": str(config.config_file) if config.config_file else None,
         "resource": config.resource_id,
         "values": values,
         "unknown_options": dict(config.unknown),
     }
+
+
+def _config_file_source(options: ClientOptions, config: ResourceConfig) -> str:
+    """How the file was chosen: ``--config``, an environment variable, or the lookup."""
+    if config.config_file is None:
+        return "default (no file found)"
+    if options.config_file is not None:
+        return "--config"
+    for variable in ("SWF_CONFIG", "SOMA_WORKFLOW_CONFIG"):
+        value = os.environ.get(variable)
+        if value and Path(value).expanduser() == config.config_file:
+            return f"env {variable}"
+    return "default location"
 
 
 def _plain(value: Any) -> Any:
@@ -84,11 +114,13 @@ def _plain(value: Any) -> Any:
 # -- engine construction ---------------------------------------------------------------
 
 
-#: The SCHEDULER_TYPE values swf can run jobs with today.
-AVAILABLE_SCHEDULER_TYPES = ("local_basic", "local", "mpi", "slurm")
+def _check_supported(
+    config: ResourceConfig, scheduler_given: bool = False
+) -> SchedulerFactory | None:
+    """The resource's scheduler factory, once it is known that it can run here (None
+    when the caller brings its own scheduler: the MPI runner)."""
+    from swf_adapters.schedulers.registry import scheduler_factory
 
-
-def _check_supported(config: ResourceConfig, scheduler_given: bool = False) -> None:
     if config.mode == "remote":
         raise ConfigurationError(
             f"resource {config.resource_id!r} is remote (CLUSTER_ADDRESS/LOGIN): remote resources"
@@ -99,38 +131,16 @@ def _check_supported(config: ResourceConfig, scheduler_given: bool = False) -> N
             f"resource {config.resource_id!r} (SCHEDULER_TYPE mpi) runs its engine inside an"
             " MPI allocation: start it with `mpirun -n K swf mpi-run WORKFLOW_FILE`"
         )
-    if config.scheduler_type not in AVAILABLE_SCHEDULER_TYPES:
+    if scheduler_given:
+        return None
+    factory = scheduler_factory(config.scheduler_type)
+    availability = factory.can_run_here()
+    if not availability.ok:
         raise ConfigurationError(
-            f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} is not"
-            " available yet (only local_basic, slurm and mpi)"
+            f"resource {config.resource_id!r}: SCHEDULER_TYPE {config.scheduler_type!r} cannot"
+            f" run on this machine: {availability.reason}"
         )
-
-
-def batch_scheduler(config: ResourceConfig) -> Scheduler:
-    """A cluster scheduler (SLURM) configured by soma's option names where soma has one."""
-    from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
-    from swf_adapters.schedulers.batch.adapter import DEFAULT_MAX_IN_QUEUE
-    from swf_adapters.schedulers.slurm import Slurm, native_options
-
-    settings = BatchSettings(
-        job_dir=config.job_dir,
-        python=config.python_command or sys.executable,
-        max_in_queue=config.queue_limits.get(None, DEFAULT_MAX_IN_QUEUE),
-        default_options=native_options(config.native_specification),
-        poll_min=config.poll_interval_min,
-        poll_max=config.poll_interval_max,
-    )
-    return BatchScheduler(Slurm(), settings)
-
-
-def _queue_limits(config: ResourceConfig) -> dict[str | None, int]:
-    """Active jobs per queue, at most: MAX_JOB_RUNNING, and on a cluster MAX_JOB_IN_QUEUE
-    too (the stricter of the two)."""
-    limits = dict(config.running_jobs_limits)
-    if config.scheduler_type != "local_basic":
-        for queue, limit in config.queue_limits.items():
-            limits[queue] = min(limit, limits.get(queue, limit))
-    return limits
+    return factory
 
 
 def build_service(
@@ -138,9 +148,8 @@ def build_service(
     link_class: type[EngineService] | None = None,
     scheduler: Scheduler | None = None,
 ) -> EngineService:
-    """An engine (started) and its service for ``config``: store, scheduler (the local one
-    unless given: the MPI runner brings its own), workspace."""
-    from swf_adapters.schedulers.local import LocalScheduler
+    """An engine (started) and its service for ``config``: store, scheduler (from the
+    registry unless given: the MPI runner brings its own), workspace."""
     from swf_adapters.store import open_store
     from swf_adapters.transfer.in_place import InPlaceStager
     from swf_adapters.workspace.local import LocalWorkspace
@@ -150,24 +159,24 @@ def build_service(
     from swf_app.system_clock import SystemClock
     from swf_domain.translation import TranslationTable
 
-    _check_supported(config, scheduler_given=scheduler is not None)
+    factory = _check_supported(config, scheduler_given=scheduler is not None)
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_store(config.database_url)
     clock = SystemClock()
-    # The MPI runner lifts the queue limits, as soma-workflow's did: its capacity is the
+    # The MPI runner lifts the job limits, as soma-workflow's did: its capacity is the
     # allocation's, which the scheduler it brings knows.
-    queue_limits = None if scheduler is not None else (_queue_limits(config) or None)
-    if scheduler is None and config.scheduler_type == "slurm":
-        scheduler = batch_scheduler(config)
-    if scheduler is None:
-        scheduler = LocalScheduler(config.state_dir / "jobhost", slots=config.cpu_nb)
+    limited = scheduler is None
+    if factory is not None:
+        scheduler = factory.create(config)
+    assert scheduler is not None
     translations = TranslationTable.from_namespaces(translation_table(config))
     engine = Engine(
         store,
         scheduler,
         clock,
         LocalWorkspace(config.state_dir, [file for file in [config.database_file] if file]),
-        queue_limits=queue_limits,
+        max_running_jobs=config.running_jobs_limits if limited else None,
+        max_queued_jobs=config.queue_limits if limited else None,
         translations=translations,
         transfer_location=InPlaceStager().engine_path,
     )
@@ -211,40 +220,101 @@ def _wants_embedded(config: ResourceConfig) -> bool:
     return config.light_mode and config.sources.get("light_mode", "default") != "default"
 
 
-def connect_config(config: ResourceConfig, embedded: bool) -> EngineLink:
+def connect_config(
+    config: ResourceConfig, embedded: bool, temporary: bool = False
+) -> EngineLink:
     """A link to the engine of ``config``, embedded or through the local daemon (or, for a
-    state directory an MPI runner drives, through the files they share)."""
+    state directory an MPI runner drives, through the files they share).
+    ``temporary``: the state directory is a throwaway one (``isolated_light_mode=True``)
+    that goes with the link."""
+    if temporary:
+        return _temporary_link(config)
     if config.scheduler_type == "mpi" or _runner_bound(config):
         return _runner_link(config)
     _check_supported(config)
     if embedded:
         return _embedded_link(config)
-    from swf_adapters.transport.pyro.local_daemon import local_engine_link
     from swf_entry.split_link import SplitLink
 
+    commands = _daemon_link(config)
+    # Both links serve the operations table generically (``__getattr__``): the casts tell
+    # the type checker what the table guarantees.
+    split = SplitLink(
+        partial(_client_queries, config), cast(EngineLink, commands), keep_alive=commands.ping
+    )
+    return cast(EngineLink, split)
+
+
+def _daemon_link(config: ResourceConfig) -> PyroEngineLink:
+    """The command link to the daemon of ``config`` (started first if none answers)."""
+    from swf_adapters.transport.pyro.local_daemon import local_engine_link
+
     idle = config.engine_idle_timeout
-    commands = local_engine_link(
+    return local_engine_link(
         config.state_dir,
         idle_timeout=idle if idle is not None else 0.0,
         config_file=config.config_file,
         resource_id=config.resource_id,
     )
 
-    def client_queries() -> tuple[QueryService, Callable[[], None]]:
-        """Queries read in this process (monitors polling big workflows would starve the
-        daemon), from the database the daemon writes: the one build_engine_service opens."""
-        from swf_adapters.store import open_store
-        from swf_adapters.workspace.output_reader import LocalOutputReader
-        from swf_app.queries import QueryService
 
-        resolved = daemon_config(config.state_dir, config.config_file, config.resource_id)
-        store = open_store(resolved.database_url)
-        return QueryService(store, output=LocalOutputReader()), store.close
+def _client_queries(config: ResourceConfig) -> tuple[QueryService, Callable[[], None]]:
+    """Queries read in this process (monitors polling big workflows would starve the
+    daemon), from the database the daemon writes: the one build_engine_service opens."""
+    from swf_adapters.store import open_store
+    from swf_adapters.workspace.output_reader import LocalOutputReader
+    from swf_app.queries import QueryService
 
-    # Both links serve the operations table generically (``__getattr__``): the casts tell
-    # the type checker what the table guarantees.
-    split = SplitLink(client_queries, cast(EngineLink, commands), keep_alive=commands.ping)
-    return cast(EngineLink, split)
+    resolved = daemon_config(config.state_dir, config.config_file, config.resource_id)
+    store = open_store(resolved.database_url)
+    return QueryService(store, output=LocalOutputReader()), store.close
+
+
+class _StartedOnDemand:
+    """A daemon command link made (the engine started) only at the first command."""
+
+    def __init__(self, config: ResourceConfig) -> None:
+        self._config = config
+        self._link: EngineLink | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._link is None:
+            self._link = _daemon_link(self._config)
+        return getattr(self._link, name)
+
+    def close(self) -> None:
+        if self._link is not None:
+            self._link.close()
+
+
+def open_reader(options: ClientOptions) -> tuple[Any, int | None]:
+    """A WorkflowController for read-only commands, and the pid of an engine it started.
+
+    A read-only command starts no engine that would have nothing to do: when none runs and
+    every workflow has ended, it reads the store alone. An unfinished workflow needs its
+    engine (to follow jobs that ended meanwhile), so then one is started, as any client
+    would, and its pid returned so that the command can say so.
+    """
+    from swf_adapters.transport.pyro.local_daemon import live_endpoint
+    from swf_entry.client import WorkflowController
+    from swf_entry.split_link import SplitLink
+
+    config = resource_config(options)
+    _check_supported(config)
+    if _wants_embedded(config) or live_endpoint(config.state_dir) is not None:
+        return open_controller(options), None
+    split = SplitLink(partial(_client_queries, config), cast(EngineLink, _StartedOnDemand(config)))
+    reader = cast(EngineLink, split)
+    if not _unfinished(reader):
+        return WorkflowController.from_link(reader), None
+    reader.close()
+    controller = open_controller(options)
+    started = live_endpoint(config.state_dir)
+    return controller, started.pid if started is not None else None
+
+
+def _unfinished(link: EngineLink) -> list[int]:
+    return [wid for wid in link.workflows() if link.workflow_status(wid) != "workflow_done"]
 
 
 def _runner_bound(config: ResourceConfig) -> bool:
@@ -316,7 +386,7 @@ def connect(
 ) -> EngineLink:
     """The link ``WorkflowController(...)`` uses (soma-workflow's constructor arguments)."""
     resolved, embedded = client_config(resource_id, login, password, config, isolated)
-    return connect_config(resolved, embedded=embedded)
+    return connect_config(resolved, embedded=embedded, temporary=isolated is True)
 
 
 def client_config(
@@ -347,6 +417,21 @@ def client_config(
         return resolved, True
     resolved = load_config(config_file, resource_id)
     return resolved, _wants_embedded(resolved)
+
+
+def _temporary_link(config: ResourceConfig) -> EngineLink:
+    """An embedded engine in a temporary directory (``isolated_light_mode=True``) that
+    goes with the link."""
+    from swf_entry.embedded import EmbeddedLink
+
+    try:
+        link = connect_config(config, embedded=True)  # not temporary: no recursion
+    except BaseException:
+        shutil.rmtree(config.state_dir, ignore_errors=True)
+        raise
+    if isinstance(link, EmbeddedLink):
+        link.remove_on_close(config.state_dir)
+    return link
 
 
 def open_controller(options: ClientOptions, embedded: bool = False) -> Any:

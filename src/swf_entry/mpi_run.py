@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,8 +244,19 @@ def _submit_or_resume(service: EngineService, workflow: Workflow, name: str) -> 
 
 def _serve_until_done(service: EngineService, control: Any, workflow_id: int) -> None:
     """Serve dropped commands until no workflow of the directory is left unfinished
-    (workflows submitted from outside meanwhile included)."""
-    while True:
+    (workflows submitted from outside meanwhile included), or until told to end
+    (SIGTERM: the batch system's warning before the walltime)."""
+    ending = threading.Event()
+
+    def on_terminate(signum: int, frame: object) -> None:
+        _log.warning(
+            "told to end (signal %d): the workflow stops here; run again to resume", signum
+        )
+        ending.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_terminate)
+    while not ending.is_set():
         control.poll()
         if service.is_idle():
             return
@@ -251,9 +264,7 @@ def _serve_until_done(service: EngineService, control: Any, workflow_id: int) ->
             time.sleep(CONTROL_POLL)
 
 
-def _outcome(
-    service: EngineService, workflow_id: int, name: str, resumed: bool
-) -> dict[str, Any]:
+def _outcome(service: EngineService, workflow_id: int, name: str, resumed: bool) -> dict[str, Any]:
     counts = service.status_summary(workflow_id) if service.workflow_status(workflow_id) else {}
     status = service.workflow_status(workflow_id)
     total = sum(counts.values())
@@ -267,6 +278,48 @@ def _outcome(
         "counts": counts,
         "succeeded": status == WorkflowStatus.DONE.value and failed == 0,
     }
+
+
+def submit_pilot(
+    workflow_file: Path,
+    name: str,
+    tasks: int,
+    sbatch_options: list[str],
+    client: ClientOptions,
+) -> dict[str, Any]:
+    """``swf submit --pilot``: ONE allocation of a SLURM resource runs ``swf mpi-run``.
+
+    The pilot lives in ``STATE_DIR/pilots/NAME`` (store, control files, outputs): the same
+    name again resumes it there.
+    """
+    from swf_adapters.schedulers.mpi.pilot import PilotRequest
+    from swf_adapters.schedulers.mpi.pilot import submit_pilot as submit
+    from swf_entry.composition import resource_config
+
+    config = resource_config(client)
+    if config.scheduler_type != "slurm":
+        raise ConfigurationError(
+            f"resource {config.resource_id!r}: --pilot needs SCHEDULER_TYPE = slurm, not"
+            f" {config.scheduler_type!r} (elsewhere: mpirun -n K swf mpi-run FILE)"
+        )
+    if not workflow_file.exists():
+        raise ConfigurationError(f"{workflow_file}: no such file")
+    home = config.state_dir / "pilots" / name
+    swf_options: list[str] = []
+    if client.config_file is not None:
+        swf_options += ["--config", str(client.config_file)]
+    if client.resource_id is not None:
+        swf_options += ["--resource", client.resource_id]
+    request = PilotRequest(
+        workflow_file=workflow_file,
+        name=name,
+        tasks=tasks,
+        home=home,
+        sbatch_options=sbatch_options,
+        swf_options=swf_options,
+    )
+    job_id = submit(request)
+    return {"slurm_job": job_id, "home": str(home), "name": name, "tasks": tasks}
 
 
 def _dismiss_without_scheduler(channel: Any, size: int) -> None:

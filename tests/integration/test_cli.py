@@ -42,6 +42,8 @@ COMMANDS = [
     "stop-jobs",
     "restart-jobs",
     "run",
+    "map",
+    "joblog",
     "demo",
     "engine start",
     "engine stop",
@@ -203,7 +205,7 @@ def test_status_by_id_and_by_name(home: SwfHome, pipeline: str) -> None:
 def test_status_jobs_lists_every_job(home: SwfHome, pipeline: str) -> None:
     out = home.swf("status", pipeline, "--jobs", expect=0).out
     for name in ("prepare", "measure_0", "measure_1", "measure_2", "report"):
-        assert re.search(rf"│ {name}\s+│ done\s+│ finished_regularly\s+│ 0 ", out), out
+        assert re.search(rf"│ {name}\s+│ done\s+│ 0\s+│ \d\d:\d\d:\d\d │ \d\d:", out), out
 
 
 def test_status_tree_shows_the_group(home: SwfHome, pipeline: str) -> None:
@@ -362,7 +364,7 @@ def test_stop_jobs_restart_jobs_stop_and_delete(home: SwfHome) -> None:
     assert killed["exit_status"] == "killed_by_user"
 
     assert home.swf("restart-jobs", "control", "slow0", expect=0).out.strip() == (
-        "restarted 1 job(s)"
+        "restarted 1 job(s): slow0"
     )
     back = home.wait_for_status(workflow_id, lambda s: s["slow0"] != "failed")
     assert back["slow0"] in ("submission_pending", "queued_active", "running")
@@ -388,7 +390,11 @@ def test_delete_all(fresh_home: SwfHome) -> None:
     for _ in range(2):
         fresh_home.swf("submit", str(file), expect=0)
     assert len(fresh_home.swf("list", "--json", expect=0).json()) == 2
-    assert fresh_home.swf("delete", "--all", expect=0).out.strip() == "deleted 2 workflow(s)"
+    refused = fresh_home.swf("delete", "--all", expect=2)  # no terminal to ask: needs --yes
+    assert "without confirmation: add --yes" in refused.err
+    assert len(fresh_home.swf("list", "--json", expect=0).json()) == 2
+    deleted = fresh_home.swf("delete", "--all", "--yes", expect=0)
+    assert deleted.out.strip() == "deleted 2 workflow(s)"
     assert fresh_home.swf("list", "--json", expect=0).json() == []
     assert fresh_home.swf("list", expect=0).out.strip() == "no workflows"
 
@@ -558,21 +564,14 @@ def test_validate_lists_every_problem(fresh_home: SwfHome) -> None:
         ("syntax.py", "x = 1\ndef broken(:\n", ("syntax.py:2", "syntax error")),
         ("nothing.py", "x = 1\n", ("nothing.py", "found nothing")),
         ("raises.py", "raise RuntimeError('no data')\n", ("raises.py", "no data")),
-        ("dangling.json", None, ("dangling.json", "unknown job id 42")),
         ("missing.json", "", ("missing.json", "no such file")),
     ],
 )
 def test_validate_unreadable_file_exits_4(
     fresh_home: SwfHome, name: str, text: str | None, mentions: tuple[str, ...]
 ) -> None:
-    if name == "dangling.json":  # a dependency on a job the file does not have
-        path = fixture_variant(
-            fresh_home, name, lambda d: d["dependencies"].append(["<tuple>", 2, 42])
-        )
-    elif name == "missing.json":
-        path = fresh_home.files / name
-    else:
-        path = fresh_home.write(name, text or "")
+    missing = name == "missing.json"
+    path = fresh_home.files / name if missing else fresh_home.write(name, text or "")
     result = fresh_home.swf("validate", str(path))
     assert result.code == 4, str(result)
     assert result.out == ""
@@ -586,8 +585,51 @@ def test_unreadable_file_is_refused_by_every_command(fresh_home: SwfHome) -> Non
         assert result.code == 4, str(result)
         assert_one_clear_line(result.err, "bad.json", "line 3, column 3")
     json_result = fresh_home.swf("validate", str(path), "--json")
-    assert json_result.code == 4 and json_result.out == ""
+    assert json_result.code == 4, str(json_result)
+    report = json_result.json()  # still a report: scripts parse it whatever happened
+    assert report["valid"] is False and report["jobs"] is None
+    [problem] = report["problems"]
+    assert problem["error"] == "SerializationError" and "line 3, column 3" in problem["message"]
     assert not (fresh_home.root / "engine.json").exists(), "no engine for a bad file"
+
+
+def test_json_and_python_files_get_the_same_report(fresh_home: SwfHome) -> None:
+    """One validation path: every problem, dependencies numbered from 1, both ends named."""
+    dangling = fixture_variant(
+        fresh_home, "dangling.json", lambda d: d["dependencies"].append(["<tuple>", 2, 42])
+    )
+    result = fresh_home.swf("validate", str(dangling), "--json")
+    assert result.code == 1, str(result)
+    messages = [problem["message"] for problem in result.json()["problems"]]
+    number = len(json.loads(dangling.read_text())["dependencies"])
+    assert messages == [
+        f"dependency #{number} (job 2 ('step3') -> unknown job id 42) refers to unknown job id 42"
+    ]
+    several = fresh_home.write(
+        "several.json",
+        """
+        {"jobs": [0, 1, 2],
+         "serialized_jobs": {"0": {"command": ["true"], "name": "a"},
+                             "1": {"command": "not a list", "name": "b"},
+                             "2": {"command": [], "name": "c"}},
+         "dependencies": [["<tuple>", 0, 2], ["<tuple>", 2, 9], ["<tuple>", 1, 2]]}
+        """,
+    )
+    python = fresh_home.python_workflow(
+        "several.py",
+        """
+        a, c = Job(["true"], name="a"), Job([], name="c")
+        workflow = Workflow([a, c], dependencies=[(a, c), (c, Job(["x"], name="z"))])
+        """,
+    )
+    reports = {
+        path.suffix: fresh_home.swf("validate", str(path), "--json").json()
+        for path in (several, python)
+    }
+    json_culprits = [problem["culprit"] for problem in reports[".json"]["problems"]]
+    assert json_culprits == ["job 1 ('b')", "dependency #2", "job 'c'"]
+    python_culprits = [problem["culprit"] for problem in reports[".py"]["problems"]]
+    assert python_culprits == ["dependency #2", "job 'c'"]
 
 
 # -- the shared fixtures, run ------------------------------------------------------------
@@ -624,8 +666,10 @@ def test_run_embedded_starts_no_daemon_and_refuses_to_run_beside_one(
     document = fresh_home.swf("run", "--embedded", "--json", str(file), expect=0).json()
     assert document["counts"] == {"done": 5}
     assert fresh_home.swf("engine", "status").code == 1  # the engine lived in `run`
-    # The daemon (started on demand now) reads what the embedded engine stored.
+    # A reader sees what the embedded engine stored, and starts no daemon for it.
     assert fresh_home.status(str(document["id"]))["counts"] == {"done": 5}
+    assert fresh_home.swf("engine", "status").code == 1
+    fresh_home.swf("engine", "start", expect=0)
     beside = fresh_home.swf("run", "--embedded", str(file))
     assert beside.code == 5, str(beside)
     assert_one_clear_line(beside.err, "engine daemon already runs", "swf engine stop")
@@ -648,8 +692,8 @@ def test_engine_start_status_stop(fresh_home: SwfHome) -> None:
     process = psutil.Process(info["pid"])
     assert process.is_running()
     human = fresh_home.swf(*engine, "status", expect=0).out
-    assert f"pid: {info['pid']}" in human
-    assert re.search(r"^started_at: \d{4}-\d\d-\d\dT", human, re.MULTILINE)
+    assert re.search(rf"^pid\s+{info['pid']}\s*$", human, re.MULTILINE), human
+    assert re.search(r"^since\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(up ", human, re.MULTILINE)
 
     again = fresh_home.swf(*engine, "start", "--json", expect=0).json()
     assert again["pid"] == info["pid"]  # one engine per home
@@ -694,7 +738,8 @@ def test_bad_config_exits_4(fresh_home: SwfHome) -> None:
 
 def interrupt_run(home: SwfHome, mode: str) -> tuple[subprocess.CompletedProcess[str], str]:
     """Start ``swf run --on-interrupt MODE`` of SLOW, SIGINT it once its jobs run."""
-    seconds = "30" if mode == "stop" else "5"
+    # Long enough that the run has not ended when the SIGINT comes, even under load.
+    seconds = "30" if mode == "stop" else "15"
     file = home.python_workflow(f"interrupted_{mode}.py", SLOW.replace('"30"', f'"{seconds}"'))
     process = home.popen("run", "--on-interrupt", mode, str(file))
     try:
@@ -734,3 +779,13 @@ def test_interrupt_with_detach_leaves_it_running(home: SwfHome) -> None:
     assert "Traceback" not in completed.stderr
     finished = home.swf("wait", workflow_id, "--timeout", "60", "--json", expect=0).json()
     assert finished["counts"] == {"done": 3}
+
+
+def test_submit_with_a_past_expiration_is_refused(home: SwfHome) -> None:
+    """Issue 8: ``--expiration -1`` was accepted, then the workflow deleted a minute later."""
+    file = home.python_workflow("expiring.py", PIPELINE)
+    before = home.swf("list", "--json", expect=0).json()
+    result = home.swf("submit", str(file), "--name", "expiring", "--expiration", "-1")
+    assert result.code == 4
+    assert_one_clear_line(result.err, "expiration date", "not in the future")
+    assert home.swf("list", "--json", expect=0).json() == before

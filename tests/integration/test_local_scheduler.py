@@ -26,7 +26,7 @@ from swf_adapters.schedulers.local import LocalScheduler
 from swf_adapters.schedulers.local.journal import Journal, read_journal
 from swf_adapters.schedulers.local.launcher import shutdown_host
 from swf_adapters.schedulers.local.layout import StateLayout, is_gone, live_host
-from swf_app.ports import LaunchRequest, SchedulerEvent
+from swf_app.ports import Capacity, CapacityUnit, LaunchRequest, SchedulerEvent
 from swf_domain.errors import ConfigurationError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
@@ -415,9 +415,9 @@ def test_a_job_submitted_again_while_held_does_not_run_twice(
     assert marker.read_text() == "run\nrun\n"
 
 
-def test_slots_default_to_the_cpu_count_and_are_validated(state_dir: Path) -> None:
-    assert LocalScheduler(state_dir, slots=2).slots() == 2
-    assert LocalScheduler(state_dir).slots() == (os.cpu_count() or 1)
+def test_capacity_defaults_to_the_cpu_count_and_is_validated(state_dir: Path) -> None:
+    assert LocalScheduler(state_dir, slots=2).capacity() == Capacity(CapacityUnit.CPUS, 2)
+    assert LocalScheduler(state_dir).capacity().total == (os.cpu_count() or 1)
     with pytest.raises(ConfigurationError, match="slots"):
         LocalScheduler(state_dir, slots=0)
 
@@ -731,15 +731,40 @@ def test_the_host_leaves_when_idle_and_cleans_up(state_dir: Path, tmp_path: Path
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
 
 
-def test_the_host_stays_while_it_holds_unacknowledged_ends(state_dir: Path, tmp_path: Path) -> None:
+def test_a_host_without_engine_or_jobs_leaves_and_journals_unacknowledged_ends(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 8: an engine gone without acknowledging must not keep its host forever."""
     adapter = LocalScheduler(state_dir, idle_timeout=0.2)
     sink = Recorder()
     adapter.start(sink)
     adapter.submit([request(tmp_path, 1, "true")])
     sink.end_of(1)
+    host = live_host(StateLayout(state_dir))
+    assert host is not None
+    adapter.close()  # never acknowledged
+    wait_until(lambda: is_gone(host), timeout=10)
+    assert StateLayout(state_dir).journal.exists()
+    again = LocalScheduler(state_dir, idle_timeout=30)
+    replayed = Recorder()
+    try:
+        assert again.start(replayed) == frozenset({1})
+        assert replayed.end_of(1).status is JobStatus.DONE
+    finally:
+        again.close()
+
+
+def test_a_host_stays_while_a_job_runs_without_engine(state_dir: Path, tmp_path: Path) -> None:
+    adapter = LocalScheduler(state_dir, idle_timeout=0.2)
+    sink = Recorder()
+    adapter.start(sink)
+    adapter.submit([request(tmp_path, 1, "sleep", "1.5")])
+    sink.running(1)
     adapter.close()
     time.sleep(0.8)
-    assert live_host(StateLayout(state_dir)) is not None
+    host = live_host(StateLayout(state_dir))
+    assert host is not None, "the host left while its job ran"
+    wait_until(lambda: is_gone(host), timeout=10)  # the job ended: now it leaves
 
 
 def test_the_socket_and_journal_are_private(

@@ -253,6 +253,7 @@ def test_resume_after_kill_9_of_the_whole_allocation(mpi: MpiGuard, tmp_path: Pa
     wfc = running_controller(home)
     assert wait_until(lambda: len(list(wfc.workflows())) == 1, 60)
     (wf_id,) = list(wfc.workflows())
+
     def done_count() -> int:
         return sum(entry[1] == DONE for entry in jobs_by_name(wfc, wf_id).values())
 
@@ -277,12 +278,41 @@ def test_resume_after_kill_9_of_the_whole_allocation(mpi: MpiGuard, tmp_path: Pa
     wfc.disconnect()
 
 
+def test_the_end_of_the_allocation_ends_the_jobs_and_the_resume_reruns_them(
+    mpi: MpiGuard, tmp_path: Path
+) -> None:
+    """SIGTERM (a batch system's warning before the walltime) reaches every rank: the
+    workers end their jobs' process trees, rank 0 records what it can and leaves."""
+    release = tmp_path / "release"
+    jobs = [Job(["sh", "-c", f"test -f {release} || sleep 60"], name=f"s{i}") for i in range(4)]
+    file, home = save(Workflow(jobs, name="walltime"), tmp_path), tmp_path / "home"
+    process = mpi.start(mpi_command(home, file), tmp_path / "run.log")
+    wfc = running_controller(home)
+    assert wait_until(lambda: len(list(wfc.workflows())) == 1, 60)
+    (wf_id,) = list(wfc.workflows())
+    assert wait_until(
+        lambda: sum(e[1] == "running" for e in jobs_by_name(wfc, wf_id).values()) == 2, 30
+    )
+
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(timeout=30) != 0
+    assert (runner_info(home) or {})["ended_at"] is not None, (tmp_path / "run.log").read_text()
+    assert wait_until(lambda: not mpi.survivors(), 10), mpi.survivors()  # no job outlived it
+    assert DONE not in {entry[1] for entry in jobs_by_name(wfc, wf_id).values()}
+    release.write_text("")
+
+    result = mpi.run(mpi_command(home, file))
+
+    assert result.returncode == 0, result.stderr
+    assert {entry[1] for entry in jobs_by_name(wfc, wf_id).values()} == {DONE}
+    wfc.disconnect()
+
+
 # -- watched and steered from outside ----------------------------------------------------
 
 
-def test_status_stop_and_restart_from_outside_while_it_runs(
-    mpi: MpiGuard, tmp_path: Path
-) -> None:
+def test_status_stop_and_restart_from_outside_while_it_runs(mpi: MpiGuard, tmp_path: Path) -> None:
     flag = tmp_path / "fixed"
     fragile = Job(["sh", "-c", f"test -f {flag}"], name="fragile")
     after = Job(["true"], name="after")
@@ -346,9 +376,7 @@ def test_time_limit_and_attempts_per_job(mpi: MpiGuard, tmp_path: Path) -> None:
     file, home = save(workflow, tmp_path), tmp_path / "home"
 
     started = time.monotonic()
-    result = mpi.run(
-        mpi_command(home, file, "--nb_attempt_per_job", "2", "--job-timeout", "1.5")
-    )
+    result = mpi.run(mpi_command(home, file, "--nb_attempt_per_job", "2", "--job-timeout", "1.5"))
 
     assert time.monotonic() - started < 40
     assert result.returncode == 1, result.stderr

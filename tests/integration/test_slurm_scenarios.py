@@ -8,6 +8,8 @@ native specification the cluster refuses, cluster job ids) is written here.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,3 +123,33 @@ def test_cluster_job_ids_are_shown(wfc: WorkflowController, tmp_path: Path) -> N
     assert all(isinstance(drms_id, str) and "_" in drms_id for drms_id in drms_ids), rows
     arrays = {drms_id.split("_")[0] for drms_id in drms_ids}
     assert len(arrays) == 1, "three ready jobs of one shape go in one array job"
+
+
+def test_a_silent_controller_is_waited_for_and_said_so(site: Site, tmp_path: Path) -> None:
+    """slurmctld stopped (SIGSTOP) for a while: no job fails for it, `swf engine status`
+    says what the engine waits for, and everything finishes once it answers again."""
+    from swf_entry.composition import ClientOptions, engine_status
+
+    wfc = site.controller
+    first = Job(["sh", "-c", f"sleep 2; echo one > {tmp_path / 'one'}"], name="first")
+    second = Job(["sh", "-c", f"echo two > {tmp_path / 'two'}"], name="second")
+    wf_id = wfc.submit_workflow(Workflow([first, second], [(first, second)], name="silent"))
+    controller_pid = int(Path("/run/slurm/slurmctld.pid").read_text())
+    options = ClientOptions(home=site.home, config_file=site.config_file)
+
+    def problem() -> str:
+        info = engine_status(options) or {}
+        return str((info.get("engine") or {}).get("scheduler_problem") or "")
+
+    os.kill(controller_pid, signal.SIGSTOP)
+    try:
+        assert facade.wait_until(lambda: bool(problem()), 90.0, period=1.0)
+        assert "waiting for the SLURM controller" in problem()
+        statuses = {row[1] for row in wfc.workflow_elements_status(wf_id)[0]}
+        assert facade.FAILED not in statuses
+    finally:
+        os.kill(controller_pid, signal.SIGCONT)
+    wfc.wait_workflow(wf_id, timeout=120)
+    facade.assert_all_done(wfc, wf_id)
+    assert (tmp_path / "two").read_text() == "two\n"
+    assert facade.wait_until(lambda: not problem(), 30.0, period=0.5)

@@ -14,9 +14,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from soma_workflow.client import Job as SomaJob  # type: ignore[import-untyped]
 from soma_workflow.engine_types import EngineJob  # type: ignore[import-untyped]
 
+from soma_workflow.client import Job as SomaJob  # type: ignore[import-untyped]
 from swf_domain.command import MappingResolver, render_command
 from swf_domain.job_rules import job_problems
 from swf_domain.model import Job
@@ -31,8 +31,12 @@ RESOLVER = MappingResolver()
 
 plain_text = st.text(max_size=20)
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
-#: Text that cannot form a placeholder, so the model below stays a plain concatenation.
-literal_text = st.text(alphabet=st.characters(blacklist_characters="%()"), max_size=8)
+#: Text that cannot form a placeholder, so the model below stays a plain concatenation
+#: (no NUL nor lone surrogate either: validation refuses them in commands).
+literal_text = st.text(
+    alphabet=st.characters(blacklist_characters="%()\x00", blacklist_categories=("Cs",)),
+    max_size=8,
+)
 values = st.one_of(literal_text, st.integers(), st.floats(allow_nan=False))
 
 

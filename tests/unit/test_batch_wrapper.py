@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import signal
 import subprocess
@@ -33,8 +34,8 @@ def table(tmp_path: Path, *argvs: list[str], **extra: Any) -> Path:
         }
         for i, argv in enumerate(argvs)
     ]
-    path = tmp_path / "table.json"
-    path.write_text(json.dumps({"tasks": tasks}))
+    path = tmp_path / "table.marshal"
+    path.write_bytes(marshal.dumps({"tasks": tasks}, 4))
     return path
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from swf_app.ports import LaunchRequest
+from swf_app.ports import Capacity, CapacityUnit, LaunchRequest, SchedulerEvent
 from swf_domain.custom_jobs import ListCatJob
 from swf_domain.model import BarrierJob, Group, Job, TemporaryPath, Workflow
+from swf_domain.status import JobStatus
 from tests.app_fakes import EngineHarness, FakeOutcome
 
 
@@ -139,7 +140,7 @@ def test_parallel_job_info_reserves_slots_and_is_clamped() -> None:
 def test_queue_limits_cap_concurrency() -> None:
     jobs = [job(f"j{i}") for i in range(6)]
     with EngineHarness(
-        slots=8, behaviour=lambda r: FakeOutcome(duration=1.0), queue_limits={None: 2}
+        slots=8, behaviour=lambda r: FakeOutcome(duration=1.0), max_running_jobs={None: 2}
     ) as harness:
         wf_id = harness.submit(Workflow(jobs))
         for _ in range(4):
@@ -348,3 +349,73 @@ def test_a_job_that_cannot_be_rendered_fails_alone_with_the_reason() -> None:
         assert stderr is not None
         assert "nowhere" in harness.workspace.files[stderr]
         assert started_names(harness) == ["fine"]
+
+
+def test_nothing_starts_until_a_capacity_event_gives_room() -> None:
+    """An MPI pilot: no capacity until its allocation starts, then its CPUs."""
+    jobs = [job(f"j{i}") for i in range(5)]
+    with EngineHarness(slots=0, behaviour=lambda r: FakeOutcome(duration=1.0)) as harness:
+        wf_id = harness.submit(Workflow(jobs))
+        harness.idle()
+        assert harness.scheduler.started == []
+        harness.scheduler.change_capacity(Capacity(CapacityUnit.CPUS, 2))
+        harness.idle()
+        assert len(harness.scheduler.started) == 2
+        for _ in range(3):
+            harness.advance(1.0)
+        harness.wait(wf_id)
+        assert harness.scheduler.max_slots_used == 2
+
+
+def test_job_counted_capacity_ignores_job_sizes_but_passes_them_on() -> None:
+    wide = {"config_name": "MPI", "nodes_number": 4, "cpu_per_node": 8}
+    jobs = [job(f"w{i}", parallel_job_info=wide) for i in range(3)]
+    with EngineHarness(
+        slots=2, unit=CapacityUnit.JOBS, behaviour=lambda r: FakeOutcome(duration=1.0)
+    ) as harness:
+        wf_id = harness.submit(Workflow(jobs))
+        harness.idle()
+        assert len(harness.scheduler.started) == 2  # two jobs, whatever their CPUs
+        for _ in range(3):
+            harness.advance(1.0)
+        harness.wait(wf_id)
+        for request in harness.scheduler.submitted:
+            assert request.slots == 1
+            assert request.parallel is not None and request.parallel.cpus == 32
+            assert request.parallel.config_name == "MPI" and request.parallel.nodes == 4
+            assert request.name == f"swf-{wf_id}-{request.job_id}"
+
+
+def test_max_job_in_queue_counts_jobs_waiting_in_the_scheduler_queue() -> None:
+    """MAX_JOB_IN_QUEUE: jobs submitted and not started; a start makes room."""
+    jobs = [job(f"q{i}") for i in range(4)]
+    with EngineHarness(
+        slots=None,
+        unit=CapacityUnit.JOBS,
+        behaviour=lambda r: FakeOutcome(duration=None),
+        emit_running=False,
+        max_queued_jobs={None: 2},
+    ) as harness:
+        harness.submit(Workflow(jobs))
+        harness.idle()
+        first = list(harness.scheduler.started)
+        assert len(first) == 2  # both still "queued" on the scheduler
+        harness.scheduler.send([SchedulerEvent(first[0], JobStatus.RUNNING)])
+        harness.idle()
+        assert len(harness.scheduler.started) == 3  # one left the queue: one more submitted
+
+
+def test_max_job_running_is_a_job_count_not_cpus() -> None:
+    """MAX_JOB_RUNNING=2 with 8 CPUs: two 4-CPU jobs may run at once (it used to count
+    CPUs, letting only one of them run)."""
+    four = {"nodes_number": 1, "cpu_per_node": 4}
+    jobs = [job(f"f{i}", parallel_job_info=four) for i in range(3)]
+    with EngineHarness(
+        slots=8, behaviour=lambda r: FakeOutcome(duration=1.0), max_running_jobs={None: 2}
+    ) as harness:
+        wf_id = harness.submit(Workflow(jobs))
+        harness.idle()
+        assert len(harness.scheduler.started) == 2
+        for _ in range(3):
+            harness.advance(1.0)
+        harness.wait(wf_id)

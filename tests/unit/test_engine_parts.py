@@ -7,11 +7,18 @@ import time
 
 import pytest
 
+from swf_app.capacity_budget import CapacityBudget
 from swf_app.inbox import Command, Inbox
 from swf_app.job_ids import JobIds
 from swf_app.notifier import ChangeNotifier
+from swf_app.ports import (
+    Capacity,
+    CapacityUnit,
+    ParallelSpec,
+    job_id_of_launch_name,
+    launch_name,
+)
 from swf_app.ready_queue import ReadyQueue
-from swf_app.slot_budget import SlotBudget, requested_slots
 from swf_domain.errors import EngineError
 
 
@@ -53,31 +60,75 @@ def test_ready_queue_urgency_and_entries() -> None:
     assert len(queue) == 2
 
 
-def test_slot_budget_total_and_queue_limits() -> None:
-    budget = SlotBudget(4, {"short": 1})
-    assert budget.clamp(None, 10) == 4 and budget.clamp("short", 3) == 1
+def test_capacity_budget_counts_cpus_and_clamps_to_the_capacity() -> None:
+    budget = CapacityBudget(Capacity(CapacityUnit.CPUS, 4, {"short": 1}))
+    assert budget.cost(None, ParallelSpec("MPI", 2, 5)) == 4
+    assert budget.cost("short", ParallelSpec("native", 1, 3)) == 1
+    assert budget.cost(None, None) == 1
     budget.take("short", 1)
     assert not budget.has_room("short") and budget.has_room(None)
     assert budget.fits(None, 3) and not budget.fits(None, 4)
     budget.take(None, 3)
     assert not budget.has_room(None)
-    budget.release("short", 1)
+    budget.release("short", 1, queued=True)
     assert budget.has_room("short") and budget.fits("short", 1)
 
 
+def test_capacity_budget_in_jobs_ignores_job_sizes() -> None:
+    budget = CapacityBudget(Capacity(CapacityUnit.JOBS, 2))
+    assert budget.cost(None, ParallelSpec("MPI", 8, 8)) == 1
+    budget.take(None, 1)
+    budget.take(None, 1)
+    assert not budget.has_room(None)
+
+
+def test_capacity_budget_without_a_total_is_capped_by_the_job_limits() -> None:
+    budget = CapacityBudget(
+        Capacity(CapacityUnit.JOBS, None), max_running={None: 3}, max_queued={None: 2}
+    )
+    budget.take(None, 1)
+    budget.take(None, 1)
+    assert not budget.has_room(None)  # two waiting in the scheduler's queue
+    budget.started(None)
+    assert budget.has_room(None)
+    budget.take(None, 1)
+    assert not budget.has_room(None)  # three submitted and not ended
+    budget.release(None, 1, queued=False)
+    assert not budget.has_room(None)  # still two waiting in the queue
+    budget.started(None)
+    assert budget.has_room(None)
+
+
+def test_capacity_change_applies_to_the_next_submissions() -> None:
+    budget = CapacityBudget(Capacity(CapacityUnit.CPUS, 0))
+    assert not budget.has_room(None)
+    budget.change(Capacity(CapacityUnit.CPUS, 8))
+    assert budget.fits(None, 8) and not budget.fits(None, 9)
+    assert budget.cost(None, ParallelSpec("MPI", 4, 4)) == 8
+
+
 @pytest.mark.parametrize(
-    ("info", "slots"),
+    ("info", "spec"),
     [
-        (None, 1),
-        ({}, 1),
-        ({"nodes_number": 2, "cpu_per_node": 3}, 6),
-        ({"cpu_per_node": "4"}, 4),
-        ({"nodes_number": 0}, 1),
-        ({"nodes_number": "x"}, 1),
+        (None, None),
+        ({}, None),
+        ({"nodes_number": 2, "cpu_per_node": 3}, ParallelSpec("native", 2, 3)),
+        ({"config_name": "MPI", "cpu_per_node": "4"}, ParallelSpec("MPI", 1, 4)),
+        ({"nodes_number": 0}, ParallelSpec("native", 1, 1)),
+        ({"nodes_number": "x"}, ParallelSpec("native", 1, 1)),
     ],
 )
-def test_requested_slots(info: dict[str, object] | None, slots: int) -> None:
-    assert requested_slots(info) == slots
+def test_parallel_spec_of_parallel_job_info(
+    info: dict[str, object] | None, spec: ParallelSpec | None
+) -> None:
+    assert ParallelSpec.of(info) == spec
+
+
+def test_launch_names_carry_the_job_id() -> None:
+    assert launch_name(12, 345) == "swf-12-345"
+    assert job_id_of_launch_name("swf-12-345") == 345
+    assert job_id_of_launch_name("swf-x-1") is None
+    assert job_id_of_launch_name("other-1-2") is None
 
 
 def test_job_ids_consecutive_and_not() -> None:

@@ -15,9 +15,17 @@ from typing import Any
 import pytest
 
 from swf_adapters.schedulers.mpi import MpiScheduler, wire
+from swf_adapters.schedulers.mpi.adapter import MAX_DEPTH
 from swf_adapters.schedulers.mpi.channel import LocalChannels
 from swf_adapters.schedulers.mpi.worker import job_environment
-from swf_app.ports import LaunchRequest, SchedulerEvent
+from swf_app.ports import (
+    Capacity,
+    CapacityUnit,
+    LaunchRequest,
+    ParallelSpec,
+    SchedulerEvent,
+    SchedulerReport,
+)
 from swf_domain.status import ExitStatus, JobStatus
 
 REGULAR = ExitStatus.FINISHED_REGULARLY.value
@@ -28,11 +36,13 @@ class Events:
 
     def __init__(self) -> None:
         self.batches: list[list[SchedulerEvent]] = []
+        self.capacities: list[Capacity] = []
         self._changed = threading.Condition()
 
-    def __call__(self, events: Sequence[SchedulerEvent]) -> None:
+    def __call__(self, reports: Sequence[SchedulerReport]) -> None:
         with self._changed:
-            self.batches.append(list(events))
+            self.capacities.extend(r for r in reports if isinstance(r, Capacity))
+            self.batches.append([r for r in reports if isinstance(r, SchedulerEvent)])
             self._changed.notify_all()
 
     def all(self) -> list[SchedulerEvent]:
@@ -59,7 +69,20 @@ class FakeWorker:
     def __init__(self, channels: LocalChannels, rank: int, cores: int = 1) -> None:
         self.channel = channels.channel(rank)
         self.rank = rank
-        hello = {"rank": rank, "host": f"node{rank}", "pid": 1000 + rank, "cores": cores}
+        self.cores = cores
+        self.hello()
+
+    def hello(self, held: Sequence[list[Any]] = (), ended: Sequence[list[Any]] = ()) -> None:
+        """The answer to rank 0's inventory request (sent ahead: the channel keeps it)."""
+        hello = {
+            "rank": self.rank,
+            "host": f"node{self.rank}",
+            "pid": 1000 + self.rank,
+            "cores": self.cores,
+            "inventory": True,
+            "held": list(held),
+            "ended": list(ended),
+        }
         self.channel.send(0, wire.HELLO, wire.encode(hello))
 
     def orders(self, timeout: float = 5.0, want_jobs: bool = True) -> list[dict[str, Any]]:
@@ -92,6 +115,7 @@ def request(job_id: int, tmp_path: Path, slots: int = 1) -> LaunchRequest:
         stdout_file=str(tmp_path / f"{job_id}.out"),
         stderr_file=str(tmp_path / f"{job_id}.err"),
         slots=slots,
+        parallel=ParallelSpec("native", 1, slots) if slots > 1 else None,
     )
 
 
@@ -130,7 +154,7 @@ def test_capacity_is_the_workers_cores_reported_in_their_hellos(
     scheduler, _ = started(channels, events, workers=2, cores=3)
     closing.append(scheduler)
     assert scheduler.cores() == 6
-    assert scheduler.slots() >= 6
+    assert scheduler.capacity() == Capacity(CapacityUnit.CPUS, 6 * MAX_DEPTH)
     assert [w["host"] for w in scheduler.workers()] == ["node1", "node2"]
 
 
@@ -244,6 +268,7 @@ def test_a_silent_worker_fails_its_jobs_and_the_others_go_on(
     reason = (tmp_path / "2.err").read_text()
     assert "MPI worker rank 2 on host node2 stopped answering" in reason
     assert scheduler.cores() == 1
+    assert Capacity(CapacityUnit.CPUS, MAX_DEPTH) in events.capacities  # reported
     one.run(1)
     assert events.ended(count=2)[1].status is JobStatus.DONE
 
@@ -298,3 +323,35 @@ def test_jobs_do_not_inherit_what_the_launcher_says_about_the_rank() -> None:
         "OMP_NUM_THREADS": "2",
     }
     assert job_environment(environ) == {"PATH": "/bin", "OMP_NUM_THREADS": "2"}
+
+
+def test_a_new_adapter_adopts_what_the_workers_hold_and_acks_reach_them(
+    channels: LocalChannels, events: Events, tmp_path: Path
+) -> None:
+    first, (one,) = started(channels, events, workers=1)
+    first.submit([request(1, tmp_path), request(2, tmp_path)])
+    one.orders()
+    one.run(1)
+    events.ended()
+    (then,) = one.orders()
+    assert [spec[0] for spec in then["jobs"]] == [2]  # it starts job 2 (pid 8)
+    first.close()  # the engine went away before acknowledging job 1's end
+
+    ended = wire.ended(1, 7, REGULAR, 0, None, "cput=0", 1.0, 1.001)
+    one.hello(held=[[2, 8, 1.0, 1]], ended=[ended])
+    again = Events()
+    second = MpiScheduler(channels.channel(0), [1], hello_timeout=5, heartbeat=0.2)
+    try:
+        assert second.start(again) == frozenset({1, 2})
+        assert again.ended()[1].status is JobStatus.DONE  # reported again: not acknowledged
+        second.acknowledge([1])
+        second.kill([2])
+        orders = one.orders()
+        assert [2] in [o["kill"] for o in orders]
+        one.report(wire.ended(2, 8, ExitStatus.USER_KILLED.value, None, 15, None, 1.0, 2.0))
+        assert again.ended(count=2)[2].exit.exit_status is ExitStatus.USER_KILLED  # type: ignore[union-attr]
+    finally:
+        second.close()
+    later = one.orders(want_jobs=False, timeout=1)
+    acknowledged = [job for o in [*orders, *later] for job in o["ack"]]
+    assert acknowledged == [1]  # riding on the kill's message or the next one

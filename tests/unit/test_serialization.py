@@ -527,12 +527,13 @@ D_JOB = ["serialized_jobs", "1"]
         (
             "a_chain_group.json",
             set_in(["dependencies", 1], ["<tuple>", 1, 17]),
-            "e.json: dependency #1 refers to unknown job id 17",
+            "e.json: dependency #2 (job 1 ('step2') -> unknown job id 17) refers to unknown "
+            "job id 17",
         ),
         (
             "a_chain_group.json",
             set_in(["dependencies", 0], ["<tuple>", 0]),
-            "e.json: dependency #0 must be a pair of job ids, got ['<tuple>', 0]",
+            "e.json: dependency #1 must be a pair of job ids, got ['<tuple>', 0]",
         ),
         (
             "a_chain_group.json",
@@ -608,12 +609,12 @@ D_JOB = ["serialized_jobs", "1"]
         (
             "a_chain_group.json",
             set_in(["param_links"], {"1": {"x": [["<tuple>", 9, "p"]]}}),
-            "e.json: param link 'x' of job 1 ('step2') #0 refers to unknown job id 9",
+            "e.json: param link 'x' of job 1 ('step2') #1 refers to unknown job id 9",
         ),
         (
             "a_chain_group.json",
             set_in(["param_links"], {"1": {"x": [["<tuple>", 0, "p", 3]]}}),
-            "e.json: param link 'x' of job 1 ('step2') #0: field 'link' must be",
+            "e.json: param link 'x' of job 1 ('step2') #1: field 'link' must be",
         ),
         (
             "a_chain_group.json",

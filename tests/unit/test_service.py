@@ -323,3 +323,27 @@ def test_shutdown_leaves_jobs_running_and_refuses_commands() -> None:
         with pytest.raises(EngineError):
             harness.service.wait_workflow(wf_id)
         assert harness.service.job_status(a_id) == "running"  # queries still answer
+
+
+@pytest.mark.parametrize("offset", [-1.0, 0.0, -86400.0, float("nan")])
+def test_a_past_expiration_date_is_refused_at_submit(offset: float) -> None:
+    """Issue 8: ``--expiration -1`` was accepted, then the sweep deleted the workflow."""
+    with EngineHarness() as harness:
+        with pytest.raises(WorkflowError, match=r"expiration date .* not in the future"):
+            harness.submit(chain("a"), expiration_date=harness.clock.now() + offset)
+        assert harness.store.workflows() == []
+        assert harness.scheduler.started == []
+
+
+def test_the_sweep_keeps_an_expired_workflow_until_it_ends() -> None:
+    with EngineHarness(behaviour=durations({"a": 100.0})) as harness:
+        wf_id = harness.submit(chain("a", "b"), expiration_date=EPOCH + 10)
+        harness.advance(20.0)  # expired, "a" still running and "b" to run
+        assert harness.service.delete_expired_workflows() == []
+        assert harness.statuses(wf_id) == ["running", "not_submitted"]
+        assert harness.scheduler.killed == []
+        harness.advance(100.0)
+        harness.wait(wf_id)
+        assert harness.statuses(wf_id) == ["done", "done"]
+        assert harness.service.delete_expired_workflows() == [wf_id]
+        assert harness.store.workflow(wf_id) is None

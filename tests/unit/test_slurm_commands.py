@@ -8,7 +8,7 @@ import pytest
 
 from swf_adapters.schedulers.batch.system import Shape, TaskState
 from swf_adapters.schedulers.slurm import Slurm, native_options, parse_index_ranges
-from swf_app.ports import LaunchRequest
+from swf_app.ports import LaunchRequest, ParallelSpec
 
 DATA = Path(__file__).parent / "data" / "slurm"
 
@@ -112,5 +112,8 @@ def test_shape_uses_the_resource_default_only_without_a_job_specification() -> N
     slurm = Slurm()
     default = ("--time=5",)
     assert slurm.shape_of(request(), default) == Shape(None, 1, default)
-    own = slurm.shape_of(request(native_specification="--mem=1G", queue="short", slots=2), default)
-    assert own == Shape("short", 2, ("--mem=1G",))
+    wide = ParallelSpec("native", 1, 2)
+    own = slurm.shape_of(
+        request(native_specification="--mem=1G", queue="short", slots=1, parallel=wide), default
+    )
+    assert own == Shape("short", 2, ("--mem=1G",))  # the job's own CPUs, not the engine's count

@@ -64,8 +64,13 @@ def parse_scheduler_type(text: str) -> str:
     """One of the scheduler kinds swf can drive; ``local`` is soma's alias of ``local_basic``."""
     name = text.strip()
     name = _SCHEDULER_ALIASES.get(name, name)
-    if name not in SCHEDULER_TYPES:
-        raise BadValue(f"must be one of {', '.join(SCHEDULER_TYPES)}")
+    if name in SCHEDULER_TYPES:
+        return name
+    from swf_adapters.schedulers.registry import installed  # third-party ones (slower)
+
+    plugged = installed()
+    if name not in plugged:
+        raise BadValue(f"must be one of {', '.join(dict.fromkeys([*SCHEDULER_TYPES, *plugged]))}")
     return name
 
 

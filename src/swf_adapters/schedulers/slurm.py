@@ -43,7 +43,9 @@ class Slurm:
 
     def shape_of(self, request: LaunchRequest, default_options: Sequence[str]) -> Shape:
         options = native_options(request.native_specification)
-        return Shape(request.queue, max(1, request.slots), options or tuple(default_options))
+        # The job's own request (parallel_job_info), never the engine's clamped count.
+        cpus = request.parallel.cpus if request.parallel is not None else 1
+        return Shape(request.queue, cpus, options or tuple(default_options))
 
     def submit_command(self, script: Path, count: int, shape: Shape, tag: str) -> list[str]:
         directory = script.parent

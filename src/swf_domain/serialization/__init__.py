@@ -71,6 +71,7 @@ fields: codecs, defaults, when written), ``_paths`` (special path tables), ``_cl
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from ..errors import SerializationError
@@ -90,6 +91,8 @@ __all__ = [
     "dumps",
     "job_class_for",
     "loads",
+    "parse",
+    "read_collecting",
     "register_job_class",
     "soma_class_name",
     "workflow_from_dict",
@@ -123,6 +126,40 @@ def workflow_from_dict(doc: Any, source: str = "<document>") -> Workflow:
         raise SerializationError(f"{source}: document nested too deeply") from None
 
 
+def read_collecting(doc: Any, source: str = "<document>") -> tuple[Workflow, list[tuple[str, str]]]:
+    """The workflow of ``doc`` with what could be read, and every (culprit, message)
+    problem met on the way (see ``_reader``: bad jobs, references, options are left out
+    and reading goes on). Problems that stop reading still raise SerializationError."""
+    problems: list[tuple[str, str]] = []
+    try:
+        with gc_paused():
+            return Reader(doc, source, problems).read(), problems
+    except RecursionError:
+        raise SerializationError(f"{source}: document nested too deeply") from None
+
+
+def parse(text: str | bytes, source: str = "<string>") -> Any:
+    """The JSON value of ``text`` (bytes: UTF-8); SerializationError naming ``source``
+    and where the text is wrong."""
+    if isinstance(text, bytes | bytearray):
+        text = _decoded(bytes(text), source)
+    try:
+        with gc_paused():
+            return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SerializationError(
+            f"{source}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
+    except RecursionError:
+        raise SerializationError(f"{source}: JSON nested too deeply") from None
+    except ValueError:  # an integer of more digits than Python converts
+        raise SerializationError(
+            f"{source}: a JSON integer has more than {sys.get_int_max_str_digits()} digits"
+        ) from None
+    except TypeError as error:
+        raise SerializationError(f"{source}: not JSON text ({error})") from None
+
+
 def dumps(workflow: Workflow, indent: int | None = None) -> str:
     """The JSON text of ``workflow`` (``Helper.serialize`` without the file).
 
@@ -133,16 +170,22 @@ def dumps(workflow: Workflow, indent: int | None = None) -> str:
 
 
 def loads(text: str | bytes, source: str = "<string>") -> Workflow:
-    """The workflow in JSON ``text`` (``Helper.unserialize`` without the file)."""
+    """The workflow in JSON ``text`` (``Helper.unserialize`` without the file).
+
+    Bytes must be UTF-8 (soma-workflow's files are); every way the text can fail to be
+    a workflow document is a SerializationError naming ``source`` and where.
+    """
+    return workflow_from_dict(parse(text, source), source)
+
+
+def _decoded(data: bytes, source: str) -> str:
+    """``data`` as UTF-8 text (a BOM is dropped); else which byte, on which line."""
     try:
-        with gc_paused():
-            doc = json.loads(text)
-    except json.JSONDecodeError as error:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
         raise SerializationError(
-            f"{source}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+            f"{source}: not UTF-8 text: byte 0x{data[error.start]:02x} at line {line}, "
+            f"column {column} ({error.reason})"
         ) from None
-    except RecursionError:
-        raise SerializationError(f"{source}: JSON nested too deeply") from None
-    except (UnicodeDecodeError, TypeError) as error:
-        raise SerializationError(f"{source}: not JSON text ({error})") from None
-    return workflow_from_dict(doc, source)

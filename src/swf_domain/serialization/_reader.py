@@ -1,5 +1,14 @@
 """Document -> model: ``Reader`` checks every value and names the culprit of a problem.
 
+Two modes. Strict (``problems`` None, what ``workflow_from_dict`` uses): the first
+problem raises its SerializationError. Collecting (``swf validate``, via
+``swf_domain.validation.check_document``): a bad job, a bad entry of ``jobs``, a
+dependency, a param link or a group element naming an unknown id, a bad workflow option
+is recorded as ``(culprit, message)`` and left out, and reading goes on, so a user sees
+every problem at once (references to a job already reported unreadable are not
+reported again). Problems that leave nothing to read on (not a JSON object, a table
+that is not an object, special paths, group loops) still raise.
+
 Order: workflow options, special paths (built after what they need: their referent,
 an option path's parent), jobs, ``jobs`` order, groups (nesting checked for loops),
 root group, dependencies, param links; then the Workflow, built so that its
@@ -57,6 +66,11 @@ WORKFLOW_KEYS: Final = frozenset(
 )
 
 
+#: A workflow document has at least one of these (soma-workflow always writes "jobs"):
+#: an object without any is some other JSON file, not an empty workflow.
+DEFINING_KEYS: Final = frozenset({"jobs", "serialized_jobs", "serialized_barriers"})
+
+
 @dataclass(slots=True)
 class PathEntry:
     """A special path entry read but not built yet (it may wait for its referent/parent)."""
@@ -76,10 +90,22 @@ class PathEntry:
 class Reader:
     """One ``workflow_from_dict`` call."""
 
-    def __init__(self, doc: Any, source: str) -> None:
+    def __init__(
+        self, doc: Any, source: str, problems: list[tuple[str, str]] | None = None
+    ) -> None:
         self.source = source
+        #: Collecting mode's (culprit, message) list; None: strict.
+        self.problems = problems
+        #: Job ids whose entry could not be read (collecting mode).
+        self.unreadable: set[int] = set()
         if not isinstance(doc, dict):
             raise self.fail(f"a workflow document must be a JSON object, got {show(doc)}")
+        if not DEFINING_KEYS & doc.keys():
+            found = ", ".join(repr(key) for key in list(doc)[:5]) or "none"
+            raise self.fail(
+                "not a workflow document: it has no 'jobs' (nor 'serialized_jobs'); "
+                f'keys found: {found}. An empty workflow is written {{"jobs": []}}'
+            )
         self.doc: dict[str, Any] = doc
         self.paths: PathsById = {}
         self.jobs: dict[int, Job] = {}
@@ -88,6 +114,23 @@ class Reader:
 
     def fail(self, message: str) -> SerializationError:
         return SerializationError(f"{self.source}: {message}")
+
+    def problem(self, culprit: str, message: str) -> None:
+        """Record a problem (collecting mode) or raise it (strict mode)."""
+        if self.problems is None:
+            raise self.fail(message)
+        self.problems.append((culprit, message))
+
+    def _reference(self, ident: object) -> str:
+        """``job 3 ('name')`` / ``unknown job id 7`` for a message about a reference."""
+        if isinstance(ident, int) and not isinstance(ident, bool) and ident in self.jobs:
+            return describe("job", ident, self.jobs[ident].name)
+        if type(ident) is int and ident in self.unreadable:
+            return f"unreadable job id {ident}"
+        return f"unknown job id {show(ident)}"
+
+    def _is_unreadable(self, *idents: object) -> bool:
+        return any(type(ident) is int and ident in self.unreadable for ident in idents)
 
     def read(self) -> Workflow:
         options = self._workflow_options()
@@ -158,7 +201,7 @@ class Reader:
                 try:
                     options[key] = check(doc[key])
                 except Bad as bad:
-                    raise self.fail(f"workflow: {bad.field_message(key)}") from None
+                    self.problem(f"workflow {key}", f"workflow: {bad.field_message(key)}")
         for key, value in doc.items():
             if key not in WORKFLOW_KEYS:
                 try:
@@ -294,7 +337,15 @@ class Reader:
                 ident = self._key_id(key, table)
                 if ident in self.jobs:
                     raise self.fail(f"job id {ident} is serialized twice")
-                self.jobs[ident] = self._job(ident, raw, default_class)
+                try:
+                    self.jobs[ident] = self._job(ident, raw, default_class)
+                except SerializationError as error:
+                    if self.problems is None:
+                        raise
+                    self.unreadable.add(ident)
+                    name = raw.get("name") if isinstance(raw, dict) else None
+                    message = str(error).removeprefix(f"{self.source}: ")
+                    self.problems.append((describe("job", ident, name), message))
 
     def _job_label(self, ident: int) -> str:
         return describe("job", ident, self.jobs[ident].name)
@@ -352,14 +403,20 @@ class Reader:
         for index, ident in enumerate(listed):
             job = self.jobs.get(ident) if type(ident) is int else None
             if job is None:
-                raise self.fail(f"jobs[{index}] refers to unknown job id {show(ident)}")
+                if not self._is_unreadable(ident):
+                    self.problem(
+                        f"jobs[{index}]", f"jobs[{index}] refers to unknown job id {show(ident)}"
+                    )
+                continue
             if ident in seen:
-                raise self.fail(f"jobs[{index}]: job id {ident} is listed twice")
+                self.problem(f"jobs[{index}]", f"jobs[{index}]: job id {ident} is listed twice")
+                continue
             seen.add(ident)
             order.append(job)
         for ident in self.jobs:
             if ident not in seen:
-                raise self.fail(f"{self._job_label(ident)} is serialized but not listed in 'jobs'")
+                label = self._job_label(ident)
+                self.problem(label, f"{label} is serialized but not listed in 'jobs'")
         return order
 
     # -- groups ---------------------------------------------------------------------------
@@ -376,10 +433,11 @@ class Reader:
             self.groups[ident] = self._group(raw, label)
         for ident, element_ids in elements.items():
             group = self.groups[ident]
-            group.elements = [
+            found = [
                 self._element(element, f"{self._group_label(ident)}: elements[{index}]")
                 for index, element in enumerate(element_ids)
             ]
+            group.elements = [element for element in found if element is not None]
         self._check_group_nesting(elements)
         listed = self._list("groups")
         if listed is None:
@@ -411,7 +469,8 @@ class Reader:
     def _group_label(self, ident: int) -> str:
         return describe("group", ident, self.groups[ident].name)
 
-    def _element(self, ident: object, where: str) -> Job | Group:
+    def _element(self, ident: object, where: str) -> Job | Group | None:
+        """The job or group ``ident`` (None, when collecting, for an unknown one)."""
         if type(ident) is int:
             job = self.jobs.get(ident)
             if job is not None:
@@ -419,7 +478,9 @@ class Reader:
             group = self.groups.get(ident)
             if group is not None:
                 return group
-        raise self.fail(f"{where} refers to unknown job or group id {show(ident)}")
+        if not self._is_unreadable(ident):
+            self.problem(where, f"{where} refers to unknown job or group id {show(ident)}")
+        return None
 
     def _check_group_nesting(self, elements: dict[int, list[Any]]) -> None:
         """Groups must not contain themselves: walking them would never end."""
@@ -472,7 +533,8 @@ class Reader:
         listed = self._list("root_group")
         if listed is None:
             return None
-        return [self._element(ident, f"root_group[{i}]") for i, ident in enumerate(listed)]
+        found = [self._element(ident, f"root_group[{i}]") for i, ident in enumerate(listed)]
+        return [element for element in found if element is not None]
 
     # -- dependencies and param links -----------------------------------------------------
 
@@ -492,20 +554,28 @@ class Reader:
         return self._checked_dependencies(listed)
 
     def _checked_dependencies(self, listed: list[Any]) -> list[tuple[Element, Element]]:
-        """Dependencies one by one: plain [parent, child] pairs, or the culprit named."""
+        """Dependencies one by one: plain [parent, child] pairs, or the culprit named
+        (numbered from 1 and with both ends, as validation names a Python dependency)."""
         jobs = self.jobs
         out: list[tuple[Element, Element]] = []
         append = out.append
-        for index, raw in enumerate(listed):
+        for number, raw in enumerate(listed, start=1):
+            where = f"dependency #{number}"
             pair = raw[1:] if type(raw) is list and raw[:1] == ["<tuple>"] else raw
             if type(pair) is not list or len(pair) != 2:
-                raise self.fail(f"dependency #{index} must be a pair of job ids, got {show(raw)}")
+                self.problem(where, f"{where} must be a pair of job ids, got {show(raw)}")
+                continue
             parent_id, child_id = pair
             parent = jobs.get(parent_id) if type(parent_id) is int else None
             child = jobs.get(child_id) if type(child_id) is int else None
             if parent is None or child is None:
-                unknown = parent_id if parent is None else child_id
-                raise self.fail(f"dependency #{index} refers to unknown job id {show(unknown)}")
+                if not self._is_unreadable(parent_id, child_id):
+                    ends = f"{self._reference(parent_id)} -> {self._reference(child_id)}"
+                    unknown = parent_id if parent is None else child_id
+                    self.problem(
+                        where, f"{where} ({ends}) refers to unknown job id {show(unknown)}"
+                    )
+                continue
             append((parent, child))
         return out
 
@@ -518,10 +588,15 @@ class Reader:
             dest_id = self._key_id(key, "param_links")
             destination = self.jobs.get(dest_id)
             if destination is None:
-                raise self.fail(f"param_links refers to unknown job id {dest_id}")
+                if not self._is_unreadable(dest_id):
+                    where = f"param links of job id {dest_id}"
+                    self.problem(where, f"param_links refers to unknown job id {dest_id}")
+                continue
             label = self._job_label(dest_id)
             if not isinstance(by_param, dict):
-                raise self.fail(f"param links of {label} must be an object, got {show(by_param)}")
+                where = f"param links of {label}"
+                self.problem(where, f"{where} must be an object, got {show(by_param)}")
+                continue
             out[destination] = {
                 param: self._links(f"param link {param!r} of {label}", sources)
                 for param, sources in by_param.items()
@@ -530,22 +605,28 @@ class Reader:
 
     def _links(self, where: str, sources: Any) -> list[tuple[Any, ...]]:
         if not isinstance(sources, list):
-            raise self.fail(f"{where} must be a list of links, got {show(sources)}")
+            self.problem(where, f"{where} must be a list of links, got {show(sources)}")
+            return []
         out = []
-        for index, raw in enumerate(sources):
+        for number, raw in enumerate(sources, start=1):
+            here = f"{where} #{number}"
             items = raw[1:] if type(raw) is list and raw[:1] == ["<tuple>"] else raw
             if type(items) is not list or not 2 <= len(items) <= 3:
-                raise self.fail(
-                    f'{where} #{index} must be ["<tuple>", job_id, param(, function)], '
-                    f"got {show(raw)}"
+                self.problem(
+                    where,
+                    f'{here} must be ["<tuple>", job_id, param(, function)], got {show(raw)}',
                 )
+                continue
             source = self.jobs.get(items[0]) if type(items[0]) is int else None
             if source is None:
-                raise self.fail(f"{where} #{index} refers to unknown job id {show(items[0])}")
+                if not self._is_unreadable(items[0]):
+                    self.problem(where, f"{here} refers to unknown job id {show(items[0])}")
+                continue
             try:
                 rest = [check_str(items[1]), *(decode_function(f) for f in items[2:])]
             except Bad as bad:
-                raise self.fail(f"{where} #{index}: {bad.field_message('link')}") from None
+                self.problem(where, f"{here}: {bad.field_message('link')}")
+                continue
             out.append((source, *rest))
         return out
 

@@ -42,6 +42,7 @@ class Writer:
 
     def write(self) -> dict[str, Any]:
         workflow = self.workflow
+        self._check_containers()
         self._number_jobs()
         self._number_groups()
         self.paths = PathNumbering(len(self.job_ids) + len(self.group_ids))
@@ -58,6 +59,16 @@ class Writer:
         doc.update(self._path_tables())
         self._workflow_options(doc)
         return doc
+
+    def _check_containers(self) -> None:
+        """The workflow's lists are lists (an attribute set to garbage after construction
+        is named here, not met as a TypeError in the middle of writing)."""
+        for name in ("jobs", "dependencies", "root_group", "groups"):
+            value = getattr(self.workflow, name, None)
+            if (value is not None or name in ("jobs", "groups")) and not isinstance(
+                value, list | tuple
+            ):
+                raise self.fail(f"'{name}' must be a list, not {type(value).__name__}")
 
     # -- numbering ----------------------------------------------------------------------
 

@@ -9,7 +9,10 @@ from typing import Annotated
 
 import typer
 
-from swf_entry.cli.app import app, ctx, guarded
+from swf_entry.cli.app import app, ctx, emit_json, guarded, load_file, say
+
+#: Where MPICH, Open MPI and SLURM say which rank a process is.
+_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
 
 
 @app.command("mpi-run")
@@ -64,9 +67,12 @@ def mpi_run(
     from swf_entry.mpi_run import MpiRunOptions
     from swf_entry.mpi_run import mpi_run as run
 
+    rank = next(
+        (os.environ[name] for name in _RANK_VARIABLES if name in os.environ), "?"
+    )  # MPI is not initialized yet: the launcher says which rank this is
     logging.basicConfig(
         level=log_level.upper(),
-        format=f"%(asctime)s rank?[{os.getpid()}] %(name)s %(levelname)s %(message)s",
+        format=f"%(asctime)s rank{rank}[{os.getpid()}] %(name)s %(levelname)s %(message)s",
     )
     options = MpiRunOptions(
         workflow_file=file,
@@ -79,3 +85,19 @@ def mpi_run(
     )
     code = guarded(lambda: run(options, ctx().options))
     raise typer.Exit(code)
+
+
+def submit_pilot(
+    file: Path, name: str | None, tasks: int, sbatch_options: list[str], as_json: bool
+) -> None:
+    """``swf submit FILE --pilot N``: one SLURM allocation runs the whole workflow."""
+    from swf_entry.mpi_run import submit_pilot as submit
+
+    workflow = load_file(file)
+    chosen = name or workflow.name or file.stem
+    outcome = guarded(lambda: submit(file, chosen, tasks, sbatch_options, ctx().options))
+    if as_json:
+        emit_json(outcome)
+        return
+    say(f"pilot submitted: SLURM job {outcome['slurm_job']}, {tasks} tasks, workflow {chosen!r}")
+    say(f"watch it: swf --home {outcome['home']} status {chosen}")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import sys
 import threading
@@ -31,12 +30,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from swf_app.ports import EventSink, LaunchRequest, SchedulerEvent
+from swf_app.ports import (
+    Capacity,
+    CapacityUnit,
+    EventSink,
+    KnownJob,
+    LaunchRequest,
+    SchedulerEvent,
+)
 from swf_domain.errors import DRMError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
 from .commands import TIMED_OUT, Backoff, CommandResult, CommandRunner
-from .jobdir import Batch, JobDirectory, read_end, read_log_tail
+from .jobdir import Batch, JobDirectory, read_end, read_log_tail, read_tasks
 from .system import ArrayView, BatchSystem, QueueView, Shape, TaskState
 
 _log = logging.getLogger(__name__)
@@ -112,7 +118,9 @@ class BatchScheduler:
 
     # -- the port ---------------------------------------------------------------------
 
-    def start(self, sink: EventSink) -> frozenset[int]:
+    def start(self, sink: EventSink, known: Sequence[KnownJob] = ()) -> frozenset[int]:
+        """Reload the job directory's open batches (what it holds; ``known`` adds nothing
+        the directory does not already record)."""
         if self._threads:
             raise DRMError(
                 f"{self.system.name} scheduler of {self.settings.job_dir} already started"
@@ -155,6 +163,10 @@ class BatchScheduler:
 
     def slots(self) -> int:
         return self.settings.max_in_queue
+
+    def capacity(self) -> Capacity:
+        """Jobs in the cluster's queue at most (MAX_JOB_IN_QUEUE of the default queue)."""
+        return Capacity(CapacityUnit.JOBS, self.settings.max_in_queue)
 
     def close(self) -> None:
         self._closing.set()
@@ -538,11 +550,7 @@ def _by_shape(
 
 
 def _read_table(batch: Batch) -> list[dict[str, Any]]:
-    try:
-        tasks = json.loads((batch.directory / "table.json").read_text())["tasks"]
-    except (OSError, ValueError, KeyError):
-        return []
-    return list(tasks)
+    return read_tasks(batch.directory)
 
 
 def _append(path: str | None, text: str) -> None:

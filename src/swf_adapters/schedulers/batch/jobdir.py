@@ -5,7 +5,7 @@ every batch it submitted, which tasks ended while it was down (end files) and wh
 it had already recorded (the ``acked`` file).
 
     JOB_DIR/wrapper.py                   the job wrapper, copied once per engine start
-    JOB_DIR/batches/<name>/table.json    the tasks: job id, argv, env, files, end file
+    JOB_DIR/batches/<name>/table.marshal the tasks: job id, argv, env, files, end file
     JOB_DIR/batches/<name>/batch.sh      the batch script (no user data in it)
     JOB_DIR/batches/<name>/cluster_id    the cluster's id, written once sbatch answered
     JOB_DIR/batches/<name>/<i>.end       task i's end record (written by the wrapper)
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import marshal
 import os
 import shlex
 import shutil
@@ -29,7 +30,8 @@ from swf_app.ports import LaunchRequest
 from . import wrapper as wrapper_module
 from .system import Shape
 
-TABLE = "table.json"
+#: marshal, not JSON: the wrapper reads it without importing json (start-up time).
+TABLE = "table.marshal"
 SCRIPT = "batch.sh"
 CLUSTER_ID = "cluster_id"
 ACKED = "acked"
@@ -91,10 +93,13 @@ class JobDirectory:
         directory.mkdir()
         tasks = [_task(request, directory, index) for index, request in enumerate(requests)]
         shape_record = {"queue": shape.queue, "cpus": shape.cpus, "options": list(shape.options)}
-        _write_json(directory / TABLE, {"shape": shape_record, "tasks": tasks})
+        _write_bytes_atomically(
+            directory / TABLE, marshal.dumps({"shape": shape_record, "tasks": tasks}, 4)
+        )
         script = (
             "#!/bin/sh\n# swf batch: the task's command is in table.json, found by its index\n"
-            f"exec {shlex.quote(self.python)} {shlex.quote(str(self.wrapper))} "
+            # -S -E: the wrapper needs only the standard library, and starts faster
+            f"exec {shlex.quote(self.python)} -S -E {shlex.quote(str(self.wrapper))} "
             f"{shlex.quote(str(directory / TABLE))} {shlex.quote(index_variable)}\n"
         )
         (directory / SCRIPT).write_text(script)
@@ -165,10 +170,23 @@ def _task(request: LaunchRequest, directory: Path, index: int) -> dict[str, Any]
     }
 
 
-def _load(directory: Path) -> Batch | None:
+def read_tasks(directory: Path) -> list[dict[str, Any]]:
+    """The tasks of a batch's table ([] if it cannot be read)."""
+    table = _read_table(directory)
+    return list(table["tasks"]) if table is not None else []
+
+
+def _read_table(directory: Path) -> dict[str, Any] | None:
     try:
-        table = json.loads((directory / TABLE).read_text())
-    except (OSError, ValueError):
+        table = marshal.loads((directory / TABLE).read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    return table if isinstance(table, dict) and isinstance(table.get("tasks"), list) else None
+
+
+def _load(directory: Path) -> Batch | None:
+    table = _read_table(directory)
+    if table is None:
         return None  # created but never written (crash): nothing was submitted
     job_ids = [int(task["job"]) for task in table["tasks"]]
     shape = table.get("shape") or {}
@@ -189,11 +207,11 @@ def _load(directory: Path) -> Batch | None:
     return batch
 
 
-def _write_json(path: Path, data: Any) -> None:
-    _write_text_atomically(path, json.dumps(data))
-
-
 def _write_text_atomically(path: Path, text: str) -> None:
+    _write_bytes_atomically(path, text.encode())
+
+
+def _write_bytes_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    temporary.write_text(text)
+    temporary.write_bytes(data)
     os.replace(temporary, path)

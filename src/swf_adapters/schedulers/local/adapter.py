@@ -4,6 +4,11 @@ The jobs themselves are run by a job host process (``host.py``) that outlives th
 engine; this adapter is the engine's end of the conversation. It sends requests in
 batches and turns the host's records into ``SchedulerEvent`` batches on a reader thread,
 one sink call per batch received, as soon as they arrive (no polling interval).
+
+The host keeps its own journal (it must: it outlives the engine and reaps exit statuses
+nobody else sees), so at ``start`` it already knows the jobs the store hands over; the
+welcome lists what it holds. ``submit`` and ``kill`` are one write each on a local socket
+that the host reads continuously: they never wait for a job to start or die.
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from swf_adapters.schedulers.local import wire
 from swf_adapters.schedulers.local.launcher import connect_to_host, shutdown_host
 from swf_adapters.schedulers.local.layout import StateLayout
 from swf_adapters.schedulers.local.settings import DEFAULT_IDLE_TIMEOUT, DEFAULT_KILL_GRACE
-from swf_app.ports import EventSink, LaunchRequest, SchedulerEvent
+from swf_app.ports import (
+    Capacity,
+    CapacityUnit,
+    EventSink,
+    KnownJob,
+    LaunchRequest,
+    SchedulerEvent,
+    SchedulerReport,
+)
 from swf_domain.errors import ConfigurationError, DRMError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
@@ -42,7 +55,8 @@ _SUBMIT_LINE_JOBS = 1000
 class LocalScheduler:
     """Runs jobs as local processes through the job host of ``state_dir``.
 
-    ``slots`` (default: the number of CPUs) is only reported: the engine keeps within it.
+    ``slots`` (default: the number of CPUs) is the capacity, in CPUs, it reports: the
+    engine keeps within it.
     ``idle_timeout`` and ``kill_grace`` configure a host this adapter starts.
     """
 
@@ -78,7 +92,9 @@ class LocalScheduler:
 
     # -- the port ---------------------------------------------------------------------
 
-    def start(self, sink: EventSink) -> frozenset[int]:
+    def start(self, sink: EventSink, known: Sequence[KnownJob] = ()) -> frozenset[int]:
+        """Connect to the host (started if need be); its welcome lists what it holds,
+        a superset of ``known`` minus the jobs lost with a previous host."""
         if self._sock is not None:
             raise DRMError(f"local scheduler of {self._layout.root} is already started")
         self._sink = sink
@@ -145,8 +161,8 @@ class LocalScheduler:
         if wake:  # at most once per _ACK_DELAY, however many ticks acknowledge
             self._ack_due.set()
 
-    def slots(self) -> int:
-        return self._slots
+    def capacity(self) -> Capacity:
+        return Capacity(CapacityUnit.CPUS, self._slots)
 
     def close(self) -> None:
         self._closing = True
@@ -212,7 +228,11 @@ class LocalScheduler:
         last_error: Exception | None = None
         for _ in range(_CONNECT_ATTEMPTS):
             sock = connect_to_host(
-                self._layout, self._idle_timeout, self._kill_grace, self._start_timeout
+                self._layout,
+                self._idle_timeout,
+                self._kill_grace,
+                self._start_timeout,
+                may_launch=lambda: not self._closing,
             )
             try:
                 sock.settimeout(self._start_timeout)
@@ -264,7 +284,7 @@ class LocalScheduler:
         if events:
             self._deliver(events)
 
-    def _deliver(self, events: list[SchedulerEvent]) -> None:
+    def _deliver(self, events: Sequence[SchedulerReport]) -> None:
         sink = self._sink
         if sink is None:
             return
@@ -289,8 +309,10 @@ class LocalScheduler:
             try:
                 sock, held, received = self._connect()
             except DRMError:
-                _log.exception("cannot reach a job host again")
                 self._sock = None
+                if self._closing:  # being stopped: the jobs are not lost, just not watched
+                    return None
+                _log.exception("cannot reach a job host again")
                 lost = set(self._in_flight)
                 self._in_flight.clear()
                 replacement = None

@@ -3,8 +3,9 @@
 It outlives the engine on purpose. The engine talks to it over a Unix socket in the
 state directory; if the engine dies (even ``kill -9``), the host keeps running jobs and
 journaling their ends, and the next engine to connect gets every end it has not
-acknowledged. The host leaves on its own once idle (nothing running, nothing to report,
-nobody connected) for ``idle_timeout`` seconds.
+acknowledged. The host leaves on its own once idle (nothing running or being killed,
+nobody connected) for ``idle_timeout`` seconds, even with ends not yet acknowledged: they
+stay in its journal, and the next host started for the next engine reports them.
 
 One thread, one ``epoll`` loop: SIGCHLD wakes it through ``signal.set_wakeup_fd`` and it
 reaps every ended child with ``os.wait4`` (exit status and rusage in one call; no polling
@@ -223,7 +224,7 @@ class JobHost:
                     self._follow_kills()
                 if self._pending or self._acked or self._unsent or self._greet:
                     self._commit()
-                if self._jobs or self._ended or self._clients or self._kills:
+                if self._jobs or self._clients or self._kills:
                     idle_since = None
                 elif idle_since is None:
                     idle_since = time.monotonic()
@@ -241,7 +242,7 @@ class JobHost:
             return _KILL_POLL
         if idle_since is not None:
             return max(0.0, idle_since + self._idle_timeout - time.monotonic())
-        if not (self._jobs or self._ended or self._clients):
+        if not (self._jobs or self._clients):
             return self._idle_timeout
         return -1.0
 

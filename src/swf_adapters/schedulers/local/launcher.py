@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from swf_adapters.process.detached import start_detached
@@ -27,9 +28,14 @@ _LOG_TAIL = 2000
 
 
 def connect_to_host(
-    layout: StateLayout, idle_timeout: float, kill_grace: float, timeout: float
+    layout: StateLayout,
+    idle_timeout: float,
+    kill_grace: float,
+    timeout: float,
+    may_launch: Callable[[], bool] = lambda: True,
 ) -> socket.socket:
-    """A socket connected to the state directory's host (started if need be)."""
+    """A socket connected to the state directory's host, started if need be and if
+    ``may_launch()`` still says so (an engine being stopped starts no host)."""
     layout.ensure()
     deadline = time.monotonic() + timeout
     while True:
@@ -38,6 +44,8 @@ def connect_to_host(
             return sock
         if time.monotonic() > deadline:
             raise DRMError(f"cannot reach the job host of {layout.root}: see {layout.log}")
+        if not may_launch():
+            raise DRMError(f"no job host runs for {layout.root}, and none may be started now")
         outcome = _launch_host(layout, idle_timeout, kill_grace, deadline)
         if outcome == "busy":
             time.sleep(0.01)  # another host holds the lock: it is starting or leaving

@@ -20,9 +20,16 @@ What only this adapter does, as soma-workflow's MPI scheduler did:
   FAILED, a line in their stderr naming the rank and its host (or run elsewhere, if
   attempts are left).
 
-The store is the journal: the adapter holds nothing across runs, so ``start`` reports no
-held job and everything the store had running is run again on resume (see
-``swf_entry/mpi_run.py``).
+Across allocations the store is the journal: a new allocation's workers hold nothing, so
+``start`` returns no held job and everything the store had running runs again on resume
+(``swf_entry/mpi_run.py``). Within one allocation, a new adapter (a restarted engine)
+asks the workers for an inventory and adopts their jobs and the ends not acknowledged yet:
+workers keep each end until an acknowledgement rides back on the next orders.
+
+Capacity is in CPUs: the live workers' cores times the deepest queue a worker may hold;
+a worker reporting in late or lost changes it, and the engine hears of it as a
+``Capacity`` report. The scheduler contract suite runs this adapter on a real MPI
+(``tests/integration/mpi_contract.py``: worker ranks spawned by ``MPI_Comm_spawn``).
 """
 
 from __future__ import annotations
@@ -38,7 +45,15 @@ from typing import Any
 from swf_adapters.schedulers.mpi import wire
 from swf_adapters.schedulers.mpi.channel import Backoff, Channel
 from swf_adapters.schedulers.mpi.worker import tell_job
-from swf_app.ports import EventSink, LaunchRequest, SchedulerEvent
+from swf_app.ports import (
+    Capacity,
+    CapacityUnit,
+    EventSink,
+    KnownJob,
+    LaunchRequest,
+    SchedulerEvent,
+    SchedulerReport,
+)
 from swf_domain.errors import DRMError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
@@ -57,10 +72,26 @@ _LIVENESS_EVERY = 0.25
 
 @dataclass(slots=True)
 class Attempt:
-    """A job on its way: its request and how many times it has been tried."""
+    """A job on its way: its request and how many times it has been tried.
 
-    request: LaunchRequest
+    A job adopted from a worker (a new adapter over running workers) has no request:
+    it is only followed to its end, never run again from here.
+    """
+
+    job_id: int
+    cpus: int
+    request: LaunchRequest | None = None
     tries: int = 0
+
+    @classmethod
+    def of(cls, request: LaunchRequest) -> Attempt:
+        return cls(request.job_id, cpus_of(request), request)
+
+
+def cpus_of(request: LaunchRequest) -> int:
+    """The cores the job asked for (parallel_job_info), not a count clamped to a total."""
+    parallel = request.parallel
+    return max(1, parallel.cpus if parallel is not None else request.slots)
 
 
 @dataclass(slots=True)
@@ -75,6 +106,10 @@ class WorkerRank:
     used: int = 0
     jobs: dict[int, Attempt] = field(default_factory=dict)
     to_kill: list[int] = field(default_factory=list)
+    #: Ends the engine recorded: the worker may forget them (sent with the next orders).
+    to_ack: list[int] = field(default_factory=list)
+    #: It answered this adapter's inventory request (what it holds is adopted).
+    inventoried: bool = False
     last_heard: float = 0.0
     last_sent: float = 0.0
     #: Moving average of the walltime of its jobs (None until one ended).
@@ -103,8 +138,10 @@ class Traffic:
     jobs_sent: int = 0
     ends_received: int = 0
     retries: int = 0
+    #: CPU seconds of the communication thread (the adapter's own cost on rank 0).
+    thread_cpu_seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
@@ -138,10 +175,17 @@ class MpiScheduler:
         self._wake = threading.Event()
         self._incoming: list[LaunchRequest] = []
         self._kill_requests: list[int] = []
+        self._acks_in: list[int] = []
+        #: Ended jobs not acknowledged yet, and the worker that ran them.
+        self._ended_on: dict[int, WorkerRank] = {}
+        #: Jobs found on the workers at start (the ``start`` answer).
+        self.held: set[int] = set()
         self._backlog: collections.deque[Attempt] = collections.deque()
         #: job id -> the worker holding it.
         self._placed: dict[int, WorkerRank] = {}
-        self._events: list[SchedulerEvent] = []
+        self._events: list[SchedulerReport] = []
+        #: The live cores last reported to the engine (a change is a ``Capacity`` report).
+        self._reported_cores = 0
         self._thread: threading.Thread | None = None
         self._closing = False
         self._next_liveness = 0.0
@@ -149,16 +193,25 @@ class MpiScheduler:
 
     # -- the port ---------------------------------------------------------------------
 
-    def start(self, sink: EventSink) -> frozenset[int]:
-        """Wait for the workers' hellos (their cores are the capacity), then serve."""
+    def start(self, sink: EventSink, known: Sequence[KnownJob] = ()) -> frozenset[int]:
+        """Ask every worker what it holds, adopt it (its cores are the capacity), serve.
+
+        A fresh allocation holds nothing: the jobs the store believes active (``known``)
+        are then lost, and the runner runs them again. A new adapter over workers that
+        outlived the previous one adopts their jobs and reports their unacknowledged ends.
+        """
         if self._thread is not None:
             raise DRMError("the MPI scheduler is already started")
         self._sink = sink
         self._closing = False
+        for rank in self._workers:
+            self._channel.send(rank, wire.ORDERS, wire.orders([], [], inventory=True))
         self._await_hellos()
+        self._reported_cores = self.cores()  # the engine reads capacity() after start
+        self._deliver()
         self._thread = threading.Thread(target=self._serve, name="swf-mpi-scheduler", daemon=True)
         self._thread.start()
-        return frozenset()
+        return frozenset(self.held)
 
     def submit(self, requests: Sequence[LaunchRequest]) -> None:
         if requests:
@@ -173,19 +226,34 @@ class MpiScheduler:
             self._wake.set()
 
     def acknowledge(self, job_ids: Sequence[int]) -> None:
-        """Nothing to forget: the adapter keeps no journal (the store is the journal)."""
+        """The workers may forget these ends (told with the next orders, no extra message)."""
+        if job_ids:
+            with self._lock:
+                self._acks_in.extend(job_ids)
 
-    def slots(self) -> int:
-        """Room for the deepest queues: the engine hands over enough jobs to keep every
-        worker's queue full; the adapter paces them out (see ``WorkerRank.room``)."""
-        return max(1, self.cores() * MAX_DEPTH)
+    def capacity(self) -> Capacity:
+        """The live workers' cores times the deepest queue a worker may hold, in CPUs:
+        the engine hands over enough jobs to keep every queue full, and the adapter places
+        them on the cores itself, by each job's own ``parallel`` spec (see
+        ``WorkerRank.room``). It changes (a ``Capacity`` report) when a worker reports in
+        late or is lost; 0 while none has reported in."""
+        return _capacity(self.cores())
 
     def close(self) -> None:
+        """Stop serving; the workers and their jobs go on. Pending kills and
+        acknowledgements still reach them (a next adapter then sees the truth)."""
         self._closing = True
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
         self._thread = None
+        self._route_acknowledgements()
+        for worker in self._workers.values():
+            if worker.alive and (worker.to_ack or worker.to_kill):
+                self._send_orders(worker, [], time.monotonic())
+        deadline = time.monotonic() + 5
+        while not self._channel.flush() and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     # -- beyond the port --------------------------------------------------------------
 
@@ -227,10 +295,12 @@ class MpiScheduler:
         while time.monotonic() < deadline:
             for source, tag, payload in self._channel.receive():
                 self._handle(source, tag, payload)
-            if all(worker.alive for worker in self._workers.values()):
+            if all(worker.inventoried for worker in self._workers.values()):
                 break
             time.sleep(backoff.idle())
-        silent = [rank for rank, worker in self._workers.items() if not worker.alive]
+        silent = [rank for rank, worker in self._workers.items() if not worker.inventoried]
+        for rank in silent:
+            self._workers[rank].alive = False
         if silent:
             _log.warning("worker rank(s) %s did not report in: not used", silent)
         if len(silent) == len(self._workers):
@@ -240,6 +310,7 @@ class MpiScheduler:
 
     def _serve(self) -> None:
         backoff = Backoff(longest=0.02)
+        cpu_at_start = time.thread_time()
         try:
             while not self._closing:
                 self._wake.clear()
@@ -251,6 +322,8 @@ class MpiScheduler:
         except Exception:
             _log.exception("the MPI scheduler thread failed")
             raise
+        finally:
+            self.traffic.thread_cpu_seconds += time.thread_time() - cpu_at_start
 
     def _pass(self) -> bool:
         """One look at everything; True when something happened."""
@@ -260,7 +333,8 @@ class MpiScheduler:
         with self._lock:
             incoming, self._incoming = self._incoming, []
             kills, self._kill_requests = self._kill_requests, []
-        self._backlog.extend(Attempt(request) for request in incoming)
+        self._route_acknowledgements()
+        self._backlog.extend(Attempt.of(request) for request in incoming)
         if kills:
             self._kill(kills)
         now = time.monotonic()
@@ -281,14 +355,48 @@ class MpiScheduler:
         if tag == wire.HELLO:
             hello = wire.decode(payload)
             worker.host, worker.pid = str(hello["host"]), int(hello["pid"])
+            if not worker.alive:
+                _log.info("%s reported in: %d core(s)", worker.name(), int(hello["cores"]))
             worker.cores, worker.alive = max(1, int(hello["cores"])), True
-            _log.info("%s reported in: %d core(s)", worker.name(), worker.cores)
+            if hello.get("inventory"):
+                worker.inventoried = True
+                self._adopt(worker, hello.get("held", ()), hello.get("ended", ()))
         elif tag == wire.REPORT:
             self.traffic.reports_received += 1
             if worker.alive:
                 self._take_report(worker, wire.decode(payload))
         else:
             _log.warning("unexpected message tag %s from rank %s", tag, source)
+
+    def _adopt(self, worker: WorkerRank, held: Sequence[Any], ended: Sequence[Any]) -> None:
+        """Take over what a worker holds: its jobs are followed to their ends, and the
+        ends it kept for want of an acknowledgement are reported (again)."""
+        for job_id, pid, start, cpus in held:
+            if job_id not in worker.jobs:
+                worker.jobs[job_id] = Attempt(job_id, max(1, int(cpus)), tries=1)
+                self._placed[job_id] = worker
+                worker.used += max(1, int(cpus))
+            self.held.add(job_id)
+            if pid:
+                name = f"rank{worker.rank}:{pid}"
+                event = SchedulerEvent(job_id, JobStatus.RUNNING, None, name, start)
+                self._events.append(event)
+        for record in ended:
+            job_id = record[1]
+            if job_id not in worker.jobs:
+                worker.jobs[job_id] = Attempt(job_id, 1, tries=1)
+                self._placed[job_id] = worker
+                worker.used += 1
+            self.held.add(job_id)
+            self._ended(worker, record)
+
+    def _route_acknowledgements(self) -> None:
+        with self._lock:
+            acks, self._acks_in = self._acks_in, []
+        for job_id in acks:
+            worker = self._ended_on.pop(job_id, None)
+            if worker is not None:
+                worker.to_ack.append(job_id)
 
     def _take_report(self, worker: WorkerRank, records: list[list[Any]]) -> None:
         for record in records:
@@ -313,25 +421,27 @@ class MpiScheduler:
             return  # ended after its worker was given up for dead
         self.traffic.ends_received += 1
         del self._placed[job_id]
-        worker.used -= attempt.request.slots
+        worker.used -= attempt.cpus
         duration = max(0.0, end - start)
         previous = worker.mean_duration
         worker.mean_duration = duration if previous is None else 0.8 * previous + 0.2 * duration
         info = ExitInfo(_EXIT_STATUSES[exit_status], value, sig, usage)
         if not info.succeeded() and exit_status != _KILLED and self._retry(attempt, info):
+            worker.to_ack.append(job_id)  # this try's end is done with; the job goes on
             return
+        self._ended_on[job_id] = worker
         status = JobStatus.DONE if info.succeeded() else JobStatus.FAILED
         name = f"rank{worker.rank}:{pid}" if pid else None
         self._events.append(SchedulerEvent(job_id, status, info, name, end))
 
     def _retry(self, attempt: Attempt, why: ExitInfo | str) -> bool:
         """Run a failed job again if attempts are left (first in line)."""
-        if attempt.tries >= self._attempts:
+        if attempt.request is None or attempt.tries >= self._attempts:
             return False
         self.traffic.retries += 1
         _log.info(
             "job %s failed (%s): attempt %d of %d",
-            attempt.request.job_id,
+            attempt.job_id,
             why,
             attempt.tries + 1,
             self._attempts,
@@ -346,7 +456,7 @@ class MpiScheduler:
         kept: collections.deque[Attempt] = collections.deque()
         now = time.time()
         for attempt in self._backlog:
-            job_id = attempt.request.job_id
+            job_id = attempt.job_id
             if job_id in wanted:
                 info = ExitInfo(ExitStatus.USER_KILLED)
                 self._events.append(SchedulerEvent(job_id, JobStatus.FAILED, info, None, now))
@@ -374,21 +484,26 @@ class MpiScheduler:
         for worker in live:
             specs = batches[worker.rank]
             if specs or worker.to_kill or now - worker.last_sent >= self._heartbeat:
-                kills, worker.to_kill = worker.to_kill, []
-                self._channel.send(worker.rank, wire.ORDERS, wire.orders(specs, kills))
-                worker.last_sent = now
-                self.traffic.orders_sent += 1
-                self.traffic.jobs_sent += len(specs)
+                self._send_orders(worker, specs, now)
                 sent = True
         if self._backlog and widest == 0:
             self._fail_backlog("no MPI worker rank is left to run it")
         return sent
 
+    def _send_orders(self, worker: WorkerRank, specs: list[wire.JobSpec], now: float) -> None:
+        """One message: new jobs, kills, and the acknowledgements that ride along."""
+        kills, worker.to_kill = worker.to_kill, []
+        acks, worker.to_ack = worker.to_ack, []
+        self._channel.send(worker.rank, wire.ORDERS, wire.orders(specs, kills, ack=acks))
+        worker.last_sent = now
+        self.traffic.orders_sent += 1
+        self.traffic.jobs_sent += len(specs)
+
     def _fill(self, worker: WorkerRank, widest: int, room: int, specs: list[wire.JobSpec]) -> None:
         backlog = self._backlog
         while backlog and room > 0:
             attempt = backlog[0]
-            slots = attempt.request.slots
+            slots = attempt.cpus
             if slots > widest > 0:
                 backlog.popleft()
                 reason = f"it needs {slots} cores; the widest worker rank has {widest}"
@@ -398,13 +513,14 @@ class MpiScheduler:
                 break
             backlog.popleft()
             attempt.tries += 1
-            worker.jobs[attempt.request.job_id] = attempt
-            self._placed[attempt.request.job_id] = worker
+            worker.jobs[attempt.job_id] = attempt
+            self._placed[attempt.job_id] = worker
             worker.used += slots
             room -= slots
-            specs.append(self._spec(attempt.request))
+            assert attempt.request is not None  # the backlog holds submitted jobs only
+            specs.append(self._spec(attempt.request, slots))
 
-    def _spec(self, request: LaunchRequest) -> wire.JobSpec:
+    def _spec(self, request: LaunchRequest, cpus: int) -> wire.JobSpec:
         env = request.env if isinstance(request.env, dict) else dict(request.env)
         return [
             request.job_id,
@@ -414,16 +530,17 @@ class MpiScheduler:
             request.stderr_file,
             request.working_directory,
             request.stdin_file,
-            request.slots,
+            cpus,
             self._job_timeout,
         ]
 
     def _refuse(self, attempt: Attempt, reason: str) -> None:
         request = attempt.request
-        tell_job(request.stderr_file or request.stdout_file, f"cannot start the job: {reason}")
+        if request is not None:
+            tell_job(request.stderr_file or request.stdout_file, f"cannot start the job: {reason}")
         info = ExitInfo(ExitStatus.EXIT_ABORTED)
         now = time.time()
-        self._events.append(SchedulerEvent(request.job_id, JobStatus.FAILED, info, None, now))
+        self._events.append(SchedulerEvent(attempt.job_id, JobStatus.FAILED, info, None, now))
 
     def _fail_backlog(self, reason: str) -> None:
         while self._backlog:
@@ -448,16 +565,30 @@ class MpiScheduler:
             if self._retry(attempt, reason):
                 continue
             request = attempt.request
-            tell_job(request.stderr_file or request.stdout_file, reason)
+            if request is not None:
+                tell_job(request.stderr_file or request.stdout_file, reason)
             info = ExitInfo(ExitStatus.EXIT_UNDETERMINED)
             self._events.append(SchedulerEvent(job_id, JobStatus.FAILED, info, None, now))
         worker.jobs.clear()
         worker.used = 0
 
+    def _report_capacity(self) -> None:
+        """Tell the engine when the live cores changed (a worker in, a worker lost)."""
+        cores = self.cores()
+        if cores != self._reported_cores and self._sink is not None:
+            self._reported_cores = cores
+            self._events.append(_capacity(cores))
+
     def _deliver(self) -> None:
+        self._report_capacity()
         events, self._events = self._events, []
         if events and self._sink is not None:
             try:
                 self._sink(events)
             except Exception:
                 _log.exception("the scheduler event sink failed on %d event(s)", len(events))
+
+
+
+def _capacity(cores: int) -> Capacity:
+    return Capacity(CapacityUnit.CPUS, cores * MAX_DEPTH)

@@ -2,10 +2,15 @@
 
 Every message is a batch, so that the hot path never pays one MPI message per job:
 
-- ``HELLO`` (worker -> 0, once): ``{"rank", "host", "pid", "cores"}``;
-- ``ORDERS`` (0 -> worker): ``{"jobs": [spec, ...], "kill": [job_id, ...], "stop": bool}``,
-  where a spec is ``[job_id, argv, env, stdout, stderr, cwd, stdin, slots, timeout]``
-  (``env`` only holds the job's own variables; ``timeout`` in seconds or null). An empty
+- ``HELLO`` (worker -> 0): ``{"rank", "host", "pid", "cores", "inventory", "held",
+  "ended"}``, once at start and again whenever rank 0 asks for an inventory: ``held``
+  lists the jobs it has (``[job_id, pid, start, slots]``, pid 0 while queued) and
+  ``ended`` the end records rank 0 has not acknowledged yet, so that a new adapter on
+  rank 0 adopts what the previous one left;
+- ``ORDERS`` (0 -> worker): ``{"jobs": [spec, ...], "kill": [job_id, ...], "ack":
+  [job_id, ...], "inventory": bool, "stop": bool}``, where a spec is ``[job_id, argv,
+  env, stdout, stderr, cwd, stdin, slots, timeout]`` (``env`` only holds the job's own
+  variables; ``timeout`` in seconds or null). Acknowledged ends are forgotten. An empty
   order is rank 0's heartbeat;
 - ``REPORT`` (worker -> 0): a list of records, ``["S", job_id, pid, start]`` when a job
   started and ``["E", job_id, pid, exit_status, exit_value, term_signal, usage, start,
@@ -44,8 +49,16 @@ def decode(data: bytes) -> Any:
     return json.loads(data)
 
 
-def orders(jobs: list[JobSpec], kill: list[int], stop: bool = False) -> bytes:
-    return encode({"jobs": jobs, "kill": kill, "stop": stop})
+def orders(
+    jobs: list[JobSpec],
+    kill: list[int],
+    stop: bool = False,
+    ack: list[int] | None = None,
+    inventory: bool = False,
+) -> bytes:
+    return encode(
+        {"jobs": jobs, "kill": kill, "ack": ack or [], "inventory": inventory, "stop": stop}
+    )
 
 
 def started(job_id: int, pid: int, start: float) -> list[Any]:

@@ -108,10 +108,13 @@ class Worker:
         #: Whether any job came with a time limit (otherwise none is ever looked for).
         self._timed = False
         self._records: list[list[Any]] = []
+        #: End records rank 0 has not acknowledged (sent again to a new adapter).
+        self._unacked: dict[int, list[Any]] = {}
         self._first_record_at: float | None = None
         self._last_sent = 0.0
         self._last_heard = time.monotonic()
         self._stopping = False
+        self._terminated = False
         self._backoff = Backoff()
         self._wake_r = -1
         #: Jobs started and reports sent so far (logs, benchmarks).
@@ -126,6 +129,9 @@ class Worker:
         self._say_hello()
         try:
             while True:
+                if self._terminated and not self._stopping:
+                    _log.warning("rank %s told to end: ending its jobs", self._channel.rank)
+                    self._stop()
                 self._take_orders()
                 self._reap()
                 self._start_queued()
@@ -158,14 +164,27 @@ class Worker:
             os.set_blocking(fd, False)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, _ignore_signal)
+        for signum in (signal.SIGTERM, signal.SIGINT):  # the allocation ends: end the jobs
+            signal.signal(signum, self._on_terminate)
         _close_inherited_descriptors((self._wake_r, wake_w))
 
-    def _say_hello(self) -> None:
+    def _on_terminate(self, signum: int, frame: FrameType | None) -> None:
+        self._terminated = True
+
+    def _say_hello(self, inventory: bool = False) -> None:
+        """Who this rank is; with ``inventory``, every job it holds and every end not
+        acknowledged yet (a new adapter on rank 0 adopts them)."""
+        self._flush()  # ends already recorded go first: the inventory comes after them
+        held = [[job.job_id, job.pid, job.start, job.slots] for job in self._running.values()]
+        held += [[job.job_id, 0, 0.0, job.slots] for job in self._queue]
         hello = {
             "rank": self._channel.rank,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "cores": self._cores,
+            "inventory": inventory,
+            "held": held,
+            "ended": list(self._unacked.values()),
         }
         self._channel.send(self._master, wire.HELLO, wire.encode(hello))
         self._last_sent = time.monotonic()
@@ -197,6 +216,10 @@ class Worker:
                 _log.warning("unexpected message tag %s from rank 0", tag)
                 continue
             order = wire.decode(payload)
+            for job_id in order.get("ack", ()):
+                self._unacked.pop(job_id, None)
+            if order.get("inventory"):
+                self._say_hello(inventory=True)
             self._queue.extend(WorkerJob(spec) for spec in order.get("jobs", ()))
             for job_id in order.get("kill", ()):
                 self._kill(job_id, timed_out=False)
@@ -346,6 +369,8 @@ class Worker:
     # -- reports ----------------------------------------------------------------------
 
     def _record(self, record: list[Any]) -> None:
+        if record[0] == wire.ENDED:
+            self._unacked[record[1]] = record  # until rank 0 says it recorded it
         self._records.append(record)
         if self._first_record_at is None:
             self._first_record_at = time.monotonic()
@@ -404,4 +429,3 @@ def _close_inherited_descriptors(keep: tuple[int, ...]) -> None:
             if fd > 2 and fd not in keep:
                 with contextlib.suppress(OSError):
                     os.set_inheritable(fd, False)
-

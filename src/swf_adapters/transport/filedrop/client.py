@@ -147,7 +147,7 @@ class FileDropLink:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             info = self.runner()
-            if info is not None and not info.alive() and not done():
+            if info is not None and not info.alive() and not info.queued and not done():
                 raise EngineError(
                     f"{info.describe()} before this finished; run the same `mpirun ... swf"
                     " mpi-run` command again to resume it"
@@ -156,5 +156,3 @@ class FileDropLink:
             time.sleep(max(0.0, left))
             delay = min(delay * 1.5, _LONGEST_POLL)
         return True
-
-

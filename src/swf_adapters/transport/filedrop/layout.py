@@ -62,12 +62,19 @@ class RunnerInfo:
     ended_at: float | None
     details: dict[str, Any]
 
+    @property
+    def queued(self) -> bool:
+        """A pilot submitted to a batch system whose allocation has not started yet."""
+        return self.ended_at is None and bool(self.details.get("queued"))
+
     def alive(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now
-        return self.ended_at is None and now - self.heartbeat_at < STALE_AFTER
+        return not self.queued and self.ended_at is None and now - self.heartbeat_at < STALE_AFTER
 
     def describe(self) -> str:
         where = f"{self.kind} runner (pid {self.pid} on {self.host})"
+        if self.queued:
+            return f"the {self.kind} pilot (batch job {self.details.get('slurm_job')}) is queued"
         if self.ended_at is not None:
             return f"the {where} ended at {time.ctime(self.ended_at)}"
         if not self.alive():

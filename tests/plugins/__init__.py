@@ -1,0 +1,1 @@
+"""Third-party-style plugins kept in the test tree (a soma-workflow scheduler plugin)."""
