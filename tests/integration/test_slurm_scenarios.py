@@ -8,9 +8,12 @@ native specification the cluster refuses, cluster job ids) is written here.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,7 +117,8 @@ def test_a_refused_native_specification_fails_that_job_only(
         assert "SLURM refused the job" in err.read_text() and said in err.read_text()
 
 
-def test_cluster_job_ids_are_shown(wfc: WorkflowController, tmp_path: Path) -> None:
+def test_cluster_job_ids_are_shown(site: Site, tmp_path: Path) -> None:
+    wfc = site.controller
     jobs = [Job(["true"], name=f"j{i}") for i in range(3)]
     wf_id = facade.run(wfc, Workflow(jobs, name="ids"))
 
@@ -123,6 +127,15 @@ def test_cluster_job_ids_are_shown(wfc: WorkflowController, tmp_path: Path) -> N
     assert all(isinstance(drms_id, str) and "_" in drms_id for drms_id in drms_ids), rows
     arrays = {drms_id.split("_")[0] for drms_id in drms_ids}
     assert len(arrays) == 1, "three ready jobs of one shape go in one array job"
+    swf = [sys.executable, "-m", "swf_entry.cli", "--home", str(site.home)]
+    shown = subprocess.run(
+        [*swf, "--config", str(site.config_file), "status", str(wf_id), "--jobs", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    listed = {job["scheduler_job_id"] for job in json.loads(shown.stdout)["jobs"]}
+    assert listed == set(drms_ids)
 
 
 def test_a_silent_controller_is_waited_for_and_said_so(site: Site, tmp_path: Path) -> None:
