@@ -143,6 +143,15 @@ def _check_supported(
     return factory
 
 
+def _soma_plugins_get_soma_configurations() -> None:
+    """A soma-workflow scheduler plugin's ``build_scheduler`` is handed soma's
+    ``Configuration`` (with its getters), as in soma-workflow."""
+    from swf_adapters.schedulers import soma_plugin
+    from swf_entry.configuration import Configuration
+
+    soma_plugin.configuration_for = Configuration.from_resource_config
+
+
 def build_service(
     config: ResourceConfig,
     link_class: type[EngineService] | None = None,
@@ -167,6 +176,7 @@ def build_service(
     # allocation's, which the scheduler it brings knows.
     limited = scheduler is None
     if factory is not None:
+        _soma_plugins_get_soma_configurations()
         scheduler = factory.create(config)
     assert scheduler is not None
     translations = TranslationTable.from_namespaces(translation_table(config))
