@@ -11,7 +11,7 @@ twice a second). Throughput is jobs / (submit -> wait_workflow end).
 
 Monitor modes (``--modes``):
 
-- ``poll``: the monitor follows the change feed with ``job_changes`` every 0.3 s (a query
+- ``poll``: the monitor follows the change feed with ``job_changes`` every 0.5 s (a query
   the daemon's client answers from the store itself);
 - ``longpoll``: with ``wait_changes`` (the engine daemon runs the wait and sends the
   changed jobs).

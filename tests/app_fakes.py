@@ -417,9 +417,7 @@ class InMemoryStore:
                 return None
             row = copy.copy(stored.row)
             row.document = stored.new_workflow.document if with_document else None
-            row.working_directory = (
-                stored.new_workflow.working_directory if with_document else None
-            )
+            row.working_directory = stored.new_workflow.working_directory if with_document else None
             return row
 
     def workflows(
@@ -615,15 +613,19 @@ class InMemoryWorkspace:
     def default_working_directory(self) -> str:
         return "/home/user"
 
-    def refusal(self, path: str) -> str | None:
+    def refusals(self, paths: Sequence[str]) -> list[str | None]:
         """Lexical only (no symlinks here): the root but its jobs/ and tmp/ areas."""
         import posixpath
 
-        real = posixpath.normpath(path)
-        inside = real == self.root or real.startswith(self.root + "/")
-        if not inside or real.startswith((f"{self.root}/jobs", f"{self.root}/tmp")):
-            return None
-        return f"{real}, inside the engine's state directory {self.root}"
+        out: list[str | None] = []
+        for path in paths:
+            real = posixpath.normpath(path)
+            inside = real == self.root or real.startswith(self.root + "/")
+            if not inside or real.startswith((f"{self.root}/jobs", f"{self.root}/tmp")):
+                out.append(None)
+            else:
+                out.append(f"{real}, inside the engine's state directory {self.root}")
+        return out
 
     def remove_workflow(self, workflow_id: int) -> None:
         for prefix in (f"{self.root}/jobs/{workflow_id}/", f"{self.root}/tmp/{workflow_id}/"):

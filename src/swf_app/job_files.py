@@ -22,7 +22,7 @@ Paths are joined with ``posixpath``: they are paths on the computing resource.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from swf_domain.command import PathResolver, render_path
 from swf_domain.errors import SomaWorkflowError
@@ -31,8 +31,12 @@ from swf_domain.model import Job, SpecialPath, TemporaryPath, Workflow
 #: The job fields naming a file, in the order problems are reported.
 FILE_FIELDS = ("stdin", "stdout_file", "stderr_file", "input_params_file", "output_params_file")
 
-#: What would a job reach at ``path``: None (nothing of the engine's) or a description.
-Refusal = Callable[[str], str | None]
+#: What would jobs reach at these paths: None (nothing of the engine's) or a description,
+#: for each (the Workspace's ``refusals``).
+Refusals = Callable[[Sequence[str]], list[str | None]]
+
+#: Paths checked per call of ``refusals`` at submission (bounded memory for big workflows).
+BATCH = 50_000
 
 
 def in_directory(directory: str, path: str | None) -> str | None:
@@ -49,7 +53,7 @@ def job_directory(base: str, own: str | None) -> str:
 
 def refusal_message(job: Job, field: str, value: object, reached: str) -> str:
     """One refused path, naming the job, the field, the value given and where it leads
-    (``reached``: the Workspace's ``refusal``)."""
+    (``reached``: the Workspace's answer for it)."""
     label = f"job {job.name!r}" if job.name is not None else "job <unnamed>"
     if value is None:  # the submit directory
         return (
@@ -65,32 +69,57 @@ def refusal_message(job: Job, field: str, value: object, reached: str) -> str:
 
 
 def submit_refusals(
-    workflow: Workflow, base: str, resolver: PathResolver, refusal: Refusal
+    workflow: Workflow, base: str, resolver: PathResolver, refusals: Refusals
 ) -> list[str]:
     """Every job file or working directory of ``workflow`` that reaches the engine's files,
     as far as submission can tell (see the module docstring): one message each."""
     problems: list[str] = []
+    base_refused = refusals([base])[0]  # once, not once per job that runs there
+    batch: list[tuple[Job, str, object, str]] = []
     for job in workflow.jobs:
         if job.is_barrier() or job.is_engine_execution():
             continue
+        if job.working_directory is None:
+            if base_refused is not None:
+                problems.append(refusal_message(job, "working_directory", None, base_refused))
+            if _has_no_files(job):
+                continue  # the common job: nothing more to look at
         for field, value, path in _known_paths(job, base, resolver):
-            reached = refusal(path)
-            if reached is not None:
-                problems.append(refusal_message(job, field, value, reached))
-    return problems
+            batch.append((job, field, value, path))
+        if len(batch) >= BATCH:
+            problems += _refused(batch, refusals)
+            batch = []
+    return problems + _refused(batch, refusals)
 
 
-def _known_paths(
-    job: Job, base: str, resolver: PathResolver
-) -> Iterator[tuple[str, object, str]]:
+def _refused(batch: list[tuple[Job, str, object, str]], refusals: Refusals) -> list[str]:
+    answers = refusals([path for *_, path in batch]) if batch else []
+    return [
+        refusal_message(job, field, value, reached)
+        for (job, field, value, _), reached in zip(batch, answers, strict=True)
+        if reached is not None
+    ]
+
+
+def _has_no_files(job: Job) -> bool:
+    return (
+        job.stdin is None
+        and job.stdout_file is None
+        and job.stderr_file is None
+        and job.input_params_file is None
+        and job.output_params_file is None
+    )
+
+
+def _known_paths(job: Job, base: str, resolver: PathResolver) -> Iterator[tuple[str, object, str]]:
     """(field, value, absolute path) of the job's paths known before it runs."""
-    directory: str | None = base
+    directory: str | None = base  # checked once for all jobs by the caller
     own = job.working_directory
     if own is not None:
         rendered = _render_now(own, resolver)
         directory = None if rendered is None else job_directory(base, rendered)
-    if directory is not None:
-        yield "working_directory", own, directory
+        if directory is not None:
+            yield "working_directory", own, directory
     for field in FILE_FIELDS:
         value = getattr(job, field)
         rendered = _render_now(value, resolver)

@@ -117,7 +117,7 @@ class Launcher:
         resolver = WorkflowPathResolver(
             0, workflow, self.workspace, self._translations, self._transfer_location
         )
-        problems = submit_refusals(workflow, base, resolver, self.workspace.refusal)
+        problems = submit_refusals(workflow, base, resolver, self.workspace.refusals)
         if problems:
             raise EngineFilesError(problems)
 
@@ -152,11 +152,13 @@ class Launcher:
     def _refuse_engine_files(self, job: Job, paths: dict[str, str | None]) -> None:
         """Raise EngineFilesError if a path the job is about to use reaches the engine's
         files (checked again now: a symlink may have appeared since submission)."""
-        problems = []
-        for field, path in paths.items():
-            reached = None if path is None else self.workspace.refusal(path)
-            if path is not None and reached is not None:
-                problems.append(refusal_message(job, field, getattr(job, field), reached))
+        given = {field: path for field, path in paths.items() if path is not None}
+        answers = self.workspace.refusals(list(given.values()))
+        problems = [
+            refusal_message(job, field, getattr(job, field), reached)
+            for field, reached in zip(given, answers, strict=True)
+            if reached is not None
+        ]
         if problems:
             raise EngineFilesError(problems)
 

@@ -488,12 +488,13 @@ class Workspace(Protocol):
         workflow stored before swf kept its client's directory): the user's home."""
         ...
 
-    def refusal(self, path: str) -> str | None:
-        """None when a job may use ``path`` (absolute) as a file or working directory;
-        otherwise where it leads, for the user (``"/s/swf.db, inside the engine's state
-        directory /s"``). Symlinks and ``..`` are resolved as the system would resolve
-        them now; the areas this Workspace makes for jobs (their output and params
-        files, temporary paths) are open to them."""
+    def refusals(self, paths: Sequence[str]) -> list[str | None]:
+        """For each absolute path: None when a job may use it as a file or working
+        directory; otherwise where it leads, for the user (``"/s/swf.db, inside the
+        engine's state directory /s"``). Symlinks and ``..`` are resolved as the system
+        resolves them now; the areas this Workspace makes for jobs (their output and
+        params files, temporary paths) are open to them. One call per batch: a
+        million-job submission resolves each directory once."""
         ...
 
 

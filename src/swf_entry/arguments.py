@@ -70,21 +70,21 @@ def timeout(value: Any, argument: str = "timeout") -> float:
 
 
 def date(value: Any, argument: str) -> float | None:
-    """A datetime (or None) as an epoch."""
+    """A datetime (or None, or an epoch) as an epoch that reads back as a datetime: a
+    date the store would keep but no client could show (``datetime.max`` in a timezone
+    east of UTC...) is refused here rather than breaking every later ``workflows()``."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        try:
-            return value.timestamp()
-        except (OverflowError, OSError, ValueError) as error:
-            raise InvalidArgumentError(f"{argument} {_shown(value)}: {error}") from None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        epoch = float(value) if abs(value) < 1e18 else math.inf
-        if math.isfinite(epoch):
-            return epoch
-    raise InvalidArgumentError(
-        f"{argument} must be a datetime or None, not {type(value).__name__} {_shown(value)}"
-    )
+    if isinstance(value, bool) or not isinstance(value, datetime | int | float):
+        raise InvalidArgumentError(
+            f"{argument} must be a datetime or None, not {type(value).__name__} {_shown(value)}"
+        )
+    try:
+        epoch = value.timestamp() if isinstance(value, datetime) else float(value)
+        datetime.fromtimestamp(epoch)
+    except (OverflowError, OSError, ValueError) as error:
+        raise InvalidArgumentError(f"{argument} {_shown(value)} is out of range: {error}") from None
+    return epoch
 
 
 def optional_text(value: Any, argument: str) -> str | None:

@@ -81,16 +81,13 @@ __all__ = [
 ]
 
 
-def _to_epoch(date: datetime | float | None) -> float | None:
-    if date is None:
-        return None
-    if isinstance(date, datetime):
-        return date.timestamp()
-    return float(date)
-
-
 def _to_datetime(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch)
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch)
+    except (OverflowError, OSError, ValueError):  # stored by an older client: shown clamped
+        return datetime.max if epoch > 0 else datetime.min
 
 
 class WorkflowController:
@@ -201,13 +198,16 @@ class WorkflowController:
         workflow = serialization.workflow_from_dict(document)
         job_ids = document.get("job_ids", [])
         infos = self._link.jobs_info(job_ids) if job_ids else {}
+        progress = {p.job_id: p for p in self._link.workflow_elements_status(workflow_id).jobs}
         for job, job_id in zip(workflow.jobs, job_ids, strict=False):
             job.job_id = job_id
             info = infos.get(job_id)
             argv = info.command if info is not None else None
-            workflow.job_mapping[job] = EngineJob(
+            engine_job = EngineJob(
                 job, job_id, workflow_id, argv if argv is not None else preview_command(job)
             )
+            engine_job.set_progress(progress.get(job_id))
+            workflow.job_mapping[job] = engine_job
         workflow.transfer_mapping = {
             transfer: EngineTransfer(transfer) for transfer in _transfers_of(workflow)
         }

@@ -74,6 +74,15 @@ def wait_until(predicate: Callable[[], bool], timeout: float, period: float = 0.
     return predicate()
 
 
+def command_line(process: psutil.Process) -> str:
+    """The process's command line, "" once it has exited (a job may end between the
+    listing and this read)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def marked_processes(mark: str) -> list[psutil.Process]:
     """Live processes (not this one, not zombies) whose environment carries ``mark``."""
     me = os.getpid()
@@ -181,6 +190,22 @@ class Site:
         host = live_host(self.host_layout)
         if host is not None:
             self.host_pids.add(host.pid)
+
+    def running_engine_pid(self, controller: WorkflowController) -> int:
+        """Bring an engine up through ``controller``'s command link if none runs; its pid.
+
+        A query is not enough: the client's queries read the store and ping the engine at
+        most twice a second, so a query made less than 0.5 s after the previous one does
+        not restart an engine killed in between (by design: monitors must stay cheap).
+        """
+        from swf_entry.split_link import SplitLink
+
+        link = controller.link
+        assert isinstance(link, SplitLink), link
+        pinged = link.commands.ping()
+        pid = self.engine_pid()
+        assert pid == pinged, (pid, pinged)
+        return pid
 
     def engine_pid(self) -> int | None:
         """The daemon's pid from ``engine.json``, if that process is our engine."""

@@ -33,6 +33,7 @@ from swf_entry.daemon import EngineLayout
 from tests.integration.crash_fixtures import (
     Plan,
     Site,
+    command_line,
     crash_plan,
     crash_root,
     finish_client,
@@ -233,7 +234,9 @@ def test_an_engine_killed_during_a_submission_stores_all_of_the_workflow_or_noth
         answers: list[object] = []
         for fraction in (0.1, 0.3, 0.5, 0.7, 0.9):
             submitted = workflow()
-            controller.workflows()  # an engine runs (restarted after the previous kill)
+            # An engine runs: the previous kill may have hit an idle engine (the submission
+            # had ended) and nothing has restarted it since.
+            pid = site.running_engine_pid(controller)
 
             def submit(built: Workflow = submitted) -> None:
                 try:
@@ -244,8 +247,7 @@ def test_an_engine_killed_during_a_submission_stores_all_of_the_workflow_or_noth
             submitter = threading.Thread(target=submit, daemon=True)
             submitter.start()
             time.sleep(duration * fraction)
-            pid = site.engine_pid()
-            assert pid is not None
+            assert site.engine_pid() == pid  # the engine the submission went to
             kill_9(pid)
             submitter.join(WAIT)
             assert not submitter.is_alive()
@@ -352,7 +354,7 @@ def test_two_clients_starting_the_real_engine_at_once_share_one_engine(root: Pat
         hosts = [
             process
             for process in marked_processes(str(root))
-            if "swf_adapters.schedulers.local.host" in " ".join(process.cmdline())
+            if "swf_adapters.schedulers.local.host" in command_line(process)
         ]
         assert len(hosts) == 1, hosts
         controller = site.daemon_controller()

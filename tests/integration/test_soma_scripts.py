@@ -131,6 +131,21 @@ CONFIGURED = textwrap.dedent(
         "translation": config.get_path_translation(),
         "native_specification": config.get_native_specification(),
         "container_command": config.get_container_command(),
+        "running_jobs_limits": {str(k): v for k, v in config.get_running_jobs_limits().items()},
+        "parallel_job_config": config.get_parallel_job_config(),
+        "drmaa_implementation": config.get_drmaa_implementation(),
+        "login": config.get_login(),
+        "install_path": config.get_res_install_path(),
+        "swf_dir": config.get_soma_workflow_dir(),
+        "transfer_dir": config.get_transfered_file_dir(),
+        # (the directory is swf's own: its engine log lives in the state directory)
+        "engine_log_info": list(config.get_engine_log_info())[1:],
+        "local_resource": Configuration.get_local_resource_id(config_file_path=path),
+        "logins": Configuration.get_logins(path),
+        "is_local": Configuration.is_local_resource(config.get_config_parser(), resource),
+        "python_versions": Configuration.get_allowed_python_versions(
+            config.get_config_parser(), resource
+        ),
     }
     wfc = WorkflowController(resource, config=config)
     job = Job(["echo", "configured"], name="configured")
@@ -158,6 +173,17 @@ def test_a_configuration_script_gives_what_soma_gives(tmp_path: Path) -> None:
             PATH_TRANSLATION_FILES = brainvisa{{{translation}}}
             NATIVE_SPECIFICATION = -l walltime=1:00:00
             CONTAINER_COMMAND = ['env', 'A=1']
+            MAX_JOB_RUNNING = {{3}}
+            LOGIN = someone
+            INSTALLPATH = /opt/swf
+            ALLOWED_PYTHON_VERSIONS = 3
+            ENGINE_LOG_LEVEL = INFO
+            MPI = -n 4
+
+            [cluster]
+            SUBMITTING_MACHINES = elsewhere
+            CLUSTER_ADDRESS = cluster.example.org
+            LOGIN = remote_user
             """
         )
     )
@@ -254,6 +280,11 @@ DAEMON = textwrap.dedent(
         "names": [name for name, _command, _date in wfc.jobs(ids).values()],
         "warned": any("daemon" in str(w.message) for w in caught),
         "daemon_before": engine_status(state) is not None,
+        # soma's engine jobs in workflow() carry stale Nones; swf's the recorded state
+        "engine_jobs": [
+            [engine.status, engine.exit_value, engine.drmaa_id is not None]
+            for engine in wfc.workflow(wf_id).job_mapping.values()
+        ],
     }
     wfc.stop_engine()
     out["daemon_after"] = engine_status(state) is not None
@@ -270,5 +301,6 @@ def test_stop_engine_stops_the_daemon(tmp_path: Path) -> None:
         "names": ["t"],
         "warned": True,
         "daemon_before": True,
+        "engine_jobs": [["done", 0, True]],
         "daemon_after": False,
     }

@@ -91,3 +91,39 @@ def test_unusable_state_directory_fails_jobs_not_the_engine(tmp_path: Path) -> N
         assert harness.statuses(wf_id) == ["failed", "failed"]
         assert harness.exits(wf_id) == ["aborted", "aborted"]
         assert harness.engine.alive and harness.scheduler.submitted == []
+
+
+def test_refusals_resolve_symlinks_and_dot_dot_like_the_system(tmp_path: Path) -> None:
+    """What jobs may not reach: the state directory but jobs/ and tmp/, and a database kept
+    elsewhere; every way of naming it, resolved as the kernel would."""
+    state, elsewhere, user = tmp_path / "state", tmp_path / "db", tmp_path / "user"
+    for directory in (state / "jobs", state / "jobhost", elsewhere, user):
+        directory.mkdir(parents=True)
+    (elsewhere / "swf.db").write_bytes(b"")
+    (user / "to-state").symlink_to(state)
+    (user / "to-db").symlink_to(elsewhere / "swf.db")
+    (user / "to-jobs").symlink_to(state / "jobs")
+    workspace = LocalWorkspace(state, [elsewhere / "swf.db"])
+    refused = {
+        str(state / "swf.db"),
+        str(state),
+        str(state / "jobhost" / "journal"),
+        str(user / "to-state" / "key"),
+        str(user / "to-db"),
+        str(user / ".." / "state" / "engine.log"),
+        str(state / "jobs" / ".." / "swf.db"),
+        str(elsewhere / "swf.db-wal"),
+    }
+    allowed = {
+        str(state / "jobs" / "3" / "7.out"),
+        str(state / "tmp" / "3" / "t0"),
+        str(user / "to-jobs" / "mine.out"),
+        str(user / "out.txt"),
+        str(elsewhere / "other.db"),
+        str(tmp_path / "statement"),  # a sibling whose name starts like the state dir
+    }
+    paths = sorted(refused | allowed)
+    answers = dict(zip(paths, workspace.refusals(paths), strict=True))
+    assert {path for path, answer in answers.items() if answer is not None} == refused
+    assert "inside the engine's state directory" in (answers[str(state / "swf.db")] or "")
+    assert "the engine's database" in (answers[str(user / "to-db")] or "")

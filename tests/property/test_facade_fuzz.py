@@ -81,6 +81,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         made.wfc.disconnect()
 
 
+def _past(value: Any) -> bool:
+    """A date (or epoch) that the expiry sweep would act on."""
+    if isinstance(value, datetime):
+        return value < datetime(2100, 1, 1)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def accepted_or_typed(call: Callable[[], Any]) -> None:
     """The one property: the call returns, or raises a SomaWorkflowError."""
     with no_hang(), contextlib.suppress(SomaWorkflowError):
@@ -112,7 +119,14 @@ def targets(site: Site) -> dict[str, st.SearchStrategy[tuple[Any, ...]]]:
         "drms_job_id": st.tuples(ids, ids),
         "get_scheduler_type": st.tuples(),
         "restart_workflow": st.tuples(done_or_garbage, text),
-        "change_workflow_expiration_date": st.tuples(ids, GARBAGE),
+        # a past date on a fixture would let the expiry sweep delete it mid-module
+        "change_workflow_expiration_date": st.one_of(
+            st.tuples(GARBAGE, GARBAGE),
+            st.tuples(
+                st.just(site.done_id),
+                st.one_of(st.none(), st.datetimes(min_value=datetime(2100, 1, 1)), GARBAGE),
+            ).filter(lambda args: not _past(args[1])),
+        ),
         "stop_jobs": st.tuples(done_or_garbage, lists),
         "restart_jobs": st.tuples(done_or_garbage, lists),
         "wait_job": st.one_of(
@@ -305,6 +319,11 @@ def test_the_issue_examples_are_typed_errors_naming_the_argument(site: Site) -> 
             InvalidArgumentError,
             "new_expiration_date",
         ),
+        (
+            lambda: wfc.change_workflow_expiration_date(site.done_id, datetime.max),
+            InvalidArgumentError,
+            "out of range",
+        ),
         (lambda: wfc.stop_jobs(site.running_id, ["a"]), UnknownObjectError, r"job_ids\[0\]"),
         (lambda: wfc.restart_jobs(site.done_id, [1.5]), UnknownObjectError, r"job_ids\[0\]"),
         (lambda: wfc.submit_workflow(Job(["true"])), SomaWorkflowError, "Workflow, not Job"),
@@ -321,3 +340,4 @@ def test_the_issue_examples_are_typed_errors_naming_the_argument(site: Site) -> 
     with pytest.raises(SomaWorkflowError, match="referenced_input_files"):
         wfc.submit_workflow(nan_files)
     assert wfc.workflow_status(site.running_id) == "workflow_in_progress"  # nothing stopped
+    assert site.done_id in wfc.workflows()  # every stored date still reads back

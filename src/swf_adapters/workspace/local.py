@@ -6,10 +6,10 @@ Layout (one directory per workflow, so deleting a workflow is two ``rmtree``)::
     <state_dir>/tmp/<workflow_id>/<key><suffix>
 
 Only the engine thread calls it: the cache of directories already made needs no lock
-(``refusal`` and ``default_working_directory`` read nothing mutable: any thread).
+(``refusals`` and ``default_working_directory`` read nothing mutable: any thread).
 
 The rest of the state directory (the store, the daemon's key and socket, the job host's
-journal) is the engine's own: ``refusal`` keeps jobs' files and working directories out
+journal) is the engine's own: ``refusals`` keeps jobs' files and working directories out
 of it, and out of a SQLite store kept elsewhere.
 """
 
@@ -20,7 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,8 +150,20 @@ class LocalWorkspace:
     def default_working_directory(self) -> str:
         return os.path.expanduser("~")
 
-    def refusal(self, path: str) -> str | None:
-        real = os.path.realpath(path)
+    def refusals(self, paths: Sequence[str]) -> list[str | None]:
+        """Each path resolved as the system would (see the port), fast for big batches:
+        the real path of each directory is computed once per call, and only the last
+        component is looked at for each path (one ``lstat``, the same path once)."""
+        real_directories: dict[str, tuple[str, bool]] = {}
+        answers: dict[str, str | None] = {}
+        out: list[str | None] = []
+        for path in paths:
+            if path not in answers:
+                answers[path] = self._refusal(_real_path(path, real_directories))
+            out.append(answers[path])
+        return out
+
+    def _refusal(self, real: str) -> str | None:
         if real in self._engine_files:
             return f"{real}, the engine's database"
         if not _is_within(real, self._real_root):
@@ -200,3 +212,19 @@ def _safe_name(name: str) -> str:
 def _is_within(path: str, directory: str) -> bool:
     """``path`` is ``directory`` or below it (both real, absolute paths)."""
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _real_path(path: str, real_directories: dict[str, tuple[str, bool]]) -> str:
+    """``os.path.realpath(path)``, with the real path of its directory (and whether it
+    exists: if not, no symlink can be in it) taken from, or added to,
+    ``real_directories``: only the last component is resolved here."""
+    directory, name = os.path.split(path)
+    if name in ("", ".", ".."):
+        return os.path.realpath(path)
+    known = real_directories.get(directory)
+    if known is None:
+        real = os.path.realpath(directory)
+        known = real_directories[directory] = (real, os.path.isdir(real))
+    real_directory, exists = known
+    candidate = os.path.join(real_directory, name)
+    return os.path.realpath(candidate) if exists and os.path.islink(candidate) else candidate
