@@ -280,6 +280,11 @@ DAEMON = textwrap.dedent(
         "names": [name for name, _command, _date in wfc.jobs(ids).values()],
         "warned": any("daemon" in str(w.message) for w in caught),
         "daemon_before": engine_status(state) is not None,
+        # soma's engine jobs in workflow() carry stale Nones; swf's the recorded state
+        "engine_jobs": [
+            [engine.status, engine.exit_value, engine.drmaa_id is not None]
+            for engine in wfc.workflow(wf_id).job_mapping.values()
+        ],
     }
     wfc.stop_engine()
     out["daemon_after"] = engine_status(state) is not None
@@ -296,5 +301,6 @@ def test_stop_engine_stops_the_daemon(tmp_path: Path) -> None:
         "names": ["t"],
         "warned": True,
         "daemon_before": True,
+        "engine_jobs": [["done", 0, True]],
         "daemon_after": False,
     }
