@@ -147,9 +147,6 @@ class SomaPluginScheduler:
     def acknowledge(self, job_ids: Sequence[int]) -> None:
         """Nothing to forget: the plugin keeps no journal."""
 
-    def slots(self) -> int:
-        return self._slots
-
     def capacity(self) -> Capacity:
         """Jobs at once: the plugin's resource queues what it cannot run yet."""
         return Capacity(CapacityUnit.JOBS, self._slots)
