@@ -21,6 +21,7 @@ links jemalloc, which cannot be dlopen'ed into a running interpreter (it must be
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import json
 import os
@@ -35,6 +36,7 @@ from typing import IO, Any
 
 from swf_adapters.schedulers.batch.adapter import BatchScheduler, BatchSettings
 from swf_adapters.schedulers.batch.commands import TIMED_OUT, CommandResult, CommandRunner
+from swf_adapters.schedulers.batch.jobdir import CLUSTER_ID
 from swf_adapters.schedulers.batch.system import ArrayView, QueueView, Shape, TaskState, TaskView
 from swf_adapters.schedulers.slurm import native_options
 from swf_app.ports import EventSink, KnownJob, LaunchRequest
@@ -177,16 +179,18 @@ class DrmaaScheduler(BatchScheduler):
         runner.on_end = self._poll_soon
 
     def start(self, sink: EventSink, known: Sequence[KnownJob] = ()) -> frozenset[int]:
+        """The agent first (it waits for an earlier engine's agent to finish), then the
+        job directory, which then holds every job id that agent obtained."""
+        self.settings.job_dir.mkdir(parents=True, exist_ok=True)
+        hello = self.agent.run(["hello"])
+        if not hello.ok:
+            raise DrmaaUnavailableError(f"the DRMAA session cannot start: {hello.message()}")
         held = super().start(sink, known)
         with self._lock:
-            adopted = [
-                drmaa_task_id(batch.task_id(index))
-                for batch in self._batches.values()
-                if batch.cluster_id is not None
-                for index in batch.open
-            ]
-        if adopted:  # an earlier engine's jobs: followed until they end
-            self.agent.run(["adopt", *adopted])
+            batches = [b for b in self._batches.values() if b.cluster_id is not None]
+        for batch in batches:  # an earlier engine's jobs: followed until they end
+            ids = [drmaa_task_id(batch.task_id(index)) for index in sorted(batch.open)]
+            self.agent.run(["adopt", str(batch.directory), *ids])
         return held
 
     def close(self) -> None:
@@ -206,11 +210,15 @@ class AgentRunner(CommandRunner):
         self.contact_file = contact_file
         self.env = env
         self.on_end: Callable[[], None] = lambda: None
+        #: Why the agent could not start (libdrmaa did not load...), as it said.
+        self.fatal = ""
         self._process: subprocess.Popen[str] | None = None
         self._replies: dict[int, tuple[int, str, str]] = {}
         self._answered = threading.Condition()
         self._serial = 0
         self._io = threading.Lock()
+        #: The agent's output ended (it exited): nothing more will be answered.
+        self._gone = True
 
     def run(self, argv: list[str], timeout: float | None = None) -> CommandResult:
         with self._lock:
@@ -224,11 +232,12 @@ class AgentRunner(CommandRunner):
             return CommandResult(tuple(argv), TIMED_OUT, "", f"DRMAA agent: {error}")
         with self._answered:
             answered = self._answered.wait_for(
-                lambda: serial in self._replies or not self._running(), timeout or self.timeout
+                lambda: serial in self._replies or self._gone, timeout or self.timeout
             )
             reply = self._replies.pop(serial, None)
         if not answered or reply is None:
-            return CommandResult(tuple(argv), TIMED_OUT, "", "DRMAA agent: no answer")
+            said = self.fatal or "no answer"
+            return CommandResult(tuple(argv), TIMED_OUT, "", f"DRMAA agent: {said}")
         return CommandResult(tuple(argv), *reply)
 
     def close(self) -> None:
@@ -244,7 +253,7 @@ class AgentRunner(CommandRunner):
                 process.wait()
 
     def _running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and self._process.poll() is None and not self._gone
 
     def _send(self, message: dict[str, Any]) -> None:
         with self._io:
@@ -262,15 +271,20 @@ class AgentRunner(CommandRunner):
             bufsize=1, start_new_session=True,
         )  # fmt: skip
         assert self._process.stdout is not None
+        self._gone = False
         threading.Thread(
-            target=self._read, args=(self._process.stdout,), name="swf-drmaa-agent", daemon=True
+            target=self._read, args=(self._process,), name="swf-drmaa-agent", daemon=True
         ).start()
 
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
             message = json.loads(line)
             if message.get("op") == "ended":
                 self.on_end()
+                continue
+            if message.get("op") == "fatal":
+                self.fatal = message["error"]
                 continue
             with self._answered:
                 self._replies[message["serial"]] = (
@@ -280,6 +294,8 @@ class AgentRunner(CommandRunner):
                 )
                 self._answered.notify_all()
         with self._answered:
+            if process is self._process:  # not a newer agent's
+                self._gone = True
             self._answered.notify_all()
 
 
@@ -295,13 +311,17 @@ class Agent:
         self.drmaa = drmaa
         self.session = drmaa.Session()
         self.contact_file = contact_file
+        # One agent per job directory at a time: the agent of a killed engine finishes
+        # the request it was serving (and records its job id) before a new one starts.
+        self._owner = open(contact_file.with_suffix(".lock"), "a")  # noqa: SIM115 (held)
+        fcntl.flock(self._owner, fcntl.LOCK_EX)
         self._attach()
         self._lock = threading.Lock()
         self._output = threading.Lock()
         self._jobs = threading.Condition(self._lock)
-        #: DRMAA job id -> its batch directory (or "adopted": an earlier engine's), until
+        #: DRMAA job id -> (its batch directory, adopted from an earlier engine), until
         #: ``wait`` reaped it; then ``ended``: job id -> how it ended.
-        self.live: dict[str, str] = {}
+        self.live: dict[str, tuple[str, bool]] = {}
         self.ended: dict[str, str] = {}
 
     def _attach(self) -> None:
@@ -310,9 +330,7 @@ class Agent:
             self.session.initialize(contact or None)
         except self.drmaa.errors.DrmaaException:
             self.session.initialize()  # the old session is gone: its jobs end by end files
-        tmp = self.contact_file.with_suffix(".tmp")
-        tmp.write_text(str(self.session.contact))
-        os.replace(tmp, self.contact_file)
+        _write_atomically(self.contact_file, str(self.session.contact))
 
     def serve(self, requests: IO[str]) -> None:
         threading.Thread(target=self._wait_loop, daemon=True).start()
@@ -340,29 +358,38 @@ class Agent:
             ids = self.session.runBulkJobs(template, 1, request["count"], 1)
         finally:
             self.session.deleteJobTemplate(template)
+        cluster_id = str(ids[0]).split(".", 1)[0]
+        # Recorded here, not only by the engine: an engine killed during this call finds it.
+        _write_atomically(Path(template_dir, CLUSTER_ID), cluster_id)
         with self._jobs:
-            self.live.update(dict.fromkeys(ids, template_dir))
+            self.live.update(dict.fromkeys(ids, (template_dir, False)))
             self._jobs.notify()
-        return str(ids[0]).split(".", 1)[0]
+        return cluster_id
+
+    def op_hello(self) -> str:
+        return str(self.session.contact)
 
     def op_status(self, _tag: str) -> str:
-        """This session's jobs from memory (a task runs once its log exists: the remote
-        command creates it); adopted ones (an earlier engine's) by jobStatus."""
+        """From the batch directory first (a task runs once its log exists: the remote
+        command creates it; it ended once its end file exists), else from memory; only an
+        earlier engine's jobs still without an end file are asked about (jobStatus)."""
         view: dict[str, dict[str, tuple[str, str]]] = {}
         with self._lock:
             live, ended = dict(self.live), dict(self.ended)
-        for job_id, origin in live.items():
-            state = self._job_status(job_id) if origin == "adopted" else _started(origin, job_id)
+        for job_id, (directory, adopted) in live.items():
+            state = _from_files(directory, job_id)
+            if adopted and state[0] != "finished":
+                state = self._job_status(job_id)
             _put(view, job_id, state)
         for job_id, reason in ended.items():
             _put(view, job_id, ("finished", reason))
         return json.dumps(view)
 
-    def op_adopt(self, *job_ids: str) -> str:
+    def op_adopt(self, directory: str, *job_ids: str) -> str:
         with self._jobs:
             for job_id in job_ids:
                 if job_id not in self.ended:
-                    self.live.setdefault(job_id, "adopted")
+                    self.live.setdefault(job_id, (directory, True))
             self._jobs.notify()
         return ""
 
@@ -397,6 +424,10 @@ class Agent:
             except errors.InvalidJobException:  # none of this session's (adopted ones poll)
                 time.sleep(1.0)
                 continue
+            except errors.DrmaaException as error:  # qmaster busy or gone: ends still
+                _log_stderr(f"DRMAA wait: {error}")  # come from the end files
+                time.sleep(1.0)
+                continue
             with self._lock:
                 self.live.pop(info.jobId, None)
                 self.ended[info.jobId] = _reason(info)
@@ -413,8 +444,20 @@ def _put(view: dict[str, dict[str, tuple[str, str]]], job_id: str, state: tuple[
     view.setdefault(cluster_id, {})[str(int(task or 1) - 1)] = state
 
 
-def _started(directory: str, job_id: str) -> tuple[str, str]:
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _log_stderr(text: str) -> None:
+    print(f"swf drmaa agent: {text}", file=sys.stderr, flush=True)
+
+
+def _from_files(directory: str, job_id: str) -> tuple[str, str]:
     index = int(job_id.partition(".")[2] or 1) - 1
+    if Path(directory, f"{index}.end").exists():
+        return ("finished", "ended")
     return ("running", "r") if Path(directory, f"{index}.log").exists() else ("pending", "qw")
 
 
@@ -431,7 +474,12 @@ def main(argv: list[str]) -> int:
     if argv[1:2] != ["agent"] or len(argv) != 3:
         print("usage: python -m swf_adapters.schedulers.drmaa agent CONTACT_FILE", file=sys.stderr)
         return 2
-    Agent(Path(argv[2])).serve(sys.stdin)
+    try:
+        agent = Agent(Path(argv[2]))
+    except Exception as error:  # libdrmaa did not load, the session did not open
+        print(json.dumps({"op": "fatal", "error": f"{type(error).__name__}: {error}"}))
+        return 1
+    agent.serve(sys.stdin)
     return 0
 
 
