@@ -143,15 +143,13 @@ def _check_supported(
     return factory
 
 
-#: The SCHEDULER_TYPE values swf can run jobs with today (``mpi`` inside `swf mpi-run`).
-AVAILABLE_SCHEDULER_TYPES = ("local_basic", "local", "mpi", "slurm")
+def _soma_plugins_get_soma_configurations() -> None:
+    """A soma-workflow scheduler plugin's ``build_scheduler`` is handed soma's
+    ``Configuration`` (with its getters), as in soma-workflow."""
+    from swf_adapters.schedulers import soma_plugin
+    from swf_entry.configuration import Configuration
 
-
-def batch_scheduler(config: ResourceConfig) -> Scheduler:
-    """A SLURM scheduler for ``config``, as the engine builds it (through the registry)."""
-    from swf_adapters.schedulers.registry import scheduler_factory
-
-    return scheduler_factory("slurm").create(config)
+    soma_plugin.configuration_for = Configuration.from_resource_config
 
 
 def build_service(
@@ -178,6 +176,7 @@ def build_service(
     # allocation's, which the scheduler it brings knows.
     limited = scheduler is None
     if factory is not None:
+        _soma_plugins_get_soma_configurations()
         scheduler = factory.create(config)
     assert scheduler is not None
     translations = TranslationTable.from_namespaces(translation_table(config))

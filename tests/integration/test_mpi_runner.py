@@ -423,7 +423,9 @@ def test_a_silent_worker_rank_fails_its_jobs_naming_rank_and_host(
         assert wait_until(lambda: (runner_info(home) or {}).get("ended_at") is not None, 60)
     finally:
         os.kill(workers[2]["pid"], signal.SIGCONT)  # it wakes, finds its stop order, leaves
-    assert process.wait(timeout=30) == 1, (tmp_path / "run.log").read_text()
+    # Not 0 (a job failed). Whether rank 2 wakes before or after rank 0 has finalized
+    # decides how MPICH's launcher reports it (1, or rank 2's own error): not asserted.
+    assert process.wait(timeout=30) != 0, (tmp_path / "run.log").read_text()
     states = jobs_by_name(wfc, wf_id)
     by_id = {entry[0]: entry for entry in states.values()}
     assert by_id[victim_job][1] == FAILED

@@ -1301,6 +1301,7 @@ def main(prog_name: str | None = None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-from swf_entry.cli import mpi_command  # noqa: E402  (registers `swf mpi-run`)
+# Registers `swf mpi-run` and `swf schedulers`.
+from swf_entry.cli import mpi_command, schedulers_command  # noqa: E402
 
-__all__ = ["app", "main", "mpi_command"]
+__all__ = ["app", "main", "mpi_command", "schedulers_command"]
