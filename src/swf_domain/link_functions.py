@@ -180,7 +180,7 @@ def resolve_link_function(spec: Any) -> tuple[LinkFunction, tuple[Any, ...]]:
     else:
         name, args = spec, ()
     if not isinstance(name, str):
-        raise WorkflowError(f"link function name must be a string, not {name!r}")
+        raise WorkflowError(f"link function name must be a string, not a {type(name).__name__}")
     short = name
     for prefix in MODULE_PREFIXES:
         if name.startswith(prefix):
