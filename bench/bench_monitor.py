@@ -121,6 +121,7 @@ class PageClient:
         self.events = 0
         self.reloads = 0
         self.delays: list[float] = []
+        self.oldest: list[float] = []
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -140,6 +141,7 @@ class PageClient:
                 ended = [row["ended"] for row in event.get("rows", []) if row.get("ended")]
                 if ended:
                     self.delays.append(now - max(ended))
+                    self.oldest.append(now - min(ended))
                 if event.get("more") and now - last_reload > 0.5:
                     client.get(f"{path}/jobs", params={"limit": 50})
                     self.reloads += 1
@@ -186,6 +188,7 @@ def run_once(controller: WorkflowController, home: Path, jobs: int, mode: str) -
                 reloads=page.reloads,
                 delay_median=statistics.median(delays) if delays else None,
                 delay_p95=delays[int(0.95 * (len(delays) - 1))] if delays else None,
+                oldest_max=max(page.oldest) if page.oldest else None,
             )
     if mode != "none":
         result["monitor_cpu"] = round(MONITOR_CPU[-1], 2)

@@ -76,7 +76,7 @@ else
 fi
 
 # --- static checks ---------------------------------------------------------------------
-"$VENV/bin/ruff" check src tests bench
+"$VENV/bin/ruff" check --no-cache src tests bench  # no cache: a stale one hid import-order errors
 "$VENV/bin/mypy" --strict src
 
 wait "$CHROMIUM_SETUP" || true

@@ -417,9 +417,7 @@ class InMemoryStore:
                 return None
             row = copy.copy(stored.row)
             row.document = stored.new_workflow.document if with_document else None
-            row.working_directory = (
-                stored.new_workflow.working_directory if with_document else None
-            )
+            row.working_directory = stored.new_workflow.working_directory if with_document else None
             return row
 
     def workflows(

@@ -111,9 +111,7 @@ def _has_no_files(job: Job) -> bool:
     )
 
 
-def _known_paths(
-    job: Job, base: str, resolver: PathResolver
-) -> Iterator[tuple[str, object, str]]:
+def _known_paths(job: Job, base: str, resolver: PathResolver) -> Iterator[tuple[str, object, str]]:
     """(field, value, absolute path) of the job's paths known before it runs."""
     directory: str | None = base  # checked once for all jobs by the caller
     own = job.working_directory

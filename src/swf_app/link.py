@@ -60,8 +60,15 @@ class Operation:
     kind: Kind
     signature: inspect.Signature
 
+    @property
+    def arity(self) -> int:
+        """How many arguments the operation takes (``self`` aside)."""
+        return len(self.signature.parameters) - 1
+
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         """The call's arguments, positional and complete (defaults filled in)."""
+        if not kwargs and len(args) == self.arity:
+            return args  # the common case, without the cost of ``Signature.bind``
         bound = self.signature.bind(None, *args, **kwargs)
         bound.apply_defaults()
         return tuple(bound.args[1:])

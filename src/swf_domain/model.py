@@ -48,6 +48,7 @@ def as_dict(value: object, argument: str, error: type[SomaWorkflowError]) -> dic
         return dict(value.items())
     raise error(f"{argument} must be a dict, not {type(value).__name__} ({shown(value)})")
 
+
 # ---------------------------------------------------------------------------------------
 # Special paths
 # ---------------------------------------------------------------------------------------

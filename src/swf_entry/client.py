@@ -198,13 +198,16 @@ class WorkflowController:
         workflow = serialization.workflow_from_dict(document)
         job_ids = document.get("job_ids", [])
         infos = self._link.jobs_info(job_ids) if job_ids else {}
+        progress = {p.job_id: p for p in self._link.workflow_elements_status(workflow_id).jobs}
         for job, job_id in zip(workflow.jobs, job_ids, strict=False):
             job.job_id = job_id
             info = infos.get(job_id)
             argv = info.command if info is not None else None
-            workflow.job_mapping[job] = EngineJob(
+            engine_job = EngineJob(
                 job, job_id, workflow_id, argv if argv is not None else preview_command(job)
             )
+            engine_job.set_progress(progress.get(job_id))
+            workflow.job_mapping[job] = engine_job
         workflow.transfer_mapping = {
             transfer: EngineTransfer(transfer) for transfer in _transfers_of(workflow)
         }

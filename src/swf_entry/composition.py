@@ -15,7 +15,8 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -25,6 +26,7 @@ from swf_domain.errors import ConfigurationError, EngineError
 
 if TYPE_CHECKING:
     from swf_adapters.schedulers.registry import SchedulerFactory
+    from swf_adapters.transport.pyro.client import PyroEngineLink
     from swf_app.ports import Scheduler
     from swf_app.queries import QueryService
     from swf_app.service import EngineService
@@ -43,6 +45,8 @@ class ClientOptions:
     config_file: Path | None = None
     #: Keep everything (database, engine, job files) in this directory.
     home: Path | None = None
+    #: Cores for this client's engine (``swf run -j``), over CPU_NB; embedded engines only.
+    cpu_nb: int | None = None
 
 
 # -- configuration ---------------------------------------------------------------------
@@ -50,7 +54,18 @@ class ClientOptions:
 
 def resource_config(options: ClientOptions) -> ResourceConfig:
     """The resource configuration a client with ``options`` uses."""
-    return load_config(options.config_file, options.resource_id, isolated_dir=options.home)
+    config = load_config(options.config_file, options.resource_id, isolated_dir=options.home)
+    if options.cpu_nb is None:
+        return config
+    limits = {**config.running_jobs_limits, None: options.cpu_nb}
+    sources = {**config.sources, "cpu_nb": "-j", "max_job_running": "-j"}
+    return replace(
+        config,
+        cpu_nb=options.cpu_nb,
+        max_job_running=options.cpu_nb,
+        running_jobs_limits=limits,
+        sources=sources,
+    )
 
 
 def describe_config(options: ClientOptions) -> dict[str, Any]:
@@ -64,12 +79,26 @@ def describe_config(options: ClientOptions) -> dict[str, Any]:
         for field in fields(config)
         if field.name not in ("sources", "unknown")
     }
+    values["config_file"]["source"] = _config_file_source(options, config)
     return {
         "file": str(config.config_file) if config.config_file else None,
         "resource": config.resource_id,
         "values": values,
         "unknown_options": dict(config.unknown),
     }
+
+
+def _config_file_source(options: ClientOptions, config: ResourceConfig) -> str:
+    """How the file was chosen: ``--config``, an environment variable, or the lookup."""
+    if config.config_file is None:
+        return "default (no file found)"
+    if options.config_file is not None:
+        return "--config"
+    for variable in ("SWF_CONFIG", "SOMA_WORKFLOW_CONFIG"):
+        value = os.environ.get(variable)
+        if value and Path(value).expanduser() == config.config_file:
+            return f"env {variable}"
+    return "default location"
 
 
 def _plain(value: Any) -> Any:
@@ -114,15 +143,13 @@ def _check_supported(
     return factory
 
 
-#: The SCHEDULER_TYPE values swf can run jobs with today (``mpi`` inside `swf mpi-run`).
-AVAILABLE_SCHEDULER_TYPES = ("local_basic", "local", "mpi", "slurm")
+def _soma_plugins_get_soma_configurations() -> None:
+    """A soma-workflow scheduler plugin's ``build_scheduler`` is handed soma's
+    ``Configuration`` (with its getters), as in soma-workflow."""
+    from swf_adapters.schedulers import soma_plugin
+    from swf_entry.configuration import Configuration
 
-
-def batch_scheduler(config: ResourceConfig) -> Scheduler:
-    """A SLURM scheduler for ``config``, as the engine builds it (through the registry)."""
-    from swf_adapters.schedulers.registry import scheduler_factory
-
-    return scheduler_factory("slurm").create(config)
+    soma_plugin.configuration_for = Configuration.from_resource_config
 
 
 def build_service(
@@ -149,6 +176,7 @@ def build_service(
     # allocation's, which the scheduler it brings knows.
     limited = scheduler is None
     if factory is not None:
+        _soma_plugins_get_soma_configurations()
         scheduler = factory.create(config)
     assert scheduler is not None
     translations = TranslationTable.from_namespaces(translation_table(config))
@@ -216,32 +244,87 @@ def connect_config(
     _check_supported(config)
     if embedded:
         return _embedded_link(config)
-    from swf_adapters.transport.pyro.local_daemon import local_engine_link
     from swf_entry.split_link import SplitLink
 
+    commands = _daemon_link(config)
+    # Both links serve the operations table generically (``__getattr__``): the casts tell
+    # the type checker what the table guarantees.
+    split = SplitLink(
+        partial(_client_queries, config), cast(EngineLink, commands), keep_alive=commands.ping
+    )
+    return cast(EngineLink, split)
+
+
+def _daemon_link(config: ResourceConfig) -> PyroEngineLink:
+    """The command link to the daemon of ``config`` (started first if none answers)."""
+    from swf_adapters.transport.pyro.local_daemon import local_engine_link
+
     idle = config.engine_idle_timeout
-    commands = local_engine_link(
+    return local_engine_link(
         config.state_dir,
         idle_timeout=idle if idle is not None else 0.0,
         config_file=config.config_file,
         resource_id=config.resource_id,
     )
 
-    def client_queries() -> tuple[QueryService, Callable[[], None]]:
-        """Queries read in this process (monitors polling big workflows would starve the
-        daemon), from the database the daemon writes: the one build_engine_service opens."""
-        from swf_adapters.store import open_store
-        from swf_adapters.workspace.output_reader import LocalOutputReader
-        from swf_app.queries import QueryService
 
-        resolved = daemon_config(config.state_dir, config.config_file, config.resource_id)
-        store = open_store(resolved.database_url)
-        return QueryService(store, output=LocalOutputReader()), store.close
+def _client_queries(config: ResourceConfig) -> tuple[QueryService, Callable[[], None]]:
+    """Queries read in this process (monitors polling big workflows would starve the
+    daemon), from the database the daemon writes: the one build_engine_service opens."""
+    from swf_adapters.store import open_store
+    from swf_adapters.workspace.output_reader import LocalOutputReader
+    from swf_app.queries import QueryService
 
-    # Both links serve the operations table generically (``__getattr__``): the casts tell
-    # the type checker what the table guarantees.
-    split = SplitLink(client_queries, cast(EngineLink, commands), keep_alive=commands.ping)
-    return cast(EngineLink, split)
+    resolved = daemon_config(config.state_dir, config.config_file, config.resource_id)
+    store = open_store(resolved.database_url)
+    return QueryService(store, output=LocalOutputReader()), store.close
+
+
+class _StartedOnDemand:
+    """A daemon command link made (the engine started) only at the first command."""
+
+    def __init__(self, config: ResourceConfig) -> None:
+        self._config = config
+        self._link: EngineLink | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._link is None:
+            self._link = _daemon_link(self._config)
+        return getattr(self._link, name)
+
+    def close(self) -> None:
+        if self._link is not None:
+            self._link.close()
+
+
+def open_reader(options: ClientOptions) -> tuple[Any, int | None]:
+    """A WorkflowController for read-only commands, and the pid of an engine it started.
+
+    A read-only command starts no engine that would have nothing to do: when none runs and
+    every workflow has ended, it reads the store alone. An unfinished workflow needs its
+    engine (to follow jobs that ended meanwhile), so then one is started, as any client
+    would, and its pid returned so that the command can say so.
+    """
+    from swf_adapters.transport.pyro.local_daemon import live_endpoint
+    from swf_entry.client import WorkflowController
+    from swf_entry.split_link import SplitLink
+
+    config = resource_config(options)
+    _check_supported(config)
+    if _wants_embedded(config) or live_endpoint(config.state_dir) is not None:
+        return open_controller(options), None
+    split = SplitLink(partial(_client_queries, config), cast(EngineLink, _StartedOnDemand(config)))
+    reader = cast(EngineLink, split)
+    if not _unfinished(reader):
+        return WorkflowController.from_link(reader), None
+    reader.close()
+    controller = open_controller(options)
+    started = live_endpoint(config.state_dir)
+    return controller, started.pid if started is not None else None
+
+
+def _unfinished(link: EngineLink) -> list[int]:
+    return [wid for wid in link.workflows() if link.workflow_status(wid) != "workflow_done"]
 
 
 def _runner_bound(config: ResourceConfig) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from swf_app.read_models import JobProgress
 from swf_domain.command import render_command
 from swf_domain.errors import SomaWorkflowError
 from swf_domain.model import FileTransfer, Job, SharedResourcePath, SpecialPath, TemporaryPath
@@ -24,6 +25,15 @@ class EngineJob:
         self.job_id = job_id
         self.workflow_id = workflow_id
         self._argv = argv
+
+    def set_progress(self, progress: JobProgress | None) -> None:
+        """soma's EngineJob state fields, as the engine last recorded them."""
+        self.status = progress.status if progress is not None else None
+        self.exit_status = progress.exit_status if progress is not None else None
+        self.exit_value = progress.exit_value if progress is not None else None
+        self.terminating_signal = progress.term_signal if progress is not None else None
+        self.drmaa_id = progress.scheduler_job_id if progress is not None else None
+        self.queue = progress.queue if progress is not None else None
 
     def plain_command(self) -> list[str]:
         """argv as run (or as it will be run, special paths by their client-side value);

@@ -179,7 +179,7 @@ class SwfHome:
     def close(self) -> None:
         """Kill the running jobs, stop the engine and the job host: nothing is left."""
         if (self.root / "swf.db").exists():
-            self.swf("delete", "--all", timeout=60)
+            self.swf("delete", "--all", "--yes", timeout=60)
         if (self.root / "engine.json").exists():
             self.swf("engine", "stop", timeout=60)
         shutdown_host(StateLayout(self.root / "jobhost"))

@@ -191,6 +191,22 @@ class Site:
         if host is not None:
             self.host_pids.add(host.pid)
 
+    def running_engine_pid(self, controller: WorkflowController) -> int:
+        """Bring an engine up through ``controller``'s command link if none runs; its pid.
+
+        A query is not enough: the client's queries read the store and ping the engine at
+        most twice a second, so a query made less than 0.5 s after the previous one does
+        not restart an engine killed in between (by design: monitors must stay cheap).
+        """
+        from swf_entry.split_link import SplitLink
+
+        link = controller.link
+        assert isinstance(link, SplitLink), link
+        pinged = link.commands.ping()
+        pid = self.engine_pid()
+        assert pid == pinged, (pid, pinged)
+        return pid
+
     def engine_pid(self) -> int | None:
         """The daemon's pid from ``engine.json``, if that process is our engine."""
         info_file = EngineLayout.of(self.home).info_file

@@ -241,5 +241,15 @@ class LocalBackend(ContractBackend):
         shutdown_host(self.layout)
 
 
+# Backends in their own modules subclass ContractBackend (defined above) and are imported here.
+from tests.integration.mpi_contract import MpiBackend  # noqa: E402
+from tests.integration.slurm_contract import SlurmBackend, SomaPluginBackend  # noqa: E402
+
 #: Every backend the contract runs on. Add yours here (see the module docstring).
-BACKENDS: list[type[ContractBackend]] = [FakeBackend, LocalBackend]
+BACKENDS: list[type[ContractBackend]] = [
+    FakeBackend,
+    LocalBackend,
+    MpiBackend,
+    SlurmBackend,
+    SomaPluginBackend,
+]

@@ -85,3 +85,29 @@ def test_interrupt_asks_and_stops(home: SwfHome) -> None:
     statuses = home.wait_for_status(workflow_id, lambda s: s["long"] != "running")
     assert statuses == {"long": "failed"}
     assert home.status(workflow_id)["jobs"][0]["exit_status"] == "killed_by_user"
+
+
+def test_delete_all_asks_on_a_terminal(home: SwfHome) -> None:
+    file = home.python_workflow("asked.py", SLOW)
+    home.swf("submit", str(file), expect=0)
+    count = len(home.swf("list", "--json", expect=0).json())
+    child = spawn(home, "delete", "--all")
+    try:
+        child.expect(re.escape(f"Delete all {count} workflow(s), killing their running jobs?"))
+        child.sendline("n")
+        child.expect("nothing deleted")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 1
+    assert len(home.swf("list", "--json", expect=0).json()) == count
+    child = spawn(home, "delete", "--all")
+    try:
+        child.expect(re.escape("killing their running jobs?"))
+        child.sendline("y")
+        child.expect(rf"deleted {count} workflow\(s\)")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    assert home.swf("list", "--json", expect=0).json() == []

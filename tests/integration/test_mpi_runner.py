@@ -253,6 +253,7 @@ def test_resume_after_kill_9_of_the_whole_allocation(mpi: MpiGuard, tmp_path: Pa
     wfc = running_controller(home)
     assert wait_until(lambda: len(list(wfc.workflows())) == 1, 60)
     (wf_id,) = list(wfc.workflows())
+
     def done_count() -> int:
         return sum(entry[1] == DONE for entry in jobs_by_name(wfc, wf_id).values())
 
@@ -311,9 +312,7 @@ def test_the_end_of_the_allocation_ends_the_jobs_and_the_resume_reruns_them(
 # -- watched and steered from outside ----------------------------------------------------
 
 
-def test_status_stop_and_restart_from_outside_while_it_runs(
-    mpi: MpiGuard, tmp_path: Path
-) -> None:
+def test_status_stop_and_restart_from_outside_while_it_runs(mpi: MpiGuard, tmp_path: Path) -> None:
     flag = tmp_path / "fixed"
     fragile = Job(["sh", "-c", f"test -f {flag}"], name="fragile")
     after = Job(["true"], name="after")
@@ -377,9 +376,7 @@ def test_time_limit_and_attempts_per_job(mpi: MpiGuard, tmp_path: Path) -> None:
     file, home = save(workflow, tmp_path), tmp_path / "home"
 
     started = time.monotonic()
-    result = mpi.run(
-        mpi_command(home, file, "--nb_attempt_per_job", "2", "--job-timeout", "1.5")
-    )
+    result = mpi.run(mpi_command(home, file, "--nb_attempt_per_job", "2", "--job-timeout", "1.5"))
 
     assert time.monotonic() - started < 40
     assert result.returncode == 1, result.stderr
@@ -426,7 +423,9 @@ def test_a_silent_worker_rank_fails_its_jobs_naming_rank_and_host(
         assert wait_until(lambda: (runner_info(home) or {}).get("ended_at") is not None, 60)
     finally:
         os.kill(workers[2]["pid"], signal.SIGCONT)  # it wakes, finds its stop order, leaves
-    assert process.wait(timeout=30) == 1, (tmp_path / "run.log").read_text()
+    # Not 0 (a job failed). Whether rank 2 wakes before or after rank 0 has finalized
+    # decides how MPICH's launcher reports it (1, or rank 2's own error): not asserted.
+    assert process.wait(timeout=30) != 0, (tmp_path / "run.log").read_text()
     states = jobs_by_name(wfc, wf_id)
     by_id = {entry[0]: entry for entry in states.values()}
     assert by_id[victim_job][1] == FAILED

@@ -8,9 +8,12 @@ native specification the cluster refuses, cluster job ids) is written here.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,7 +117,8 @@ def test_a_refused_native_specification_fails_that_job_only(
         assert "SLURM refused the job" in err.read_text() and said in err.read_text()
 
 
-def test_cluster_job_ids_are_shown(wfc: WorkflowController, tmp_path: Path) -> None:
+def test_cluster_job_ids_are_shown(site: Site, tmp_path: Path) -> None:
+    wfc = site.controller
     jobs = [Job(["true"], name=f"j{i}") for i in range(3)]
     wf_id = facade.run(wfc, Workflow(jobs, name="ids"))
 
@@ -123,6 +127,15 @@ def test_cluster_job_ids_are_shown(wfc: WorkflowController, tmp_path: Path) -> N
     assert all(isinstance(drms_id, str) and "_" in drms_id for drms_id in drms_ids), rows
     arrays = {drms_id.split("_")[0] for drms_id in drms_ids}
     assert len(arrays) == 1, "three ready jobs of one shape go in one array job"
+    swf = [sys.executable, "-m", "swf_entry.cli", "--home", str(site.home)]
+    shown = subprocess.run(
+        [*swf, "--config", str(site.config_file), "status", str(wf_id), "--jobs", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    listed = {job["scheduler_job_id"] for job in json.loads(shown.stdout)["jobs"]}
+    assert listed == set(drms_ids)
 
 
 def test_a_silent_controller_is_waited_for_and_said_so(site: Site, tmp_path: Path) -> None:
@@ -153,3 +166,21 @@ def test_a_silent_controller_is_waited_for_and_said_so(site: Site, tmp_path: Pat
     facade.assert_all_done(wfc, wf_id)
     assert (tmp_path / "two").read_text() == "two\n"
     assert facade.wait_until(lambda: not problem(), 30.0, period=0.5)
+
+
+def test_resources_reach_the_cluster(wfc: WorkflowController, tmp_path: Path) -> None:
+    """parallel_job_info -> --cpus-per-task, a native specification -> sbatch options,
+    the workflow's queue -> the partition: the job sees them in its SLURM variables."""
+    show = 'echo "$SLURM_CPUS_PER_TASK $SLURM_MEM_PER_NODE $SLURM_JOB_PARTITION" > "$0"'
+    wide = Job(
+        ["sh", "-c", show, str(tmp_path / "wide")],
+        name="wide",
+        parallel_job_info={"config_name": "native", "nodes_number": 1, "cpu_per_node": 4},
+        native_specification="--mem=100M",
+    )
+    plain = Job(["sh", "-c", show, str(tmp_path / "plain")], name="plain")
+    wf_id = wfc.submit_workflow(Workflow([wide, plain], name="resources"), queue="short")
+    wfc.wait_workflow(wf_id, timeout=120)
+    facade.assert_all_done(wfc, wf_id)
+    assert (tmp_path / "wide").read_text().split() == ["4", "100", "short"]
+    assert (tmp_path / "plain").read_text().split()[-1] == "short"

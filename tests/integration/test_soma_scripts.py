@@ -138,7 +138,8 @@ CONFIGURED = textwrap.dedent(
         "install_path": config.get_res_install_path(),
         "swf_dir": config.get_soma_workflow_dir(),
         "transfer_dir": config.get_transfered_file_dir(),
-        "engine_log_info": list(config.get_engine_log_info()),
+        # (the directory is swf's own: its engine log lives in the state directory)
+        "engine_log_info": list(config.get_engine_log_info())[1:],
         "local_resource": Configuration.get_local_resource_id(config_file_path=path),
         "logins": Configuration.get_logins(path),
         "is_local": Configuration.is_local_resource(config.get_config_parser(), resource),
@@ -279,6 +280,11 @@ DAEMON = textwrap.dedent(
         "names": [name for name, _command, _date in wfc.jobs(ids).values()],
         "warned": any("daemon" in str(w.message) for w in caught),
         "daemon_before": engine_status(state) is not None,
+        # soma's engine jobs in workflow() carry stale Nones; swf's the recorded state
+        "engine_jobs": [
+            [engine.status, engine.exit_value, engine.drmaa_id is not None]
+            for engine in wfc.workflow(wf_id).job_mapping.values()
+        ],
     }
     wfc.stop_engine()
     out["daemon_after"] = engine_status(state) is not None
@@ -295,5 +301,6 @@ def test_stop_engine_stops_the_daemon(tmp_path: Path) -> None:
         "names": ["t"],
         "warned": True,
         "daemon_before": True,
+        "engine_jobs": [["done", 0, True]],
         "daemon_after": False,
     }

@@ -98,3 +98,24 @@ def _has_child(pid: int) -> bool:
     except OSError:
         return False
     return bool(children)
+
+
+def test_a_sigterm_at_any_moment_of_the_start_never_leaves_the_task_running(
+    tmp_path: Path,
+) -> None:
+    """Before the handlers exist the wrapper dies (no task started); after, the task gets
+    the signal, even between fork and exec: never a task left running, never a hang."""
+    for attempt, delay in enumerate([0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15]):
+        root = tmp_path / str(attempt)
+        root.mkdir()
+        path = table(root, ["sleep", "60"])
+        process = run_task(path, 0)
+        time.sleep(delay)
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(15)  # a task left running would keep the wrapper for 60 s
+        end = root / "0.end"
+        if end.exists():
+            record = end_of(root, 0)
+            assert code == 0 and (record["signal"] == signal.SIGTERM or record["received"]), record
+        else:
+            assert code == -signal.SIGTERM

@@ -12,9 +12,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-import soma_workflow.client as soma_client  # type: ignore[import-untyped]
 from soma_workflow.engine_types import EngineJob  # type: ignore[import-untyped]
 
+import soma_workflow.client as soma_client  # type: ignore[import-untyped]
 import swf_domain.model as swf_model
 from swf_domain.command import (
     INPUT_PARAMS_ENV,

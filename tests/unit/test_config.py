@@ -250,7 +250,7 @@ def test_local_defaults(env: dict[str, str], home: Path) -> None:
     assert config.database_url == f"sqlite:///{state}/swf.db"
     assert config.database_file == state / "swf.db"
     assert config.transfer_dir == state / "transfered_files"
-    assert config.engine_log_dir == state / "logs"
+    assert config.engine_log_dir == state  # where engine.log is
     assert config.shared_temporary_dir == state / "tmp"
     assert config.engine_log_level == "WARNING"
     assert config.engine_idle_timeout == 600.0
@@ -518,7 +518,7 @@ def test_isolated_dir_reads_no_file_and_keeps_state_inside(
     assert config.state_dir == isolated
     assert config.database_url == f"sqlite:///{isolated}/swf.db"
     assert config.transfer_dir == isolated / "transfered_files"
-    assert config.engine_log_dir == isolated / "logs"
+    assert config.engine_log_dir == isolated
     assert config.sources["state_dir"] == "isolated_dir"
     assert not isolated.exists()  # loading creates nothing
 

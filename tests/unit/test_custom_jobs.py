@@ -6,8 +6,8 @@ import copy
 from typing import Any
 
 import pytest
-from soma_workflow import custom_jobs as soma_custom  # type: ignore[import-untyped]
 
+from soma_workflow import custom_jobs as soma_custom  # type: ignore[import-untyped]
 from swf_domain import custom_jobs
 from swf_domain.custom_jobs import (
     CUSTOM_JOB_CLASSES,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import pytest
@@ -118,3 +119,25 @@ def test_the_local_stager_uses_files_in_place() -> None:
     assert stager.engine_path(1, transfer) == "/data/in.txt"
     stager.stage_in(1, [transfer])
     stager.stage_out(1, [transfer])
+
+
+def _read_models_in(annotation: Any) -> set[type]:
+    """Classes of ``swf_app.read_models`` found anywhere in a type annotation."""
+    found: set[type] = set()
+    if isinstance(annotation, type) and annotation.__module__ == "swf_app.read_models":
+        found.add(annotation)
+    for argument in typing.get_args(annotation):
+        found |= _read_models_in(argument)
+    return found
+
+
+def test_every_read_model_result_has_a_wire_codec() -> None:
+    """A new operation returning a read model needs its codec, else Pyro could not send it:
+    caught here rather than at the first remote call."""
+    missing = {
+        name: result
+        for name, result in wire_models._RESULT_TYPE.items()
+        if _read_models_in(result) and result not in wire_models._CODECS
+    }
+    assert missing == {}
+    assert set(wire_models._RESULT_TYPE) >= set(OPERATIONS)

@@ -15,9 +15,17 @@ from typing import Any
 import pytest
 
 from swf_adapters.schedulers.mpi import MpiScheduler, wire
+from swf_adapters.schedulers.mpi.adapter import MAX_DEPTH
 from swf_adapters.schedulers.mpi.channel import LocalChannels
 from swf_adapters.schedulers.mpi.worker import job_environment
-from swf_app.ports import LaunchRequest, ParallelSpec, SchedulerEvent
+from swf_app.ports import (
+    Capacity,
+    CapacityUnit,
+    LaunchRequest,
+    ParallelSpec,
+    SchedulerEvent,
+    SchedulerReport,
+)
 from swf_domain.status import ExitStatus, JobStatus
 
 REGULAR = ExitStatus.FINISHED_REGULARLY.value
@@ -28,11 +36,13 @@ class Events:
 
     def __init__(self) -> None:
         self.batches: list[list[SchedulerEvent]] = []
+        self.capacities: list[Capacity] = []
         self._changed = threading.Condition()
 
-    def __call__(self, events: Sequence[SchedulerEvent]) -> None:
+    def __call__(self, reports: Sequence[SchedulerReport]) -> None:
         with self._changed:
-            self.batches.append(list(events))
+            self.capacities.extend(r for r in reports if isinstance(r, Capacity))
+            self.batches.append([r for r in reports if isinstance(r, SchedulerEvent)])
             self._changed.notify_all()
 
     def all(self) -> list[SchedulerEvent]:
@@ -144,7 +154,7 @@ def test_capacity_is_the_workers_cores_reported_in_their_hellos(
     scheduler, _ = started(channels, events, workers=2, cores=3)
     closing.append(scheduler)
     assert scheduler.cores() == 6
-    assert scheduler.slots() >= 6
+    assert scheduler.capacity() == Capacity(CapacityUnit.CPUS, 6 * MAX_DEPTH)
     assert [w["host"] for w in scheduler.workers()] == ["node1", "node2"]
 
 
@@ -258,6 +268,7 @@ def test_a_silent_worker_fails_its_jobs_and_the_others_go_on(
     reason = (tmp_path / "2.err").read_text()
     assert "MPI worker rank 2 on host node2 stopped answering" in reason
     assert scheduler.cores() == 1
+    assert Capacity(CapacityUnit.CPUS, MAX_DEPTH) in events.capacities  # reported
     one.run(1)
     assert events.ended(count=2)[1].status is JobStatus.DONE
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from soma_workflow import param_link_functions as soma_functions  # type: ignore[import-untyped]
 
+from soma_workflow import param_link_functions as soma_functions  # type: ignore[import-untyped]
 from swf_domain import link_functions
 from swf_domain.errors import WorkflowError
 from swf_domain.link_functions import LINK_FUNCTIONS, fold_bounds, resolve_link_function

@@ -117,3 +117,12 @@ def test_shape_uses_the_resource_default_only_without_a_job_specification() -> N
         request(native_specification="--mem=1G", queue="short", slots=1, parallel=wide), default
     )
     assert own == Shape("short", 2, ("--mem=1G",))  # the job's own CPUs, not the engine's count
+
+
+def test_parallel_job_info_maps_to_nodes_and_cpus_per_task_as_soma_does() -> None:
+    slurm = Slurm()
+    shape = slurm.shape_of(request(parallel=ParallelSpec("MPI", 3, 4)), ())
+    assert shape == Shape(None, 4, (), 3)
+    argv = slurm.submit_command(Path("/j/batch.sh"), 2, shape, "t")
+    assert "--nodes=3" in argv and "--cpus-per-task=4" in argv
+    assert slurm.shape_of(request(), ()) != shape, "another shape: another array job"

@@ -8,24 +8,27 @@ from pathlib import Path
 
 import pytest
 
+from swf_adapters.config import SCHEDULER_TYPES
 from swf_adapters.schedulers.local.adapter import LocalScheduler
+from swf_adapters.schedulers.registry import survey
 from swf_domain.errors import ConfigurationError
 from swf_entry import scheduler
 from swf_entry.client import Group, Job, Workflow
-from swf_entry.composition import AVAILABLE_SCHEDULER_TYPES
 from swf_entry.configuration import Configuration, LocalSchedulerCfg
 
 
 def test_schedulers_list_says_which_swf_can_run() -> None:
     listed = dict(scheduler.get_schedulers_list())
-    assert listed["local_basic"] is True and listed["slurm"] is True
+    assert listed["local_basic"] is True
     assert listed["pbspro"] is False and listed["drmaa"] is False
-    assert {name for name, enabled in listed.items() if enabled} <= set(AVAILABLE_SCHEDULER_TYPES)
+    assert set(SCHEDULER_TYPES) <= set(listed)
+    assert {row[0] for row in survey()} <= set(listed)
 
 
 def test_scheduler_implementation_and_errors() -> None:
-    assert scheduler.get_scheduler_implementation("local_basic") is LocalScheduler
-    with pytest.raises(ConfigurationError, match=r"pbspro.*not available"):
+    factory = scheduler.get_scheduler_implementation("local")  # soma's alias
+    assert factory.can_run_here().ok
+    with pytest.raises(ConfigurationError, match=r"pbspro.*not an installed scheduler"):
         scheduler.get_scheduler_implementation("pbspro")
     with pytest.raises(NameError):
         scheduler.get_scheduler_implementation("nosuch")

@@ -88,9 +88,7 @@ def soma_names() -> set[str]:
         names.update(f"{module_name}.{name}" for name in _public(module))
     for module_name, class_name in CLASSES:
         cls = getattr(importlib.import_module(f"soma_workflow.{module_name}"), class_name)
-        names.update(
-            f"{module_name}.{class_name}.{n}" for n in dir(cls) if not n.startswith("_")
-        )
+        names.update(f"{module_name}.{class_name}.{n}" for n in dir(cls) if not n.startswith("_"))
     return names
 
 

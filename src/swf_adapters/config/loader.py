@@ -418,7 +418,8 @@ class _Builder:
         return path
 
     def _logging(self) -> None:
-        self._dir("engine_log_dir", "ENGINE_LOG_DIR", "logs")
+        # The engine daemon writes engine.log in its state directory: name that by default.
+        self._dir("engine_log_dir", "ENGINE_LOG_DIR", "")
         self._option(
             "engine_log_level", "ENGINE_LOG_LEVEL", parse_log_level, DEFAULT_ENGINE_LOG_LEVEL
         )

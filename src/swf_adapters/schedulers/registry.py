@@ -6,7 +6,9 @@ entry-point group (``pyproject.toml``)::
     [project.entry-points."swf.schedulers"]
     local_basic = "swf_adapters.schedulers.local.factory:LocalSchedulerFactory"
 
-The entry point names a ``SchedulerFactory`` class (or instance). A third-party package
+The entry point names a ``SchedulerFactory`` class (or instance), or a soma-workflow
+scheduler plugin class (``job_submission``, ``get_job_status``, ``get_job_exit_info``,
+``kill_job``, ``build_scheduler``), driven through ``soma_plugin``. A third-party package
 plugs a scheduler in by declaring one in its own metadata: nothing in swf changes. The
 composition root asks ``scheduler_factory(config.scheduler_type)``; an unknown type gets
 an ``UnknownSchedulerError`` that lists what is installed, and a factory that cannot run
@@ -94,6 +96,10 @@ def _load(name: str, target: str) -> SchedulerFactory:
         raise ConfigurationError(
             f"scheduler {name!r} ({target}) cannot be loaded: {type(error).__name__}: {error}"
         ) from error
+    from swf_adapters.schedulers.soma_plugin import SomaPluginFactory, is_soma_plugin
+
+    if is_soma_plugin(loaded):  # a soma-workflow Scheduler subclass, plugged in unchanged
+        return SomaPluginFactory(loaded, name)
     factory: SchedulerFactory = loaded() if isinstance(loaded, type) else loaded
     return factory
 

@@ -44,8 +44,9 @@ class Slurm:
     def shape_of(self, request: LaunchRequest, default_options: Sequence[str]) -> Shape:
         options = native_options(request.native_specification)
         # The job's own request (parallel_job_info), never the engine's clamped count.
-        cpus = request.parallel.cpus if request.parallel is not None else 1
-        return Shape(request.queue, cpus, options or tuple(default_options))
+        parallel = request.parallel
+        nodes, cpus = (parallel.nodes, parallel.cpus_per_node) if parallel else (1, 1)
+        return Shape(request.queue, cpus, options or tuple(default_options), nodes)
 
     def submit_command(self, script: Path, count: int, shape: Shape, tag: str) -> list[str]:
         directory = script.parent
@@ -60,8 +61,10 @@ class Slurm:
         ]
         if shape.queue:
             argv.append(f"--partition={shape.queue}")
+        if shape.nodes > 1:  # soma-workflow's mapping: -N nodes -c cpus per node
+            argv.append(f"--nodes={shape.nodes}")
         if shape.cpus > 1:
-            argv += ["--ntasks=1", f"--cpus-per-task={shape.cpus}"]
+            argv.append(f"--cpus-per-task={shape.cpus}")
         argv += shape.options
         argv.append(str(script))
         return argv

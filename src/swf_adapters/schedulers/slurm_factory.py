@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 
 
 class SlurmSchedulerFactory:
-    """``SCHEDULER_TYPE = slurm``: jobs go to a SLURM cluster through sbatch/squeue/sacct."""
+    """``SCHEDULER_TYPE = slurm``: jobs go to a SLURM cluster through sbatch/squeue/scancel."""
 
-    description = "a SLURM cluster (sbatch, squeue, sacct, scancel)"
+    description = "a SLURM cluster (one sbatch --array per batch, one squeue per poll)"
 
     def can_run_here(self) -> Availability:
         missing = [tool for tool in ("sbatch", "squeue", "scancel") if shutil.which(tool) is None]

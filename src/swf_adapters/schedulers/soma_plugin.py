@@ -24,14 +24,31 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from swf_app.ports import EventSink, LaunchRequest, SchedulerEvent
+from swf_app.ports import (
+    Capacity,
+    CapacityUnit,
+    EventSink,
+    KnownJob,
+    LaunchRequest,
+    SchedulerEvent,
+)
 from swf_domain.errors import DRMError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
+if TYPE_CHECKING:
+    from swf_adapters.config import ResourceConfig
+    from swf_adapters.schedulers.registry import Availability
+
 _log = logging.getLogger(__name__)
+_PLUGIN_METHODS = ("job_submission", "get_job_status", "get_job_exit_info", "kill_job")
+
+#: What a plugin's ``build_scheduler`` receives for a resource: soma's ``Configuration``
+#: once the composition root sets it (``swf_entry.configuration``), the resolved
+#: ``ResourceConfig`` otherwise.
+configuration_for: Callable[[ResourceConfig], Any] = lambda config: config  # noqa: E731
 _STATUSES = {status.value: status for status in JobStatus}
 _EXIT_STATUSES = {status.value: status for status in ExitStatus}
 _ENDED = (JobStatus.DONE, JobStatus.FAILED)
@@ -98,16 +115,24 @@ class SomaPluginScheduler:
 
     # -- the port ---------------------------------------------------------------------
 
-    def start(self, sink: EventSink) -> frozenset[int]:
+    def start(self, sink: EventSink, known: Sequence[KnownJob] = ()) -> frozenset[int]:
+        """Adopt the jobs the store knows with the plugin's id: the plugin is asked about
+        them like any other (a plugin that forgot one fails it, with the reason)."""
         if self._threads:
             raise DRMError("soma scheduler plugin already started")
         self._sink = sink
         self._closing.clear()
+        held = set()
+        with self._lock:
+            for job in known:
+                if job.scheduler_job_id is not None:
+                    self._active[job.job_id] = job.scheduler_job_id
+                    held.add(job.job_id)
         for target, name in ((self._control_loop, "control"), (self._poll_loop, "poller")):
             thread = threading.Thread(target=target, name=f"swf-soma-plugin-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        return frozenset()
+        return frozenset(held)
 
     def submit(self, requests: Sequence[LaunchRequest]) -> None:
         with self._lock:
@@ -122,8 +147,9 @@ class SomaPluginScheduler:
     def acknowledge(self, job_ids: Sequence[int]) -> None:
         """Nothing to forget: the plugin keeps no journal."""
 
-    def slots(self) -> int:
-        return self._slots
+    def capacity(self) -> Capacity:
+        """Jobs at once: the plugin's resource queues what it cannot run yet."""
+        return Capacity(CapacityUnit.JOBS, self._slots)
 
     def close(self) -> None:
         self._closing.set()
@@ -264,3 +290,36 @@ def _note(path: str | None, text: str) -> None:
     if path:
         with contextlib.suppress(OSError), open(path, "a") as stream:
             stream.write(text.rstrip("\n") + "\n")
+
+
+def is_soma_plugin(candidate: Any) -> bool:
+    """A soma-workflow scheduler class: the four job methods and ``build_scheduler``."""
+    return (
+        isinstance(candidate, type)
+        and all(callable(getattr(candidate, name, None)) for name in _PLUGIN_METHODS)
+        and callable(getattr(candidate, "build_scheduler", None))
+    )
+
+
+class SomaPluginFactory:
+    """The registry entry of a soma-workflow scheduler plugin class."""
+
+    def __init__(self, plugin_class: type[Any], name: str) -> None:
+        self.plugin_class = plugin_class
+        self.name = name
+        doc = (plugin_class.__doc__ or "").strip().splitlines()
+        where = f"{plugin_class.__module__}.{plugin_class.__qualname__}"
+        self.description = f"soma-workflow plugin {where}" + (f": {doc[0]}" if doc else "")
+
+    def can_run_here(self) -> Availability:
+        from swf_adapters.schedulers.registry import Availability
+
+        check = getattr(self.plugin_class, "can_run_here", None)
+        if callable(check):  # swf's optional extension; soma plugins do not have it
+            found = check()
+            return Availability(bool(found), str(found))
+        return Availability(True, f"{self.plugin_class.__qualname__} imports (soma plugin)")
+
+    def create(self, config: ResourceConfig) -> SomaPluginScheduler:
+        plugin = self.plugin_class.build_scheduler(configuration_for(config))
+        return SomaPluginScheduler(plugin)

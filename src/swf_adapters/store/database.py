@@ -107,8 +107,10 @@ _SQLITE_NOTADB = 26
 def is_corruption(error: BaseException) -> bool:
     """True for SQLite's "database disk image is malformed" / "file is not a database"."""
     code = getattr(error, "sqlite_errorcode", None)
-    return isinstance(error, sqlite3.DatabaseError) and code is not None and (
-        code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    return (
+        isinstance(error, sqlite3.DatabaseError)
+        and code is not None
+        and (code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB))
     )
 
 

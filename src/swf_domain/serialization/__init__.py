@@ -126,9 +126,7 @@ def workflow_from_dict(doc: Any, source: str = "<document>") -> Workflow:
         raise SerializationError(f"{source}: document nested too deeply") from None
 
 
-def read_collecting(
-    doc: Any, source: str = "<document>"
-) -> tuple[Workflow, list[tuple[str, str]]]:
+def read_collecting(doc: Any, source: str = "<document>") -> tuple[Workflow, list[tuple[str, str]]]:
     """The workflow of ``doc`` with what could be read, and every (culprit, message)
     problem met on the way (see ``_reader``: bad jobs, references, options are left out
     and reading goes on). Problems that stop reading still raise SerializationError."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -73,8 +74,29 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-engine_app = typer.Typer(help="Start, stop or inspect the engine daemon.", no_args_is_help=True)
-config_app = typer.Typer(help="Show the configuration in use.", no_args_is_help=True)
+engine_app = typer.Typer(
+    help=(
+        "Start, stop or inspect the engine daemon. Clients start it on demand; it exits "
+        "after ENGINE_IDLE_TIMEOUT with nothing to do. Stopping it never kills jobs.\n\n"
+        "\b\nExamples:\n"
+        "  swf engine status            where it runs, since when, what it holds\n"
+        "  swf engine status --json     the same for scripts (null if none runs)\n"
+        "  swf engine stop              e.g. before changing the configuration\n"
+        "  swf --home ./run1 engine start"
+    ),
+    no_args_is_help=True,
+)
+config_app = typer.Typer(
+    help=(
+        "Show the configuration in use: which file, which resource, and each value with "
+        "where it came from.\n\n"
+        "\b\nExamples:\n"
+        "  swf config show\n"
+        "  swf --config ./cluster.cfg -r cluster config show\n"
+        "  swf config show --json | jq .values.cpu_nb"
+    ),
+    no_args_is_help=True,
+)
 app.add_typer(engine_app, name="engine")
 app.add_typer(config_app, name="config")
 
@@ -87,6 +109,8 @@ class Context:
     debug: bool
     console: Console
     errors: Console
+    #: Cores for this command's engine (``run -j``), None: the configuration's.
+    cpu_nb: int | None = None
 
     @property
     def options(self) -> ClientOptions:
@@ -94,7 +118,9 @@ class Context:
         # `--help` and `validate` do not need.
         from swf_entry.composition import ClientOptions
 
-        return ClientOptions(resource_id=self.resource, config_file=self.config, home=self.home)
+        return ClientOptions(
+            resource_id=self.resource, config_file=self.config, home=self.home, cpu_nb=self.cpu_nb
+        )
 
 
 STATE: dict[str, Context] = {}
@@ -229,6 +255,24 @@ def controller(embedded: bool = False) -> Iterator[WorkflowController]:
         wfc.disconnect()
 
 
+@contextmanager
+def reader() -> Iterator[WorkflowController]:
+    """A controller for commands that only read: it starts no engine with nothing to do,
+    and says so on stderr when it had to start one (an unfinished workflow needs it)."""
+    from swf_entry.composition import open_reader
+
+    wfc, started = guarded(lambda: open_reader(ctx().options))
+    if started is not None:
+        ctx().errors.print(
+            f"note: started the engine daemon (pid {started}): unfinished workflows need it",
+            soft_wrap=True,
+        )
+    try:
+        yield wfc
+    finally:
+        wfc.disconnect()
+
+
 # -- addressing ------------------------------------------------------------------------
 
 
@@ -298,6 +342,18 @@ def load_file(file: Path) -> Workflow:
         return guarded(lambda: load_workflow_file(file))
 
 
+NO_JOBS = "the workflow has no jobs: nothing to run"
+
+
+def load_runnable(file: Path) -> Workflow:
+    """The workflow of ``file`` for `submit` and `run`: one without jobs is refused (a
+    ``{}`` file, a list built empty by mistake) rather than run as nothing."""
+    workflow = load_file(file)
+    if not workflow.jobs:
+        fail(f"{file}: {NO_JOBS}", EXIT_BAD_INPUT)
+    return workflow
+
+
 @app.command()
 def validate(
     file: Annotated[Path, typer.Argument(help="Workflow file (.json or .py).")],
@@ -309,6 +365,7 @@ def validate(
 
     Example: swf validate pipeline.json
     """
+    from swf_domain.validation import Problem
     from swf_entry.workflow_files import check_workflow_file
 
     try:
@@ -321,6 +378,8 @@ def validate(
         unreadable = {"error": type(error).__name__, "culprit": str(file), "message": str(error)}
         emit_json({"file": str(file), "valid": False, "jobs": None, "problems": [unreadable]})
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    if not workflow.jobs:  # `submit` and `run` refuse it (a Python file built empty)
+        problems.append(Problem(WorkflowError, "workflow", NO_JOBS))
     if as_json:
         emit_json(
             {
@@ -378,7 +437,9 @@ def submit(
 
         submit_pilot(file, name, pilot, sbatch_option or [], as_json)
         return
-    workflow = load_file(file)
+    workflow = load_runnable(file)
+    if queue is not None:
+        _check_queue(queue)
     with controller() as wfc:
         workflow_id = guarded(
             lambda: wfc.submit_workflow(workflow, _expiration(expiration), name, queue)
@@ -389,13 +450,30 @@ def submit(
         print(workflow_id)
 
 
+def _check_queue(queue: str) -> None:
+    """Refuse a queue the resource does not have: soma-workflow takes any name silently on
+    a local resource, so a typo went unnoticed. On a cluster, the configured QUEUES (when
+    any) are the ones allowed."""
+    from swf_entry.composition import resource_config
+
+    config = guarded(lambda: resource_config(ctx().options))
+    local = config.scheduler_type in ("local_basic", "local")
+    if queue in config.queues or (not local and not config.queues):
+        return  # a cluster without QUEUES: its scheduler knows its queues (partitions)
+    known = ", ".join(config.queues) if config.queues else "none configured (QUEUES)"
+    fail(
+        f"resource {config.resource_id!r} has no queue {queue!r} (its queues: {known})",
+        EXIT_BAD_INPUT,
+    )
+
+
 @app.command("list")
 def list_workflows(as_json: JsonOpt = False) -> None:
     """List your workflows with their status and job counts.
 
     Example: swf list --json
     """
-    with controller() as wfc:
+    with reader() as wfc:
         rows = []
         for workflow_id, (name, expiration) in sorted(guarded(wfc.workflows).items()):
             # No job names needed: counts only, without fetching each whole workflow.
@@ -423,14 +501,17 @@ def status(
 
     Example: swf status 12 --jobs   |   swf status nightly --tree
     """
-    with controller() as wfc:
+    with reader() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         # The whole workflow is fetched only when its job names or groups are shown.
         model = guarded(lambda: wfc.workflow(workflow_id)) if jobs or tree else None
         names = {job.job_id: str(job.name) for job in model.jobs} if model else {}
         snap = guarded(lambda: snapshot(wfc, workflow_id, names))
     if as_json:
-        emit_json(snap.as_json(with_jobs=jobs or tree))
+        document = snap.as_json(with_jobs=jobs or tree)
+        if tree and model is not None:
+            document["tree"] = display.tree_json(model, snap)
+        emit_json(document)
         return
     console = ctx().console
     console.print(display.summary_table(snap))
@@ -444,17 +525,21 @@ def status(
 def wait(
     workflow: WorkflowArg,
     timeout: Annotated[
-        float | None, typer.Option(help="Give up after this many seconds (exit 124).")
+        float | None,
+        typer.Option(
+            help="Give up after this many seconds (exit 124); 0: look once; "
+            "negative: wait forever (soma-workflow's timeout=-1)."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Wait for a workflow to end, with a progress bar; exit 1 if any job failed.
 
-    Example: swf wait nightly --timeout 3600
+    Example: swf wait nightly --timeout 3600   |   swf wait nightly --timeout 0 (a look)
     """
     with controller() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
-        snap = _watch(wfc, workflow_id, timeout)
+        snap = _watch(wfc, workflow_id, None if timeout is not None and timeout < 0 else timeout)
         _finish(snap, as_json, timed_out=not _is_done(snap), link=wfc.link)
 
 
@@ -466,17 +551,28 @@ def logs(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Both outputs, the files and the status, as JSON.")
+    ] = False,
 ) -> None:
-    """Print a job's stdout (or stderr).
+    """Print a job's stdout (or stderr); say so on stderr when it has not run yet.
 
-    Example: swf logs nightly merge --stderr
+    Example: swf logs nightly merge --stderr   |   swf logs nightly merge --json
     """
-    with controller() as wfc:
+    if as_json and follow:
+        fail("--json and --follow do not go together", 2)
+    with reader() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
         job_ids = guarded(lambda: resolve_jobs(wfc, workflow_id, [job]))
         if len(job_ids) > 1:
             fail(f"{len(job_ids)} jobs are named {job!r}: use an id", EXIT_NOT_FOUND)
         job_id = job_ids[0]
+        status = guarded(lambda: wfc.job_status(job_id))
+        if as_json:
+            emit_json(_logs_document(wfc, workflow_id, job_id, status))
+            return
+        if not follow and _has_not_run(wfc, job_id, status):
+            return
 
         stream = "stderr" if stderr else "stdout"
         offset = 0
@@ -491,6 +587,66 @@ def logs(
             time.sleep(0.2)
 
 
+#: Statuses of a job that has not started (its output files do not exist yet).
+NOT_STARTED = frozenset(
+    {
+        "not_submitted",
+        "submission_pending",
+        "queued_active",
+        "undetermined",
+        "system_on_hold",
+        "user_on_hold",
+        "user_system_on_hold",
+    }
+)
+
+
+def _has_not_run(wfc: WorkflowController, job_id: int, status: str) -> bool:
+    """Say on stderr that a job has no output because it has not run (True), if so."""
+    if status in NOT_STARTED:
+        word = display.status_word(status)
+        why = f"has not started yet ({word}): no output; --follow waits for it"
+    elif status == "failed":
+        exit_info = guarded(lambda: wfc.job_termination_status(job_id))
+        if exit_info is None or exit_info[0] != "aborted_before_running":
+            return False
+        why = "did not run (a job it depends on failed, or it was stopped): no output"
+    else:
+        return False
+    ctx().errors.print(f"job {job_id} {why}", soft_wrap=True)
+    return True
+
+
+def _logs_document(
+    wfc: WorkflowController, workflow_id: int, job_id: int, status: str
+) -> dict[str, Any]:
+    stdout_file, stderr_file = guarded(lambda: wfc.link.job_files(job_id))
+    return {
+        "workflow": workflow_id,
+        "job": job_id,
+        "name": job_names(wfc, workflow_id).get(job_id),
+        "status": status,
+        "stdout_file": stdout_file,
+        "stderr_file": stderr_file,
+        "stdout": _whole_output(wfc.link, job_id, "stdout"),
+        "stderr": _whole_output(wfc.link, job_id, "stderr"),
+    }
+
+
+def _whole_output(link: EngineLink, job_id: int, stream: str) -> str | None:
+    """A job's whole stdout or stderr, read through the link, as text (undecodable bytes
+    replaced); None when there is no such file (the job has not started)."""
+    data, offset = b"", 0
+    while True:
+        chunk = guarded(lambda at=offset: link.read_job_output(job_id, stream, at))  # type: ignore[misc]
+        if chunk.size is None:
+            return None
+        data += chunk.data
+        offset = chunk.next_offset
+        if not chunk.data or offset >= chunk.size:
+            return data.decode("utf-8", errors="replace")
+
+
 def _write_bytes(data: bytes) -> None:
     """Job output to stdout as bytes (a multi-byte character cut between two chunks of a
     growing file stays whole)."""
@@ -498,6 +654,32 @@ def _write_bytes(data: bytes) -> None:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
+
+
+@app.command()
+def joblog(
+    workflow: WorkflowArg,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write it to this file, not stdout.")
+    ] = None,
+) -> None:
+    """A GNU Parallel --joblog of every job, from the store: a tab-separated table.
+
+    Columns (GNU Parallel's): Seq Host Starttime JobRuntime Send Receive Exitval Signal
+    Command. Seq is the job's place in the workflow (the {#} of `swf map`), Starttime an
+    epoch, JobRuntime seconds; a job that has not ended has Exitval -1.
+
+    Example: swf joblog thumbs | awk -F'\t' 'NR > 1 && $7 != 0'   (what failed)
+    """
+    with reader() as wfc:
+        workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
+        model = guarded(lambda: wfc.workflow(workflow_id))
+        snap = guarded(lambda: snapshot(wfc, workflow_id, {}))
+    text = display.joblog(model, snap)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    guarded(lambda: output.write_text(text))
 
 
 @app.command()
@@ -528,10 +710,15 @@ def restart(workflow: WorkflowArg) -> None:
 def delete(
     workflow: Annotated[str | None, typer.Argument(help="Workflow id or name.")] = None,
     all_workflows: Annotated[bool, typer.Option("--all", help="Delete every workflow.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before deleting every workflow.")
+    ] = False,
 ) -> None:
     """Delete a workflow (killing its running jobs), or all of them with --all.
 
-    Example: swf delete 12   |   swf delete --all
+    --all asks first on a terminal; without a terminal (a script) it needs --yes.
+
+    Example: swf delete 12   |   swf delete --all   |   swf delete --all --yes
     """
     if (workflow is None) == (not all_workflows):
         fail("give a workflow id or name, or --all (not both)", 2)
@@ -541,9 +728,21 @@ def delete(
             if all_workflows
             else [guarded(lambda: resolve_workflow(wfc, str(workflow)))]
         )
+        if all_workflows and ids and not yes:
+            _confirm_delete_all(len(ids))
         for workflow_id in ids:
             guarded(lambda wid=workflow_id: wfc.delete_workflow(wid))  # type: ignore[misc]
     say(f"deleted {len(ids)} workflow(s)")
+
+
+def _confirm_delete_all(count: int) -> None:
+    """Ask on a terminal; refuse without one (nobody to ask: --yes says it was meant)."""
+    if not sys.stdin.isatty():
+        fail(f"not deleting {count} workflow(s) without confirmation: add --yes", 2)
+    question = f"Delete all {count} workflow(s), killing their running jobs?"
+    if not typer.confirm(question, default=False):
+        say("nothing deleted")
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("stop-jobs")
@@ -567,15 +766,29 @@ def restart_jobs(
     workflow: WorkflowArg,
     jobs: Annotated[list[str], typer.Argument(help="Job ids or names.")],
 ) -> None:
-    """Run some failed or stopped jobs of a workflow again.
+    """Run some jobs of a workflow again, with the descendants that can run with them.
+
+    As soma-workflow's restart_jobs: the jobs given (done or failed; running ones are
+    stopped first) and every descendant none of whose other parents failed. Prints how
+    many jobs were really restarted.
 
     Example: swf restart-jobs nightly measure_2
     """
     with controller() as wfc:
         workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
+        names = guarded(lambda: job_names(wfc, workflow_id))
         job_ids = guarded(lambda: resolve_jobs(wfc, workflow_id, jobs))
-        guarded(lambda: wfc.restart_jobs(workflow_id, job_ids))
-    say(f"restarted {len(job_ids)} job(s)")
+        before = guarded(lambda: snapshot(wfc, workflow_id, names))
+        if not guarded(lambda: wfc.restart_jobs(workflow_id, job_ids)):
+            fail(f"workflow {workflow_id}: the jobs to restart could not be stopped", EXIT_ENGINE)
+        after = guarded(lambda: snapshot(wfc, workflow_id, names))
+    again = display.restarted_jobs(before, after)
+    if not again:
+        say(f"workflow {workflow_id}: nothing restarted (the jobs given have not run yet)")
+        return
+    listed = ", ".join(names.get(job_id, str(job_id)) for job_id in again[:10])
+    more = f" and {len(again) - 10} more" if len(again) > 10 else ""
+    say(f"restarted {len(again)} job(s): {listed}{more}")
 
 
 # -- run / demo ------------------------------------------------------------------------
@@ -640,6 +853,8 @@ def _finish(
         if len(failed) > 20:
             say(f"... and {len(failed) - 20} more failed job(s)")
     if timed_out:
+        if not as_json:
+            say(f"timed out: workflow {snap.workflow_id} has not ended", style="yellow")
         raise typer.Exit(EXIT_TIMEOUT)
     if failed:
         raise typer.Exit(EXIT_FAILED)
@@ -651,28 +866,118 @@ def _stderr_tail(link: EngineLink, job_id: int, limit: int = 2000) -> str:
     return chunk.data.decode(errors="replace").strip()
 
 
-def _run_workflow(
-    workflow: Workflow,
-    embedded: bool,
-    on_interrupt: str,
-    as_json: bool,
-    report: Path | None = None,
-) -> None:
-    with controller(embedded=embedded) as wfc:
-        workflow_id = guarded(lambda: wfc.submit_workflow(workflow))
-        if not as_json:
-            say(f"workflow {workflow_id} submitted ({len(workflow.jobs)} jobs)")
-        try:
-            snap = _watch(wfc, workflow_id, None)
-        except KeyboardInterrupt:
-            _interrupted(wfc, workflow_id, on_interrupt, embedded)
-        if report is not None:
-            from swf_entry.monitor.report import write_report
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How `run`, `map` and `demo` run a workflow in the foreground."""
 
-            guarded(lambda: write_report(wfc.link, workflow_id, report))
-            if not as_json:
-                say(f"report written to {report}")
-        _finish(snap, as_json, link=wfc.link)
+    embedded: bool = False
+    on_interrupt: str = "ask"
+    as_json: bool = False
+    name: str | None = None
+    #: Rerun what failed or did not run of the workflow of this name, if there is one.
+    resume: bool = False
+    #: Cores for this run (``-j``): the engine runs in this process with that many.
+    cores: int | None = None
+    #: Also write the run's HTML report here.
+    report: Path | None = None
+
+
+def _check_run_options(options: RunOptions) -> None:
+    """Usage errors first (exit 2), before any file is read."""
+    if options.on_interrupt not in ("ask", "stop", "detach"):
+        fail("--on-interrupt must be ask, stop or detach", 2)
+    if options.cores is not None and options.cores < 1:
+        fail("-j/--jobs must be 1 or more", 2)
+
+
+def _run_workflow(workflow: Workflow, options: RunOptions) -> None:
+    _check_run_options(options)
+    if options.cores is not None:
+        ctx().cpu_nb = options.cores
+        _no_daemon_for_cores()
+    embedded = options.embedded or options.cores is not None
+    with controller(embedded=embedded) as wfc:
+        workflow_id = _submit_or_resume(wfc, workflow, options)
+        try:  # Ctrl-C while the summary prints (the workflow just ended) counts too
+            snap = _watch(wfc, workflow_id, None)
+            if options.report is not None:
+                _write_report(wfc, workflow_id, options)
+            _finish(snap, options.as_json, link=wfc.link)
+        except KeyboardInterrupt:
+            _interrupted(wfc, workflow_id, options.on_interrupt, embedded)
+
+
+def _write_report(wfc: WorkflowController, workflow_id: int, options: RunOptions) -> None:
+    from swf_entry.monitor.report import write_report
+
+    report = options.report
+    assert report is not None
+    guarded(lambda: write_report(wfc.link, workflow_id, report))
+    if not options.as_json:
+        say(f"report written to {report}")
+
+
+def _no_daemon_for_cores() -> None:
+    """``-j`` runs the engine here with that many cores: not while a daemon drives the same
+    state (one engine at most per state directory)."""
+    from swf_entry import composition
+
+    info = guarded(lambda: composition.engine_status(ctx().options))
+    if info is not None:
+        fail(
+            f"-j runs the engine in this process, but the engine daemon (pid {info.get('pid')})"
+            " drives these workflows: `swf engine stop` first (its workflows go on), or run"
+            " without -j (CPU_NB cores)",
+            EXIT_ENGINE,
+        )
+
+
+def _submit_or_resume(wfc: WorkflowController, workflow: Workflow, options: RunOptions) -> int:
+    """The id of the workflow to watch: ``--resume`` restarts the one of that name if there
+    is one (as GNU Parallel's --resume-failed reruns what its job log says failed)."""
+    name = options.name or workflow.name
+    existing = _named(wfc, name) if options.resume and name else None
+    if existing is None:
+        workflow_id: int = guarded(lambda: wfc.submit_workflow(workflow, name=options.name))
+        if not options.as_json:
+            say(f"workflow {workflow_id} submitted ({len(workflow.jobs)} jobs)")
+        return workflow_id
+    _check_same_commands(wfc, existing, workflow, str(name))
+    restarted = guarded(lambda: wfc.restart_workflow(existing))
+    if not options.as_json:
+        what = "restarted: only what failed or did not run" if restarted else "nothing to rerun"
+        say(f"workflow {existing} ({name}) resumed: {what}")
+    return existing
+
+
+def _named(wfc: WorkflowController, name: str) -> int | None:
+    matches = [
+        wf_id for wf_id, (wf_name, _exp) in guarded(wfc.workflows).items() if wf_name == name
+    ]
+    if len(matches) > 1:
+        fail(
+            f"--resume: {len(matches)} workflows are named {name!r} "
+            f"(ids {', '.join(map(str, matches))}): delete the ones you do not want",
+            EXIT_BAD_INPUT,
+        )
+    return matches[0] if matches else None
+
+
+def _check_same_commands(
+    wfc: WorkflowController, workflow_id: int, workflow: Workflow, name: str
+) -> None:
+    """Resuming runs the stored commands: refuse when the file now says something else."""
+    stored = guarded(lambda: wfc.workflow(workflow_id))
+
+    def commands(jobs: list[Any]) -> list[tuple[str, str]]:
+        return [(str(job.name), str(job.command)) for job in jobs]
+
+    if commands(stored.jobs) != commands(workflow.jobs):
+        fail(
+            f"--resume: workflow {workflow_id} ({name!r}) was submitted with other jobs or "
+            "commands than these; give another --name, or `swf delete` it first",
+            EXIT_BAD_INPUT,
+        )
 
 
 def _interrupted(
@@ -722,9 +1027,34 @@ ReportOpt = Annotated[
 ]
 
 
+NameOpt = Annotated[
+    str | None, typer.Option("--name", "-n", help="Name of the workflow (for status, restart).")
+]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="If a workflow of this name exists, rerun only what failed or did not run "
+        "(GNU Parallel's --resume-failed) instead of submitting it again.",
+    ),
+]
+CoresOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        help="Run at most N jobs at once (cores for this run; the engine then runs in "
+        "this process). Default: CPU_NB of the configuration, or every core.",
+    ),
+]
+
+
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Workflow file (.json or .py).")],
+    name: NameOpt = None,
+    jobs: CoresOpt = None,
+    resume: ResumeOpt = False,
     embedded: EmbeddedOpt = False,
     on_interrupt: InterruptOpt = "ask",
     as_json: JsonOpt = False,
@@ -734,12 +1064,97 @@ def run(
 
     Exit 0 only if every job succeeded; otherwise 1 and a summary of the failed jobs
     with the tail of their stderr. Ctrl-C asks whether to stop the workflow or detach.
+    After fixing what failed, the same command with --resume reruns only that.
 
-    Example: swf run pipeline.json
+    Example: swf run pipeline.json -j 4 --name nightly   |   swf run pipeline.json
+    --name nightly --resume
     """
-    if on_interrupt not in ("ask", "stop", "detach"):
-        fail("--on-interrupt must be ask, stop or detach", 2)
-    _run_workflow(load_file(file), embedded, on_interrupt, as_json, report)
+    options = RunOptions(embedded, on_interrupt, as_json, name, resume, jobs, report)
+    _check_run_options(options)
+    _run_workflow(load_runnable(file), options)
+
+
+@app.command(
+    "map",
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+)
+def map_command(
+    words: Annotated[
+        list[str],
+        typer.Argument(
+            help="COMMAND ::: INPUTS... | COMMAND :::: FILE... (options go before COMMAND).",
+            show_default=False,
+            metavar="COMMAND ::: INPUTS...",
+        ),
+    ],
+    arg_files: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arg-file",
+            "-a",
+            metavar="FILE",
+            help="Read inputs from FILE, one per line (-: stdin).",
+        ),
+    ] = None,
+    name: NameOpt = None,
+    jobs: CoresOpt = None,
+    resume: ResumeOpt = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the commands, one per line; run nothing.")
+    ] = False,
+    embedded: EmbeddedOpt = False,
+    on_interrupt: InterruptOpt = "ask",
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a command once per input, GNU Parallel style, as a monitored, restartable workflow.
+
+    The command is split into words like a shell would, then each input goes into the
+    words, never through a shell (an input with spaces or quotes stays one argument).
+    Replacement strings: {} the input, {.} without extension, {/} basename, {//} directory,
+    {/.} basename without extension, {#} job number; {1} {2}... with several sources (every
+    combination runs). No replacement string: {} is appended. Inputs: ::: values,
+    :::: FILE (lines; - is stdin), -a FILE, or stdin when none is given.
+    Jobs run in the current directory and are named by their inputs.
+
+    Example: swf map 'gzip -9 {}' ::: *.txt
+
+    \b
+    More examples:
+      swf map -j 4 --name thumbs 'convert {} -resize 50% small/{/.}.png' ::: img/*.jpg
+      swf map --dry-run 'echo {#} {1} {2}' ::: a b ::: 1 2
+      find . -name '*.csv' | swf map 'python3 stats.py {}'
+      swf map --name thumbs --resume ...   (same command: rerun only what failed)
+    """
+    from swf_entry.cli import fanout
+
+    _check_run_options(RunOptions(on_interrupt=on_interrupt, cores=jobs))
+    command, sources = fanout.split_command_and_sources(words)
+    template = guarded(lambda: fanout.template_words(command))
+    files = list(arg_files or [])
+    if not sources and not files:
+        if sys.stdin.isatty():
+            fail("no inputs: give ::: VALUES, :::: FILE, -a FILE, or pipe lines in", 2)
+        files = ["-"]
+    inputs = guarded(lambda: fanout.read_sources(sources, files, sys.stdin))
+    planned = fanout.expand(template, inputs)
+    if not planned:
+        fail("no inputs: every input source is empty", EXIT_BAD_INPUT)
+    if dry_run:
+        _print_planned(planned, as_json)
+        return
+    workflow_name = name or "map " + shlex.join(template)
+    workflow = fanout.map_workflow(planned, workflow_name, None)
+    options = RunOptions(embedded, on_interrupt, as_json, workflow_name, resume, jobs)
+    _run_workflow(workflow, options)
+
+
+def _print_planned(planned: list[Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(
+            [{"seq": job.seq, "inputs": list(job.inputs), "argv": job.argv} for job in planned]
+        )
+        return
+    sys.stdout.write("".join(shlex.join(job.argv) + "\n" for job in planned))
 
 
 @app.command()
@@ -752,6 +1167,9 @@ def demo(
 ) -> None:
     """Run the built-in example: prepare -> 4 parallel measures (a group) -> merge -> report.
 
+    It leaves its files (in a temporary directory unless --directory) and, unless
+    --embedded, the engine daemon (it exits once idle): both are said at the end.
+
     Example: swf demo && swf list
     """
     from swf_entry.demo import build_demo_workflow
@@ -759,7 +1177,29 @@ def demo(
     scratch = directory or Path(tempfile.mkdtemp(prefix="swf-demo-"))
     if not as_json:
         say(f"demo files in {scratch}")
-    _run_workflow(build_demo_workflow(scratch), embedded, "ask", as_json)
+    try:
+        _run_workflow(build_demo_workflow(scratch), RunOptions(embedded, as_json=as_json))
+    finally:
+        if not as_json:
+            _demo_leftovers(scratch, embedded)
+
+
+def _demo_leftovers(scratch: Path, embedded: bool) -> None:
+    """What the demo leaves behind, and how to remove it."""
+    say(f"the demo's files stay in {scratch} (remove them with: rm -r {scratch})")
+    if embedded:
+        return
+    from swf_entry import composition
+
+    info = composition.engine_status(ctx().options)
+    if info is None:
+        return
+    idle = info.get("idle_timeout")
+    when = f"after {display.duration(idle)} idle" if idle else "only when stopped"
+    say(
+        f"the engine daemon (pid {info.get('pid')}) keeps running and exits {when}; "
+        "`swf engine stop` stops it now (jobs are never killed by that)"
+    )
 
 
 # -- engine / config -------------------------------------------------------------------
@@ -806,8 +1246,8 @@ def engine_status(as_json: JsonOpt = False) -> None:
     elif info is None:
         say("no engine running")
     else:
-        for key, value in info.items():
-            say(f"{key}: {display.engine_value(key, value)}")
+        say("engine running", style="green")
+        ctx().console.print(display.engine_table(info))
     if info is None:
         raise typer.Exit(EXIT_FAILED)
 
@@ -853,9 +1293,15 @@ def _show_warning(
 def main(prog_name: str | None = None) -> None:
     """Console-script entry point (``prog_name`` for ``python -m swf_entry.cli``)."""
     warnings.showwarning = _show_warning
-    app(prog_name=prog_name)
+    try:
+        app(prog_name=prog_name)
+    finally:
+        # The command is over: a Ctrl-C while Python tears down must not turn its exit
+        # code into a death by SIGINT.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-from swf_entry.cli import mpi_command  # noqa: E402  (registers `swf mpi-run`)
+# Registers `swf mpi-run` and `swf schedulers`.
+from swf_entry.cli import mpi_command, schedulers_command  # noqa: E402
 
-__all__ = ["app", "main", "mpi_command"]
+__all__ = ["app", "main", "mpi_command", "schedulers_command"]

@@ -52,7 +52,12 @@ def mpi_run(
     stats: Annotated[
         Path | None, typer.Option(help="Write rank 0's figures there (JSON) at the end.")
     ] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="Runner log level.")] = "WARNING",
+    log_level: Annotated[
+        str,
+        typer.Option(
+            "--log-level", "--log_level", help="Runner log level (a name, or soma's 10-50)."
+        ),
+    ] = "WARNING",
 ) -> None:
     """Run a workflow inside an MPI allocation: `mpirun -n K swf mpi-run FILE`.
 
@@ -71,7 +76,7 @@ def mpi_run(
         (os.environ[name] for name in _RANK_VARIABLES if name in os.environ), "?"
     )  # MPI is not initialized yet: the launcher says which rank this is
     logging.basicConfig(
-        level=log_level.upper(),
+        level=int(log_level) if log_level.isdigit() else log_level.upper(),
         format=f"%(asctime)s rank{rank}[{os.getpid()}] %(name)s %(levelname)s %(message)s",
     )
     options = MpiRunOptions(

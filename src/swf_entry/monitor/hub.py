@@ -25,7 +25,7 @@ from .source import MonitorSource, WorkflowItem
 #: Longest wait of one change-feed poll; a follower notices it should stop this often.
 FEED_WAIT = 0.5
 #: Shortest time between two events of a workflow: a busy workflow sends a few a second.
-MIN_EVENT_GAP = 0.25
+MIN_EVENT_GAP = 0.5
 #: Changed job rows sent in one event; beyond, the page re-reads its visible rows.
 EVENT_ROWS_LIMIT = 500
 #: A follower with no subscriber stops after this many seconds.

@@ -161,9 +161,6 @@ class BatchScheduler:
                 self._inbox.acks.extend(job_ids)
                 self._work.notify()
 
-    def slots(self) -> int:
-        return self.settings.max_in_queue
-
     def capacity(self) -> Capacity:
         """Jobs in the cluster's queue at most (MAX_JOB_IN_QUEUE of the default queue)."""
         return Capacity(CapacityUnit.JOBS, self.settings.max_in_queue)

@@ -92,7 +92,12 @@ class JobDirectory:
         directory = self.batches_dir / name
         directory.mkdir()
         tasks = [_task(request, directory, index) for index, request in enumerate(requests)]
-        shape_record = {"queue": shape.queue, "cpus": shape.cpus, "options": list(shape.options)}
+        shape_record = {
+            "queue": shape.queue,
+            "cpus": shape.cpus,
+            "options": list(shape.options),
+            "nodes": shape.nodes,
+        }
         _write_bytes_atomically(
             directory / TABLE, marshal.dumps({"shape": shape_record, "tasks": tasks}, 4)
         )
@@ -196,7 +201,10 @@ def _load(directory: Path) -> Batch | None:
         job_ids,
         open=set(range(len(job_ids))),
         shape=Shape(
-            shape.get("queue"), int(shape.get("cpus") or 1), tuple(shape.get("options") or ())
+            shape.get("queue"),
+            int(shape.get("cpus") or 1),
+            tuple(shape.get("options") or ()),
+            int(shape.get("nodes") or 1),
         ),
     )
     with contextlib.suppress(OSError):

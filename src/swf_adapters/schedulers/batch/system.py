@@ -21,9 +21,12 @@ class Shape:
     """The resources a job asks for; jobs of one shape can share one array job."""
 
     queue: str | None = None
+    #: CPUs per node (parallel_job_info's cpu_per_node).
     cpus: int = 1
     #: Scheduler options, already split into arguments (native specification).
     options: tuple[str, ...] = ()
+    #: Nodes (parallel_job_info's nodes_number).
+    nodes: int = 1
 
 
 class TaskState(Enum):

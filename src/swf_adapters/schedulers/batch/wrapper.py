@@ -83,6 +83,9 @@ def _exec_task(task: dict[str, Any]) -> None:
         os.setsid()
         for signum in _FORWARDED:
             signal.signal(signum, signal.SIG_DFL)
+        # Blocked by the parent across fork: a signal sent meanwhile is delivered now,
+        # with its default action (exec would keep the mask: unblock first).
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)
         write = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         _redirect(task.get("stdin"), os.O_RDONLY, 0)
         _redirect(task.get("stdout"), write, 1)
@@ -112,8 +115,11 @@ def _forward_signals(running: list[int], received: list[int]) -> None:
     def forward(signum: int, _frame: Any) -> None:
         received.append(signum)
         for pid in running:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signum)
+            try:
+                os.killpg(pid, signum)  # the task and everything it started
+            except OSError:  # no session of its own yet: the task itself
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
 
     for signum in _FORWARDED:
         signal.signal(signum, forward)
@@ -129,13 +135,13 @@ def run(task: dict[str, Any]) -> dict[str, Any]:
     if received:  # killed before it started: it never runs
         record.update(exit_value=None, signal=received[0], cpu=0.0, maxrss_kb=0, end=time.time())
         return record
+    # Signals wait until the child's pid is known here and its handlers are reset there.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
     pid = os.fork()
     if pid == 0:
         _exec_task(task)
     running.append(pid)
-    if received:  # came while it was starting (the child may not have its session yet)
-        with contextlib.suppress(OSError):
-            os.kill(pid, received[0])
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)  # a pending one is forwarded now
     _, status, usage = os.wait4(pid, 0)
     end = time.time()
     record.update(

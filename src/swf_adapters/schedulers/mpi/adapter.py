@@ -20,9 +20,16 @@ What only this adapter does, as soma-workflow's MPI scheduler did:
   FAILED, a line in their stderr naming the rank and its host (or run elsewhere, if
   attempts are left).
 
-The store is the journal: the adapter holds nothing across runs, so ``start`` reports no
-held job and everything the store had running is run again on resume (see
-``swf_entry/mpi_run.py``).
+Across allocations the store is the journal: a new allocation's workers hold nothing, so
+``start`` returns no held job and everything the store had running runs again on resume
+(``swf_entry/mpi_run.py``). Within one allocation, a new adapter (a restarted engine)
+asks the workers for an inventory and adopts their jobs and the ends not acknowledged yet:
+workers keep each end until an acknowledgement rides back on the next orders.
+
+Capacity is in CPUs: the live workers' cores times the deepest queue a worker may hold;
+a worker reporting in late or lost changes it, and the engine hears of it as a
+``Capacity`` report. The scheduler contract suite runs this adapter on a real MPI
+(``tests/integration/mpi_contract.py``: worker ranks spawned by ``MPI_Comm_spawn``).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from swf_app.ports import (
     KnownJob,
     LaunchRequest,
     SchedulerEvent,
+    SchedulerReport,
 )
 from swf_domain.errors import DRMError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
@@ -175,7 +183,9 @@ class MpiScheduler:
         self._backlog: collections.deque[Attempt] = collections.deque()
         #: job id -> the worker holding it.
         self._placed: dict[int, WorkerRank] = {}
-        self._events: list[SchedulerEvent] = []
+        self._events: list[SchedulerReport] = []
+        #: The live cores last reported to the engine (a change is a ``Capacity`` report).
+        self._reported_cores = 0
         self._thread: threading.Thread | None = None
         self._closing = False
         self._next_liveness = 0.0
@@ -197,6 +207,7 @@ class MpiScheduler:
         for rank in self._workers:
             self._channel.send(rank, wire.ORDERS, wire.orders([], [], inventory=True))
         self._await_hellos()
+        self._reported_cores = self.cores()  # the engine reads capacity() after start
         self._deliver()
         self._thread = threading.Thread(target=self._serve, name="swf-mpi-scheduler", daemon=True)
         self._thread.start()
@@ -220,15 +231,13 @@ class MpiScheduler:
             with self._lock:
                 self._acks_in.extend(job_ids)
 
-    def slots(self) -> int:
-        """Room for the deepest queues: the engine hands over enough jobs to keep every
-        worker's queue full; the adapter paces them out (see ``WorkerRank.room``)."""
-        return max(1, self.cores() * MAX_DEPTH)
-
     def capacity(self) -> Capacity:
-        """``slots`` CPUs: the engine keeps every worker's queue full, the adapter places
-        the jobs on the workers' cores itself (by each job's own ``parallel`` spec)."""
-        return Capacity(CapacityUnit.CPUS, self.slots())
+        """The live workers' cores times the deepest queue a worker may hold, in CPUs:
+        the engine hands over enough jobs to keep every queue full, and the adapter places
+        them on the cores itself, by each job's own ``parallel`` spec (see
+        ``WorkerRank.room``). It changes (a ``Capacity`` report) when a worker reports in
+        late or is lost; 0 while none has reported in."""
+        return _capacity(self.cores())
 
     def close(self) -> None:
         """Stop serving; the workers and their jobs go on. Pending kills and
@@ -563,7 +572,15 @@ class MpiScheduler:
         worker.jobs.clear()
         worker.used = 0
 
+    def _report_capacity(self) -> None:
+        """Tell the engine when the live cores changed (a worker in, a worker lost)."""
+        cores = self.cores()
+        if cores != self._reported_cores and self._sink is not None:
+            self._reported_cores = cores
+            self._events.append(_capacity(cores))
+
     def _deliver(self) -> None:
+        self._report_capacity()
         events, self._events = self._events, []
         if events and self._sink is not None:
             try:
@@ -571,3 +588,7 @@ class MpiScheduler:
             except Exception:
                 _log.exception("the scheduler event sink failed on %d event(s)", len(events))
 
+
+
+def _capacity(cores: int) -> Capacity:
+    return Capacity(CapacityUnit.CPUS, cores * MAX_DEPTH)

@@ -429,4 +429,3 @@ def _close_inherited_descriptors(keep: tuple[int, ...]) -> None:
             if fd > 2 and fd not in keep:
                 with contextlib.suppress(OSError):
                     os.set_inheritable(fd, False)
-

@@ -156,5 +156,3 @@ class FileDropLink:
             time.sleep(max(0.0, left))
             delay = min(delay * 1.5, _LONGEST_POLL)
         return True
-
-
