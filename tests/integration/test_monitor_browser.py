@@ -204,7 +204,7 @@ def test_watch_a_run_read_a_job_stop_restart_and_finish_in_chromium(
     until(browser, lambda d: click_link(d, "step0"))
     until(browser, lambda d: "tick 1" in (text_of(d, "stdout") or ""), what="stdout")
     until(browser, lambda d: "tick 3" in (text_of(d, "stdout") or ""), what="live tail")
-    assert "sh -c" in browser.find_element(By.ID, "command").text
+    assert "sh -c" in (text_of(browser, "command") or "")
     shoot(browser, "job-page-running")
     browser.get(f"{origin}/workflows/{workflow_id}")
 
@@ -235,7 +235,13 @@ def test_watch_a_run_read_a_job_stop_restart_and_finish_in_chromium(
     # The other views of the same page.
     for tab, element in (("tree", "tree"), ("graph", "graph"), ("plots", "plot-jobs")):
         browser.find_element(By.CSS_SELECTOR, f'.tabs button[data-tab="{tab}"]').click()
-        until(browser, lambda d, e=element: d.find_element(By.ID, e).find_elements(By.XPATH, "./*"))
+        until(
+            browser,
+            lambda d, e=element: d.execute_script(
+                "return document.getElementById(arguments[0]).childElementCount;", e
+            ),
+            what=f"{tab} drawn",
+        )
         shoot(browser, f"workflow-{tab}")
     assert "steps (2)" in (text_of(browser, "tree") or "")
 

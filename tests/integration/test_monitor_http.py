@@ -254,3 +254,51 @@ def test_the_event_stream_pushes_changed_jobs_within_a_second(
         assert httpx.get(url, timeout=5).status_code == 403
     finally:
         server.stop()
+
+
+def test_the_event_stream_subscribes_before_it_answers(wfc: WorkflowController) -> None:
+    """A page reads its snapshot when it hears the stream is open: the hub must count it
+    as a subscriber by then, or a change between the two is pushed to nobody."""
+    import asyncio
+
+    workflow_id = wfc.submit_workflow(wide_workflow(2))
+    hub = Hub(MonitorSource(wfc.link))
+    app = create_app(hub, TOKEN)
+    topic = f"workflow:{workflow_id}"
+    seen: list[int] = []
+
+    async def scenario() -> None:
+        gone = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                assert message["status"] == 200
+                channel = hub._channels.get(topic)
+                seen.append(len(channel.subscribers) if channel else 0)
+                gone.set()
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": f"/api/workflows/{workflow_id}/events",
+            "raw_path": b"",
+            "query_string": b"",
+            "root_path": "",
+            "server": ("127.0.0.1", 8000),
+            "client": ("127.0.0.1", 5000),
+            "headers": [(b"host", b"127.0.0.1:8000"), (b"x-swf-token", TOKEN.encode())],
+        }
+        await asyncio.wait_for(app(scope, receive, send), 20)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        hub.close()
+    assert seen == [1]

@@ -154,15 +154,17 @@ class Hub:
                 batch = self.source.changes(model.workflow_id, model.since)
             changed = model.apply(batch.facts, batch.workflow_status)
             model.since = batch.since
+            if model.version == version:
+                return False
+            # Sent under the lock: two refreshes (a follower's, a page's read) push their
+            # events in the order they changed the model, never an older summary last.
+            with self._lock:
+                channel = self._channels.get(f"workflow:{model.workflow_id}")
+            if channel is not None:
+                channel.send(self._workflow_event(model, changed))
+            return True
         finally:
             model.refresh_lock.release()
-        if model.version == version:
-            return False
-        with self._lock:
-            channel = self._channels.get(f"workflow:{model.workflow_id}")
-        if channel is not None:
-            channel.send(self._workflow_event(model, changed))
-        return True
 
     def current(self, workflow_id: int) -> WorkflowModel:
         """The model with the changes committed so far (what every read answers from)."""
@@ -188,11 +190,19 @@ class Hub:
         self.source.forget(workflow_id)
 
     # -- event streams ----------------------------------------------------------------
-    async def events(self, topic: str) -> AsyncIterator[dict[str, Any]]:
-        """The events of ``topic`` ("workflows" or "workflow:<id>") until the page leaves."""
+    def events(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        """The events of ``topic`` ("workflows" or "workflow:<id>") until the page leaves.
+
+        Subscribed now, before the stream answers: a page reads its snapshot once it hears
+        the stream is open, so no change can fall between that snapshot and the stream.
+        Call it from the event loop, and iterate what it returns (that unsubscribes)."""
         subscriber = Subscriber(asyncio.get_running_loop())
         channel = self._channel(topic)
         channel.add(subscriber)
+        return self._drain(channel, subscriber)
+
+    @staticmethod
+    async def _drain(channel: _Channel, subscriber: Subscriber) -> AsyncIterator[dict[str, Any]]:
         try:
             while True:
                 try:

@@ -8,6 +8,7 @@ job table, the group tree with counts per group, the DAG view and the timeline, 
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -18,6 +19,10 @@ from swf_domain.graph import compile_workflow
 from swf_domain.model import Group, Job, Workflow
 
 from .source import JobFacts
+
+#: One clock for every model's version: a model read again (evicted, then reloaded) never
+#: goes back to a version a page has already shown, so a page can drop older answers.
+_VERSIONS = itertools.count(1)
 
 #: Statuses a job ends in.
 FINISHED = frozenset({"done", "failed"})
@@ -84,7 +89,7 @@ class WorkflowModel:
         self.first_started: float | None = None
         self.last_ended: float | None = None
         self.since: Any = None
-        self.version = 0
+        self.version = next(_VERSIONS)
         self.lock = threading.RLock()
         #: Held while the change feed is read for this model (one reader at a time).
         self.refresh_lock = threading.Lock()
@@ -136,7 +141,7 @@ class WorkflowModel:
                 changed.append(index)
             if changed or status != self.status:
                 self.status = status
-                self.version += 1
+                self.version = next(_VERSIONS)
         return changed
 
     def _span(self, fact: JobFacts) -> None:

@@ -12,10 +12,15 @@ const $ = (id) => document.getElementById(id);
 const table = { offset: 0, limit: 50, total: 0, group: null, groupName: '' };
 const selected = new Set();
 let summary = null;
+// The model version shown: an answer read before an event already shown (the fetch and
+// the event stream are two connections) is older, and must not overwrite it.
+let shown = -1;
 let activeTab = 'jobs';
 
 // -- summary and workflow actions ----------------------------------------------------
 function showSummary(data) {
+  if (data.version < shown) return;
+  shown = data.version;
   summary = data;
   $('wf-name').textContent = data.name ?? `workflow ${data.id}`;
   $('crumb-name').textContent = data.name ?? `workflow ${data.id}`;
@@ -84,6 +89,7 @@ async function loadTable() {
   const last = Math.min(table.offset + table.limit, data.total);
   $('page-info').textContent = data.total ? `${table.offset + 1}–${last} of ${data.total}` : 'no job matches';
   $('select-page').checked = false;
+  if (data.version < shown) reloadTable(); // rows older than an event already shown
 }
 const reloadTable = throttle(() => loadTable().catch((e) => toast(e.message, true)), 500);
 
@@ -246,4 +252,4 @@ follow(`${base}/events`, (event) => {
   patchTree(event.groups, event.rows);
   if (activeTab === 'graph') reloadGraph();
   if (activeTab === 'plots') reloadPlots();
-}, refreshAll);
+}, () => { shown = -1; refreshAll(); }); // (re)connected: maybe to a new monitor
