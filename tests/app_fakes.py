@@ -540,6 +540,7 @@ def _summary(job_id: int, state: JobState) -> JobSummary:
         state.ending_date,
         state.scheduler_job_id,
         state.queue,
+        state.attempt,
     )
 
 
@@ -547,6 +548,8 @@ def _copy_state(state: JobState) -> JobState:
     clone = copy.copy(state)
     if clone.command is not None:
         clone.command = list(clone.command)
+    if clone.past_attempts is not None:
+        clone.past_attempts = [dict(record) for record in clone.past_attempts]
     if clone.output_params is not None:
         clone.output_params = copy.deepcopy(clone.output_params)
     return clone

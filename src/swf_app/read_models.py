@@ -36,6 +36,8 @@ class JobProgress(NamedTuple):
     ended: float | None = None
     scheduler_job_id: str | None = None
     queue: str | None = None
+    #: The job's current (or last) attempt, 1 unless it asked for retries.
+    attempt: int = 1
 
     @property
     def termination(self) -> JobTermination:

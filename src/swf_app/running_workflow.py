@@ -68,6 +68,9 @@ class RunningWorkflow:
         #: Output parameters of the finished jobs that published some, by index.
         self.outputs: dict[int, dict[str, Any]] = {}
         self.active: dict[int, ActiveJob] = {}
+        #: Jobs waiting to run another attempt: their NOT_SUBMITTED state (attempt number
+        #: and the earlier attempts' exit info), taken over by the next submission.
+        self.retrying: dict[int, JobState] = {}
         #: env_builder_code's variables then the workflow's env (None: not built yet).
         self.base_env: dict[str, str] | None = None
         #: Why env_builder_code failed (every job then fails with it).

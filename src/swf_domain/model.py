@@ -223,6 +223,9 @@ class Job:
     input_params_file: str | SpecialPath | None = None
     output_params_file: str | SpecialPath | None = None
     configuration: dict[str, Any] | None = None
+    #: swf: how many times the job may run before it counts as FAILED (None: the
+    #: resource's MAX_ATTEMPTS, 1 without it, as soma-workflow). Keyword only in practice.
+    attempts: int | None = None
     #: Engine-side id once submitted (set on workflows returned by a controller).
     job_id: int | None = field(default=None, compare=False)
 
@@ -237,6 +240,10 @@ class Job:
             self.configuration = {}
         if self.param_dict is None:
             self.param_dict = {}
+        if self.attempts is not None and (type(self.attempts) is not int or self.attempts < 1):
+            raise JobArgumentError(
+                f"job {self.name!r}: attempts must be a whole number >= 1, not {self.attempts!r}"
+            )
 
     def is_barrier(self) -> bool:
         return False

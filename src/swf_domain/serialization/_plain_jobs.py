@@ -39,6 +39,7 @@ def plain_job(job: Job) -> dict[str, Any] | None:
         or job.env is not None
         or job.configuration
         or job.user_storage is not None
+        or job.attempts is not None
         or not (name is None or type(name) is str)
         or not (native_specification is None or type(native_specification) is str)
         or type(job.priority) is not int

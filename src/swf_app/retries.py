@@ -1,0 +1,69 @@
+"""Retries: a failed attempt of a job that asked for several runs again before the job
+counts as FAILED.
+
+A job asks with ``Job(attempts=N)``; the resource's ``MAX_ATTEMPTS`` option is the
+default for jobs that do not say (1 without it: soma-workflow's behaviour). What counts
+as a failed attempt: a non-zero exit, a signal, a job the cluster killed or lost. Never a
+job the user stopped (exit status USER_KILLED, ``stop_jobs``, ``stop_workflow``).
+
+Crash safety rests on the order of things: the end of attempt n and the NOT_SUBMITTED
+state of attempt n + 1 (its number, the earlier attempts' exit info) are written in the
+same transaction; attempt n + 1 is queued only after that end was acknowledged to the
+scheduler (``TickChanges.retries``), so the scheduler never holds two attempts of one
+job and a restarted engine finds either attempt n running or ended (replayed end), or
+attempt n + 1 waiting: no attempt is lost or run twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from swf_domain.model import Job
+from swf_domain.status import ExitStatus
+
+from .ports import JobState
+
+#: JobState fields kept for each earlier attempt (``JobState.past_attempts``).
+_RECORDED = (
+    "exit_value",
+    "term_signal",
+    "resource_usage",
+    "scheduler_job_id",
+    "submission_date",
+    "execution_date",
+    "ending_date",
+)
+
+
+def allowed_attempts(job: Job, default: int) -> int:
+    """How many times the job may run: its own ``attempts``, else the resource's."""
+    attempts = getattr(job, "attempts", None)
+    return default if attempts is None else attempts
+
+
+def worth_retrying(state: JobState, allowed: int) -> bool:
+    """A failed attempt the engine should follow with another one."""
+    return state.exit_status is not ExitStatus.USER_KILLED and state.attempt < allowed
+
+
+def attempt_record(state: JobState) -> dict[str, Any]:
+    """What is kept of an ended attempt (exit info, scheduler id, dates)."""
+    record: dict[str, Any] = {"attempt": state.attempt}
+    record["exit_status"] = None if state.exit_status is None else state.exit_status.value
+    for name in _RECORDED:
+        record[name] = getattr(state, name)
+    return record
+
+
+def next_attempt(state: JobState) -> JobState:
+    """The NOT_SUBMITTED state of the attempt after ``state``'s, with its history."""
+    past = [*(state.past_attempts or []), attempt_record(state)]
+    return JobState(queue=state.queue, attempt=state.attempt + 1, past_attempts=past)
+
+
+def is_previous_attempts_end(state: JobState, scheduler_job_id: str | None) -> bool:
+    """An end reported again after a crash that belongs to the attempt before ``state``'s
+    (its scheduler id is the previous attempt's, and this attempt never got one)."""
+    if scheduler_job_id is None or state.scheduler_job_id is not None or not state.past_attempts:
+        return False
+    return bool(state.past_attempts[-1].get("scheduler_job_id") == scheduler_job_id)
