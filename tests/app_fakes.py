@@ -656,8 +656,10 @@ class EngineHarness:
         store: Any = None,
         max_queued_jobs: dict[str | None, int] | None = None,
         unit: CapacityUnit = CapacityUnit.CPUS,
+        default_attempts: int = 1,
     ) -> None:
         self.clock = VirtualClock()
+        self.default_attempts = default_attempts
         self.workspace = workspace if workspace is not None else InMemoryWorkspace()
         self.store = store if store is not None else InMemoryStore(id_step)
         fake_workspace = self.workspace if isinstance(self.workspace, InMemoryWorkspace) else None
@@ -677,6 +679,7 @@ class EngineHarness:
             max_running_jobs=self.job_limits[0],
             max_queued_jobs=self.job_limits[1],
             sweep_interval=3600.0,
+            default_attempts=self.default_attempts,
         )
 
     def _new_service(self) -> EngineService:

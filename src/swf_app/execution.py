@@ -137,7 +137,9 @@ class Execution:
             if event.status in TERMINAL_JOB_STATUSES:
                 if active is None:  # a repeated end, or a deleted workflow's job
                     tx.ended.append(event.job_id)
-                elif is_previous_attempts_end(active.state, event.scheduler_job_id):
+                elif active.maybe_replay and is_previous_attempts_end(
+                    active.state, event.time, event.scheduler_job_id
+                ):
                     self._replayed_end(active, tx)
                 else:
                     self._ended(active, event, tx)
@@ -147,6 +149,7 @@ class Execution:
     def _progressed(self, active: ActiveJob, event: SchedulerEvent, tx: TickChanges) -> None:
         state = active.state
         state.status = event.status
+        active.maybe_replay = False  # the scheduler runs this attempt
         if active.queued and event.status in STARTED_STATUSES:
             active.queued = False
             self.budget.started(active.queue)

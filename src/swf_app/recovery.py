@@ -162,6 +162,8 @@ def _adopt(
 ) -> ActiveJob:
     state = job_row.state
     job = runtime.job(job_row.index)
+    # recorded as waiting for its next attempt: the scheduler may hold the previous one's end
+    maybe_replay = state.status is JobStatus.NOT_SUBMITTED and state.attempt > 1
     if state.status is JobStatus.NOT_SUBMITTED:  # submitted just before a crash
         state.status = JobStatus.RUNNING
         state.submission_date = now
@@ -181,5 +183,13 @@ def _adopt(
             output_file = None
     queued = state.status not in STARTED_STATUSES
     return ActiveJob(
-        runtime, job_row.index, job_row.job_id, state, slots, queue, output_file, queued
+        runtime,
+        job_row.index,
+        job_row.job_id,
+        state,
+        slots,
+        queue,
+        output_file,
+        queued,
+        maybe_replay,
     )

@@ -61,9 +61,16 @@ def next_attempt(state: JobState) -> JobState:
     return JobState(queue=state.queue, attempt=state.attempt + 1, past_attempts=past)
 
 
-def is_previous_attempts_end(state: JobState, scheduler_job_id: str | None) -> bool:
-    """An end reported again after a crash that belongs to the attempt before ``state``'s
-    (its scheduler id is the previous attempt's, and this attempt never got one)."""
-    if scheduler_job_id is None or state.scheduler_job_id is not None or not state.past_attempts:
+def is_previous_attempts_end(
+    state: JobState, end_time: float | None, scheduler_id: str | None
+) -> bool:
+    """The end the scheduler reports is the previous attempt's, reported again because the
+    engine crashed after recording it and before acknowledging it: same end time and
+    scheduler id as recorded. Asked only of a job adopted while waiting for its next
+    attempt (``ActiveJob.maybe_replay``), the one case where the job id is ambiguous."""
+    if end_time is None or not state.past_attempts:
         return False
-    return bool(state.past_attempts[-1].get("scheduler_job_id") == scheduler_job_id)
+    previous = state.past_attempts[-1]
+    return bool(
+        previous.get("ending_date") == end_time and previous.get("scheduler_job_id") == scheduler_id
+    )

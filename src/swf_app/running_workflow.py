@@ -32,6 +32,9 @@ class ActiveJob:
     output_file: str | None = None
     #: Submitted and not reported started yet (counts against MAX_JOB_IN_QUEUE).
     queued: bool = True
+    #: Adopted at restart while recorded as waiting for its next attempt: what the
+    #: scheduler holds may be the previous attempt's unacknowledged end (see ``retries``).
+    maybe_replay: bool = False
 
 
 class RunningWorkflow:

@@ -108,6 +108,7 @@ def job_column(name: str) -> sa.ColumnClause[Any]:
     later = _LATER_JOB_COLUMNS.get(name)
     return jobs.c[name] if later is None else later
 
+
 #: The JobState columns, in JobState's field order (one UPDATE writes them all).
 JOB_STATE_COLUMNS: tuple[str, ...] = (
     "status",
