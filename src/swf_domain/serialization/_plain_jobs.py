@@ -152,5 +152,6 @@ def read_plain_job(raw: dict[str, Any]) -> Job | None:
     job.input_params_file = None
     job.output_params_file = None
     job.configuration = {}
+    job.attempts = None
     job.job_id = None
     return job
