@@ -11,7 +11,7 @@ twice a second). Throughput is jobs / (submit -> wait_workflow end).
 
 Monitor modes (``--modes``):
 
-- ``poll``: the monitor follows the change feed with ``job_changes`` every 0.5 s (a query
+- ``poll``: the monitor follows the change feed with ``job_changes`` every 0.3 s (a query
   the daemon's client answers from the store itself);
 - ``longpoll``: with ``wait_changes`` (the engine daemon runs the wait and sends the
   changed jobs).
@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -45,13 +44,11 @@ from typing import Any
 
 import httpx2 as httpx
 import psutil
+from bench_readers import daemon_site  # the same daemon set-up (bench/ is on sys.path)
 
-from swf_adapters.schedulers.local.launcher import shutdown_host
-from swf_adapters.schedulers.local.layout import StateLayout
 from swf_domain.model import Group, Job, Workflow
 from swf_entry.client import WorkflowController
-from swf_entry.composition import ClientOptions, open_controller
-from swf_entry.daemon import engine_status, stop_engine
+from swf_entry.daemon import engine_status
 from swf_entry.monitor.report import write_report
 
 TRUE = shutil.which("true") or "/bin/true"
@@ -72,21 +69,6 @@ def independent(n: int, name: str) -> Workflow:
     jobs = [Job([TRUE], name=f"t{i}") for i in range(n)]
     groups = [Group(jobs[i : i + 1000], name=f"block{i // 1000}") for i in range(0, n, 1000)]
     return Workflow(jobs, root_group=groups, name=name)
-
-
-@contextlib.contextmanager
-def daemon_site(slots: int) -> Iterator[tuple[Path, WorkflowController]]:
-    home = Path(tempfile.mkdtemp(prefix="swf-bm-", dir="/tmp"))
-    os.environ["SWF_CPU_NB"] = str(slots)
-    os.environ["SWF_ENGINE_IDLE_TIMEOUT"] = "0"
-    controller: WorkflowController = open_controller(ClientOptions(home=home))
-    try:
-        yield home, controller
-    finally:
-        controller.disconnect()
-        stop_engine(home, timeout=60)
-        shutdown_host(StateLayout(home / "jobhost"))
-        shutil.rmtree(home, ignore_errors=True)
 
 
 #: CPU seconds of each monitor process, read just before it is stopped.
@@ -121,6 +103,7 @@ class PageClient:
         self.events = 0
         self.reloads = 0
         self.delays: list[float] = []
+        self.oldest: list[float] = []
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -140,6 +123,7 @@ class PageClient:
                 ended = [row["ended"] for row in event.get("rows", []) if row.get("ended")]
                 if ended:
                     self.delays.append(now - max(ended))
+                    self.oldest.append(now - min(ended))
                 if event.get("more") and now - last_reload > 0.5:
                     client.get(f"{path}/jobs", params={"limit": 50})
                     self.reloads += 1
@@ -186,6 +170,7 @@ def run_once(controller: WorkflowController, home: Path, jobs: int, mode: str) -
                 reloads=page.reloads,
                 delay_median=statistics.median(delays) if delays else None,
                 delay_p95=delays[int(0.95 * (len(delays) - 1))] if delays else None,
+                oldest_max=max(page.oldest) if page.oldest else None,
             )
     if mode != "none":
         result["monitor_cpu"] = round(MONITOR_CPU[-1], 2)
@@ -281,15 +266,17 @@ def main() -> None:
                 last_id = result["id"]
         base = statistics.median(r["rate"] for r in results["none"])
         print(f"\n{args.jobs} jobs, {args.slots} slots, {args.rounds} rounds")
-        print(f"{'monitor':<10} {'jobs/s':>8} {'ratio':>6}  per-round ratios")
+        print(f"{'monitor':<10} {'jobs/s':>8} {'ratio':>6} {'engine CPU s':>12}  per-round ratios")
         for mode in modes:
             rates = [r["rate"] for r in results[mode]]
             pairs = [
                 r["rate"] / n["rate"] for r, n in zip(results[mode], results["none"], strict=False)
             ]
+            cpu = statistics.median(r["engine_cpu"] for r in results[mode])
             print(
                 f"{mode:<10} {statistics.median(rates):>8.0f} "
-                f"{statistics.median(rates) / base:>6.2f}  " + ", ".join(f"{p:.2f}" for p in pairs)
+                f"{statistics.median(rates) / base:>6.2f} {cpu:>12.1f}  "
+                + ", ".join(f"{p:.2f}" for p in pairs)
             )
         if not args.no_page and last_id is not None:
             print("\npage load:", json.dumps(page_load(home, last_id)))

@@ -6,6 +6,22 @@ without reading a traceback.
 
 from __future__ import annotations
 
+#: Integers longer than this many bits cannot be written as decimal text by Python (its
+#: 4300-digit limit), so they cannot be an argument, and messages must not print them.
+MAX_INT_BITS = 14_000
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for a message, whatever the value: an integer too long to print,
+    a broken ``__repr__`` or a huge container still give a short text."""
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except Exception:  # an integer too long deep inside, a broken __repr__
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 200 else text[:200] + "..."
+
 
 class SomaWorkflowError(Exception):
     """Base of every error swf raises on purpose (soma-workflow's base name)."""

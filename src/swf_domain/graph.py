@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import WorkflowError
 from .gc_pause import gc_paused
+from .job_rules import shown
 from .model import Job, Workflow
 
 
@@ -46,8 +47,8 @@ def job_name(compiled_jobs: list[Job], index: int) -> str:
 def describe_job(job: object) -> str:
     """``job 'name'`` for a job outside any index, whatever it is, for messages."""
     if isinstance(job, Job):
-        return f"job {job.name!r}" if job.name is not None else "job <unnamed>"
-    return f"{type(job).__name__} {job!r}"
+        return f"job {shown(job.name)}" if job.name is not None else "job <unnamed>"
+    return f"{type(job).__name__} {shown(job)}"
 
 
 def compile_workflow(workflow: Workflow) -> CompiledWorkflow:
@@ -165,7 +166,7 @@ def _edges(
         except (TypeError, ValueError):
             report(
                 f"dependency #{number}",
-                f"dependency #{number} is {dependency!r}, not a (parent, child) pair",
+                f"dependency #{number} is {shown(dependency)}, not a (parent, child) pair",
             )
             continue
         parent = index.get(source) if isinstance(source, Job) else None

@@ -17,7 +17,10 @@ import warnings
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from .errors import MAX_INT_BITS, shown
 from .model import FileTransfer, Job, OptionPath, SpecialPath, TemporaryPath
+
+__all__ = ["MAX_INT_BITS", "job_label", "job_problems", "shown", "text_problem"]
 
 #: A ``%(name)s`` / ``%(name)d`` / ``%(name)f`` placeholder, as soma-workflow substitutes
 #: them in command strings (non-greedy, unlike soma, so two placeholders in one string
@@ -82,7 +85,7 @@ class UnfilledPlaceholderWarning(UserWarning):
 
 def job_label(job: Job) -> str:
     """``job 'name'`` (or ``job <unnamed>``), the prefix of every message about ``job``."""
-    return f"job {job.name!r}" if job.name is not None else "job <unnamed>"
+    return f"job {shown(job.name)}" if job.name is not None else "job <unnamed>"
 
 
 def job_problems(job: Job, linked_params: Collection[str] = ()) -> list[str]:
@@ -153,7 +156,7 @@ def _check_priority(priority: object, label: str, problems: list[str]) -> None:
         problems.append(f"{label}: priority must be an int, not {type(priority).__name__}")
     elif not PRIORITY_MIN <= priority <= PRIORITY_MAX:
         problems.append(
-            f"{label}: priority {priority} is out of range "
+            f"{label}: priority {shown(priority)} is out of range "
             f"(a signed 64-bit integer: {PRIORITY_MIN} to {PRIORITY_MAX})"
         )
 
@@ -216,6 +219,8 @@ def _check_item(
                     missing.append(name)
         return
     if item_type is int or item_type is float:
+        if item_type is int and item.bit_length() > MAX_INT_BITS:  # type: ignore[attr-defined]
+            problems.append(f"{label}: command item {position} is {shown(item)}: too long")
         return
     if isinstance(item, SpecialPath):
         special.append((position, item))
@@ -235,7 +240,7 @@ def _check_item(
         return
     problems.append(
         f"{label}: command item {position} has unsupported type {item_type.__name__} "
-        f"({item!r}); expected str, int, float, a special path, a list or a tuple"
+        f"({shown(item)}); expected str, int, float, a special path, a list or a tuple"
     )
 
 
@@ -301,7 +306,7 @@ def _check_parallel_info(info: object, label: str, problems: list[str]) -> None:
     if config_name is not None and (not isinstance(config_name, str) or not config_name):
         problems.append(
             f"{label}: parallel_job_info['config_name'] must be a non-empty string, "
-            f"not {config_name!r}"
+            f"not {shown(config_name)}"
         )
     for key in ("nodes_number", "cpu_per_node"):
         value = info.get(key)
@@ -309,7 +314,8 @@ def _check_parallel_info(info: object, label: str, problems: list[str]) -> None:
             continue
         if type(value) is not int or value < 1:
             problems.append(
-                f"{label}: parallel_job_info[{key!r}] must be a positive int, not {value!r}"
+                f"{label}: parallel_job_info[{key!r}] must be a positive int, "
+                f"not {shown(value)}"
             )
 
 
@@ -340,7 +346,8 @@ def _check_dicts(job: Job, label: str, problems: list[str]) -> None:
     for key, value in env.items():
         if not isinstance(key, str) or not isinstance(value, str):
             problems.append(
-                f"{label}: env entry {key!r} must map a string to a string, got {value!r}"
+                f"{label}: env entry {shown(key)} must map a string to a string, "
+                f"got {shown(value)}"
             )
         elif not (is_text(key) and is_text(value)):
             why = text_problem(key) or text_problem(value)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
-from .errors import WorkflowError
+from .errors import WorkflowError, shown
 
 #: A link function: positional args from the spec, then the four keyword arguments.
 LinkFunction: TypeAlias = Callable[..., Any]
@@ -180,7 +180,7 @@ def resolve_link_function(spec: Any) -> tuple[LinkFunction, tuple[Any, ...]]:
     else:
         name, args = spec, ()
     if not isinstance(name, str):
-        raise WorkflowError(f"link function name must be a string, not {name!r}")
+        raise WorkflowError(f"link function name must be a string, not {shown(name)}")
     short = name
     for prefix in MODULE_PREFIXES:
         if name.startswith(prefix):

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from .errors import JobArgumentError, SomaWorkflowError, WorkflowArgumentError
+from .errors import JobArgumentError, SomaWorkflowError, WorkflowArgumentError, shown
 
 #: Containers a list argument may not be given as: their items are not elements
 #: (a string's characters, a dict's keys, a set's arbitrary order).
@@ -36,7 +36,7 @@ def as_list(value: object, argument: str, error: type[SomaWorkflowError]) -> lis
     if isinstance(value, list | tuple):
         return list(value)
     if isinstance(value, _NOT_LISTS) or not isinstance(value, Iterable):
-        raise error(f"{argument} must be a list, not {type(value).__name__} ({value!r:.80})")
+        raise error(f"{argument} must be a list, not {type(value).__name__} ({shown(value)})")
     return list(value)
 
 
@@ -46,7 +46,7 @@ def as_dict(value: object, argument: str, error: type[SomaWorkflowError]) -> dic
         return dict(value)
     if isinstance(value, Mapping):
         return dict(value.items())
-    raise error(f"{argument} must be a dict, not {type(value).__name__} ({value!r:.80})")
+    raise error(f"{argument} must be a dict, not {type(value).__name__} ({shown(value)})")
 
 
 # ---------------------------------------------------------------------------------------
@@ -262,7 +262,7 @@ class Job:
         return jobs_equal(self, other)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}>"
+        return f"<{type(self).__name__} {shown(self.name)}>"
 
 
 @dataclass(eq=False, slots=True, repr=False)
@@ -319,7 +319,7 @@ class Group:
         return groups_equal(self, other)
 
     def __repr__(self) -> str:
-        return f"<Group {self.name!r} ({len(self.elements)} elements)>"
+        return f"<Group {shown(self.name)} ({len(self.elements)} elements)>"
 
 
 Element: TypeAlias = Job | Group
@@ -489,7 +489,7 @@ class Workflow:
                         self.dependencies.append((link[0], destination))
 
     def __repr__(self) -> str:
-        return f"<Workflow {self.name!r} ({len(self.jobs)} jobs)>"
+        return f"<Workflow {shown(self.name)} ({len(self.jobs)} jobs)>"
 
 
 def _is_pair(dependency: object) -> bool:

@@ -38,7 +38,7 @@ from .graph import (
     describe_job,
     find_cycles,
 )
-from .job_rules import job_problems, text_problem
+from .job_rules import job_problems, shown, text_problem
 from .link_functions import resolve_link_function
 from .model import Group, Job, Workflow
 from .serialization import read_collecting
@@ -172,7 +172,7 @@ def _check_workflow_fields(workflow: Workflow, report: Report) -> None:
         return
     for key, value in (env or {}).items():
         if not isinstance(key, str) or not isinstance(value, str):
-            report("workflow env", f"workflow env entry {key!r} must map a string to a string")
+            report("workflow env", f"workflow env entry {shown(key)} must map a string to a string")
         elif text_problem(key) or text_problem(value):
             why = text_problem(key) or text_problem(value)
             report("workflow env", f"workflow env entry {key!r} {why}")
@@ -198,7 +198,7 @@ def _check_groups(root: object, index: dict[Job, int], report: Report) -> None:
                 report(
                     where,
                     f"{where}: element #{number} is a {type(element).__name__} "
-                    f"({element!r}), not a job or a group",
+                    f"({shown(element)}), not a job or a group",
                 )
             elif element not in index:
                 report(where, f"{where}: {describe_job(element)} is not in workflow.jobs")
@@ -221,7 +221,7 @@ def _not_indexed(elements: list[Any] | tuple[Any, ...], index: dict[Job, int]) -
 def _push_group(
     group: Group, stack: list[tuple[str, list[Any] | tuple[Any, ...]]], report: Report
 ) -> None:
-    where = f"group {group.name!r}"
+    where = f"group {shown(group.name)}"
     if isinstance(group.elements, list | tuple):
         stack.append((where, group.elements))
     else:
@@ -253,7 +253,7 @@ def _check_param_links(
         if isinstance(destination, Job):
             linked[destination] = [name for name in by_param if isinstance(name, str)]
         for param, sources in by_param.items():
-            _check_param_sources(f"{where} (param {param!r})", param, sources, index, report)
+            _check_param_sources(f"{where} (param {shown(param)})", param, sources, index, report)
     return linked
 
 
@@ -272,7 +272,7 @@ def _check_param_sources(
     for number, link in enumerate(sources, start=1):
         here = f"{where}, link #{number}"
         if not isinstance(link, list | tuple) or len(link) not in (2, 3):
-            report(where, f"{here}: {link!r} is not a (job, param[, function]) tuple")
+            report(where, f"{here}: {shown(link)} is not a (job, param[, function]) tuple")
             continue
         source = link[0]
         if not isinstance(source, Job) or source not in index:

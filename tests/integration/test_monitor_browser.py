@@ -109,9 +109,16 @@ def shoot(driver: Any, name: str) -> None:
 
 
 def until(driver: Any, check: Callable[[Any], Any], timeout: float = 30, what: str = "") -> Any:
+    """Wait for ``check``; on a timeout, a screenshot and the page's last message."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check, what)
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check, what)
+    except TimeoutException:
+        shoot(driver, f"timeout-{what or 'wait'}".replace(" ", "-"))
+        toast = driver.execute_script("return document.getElementById('toast')?.textContent")
+        raise AssertionError(f"timed out: {what}; page says: {toast!r}") from None
 
 
 def row_status(driver: Any, name: str) -> str | None:
@@ -132,6 +139,20 @@ def text_of(driver: Any, element_id: str) -> str | None:
     return driver.execute_script(
         "const e = document.getElementById(arguments[0]); return e && e.textContent;",
         element_id,
+    )
+
+
+def click_link(driver: Any, text: str) -> bool:
+    """Click the link whose text is ``text``, found and clicked in one step (live updates
+    replace rows and links at any moment)."""
+    return bool(
+        driver.execute_script(
+            """
+            for (const a of document.querySelectorAll('a'))
+              if (a.textContent === arguments[0]) { a.click(); return true; }
+            return false;""",
+            text,
+        )
     )
 
 
@@ -164,9 +185,9 @@ def test_watch_a_run_read_a_job_stop_restart_and_finish_in_chromium(
 
     # The workflows page lists it, live.
     browser.get(url)
-    link = until(browser, lambda d: d.find_element(By.LINK_TEXT, "browser-watched"))
+    until(browser, lambda d: text_of(d, "count") == "1 of 1 workflows")
     shoot(browser, "workflows-page")
-    link.click()
+    until(browser, lambda d: click_link(d, "browser-watched"))
 
     # The workflow page: statuses change live, without reloading the page.
     until(browser, lambda d: text_of(d, "live") == "live")
@@ -180,18 +201,23 @@ def test_watch_a_run_read_a_job_stop_restart_and_finish_in_chromium(
         browser.switch_to.alert.text  # noqa: B018
 
     # A running job's page: its stdout, tailed live.
-    browser.find_element(By.LINK_TEXT, "step0").click()
+    until(browser, lambda d: click_link(d, "step0"))
     until(browser, lambda d: "tick 1" in (text_of(d, "stdout") or ""), what="stdout")
     until(browser, lambda d: "tick 3" in (text_of(d, "stdout") or ""), what="live tail")
     assert "sh -c" in browser.find_element(By.ID, "command").text
     shoot(browser, "job-page-running")
-    browser.back()
+    browser.get(f"{origin}/workflows/{workflow_id}")
 
     # Stop the workflow (confirmed in a dialog): running steps are killed.
     until(browser, lambda d: text_of(d, "live") == "live")
     browser.find_element(By.ID, "act-stop").click()
     confirm(browser)
-    until(browser, lambda d: text_of(d, "wf-status") == "workflow_done", what="workflow stopped")
+    until(
+        browser,
+        lambda d: text_of(d, "wf-status") == "workflow_done",
+        timeout=90,
+        what="workflow stopped",
+    )
     until(browser, lambda d: row_status(d, "merge") == "failed", what="merge not run")
     shoot(browser, "workflow-page-stopped")
 

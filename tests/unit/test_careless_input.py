@@ -52,6 +52,8 @@ def test_malformed_contents_are_left_for_validation_to_list() -> None:
     [
         (Job(["true"], name="p", priority=2**63), "priority 9223372036854775808 is out of range"),
         (Job(["true"], name="p", priority=-(2**63) - 1), "out of range"),
+        (Job(["true"], name="p", priority=10**5000), "priority an integer of 16610 bits"),
+        (Job(["echo", 10**5000], name="i"), "command item 1 is an integer of 16610 bits"),
         (Job(["true"], name="\udc80"), "name contains a lone surrogate"),
         (Job(["echo", "a\udc80"], name="s"), "command item 1 contains a lone surrogate"),
         (Job(["echo", "a\x00"], name="n"), "command item 1 contains a NUL"),

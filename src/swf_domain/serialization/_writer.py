@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import SerializationError
+from ..errors import SerializationError, shown
 from ..model import BarrierJob, Group, Job, OptionPath, SpecialPath, Workflow
 from ._classes import CLASSES
 from ._fields import (
@@ -38,7 +38,7 @@ class Writer:
         self.paths: PathNumbering = PathNumbering(0)
 
     def fail(self, message: str) -> SerializationError:
-        return SerializationError(f"workflow {self.workflow.name!r}: {message}")
+        return SerializationError(f"workflow {shown(self.workflow.name)}: {message}")
 
     def write(self) -> dict[str, Any]:
         workflow = self.workflow
@@ -85,7 +85,7 @@ class Writer:
             if not isinstance(job, Job):
                 raise self.fail(f"jobs[{index}] is a {type(job).__name__}, not a Job")
             if job in seen:
-                raise self.fail(f"job {job.name!r} is listed twice in jobs (jobs[{index}])")
+                raise self.fail(f"job {shown(job.name)} is listed twice in jobs (jobs[{index}])")
             seen.add(job)
 
     def _number_groups(self) -> None:
@@ -125,7 +125,7 @@ class Writer:
         if isinstance(element, Job):
             found = self.job_ids.get(element)
             if found is None:
-                raise self.fail(f"{where}: job {element.name!r} is not in the workflow's jobs")
+                raise self.fail(f"{where}: job {shown(element.name)} is not in the workflow's jobs")
             return found
         if isinstance(element, Group):
             return self.group_ids[element]
@@ -154,7 +154,7 @@ class Writer:
         for end in dependency:
             if isinstance(end, Group):
                 return self.fail(
-                    f"dependency #{index} joins group {end.name!r}: add group dependencies "
+                    f"dependency #{index} joins group {shown(end.name)}: add group dependencies "
                     "with Workflow.add_dependencies, which expands them"
                 )
             if not isinstance(end, Job) or end not in self.job_ids:
@@ -171,7 +171,7 @@ class Writer:
             if dest_id is None:
                 raise self.fail(f"param link to {show(destination)}, not a job of the workflow")
             if not isinstance(by_param, dict):
-                raise self.fail(f"param links of job {destination.name!r} must be a dict")
+                raise self.fail(f"param links of job {shown(destination.name)} must be a dict")
             out[str(dest_id)] = {
                 self._link_param(param, destination): self._links(destination, param, sources)
                 for param, sources in by_param.items()
@@ -180,11 +180,13 @@ class Writer:
 
     def _link_param(self, param: object, destination: Job) -> str:
         if not isinstance(param, str):
-            raise self.fail(f"param link of job {destination.name!r}: {show(param)} is not a name")
+            raise self.fail(
+                f"param link of job {shown(destination.name)}: {show(param)} is not a name"
+            )
         return param
 
     def _links(self, destination: Job, param: str, sources: object) -> list[list[Any]]:
-        where = f"param link {param!r} of job {destination.name!r}"
+        where = f"param link {shown(param)} of job {shown(destination.name)}"
         if not isinstance(sources, (list, tuple)):
             raise self.fail(f"{where} must be a list of (job, param[, function]) tuples")
         out = []
@@ -206,7 +208,7 @@ class Writer:
     def _group(self, group: Group) -> dict[str, Any]:
         if not isinstance(group.name, str):
             raise self.fail(f"a group's name must be a string, got {show(group.name)}")
-        where = f"group {group.name!r}"
+        where = f"group {shown(group.name)}"
         out: dict[str, Any] = {
             "name": group.name,
             "elements": self._element_ids(group.elements, f"{where} elements"),
@@ -231,7 +233,7 @@ class Writer:
                 if writes is None or writes(value):
                     out[key] = encode(value, paths)
         except Bad as bad:
-            where = f"job {job.name!r} (jobs[{self.job_ids[job]}])"
+            where = f"job {shown(job.name)} (jobs[{self.job_ids[job]}])"
             raise self.fail(f"{where}: {bad.field_message(key)}") from None
         if self.unknown is not None:
             self._with_unknown(job, out)

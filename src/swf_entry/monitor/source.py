@@ -69,7 +69,7 @@ class MonitorSource:
     (bench/README.md, "Monitor").
     """
 
-    def __init__(self, link: EngineLink, long_poll: bool = False, period: float = 0.5) -> None:
+    def __init__(self, link: EngineLink, long_poll: bool = False, period: float = 0.3) -> None:
         self.link = link
         self.long_poll = long_poll
         self.period = period

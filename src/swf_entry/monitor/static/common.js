@@ -112,6 +112,9 @@ export async function act(label, path, body = {}, confirmText = null) {
 }
 
 // Server-sent events; the header's badge says whether the page is live.
+// A page restored from the back/forward cache has lost its event stream: load it anew.
+window.addEventListener('pageshow', (event) => { if (event.persisted) window.location.reload(); });
+
 export function follow(path, onEvent, onOpen = () => {}) {
   const badge = document.getElementById('live');
   const source = new EventSource(path);
