@@ -216,7 +216,8 @@ class Execution:
     def _may_retry(self, runtime: RunningWorkflow, index: int, state: JobState) -> bool:
         if runtime.stopped or index in runtime.held:  # the user stopped it
             return False
-        return worth_retrying(state, allowed_attempts(runtime.job(index), self.default_attempts))
+        allowed = allowed_attempts(runtime.job(index), runtime.workflow, self.default_attempts)
+        return worth_retrying(state, allowed)
 
     def _retry(
         self, runtime: RunningWorkflow, index: int, job_id: int, state: JobState, tx: TickChanges

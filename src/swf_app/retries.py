@@ -1,8 +1,9 @@
 """Retries: a failed attempt of a job that asked for several runs again before the job
 counts as FAILED.
 
-A job asks with ``Job(attempts=N)``; the resource's ``MAX_ATTEMPTS`` option is the
-default for jobs that do not say (1 without it: soma-workflow's behaviour). What counts
+A job asks with ``Job(attempts=N)``, a workflow for its jobs with
+``Workflow(attempts=N)``; the resource's ``MAX_ATTEMPTS`` option is the default for the
+others (1 without it: soma-workflow's behaviour). What counts
 as a failed attempt: a non-zero exit, a signal, a job the cluster killed or lost. Never a
 job the user stopped (exit status USER_KILLED, ``stop_jobs``, ``stop_workflow``).
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from swf_domain.model import Job
+from swf_domain.model import Job, Workflow
 from swf_domain.status import ExitStatus
 
 from .ports import JobState
@@ -35,9 +36,12 @@ _RECORDED = (
 )
 
 
-def allowed_attempts(job: Job, default: int) -> int:
-    """How many times the job may run: its own ``attempts``, else the resource's."""
+def allowed_attempts(job: Job, workflow: Workflow, default: int) -> int:
+    """How many times the job may run: its own ``attempts``, else its workflow's, else
+    the resource's (``default``)."""
     attempts = getattr(job, "attempts", None)
+    if attempts is None:
+        attempts = getattr(workflow, "attempts", None)
     return default if attempts is None else attempts
 
 

@@ -351,6 +351,8 @@ class Workflow:
     param_links: ParamLinks | None = None
     #: Scheduler options: one string, or a list of options as soma-workflow accepts.
     native_specification: str | list[str] | None = None
+    #: swf: attempts of the jobs that do not say (``Job.attempts``); None: the resource's.
+    attempts: int | None = None
     #: Groups of the workflow (every group reachable from root_group), set at construction.
     groups: list[Group] = field(default_factory=list, init=False)
     #: Engine-side id once submitted.
@@ -362,6 +364,10 @@ class Workflow:
 
     def __post_init__(self) -> None:
         error = WorkflowArgumentError
+        if self.attempts is not None and (type(self.attempts) is not int or self.attempts < 1):
+            raise error(
+                f"Workflow(attempts=...) must be a whole number >= 1, not {self.attempts!r}"
+            )
         self.jobs = as_list(self.jobs, "Workflow(jobs=...)", error)
         self.dependencies = as_list(self.dependencies or [], "Workflow(dependencies=...)", error)
         self.env = as_dict(self.env, "Workflow(env=...)", error) if self.env else {}

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from swf_app.ports import LaunchRequest
-from swf_domain.errors import JobArgumentError
+from swf_domain.errors import JobArgumentError, WorkflowArgumentError
 from swf_domain.model import Job, Workflow
 from swf_domain.serialization import workflow_from_dict, workflow_to_dict
 from tests.app_fakes import EngineHarness, FakeOutcome, SimulatedCrash
@@ -89,6 +89,15 @@ def test_resource_default_applies_and_a_job_can_override_it() -> None:
         wf_id = harness.submit(chain(Job(["a"], name="a", attempts=1), "b"))
         harness.wait(wf_id)
         assert attempts_of(harness, harness.ids(wf_id)[0]) == [1]
+
+
+def test_workflow_default_applies_between_job_and_resource() -> None:
+    with EngineHarness(behaviour=always_fails, default_attempts=2) as harness:
+        workflow = chain(Job(["a"], name="a"), "b")
+        workflow.attempts = 3
+        wf_id = harness.submit(workflow)
+        harness.wait(wf_id)
+        assert attempts_of(harness, harness.ids(wf_id)[0]) == [1, 2, 3]
 
 
 def test_a_job_the_user_stops_is_never_retried() -> None:
@@ -177,11 +186,16 @@ def test_crash_after_the_retry_is_committed_but_before_its_end_is_acknowledged(
 
 
 def test_attempts_travel_in_the_document_and_are_checked() -> None:
-    workflow = Workflow([Job(["a"], name="a", attempts=4), Job(["b"], name="b")])
+    workflow = Workflow([Job(["a"], name="a", attempts=4), Job(["b"], name="b")], attempts=2)
     document = workflow_to_dict(workflow)
+    assert document["attempts"] == 2
+    assert workflow_from_dict(document).attempts == 2
+    assert "attempts" not in workflow_to_dict(Workflow([Job(["a"])]))
     jobs = document["serialized_jobs"]
     assert [jobs[key].get("attempts") for key in ("0", "1")] == [4, None]
     back = workflow_from_dict(document)
     assert [job.attempts for job in back.jobs] == [4, None]
     with pytest.raises(JobArgumentError, match="attempts"):
         Job(["a"], attempts=0)
+    with pytest.raises(WorkflowArgumentError, match="attempts"):
+        Workflow([Job(["a"])], attempts=-1)
