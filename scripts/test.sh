@@ -26,6 +26,7 @@ WORK=$(mktemp -d /tmp/swf-test.XXXXXX)
 chmod 0755 "$WORK"
 cleanup() {
   scripts/services/slurm.sh stop "$WORK/slurm" 2>/dev/null || true
+  scripts/services/sge.sh stop "$WORK/sge" 2>/dev/null || true
   for pidfile in "${STARTED_PIDS[@]}"; do
     [ -f "$pidfile" ] && kill -INT "$(head -1 "$pidfile")" 2>/dev/null || true
   done
@@ -39,6 +40,12 @@ trap cleanup EXIT
 export SWF_TEST_SLURM_LOG="$WORK/slurm.log"
 scripts/services/slurm.sh start "$WORK/slurm" >"$SWF_TEST_SLURM_LOG" 2>&1 &
 SLURM_START_PID=$!
+
+# --- Grid Engine + libdrmaa (single host; in the background, in parallel) ---------------
+# Its tests fail (not skip) when this start failed: its log is in SWF_TEST_SGE_LOG.
+export SWF_TEST_SGE_LOG="$WORK/sge.log"
+scripts/services/sge.sh start "$WORK/sge" >"$SWF_TEST_SGE_LOG" 2>&1 &
+SGE_START_PID=$!
 
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$PG_BIN" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -73,6 +80,14 @@ else
   export SWF_TEST_SLURM=failed
   echo "warning: SLURM did not start; the SLURM tests will fail (see below)" >&2
   cat "$SWF_TEST_SLURM_LOG" >&2
+fi
+
+if wait "$SGE_START_PID"; then
+  export SWF_TEST_SGE=required
+else
+  export SWF_TEST_SGE=failed
+  echo "warning: Grid Engine did not start; the Grid Engine tests will fail (see below)" >&2
+  cat "$SWF_TEST_SGE_LOG" >&2
 fi
 
 # --- static checks ---------------------------------------------------------------------

@@ -243,6 +243,7 @@ class LocalBackend(ContractBackend):
 
 # Backends in their own modules subclass ContractBackend (defined above) and are imported here.
 from tests.integration.mpi_contract import MpiBackend  # noqa: E402
+from tests.integration.sge_contract import DrmaaBackend  # noqa: E402
 from tests.integration.slurm_contract import SlurmBackend, SomaPluginBackend  # noqa: E402
 
 #: Every backend the contract runs on. Add yours here (see the module docstring).
@@ -252,4 +253,5 @@ BACKENDS: list[type[ContractBackend]] = [
     MpiBackend,
     SlurmBackend,
     SomaPluginBackend,
+    DrmaaBackend,
 ]

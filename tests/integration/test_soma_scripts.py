@@ -81,6 +81,11 @@ PIPELINE = textwrap.dedent(
 
 def run_script(script: str, *args: str, oracle: bool, cwd: Path) -> dict[str, Any]:
     env = soma_oracle.oracle_env() if oracle else soma_oracle.swf_env()
+    # soma writes ~/.soma-workflow-scheduler.cfg (set_proc_nb) and ~/.soma-workflow: a
+    # home of the test's own, never the user's (the real one then slowed later runs)
+    home = cwd / ".home"
+    home.mkdir(exist_ok=True)
+    env["HOME"] = str(home)
     done = subprocess.run(
         [sys.executable, "-c", script, *args],
         env=env,

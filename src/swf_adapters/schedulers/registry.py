@@ -34,6 +34,7 @@ ENTRY_POINT_GROUP = "swf.schedulers"
 _BUILT_IN = {
     "local_basic": "swf_adapters.schedulers.local.factory:LocalSchedulerFactory",
     "slurm": "swf_adapters.schedulers.slurm_factory:SlurmSchedulerFactory",
+    "drmaa": "swf_adapters.schedulers.drmaa_factory:DrmaaSchedulerFactory",
 }
 
 

@@ -1,0 +1,65 @@
+"""DRMAA's registry entry (see ``swf_adapters.schedulers.registry``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from swf_adapters.schedulers.registry import Availability
+
+if TYPE_CHECKING:
+    from swf_adapters.config import ResourceConfig
+    from swf_app.ports import Scheduler
+
+
+class DrmaaSchedulerFactory:
+    """``SCHEDULER_TYPE = drmaa``: jobs go to Grid Engine through a DRMAA 1.0 session."""
+
+    description = "Grid Engine through DRMAA 1.0 (one runBulkJobs per batch, ends by wait)"
+
+    def can_run_here(self) -> Availability:
+        from swf_adapters.schedulers.drmaa import (
+            DrmaaUnavailableError,
+            drmaa_environment,
+            drmaa_package_missing,
+        )
+
+        missing = drmaa_package_missing()
+        if missing:
+            return Availability(False, missing)
+        try:
+            env = drmaa_environment(os.environ)
+        except DrmaaUnavailableError as error:
+            return Availability(False, str(error))
+        return Availability(
+            True, f"libdrmaa at {env['DRMAA_LIBRARY_PATH']} (SGE_ROOT={env['SGE_ROOT']})"
+        )
+
+    def create(self, config: ResourceConfig) -> Scheduler:
+        """Raises ``DrmaaUnavailableError`` naming what is missing (package, libdrmaa,
+        SGE_ROOT) before anything is submitted."""
+        from swf_adapters.schedulers.batch import BatchSettings
+        from swf_adapters.schedulers.batch.adapter import DEFAULT_MAX_IN_QUEUE
+        from swf_adapters.schedulers.drmaa import (
+            AgentRunner,
+            DrmaaScheduler,
+            DrmaaUnavailableError,
+            drmaa_environment,
+            drmaa_package_missing,
+        )
+        from swf_adapters.schedulers.slurm import native_options
+
+        missing = drmaa_package_missing()
+        if missing:
+            raise DrmaaUnavailableError(missing)
+        settings = BatchSettings(
+            job_dir=config.job_dir,
+            python=config.python_command or sys.executable,
+            max_in_queue=config.queue_limits.get(None, DEFAULT_MAX_IN_QUEUE),
+            default_options=native_options(config.native_specification),
+            poll_min=config.poll_interval_min,
+            poll_max=config.poll_interval_max,
+        )
+        env = drmaa_environment(os.environ)
+        return DrmaaScheduler(settings, AgentRunner(config.job_dir / "drmaa-session", env))
