@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from swf_app.inbox import Command
 from swf_app.ports import LaunchRequest
 from swf_domain.errors import JobArgumentError, WorkflowArgumentError
 from swf_domain.model import Job, Workflow
@@ -199,3 +200,25 @@ def test_attempts_travel_in_the_document_and_are_checked() -> None:
         Job(["a"], attempts=0)
     with pytest.raises(WorkflowArgumentError, match="attempts"):
         Workflow([Job(["a"])], attempts=-1)
+
+
+def test_stop_between_a_failed_attempt_and_the_next_one_runs_no_more() -> None:
+    """The stop arrives in the tick that records the retry, before it is queued."""
+    with EngineHarness(behaviour=long_running) as harness:
+        wf_id = harness.submit(chain(Job(["a"], name="a", attempts=5), "b"))
+        harness.idle()
+        a_id = harness.ids(wf_id)[0]
+        engine = harness.engine
+
+        def fail_then_stop(tx: object) -> None:
+            harness.scheduler.finish(a_id, 1)  # its end is queued in the inbox...
+            stop = Command(lambda tick: engine.execution.stop_workflow(wf_id, tick))
+            engine._inbox.put_command(stop)  # ...and the stop right after it
+
+        engine.call(fail_then_stop)
+        harness.wait(wf_id)
+        assert attempts_of(harness, a_id) == [1]
+        assert harness.exits(wf_id) == ["aborted_before_running", "aborted_before_running"]
+        state = harness.states(wf_id)[0]
+        assert state.attempt == 2
+        assert state.past_attempts is not None and state.past_attempts[0]["exit_value"] == 1
