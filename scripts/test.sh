@@ -50,8 +50,8 @@ SGE_START_PID=$!
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$PG_BIN" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >/dev/null 2>&1 || true
-  apt-get -o DPkg::Lock::Timeout=300 install -y -q postgresql >/dev/null 2>&1 || echo "warning: could not install postgresql"
+  scripts/services/apt.sh update -q >/dev/null 2>&1 || true
+  scripts/services/apt.sh install -y -q postgresql >/dev/null 2>&1 || echo "warning: could not install postgresql"
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 fi
 

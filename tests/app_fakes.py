@@ -540,6 +540,7 @@ def _summary(job_id: int, state: JobState) -> JobSummary:
         state.ending_date,
         state.scheduler_job_id,
         state.queue,
+        state.attempt,
     )
 
 
@@ -547,6 +548,8 @@ def _copy_state(state: JobState) -> JobState:
     clone = copy.copy(state)
     if clone.command is not None:
         clone.command = list(clone.command)
+    if clone.past_attempts is not None:
+        clone.past_attempts = [dict(record) for record in clone.past_attempts]
     if clone.output_params is not None:
         clone.output_params = copy.deepcopy(clone.output_params)
     return clone
@@ -653,8 +656,10 @@ class EngineHarness:
         store: Any = None,
         max_queued_jobs: dict[str | None, int] | None = None,
         unit: CapacityUnit = CapacityUnit.CPUS,
+        default_attempts: int = 1,
     ) -> None:
         self.clock = VirtualClock()
+        self.default_attempts = default_attempts
         self.workspace = workspace if workspace is not None else InMemoryWorkspace()
         self.store = store if store is not None else InMemoryStore(id_step)
         fake_workspace = self.workspace if isinstance(self.workspace, InMemoryWorkspace) else None
@@ -674,6 +679,7 @@ class EngineHarness:
             max_running_jobs=self.job_limits[0],
             max_queued_jobs=self.job_limits[1],
             sweep_interval=3600.0,
+            default_attempts=self.default_attempts,
         )
 
     def _new_service(self) -> EngineService:

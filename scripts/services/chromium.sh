@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 # Other apt users (the PostgreSQL step, other jobs) may hold the lock: wait for it.
-APT=(apt-get -q -y -o DPkg::Lock::Timeout=600)
+APT=("$(dirname "$0")/apt.sh" -q -y)
 if ! apt-cache policy chromium-driver 2>/dev/null | grep -q 'Candidate: [0-9]'; then
   "${APT[@]}" update >>"$LOG" 2>&1 || true
 fi

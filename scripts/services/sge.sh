@@ -44,10 +44,10 @@ gridengine-common shared/gridenginemaster string $H
 gridengine-master shared/gridenginemaster string $H
 gridengine-client shared/gridenginemaster string $H
 SEL
-  local apt=(apt-get -o DPkg::Lock::Timeout=300 install -y -q gridengine-master gridengine-exec
+  local apt=("$(dirname "$0")/apt.sh" install -y -q gridengine-master gridengine-exec
     gridengine-client gridengine-drmaa1.0 libjemalloc2)
   "${apt[@]}" >/dev/null 2>&1 || {  # a fresh machine needs the package lists first
-    apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null 2>&1 || true
+    "$(dirname "$0")/apt.sh" update -q >/dev/null 2>&1 || true
     "${apt[@]}" >/dev/null
   }
 }

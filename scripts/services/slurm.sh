@@ -29,9 +29,9 @@ install_packages() {
     && command -v sbatch >/dev/null && return 0
   [ "$(id -u)" = 0 ] || { echo "slurm.sh: SLURM is not installed and we are not root" >&2; return 1; }
   export DEBIAN_FRONTEND=noninteractive
-  local apt=(apt-get -o DPkg::Lock::Timeout=300 install -y -q slurmctld slurmd slurm-client munge)
+  local apt=("$(dirname "$0")/apt.sh" install -y -q slurmctld slurmd slurm-client munge)
   "${apt[@]}" >/dev/null 2>&1 || {  # a fresh machine needs the package lists first
-    apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null 2>&1 || true
+    "$(dirname "$0")/apt.sh" update -q >/dev/null 2>&1 || true
     "${apt[@]}" >/dev/null
   }
 }

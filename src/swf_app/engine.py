@@ -109,6 +109,7 @@ class Engine:
         transfer_location: TransferLocation | None = None,
         sweep_interval: float = DEFAULT_SWEEP_INTERVAL,
         commit_window: float = DEFAULT_COMMIT_WINDOW,
+        default_attempts: int = 1,
     ) -> None:
         self.store = store
         self.scheduler = scheduler
@@ -124,6 +125,7 @@ class Engine:
         nothing_yet = CapacityBudget(Capacity(CapacityUnit.JOBS, 0))  # until start()
         self.execution = Execution(store, scheduler, clock, launcher, nothing_yet)
         self.execution.loader = self._load
+        self.execution.default_attempts = default_attempts
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._broken = False
@@ -324,6 +326,9 @@ class Engine:
             self.store.delete_workflow(workflow_id)
         if tx.ended:
             self.scheduler.acknowledge(tx.ended)
+        if tx.retries:  # their ends are acknowledged: the next tick queues them
+            self.execution.requeued.extend(tx.retries)
+            self._inbox.put_command(Command(lambda _: None))
         touched = [runtime.workflow_id for runtime in tx.touched.values()]
         execution.unload_finished(tx)
         self.ticks += 1

@@ -9,6 +9,7 @@ user issues rarely (restart, stop) may look at a whole workflow.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -40,6 +41,7 @@ from .ports import (
     WorkspaceError,
 )
 from .ready_queue import ReadyQueue
+from .retries import allowed_attempts, is_previous_attempts_end, next_attempt, worth_retrying
 from .running_workflow import ActiveJob, RunningWorkflow
 from .tick import TickChanges
 
@@ -93,6 +95,10 @@ class Execution:
         self._serials = itertools.count(1)
         #: Set by the Engine: loads a workflow that is not in memory (e.g. DONE ones).
         self.loader: Loader | None = None
+        #: Attempts of a job that does not say (the resource's MAX_ATTEMPTS; soma: 1).
+        self.default_attempts = 1
+        #: Retries whose triggering end is committed and acknowledged: queued next tick.
+        self.requeued: list[tuple[int, int]] = []
 
     # -- workflows ----------------------------------------------------------------------
 
@@ -131,6 +137,10 @@ class Execution:
             if event.status in TERMINAL_JOB_STATUSES:
                 if active is None:  # a repeated end, or a deleted workflow's job
                     tx.ended.append(event.job_id)
+                elif active.maybe_replay and is_previous_attempts_end(
+                    active.state, event.time, event.scheduler_job_id
+                ):
+                    self._replayed_end(active, tx)
                 else:
                     self._ended(active, event, tx)
             elif active is not None:
@@ -139,6 +149,7 @@ class Execution:
     def _progressed(self, active: ActiveJob, event: SchedulerEvent, tx: TickChanges) -> None:
         state = active.state
         state.status = event.status
+        active.maybe_replay = False  # the scheduler runs this attempt
         if active.queued and event.status in STARTED_STATUSES:
             active.queued = False
             self.budget.started(active.queue)
@@ -165,6 +176,9 @@ class Execution:
         if ok and active.output_file is not None:
             ok = self._read_outputs(active)
         state.status = JobStatus.DONE if ok else JobStatus.FAILED
+        if not ok and self._may_retry(runtime, index, state):
+            self._retry(runtime, index, active.job_id, next_attempt(state), tx)
+            return
         tx.record(active.job_id, state)
         tx.touch(runtime)
         if ok:
@@ -196,6 +210,52 @@ class Execution:
         del self.active[active.job_id]
         active.runtime.active.pop(active.index, None)
         self.budget.release(active.queue, active.slots, active.queued)
+
+    # -- retries (see ``retries``) ------------------------------------------------------
+
+    def _may_retry(self, runtime: RunningWorkflow, index: int, state: JobState) -> bool:
+        if runtime.stopped or index in runtime.held:  # the user stopped it
+            return False
+        allowed = allowed_attempts(runtime.job(index), runtime.workflow, self.default_attempts)
+        return worth_retrying(state, allowed)
+
+    def _retry(
+        self, runtime: RunningWorkflow, index: int, job_id: int, state: JobState, tx: TickChanges
+    ) -> None:
+        """Record the next attempt (NOT_SUBMITTED); it is queued after the commit."""
+        runtime.retrying[index] = state
+        tx.record(job_id, state)
+        tx.touch(runtime)
+        tx.retries.append((runtime.serial, index))
+
+    def _replayed_end(self, active: ActiveJob, tx: TickChanges) -> None:
+        """After a crash, the previous attempt's end came again for a job recorded as
+        waiting for its next attempt: that attempt was never submitted, submit it now."""
+        self._forget(active)
+        tx.ended.append(active.job_id)
+        state = active.state
+        waiting = JobState(
+            queue=state.queue, attempt=state.attempt, past_attempts=state.past_attempts
+        )
+        self._retry(active.runtime, active.index, active.job_id, waiting, tx)
+
+    def _requeue(self, tx: TickChanges) -> None:
+        """Queue the acknowledged retries, unless the user stopped the job meanwhile."""
+        requeued, self.requeued = self.requeued, []
+        for serial, index in requeued:
+            runtime = self.by_serial.get(serial)
+            if runtime is None or not runtime.is_waiting(index):
+                continue  # deleted, or stopped by stop_jobs meanwhile
+            if runtime.stopped or index in runtime.held:
+                runtime.held.discard(index)
+                waiting = runtime.retrying.pop(index)
+                state = dataclasses.replace(not_run_state(runtime.queue), attempt=waiting.attempt)
+                state.past_attempts = waiting.past_attempts
+                self._fail(runtime, index, state, tx)
+            else:
+                priority = runtime.job(index).priority
+                self.ready.push_many(runtime.queue, serial, [(priority, index)])
+            tx.touch(runtime)
 
     # -- failures -----------------------------------------------------------------------
 
@@ -236,6 +296,8 @@ class Execution:
     def release(self, tx: TickChanges) -> None:
         """Hand every newly ready job of the touched workflows to the ready queue, running
         barriers and engine-execution jobs on the spot (which may release more)."""
+        if self.requeued:
+            self._requeue(tx)
         for runtime in list(tx.touched.values()):
             if self.runtimes.get(runtime.workflow_id) is not runtime:
                 continue
@@ -383,6 +445,10 @@ class Execution:
             stderr_file=request.stderr_file,
             queue=queue,
         )
+        retried = runtime.retrying.pop(index, None)
+        if retried is not None:
+            state.attempt, state.past_attempts = retried.attempt, retried.past_attempts
+            request = dataclasses.replace(request, attempt=retried.attempt)
         active = ActiveJob(runtime, index, job_id, state, slots, queue, output_file)
         self.active[job_id] = active
         runtime.active[index] = active
@@ -465,6 +531,7 @@ class Execution:
             state = tracker.state(index)
             if index in runtime.active:
                 tx.kills.append(job_id)
+                runtime.held.add(index)  # no retry after this kill (see ``_may_retry``)
             elif state in (NodeState.RUNNING, NodeState.READY):
                 self._fail(runtime, index, not_run_state(runtime.queue), tx)
             elif state is NodeState.PENDING:
@@ -567,4 +634,5 @@ class Execution:
         for index in indices:
             if tracker.state(index) in (NodeState.PENDING, NodeState.READY):
                 runtime.outputs.pop(index, None)
+                runtime.retrying.pop(index, None)
                 tx.record(ids.id_of(index), JobState(queue=runtime.queue))

@@ -119,6 +119,9 @@ class LaunchRequest:
     job_name: str = ""
     #: The job's parallel_job_info, unclamped (None: one CPU on one node).
     parallel: ParallelSpec | None = None
+    #: Which attempt this submission is (1 = first): an adapter may grow memory or
+    #: walltime with it, as Nextflow's ``task.attempt``.
+    attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +266,10 @@ class JobState:
     #: Output parameters a has_outputs job wrote (dynamic outputs), once it ended.
     output_params: dict[str, Any] | None = None
     queue: str | None = None
+    #: Which attempt this is (1 = the first run; more when the job asks for retries).
+    attempt: int = 1
+    #: Exit info of the earlier attempts, oldest first (``attempt_record``); None if none.
+    past_attempts: list[dict[str, Any]] | None = None
 
     def exit_info(self) -> ExitInfo | None:
         if self.exit_status is None:
@@ -347,7 +354,7 @@ class JobRow:
 
 #: What a monitor shows of one job, as a plain tuple (a million of them stay cheap):
 #: (job_id, status, exit_status, exit_value, term_signal, resource_usage, submission_date,
-#: execution_date, ending_date, scheduler_job_id, queue).
+#: execution_date, ending_date, scheduler_job_id, queue, attempt).
 JobSummary = tuple[
     int,
     JobStatus,
@@ -360,6 +367,7 @@ JobSummary = tuple[
     float | None,
     str | None,
     str | None,
+    int,
 ]
 
 

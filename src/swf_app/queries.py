@@ -252,6 +252,7 @@ def progress_of(summary: JobSummary) -> JobProgress:
         ended,
         scheduler_job_id,
         queue,
+        attempt,
     ) = summary
     return _new_tuple(
         JobProgress,
@@ -267,6 +268,7 @@ def progress_of(summary: JobSummary) -> JobProgress:
             ended,
             scheduler_job_id,
             queue,
+            attempt,
         ),
     )
 

@@ -36,6 +36,8 @@ class JobProgress(NamedTuple):
     ended: float | None = None
     scheduler_job_id: str | None = None
     queue: str | None = None
+    #: The job's current (or last) attempt, 1 unless it asked for retries.
+    attempt: int = 1
 
     @property
     def termination(self) -> JobTermination:
@@ -167,6 +169,8 @@ class JobView:
     ended: float | None
     #: The job's id on a cluster (soma's drmaa id: SLURM ``123_4``), None on local cores.
     scheduler_job_id: str | None = None
+    #: Which attempt the job is at (1 unless it asked for retries).
+    attempt: int = 1
 
     @classmethod
     def of(cls, job: JobProgress, name: str) -> JobView:
@@ -181,6 +185,7 @@ class JobView:
             job.started,
             job.ended,
             job.scheduler_job_id,
+            job.attempt,
         )
 
     @property
@@ -199,6 +204,7 @@ class JobView:
             "started": iso_date(self.started),
             "ended": iso_date(self.ended),
             "scheduler_job_id": self.scheduler_job_id,
+            "attempt": self.attempt,
         }
 
 

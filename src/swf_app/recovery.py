@@ -126,6 +126,15 @@ def recover(
             runtime.outputs[job_row.index] = job_row.state.output_params
     for index in tracker.aborted:
         changes[job_ids.id_of(index)] = not_run_state(runtime.queue)
+    adopted_ids = {job_row.job_id for job_row in to_adopt}
+    for job_row in rows:  # waiting for their next attempt (see ``retries``)
+        state = job_row.state
+        if (
+            state.status is JobStatus.NOT_SUBMITTED
+            and state.attempt > 1
+            and job_row.job_id not in adopted_ids
+        ):
+            runtime.retrying[job_row.index] = state
     recovered = Recovered(runtime, changes=changes)
     for job_row in to_adopt:
         recovered.adopted.append(_adopt(runtime, job_row, now, launcher, budget, changes))
@@ -153,6 +162,8 @@ def _adopt(
 ) -> ActiveJob:
     state = job_row.state
     job = runtime.job(job_row.index)
+    # recorded as waiting for its next attempt: the scheduler may hold the previous one's end
+    maybe_replay = state.status is JobStatus.NOT_SUBMITTED and state.attempt > 1
     if state.status is JobStatus.NOT_SUBMITTED:  # submitted just before a crash
         state.status = JobStatus.RUNNING
         state.submission_date = now
@@ -172,5 +183,13 @@ def _adopt(
             output_file = None
     queued = state.status not in STARTED_STATUSES
     return ActiveJob(
-        runtime, job_row.index, job_row.job_id, state, slots, queue, output_file, queued
+        runtime,
+        job_row.index,
+        job_row.job_id,
+        state,
+        slots,
+        queue,
+        output_file,
+        queued,
+        maybe_replay,
     )

@@ -32,6 +32,9 @@ class ActiveJob:
     output_file: str | None = None
     #: Submitted and not reported started yet (counts against MAX_JOB_IN_QUEUE).
     queued: bool = True
+    #: Adopted at restart while recorded as waiting for its next attempt: what the
+    #: scheduler holds may be the previous attempt's unacknowledged end (see ``retries``).
+    maybe_replay: bool = False
 
 
 class RunningWorkflow:
@@ -68,6 +71,9 @@ class RunningWorkflow:
         #: Output parameters of the finished jobs that published some, by index.
         self.outputs: dict[int, dict[str, Any]] = {}
         self.active: dict[int, ActiveJob] = {}
+        #: Jobs waiting to run another attempt: their NOT_SUBMITTED state (attempt number
+        #: and the earlier attempts' exit info), taken over by the next submission.
+        self.retrying: dict[int, JobState] = {}
         #: env_builder_code's variables then the workflow's env (None: not built yet).
         self.base_env: dict[str, str] | None = None
         #: Why env_builder_code failed (every job then fails with it).

@@ -25,6 +25,9 @@ class TickChanges:
     kills: list[int] = field(default_factory=list)
     #: Workflows to delete from the store after the commit.
     deleted: list[int] = field(default_factory=list)
+    #: Failed attempts to run again (workflow serial, job index), queued only once the
+    #: end that asked for them is committed and acknowledged (see ``retries``).
+    retries: list[tuple[int, int]] = field(default_factory=list)
 
     def record(self, job_id: int, state: JobState) -> None:
         self.jobs[job_id] = state

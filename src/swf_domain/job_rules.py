@@ -314,8 +314,7 @@ def _check_parallel_info(info: object, label: str, problems: list[str]) -> None:
             continue
         if type(value) is not int or value < 1:
             problems.append(
-                f"{label}: parallel_job_info[{key!r}] must be a positive int, "
-                f"not {shown(value)}"
+                f"{label}: parallel_job_info[{key!r}] must be a positive int, not {shown(value)}"
             )
 
 
@@ -346,8 +345,7 @@ def _check_dicts(job: Job, label: str, problems: list[str]) -> None:
     for key, value in env.items():
         if not isinstance(key, str) or not isinstance(value, str):
             problems.append(
-                f"{label}: env entry {shown(key)} must map a string to a string, "
-                f"got {shown(value)}"
+                f"{label}: env entry {shown(key)} must map a string to a string, got {shown(value)}"
             )
         elif not (is_text(key) and is_text(value)):
             why = text_problem(key) or text_problem(value)

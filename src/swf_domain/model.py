@@ -223,6 +223,9 @@ class Job:
     input_params_file: str | SpecialPath | None = None
     output_params_file: str | SpecialPath | None = None
     configuration: dict[str, Any] | None = None
+    #: swf: how many times the job may run before it counts as FAILED (None: the
+    #: resource's MAX_ATTEMPTS, 1 without it, as soma-workflow). Keyword only in practice.
+    attempts: int | None = None
     #: Engine-side id once submitted (set on workflows returned by a controller).
     job_id: int | None = field(default=None, compare=False)
 
@@ -237,6 +240,10 @@ class Job:
             self.configuration = {}
         if self.param_dict is None:
             self.param_dict = {}
+        if self.attempts is not None and (type(self.attempts) is not int or self.attempts < 1):
+            raise JobArgumentError(
+                f"job {self.name!r}: attempts must be a whole number >= 1, not {self.attempts!r}"
+            )
 
     def is_barrier(self) -> bool:
         return False
@@ -344,6 +351,8 @@ class Workflow:
     param_links: ParamLinks | None = None
     #: Scheduler options: one string, or a list of options as soma-workflow accepts.
     native_specification: str | list[str] | None = None
+    #: swf: attempts of the jobs that do not say (``Job.attempts``); None: the resource's.
+    attempts: int | None = None
     #: Groups of the workflow (every group reachable from root_group), set at construction.
     groups: list[Group] = field(default_factory=list, init=False)
     #: Engine-side id once submitted.
@@ -355,6 +364,10 @@ class Workflow:
 
     def __post_init__(self) -> None:
         error = WorkflowArgumentError
+        if self.attempts is not None and (type(self.attempts) is not int or self.attempts < 1):
+            raise error(
+                f"Workflow(attempts=...) must be a whole number >= 1, not {self.attempts!r}"
+            )
         self.jobs = as_list(self.jobs, "Workflow(jobs=...)", error)
         self.dependencies = as_list(self.dependencies or [], "Workflow(dependencies=...)", error)
         self.env = as_dict(self.env, "Workflow(env=...)", error) if self.env else {}

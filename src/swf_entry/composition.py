@@ -189,6 +189,7 @@ def build_service(
         max_queued_jobs=config.queue_limits if limited else None,
         translations=translations,
         transfer_location=InPlaceStager().engine_path,
+        default_attempts=config.max_attempts,
     )
     engine.start()
     return (link_class or EngineService)(store, engine, clock, output=LocalOutputReader())

@@ -63,6 +63,7 @@ JOB_KEYS = {
     "started",
     "ended",
     "scheduler_job_id",
+    "attempt",
 }
 
 #: prepare -> 3 measures (group "analysis") -> report; every job writes to stdout and

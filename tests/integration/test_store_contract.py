@@ -218,7 +218,20 @@ def test_status_counts_and_light_status_reads(store: SqlAlchemyStore) -> None:
         3.0,
         str(submitted.job_ids[5]),
         None,
+        1,
     )
+
+
+def test_attempts_and_their_exit_info_round_trip(store: SqlAlchemyStore) -> None:
+    submitted = store.add_workflow(new_workflow(2))
+    job_id = submitted.job_ids[0]
+    past = [{"attempt": 1, "exit_status": "finished_regularly", "exit_value": 7}]
+    waiting = JobState(attempt=2, past_attempts=past)
+    store.apply([JobUpdate(job_id, waiting)])
+    row = store.jobs_of(submitted.workflow_id)[0]
+    assert (row.state.attempt, row.state.past_attempts) == (2, past)
+    assert store.job_summaries(submitted.workflow_id)[0][-1] == 2
+    assert store.jobs_of(submitted.workflow_id)[1].state.attempt == 1
 
 
 def test_job_changes_returns_only_what_changed_since_the_last_read(

@@ -307,6 +307,7 @@ class _Builder:
         limited = [q for q in [*running, *in_queue] if q is not None]
         self.values["queues"] = list(dict.fromkeys([*queues, *limited]))
         self._option("container_command", "CONTAINER_COMMAND", self._command, None)
+        self._option("max_attempts", "MAX_ATTEMPTS", lambda t: parse_int(t, minimum=1), 1)
         self._text("native_specification", "NATIVE_SPECIFICATION")
         self._translation_files()
 

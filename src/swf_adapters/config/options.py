@@ -73,6 +73,7 @@ SWF_OPTIONS: tuple[str, ...] = (
     "JOB_DIR",
     "POLL_INTERVAL_MIN",
     "POLL_INTERVAL_MAX",
+    "MAX_ATTEMPTS",
 )
 
 #: Keys of ``ResourceConfig.parallel_job_config``: the parallel options soma-workflow's

@@ -73,6 +73,8 @@ class ResourceConfig:
     python_command: str | None
     drmaa_implementation: str | None
     mpi_job_timeout: int | None
+    #: swf: runs a job that does not say (``Job(attempts=...)``) may take (1: soma's).
+    max_attempts: int
     #: Parallel job settings for cluster schedulers (``MPI``, ``OpenMP``, DRMAA attributes).
     parallel_job_config: dict[str, str]
     #: Options kept as written but not used: soma-workflow ones swf ignores, unknown ones.

@@ -42,6 +42,7 @@ SUMMARY_COLUMNS = (
     "ending_date",
     "scheduler_job_id",
     "queue",
+    "attempt",
 )
 
 #: The rows of one workflow's jobs: a primary-key range, since ids are contiguous per
@@ -125,9 +126,11 @@ _PG_STATE_TYPES = (
     "text",  # stderr_file
     "text",  # output_params (JSON text)
     "text",  # queue
+    "int",  # attempt
+    "text",  # past_attempts (JSON text)
     "bigint",  # job_id
 )
-_PG_JSON_COLUMNS = frozenset({"command", "output_params"})
+_PG_JSON_COLUMNS = frozenset({"command", "output_params", "past_attempts"})
 
 
 def _update_job_states_postgresql(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> bool:

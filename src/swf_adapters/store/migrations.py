@@ -22,7 +22,7 @@ from swf_adapters.store.database import is_sqlite, write_transaction
 from swf_domain.errors import ConfigurationError
 
 #: The version this code reads and writes.
-LATEST_VERSION = 4
+LATEST_VERSION = 5
 
 #: Key of the PostgreSQL advisory lock taken while creating or migrating the schema.
 _PG_SCHEMA_LOCK_KEY = 0x5357_4600
@@ -60,8 +60,21 @@ def _v3_to_v4(connection: Connection) -> None:
         connection.exec_driver_sql("ALTER TABLE swf_jobs ALTER COLUMN priority TYPE BIGINT")
 
 
+def _v4_to_v5(connection: Connection) -> None:
+    """v5: retries. A job keeps its attempt number (1 for every existing job) and the
+    exit info of its earlier attempts (JSON list, NULL when it ran once)."""
+    connection.exec_driver_sql("ALTER TABLE swf_jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1")
+    json_type = "JSON" if connection.dialect.name == "postgresql" else "TEXT"
+    connection.exec_driver_sql(f"ALTER TABLE swf_jobs ADD COLUMN past_attempts {json_type}")
+
+
 #: ``MIGRATIONS[n]`` upgrades a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+}
 
 
 def describe(engine: Engine) -> str:

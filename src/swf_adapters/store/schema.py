@@ -15,6 +15,8 @@ Design choices:
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 #: 64-bit ids on every backend, but the rowid alias on SQLite (only ``INTEGER`` is one).
@@ -92,6 +94,20 @@ jobs = sa.Table(
 #: Columns that migrations added after version 1, usable in statements (the tables above
 #: keep their version-1 shape: see ``migrations``).
 workflow_working_directory = sa.column("working_directory", sa.Text)
+#: v5: the job's attempt number (1 = first) and the exit info of its earlier attempts.
+job_attempt = sa.column("attempt", sa.Integer)
+job_past_attempts = sa.column("past_attempts", Json)
+_LATER_JOB_COLUMNS: dict[str, sa.ColumnClause[Any]] = {
+    "attempt": job_attempt,
+    "past_attempts": job_past_attempts,
+}
+
+
+def job_column(name: str) -> sa.ColumnClause[Any]:
+    """A swf_jobs column by name, whether version 1 had it or a migration added it."""
+    later = _LATER_JOB_COLUMNS.get(name)
+    return jobs.c[name] if later is None else later
+
 
 #: The JobState columns, in JobState's field order (one UPDATE writes them all).
 JOB_STATE_COLUMNS: tuple[str, ...] = (
@@ -109,4 +125,6 @@ JOB_STATE_COLUMNS: tuple[str, ...] = (
     "stderr_file",
     "output_params",
     "queue",
+    "attempt",
+    "past_attempts",
 )

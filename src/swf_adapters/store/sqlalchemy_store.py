@@ -85,7 +85,7 @@ _JOB_COLUMNS = (
     _J.name,
     _J.priority,
     _J.is_barrier,
-    *(schema.jobs.c[name] for name in schema.JOB_STATE_COLUMNS),
+    *(schema.job_column(name) for name in schema.JOB_STATE_COLUMNS),
 )
 
 #: A migrated column: set after the version-1 insert, in the same transaction.
@@ -416,6 +416,7 @@ def _job_update_row(update: JobUpdate, change_seq: int) -> tuple[Any, ...]:
     try:
         command = bulk.dump_json(state.command)
         output_params = bulk.dump_json(state.output_params)
+        past_attempts = bulk.dump_json(state.past_attempts)
     except (TypeError, ValueError) as error:
         raise SerializationError(
             f"job {update.job_id}: its command or output parameters cannot be stored as "
@@ -437,6 +438,8 @@ def _job_update_row(update: JobUpdate, change_seq: int) -> tuple[Any, ...]:
         state.stderr_file,
         output_params,
         state.queue,
+        state.attempt,
+        past_attempts,
         update.job_id,
     )
 
@@ -495,6 +498,8 @@ def _job_row(row: Sequence[Any]) -> JobRow:
         stderr_file,
         output_params,
         queue,
+        attempt,
+        past_attempts,
     ) = row
     state = JobState(
         _JOB_STATUS[status],
@@ -511,5 +516,7 @@ def _job_row(row: Sequence[Any]) -> JobRow:
         stderr_file,
         bulk.load_json(output_params),
         queue,
+        int(attempt),
+        bulk.load_json(past_attempts),
     )
     return JobRow(job_id, workflow_id, index, name, priority, bool(is_barrier), state)

@@ -87,6 +87,12 @@ def check_native_spec(raw: Any, paths: object = None) -> str | list[str] | None:
     return check_str_list(raw, "a string, a list of strings or null")
 
 
+def check_attempts(raw: Any, paths: object = None) -> int | None:
+    if raw is None or (type(raw) is int and raw >= 1):
+        return raw
+    raise got("a whole number >= 1 or null", raw)
+
+
 def check_opt_str_list(raw: Any, paths: object = None) -> list[str] | None:
     return None if raw is None else check_str_list(raw, "a list of strings or null")
 
@@ -279,6 +285,8 @@ JOB_FIELDS: Final = (
     make_field("param_dict", (decode_param_dict, encode_param_dict), {}, truthy, factory=dict),
     # soma-workflow 6.0.13 drops user_storage; swf keeps it (soma ignores the key)
     make_field("user_storage", (decode_plain, encode_plain), None, not_none),
+    # swf's retries (soma-workflow ignores the key; written only when set)
+    make_field("attempts", (check_attempts, check_attempts), None, not_none),
 )
 JOB_FIELD_BY_KEY: Final = {job_field.key: job_field for job_field in JOB_FIELDS}
 #: What writing a job does per field: (key, encoder, condition or None for always).

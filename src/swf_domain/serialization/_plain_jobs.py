@@ -39,6 +39,7 @@ def plain_job(job: Job) -> dict[str, Any] | None:
         or job.env is not None
         or job.configuration
         or job.user_storage is not None
+        or job.attempts is not None
         or not (name is None or type(name) is str)
         or not (native_specification is None or type(native_specification) is str)
         or type(job.priority) is not int
@@ -151,5 +152,6 @@ def read_plain_job(raw: dict[str, Any]) -> Job | None:
     job.input_params_file = None
     job.output_params_file = None
     job.configuration = {}
+    job.attempts = None
     job.job_id = None
     return job

@@ -28,6 +28,7 @@ from ._classes import CLASSES, JOB_CLASS
 from ._fields import (
     BUILDER,
     JOB_FIELD_BY_KEY,
+    check_attempts,
     check_env,
     check_int,
     check_native_spec,
@@ -61,6 +62,7 @@ WORKFLOW_KEYS: Final = frozenset(
         "native_specification",
         "user_storage",
         "disposal_timeout",
+        "attempts",
         *(kind.table for kind in PATH_KINDS),
     }
 )
@@ -194,6 +196,7 @@ class Reader:
             "native_specification": check_native_spec,
             "user_storage": decode_plain,
             "disposal_timeout": check_int,
+            "attempts": check_attempts,
         }
         options: dict[str, Any] = {}
         for key, check in checks.items():

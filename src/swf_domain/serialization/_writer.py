@@ -12,6 +12,7 @@ from ._fields import (
     BARRIER_PLAN,
     DEFAULT_DISPOSAL,
     JOB_PLAN,
+    check_attempts,
     check_env,
     check_int,
     check_opt_str,
@@ -316,6 +317,8 @@ class Writer:
             doc["user_storage"] = self._workflow_field("user_storage", encode_plain)
         if workflow.disposal_timeout != DEFAULT_DISPOSAL:
             doc["disposal_timeout"] = self._workflow_field("disposal_timeout", check_int)
+        if getattr(workflow, "attempts", None) is not None:  # swf's; soma ignores the key
+            doc["attempts"] = self._workflow_field("attempts", check_attempts)
         if self.unknown is not None:
             for key, value in self.unknown.workflow.items():
                 doc.setdefault(key, copy_json(value))

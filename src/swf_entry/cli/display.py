@@ -158,9 +158,10 @@ def summary_table(snapshot: WorkflowSnapshot) -> RenderableType:
 def jobs_table(snapshot: WorkflowSnapshot) -> Table:
     table = Table(title="jobs", title_justify="left")
     on_cluster = any(job.scheduler_job_id for job in snapshot.jobs)
+    retried = any(job.attempt > 1 for job in snapshot.jobs)
     table.add_column("id", no_wrap=True)
     table.add_column("name", overflow="fold")
-    for column in ("status", "exit", "started", "ended"):
+    for column in ("status", "exit", "started", "ended", *(["attempt"] if retried else [])):
         table.add_column(column, no_wrap=True)
     if on_cluster:
         table.add_column("cluster id", no_wrap=True)
@@ -172,6 +173,7 @@ def jobs_table(snapshot: WorkflowSnapshot) -> Table:
             exit_text(job),
             short_date(job.started),
             short_date(job.ended),
+            *([str(job.attempt)] if retried else []),
         ]
         table.add_row(*cells, *([job.scheduler_job_id or ""] if on_cluster else []))
     return table
