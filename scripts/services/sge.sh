@@ -101,7 +101,8 @@ start() {
   : >"$STATE/started"
   exec 9>/run/swf-sge-service.lock  # two test runs starting at once: one does the work
   flock 9
-  if cell_ready; then
+  # qstat keeps showing the queue healthy for a while after execd died: check both daemons
+  if alive "$QMASTER_PID" && alive "$EXECD_PID" && cell_ready; then
     echo "sge: already running, used as is"
     return 0
   fi
