@@ -10,7 +10,7 @@ import pytest
 
 from swf_adapters.config import SCHEDULER_TYPES
 from swf_adapters.schedulers.local.adapter import LocalScheduler
-from swf_adapters.schedulers.registry import survey
+from swf_adapters.schedulers.registry import scheduler_factory, survey
 from swf_domain.errors import ConfigurationError
 from swf_entry import scheduler
 from swf_entry.client import Group, Job, Workflow
@@ -20,7 +20,9 @@ from swf_entry.configuration import Configuration, LocalSchedulerCfg
 def test_schedulers_list_says_which_swf_can_run() -> None:
     listed = dict(scheduler.get_schedulers_list())
     assert listed["local_basic"] is True
-    assert listed["pbspro"] is False and listed["drmaa"] is False
+    assert listed["pbspro"] is False  # not built yet: listed, never enabled
+    # drmaa is installed: enabled exactly when a Grid Engine cell answers here
+    assert listed["drmaa"] is scheduler_factory("drmaa").can_run_here().ok
     assert set(SCHEDULER_TYPES) <= set(listed)
     assert {row[0] for row in survey()} <= set(listed)
 
