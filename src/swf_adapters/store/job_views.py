@@ -46,8 +46,9 @@ def _conditions(workflow_id: int, query: JobPageQuery) -> list[sa.ColumnElement[
 
 
 def _order(query: JobPageQuery) -> list[Any]:
-    """The sort key, then the index (a stable order across pages); missing dates count
-    as 0, as the monitor's in-memory sort does."""
+    """The sort key, then the index ascending even when descending (a stable order across
+    pages, ties as Python's stable ``sort(reverse=True)`` leaves them); missing dates
+    count as 0, as the monitor's in-memory sort does."""
     if query.sort not in JOB_PAGE_SORTS:
         raise ValueError(f"sort must be one of {', '.join(JOB_PAGE_SORTS)}")
     key: Any = {
@@ -60,7 +61,7 @@ def _order(query: JobPageQuery) -> list[Any]:
         "duration": sa.func.coalesce(_J.ending_date - _J.execution_date, 0.0),
     }[query.sort]
     if query.descending:
-        return [key.desc(), _J.job_index.desc()]
+        return [key.desc(), _J.job_index]
     return [key, _J.job_index]
 
 

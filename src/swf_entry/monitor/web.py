@@ -28,7 +28,8 @@ from .auth import TokenGuard
 from .details import job_detail
 from .graph_view import graph
 from .hub import Hub
-from .model import SORT_KEYS, JobQuery
+from .model import SORT_KEYS
+from .source import JobQuery
 from .timeline import job_slots, series
 
 STATIC = Path(__file__).parent / "static"
@@ -85,6 +86,24 @@ def _int(request: Request, name: str, default: int) -> int:
         raise HTTPException(400, f"{name} must be an integer") from None
 
 
+def _job_query(request: Request) -> JobQuery:
+    """The job table's query string, checked."""
+    params = request.query_params
+    sort = params.get("sort", "index")
+    if sort not in SORT_KEYS:
+        raise HTTPException(400, f"sort must be one of {', '.join(SORT_KEYS)}")
+    group = params.get("group")
+    return JobQuery(
+        offset=max(0, _int(request, "offset", 0)),
+        limit=max(1, min(1000, _int(request, "limit", 50))),
+        statuses=frozenset(s for s in params.get("status", "").split(",") if s),
+        text=params.get("q", "").strip(),
+        group=int(group) if group and group.isdigit() else None,
+        sort=sort,
+        descending=params.get("desc") in ("1", "true"),
+    )
+
+
 class MonitorApi:
     """The JSON endpoints, each a thin call into the hub and its models."""
 
@@ -127,7 +146,11 @@ class MonitorApi:
         return JSONResponse({"workflows": [item.as_json() for item in items], "now": time.time()})
 
     async def workflow(self, request: Request) -> JSONResponse:
-        model = await self._call(self.hub.current, request.path_params["workflow_id"])
+        """The summary; from the link's aggregate read while the model loads."""
+        workflow_id = request.path_params["workflow_id"]
+        model = await self._call(self.hub.loaded, workflow_id)
+        if model is None:
+            return JSONResponse(await self._call(self.hub.source.summary, workflow_id))
         summary = model.summary()
         summary["groups"] = len(model.groups) - 1
         return JSONResponse(summary)
@@ -137,21 +160,15 @@ class MonitorApi:
         return JSONResponse(await run_in_threadpool(model.tree))
 
     async def jobs(self, request: Request) -> JSONResponse:
-        model = await self._call(self.hub.current, request.path_params["workflow_id"])
-        params = request.query_params
-        sort = params.get("sort", "index")
-        if sort not in SORT_KEYS:
-            raise HTTPException(400, f"sort must be one of {', '.join(SORT_KEYS)}")
-        group = params.get("group")
-        query = JobQuery(
-            offset=max(0, _int(request, "offset", 0)),
-            limit=max(1, min(1000, _int(request, "limit", 50))),
-            statuses=frozenset(s for s in params.get("status", "").split(",") if s),
-            text=params.get("q", "").strip(),
-            group=int(group) if group and group.isdigit() else None,
-            sort=sort,
-            descending=params.get("desc") in ("1", "true"),
-        )
+        """A page of the job table: from the model, or read by the store while the model
+        loads (a group's jobs need the model: that waits for it)."""
+        workflow_id = request.path_params["workflow_id"]
+        query = _job_query(request)
+        model = await self._call(self.hub.loaded, workflow_id)
+        if model is None and query.group is None:
+            return JSONResponse(await self._call(self.hub.source.job_page, workflow_id, query))
+        if model is None:
+            model = await self._call(self.hub.current, workflow_id)
         return JSONResponse(await run_in_threadpool(model.query, query))
 
     async def graph(self, request: Request) -> JSONResponse:
@@ -177,7 +194,10 @@ class MonitorApi:
         if job_id not in model.index_of:
             raise HTTPException(404, f"workflow {workflow_id} has no job {job_id}")
         params = await self._call(self.hub.source.output_params, job_id)
-        return JSONResponse(job_detail(model, job_id, params))
+        detail = job_detail(model, job_id, params)
+        if detail is not None:
+            detail["command_run"] = await self._call(self.hub.source.command_run, job_id)
+        return JSONResponse(detail)
 
     async def output(self, request: Request) -> JSONResponse:
         workflow_id, job_id = request.path_params["workflow_id"], request.path_params["job_id"]
@@ -196,7 +216,7 @@ class MonitorApi:
 
     async def workflow_events(self, request: Request) -> StreamingResponse:
         workflow_id = request.path_params["workflow_id"]
-        await self._call(self.hub.current, workflow_id)  # 404 before streaming
+        await self._call(self.hub.source.summary, workflow_id)  # 404 before streaming
         return _event_stream(self.hub.events(f"workflow:{workflow_id}"))
 
     # -- actions ----------------------------------------------------------------------
