@@ -357,3 +357,15 @@ def test_workflows_list_and_job_page_show_dates_and_the_command_as_run(
     job_id = get(client, f"/api/workflows/{workflow_id}/jobs")["rows"][0]["id"]
     detail = get(client, f"/api/workflows/{workflow_id}/jobs/{job_id}")
     assert detail["command_run"] == ["echo", "substituted"]
+
+
+def test_pages_carry_the_server_version_that_scripts_compare_on_each_reconnect(
+    client: TestClient,
+) -> None:
+    version = get(client, "/api/version")["version"]
+    assert re.fullmatch(r"[\w.]+\+[0-9a-f]{12}", version)
+    page = client.get("/", headers=auth()).text
+    assert f'<meta name="swf-version" content="{version}">' in page
+    script = client.get("/static/common.js", headers=auth())
+    assert script.headers["cache-control"] == "no-cache"  # never an older cached script
+    assert "checkVersion" in script.text

@@ -7,9 +7,11 @@ be read as HTML. Every blocking read or action on the link runs in a worker thre
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,32 @@ from .source import JobQuery
 from .timeline import job_slots, series
 
 STATIC = Path(__file__).parent / "static"
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def server_version() -> str:
+    """swf's version and a digest of the pages' files: a page compares it with the one it
+    was served with, and reloads when the monitor it talks to was upgraded (or restarted
+    from other files) since."""
+    digest = hashlib.sha256()
+    for path in sorted([*STATIC.iterdir(), *TEMPLATES.iterdir()]):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    try:
+        release = metadata.version("swf")
+    except metadata.PackageNotFoundError:
+        release = "unknown"
+    return f"{release}+{digest.hexdigest()[:12]}"
+
+
+class _Assets(StaticFiles):
+    """The pages' files, revalidated on every load (cheap: ETag), so that a page reloaded
+    after an upgrade never runs an older cached script."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def create_app(hub: Hub, token: str) -> Any:
@@ -41,12 +69,14 @@ def create_app(hub: Hub, token: str) -> Any:
         loader=PackageLoader("swf_entry.monitor", "templates"),
         autoescape=select_autoescape(default=True),
     )
-    api = MonitorApi(hub)
+    version = server_version()
+    api = MonitorApi(hub, version)
 
     def page(template: str, **values: Any) -> Callable[[Request], Any]:
         async def render(request: Request) -> HTMLResponse:
             params = {key: int(value) for key, value in request.path_params.items()}
-            text = pages.get_template(template).render(token=token, **values, **params)
+            template_values = {"token": token, "version": version, **values, **params}
+            text = pages.get_template(template).render(**template_values)
             return HTMLResponse(text, headers=_page_headers())
 
         return render
@@ -56,7 +86,7 @@ def create_app(hub: Hub, token: str) -> Any:
         Route("/workflows/{workflow_id:int}", page("workflow.html")),
         Route("/workflows/{workflow_id:int}/jobs/{job_id:int}", page("job.html")),
         *api.routes(),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Mount("/static", _Assets(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.hub = hub
@@ -107,12 +137,14 @@ def _job_query(request: Request) -> JobQuery:
 class MonitorApi:
     """The JSON endpoints, each a thin call into the hub and its models."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, version: str) -> None:
         self.hub = hub
+        self.version = version
 
     def routes(self) -> list[Route]:
         wf = "/api/workflows/{workflow_id:int}"
         return [
+            Route("/api/version", self.server_version),
             Route("/api/workflows", self.workflows),
             Route(wf, self.workflow),
             Route(wf + "/tree", self.tree),
@@ -141,6 +173,9 @@ class MonitorApi:
             raise HTTPException(409, str(error)) from None
 
     # -- reads ------------------------------------------------------------------------
+    async def server_version(self, request: Request) -> JSONResponse:
+        return JSONResponse({"version": self.version})
+
     async def workflows(self, request: Request) -> JSONResponse:
         items = await self._call(self.hub.list_items)
         return JSONResponse({"workflows": [item.as_json() for item in items], "now": time.time()})
