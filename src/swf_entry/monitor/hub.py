@@ -279,6 +279,11 @@ class Hub:
             "groups": group_counts,
         }
 
+    def warm_up(self) -> None:
+        """A first read through the link (what the first page would otherwise wait for)."""
+        with contextlib.suppress(Exception):
+            self.list_items()
+
     def list_items(self) -> list[WorkflowItem]:
         """The workflows now, with their counts and dates (one aggregate read)."""
         items = self.source.workflow_items()
