@@ -267,6 +267,14 @@ def page_only(jobs: int, slots: int, run_seconds: float) -> None:
         print(f"{jobs} jobs, stopped after {run_seconds:.0f} s: {counts}")
         for round_number in range(3):
             print(f"page load {round_number + 1}:", json.dumps(page_load(home, workflow_id)))
+        report_time(controller, workflow_id, jobs)
+
+
+def report_time(controller: WorkflowController, workflow_id: int, jobs: int) -> None:
+    report = Path(tempfile.gettempdir()) / "swf-bench-monitor-report.html"
+    seconds = timed(lambda: write_report(controller.link, workflow_id, report))
+    size = report.stat().st_size / 1e6
+    print(f"swf report of {jobs} jobs: {seconds:.1f} s, {size:.2f} MB ({report})")
 
 
 def main() -> None:
@@ -315,10 +323,7 @@ def main() -> None:
             )
         if not args.no_page and last_id is not None:
             print("\npage load:", json.dumps(page_load(home, last_id)))
-            report = Path(tempfile.gettempdir()) / "swf-bench-monitor-report.html"
-            seconds = timed(lambda: write_report(controller.link, last_id, report))
-            size = report.stat().st_size / 1e6
-            print(f"swf report of {args.jobs} jobs: {seconds:.1f} s, {size:.1f} MB ({report})")
+            report_time(controller, last_id, args.jobs)
 
 
 if __name__ == "__main__":
