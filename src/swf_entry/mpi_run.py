@@ -2,7 +2,8 @@
 
 Every rank runs this entry. Rank 0 runs the engine, its store on the shared file system,
 with the ``MpiScheduler`` adapter behind the usual ``Scheduler`` port; the other ranks
-run the jobs (``Worker``), each as many at once as it has cores. Rank 0 also serves the
+run the jobs (``Worker``), each as many at once as it has cores, and so does a child
+process of rank 0 when asked (``--rank0-cores``). Rank 0 also serves the
 commands clients drop in the state directory (``swf stop``, ``swf restart``... from a
 login node) and says in ``runner.json`` that it drives the directory.
 
@@ -30,6 +31,7 @@ from swf_domain.status import WorkflowStatus
 
 if TYPE_CHECKING:
     from swf_adapters.schedulers.mpi import MpiScheduler
+    from swf_adapters.schedulers.mpi.piped import LocalWorkerProcess
     from swf_app.service import EngineService
     from swf_entry.composition import ClientOptions
 
@@ -56,6 +58,8 @@ class MpiRunOptions:
     worker_timeout: float = 30.0
     #: Write rank 0's figures (jobs, messages, CPU) there at the end, as JSON.
     stats_file: Path | None = None
+    #: Jobs at once beside the engine on rank 0 (a child process of rank 0); 0: none.
+    rank0_cores: int = 0
 
 
 def mpi_run(options: MpiRunOptions, client: ClientOptions) -> int:
@@ -64,10 +68,10 @@ def mpi_run(options: MpiRunOptions, client: ClientOptions) -> int:
     cores = options.cores_per_rank or _cores_of_this_rank(comm)
     if comm.Get_rank() != 0:
         return _run_worker(comm, cores, options)
-    if comm.Get_size() < 2:
+    if comm.Get_size() < 2 and not options.rank0_cores:
         raise ConfigurationError(
             "swf mpi-run needs at least 2 MPI ranks (rank 0 runs the engine): "
-            "mpirun -n K swf mpi-run ... with K >= 2"
+            "mpirun -n K swf mpi-run ... with K >= 2, or --rank0-cores N"
         )
     return _run_engine_rank(comm, options, client)
 
@@ -123,27 +127,45 @@ def _run_worker(comm: Any, cores: int, options: MpiRunOptions) -> int:
 
 
 def _run_engine_rank(comm: Any, options: MpiRunOptions, client: ClientOptions) -> int:
-    from swf_adapters.schedulers.mpi.channel import MpiChannel
-
     started = time.time()
     cpu_at_start = time.process_time()
     scheduler: MpiScheduler | None = None
-    channel = MpiChannel(comm)
+    channel, ranks, local = _engine_channel(comm, options)
     try:
-        scheduler, timeout = _scheduler(channel, comm.Get_size(), options, client)
+        scheduler, timeout = _scheduler(channel, ranks, options, client)
         outcome = _drive(scheduler, options, client, timeout)
     finally:
         if scheduler is not None:
             scheduler.dismiss_workers()
         else:
-            _dismiss_without_scheduler(channel, comm.Get_size())
+            _dismiss_without_scheduler(channel, ranks)
+        if local is not None:
+            local.end()
     if options.stats_file is not None and scheduler is not None:
         _write_stats(options.stats_file, scheduler, outcome, started, cpu_at_start)
     return 0 if outcome.get("succeeded") else 1
 
 
+def _engine_channel(
+    comm: Any, options: MpiRunOptions
+) -> tuple[Any, list[int], LocalWorkerProcess | None]:
+    """Rank 0's channel to the workers, their ranks, and its own job slots' process
+    (``--rank0-cores``: a child process, so that jobs never share the engine's
+    interpreter; it is "rank 0" to the adapter)."""
+    from swf_adapters.schedulers.mpi.channel import MpiChannel
+    from swf_adapters.schedulers.mpi.piped import RANK0, LocalWorkerProcess, RoutedChannel
+    from swf_adapters.schedulers.mpi.worker import job_environment
+
+    channel, ranks = MpiChannel(comm), list(range(1, comm.Get_size()))
+    if not options.rank0_cores:
+        return channel, ranks, None
+    beat = heartbeat_interval(options.worker_timeout)
+    local = LocalWorkerProcess(options.rank0_cores, beat, job_environment(os.environ))
+    return RoutedChannel(channel, {RANK0: local.channel}), [RANK0, *ranks], local
+
+
 def _scheduler(
-    channel: Any, size: int, options: MpiRunOptions, client: ClientOptions
+    channel: Any, ranks: list[int], options: MpiRunOptions, client: ClientOptions
 ) -> tuple[MpiScheduler, float | None]:
     from swf_adapters.schedulers.mpi import MpiScheduler
     from swf_entry.composition import resource_config
@@ -154,7 +176,7 @@ def _scheduler(
         timeout = float(config.mpi_job_timeout)
     scheduler = MpiScheduler(
         channel,
-        range(1, size),
+        ranks,
         attempts=options.attempts,
         job_timeout=timeout,
         worker_timeout=options.worker_timeout,
@@ -190,7 +212,8 @@ def _drive(
     details = {
         "workflow_file": str(options.workflow_file.resolve()),
         "name": name,
-        "ranks": len(scheduler.workers()) + 1,
+        "ranks": 1 + sum(worker["rank"] != 0 for worker in scheduler.workers()),
+        "rank0_cores": options.rank0_cores,
         "attempts": options.attempts,
         "job_timeout": timeout,
     }
@@ -322,11 +345,11 @@ def submit_pilot(
     return {"slurm_job": job_id, "home": str(home), "name": name, "tasks": tasks}
 
 
-def _dismiss_without_scheduler(channel: Any, size: int) -> None:
+def _dismiss_without_scheduler(channel: Any, ranks: list[int]) -> None:
     """Rank 0 failed before it had a scheduler: still send the workers home."""
     from swf_adapters.schedulers.mpi import wire
 
-    for rank in range(1, size):
+    for rank in ranks:
         channel.send(rank, wire.ORDERS, wire.orders([], [], stop=True))
     deadline = time.monotonic() + 5
     while not channel.flush() and time.monotonic() < deadline:

@@ -438,3 +438,42 @@ def test_a_silent_worker_rank_fails_its_jobs_naming_rank_and_host(
     others = [entry for entry in states.values() if entry[0] != victim_job]
     assert {entry[1] for entry in others} == {DONE}, states  # the other rank did the rest
     wfc.disconnect()
+
+
+# -- rank 0 runs jobs too when asked ----------------------------------------------------------
+
+
+PARENT = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getppid())); time.sleep(0.05)"
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_rank0_runs_jobs_in_a_child_process_when_asked(
+    ranks: int, mpi: MpiGuard, tmp_path: Path
+) -> None:
+    """--rank0-cores: jobs run beside the engine, spawned by a child of rank 0 (never by
+    the engine's own process); with one rank, rank 0 alone runs the workflow."""
+    parents = tmp_path / "parents"
+    parents.mkdir()
+    jobs = [py(f"j{i}", PARENT, str(parents / f"j{i}")) for i in range(30)]
+    file, home = save(Workflow(jobs, name="rank0"), tmp_path), tmp_path / "home"
+
+    result = mpi.run(
+        mpi_command(home, file, "--rank0-cores", "1", "--cores-per-rank", "1", ranks=ranks)
+    )
+
+    assert result.returncode == 0, result.stderr
+    info = runner_info(home) or {}
+    workers = {w["rank"]: w for w in info["details"]["workers"]}
+    assert sorted(workers) == list(range(ranks))
+    assert workers[0]["pid"] != info["pid"]  # a child process, not the engine's
+    wfc = controller(home)
+    (wf_id,) = list(wfc.workflows())
+    states = jobs_by_name(wfc, wf_id)
+    assert {entry[1] for entry in states.values()} == {DONE}
+    on_rank0 = [name for name, entry in states.items() if entry[5].startswith("rank0:")]
+    assert on_rank0 if ranks == 2 else len(on_rank0) == 30
+    for name in on_rank0:
+        assert int((parents / name).read_text()) == workers[0]["pid"], name
+    if ranks == 2:
+        assert len(on_rank0) < 30  # rank 1 took its share
+    wfc.disconnect()

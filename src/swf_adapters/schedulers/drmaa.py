@@ -143,7 +143,7 @@ class GridEngineDrmaa:
             raise ValueError(f"runBulkJobs returned no job id: {stdout.strip()[:200]!r}")
         return cluster_id
 
-    def status_command(self, tag: str) -> list[str]:
+    def status_command(self, tag: str, cluster_ids: Sequence[str] | None) -> list[str]:
         return ["status", tag]
 
     def parse_status(self, stdout: str) -> QueueView:
@@ -157,6 +157,12 @@ class GridEngineDrmaa:
                 else:
                     array.tasks[index] = TaskView(TaskState(state), reason)
         return view
+
+    def partial_status(self, returncode: int, stderr: str) -> bool:
+        return False
+
+    def task_id(self, cluster_id: str, index: int) -> str:
+        return f"{cluster_id}_{index}"
 
     def cancel_command(self, task_ids: Sequence[str]) -> list[str]:
         return ["control", *task_ids]

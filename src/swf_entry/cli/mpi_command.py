@@ -49,6 +49,14 @@ def mpi_run(
             "--worker-timeout", min=0.5, help="Seconds of silence after which a rank is dead."
         ),
     ] = 30.0,
+    rank0_cores: Annotated[
+        int,
+        typer.Option(
+            "--rank0-cores",
+            min=0,
+            help="Jobs at once beside the engine on rank 0 (a child process); 0: none.",
+        ),
+    ] = 0,
     stats: Annotated[
         Path | None, typer.Option(help="Write rank 0's figures there (JSON) at the end.")
     ] = None,
@@ -87,6 +95,7 @@ def mpi_run(
         job_timeout=job_timeout,
         worker_timeout=worker_timeout,
         stats_file=stats,
+        rank0_cores=rank0_cores,
     )
     code = guarded(lambda: run(options, ctx().options))
     raise typer.Exit(code)

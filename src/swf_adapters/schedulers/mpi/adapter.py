@@ -65,7 +65,7 @@ _KILLED = ExitStatus.USER_KILLED.value
 MAX_DEPTH = 256
 _FIRST_DEPTH = 1
 #: Seconds of queued work a worker should hold beyond what it runs.
-TARGET_BACKLOG = 0.2
+TARGET_BACKLOG = 0.3
 #: How often the liveness of workers is checked.
 _LIVENESS_EVERY = 0.25
 
@@ -587,7 +587,6 @@ class MpiScheduler:
                 self._sink(events)
             except Exception:
                 _log.exception("the scheduler event sink failed on %d event(s)", len(events))
-
 
 
 def _capacity(cores: int) -> Capacity:
