@@ -14,6 +14,7 @@ ended (or that failed) run again, as ``swf restart`` would do.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from swf_domain.serialization import workflow_to_dict
 from swf_domain.status import WorkflowStatus
 
 if TYPE_CHECKING:
+    from swf_adapters.config import ResourceConfig
     from swf_adapters.schedulers.mpi import MpiScheduler
     from swf_adapters.schedulers.mpi.piped import LocalWorkerProcess
     from swf_app.service import EngineService
@@ -46,12 +48,14 @@ RUNNER_KIND = "mpi"
 class MpiRunOptions:
     """The command line of ``swf mpi-run`` (soma's runner options where they map)."""
 
-    workflow_file: Path
+    #: The workflow to run or resume (None: ``restart_id`` names a stored one).
+    workflow_file: Path | None
     name: str | None = None
     #: Cores each worker rank uses (default: this node's cores shared among its ranks).
     cores_per_rank: int | None = None
-    #: Tries per job in all (soma's --nb_attempt_per_job); 1: no retry.
-    attempts: int = 1
+    #: Tries of a job that does not say (soma's --nb_attempt_per_job; default: the
+    #: resource's MAX_ATTEMPTS, else 1); the engine retries, as on every scheduler.
+    attempts: int | None = None
     #: Seconds a job may run (default: the resource's MPI_JOB_TIMEOUT, else no limit).
     job_timeout: float | None = None
     #: Seconds of silence after which a worker rank is taken for dead.
@@ -60,6 +64,8 @@ class MpiRunOptions:
     stats_file: Path | None = None
     #: Jobs at once beside the engine on rank 0 (a child process of rank 0); 0: none.
     rank0_cores: int = 0
+    #: Restart this stored workflow instead of running a file (soma's ``-r WF_ID``).
+    restart_id: int | None = None
 
 
 def mpi_run(options: MpiRunOptions, client: ClientOptions) -> int:
@@ -177,7 +183,6 @@ def _scheduler(
     scheduler = MpiScheduler(
         channel,
         ranks,
-        attempts=options.attempts,
         job_timeout=timeout,
         worker_timeout=options.worker_timeout,
         heartbeat=heartbeat_interval(options.worker_timeout),
@@ -196,11 +201,9 @@ def _drive(
         take_engine_lock,
     )
     from swf_entry.composition import build_service, resource_config
-    from swf_entry.workflow_files import load_workflow_file
 
-    config = resource_config(client)
-    workflow = load_workflow_file(options.workflow_file)
-    name = options.name or workflow.name or options.workflow_file.stem
+    config = _runner_config(resource_config(client), options)
+    workflow, name = _target(options)
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     layout = EngineLayout.of(config.state_dir)
     lock = take_engine_lock(layout)
@@ -210,11 +213,11 @@ def _drive(
             " first (`swf engine stop`), or give this run its own --home"
         )
     details = {
-        "workflow_file": str(options.workflow_file.resolve()),
+        "workflow_file": str(options.workflow_file.resolve()) if options.workflow_file else None,
         "name": name,
         "ranks": 1 + sum(worker["rank"] != 0 for worker in scheduler.workers()),
         "rank0_cores": options.rank0_cores,
-        "attempts": options.attempts,
+        "attempts": config.max_attempts,
         "job_timeout": timeout,
     }
     control = ControlServer(ControlLayout(config.state_dir), None, RUNNER_KIND, details)
@@ -229,7 +232,7 @@ def _drive(
     try:
         control.update({"workers": scheduler.workers()})
         began, cpu_began = time.time(), time.process_time()
-        workflow_id, resumed = _submit_or_resume(service, workflow, name)
+        workflow_id, resumed = _submit_or_resume(service, workflow, name, options.restart_id)
         _log.info("workflow %s (%s) %s", workflow_id, name, "resumed" if resumed else "submitted")
         submitted, cpu_submitted = time.time(), time.process_time()
         _serve_until_done(service, control, workflow_id)
@@ -245,8 +248,30 @@ def _drive(
         os.close(lock)
 
 
-def _submit_or_resume(service: EngineService, workflow: Workflow, name: str) -> tuple[int, bool]:
-    """The id of the workflow called ``name``: the stored one resumed, or a new one."""
+def _runner_config(config: ResourceConfig, options: MpiRunOptions) -> ResourceConfig:
+    """The resource as the runner's options amend it (attempts per job)."""
+    if options.attempts is None:
+        return config
+    return dataclasses.replace(config, max_attempts=options.attempts)
+
+
+def _target(options: MpiRunOptions) -> tuple[Workflow | None, str]:
+    """The workflow of the file (None for a restart by id) and the name to run it under."""
+    from swf_entry.workflow_files import load_workflow_file
+
+    if options.workflow_file is None:
+        return None, options.name or f"workflow {options.restart_id}"
+    workflow = load_workflow_file(options.workflow_file)
+    return workflow, options.name or workflow.name or options.workflow_file.stem
+
+
+def _submit_or_resume(
+    service: EngineService, workflow: Workflow | None, name: str, restart_id: int | None
+) -> tuple[int, bool]:
+    """The id of the workflow called ``name``: the stored one resumed, or a new one (or
+    the stored one of id ``restart_id``, restarted: soma's ``-r``)."""
+    if workflow is None:
+        return _restart_stored(service, restart_id), True
     document = workflow_to_dict(workflow)
     known = [wf_id for wf_id, info in service.workflows().items() if info.name == name]
     if not known:
@@ -263,6 +288,16 @@ def _submit_or_resume(service: EngineService, workflow: Workflow, name: str) -> 
         )
     service.restart_workflow(workflow_id)
     return workflow_id, True
+
+
+def _restart_stored(service: EngineService, workflow_id: int | None) -> int:
+    if workflow_id is None or workflow_id not in service.workflows():
+        raise ConfigurationError(
+            f"no workflow {workflow_id} in this store to restart (swf list shows them):"
+            " give the workflow file instead, the same file resumes it"
+        )
+    service.restart_workflow(workflow_id)
+    return workflow_id
 
 
 def _serve_until_done(service: EngineService, control: Any, workflow_id: int) -> None:
