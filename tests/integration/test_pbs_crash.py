@@ -21,7 +21,7 @@ from tests.integration.crash_fixtures import (
     running_now,
     wait_until,
 )
-from tests.integration.test_slurm_crash import wide_plan
+from tests.integration.test_cluster_crash import wide_plan
 from tests.pbs.standin import PbsStandIn
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
