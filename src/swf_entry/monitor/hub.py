@@ -22,6 +22,10 @@ from .graph_view import Layout, layout
 from .model import WorkflowModel
 from .source import MonitorSource, WorkflowItem
 
+#: A workflow's background read starts this long after its page asked for it: the page's
+#: first view (counts and a page of jobs, read by the store) is served before, not slowed
+#: by the read of a 100,000-job document competing for the interpreter.
+LOAD_DELAY = 1.0
 #: Longest wait of one change-feed poll; a follower notices it should stop this often.
 FEED_WAIT = 0.5
 #: Shortest time between two events of a workflow: a busy workflow sends a few a second.
@@ -111,6 +115,9 @@ class Hub:
         self._models: OrderedDict[int, WorkflowModel] = OrderedDict()
         self._layouts: dict[int, Layout] = {}
         self._load_locks: dict[int, threading.Lock] = {}
+        #: Workflows whose background read is under way or due, and why one failed.
+        self._loading: set[int] = set()
+        self._load_errors: dict[int, str] = {}
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
         self.items: list[WorkflowItem] = []
@@ -170,20 +177,34 @@ class Hub:
         the background: a page first shows what the link reads without it."""
         with self._lock:
             model = self._models.get(workflow_id)
-            loading = self._load_locks.get(workflow_id)
         if model is not None:
             return self.current(workflow_id)
-        if loading is None or not loading.locked():
-            thread = threading.Thread(
-                target=self._load_quietly, args=(workflow_id,), name="swf-monitor-load", daemon=True
-            )
-            thread.start()
+        self._start_load(workflow_id)
         return None
 
+    def _start_load(self, workflow_id: int) -> None:
+        """Read the workflow in the background, LOAD_DELAY from now, once at a time."""
+        with self._lock:
+            if workflow_id in self._models or workflow_id in self._loading:
+                return
+            self._loading.add(workflow_id)
+        timer = threading.Timer(LOAD_DELAY, self._load_quietly, (workflow_id,))
+        timer.daemon = True
+        timer.start()
+
     def _load_quietly(self, workflow_id: int) -> None:
-        """A background load; its errors (a deleted workflow) reach the page's next read."""
-        with contextlib.suppress(Exception):
+        """A background load; its error (a deleted workflow) goes to the followers."""
+        try:
             self.model(workflow_id)
+            error = None
+        except Exception as failure:
+            error = str(failure)
+        with self._lock:
+            self._loading.discard(workflow_id)
+            if error is None:
+                self._load_errors.pop(workflow_id, None)
+            else:
+                self._load_errors[workflow_id] = error
 
     def current(self, workflow_id: int) -> WorkflowModel:
         """The model with the changes committed so far (what every read answers from)."""
@@ -253,8 +274,17 @@ class Hub:
         workflow_id = int(channel.name.split(":", 1)[1])
         while not channel.idle():
             started = time.monotonic()
+            with self._lock:
+                model = self._models.get(workflow_id)
+                failed = self._load_errors.pop(workflow_id, None)
+            if failed is not None:
+                channel.send({"type": "error", "message": failed})
+            if model is None:  # read in the background; its first refresh sends an event
+                self._start_load(workflow_id)
+                channel.stopping.wait(0.1 if failed is None else 1.0)
+                continue
             try:
-                self._refresh(self.model(workflow_id), wait=FEED_WAIT)
+                self._refresh(model, wait=FEED_WAIT)
             except Exception as error:  # deleted, or the engine is unreachable a moment
                 channel.send({"type": "error", "message": str(error)})
                 channel.stopping.wait(1.0)
