@@ -39,6 +39,10 @@ CACHED_MODELS = 4
 #: Events waiting for a slow page; beyond, it gets one "resync" and re-reads.
 QUEUE_LIMIT = 64
 LIST_PERIOD = 1.0
+#: The workflows list is read again after at least this many times its last read took: a
+#: user with big running workflows (an aggregate over 100,000 jobs takes 40-150 ms) never
+#: has a tenth of a core spent on an open list page.
+LIST_COST_FACTOR = 10.0
 #: An idle event stream sends a heartbeat this often (proxies, dead pages noticed).
 HEARTBEAT = 15.0
 
@@ -324,6 +328,7 @@ class Hub:
         last: list[dict[str, Any]] | None = None
         while not channel.idle():
             rows: list[dict[str, Any]] | None
+            started = time.monotonic()
             try:
                 rows = [item.as_json() for item in self.list_items()]
             except Exception as error:
@@ -332,4 +337,5 @@ class Hub:
             if rows != last and rows is not None:
                 channel.send({"type": "workflows", "workflows": rows})
                 last = rows
-            channel.stopping.wait(LIST_PERIOD)
+            took = time.monotonic() - started
+            channel.stopping.wait(max(LIST_PERIOD, LIST_COST_FACTOR * took) - took)
