@@ -545,3 +545,70 @@ class FileStager(Protocol):
     def stage_out(self, workflow_id: int, transfers: Sequence[FileTransfer]) -> None:
         """Bring the output transfers' data from their engine paths back to the client."""
         ...
+
+
+# ---------------------------------------------------------------------------------------
+# File trees (one side of a transfer: the client's disk, the resource over SFTP)
+# ---------------------------------------------------------------------------------------
+
+
+class EntryKind(enum.Enum):
+    FILE = "file"
+    DIRECTORY = "directory"
+    LINK = "link"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """What ``lstat`` says of a path: links are never followed by a transfer."""
+
+    kind: EntryKind
+    size: int
+
+
+class ReadStream(Protocol):
+    def read(self, size: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class WriteStream(Protocol):
+    def write(self, data: bytes) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class FileTree(Protocol):
+    """One side of a transfer, addressed by POSIX paths. Two implementations: the local
+    disk (the client; and the resource in unit tests, as a second disjoint tree) and SFTP
+    over the resource's SSH connection. The copier (``swf_app.transfer_copy``) is the one
+    user, so the operations are exactly what copying, resuming and verifying need."""
+
+    def entry(self, path: str) -> FileEntry | None:
+        """``lstat``: None when nothing is there."""
+        ...
+
+    def list_dir(self, path: str) -> list[str]: ...
+
+    def make_dir(self, path: str) -> None:
+        """One level (an existing directory is fine)."""
+        ...
+
+    def open_read(self, path: str, offset: int) -> ReadStream: ...
+
+    def open_write(self, path: str, append: bool) -> WriteStream: ...
+
+    def replace(self, source: str, target: str) -> None:
+        """Atomic rename over ``target``."""
+        ...
+
+    def remove(self, path: str) -> None: ...
+
+    def remove_tree(self, path: str) -> None:
+        """Remove a file or directory tree (links removed, never followed)."""
+        ...
+
+    def digests(self, paths: Sequence[str]) -> list[str]:
+        """The SHA-256 (hex) of each file, computed on this side (one call for many)."""
+        ...

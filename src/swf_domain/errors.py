@@ -60,6 +60,15 @@ class TransferError(SomaWorkflowError):
     """A file transfer failed or would escape its directory."""
 
 
+class TransferEscapeError(TransferError):
+    """A transferred name would leave its transfer directory (``..``, an absolute path, a
+    symbolic link): refused before anything is written. ``path`` names the culprit."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"file transfer refused: {path!r} {reason}")
+        self.path = path
+
+
 class EngineError(SomaWorkflowError):
     """The engine cannot be reached or refused a request."""
 
