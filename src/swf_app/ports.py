@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from swf_domain.errors import SomaWorkflowError
-from swf_domain.model import FileTransfer
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus, WorkflowStatus
 
 # ---------------------------------------------------------------------------------------
@@ -522,32 +521,6 @@ class JobOutputReader(Protocol):
 
 
 # ---------------------------------------------------------------------------------------
-# File staging (FileTransfer data between client and resource)
-# ---------------------------------------------------------------------------------------
-
-
-class FileStager(Protocol):
-    """Moves the data of a workflow's ``FileTransfer`` paths between the client's machine
-    and the computing resource, and says where the jobs find it on the resource.
-
-    The local resource shares the client's files, so its stager copies nothing; a remote
-    resource's copies inputs before the jobs that read them run, and outputs back after.
-    """
-
-    def engine_path(self, workflow_id: int, transfer: FileTransfer) -> str:
-        """Where the workflow's jobs find ``transfer`` on the resource (same every call)."""
-        ...
-
-    def stage_in(self, workflow_id: int, transfers: Sequence[FileTransfer]) -> None:
-        """Make the input transfers' client data present at their engine paths."""
-        ...
-
-    def stage_out(self, workflow_id: int, transfers: Sequence[FileTransfer]) -> None:
-        """Bring the output transfers' data from their engine paths back to the client."""
-        ...
-
-
-# ---------------------------------------------------------------------------------------
 # File trees (one side of a transfer: the client's disk, the resource over SFTP)
 # ---------------------------------------------------------------------------------------
 
@@ -612,3 +585,34 @@ class FileTree(Protocol):
     def digests(self, paths: Sequence[str]) -> list[str]:
         """The SHA-256 (hex) of each file, computed on this side (one call for many)."""
         ...
+
+
+class TransferArea(Protocol):
+    """The resource's transfer directory (TRANSFERED_FILES_DIR): per transfer, keyed by
+    (workflow id, rank), a data directory the jobs read and write, and a small state
+    record (its status; for a transfer registered outside any workflow, its client
+    paths and expiration too). Workflow 0 holds the standalone transfers."""
+
+    def directory(self, workflow_id: int, rank: int) -> str:
+        """The transfer's data directory (not created)."""
+        ...
+
+    def make(self, workflow_id: int, rank: int) -> str:
+        """The data directory, created if missing."""
+        ...
+
+    def state(self, workflow_id: int, rank: int) -> dict[str, Any] | None: ...
+
+    def write_state(self, workflow_id: int, rank: int, state: dict[str, Any]) -> None:
+        """Atomically (a reader sees the old record or the new one)."""
+        ...
+
+    def remove(self, workflow_id: int, rank: int) -> None: ...
+
+    def remove_workflow(self, workflow_id: int) -> None: ...
+
+    def new_standalone(self) -> int:
+        """A fresh rank under workflow 0 (safe against concurrent callers)."""
+        ...
+
+    def standalone(self) -> list[int]: ...

@@ -26,7 +26,7 @@ from swf_domain.gc_pause import gc_paused
 from swf_domain.status import TERMINAL_JOB_STATUSES, ExitStatus, JobStatus
 
 from .link import MAX_OUTPUT_CHUNK, Kind, operation
-from .ports import JobOutputReader, JobRow, JobSummary, WorkflowRow, WorkflowStore
+from .ports import JobOutputReader, JobRow, JobSummary, TransferArea, WorkflowRow, WorkflowStore
 from .read_models import (
     STREAMS,
     JobChangeBatch,
@@ -35,9 +35,11 @@ from .read_models import (
     JobProgress,
     JobTermination,
     OutputChunk,
+    TransferInfo,
     WorkflowInfo,
     WorkflowProgress,
 )
+from .transfer_queries import TransferQueries
 
 #: ``jobs_info`` reads up to this many jobs one by one, more by whole workflows.
 _SINGLE_JOB_READS = 32
@@ -90,8 +92,10 @@ class QueryService:
         user: str | None = None,
         cached_workflows: int = DEFAULT_CACHED_WORKFLOWS,
         output: JobOutputReader | None = None,
+        transfers: TransferArea | None = None,
     ) -> None:
         self._store = store
+        self.transfers = TransferQueries(transfers, self._transfer_view)
         self.user = user if user is not None else getpass.getuser()
         self._cached_workflows = max(1, cached_workflows)
         self._caches: OrderedDict[int, _ElementsCache] = OrderedDict()
@@ -106,6 +110,22 @@ class QueryService:
         document = dict(row.document)
         document["job_ids"] = [job.job_id for job in self._store.jobs_of(workflow_id)]
         return document
+
+    def workflow_transfers(self, workflow_id: int) -> list[TransferInfo]:
+        return self.transfers.workflow_transfers(workflow_id)
+
+    def transfers_info(self, transfer_ids: Sequence[int] | None = None) -> list[TransferInfo]:
+        return self.transfers.transfers_info(transfer_ids)
+
+    def _transfer_view(
+        self, workflow_id: int
+    ) -> tuple[dict[str, Any], dict[int, str], float | None]:
+        """What the transfer rows need: document, job statuses, expiration date."""
+        document = self.workflow_document(workflow_id)
+        progress = self.workflow_elements_status(workflow_id)
+        row = self.workflow_row(workflow_id)
+        statuses = {job.job_id: job.status for job in progress.jobs}
+        return document, statuses, row.expiration_date
 
     def workflows(self, workflow_ids: Sequence[int] | None = None) -> dict[int, WorkflowInfo]:
         ids = list(workflow_ids) if workflow_ids is not None else None

@@ -82,6 +82,20 @@ class WorkflowInfo(NamedTuple):
     expiration_date: float | None
 
 
+class TransferInfo(NamedTuple):
+    """One file transfer as the resource knows it (soma's transfer rows): ``transfer_id``
+    is the workflow id times ``TRANSFER_ID_BASE`` plus its rank (workflow 0: registered
+    outside any workflow); ``status`` is a ``TransferStatus`` value."""
+
+    transfer_id: int
+    engine_path: str
+    client_path: str | None
+    client_paths: list[str] | None
+    is_input: bool
+    status: str
+    expiration_date: float | None
+
+
 @dataclass(frozen=True, slots=True)
 class WorkflowProgress:
     """A workflow's status and every job's progress, in the document's job order."""

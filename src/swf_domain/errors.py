@@ -64,9 +64,10 @@ class TransferEscapeError(TransferError):
     """A transferred name would leave its transfer directory (``..``, an absolute path, a
     symbolic link): refused before anything is written. ``path`` names the culprit."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"file transfer refused: {path!r} {reason}")
-        self.path = path
+    def __init__(self, path: str, reason: str | None = None) -> None:
+        # One argument: a message already made (as the error arrives through a link).
+        super().__init__(path if reason is None else f"file transfer refused: {path!r} {reason}")
+        self.path = path if reason is not None else None
 
 
 class EngineError(SomaWorkflowError):
