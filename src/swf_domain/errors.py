@@ -78,6 +78,30 @@ class ConnectionError(SomaWorkflowError):
     """A client cannot connect to the engine or the remote resource."""
 
 
+class RemoteConnectionError(ConnectionError):
+    """The SSH connection to a remote resource cannot be opened or was lost for good."""
+
+
+class HostKeyError(RemoteConnectionError):
+    """A remote host presented a key that known_hosts does not hold (unknown or changed).
+
+    ``fingerprint`` is the presented key's SHA256 fingerprint, as OpenSSH prints it: the
+    user checks it and accepts it explicitly; swf never adds a host key by itself.
+    """
+
+    def __init__(self, message: str, fingerprint: str = "") -> None:
+        super().__init__(message)
+        self.fingerprint = fingerprint
+
+
+class RemoteAuthenticationError(RemoteConnectionError):
+    """The remote host refused the login (key, passphrase, agent or password)."""
+
+
+class RemoteInstallError(RemoteConnectionError):
+    """swf is missing on the remote resource, or its version cannot talk to this one."""
+
+
 class DRMError(SomaWorkflowError):
     """The scheduler (local, cluster or MPI) failed to submit, query or kill a job."""
 
