@@ -17,12 +17,12 @@ from typing import Any
 
 from swf_domain.errors import TransferError, UnknownObjectError
 from swf_domain.status import TransferStatus as TS
-from swf_domain.transfer_paths import engine_main_name
+from swf_domain.transfer_paths import data_directory, engine_main_name
 
 from .link import EngineLink
 from .ports import EntryKind, FileTree
 from .read_models import TransferInfo
-from .transfer_copy import Progress, copy_tree
+from .transfer_copy import PART_SUFFIX, Progress, copy_tree
 
 _SEND = frozenset({TS.FILES_ON_CLIENT, TS.TRANSFERING_FROM_CLIENT_TO_CR})
 _FETCH = frozenset({TS.FILES_ON_CR, TS.FILES_ON_CLIENT_AND_CR, TS.TRANSFERING_FROM_CR_TO_CLIENT})
@@ -103,7 +103,7 @@ class TransferClient:
 
 def copies_of(info: TransferInfo) -> list[Copy]:
     """Each client path and where it is in the transfer's directory on the resource."""
-    directory = posixpath.dirname(info.engine_path)
+    directory = data_directory(info.engine_path, info.client_paths)
     sources = info.client_paths or ([info.client_path] if info.client_path else [])
     return [Copy(s, posixpath.join(directory, engine_main_name(s, None))) for s in sources]
 
@@ -123,7 +123,7 @@ def tree_size(tree: FileTree, root: str) -> int:
     """Bytes under ``root`` (partial copies included; links not followed; 0 if absent)."""
     found = tree.entry(root)
     if found is None:
-        return tree_size(tree, root + ".swf-part") if not root.endswith(".swf-part") else 0
+        return 0 if root.endswith(PART_SUFFIX) else tree_size(tree, root + PART_SUFFIX)
     if found.kind is EntryKind.FILE:
         return found.size
     if found.kind is not EntryKind.DIRECTORY:

@@ -10,13 +10,12 @@ them again, so nothing is lost and nothing starts early.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from swf_domain.model import FileTransfer, Workflow
 from swf_domain.status import TransferStatus
-from swf_domain.transfer_paths import engine_main_name
+from swf_domain.transfer_paths import engine_path
 from swf_domain.transfers import ON_RESOURCE, TransferRoles, is_staged, transfer_roles
 
 from .ports import TransferArea
@@ -48,9 +47,7 @@ class TransferGate:
 
         def locate(transfer: FileTransfer) -> str:
             directory = area.directory(workflow_id, ranks[id(transfer.referent())])
-            return posixpath.join(
-                directory, engine_main_name(transfer.client_path, transfer.client_paths)
-            )
+            return engine_path(directory, transfer.client_path, transfer.client_paths)
 
         return locate
 

@@ -8,7 +8,6 @@ registered outside a workflow is its state record alone.
 
 from __future__ import annotations
 
-import posixpath
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -18,7 +17,7 @@ from swf_domain.errors import TransferError, UnknownObjectError
 from swf_domain.model import FileTransfer
 from swf_domain.serialization import workflow_from_dict
 from swf_domain.status import JobStatus, TransferStatus
-from swf_domain.transfer_paths import engine_main_name
+from swf_domain.transfer_paths import engine_path
 from swf_domain.transfers import (
     TransferRoles,
     initial_status,
@@ -142,7 +141,7 @@ class TransferQueries:
 def _engine_path(
     area: TransferArea, workflow_id: int, rank: int, path: str | None, paths: Sequence[str] | None
 ) -> str:
-    return posixpath.join(area.directory(workflow_id, rank), engine_main_name(path, paths))
+    return engine_path(area.directory(workflow_id, rank), path, paths)
 
 
 def _done_jobs(job_ids: Sequence[int], statuses: dict[int, str]) -> set[int]:

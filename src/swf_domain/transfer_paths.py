@@ -57,6 +57,20 @@ def engine_main_name(client_path: str | None, client_paths: Sequence[str] | None
     return transfer_names(None, client_paths)[0]
 
 
+def engine_path(directory: str, client_path: str | None, client_paths: Sequence[str] | None) -> str:
+    """A transfer's engine path (soma-workflow's): its data directory for a multi-file
+    transfer (jobs see ``<directory>/<base name of client_path>``), else the entry in it."""
+    if client_paths:
+        transfer_names(client_path, client_paths)  # refuses names that would escape
+        return directory
+    return posixpath.join(directory, engine_main_name(client_path, client_paths))
+
+
+def data_directory(engine: str, client_paths: Sequence[str] | None) -> str:
+    """The data directory of a transfer whose engine path is ``engine``."""
+    return engine if client_paths else posixpath.dirname(engine)
+
+
 def _base_name(path: str) -> str:
     base = posixpath.basename(path.rstrip("/"))
     if not base:
