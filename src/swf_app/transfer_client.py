@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from swf_domain.errors import TransferError, UnknownObjectError
+from swf_domain.errors import TransferError, TransferInterruptedError, UnknownObjectError
 from swf_domain.status import TransferStatus as TS
 from swf_domain.transfer_paths import data_directory, engine_main_name
 
@@ -26,6 +26,8 @@ from .transfer_copy import PART_SUFFIX, Progress, copy_tree
 
 _SEND = frozenset({TS.FILES_ON_CLIENT, TS.TRANSFERING_FROM_CLIENT_TO_CR})
 _FETCH = frozenset({TS.FILES_ON_CR, TS.FILES_ON_CLIENT_AND_CR, TS.TRANSFERING_FROM_CR_TO_CLIENT})
+#: Times a copy is started again after its connection was lost (then the error stands).
+RECONNECTS = 3
 #: soma-workflow's progression of a transfer that is not moving.
 IDLE_PROGRESSION = (100, 100)
 
@@ -84,6 +86,15 @@ class TransferClient:
         self._link.set_transfer_status(info.transfer_id, TS.FILES_ON_CLIENT_AND_CR.value)
 
     def _copy(self, copy: Copy, send: bool, progress: Progress | None) -> int:
+        """One copy, started again (resuming from what arrived) after a lost connection."""
+        for _ in range(RECONNECTS):
+            try:
+                return self._copy_once(copy, send, progress)
+            except TransferInterruptedError:
+                continue
+        return self._copy_once(copy, send, progress)
+
+    def _copy_once(self, copy: Copy, send: bool, progress: Progress | None) -> int:
         if send:
             self.resource.make_dir(posixpath.dirname(copy.resource))
             return copy_tree(self.client, copy.client, self.resource, copy.resource, progress)

@@ -70,6 +70,11 @@ class TransferEscapeError(TransferError):
         self.path = path if reason is not None else None
 
 
+class TransferInterruptedError(TransferError):
+    """The connection carrying a transfer was lost: what was copied is kept, and the
+    transfer resumes from there when it is started again."""
+
+
 class EngineError(SomaWorkflowError):
     """The engine cannot be reached or refused a request."""
 
