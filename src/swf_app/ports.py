@@ -564,11 +564,17 @@ class FileTree(Protocol):
 
     def list_dir(self, path: str) -> list[str]: ...
 
-    def make_dir(self, path: str) -> None:
-        """One level (an existing directory is fine)."""
+    def list_entries(self, path: str) -> list[tuple[str, FileEntry]]:
+        """Names and ``lstat`` of a directory's entries, in one call (one round trip)."""
         ...
 
-    def open_read(self, path: str, offset: int) -> ReadStream: ...
+    def make_dir(self, path: str) -> None:
+        """With its missing parents (an existing directory is fine)."""
+        ...
+
+    def open_read(self, path: str, offset: int, size: int) -> ReadStream:
+        """``size``: the file's size as listed (remote reads are prefetched up to it)."""
+        ...
 
     def open_write(self, path: str, append: bool) -> WriteStream: ...
 

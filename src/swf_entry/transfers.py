@@ -7,7 +7,7 @@ the resource's transfer directory, and its jobs wait there for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from swf_app.ports import FileTree
 from swf_app.read_models import TransferInfo
 from swf_app.transfer_client import TransferClient
 from swf_app.transfer_copy import Progress
-from swf_domain.errors import TransferError, UnknownObjectError
+from swf_domain.errors import TransferError
 from swf_domain.model import FileTransfer, Workflow
 from swf_domain.status import TransferStatus
 from swf_domain.transfers import STAGED_KEY, transfer_roles
@@ -116,12 +116,10 @@ class FacadeTransfers:
 
 
 def _ids(transfer_ids: Any) -> list[int]:
-    if isinstance(transfer_ids, (int, str)) and not isinstance(transfer_ids, bool):
+    """soma's rule: one id alone (a bare string too) is a list of one."""
+    if isinstance(transfer_ids, (int, str, bytes)) or not isinstance(transfer_ids, Iterable):
         transfer_ids = [transfer_ids]
-    try:
-        return [int(value) for value in transfer_ids]
-    except (TypeError, ValueError):
-        raise UnknownObjectError(f"unknown transfer id(s) {transfer_ids!r}") from None
+    return arguments.object_ids(transfer_ids, "transfer_ids")
 
 
 def _date(epoch: float | None) -> datetime | None:

@@ -25,10 +25,15 @@ class LocalTree:
     def list_dir(self, path: str) -> list[str]:
         return sorted(os.listdir(path))
 
+    def list_entries(self, path: str) -> list[tuple[str, FileEntry]]:
+        with os.scandir(path) as found:
+            entries = [(e.name, e.stat(follow_symlinks=False)) for e in found]
+        return sorted((name, FileEntry(_kind(i.st_mode), i.st_size)) for name, i in entries)
+
     def make_dir(self, path: str) -> None:
         os.makedirs(path, exist_ok=True)
 
-    def open_read(self, path: str, offset: int) -> BinaryIO:
+    def open_read(self, path: str, offset: int, size: int) -> BinaryIO:
         stream = open(path, "rb")  # noqa: SIM115 - the copier closes it
         stream.seek(offset)
         return stream

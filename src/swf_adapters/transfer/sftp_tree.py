@@ -16,8 +16,9 @@ import posixpath
 import shlex
 import socket
 import stat
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, NoReturn
 
 import paramiko
@@ -38,7 +39,11 @@ class SftpTree:
 
     def __init__(self, connect: Callable[[], paramiko.SSHClient]) -> None:
         self._connect = connect
-        self._sftp: paramiko.SFTPClient | None = None
+        #: One SFTP channel per thread: the copier moves small files several at a time,
+        #: and channels of one connection are independent (no lock between them).
+        self._local = threading.local()
+        self._opened: list[paramiko.SFTPClient] = []
+        self._lock = threading.Lock()
 
     def entry(self, path: str) -> FileEntry | None:
         with self._session() as sftp:
@@ -52,6 +57,11 @@ class SftpTree:
         with self._session() as sftp:
             return sorted(sftp.listdir(path))
 
+    def list_entries(self, path: str) -> list[tuple[str, FileEntry]]:
+        with self._session() as sftp:
+            found = sftp.listdir_attr(path)
+        return sorted((a.filename, FileEntry(_kind(a.st_mode or 0), a.st_size or 0)) for a in found)
+
     def make_dir(self, path: str) -> None:
         """With its missing parents (as ``mkdir -p``)."""
         missing: list[str] = []
@@ -63,14 +73,13 @@ class SftpTree:
             for directory in reversed(missing):
                 _mkdir(sftp, directory)
 
-    def open_read(self, path: str, offset: int) -> Any:
+    def open_read(self, path: str, offset: int, size: int) -> Any:
         with self._session() as sftp:
             stream = sftp.open(path, "rb")
             stream.seek(offset)
-            size = stream.stat().st_size or 0
             if size > offset:
                 stream.prefetch(size - offset)
-        return _Guarded(stream, self)
+        return _Guarded(stream, self, size - offset)
 
     def open_write(self, path: str, append: bool) -> Any:
         with self._session() as sftp:
@@ -105,9 +114,12 @@ class SftpTree:
         return found
 
     def close(self) -> None:
-        if self._sftp is not None:
-            self._sftp.close()
-            self._sftp = None
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for sftp in opened:
+            with suppress(*_LOST):
+                sftp.close()
+        self._local = threading.local()
 
     # -- internals ----------------------------------------------------------------------
 
@@ -115,14 +127,17 @@ class SftpTree:
     def _session(self) -> Iterator[paramiko.SFTPClient]:
         """The SFTP session; a lost connection is dropped and reported as interrupted."""
         try:
-            if self._sftp is None:
-                self._sftp = self._connect().open_sftp()
-            yield self._sftp
+            sftp: paramiko.SFTPClient | None = getattr(self._local, "sftp", None)
+            if sftp is None:
+                sftp = self._local.sftp = self._connect().open_sftp()
+                with self._lock:
+                    self._opened.append(sftp)
+            yield sftp
         except _LOST as error:
             self.lost(error)
 
     def lost(self, error: BaseException) -> NoReturn:
-        self._sftp = None
+        self._local.sftp = None
         raise TransferInterruptedError(f"the SFTP connection was lost: {error!r}") from error
 
     def _digest_batch(self, paths: Sequence[str]) -> list[str]:
@@ -142,14 +157,25 @@ class SftpTree:
 
 
 class _Guarded:
-    """A remote file whose connection errors become ``TransferInterruptedError``."""
+    """A remote file whose connection errors become ``TransferInterruptedError``.
 
-    def __init__(self, stream: paramiko.SFTPFile, tree: SftpTree) -> None:
-        self._stream, self._tree = stream, tree
+    A read stops at the size the file was listed with: asking for more would cost a
+    round trip per call past the prefetched data just to hear "end of file" (a file
+    that grew meanwhile fails its verification and is copied again).
+    """
+
+    def __init__(self, stream: paramiko.SFTPFile, tree: SftpTree, left: int = -1) -> None:
+        self._stream, self._tree, self._left = stream, tree, left
 
     def read(self, size: int) -> bytes:
+        if self._left == 0:
+            return b""
+        if self._left > 0:
+            size = min(size, self._left)
         try:
-            return bytes(self._stream.read(size))
+            data = bytes(self._stream.read(size))
+            self._left = max(self._left - len(data), 0) if self._left > 0 else self._left
+            return data
         except _LOST as error:
             self._tree.lost(error)
 
