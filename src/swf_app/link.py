@@ -32,11 +32,13 @@ from .read_models import (
     JobChangeBatch,
     JobFiles,
     JobInfo,
+    JobPage,
     JobTermination,
     OutputChunk,
     TransferInfo,
     WorkflowInfo,
     WorkflowProgress,
+    WorkflowSummary,
 )
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -120,6 +122,14 @@ class EngineLink(Protocol):
         ...
 
     @query
+    def workflow_list(
+        self, workflow_ids: Sequence[int] | None = None
+    ) -> dict[int, WorkflowSummary]:
+        """``workflows`` with each one's status, counts per status and dates: one
+        aggregate read of the store for the whole list, not one per workflow."""
+        ...
+
+    @query
     def workflow_status(self, workflow_id: int) -> str | None: ...
 
     @query
@@ -158,6 +168,23 @@ class EngineLink(Protocol):
     def jobs_info(self, job_ids: Sequence[int]) -> dict[int, JobInfo]:
         """soma's ``jobs(job_ids)``: each known job's name, argv as run and submission
         date, with its workflow and position; unknown ids are left out (as soma)."""
+        ...
+
+    @query
+    def job_page(
+        self,
+        workflow_id: int,
+        offset: int = 0,
+        limit: int = 50,
+        statuses: Sequence[str] = (),
+        text: str = "",
+        sort: str = "index",
+        descending: bool = False,
+    ) -> JobPage:
+        """Up to ``limit`` (at most 1,000) of the workflow's jobs with one of ``statuses``
+        (all if empty) and ``text`` in their name, sorted by ``sort`` (index, name,
+        status, submitted, started, ended or duration), from ``offset``; filtered and
+        sorted by the store, so a monitor shows a 100,000-job table at once."""
         ...
 
     @query

@@ -371,6 +371,34 @@ JobSummary = tuple[
 
 
 @dataclass(frozen=True, slots=True)
+class JobAggregate:
+    """A workflow's jobs in a few numbers (what the workflows list shows of each)."""
+
+    counts: dict[JobStatus, int]
+    #: Earliest start and latest end of its jobs (None while none started / ended).
+    first_started: float | None
+    last_ended: float | None
+
+
+#: Sort keys of ``WorkflowStore.job_page`` (the monitor's job table).
+JOB_PAGE_SORTS = ("index", "name", "status", "submitted", "started", "ended", "duration")
+
+
+@dataclass(frozen=True, slots=True)
+class JobPageQuery:
+    """One page of a workflow's jobs, filtered and sorted by the database."""
+
+    offset: int = 0
+    limit: int = 50
+    #: Status values to keep (empty: every status).
+    statuses: tuple[str, ...] = ()
+    #: Case-insensitive part of the job's name (empty: every name).
+    text: str = ""
+    sort: str = "index"
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class JobChanges:
     """What ``WorkflowStore.job_changes`` found: pass ``since`` to the next call to get only
     the newer changes (a change may come twice, none is ever missed)."""
@@ -416,6 +444,18 @@ class WorkflowStore(Protocol):
 
     def status_counts(self, workflow_id: int) -> dict[JobStatus, int]:
         """How many jobs of the workflow are in each status (one GROUP BY)."""
+        ...
+
+    def job_aggregates(self, workflow_ids: Sequence[int]) -> dict[int, JobAggregate]:
+        """Counts per status, first start and last end of each workflow's jobs, in one
+        aggregate query (workflows without jobs or unknown are left out)."""
+        ...
+
+    def job_page(
+        self, workflow_id: int, query: JobPageQuery
+    ) -> tuple[int, list[tuple[str, JobSummary]]]:
+        """(how many jobs match, the page asked for as (name, summary)): a 100,000-job
+        workflow's table without reading every job."""
         ...
 
     def active_workflow_ids(self) -> list[int]:

@@ -26,20 +26,31 @@ from swf_domain.gc_pause import gc_paused
 from swf_domain.status import TERMINAL_JOB_STATUSES, ExitStatus, JobStatus
 
 from .link import MAX_OUTPUT_CHUNK, Kind, operation
-from .ports import JobOutputReader, JobRow, JobSummary, TransferArea, WorkflowRow, WorkflowStore
+from .ports import (
+    JobOutputReader,
+    JobPageQuery,
+    JobRow,
+    JobSummary,
+    TransferArea,
+    WorkflowRow,
+    WorkflowStore,
+)
 from .read_models import (
     STREAMS,
     JobChangeBatch,
     JobFiles,
     JobInfo,
+    JobPage,
     JobProgress,
     JobTermination,
     OutputChunk,
     TransferInfo,
     WorkflowInfo,
     WorkflowProgress,
+    WorkflowSummary,
 )
 from .transfer_queries import TransferQueries
+from .workflow_list import WorkflowLister, job_page
 
 #: ``jobs_info`` reads up to this many jobs one by one, more by whole workflows.
 _SINGLE_JOB_READS = 32
@@ -101,6 +112,7 @@ class QueryService:
         self._caches: OrderedDict[int, _ElementsCache] = OrderedDict()
         self._caches_lock = threading.Lock()
         self._output = output
+        self._lister = WorkflowLister(store, self.user)
 
     def workflow_document(self, workflow_id: int) -> dict[str, Any]:
         """The submitted document plus ``job_ids``: the id of each job, in job order."""
@@ -133,6 +145,25 @@ class QueryService:
             row.workflow_id: WorkflowInfo(row.name, row.expiration_date)
             for row in self._store.workflows(user=self.user, workflow_ids=ids)
         }
+
+    def workflow_list(
+        self, workflow_ids: Sequence[int] | None = None
+    ) -> dict[int, WorkflowSummary]:
+        return self._lister.workflow_list(workflow_ids)
+
+    def job_page(
+        self,
+        workflow_id: int,
+        offset: int = 0,
+        limit: int = 50,
+        statuses: Sequence[str] = (),
+        text: str = "",
+        sort: str = "index",
+        descending: bool = False,
+    ) -> JobPage:
+        self.workflow_row(workflow_id)
+        query = JobPageQuery(offset, limit, tuple(statuses), text, sort, bool(descending))
+        return job_page(self._store, workflow_id, query, progress_of)
 
     def workflow_status(self, workflow_id: int) -> str | None:
         return self.workflow_row(workflow_id).status.value
@@ -239,6 +270,7 @@ class QueryService:
         """Drop the workflow's cached elements status (it was deleted)."""
         with self._caches_lock:
             self._caches.pop(workflow_id, None)
+        self._lister.forget(workflow_id)
 
     def cached_workflow_ids(self) -> list[int]:
         """The workflows whose elements status is cached, least recently used first."""

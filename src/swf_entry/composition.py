@@ -319,6 +319,8 @@ def open_reader(options: ClientOptions) -> tuple[Any, int | None]:
     from swf_entry.split_link import SplitLink
 
     config = resource_config(options)
+    if config.scheduler_type == "mpi" or _runner_bound(config):
+        return open_controller(options), None  # the runner's store, read as it is
     _check_supported(config)
     if _wants_embedded(config) or live_endpoint(config.state_dir) is not None:
         return open_controller(options), None

@@ -233,11 +233,13 @@ def test_status_json_shape(home: SwfHome, pipeline: str) -> None:
 def test_list_json_shape(home: SwfHome, pipeline: str) -> None:
     rows = home.swf("list", "--json", expect=0).json()
     assert isinstance(rows, list)
-    assert all(set(row) == WORKFLOW_KEYS | {"expiration"} for row in rows)
+    dates = {"expiration", "submitted", "started", "ended"}
+    assert all(set(row) == WORKFLOW_KEYS | dates for row in rows)
     mine = next(row for row in rows if row["id"] == int(pipeline))
     assert mine["name"] == "pipe-a"
     assert mine["status"] == "workflow_done"
     assert mine["counts"] == {"done": 5}
+    assert mine["submitted"] <= mine["started"] <= mine["ended"]  # ISO dates sort as text
     human = home.swf("list", expect=0).out
     assert re.search(rf"│ {pipeline}\s+│ pipe-a\s+│ workflow_done\s+│ 5\s+│ 5\s+│ 0 ", human)
 

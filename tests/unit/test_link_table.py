@@ -13,12 +13,14 @@ from swf_app.link import OPERATIONS, Kind
 from swf_app.read_models import (
     JobChangeBatch,
     JobFiles,
+    JobPage,
     JobProgress,
     JobTermination,
     OutputChunk,
     TransferInfo,
     WorkflowInfo,
     WorkflowProgress,
+    WorkflowSummary,
 )
 from swf_app.service import EngineService
 from swf_domain.errors import SerializationError
@@ -84,6 +86,11 @@ def test_the_split_link_answers_queries_here_and_sends_the_rest() -> None:
         ("job_changes", JobChangeBatch(9, 41, "workflow_done", [JOB, JOB._replace(job_id=5)])),
         ("wait_changes", JobChangeBatch(9, 41, "workflow_done", [])),
         ("workflows", {9: WorkflowInfo("w", 12.5), 10: WorkflowInfo(None, None)}),
+        (
+            "workflow_list",
+            {9: WorkflowSummary("w", "workflow_done", None, 1.5, 2.0, 3.0, 4.0, 2, {"done": 2})},
+        ),
+        ("job_page", JobPage(9, 120, [JOB], ["<b>name</b>"])),
         ("job_termination_status", JobTermination(None, None, None, None)),
         ("job_files", JobFiles("/o", None)),
         ("read_job_output", OutputChunk(b"\x00\xffbytes", 3, 10, 12, False)),

@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from swf_app.read_models import WorkflowSummary, iso_date
 from swf_domain.errors import (
     ConfigurationError,
     EngineError,
@@ -474,20 +475,31 @@ def list_workflows(as_json: JsonOpt = False) -> None:
     Example: swf list --json
     """
     with reader() as wfc:
-        rows = []
-        for workflow_id, (name, expiration) in sorted(guarded(wfc.workflows).items()):
-            # No job names needed: counts only, without fetching each whole workflow.
-            snap = guarded(lambda wid=workflow_id: snapshot(wfc, wid, {}))  # type: ignore[misc]
-            row = snap.as_json(with_jobs=False)
-            row["name"] = name
-            row["expiration"] = expiration.isoformat(timespec="seconds") if expiration else None
-            rows.append(row)
+        # One aggregate read for the whole list: no workflow's jobs are read one by one.
+        listed = guarded(wfc.link.workflow_list)
+    rows = [list_row(workflow_id, summary) for workflow_id, summary in sorted(listed.items())]
     if as_json:
         emit_json(rows)
     elif not rows:
         say("no workflows")
     else:
         ctx().console.print(display.workflows_table(rows))
+
+
+def list_row(workflow_id: int, summary: WorkflowSummary) -> dict[str, Any]:
+    """One workflow of ``swf list --json``."""
+    return {
+        "id": workflow_id,
+        "name": summary.name,
+        "status": summary.status,
+        "queue": summary.queue,
+        "counts": summary.counts,
+        "total": summary.total,
+        "expiration": iso_date(summary.expiration_date),
+        "submitted": iso_date(summary.submitted),
+        "started": iso_date(summary.started),
+        "ended": iso_date(summary.ended),
+    }
 
 
 @app.command()

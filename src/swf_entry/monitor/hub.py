@@ -114,7 +114,6 @@ class Hub:
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
         self.items: list[WorkflowItem] = []
-        self._done_counts: dict[int, dict[str, int]] = {}
 
     # -- models -----------------------------------------------------------------------
     def model(self, workflow_id: int) -> WorkflowModel:
@@ -165,6 +164,26 @@ class Hub:
             return True
         finally:
             model.refresh_lock.release()
+
+    def loaded(self, workflow_id: int) -> WorkflowModel | None:
+        """The model if it is loaded (kept current), else None and its load started in
+        the background: a page first shows what the link reads without it."""
+        with self._lock:
+            model = self._models.get(workflow_id)
+            loading = self._load_locks.get(workflow_id)
+        if model is not None:
+            return self.current(workflow_id)
+        if loading is None or not loading.locked():
+            thread = threading.Thread(
+                target=self._load_quietly, args=(workflow_id,), name="swf-monitor-load", daemon=True
+            )
+            thread.start()
+        return None
+
+    def _load_quietly(self, workflow_id: int) -> None:
+        """A background load; its errors (a deleted workflow) reach the page's next read."""
+        with contextlib.suppress(Exception):
+            self.model(workflow_id)
 
     def current(self, workflow_id: int) -> WorkflowModel:
         """The model with the changes committed so far (what every read answers from)."""
@@ -261,11 +280,8 @@ class Hub:
         }
 
     def list_items(self) -> list[WorkflowItem]:
-        """The workflows now (finished workflows' counts are not read again)."""
-        items = self.source.workflow_items(self._done_counts)
-        self._done_counts = {
-            item.workflow_id: item.counts for item in items if item.status == "workflow_done"
-        }
+        """The workflows now, with their counts and dates (one aggregate read)."""
+        items = self.source.workflow_items()
         self.items = items
         return items
 
