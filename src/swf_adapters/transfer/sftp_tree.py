@@ -129,12 +129,22 @@ class SftpTree:
         try:
             sftp: paramiko.SFTPClient | None = getattr(self._local, "sftp", None)
             if sftp is None:
-                sftp = self._local.sftp = self._connect().open_sftp()
+                sftp = self._local.sftp = self._open()
                 with self._lock:
                     self._opened.append(sftp)
             yield sftp
         except _LOST as error:
             self.lost(error)
+
+    def _open(self) -> paramiko.SFTPClient:
+        """A new SFTP channel. A connection that cannot open one is dead even if paramiko
+        has not noticed yet: it is closed, so that ``connect`` makes a new one (once)."""
+        client = self._connect()
+        try:
+            return client.open_sftp()
+        except _LOST:
+            client.close()
+        return self._connect().open_sftp()
 
     def lost(self, error: BaseException) -> NoReturn:
         self._local.sftp = None
