@@ -333,6 +333,9 @@ class WorkflowRow:
     expiration_date: float | None
     submission_date: float | None
     job_count: int
+    #: Ids are contiguous per workflow: its jobs are ``first_job_id + index`` (None: a
+    #: store that does not say).
+    first_job_id: int | None = None
     #: Only filled by ``WorkflowStore.workflow(..., with_document=True)``.
     document: dict[str, Any] | None = None
     #: NewWorkflow.working_directory; only filled with the document. None for workflows

@@ -120,7 +120,10 @@ class QueryService:
         if row is None or row.document is None:
             raise unknown_workflow(workflow_id)
         document = dict(row.document)
-        document["job_ids"] = [job.job_id for job in self._store.jobs_of(workflow_id)]
+        if row.first_job_id is not None:  # no need to read every job for its id
+            document["job_ids"] = list(range(row.first_job_id, row.first_job_id + row.job_count))
+        else:
+            document["job_ids"] = [job.job_id for job in self._store.jobs_of(workflow_id)]
         return document
 
     def workflow_transfers(self, workflow_id: int) -> list[TransferInfo]:

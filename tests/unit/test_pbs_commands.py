@@ -65,6 +65,15 @@ def test_parallel_job_info_becomes_select_on_pbs_pro_and_nodes_ppn_on_torque() -
     assert PRO.shape_of(own, ()).options == ("-l", "select=4:ncpus=4")
 
 
+def test_a_resource_template_for_the_parallel_kind_wins() -> None:
+    """soma's ``MPI = -l nodes={nodes_number}:ppn={cpu_per_node}`` resource option."""
+    site = Pbs(Flavor.PBSPRO, templates={"MPI": "-l nodes={nodes_number}:ppn={cpu_per_node}"})
+    mpi = request(parallel=ParallelSpec("MPI", 3, 2))
+    assert site.shape_of(mpi, ()).options == ("-l", "nodes=3:ppn=2")
+    openmp = request(parallel=ParallelSpec("OpenMP", 1, 2))
+    assert site.shape_of(openmp, ()).options == ("-l", "select=1:ncpus=2:ompthreads=2")
+
+
 def test_native_specification_replaces_the_resource_default_and_keeps_the_queue() -> None:
     job = request(native_specification=["-l walltime=00:10:00", "-A proj"], queue="long")
     shape = PRO.shape_of(job, ("-l", "walltime=10:00:00"))
@@ -161,7 +170,10 @@ def test_the_flavor_comes_from_qstat_version() -> None:
     assert flavor_of(recorded("qstat_version_pbspro.txt")) is Flavor.PBSPRO
     assert flavor_of(recorded("qstat_version_torque.txt")) is Flavor.TORQUE
     assert flavor_of("version: 2.4.16\n") is Flavor.TORQUE
-    with pytest.raises(DRMError, match="neither"):
+    with pytest.raises(DRMError, match="not PBS's"):
         flavor_of("qstat (GNU) 1.0")
     with pytest.raises(DRMError, match="--version failed"):
         detect_flavor(lambda argv: (127, "", "no such file"))
+    grid_engine = "SGE 8.1.9\nusage: qstat [options]\n        [-ext]   view additional attributes\n"
+    with pytest.raises(DRMError, match=r"Grid Engine's \(SGE 8.1.9\), not PBS's$"):
+        detect_flavor(lambda argv: (1, grid_engine, ""))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -96,8 +96,11 @@ class Pbs:
         qsub: str = "qsub",
         qstat: str = "qstat",
         qdel: str = "qdel",
+        templates: Mapping[str, str] | None = None,
     ) -> None:
         self.flavor = flavor
+        #: The resource's own request per parallel kind (soma's ``MPI = -l ...`` options).
+        self.templates = dict(templates or {})
         self.name = flavor.value
         self._dialect = _DIALECTS[flavor]
         self.index_variable = self._dialect.index_variable
@@ -107,7 +110,7 @@ class Pbs:
         options = native_options(request.native_specification) or tuple(default_options)
         parallel = request.parallel
         nodes, cpus = (parallel.nodes, parallel.cpus_per_node) if parallel else (1, 1)
-        resources = _parallel_options(self.flavor, parallel, options)
+        resources = _parallel_options(self.flavor, parallel, options, self.templates)
         return Shape(request.queue, cpus, options + resources, nodes)
 
     def submit_command(self, script: Path, count: int, shape: Shape, tag: str) -> list[str]:
@@ -164,12 +167,19 @@ class Pbs:
 
 
 def _parallel_options(
-    flavor: Flavor, parallel: ParallelSpec | None, options: tuple[str, ...]
+    flavor: Flavor,
+    parallel: ParallelSpec | None,
+    options: tuple[str, ...],
+    templates: Mapping[str, str],
 ) -> tuple[str, ...]:
-    """The resource request of a parallel job, unless the job's options make their own."""
+    """The resource request of a parallel job, unless the job's options make their own:
+    the resource's template for its kind, else PBS Pro's select or Torque's nodes:ppn."""
     if parallel is None or parallel.nodes * parallel.cpus_per_node <= 1:
         return ()
     nodes, cpus = parallel.nodes, parallel.cpus_per_node
+    template = templates.get(parallel.config_name)
+    if template:
+        return native_options(_filled(template, nodes, cpus))
     given = " ".join(options)
     if flavor is Flavor.TORQUE:
         return () if "nodes=" in given else ("-l", f"nodes={nodes}:ppn={cpus}")
@@ -178,6 +188,18 @@ def _parallel_options(
     chunk = f"select={nodes}:ncpus={cpus}" + _per_chunk(parallel.config_name, cpus)
     spread = ("-l", "place=scatter") if nodes > 1 and "place=" not in given else ()
     return ("-l", chunk, *spread)
+
+
+def _filled(template: str, nodes: int, cpus: int) -> str:
+    """soma's placeholders, replaced as text (never ``str.format`` on configuration)."""
+    for name, value in (
+        ("nodes_number", nodes),
+        ("max_node", nodes),
+        ("cpu_per_node", cpus),
+        ("cpus", nodes * cpus),
+    ):
+        template = template.replace("{" + name + "}", str(value))
+    return template
 
 
 def _per_chunk(config_name: str, cpus: int) -> str:
@@ -274,12 +296,20 @@ def flavor_of(version_output: str) -> Flavor:
         return Flavor.PBSPRO
     if re.match(r"version:\s*\d", text, re.IGNORECASE):
         return Flavor.TORQUE
-    raise DRMError(f"qstat --version printed neither PBS Pro's nor Torque's form: {text[:200]!r}")
+    raise DRMError(f"the qstat on the PATH is not PBS's: {_first_line(text)!r}")
 
 
 def detect_flavor(run: Callable[[list[str]], tuple[int, str, str]], qstat: str = "qstat") -> Flavor:
-    """Ask ``qstat --version`` (answered by the command itself, no server needed)."""
+    """Ask ``qstat --version`` (answered by the command itself, no server needed).
+    Grid Engine has a qstat too: it answers with its own name and usage."""
     returncode, stdout, stderr = run([qstat, "--version"])
+    answer = (stdout + stderr).strip()
+    if re.match(r"(SGE|OGS|UGE|GE) \d", answer):
+        raise DRMError(f"the qstat on the PATH is Grid Engine's ({_first_line(answer)}), not PBS's")
     if returncode != 0:
-        raise DRMError(f"{qstat} --version failed ({returncode}): {(stderr or stdout).strip()}")
-    return flavor_of(stdout + stderr)
+        raise DRMError(f"{qstat} --version failed ({returncode}): {_first_line(answer)}")
+    return flavor_of(answer)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:200] if text.strip() else "no output"

@@ -41,7 +41,13 @@ class PbsProSchedulerFactory:
         from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
         from swf_adapters.schedulers.pbspro import Pbs, detect_flavor
 
-        return BatchScheduler(Pbs(detect_flavor(_run)), BatchSettings.of_resource(config))
+        templates = {
+            kind: text
+            for kind, text in config.parallel_job_config.items()
+            if kind in ("MPI", "OpenMP", "native")
+        }
+        system = Pbs(detect_flavor(_run), templates=templates)
+        return BatchScheduler(system, BatchSettings.of_resource(config))
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:

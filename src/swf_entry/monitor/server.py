@@ -86,6 +86,9 @@ class MonitorServer:
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        # The link's first call sets up its connections (a second or so on a busy
+        # machine): made now, not by the first page.
+        threading.Thread(target=self.hub.warm_up, name="swf-monitor-warm-up", daemon=True).start()
 
     def run(self) -> None:
         """Serve until interrupted (uvicorn handles Ctrl-C in the main thread)."""
