@@ -83,3 +83,19 @@ def test_unstaged_workflows_use_their_files_in_place(tmp_path: Path) -> None:
         assert [i.engine_path for i in infos] == [i.client_path for i in infos]
         assert {i.status for i in infos} == {BOTH}
         assert infos[0].transfer_id == transfer_id(wf, 0)
+
+
+def test_standalone_transfers_expire(tmp_path: Path) -> None:
+    area = LocalTransferArea(tmp_path)
+    with EngineHarness(transfers=area) as harness:
+        now = harness.clock.now()
+        short = harness.service.register_transfer(True, "/client/a", None, now + 60)
+        long = harness.service.register_transfer(True, "/client/b", None, now + 864_000)
+        assert [i.transfer_id for i in harness.service.transfers_info()] == [
+            short.transfer_id,
+            long.transfer_id,
+        ]
+        harness.advance(3599)  # past the sweep interval of the harness (3600 s)
+        harness.advance(2)
+        assert [i.transfer_id for i in harness.service.transfers_info()] == [long.transfer_id]
+        assert not Path(short.engine_path).parent.exists()
