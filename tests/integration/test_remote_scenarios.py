@@ -9,7 +9,6 @@ machine's own engine (its pid, its files, its state directory) are left out by n
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,10 +23,9 @@ from tests.integration.facade_fixtures import (
     facade_guard,
     marked_environment,
     open_site,
-    open_to_remote_user,
     stop_unfinished,
 )
-from tests.integration.ssh_fixtures import require_sshd
+from tests.integration.ssh_fixtures import require_sshd, shared_directory
 
 __all__ = ["facade_guard", "site", "wfc"]  # fixtures, imported for pytest
 
@@ -53,9 +51,7 @@ for _name in dir(facade):
 
 #: d_special_paths reads the TemporaryPath copies in the local engine's directory.
 @pytest.mark.parametrize("name", [n for n in facade.FIXTURE_NAMES if n != "d_special_paths"])
-def test_soma_json_fixture_runs(
-    name: str, site: Site, wfc: WorkflowController, tmp_path: Path
-) -> None:
+def test_soma_json_fixture_runs(name: str, site: Site, tmp_path: Path) -> None:
     facade.test_soma_json_fixture_runs(name, site, tmp_path)
 
 
@@ -71,20 +67,21 @@ def site(facade_guard: ProcessGuard) -> Iterator[Site]:
 
 
 @pytest.fixture
-def wfc(
-    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[WorkflowController]:
-    """The site's controller; the scenario's directory is the remote user's too (its jobs
-    write there), and so is every file the scenario creates (umask 0). Python jobs run the
-    resource's python (this process's may live where the remote user cannot go)."""
+def tmp_path() -> Iterator[Path]:
+    """The scenario's directory is the remote user's too: its jobs write there."""
+    with shared_directory() as path:
+        yield path
+
+
+@pytest.fixture
+def wfc(site: Site, monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkflowController]:
+    """The site's controller. Python jobs run the resource's python (this process's may
+    live where the remote user cannot go)."""
     monkeypatch.setattr(facade, "PY", require_sshd().python)
-    open_to_remote_user(tmp_path)
-    umask = os.umask(0)
     controller = site.controller
     before = set(controller.workflows())
     try:
         yield controller
     finally:
-        os.umask(umask)
         controller = site.controller
         stop_unfinished(controller, [w for w in controller.workflows() if w not in before])

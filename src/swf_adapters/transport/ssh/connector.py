@@ -1,12 +1,12 @@
 """The Pyro ``Connector`` of an engine on a remote resource, reached over SSH.
 
 At start, and whenever the link finds the engine gone (``restart``):
-1. ``hello``: the remote python answers with its swf version; a missing swf or one whose
-   ``major.minor`` differs from this client's is a ``RemoteInstallError`` naming the remote
-   python and what it found;
-2. ``ensure``: the remote agent writes the remote side's configuration of the resource and
-   starts the engine daemon there if none answers, and says where its socket and key are;
-3. the key is read over SFTP (after checking that the key file is private to the login).
+1. one remote command, the agent's ``ensure``: the remote python answers with its swf
+   version (a missing swf, or one whose ``major.minor`` differs from this client's, is a
+   ``RemoteInstallError`` naming the remote python and what it found), writes the remote
+   side's configuration of the resource, starts the engine daemon there if none answers,
+   and says where its socket and key are;
+2. the key is read over SFTP (after checking that the key file is private to the login).
 
 The engine's Unix socket is reached through ``direct-streamlocal`` channels of the one SSH
 connection (``RemoteSession``, reconnected transparently): a private local socket forwards
@@ -24,9 +24,9 @@ from typing import Any
 import paramiko
 
 from swf_adapters.transport.pyro.private_files import check_socket_is_ours
-from swf_adapters.transport.pyro.protocol import engine_uri
+from swf_adapters.transport.pyro.protocol import compatible, engine_uri
 from swf_adapters.transport.ssh.forward import SocketForwarder, open_streamlocal
-from swf_adapters.transport.ssh.session import RemoteSession
+from swf_adapters.transport.ssh.session import RemoteResult, RemoteSession
 from swf_domain.errors import RemoteConnectionError, RemoteInstallError
 
 AGENT_MODULE = "swf_entry.remote_agent"
@@ -51,11 +51,6 @@ class RemoteEndpoint:
     key_file: str
     pid: int
     state_dir: str
-
-
-def compatible(remote: str, local: str) -> bool:
-    """Same ``major.minor``: the wire protocol and the agent's commands match."""
-    return remote.split(".")[:2] == local.split(".")[:2]
 
 
 class SshEngineConnector:
@@ -97,7 +92,6 @@ class SshEngineConnector:
 
     def restart(self) -> None:
         """Reconnect if needed, make sure the remote engine runs, read its key."""
-        self.check_install()
         self._endpoint = self._ensure()
         self._key = self._read_key(self._endpoint.key_file)
 
@@ -108,17 +102,20 @@ class SshEngineConnector:
 
     def check_install(self) -> dict[str, Any]:
         """The remote swf's ``hello``; RemoteInstallError when missing or incompatible."""
+        result = self.session.run(self._agent("hello"))
+        return self._installed(result, _json_line(result.stdout))
+
+    def _installed(self, result: RemoteResult, answer: dict[str, Any] | None) -> dict[str, Any]:
+        """``answer`` if it comes from a compatible swf, else a RemoteInstallError."""
         python = " ".join(self.spec.python)
         where = self.session.target.describe()
-        result = self.session.run(self._agent("hello"))
-        answer = _json_line(result.stdout)
-        if result.status != 0 or answer is None or "swf" not in answer:
+        local = version("swf")
+        if answer is None or "swf" not in answer:
             found = (result.stderr.strip().splitlines() or ["no answer"])[-1]
             raise RemoteInstallError(
                 f"swf is not usable with {python!r} on {where}: {found}. Install swf"
-                f" {version('swf')} there, or set PYTHON_COMMAND to the python that has it"
+                f" {local} there, or set PYTHON_COMMAND to the python that has it"
             )
-        local = version("swf")
         if not compatible(str(answer["swf"]), local):
             raise RemoteInstallError(
                 f"{answer.get('python', python)} on {where} has swf {answer['swf']}; this client"
@@ -127,9 +124,10 @@ class SshEngineConnector:
         return answer
 
     def _ensure(self) -> RemoteEndpoint:
-        request = json.dumps({"options": self.spec.options})
+        """One remote run: the version check and the engine's start (if none answers)."""
+        request = json.dumps({"options": self.spec.options, "client_version": version("swf")})
         result = self.session.run(self._agent("ensure", self.spec.resource_id), stdin=request)
-        answer = _json_line(result.stdout) or {}
+        answer = self._installed(result, _json_line(result.stdout))
         if result.status != 0 or "socket" not in answer:
             reason = answer.get("error") or result.stderr.strip() or "no answer"
             raise RemoteConnectionError(
@@ -166,7 +164,9 @@ class SshEngineConnector:
 
     def stop_engine(self) -> bool:
         """Stop the remote engine (its jobs go on); True if one was stopped."""
-        answer = _json_line(self.session.run(self._agent("stop", self.spec.resource_id)).stdout)
+        request = json.dumps({"options": self.spec.options})
+        result = self.session.run(self._agent("stop", self.spec.resource_id), stdin=request)
+        answer = _json_line(result.stdout)
         return bool(answer and answer.get("stopped"))
 
     def close(self) -> None:
