@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from swf_adapters.transfer.sftp_tree import SftpTree
 from swf_adapters.transport.pyro.client import PyroEngineLink
 from swf_adapters.transport.ssh.connection import SshTarget
 from swf_adapters.transport.ssh.connector import RemoteEngineSpec, SshEngineConnector
@@ -16,6 +17,11 @@ class SshEngineLink(PyroEngineLink):
     def close(self) -> None:
         super().close()
         self.connector.close()
+
+    def resource_tree(self) -> SftpTree:
+        """The resource's files over SFTP, through this link's SSH connection (file
+        transfers: ``swf_entry.composition.facade_transfers``)."""
+        return SftpTree(self.connector.session.client)
 
     def stop_engine(self) -> bool:
         """Stop the remote engine (``swf engine stop``); its jobs go on."""

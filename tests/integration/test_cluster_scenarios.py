@@ -1,9 +1,11 @@
-"""The facade scenarios on a real SLURM cluster (single node, started by scripts/test.sh).
+"""The facade scenarios on every real batch cluster of ``CLUSTER_BACKENDS`` (single-node
+SLURM, single-host Grid Engine through DRMAA; both started by scripts/test.sh).
 
 The scenarios are the facade suite's own functions, collected again here with a ``site``
-whose resource has ``SCHEDULER_TYPE = slurm``: same workflows, same assertions, jobs run
-as SLURM array tasks through the job wrapper. Only what must differ on a cluster (a
-native specification the cluster refuses, cluster job ids) is written here.
+whose resource is the cluster: same workflows, same assertions, jobs run as array tasks
+through the job wrapper. Only what a cluster has and a laptop has not (a native
+specification the cluster refuses, cluster job ids, a silent controller, resources) is
+written here, once, with what differs per cluster read from its ``ClusterBackend``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import pytest
 
 from swf_entry.client import Job, Workflow, WorkflowController
 from tests.integration import test_facade_scenarios as facade
+from tests.integration.cluster_backends import ClusterBackend, cluster_params
 from tests.integration.facade_fixtures import (
     ProcessGuard,
     Site,
@@ -30,11 +32,10 @@ from tests.integration.facade_fixtures import (
     open_site,
     wfc,
 )
-from tests.integration.slurm_fixtures import slurm_cluster
 
-__all__ = ["facade_guard", "site", "slurm_cluster", "wfc"]  # fixtures, imported for pytest
+__all__ = ["facade_guard", "site", "wfc"]  # fixtures, imported for pytest
 
-pytestmark = [pytest.mark.slurm, pytest.mark.timeout(180), pytest.mark.usefixtures("slurm_cluster")]
+pytestmark = [pytest.mark.timeout(180)]
 
 # The facade scenarios that make sense on a cluster, run unchanged.
 test_simple_diamond_with_groups_runs_in_dependency_order = (
@@ -65,8 +66,8 @@ test_arguments_and_environment_reach_the_job_verbatim = (
 
 
 #: c_job_options carries a PBS native specification (``-l walltime=... -q short``), which
-#: SLURM rightly refuses (test_a_refused_native_specification_fails_that_job_only);
-#: e_fanout_1000 passes (74 s on 2 cores) but the crash loop covers as many jobs faster.
+#: SLURM and Grid Engine rightly refuse (test_a_refused_native_specification_fails_that_job_only);
+#: e_fanout_1000 passes (74 s on 2 cores on SLURM) but the crash loop covers as many jobs faster.
 @pytest.mark.parametrize(
     "name", [n for n in facade.FIXTURE_NAMES if n not in ("c_job_options", "e_fanout_1000")]
 )
@@ -74,35 +75,37 @@ def test_soma_json_fixture_runs(name: str, site: Site, tmp_path: Path) -> None:
     facade.test_soma_json_fixture_runs(name, site, tmp_path)
 
 
+@pytest.fixture(scope="module", params=cluster_params())
+def cluster(request: pytest.FixtureRequest) -> ClusterBackend:
+    """The cluster of this run of the module (fails or skips when it does not answer)."""
+    backend: ClusterBackend = request.param
+    backend.require()
+    return backend
+
+
 @pytest.fixture(scope="module")
-def site(facade_guard: ProcessGuard) -> Iterator[Site]:
-    """One engine daemon whose resource is the SLURM cluster, shared by the module."""
+def site(facade_guard: ProcessGuard, cluster: ClusterBackend) -> Iterator[Site]:
+    """One engine daemon whose resource is the cluster, shared by the module."""
     with marked_environment(facade_guard):
-        opened = open_site(facade_guard, "daemon", extra_config=SLURM_RESOURCE)
+        opened = open_site(facade_guard, "daemon", extra_config=cluster.resource())
         try:
             yield opened
         finally:
             close_site(opened)
 
 
-#: The site's resource becomes a SLURM cluster whose login node is this machine.
-SLURM_RESOURCE = (
-    f"SCHEDULER_TYPE = slurm\nSUBMITTING_MACHINES = {socket.gethostname()}\n"
-    "POLL_INTERVAL_MIN = 0.2\nPOLL_INTERVAL_MAX = 1\n"
-)
-
-
 # -- what only a cluster has ------------------------------------------------------------
 
 
 def test_a_refused_native_specification_fails_that_job_only(
-    wfc: WorkflowController, tmp_path: Path
+    cluster: ClusterBackend, wfc: WorkflowController, tmp_path: Path
 ) -> None:
-    greedy = Job(["true"], name="greedy", native_specification="--mem=999999999")
-    bad_partition = Job(["true"], name="nowhere", native_specification=["-p", "no_such_queue"])
+    (greedy_spec, greedy_said), (nowhere_spec, nowhere_said) = cluster.refused
+    greedy = Job(["true"], name="greedy", native_specification=greedy_spec)
+    nowhere = Job(["true"], name="nowhere", native_specification=nowhere_spec)
     fine = Job(["sh", "-c", f"echo ok > {tmp_path / 'fine'}"], name="fine")
     after = Job(["true"], name="after_greedy")
-    workflow = Workflow([greedy, bad_partition, fine, after], [(greedy, after)], name="refused")
+    workflow = Workflow([greedy, nowhere, fine, after], [(greedy, after)], name="refused")
 
     wf_id = facade.run(wfc, workflow)
 
@@ -111,43 +114,57 @@ def test_a_refused_native_specification_fails_that_job_only(
     assert jobs["fine"][1] == facade.DONE and (tmp_path / "fine").read_text() == "ok\n"
     assert jobs["greedy"][1] == facade.FAILED and jobs["nowhere"][1] == facade.FAILED
     assert jobs["after_greedy"][3][0] == facade.NOT_RUN
-    for name, said in (("greedy", "node configuration"), ("nowhere", "partition")):
+    for name, said in (("greedy", greedy_said), ("nowhere", nowhere_said)):
         err = tmp_path / f"{name}.err"
         wfc.retrieve_job_stdouterr(ids[name], str(tmp_path / f"{name}.out"), str(err))
-        assert "SLURM refused the job" in err.read_text() and said in err.read_text()
+        assert f"{cluster.system_name} refused the job" in err.read_text(), err.read_text()
+        assert said in err.read_text()
 
 
-def test_cluster_job_ids_are_shown(site: Site, tmp_path: Path) -> None:
+def _swf(site: Site, *args: str) -> str:
+    swf = [sys.executable, "-m", "swf_entry.cli", "--home", str(site.home)]
+    argv = [*swf, "--config", str(site.config_file), *args]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+def test_cluster_job_ids_are_shown_in_the_clusters_own_form(
+    cluster: ClusterBackend, site: Site
+) -> None:
+    """Three ready jobs of one shape go in one array job (one submission); users see the
+    task ids as the cluster writes them (SLURM ``12_0``, Grid Engine ``12.1``)."""
     wfc = site.controller
     jobs = [Job(["true"], name=f"j{i}") for i in range(3)]
     wf_id = facade.run(wfc, Workflow(jobs, name="ids"))
 
     rows = wfc.workflow_elements_status(wf_id)[0]
     drms_ids = [row[5] for row in rows]
-    assert all(isinstance(drms_id, str) and "_" in drms_id for drms_id in drms_ids), rows
-    arrays = {drms_id.split("_")[0] for drms_id in drms_ids}
+    separator = cluster.task_separator
+    assert all(isinstance(i, str) and separator in i for i in drms_ids), rows
+    arrays = {drms_id.split(separator)[0] for drms_id in drms_ids}
     assert len(arrays) == 1, "three ready jobs of one shape go in one array job"
-    swf = [sys.executable, "-m", "swf_entry.cli", "--home", str(site.home)]
-    shown = subprocess.run(
-        [*swf, "--config", str(site.config_file), "status", str(wf_id), "--jobs", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    listed = {job["scheduler_job_id"] for job in json.loads(shown.stdout)["jobs"]}
-    assert listed == set(drms_ids)
+    assert all(i.split(separator)[0].isdigit() for i in drms_ids), drms_ids
+    listed = json.loads(_swf(site, "status", str(wf_id), "--jobs", "--json"))["jobs"]
+    assert {job["scheduler_job_id"] for job in listed} == set(drms_ids)
 
 
-def test_a_silent_controller_is_waited_for_and_said_so(site: Site, tmp_path: Path) -> None:
-    """slurmctld stopped (SIGSTOP) for a while: no job fails for it, `swf engine status`
-    says what the engine waits for, and everything finishes once it answers again."""
+def test_the_scheduler_is_listed_as_available(cluster: ClusterBackend, site: Site) -> None:
+    listed = {row["type"]: row for row in json.loads(_swf(site, "schedulers", "--json"))}
+    assert listed[cluster.scheduler_type]["runs_here"] is True, listed
+
+
+@pytest.mark.parametrize("cluster", cluster_params(says_when_silent=True), indirect=True)
+def test_a_silent_controller_is_waited_for_and_said_so(
+    cluster: ClusterBackend, site: Site, tmp_path: Path
+) -> None:
+    """The controller stopped (SIGSTOP) for a while: no job fails for it, `swf engine
+    status` says what the engine waits for, and everything finishes once it answers again."""
     from swf_entry.composition import ClientOptions, engine_status
 
     wfc = site.controller
     first = Job(["sh", "-c", f"sleep 2; echo one > {tmp_path / 'one'}"], name="first")
     second = Job(["sh", "-c", f"echo two > {tmp_path / 'two'}"], name="second")
     wf_id = wfc.submit_workflow(Workflow([first, second], [(first, second)], name="silent"))
-    controller_pid = int(Path("/run/slurm/slurmctld.pid").read_text())
+    controller_pid = int(cluster.controller_pid_file.read_text())
     options = ClientOptions(home=site.home, config_file=site.config_file)
 
     def problem() -> str:
@@ -157,7 +174,7 @@ def test_a_silent_controller_is_waited_for_and_said_so(site: Site, tmp_path: Pat
     os.kill(controller_pid, signal.SIGSTOP)
     try:
         assert facade.wait_until(lambda: bool(problem()), 90.0, period=1.0)
-        assert "waiting for the SLURM controller" in problem()
+        assert f"waiting for the {cluster.system_name} controller" in problem()
         statuses = {row[1] for row in wfc.workflow_elements_status(wf_id)[0]}
         assert facade.FAILED not in statuses
     finally:
@@ -168,19 +185,22 @@ def test_a_silent_controller_is_waited_for_and_said_so(site: Site, tmp_path: Pat
     assert facade.wait_until(lambda: not problem(), 30.0, period=0.5)
 
 
-def test_resources_reach_the_cluster(wfc: WorkflowController, tmp_path: Path) -> None:
-    """parallel_job_info -> --cpus-per-task, a native specification -> sbatch options,
-    the workflow's queue -> the partition: the job sees them in its SLURM variables."""
-    show = 'echo "$SLURM_CPUS_PER_TASK $SLURM_MEM_PER_NODE $SLURM_JOB_PARTITION" > "$0"'
+def test_resources_reach_the_cluster(
+    cluster: ClusterBackend, wfc: WorkflowController, tmp_path: Path
+) -> None:
+    """parallel_job_info -> cpus/slots (SLURM --cpus-per-task, Grid Engine -pe smp N), a
+    native specification -> its options, the workflow's queue -> the partition/queue:
+    the job sees them in the cluster's variables."""
+    probe = cluster.probe
     wide = Job(
-        ["sh", "-c", show, str(tmp_path / "wide")],
+        ["sh", "-c", probe.show, str(tmp_path / "wide")],
         name="wide",
-        parallel_job_info={"config_name": "native", "nodes_number": 1, "cpu_per_node": 4},
-        native_specification="--mem=100M",
+        parallel_job_info={"config_name": "native", "nodes_number": 1, "cpu_per_node": probe.cpus},
+        native_specification=probe.native,
     )
-    plain = Job(["sh", "-c", show, str(tmp_path / "plain")], name="plain")
-    wf_id = wfc.submit_workflow(Workflow([wide, plain], name="resources"), queue="short")
+    plain = Job(["sh", "-c", probe.show, str(tmp_path / "plain")], name="plain")
+    wf_id = wfc.submit_workflow(Workflow([wide, plain], name="resources"), queue=probe.queue)
     wfc.wait_workflow(wf_id, timeout=120)
     facade.assert_all_done(wfc, wf_id)
-    assert (tmp_path / "wide").read_text().split() == ["4", "100", "short"]
-    assert (tmp_path / "plain").read_text().split()[-1] == "short"
+    assert (tmp_path / "wide").read_text().split() == probe.wide
+    assert (tmp_path / "plain").read_text().split()[-len(probe.plain) :] == probe.plain

@@ -1,7 +1,7 @@
-"""The engine daemon SIGKILLed again and again while 200+ jobs are queued and running on a
-real Grid Engine cell through DRMAA: every job runs exactly once (marker files), with its
-real exit value, including the jobs that ended while no engine ran (learned from their end
-files or the re-attached DRMAA session), and failures still abort their descendants."""
+"""The engine daemon SIGKILLed again and again while 200+ jobs are queued and running on
+the PBS Pro stand-in (tests/pbs/): every job runs exactly once, with its real exit value,
+including the jobs that ended while no engine ran, and failures still abort their
+descendants. The same plan and checks as on the real SLURM (test_slurm_crash.py)."""
 
 from __future__ import annotations
 
@@ -21,41 +21,50 @@ from tests.integration.crash_fixtures import (
     running_now,
     wait_until,
 )
-from tests.integration.sge_fixtures import sge_cell
-from tests.integration.test_slurm_crash import wide_plan
+from tests.integration.test_cluster_crash import wide_plan
+from tests.pbs.standin import PbsStandIn
 
-__all__ = ["sge_cell"]
-
-pytestmark = [
-    pytest.mark.sge,
-    pytest.mark.slow,
-    pytest.mark.timeout(400),
-    pytest.mark.usefixtures("sge_cell"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 
 @pytest.fixture
 def root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    with crash_root(monkeypatch, prefix="swf-gc-") as path:
+    with crash_root(monkeypatch, prefix="swf-pc-") as path:
         yield path
 
 
-def test_engine_killed_again_and_again_with_hundreds_of_drmaa_jobs(root: Path) -> None:
-    rng = random.Random(12)
-    site = Site.create(root, "g")
+@pytest.fixture
+def standin(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PbsStandIn]:
+    server = PbsStandIn(root / "pbs", "pbspro", cores=8)
+    monkeypatch.setenv("PATH", server.environment()["PATH"])  # the engine daemon's too
+    server.start()
+    yield server
+    server.stop()
+
+
+def pbs_site(root: Path) -> Site:
+    site = Site.create(root, "s")
     site.config_file.write_text(
-        "[crash]\nSCHEDULER_TYPE = drmaa\n"
+        "[crash]\nSCHEDULER_TYPE = pbspro\n"
         f"SUBMITTING_MACHINES = {socket.gethostname()}\n"
         "POLL_INTERVAL_MIN = 0.2\nPOLL_INTERVAL_MAX = 1\n"
     )
+    return site
+
+
+def test_engine_killed_again_and_again_with_hundreds_of_pbs_jobs(
+    root: Path, standin: PbsStandIn
+) -> None:
+    rng = random.Random(12)
+    site = pbs_site(root)
     plan = wide_plan(site.home, 12)
     assert len(plan.names) >= 200
     downtimes: list[tuple[float, float]] = []
     log: list[str] = []
     try:
         controller = site.daemon_controller()
-        workflow_id = controller.submit_workflow(plan.workflow("sge-crash"))
-        for number in range(4):
+        workflow_id = controller.submit_workflow(plan.workflow("pbs-crash"))
+        for number in range(5):
             wait_until(lambda: len(running_now(plan)) > 5, 30.0)
             time.sleep(rng.uniform(0.2, 1.5))
             pid = site.engine_pid()
