@@ -57,7 +57,8 @@ MONITOR = """
 import sys
 from pathlib import Path
 from swf_entry.composition import ClientOptions, open_controller
-from swf_entry.monitor.server import MonitorServer
+from swf_entry.monitor.server import MonitorServer, lower_priority
+lower_priority()  # as `swf monitor` does
 wfc = open_controller(ClientOptions(home=Path(sys.argv[1])))
 server = MonitorServer(wfc.link, long_poll=sys.argv[2] == "longpoll")
 print(server.port, server.token, flush=True)

@@ -25,10 +25,13 @@ class PbsProBackend(ContractBackend):
 
     name = "pbspro-standin"
     flavor = "pbspro"
+    #: Seconds the server keeps finished jobs (here: qstat says "Job has finished" for
+    #: them; the cluster suites run with history off: "Unknown Job Id").
+    history = 5.0
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
-        self.standin = PbsStandIn(root / "pbs", self.flavor, cores=4)
+        self.standin = PbsStandIn(root / "pbs", self.flavor, cores=4, history=self.history)
         self.standin.start()
         self.settings = BatchSettings(
             job_dir=root / "pbs-jobs", poll_min=0.1, poll_max=0.5, retry_first=0.2, retry_max=1.0

@@ -102,7 +102,6 @@ def test_status_asks_by_id_in_one_call() -> None:
         "-f",
         "-F",
         "json",
-        "-x",
         "-t",
         "1[].s",
         "2.s",
@@ -152,6 +151,8 @@ def test_parse_status_of_torque_xml() -> None:
 def test_forgotten_ids_are_a_partial_answer_a_dead_server_is_unavailable() -> None:
     assert PRO.partial_status(153, recorded("qstat_unknown_stderr.txt"))
     assert TORQUE.partial_status(153, "qstat: Unknown Job Id Error 5521[].torque01\n")
+    assert PRO.partial_status(35, recorded("qstat_history_stderr.txt"))
+    assert not PRO.partial_status(0, "qstat: PBS is not configured to maintain job history 1\n")
     assert not PRO.partial_status(2, "qstat: illegal -F value\n")
     assert not PRO.partial_status(1, "")
     down = "Connection refused\nqstat: cannot connect to server pbs01 (errno=15010)\n"
