@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -17,34 +16,19 @@ import pytest
 
 from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
 from swf_adapters.schedulers.batch.system import Shape
-from swf_app.ports import LaunchRequest, SchedulerEvent
+from swf_app.ports import SchedulerEvent
 from swf_domain.status import ExitStatus, JobStatus
+from tests.integration.test_slurm_adapter import Sink as BaseSink
+from tests.integration.test_slurm_adapter import marker_request, runs
 from tests.pbs.standin import PbsStandIn, pbs_system
 
 pytestmark = [pytest.mark.pbs, pytest.mark.timeout(120)]
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.events: list[SchedulerEvent] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, events: Sequence[SchedulerEvent]) -> None:
-        with self._lock:
-            self.events.extend(events)
-
+class Sink(BaseSink):
     def with_status(self, *statuses: JobStatus) -> dict[int, SchedulerEvent]:
         with self._lock:
             return {e.job_id: e for e in self.events if e.status in statuses}
-
-    def wait_ends(self, count: int, timeout: float = 60) -> dict[int, SchedulerEvent]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.ends()) < count:
-            time.sleep(0.05)
-        return self.ends()
-
-    def ends(self) -> dict[int, SchedulerEvent]:
-        return self.with_status(JobStatus.DONE, JobStatus.FAILED)
 
 
 @pytest.fixture(params=["pbspro", "torque"])
@@ -58,17 +42,6 @@ def standin(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PbsStand
 def scheduler(standin: PbsStandIn, job_dir: Path, **settings: float) -> BatchScheduler:
     options = BatchSettings(job_dir=job_dir, poll_min=0.1, poll_max=0.5, **settings)  # type: ignore[arg-type]
     return BatchScheduler(pbs_system(standin), options)
-
-
-def marker_request(job_id: int, tmp_path: Path, sleep: float = 0.0) -> LaunchRequest:
-    marker = tmp_path / f"ran-{job_id}"
-    script = f'echo ran >> "{marker}"; sleep {sleep}'
-    return LaunchRequest(job_id, 1, ("sh", "-c", script), {}, str(tmp_path / f"{job_id}.out"), None)
-
-
-def runs(tmp_path: Path, job_id: int) -> int:
-    marker = tmp_path / f"ran-{job_id}"
-    return len(marker.read_text().splitlines()) if marker.exists() else 0
 
 
 def test_same_shape_jobs_go_in_one_array_and_each_poll_is_one_call(
