@@ -209,7 +209,7 @@ def queued_poll(home: Path, queued: int, repeats: int) -> dict[str, Any]:
     engine, squeue = [], []
     for _ in range(repeats):
         t1 = time.perf_counter()
-        result = scheduler.runner.run(scheduler.system.status_command(scheduler.tag))
+        result = scheduler.runner.run(scheduler.system.status_command(scheduler.tag, None))
         t2 = time.perf_counter()
         view = scheduler.system.parse_status(result.stdout)
         found = scheduler._reconcile(view, time.time())

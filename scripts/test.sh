@@ -27,6 +27,7 @@ chmod 0755 "$WORK"
 cleanup() {
   scripts/services/slurm.sh stop "$WORK/slurm" 2>/dev/null || true
   scripts/services/sge.sh stop "$WORK/sge" 2>/dev/null || true
+  scripts/services/sshd.sh stop "$WORK/sshd" 2>/dev/null || true
   for pidfile in "${STARTED_PIDS[@]}"; do
     [ -f "$pidfile" ] && kill -INT "$(head -1 "$pidfile")" 2>/dev/null || true
   done
@@ -46,6 +47,12 @@ SLURM_START_PID=$!
 export SWF_TEST_SGE_LOG="$WORK/sge.log"
 scripts/services/sge.sh start "$WORK/sge" >"$SWF_TEST_SGE_LOG" 2>&1 &
 SGE_START_PID=$!
+
+# --- sshd on 127.0.0.1 + a remote user with swf (remote resources; in the background) ----
+# Its tests fail (not skip) when this start failed: its log is in SWF_TEST_SSH_LOG.
+export SWF_TEST_SSH_LOG="$WORK/sshd.log"
+scripts/services/sshd.sh start "$WORK/sshd" >"$SWF_TEST_SSH_LOG" 2>&1 &
+SSHD_START_PID=$!
 
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$PG_BIN" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -88,6 +95,14 @@ else
   export SWF_TEST_SGE=failed
   echo "warning: Grid Engine did not start; the Grid Engine tests will fail (see below)" >&2
   cat "$SWF_TEST_SGE_LOG" >&2
+fi
+
+if wait "$SSHD_START_PID"; then
+  export SWF_TEST_SSH=required
+else
+  export SWF_TEST_SSH=failed
+  echo "warning: sshd did not start; the remote-resource tests will fail (see below)" >&2
+  cat "$SWF_TEST_SSH_LOG" >&2
 fi
 
 # --- static checks ---------------------------------------------------------------------

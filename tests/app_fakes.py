@@ -20,6 +20,7 @@ import bisect
 import copy
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,9 @@ from swf_app.ports import (
     Capacity,
     CapacityUnit,
     EventSink,
+    JobAggregate,
     JobChanges,
+    JobPageQuery,
     JobRow,
     JobState,
     JobSummary,
@@ -455,6 +458,38 @@ class InMemoryStore:
                 if since is None or stored.stamps.get(job_id, 0) > since
             ]
             return JobChanges(self.change_count, summaries)
+
+    def job_aggregates(self, workflow_ids: Sequence[int]) -> dict[int, JobAggregate]:
+        found: dict[int, JobAggregate] = {}
+        for workflow_id in workflow_ids:
+            summaries = self.job_changes(workflow_id).summaries
+            if summaries:
+                starts = [s[7] for s in summaries if s[7] is not None]
+                ends = [s[8] for s in summaries if s[8] is not None]
+                counts = dict(Counter(s[1] for s in summaries))
+                found[workflow_id] = JobAggregate(
+                    counts, min(starts, default=None), max(ends, default=None)
+                )
+        return found
+
+    def job_page(
+        self, workflow_id: int, query: JobPageQuery
+    ) -> tuple[int, list[tuple[str, JobSummary]]]:
+        rows = [
+            (row.name, row.index, s)
+            for row, s in zip(
+                self.jobs_of(workflow_id), self.job_changes(workflow_id).summaries, strict=True
+            )
+        ]
+        rows = [r for r in rows if not query.statuses or r[2][1].value in query.statuses]
+        rows = [r for r in rows if query.text.lower() in r[0].lower()]
+        position = {"name": 0, "status": 1}.get(query.sort)
+        if position is not None:
+            rows.sort(key=lambda r: (str(r[position] if position == 0 else r[2][1].value), r[1]))
+        if query.descending:
+            rows.reverse()
+        page = rows[query.offset : query.offset + query.limit]
+        return len(rows), [(name, summary) for name, _, summary in page]
 
     def status_counts(self, workflow_id: int) -> dict[JobStatus, int]:
         with self._lock:

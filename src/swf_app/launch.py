@@ -28,7 +28,7 @@ from swf_domain.param_links import apply_param_links
 from swf_domain.translation import TranslationTable
 
 from .job_files import in_directory, job_directory, refusal_message, submit_refusals
-from .path_resolver import TransferLocation, WorkflowPathResolver
+from .path_resolver import TransferLocator, WorkflowPathResolver
 from .ports import LaunchRequest, ParallelSpec, Workspace, WorkspaceError, launch_name
 from .running_workflow import RunningWorkflow
 
@@ -79,11 +79,11 @@ class Launcher:
         self,
         workspace: Workspace,
         translations: TranslationTable | None = None,
-        transfer_location: TransferLocation | None = None,
+        transfer_locator: TransferLocator | None = None,
     ) -> None:
         self.workspace = workspace
         self._translations = translations if translations is not None else TranslationTable()
-        self._transfer_location = transfer_location
+        self._transfer_locator = transfer_locator
 
     # -- per workflow -------------------------------------------------------------------
 
@@ -94,7 +94,7 @@ class Launcher:
                 runtime.workflow,
                 self.workspace,
                 self._translations,
-                self._transfer_location,
+                self._transfer_locator,
             )
         resolver: WorkflowPathResolver = runtime.resolver
         return resolver
@@ -126,7 +126,7 @@ class Launcher:
         """
         base = working_directory or self.workspace.default_working_directory()
         resolver = WorkflowPathResolver(
-            0, workflow, self.workspace, self._translations, self._transfer_location
+            0, workflow, self.workspace, self._translations, self._transfer_locator
         )
         problems = submit_refusals(workflow, base, resolver, self.workspace.refusals)
         if problems:

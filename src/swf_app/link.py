@@ -32,10 +32,13 @@ from .read_models import (
     JobChangeBatch,
     JobFiles,
     JobInfo,
+    JobPage,
     JobTermination,
     OutputChunk,
+    TransferInfo,
     WorkflowInfo,
     WorkflowProgress,
+    WorkflowSummary,
 )
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -119,6 +122,14 @@ class EngineLink(Protocol):
         ...
 
     @query
+    def workflow_list(
+        self, workflow_ids: Sequence[int] | None = None
+    ) -> dict[int, WorkflowSummary]:
+        """``workflows`` with each one's status, counts per status and dates: one
+        aggregate read of the store for the whole list, not one per workflow."""
+        ...
+
+    @query
     def workflow_status(self, workflow_id: int) -> str | None: ...
 
     @query
@@ -160,8 +171,59 @@ class EngineLink(Protocol):
         ...
 
     @query
+    def job_page(
+        self,
+        workflow_id: int,
+        offset: int = 0,
+        limit: int = 50,
+        statuses: Sequence[str] = (),
+        text: str = "",
+        sort: str = "index",
+        descending: bool = False,
+    ) -> JobPage:
+        """Up to ``limit`` (at most 1,000) of the workflow's jobs with one of ``statuses``
+        (all if empty) and ``text`` in their name, sorted by ``sort`` (index, name,
+        status, submitted, started, ended or duration), from ``offset``; filtered and
+        sorted by the store, so a monitor shows a 100,000-job table at once."""
+        ...
+
+    @query
     def job_changes(self, workflow_id: int, since: int | None = None) -> JobChangeBatch:
         """The change feed: the jobs changed after ``since`` (None: all of them)."""
+        ...
+
+    @query
+    def workflow_transfers(self, workflow_id: int) -> list[TransferInfo]:
+        """The workflow's file transfers, in rank order (their ids: see TransferInfo)."""
+        ...
+
+    @query
+    def transfers_info(self, transfer_ids: Sequence[int] | None = None) -> list[TransferInfo]:
+        """The given transfers (unknown ids left out), or every one registered outside a
+        workflow (soma's ``transfers()``)."""
+        ...
+
+    # -- file transfers ---------------------------------------------------------------
+    @command
+    def register_transfer(
+        self,
+        is_input: bool,
+        client_path: str | None,
+        client_paths: Sequence[str] | None,
+        expiration_date: float | None,
+    ) -> TransferInfo:
+        """A transfer outside any workflow: its place in the resource's transfer area."""
+        ...
+
+    @command
+    def set_transfer_status(self, transfer_id: int, status: str) -> bool:
+        """Recorded by the client that moves the data; an input on the resource releases
+        the jobs waiting for it."""
+        ...
+
+    @command
+    def delete_transfer(self, transfer_id: int) -> bool:
+        """A transfer registered outside a workflow, with its data on the resource."""
         ...
 
     # -- control ----------------------------------------------------------------------

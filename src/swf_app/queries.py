@@ -26,18 +26,31 @@ from swf_domain.gc_pause import gc_paused
 from swf_domain.status import TERMINAL_JOB_STATUSES, ExitStatus, JobStatus
 
 from .link import MAX_OUTPUT_CHUNK, Kind, operation
-from .ports import JobOutputReader, JobRow, JobSummary, WorkflowRow, WorkflowStore
+from .ports import (
+    JobOutputReader,
+    JobPageQuery,
+    JobRow,
+    JobSummary,
+    TransferArea,
+    WorkflowRow,
+    WorkflowStore,
+)
 from .read_models import (
     STREAMS,
     JobChangeBatch,
     JobFiles,
     JobInfo,
+    JobPage,
     JobProgress,
     JobTermination,
     OutputChunk,
+    TransferInfo,
     WorkflowInfo,
     WorkflowProgress,
+    WorkflowSummary,
 )
+from .transfer_queries import TransferQueries
+from .workflow_list import WorkflowLister, job_page
 
 #: ``jobs_info`` reads up to this many jobs one by one, more by whole workflows.
 _SINGLE_JOB_READS = 32
@@ -90,13 +103,16 @@ class QueryService:
         user: str | None = None,
         cached_workflows: int = DEFAULT_CACHED_WORKFLOWS,
         output: JobOutputReader | None = None,
+        transfers: TransferArea | None = None,
     ) -> None:
         self._store = store
+        self.transfers = TransferQueries(transfers, self._transfer_view)
         self.user = user if user is not None else getpass.getuser()
         self._cached_workflows = max(1, cached_workflows)
         self._caches: OrderedDict[int, _ElementsCache] = OrderedDict()
         self._caches_lock = threading.Lock()
         self._output = output
+        self._lister = WorkflowLister(store, self.user)
 
     def workflow_document(self, workflow_id: int) -> dict[str, Any]:
         """The submitted document plus ``job_ids``: the id of each job, in job order."""
@@ -104,8 +120,27 @@ class QueryService:
         if row is None or row.document is None:
             raise unknown_workflow(workflow_id)
         document = dict(row.document)
-        document["job_ids"] = [job.job_id for job in self._store.jobs_of(workflow_id)]
+        if row.first_job_id is not None:  # no need to read every job for its id
+            document["job_ids"] = list(range(row.first_job_id, row.first_job_id + row.job_count))
+        else:
+            document["job_ids"] = [job.job_id for job in self._store.jobs_of(workflow_id)]
         return document
+
+    def workflow_transfers(self, workflow_id: int) -> list[TransferInfo]:
+        return self.transfers.workflow_transfers(workflow_id)
+
+    def transfers_info(self, transfer_ids: Sequence[int] | None = None) -> list[TransferInfo]:
+        return self.transfers.transfers_info(transfer_ids)
+
+    def _transfer_view(
+        self, workflow_id: int
+    ) -> tuple[dict[str, Any], dict[int, str], float | None]:
+        """What the transfer rows need: document, job statuses, expiration date."""
+        document = self.workflow_document(workflow_id)
+        progress = self.workflow_elements_status(workflow_id)
+        row = self.workflow_row(workflow_id)
+        statuses = {job.job_id: job.status for job in progress.jobs}
+        return document, statuses, row.expiration_date
 
     def workflows(self, workflow_ids: Sequence[int] | None = None) -> dict[int, WorkflowInfo]:
         ids = list(workflow_ids) if workflow_ids is not None else None
@@ -113,6 +148,25 @@ class QueryService:
             row.workflow_id: WorkflowInfo(row.name, row.expiration_date)
             for row in self._store.workflows(user=self.user, workflow_ids=ids)
         }
+
+    def workflow_list(
+        self, workflow_ids: Sequence[int] | None = None
+    ) -> dict[int, WorkflowSummary]:
+        return self._lister.workflow_list(workflow_ids)
+
+    def job_page(
+        self,
+        workflow_id: int,
+        offset: int = 0,
+        limit: int = 50,
+        statuses: Sequence[str] = (),
+        text: str = "",
+        sort: str = "index",
+        descending: bool = False,
+    ) -> JobPage:
+        self.workflow_row(workflow_id)
+        query = JobPageQuery(offset, limit, tuple(statuses), text, sort, bool(descending))
+        return job_page(self._store, workflow_id, query, progress_of)
 
     def workflow_status(self, workflow_id: int) -> str | None:
         return self.workflow_row(workflow_id).status.value
@@ -219,6 +273,7 @@ class QueryService:
         """Drop the workflow's cached elements status (it was deleted)."""
         with self._caches_lock:
             self._caches.pop(workflow_id, None)
+        self._lister.forget(workflow_id)
 
     def cached_workflow_ids(self) -> list[int]:
         """The workflows whose elements status is cached, least recently used first."""

@@ -82,6 +82,49 @@ class WorkflowInfo(NamedTuple):
     expiration_date: float | None
 
 
+class TransferInfo(NamedTuple):
+    """One file transfer as the resource knows it (soma's transfer rows): ``transfer_id``
+    is the workflow id times ``TRANSFER_ID_BASE`` plus its rank (workflow 0: registered
+    outside any workflow); ``status`` is a ``TransferStatus`` value."""
+
+    transfer_id: int
+    engine_path: str
+    client_path: str | None
+    client_paths: list[str] | None
+    is_input: bool
+    status: str
+    expiration_date: float | None
+
+
+class WorkflowSummary(NamedTuple):
+    """One row of a monitor's workflow list: soma's ``workflows()`` line plus where the
+    workflow is (counts per status, dates), read by one aggregate query for every row."""
+
+    name: str | None
+    status: str
+    queue: str | None
+    expiration_date: float | None
+    #: When the workflow was submitted (queued).
+    submitted: float | None
+    #: Its first job's start, its last job's end (None until then; ended once done).
+    started: float | None
+    ended: float | None
+    total: int
+    #: Jobs per status value (statuses with no job left out).
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of a workflow's jobs, filtered and sorted by the store: ``total`` jobs
+    match, ``jobs`` and ``names`` (same order) are those of the page."""
+
+    workflow_id: int
+    total: int
+    jobs: list[JobProgress]
+    names: list[str]
+
+
 @dataclass(frozen=True, slots=True)
 class WorkflowProgress:
     """A workflow's status and every job's progress, in the document's job order."""

@@ -60,12 +60,51 @@ class TransferError(SomaWorkflowError):
     """A file transfer failed or would escape its directory."""
 
 
+class TransferEscapeError(TransferError):
+    """A transferred name would leave its transfer directory (``..``, an absolute path, a
+    symbolic link): refused before anything is written. ``path`` names the culprit."""
+
+    def __init__(self, path: str, reason: str | None = None) -> None:
+        # One argument: a message already made (as the error arrives through a link).
+        super().__init__(path if reason is None else f"file transfer refused: {path!r} {reason}")
+        self.path = path if reason is not None else None
+
+
+class TransferInterruptedError(TransferError):
+    """The connection carrying a transfer was lost: what was copied is kept, and the
+    transfer resumes from there when it is started again."""
+
+
 class EngineError(SomaWorkflowError):
     """The engine cannot be reached or refused a request."""
 
 
 class ConnectionError(SomaWorkflowError):
     """A client cannot connect to the engine or the remote resource."""
+
+
+class RemoteConnectionError(ConnectionError):
+    """The SSH connection to a remote resource cannot be opened or was lost for good."""
+
+
+class HostKeyError(RemoteConnectionError):
+    """A remote host presented a key that known_hosts does not hold (unknown or changed).
+
+    ``fingerprint`` is the presented key's SHA256 fingerprint, as OpenSSH prints it: the
+    user checks it and accepts it explicitly; swf never adds a host key by itself.
+    """
+
+    def __init__(self, message: str, fingerprint: str = "") -> None:
+        super().__init__(message)
+        self.fingerprint = fingerprint
+
+
+class RemoteAuthenticationError(RemoteConnectionError):
+    """The remote host refused the login (key, passphrase, agent or password)."""
+
+
+class RemoteInstallError(RemoteConnectionError):
+    """swf is missing on the remote resource, or its version cannot talk to this one."""
 
 
 class DRMError(SomaWorkflowError):

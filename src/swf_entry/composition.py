@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from swf_app.queries import QueryService
     from swf_app.service import EngineService
     from swf_entry.embedded import EmbeddedLink
+    from swf_entry.transfers import FacadeTransfers
 
 # The store, engine and scheduler (SQLAlchemy and friends) are imported where they are
 # built: a CLI command that talks to the daemon never needs them, and importing them
@@ -160,7 +161,7 @@ def build_service(
     """An engine (started) and its service for ``config``: store, scheduler (from the
     registry unless given: the MPI runner brings its own), workspace."""
     from swf_adapters.store import open_store
-    from swf_adapters.transfer.in_place import InPlaceStager
+    from swf_adapters.transfer.area import LocalTransferArea
     from swf_adapters.workspace.local import LocalWorkspace
     from swf_adapters.workspace.output_reader import LocalOutputReader
     from swf_app.engine import Engine
@@ -180,19 +181,26 @@ def build_service(
         scheduler = factory.create(config)
     assert scheduler is not None
     translations = TranslationTable.from_namespaces(translation_table(config))
+    transfers = LocalTransferArea(config.transfer_dir)
     engine = Engine(
         store,
         scheduler,
         clock,
-        LocalWorkspace(config.state_dir, [file for file in [config.database_file] if file]),
+        LocalWorkspace(
+            config.state_dir,
+            [file for file in [config.database_file] if file],
+            open_areas=[config.transfer_dir],
+        ),
         max_running_jobs=config.running_jobs_limits if limited else None,
         max_queued_jobs=config.queue_limits if limited else None,
         translations=translations,
-        transfer_location=InPlaceStager().engine_path,
+        transfers=transfers,
         default_attempts=config.max_attempts,
     )
     engine.start()
-    return (link_class or EngineService)(store, engine, clock, output=LocalOutputReader())
+    return (link_class or EngineService)(
+        store, engine, clock, output=LocalOutputReader(), transfers=transfers
+    )
 
 
 def build_engine_service(
@@ -231,9 +239,7 @@ def _wants_embedded(config: ResourceConfig) -> bool:
     return config.light_mode and config.sources.get("light_mode", "default") != "default"
 
 
-def connect_config(
-    config: ResourceConfig, embedded: bool, temporary: bool = False
-) -> EngineLink:
+def connect_config(config: ResourceConfig, embedded: bool, temporary: bool = False) -> EngineLink:
     """A link to the engine of ``config``, embedded or through the local daemon (or, for a
     state directory an MPI runner drives, through the files they share).
     ``temporary``: the state directory is a throwaway one (``isolated_light_mode=True``)
@@ -273,12 +279,14 @@ def _client_queries(config: ResourceConfig) -> tuple[QueryService, Callable[[], 
     """Queries read in this process (monitors polling big workflows would starve the
     daemon), from the database the daemon writes: the one build_engine_service opens."""
     from swf_adapters.store import open_store
+    from swf_adapters.transfer.area import LocalTransferArea
     from swf_adapters.workspace.output_reader import LocalOutputReader
     from swf_app.queries import QueryService
 
     resolved = daemon_config(config.state_dir, config.config_file, config.resource_id)
     store = open_store(resolved.database_url)
-    return QueryService(store, output=LocalOutputReader()), store.close
+    transfers = LocalTransferArea(resolved.transfer_dir)
+    return QueryService(store, output=LocalOutputReader(), transfers=transfers), store.close
 
 
 class _StartedOnDemand:
@@ -311,6 +319,8 @@ def open_reader(options: ClientOptions) -> tuple[Any, int | None]:
     from swf_entry.split_link import SplitLink
 
     config = resource_config(options)
+    if config.scheduler_type == "mpi" or _runner_bound(config):
+        return open_controller(options), None  # the runner's store, read as it is
     _check_supported(config)
     if _wants_embedded(config) or live_endpoint(config.state_dir) is not None:
         return open_controller(options), None
@@ -485,3 +495,19 @@ def engine_status(options: ClientOptions) -> dict[str, Any] | None:
     from swf_adapters.transport.pyro.local_daemon import engine_status as status
 
     return status(resource_config(options).state_dir)
+
+
+# -- file transfers ----------------------------------------------------------------------
+
+
+def facade_transfers(link: EngineLink) -> FacadeTransfers:
+    """The controller's transfers: a link to a remote resource offers ``resource_tree()``
+    (its files over SFTP) and the workflows are staged; otherwise the resource is this
+    machine, whose files the engine shares (workflow transfers used in place)."""
+    from swf_adapters.transfer.local_tree import LocalTree
+    from swf_entry.transfers import FacadeTransfers
+
+    remote = getattr(link, "resource_tree", None)
+    if callable(remote):
+        return FacadeTransfers(link, LocalTree(), remote(), staged=True)
+    return FacadeTransfers(link, LocalTree(), LocalTree(), staged=False)

@@ -2,7 +2,8 @@
 
 Every rank runs this entry. Rank 0 runs the engine, its store on the shared file system,
 with the ``MpiScheduler`` adapter behind the usual ``Scheduler`` port; the other ranks
-run the jobs (``Worker``), each as many at once as it has cores. Rank 0 also serves the
+run the jobs (``Worker``), each as many at once as it has cores, and so does a child
+process of rank 0 when asked (``--rank0-cores``). Rank 0 also serves the
 commands clients drop in the state directory (``swf stop``, ``swf restart``... from a
 login node) and says in ``runner.json`` that it drives the directory.
 
@@ -13,6 +14,7 @@ ended (or that failed) run again, as ``swf restart`` would do.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -29,7 +31,9 @@ from swf_domain.serialization import workflow_to_dict
 from swf_domain.status import WorkflowStatus
 
 if TYPE_CHECKING:
+    from swf_adapters.config import ResourceConfig
     from swf_adapters.schedulers.mpi import MpiScheduler
+    from swf_adapters.schedulers.mpi.piped import LocalWorkerProcess
     from swf_app.service import EngineService
     from swf_entry.composition import ClientOptions
 
@@ -44,18 +48,24 @@ RUNNER_KIND = "mpi"
 class MpiRunOptions:
     """The command line of ``swf mpi-run`` (soma's runner options where they map)."""
 
-    workflow_file: Path
+    #: The workflow to run or resume (None: ``restart_id`` names a stored one).
+    workflow_file: Path | None
     name: str | None = None
     #: Cores each worker rank uses (default: this node's cores shared among its ranks).
     cores_per_rank: int | None = None
-    #: Tries per job in all (soma's --nb_attempt_per_job); 1: no retry.
-    attempts: int = 1
+    #: Tries of a job that does not say (soma's --nb_attempt_per_job; default: the
+    #: resource's MAX_ATTEMPTS, else 1); the engine retries, as on every scheduler.
+    attempts: int | None = None
     #: Seconds a job may run (default: the resource's MPI_JOB_TIMEOUT, else no limit).
     job_timeout: float | None = None
     #: Seconds of silence after which a worker rank is taken for dead.
     worker_timeout: float = 30.0
     #: Write rank 0's figures (jobs, messages, CPU) there at the end, as JSON.
     stats_file: Path | None = None
+    #: Jobs at once beside the engine on rank 0 (a child process of rank 0); 0: none.
+    rank0_cores: int = 0
+    #: Restart this stored workflow instead of running a file (soma's ``-r WF_ID``).
+    restart_id: int | None = None
 
 
 def mpi_run(options: MpiRunOptions, client: ClientOptions) -> int:
@@ -64,10 +74,10 @@ def mpi_run(options: MpiRunOptions, client: ClientOptions) -> int:
     cores = options.cores_per_rank or _cores_of_this_rank(comm)
     if comm.Get_rank() != 0:
         return _run_worker(comm, cores, options)
-    if comm.Get_size() < 2:
+    if comm.Get_size() < 2 and not options.rank0_cores:
         raise ConfigurationError(
             "swf mpi-run needs at least 2 MPI ranks (rank 0 runs the engine): "
-            "mpirun -n K swf mpi-run ... with K >= 2"
+            "mpirun -n K swf mpi-run ... with K >= 2, or --rank0-cores N"
         )
     return _run_engine_rank(comm, options, client)
 
@@ -123,27 +133,45 @@ def _run_worker(comm: Any, cores: int, options: MpiRunOptions) -> int:
 
 
 def _run_engine_rank(comm: Any, options: MpiRunOptions, client: ClientOptions) -> int:
-    from swf_adapters.schedulers.mpi.channel import MpiChannel
-
     started = time.time()
     cpu_at_start = time.process_time()
     scheduler: MpiScheduler | None = None
-    channel = MpiChannel(comm)
+    channel, ranks, local = _engine_channel(comm, options)
     try:
-        scheduler, timeout = _scheduler(channel, comm.Get_size(), options, client)
+        scheduler, timeout = _scheduler(channel, ranks, options, client)
         outcome = _drive(scheduler, options, client, timeout)
     finally:
         if scheduler is not None:
             scheduler.dismiss_workers()
         else:
-            _dismiss_without_scheduler(channel, comm.Get_size())
+            _dismiss_without_scheduler(channel, ranks)
+        if local is not None:
+            local.end()
     if options.stats_file is not None and scheduler is not None:
         _write_stats(options.stats_file, scheduler, outcome, started, cpu_at_start)
     return 0 if outcome.get("succeeded") else 1
 
 
+def _engine_channel(
+    comm: Any, options: MpiRunOptions
+) -> tuple[Any, list[int], LocalWorkerProcess | None]:
+    """Rank 0's channel to the workers, their ranks, and its own job slots' process
+    (``--rank0-cores``: a child process, so that jobs never share the engine's
+    interpreter; it is "rank 0" to the adapter)."""
+    from swf_adapters.schedulers.mpi.channel import MpiChannel
+    from swf_adapters.schedulers.mpi.piped import RANK0, LocalWorkerProcess, RoutedChannel
+    from swf_adapters.schedulers.mpi.worker import job_environment
+
+    channel, ranks = MpiChannel(comm), list(range(1, comm.Get_size()))
+    if not options.rank0_cores:
+        return channel, ranks, None
+    beat = heartbeat_interval(options.worker_timeout)
+    local = LocalWorkerProcess(options.rank0_cores, beat, job_environment(os.environ))
+    return RoutedChannel(channel, {RANK0: local.channel}), [RANK0, *ranks], local
+
+
 def _scheduler(
-    channel: Any, size: int, options: MpiRunOptions, client: ClientOptions
+    channel: Any, ranks: list[int], options: MpiRunOptions, client: ClientOptions
 ) -> tuple[MpiScheduler, float | None]:
     from swf_adapters.schedulers.mpi import MpiScheduler
     from swf_entry.composition import resource_config
@@ -154,8 +182,7 @@ def _scheduler(
         timeout = float(config.mpi_job_timeout)
     scheduler = MpiScheduler(
         channel,
-        range(1, size),
-        attempts=options.attempts,
+        ranks,
         job_timeout=timeout,
         worker_timeout=options.worker_timeout,
         heartbeat=heartbeat_interval(options.worker_timeout),
@@ -174,11 +201,9 @@ def _drive(
         take_engine_lock,
     )
     from swf_entry.composition import build_service, resource_config
-    from swf_entry.workflow_files import load_workflow_file
 
-    config = resource_config(client)
-    workflow = load_workflow_file(options.workflow_file)
-    name = options.name or workflow.name or options.workflow_file.stem
+    config = _runner_config(resource_config(client), options)
+    workflow, name = _target(options)
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     layout = EngineLayout.of(config.state_dir)
     lock = take_engine_lock(layout)
@@ -188,10 +213,11 @@ def _drive(
             " first (`swf engine stop`), or give this run its own --home"
         )
     details = {
-        "workflow_file": str(options.workflow_file.resolve()),
+        "workflow_file": str(options.workflow_file.resolve()) if options.workflow_file else None,
         "name": name,
-        "ranks": len(scheduler.workers()) + 1,
-        "attempts": options.attempts,
+        "ranks": 1 + sum(worker["rank"] != 0 for worker in scheduler.workers()),
+        "rank0_cores": options.rank0_cores,
+        "attempts": config.max_attempts,
         "job_timeout": timeout,
     }
     control = ControlServer(ControlLayout(config.state_dir), None, RUNNER_KIND, details)
@@ -206,7 +232,7 @@ def _drive(
     try:
         control.update({"workers": scheduler.workers()})
         began, cpu_began = time.time(), time.process_time()
-        workflow_id, resumed = _submit_or_resume(service, workflow, name)
+        workflow_id, resumed = _submit_or_resume(service, workflow, name, options.restart_id)
         _log.info("workflow %s (%s) %s", workflow_id, name, "resumed" if resumed else "submitted")
         submitted, cpu_submitted = time.time(), time.process_time()
         _serve_until_done(service, control, workflow_id)
@@ -222,8 +248,30 @@ def _drive(
         os.close(lock)
 
 
-def _submit_or_resume(service: EngineService, workflow: Workflow, name: str) -> tuple[int, bool]:
-    """The id of the workflow called ``name``: the stored one resumed, or a new one."""
+def _runner_config(config: ResourceConfig, options: MpiRunOptions) -> ResourceConfig:
+    """The resource as the runner's options amend it (attempts per job)."""
+    if options.attempts is None:
+        return config
+    return dataclasses.replace(config, max_attempts=options.attempts)
+
+
+def _target(options: MpiRunOptions) -> tuple[Workflow | None, str]:
+    """The workflow of the file (None for a restart by id) and the name to run it under."""
+    from swf_entry.workflow_files import load_workflow_file
+
+    if options.workflow_file is None:
+        return None, options.name or f"workflow {options.restart_id}"
+    workflow = load_workflow_file(options.workflow_file)
+    return workflow, options.name or workflow.name or options.workflow_file.stem
+
+
+def _submit_or_resume(
+    service: EngineService, workflow: Workflow | None, name: str, restart_id: int | None
+) -> tuple[int, bool]:
+    """The id of the workflow called ``name``: the stored one resumed, or a new one (or
+    the stored one of id ``restart_id``, restarted: soma's ``-r``)."""
+    if workflow is None:
+        return _restart_stored(service, restart_id), True
     document = workflow_to_dict(workflow)
     known = [wf_id for wf_id, info in service.workflows().items() if info.name == name]
     if not known:
@@ -240,6 +288,16 @@ def _submit_or_resume(service: EngineService, workflow: Workflow, name: str) -> 
         )
     service.restart_workflow(workflow_id)
     return workflow_id, True
+
+
+def _restart_stored(service: EngineService, workflow_id: int | None) -> int:
+    if workflow_id is None or workflow_id not in service.workflows():
+        raise ConfigurationError(
+            f"no workflow {workflow_id} in this store to restart (swf list shows them):"
+            " give the workflow file instead, the same file resumes it"
+        )
+    service.restart_workflow(workflow_id)
+    return workflow_id
 
 
 def _serve_until_done(service: EngineService, control: Any, workflow_id: int) -> None:
@@ -322,11 +380,11 @@ def submit_pilot(
     return {"slurm_job": job_id, "home": str(home), "name": name, "tasks": tasks}
 
 
-def _dismiss_without_scheduler(channel: Any, size: int) -> None:
+def _dismiss_without_scheduler(channel: Any, ranks: list[int]) -> None:
     """Rank 0 failed before it had a scheduler: still send the workers home."""
     from swf_adapters.schedulers.mpi import wire
 
-    for rank in range(1, size):
+    for rank in ranks:
         channel.send(rank, wire.ORDERS, wire.orders([], [], stop=True))
     deadline = time.monotonic() + 5
     while not channel.flush() and time.monotonic() < deadline:

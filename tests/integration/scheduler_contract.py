@@ -243,6 +243,7 @@ class LocalBackend(ContractBackend):
 
 # Backends in their own modules subclass ContractBackend (defined above) and are imported here.
 from tests.integration.mpi_contract import MpiBackend  # noqa: E402
+from tests.integration.pbs_contract import PbsProBackend, TorqueBackend  # noqa: E402
 from tests.integration.sge_contract import DrmaaBackend  # noqa: E402
 from tests.integration.slurm_contract import SlurmBackend, SomaPluginBackend  # noqa: E402
 
@@ -254,4 +255,6 @@ BACKENDS: list[type[ContractBackend]] = [
     SlurmBackend,
     SomaPluginBackend,
     DrmaaBackend,
+    PbsProBackend,
+    TorqueBackend,
 ]

@@ -25,7 +25,14 @@ from swf_adapters.store import LATEST_VERSION, SqlAlchemyStore, open_store
 from swf_adapters.store import schema as store_schema
 from swf_adapters.store.database import make_engine, supported_url, write_transaction
 from swf_adapters.store.migrations import create_schema, read_version
-from swf_app.ports import JobState, JobUpdate, WorkflowStore, WorkflowUpdate
+from swf_app.ports import (
+    JobAggregate,
+    JobPageQuery,
+    JobState,
+    JobUpdate,
+    WorkflowStore,
+    WorkflowUpdate,
+)
 from swf_domain.errors import (
     ConfigurationError,
     SerializationError,
@@ -683,3 +690,58 @@ def test_a_priority_of_64_bits_is_stored_on_every_backend(store: SqlAlchemyStore
     jobs = [replace(job, priority=p) for job, p in zip(workflow.jobs, extremes, strict=True)]
     submitted = store.add_workflow(replace(workflow, jobs=jobs))
     assert [job.priority for job in store.jobs_of(submitted.workflow_id)] == [2**63 - 1, -(2**63)]
+
+
+def test_job_aggregates_count_and_date_each_workflow_in_one_read(store: SqlAlchemyStore) -> None:
+    first = store.add_workflow(new_workflow(30))
+    second = store.add_workflow(new_workflow(5))
+    empty = store.add_workflow(new_workflow(0))
+    ids = first.job_ids
+    store.apply(
+        [
+            JobUpdate(ids[0], JobState(JobStatus.DONE, execution_date=20.0, ending_date=25.0)),
+            JobUpdate(ids[1], JobState(JobStatus.DONE, execution_date=10.0, ending_date=40.0)),
+            JobUpdate(ids[2], JobState(JobStatus.RUNNING, execution_date=5.0)),
+        ]
+    )
+    found = store.job_aggregates([first.workflow_id, second.workflow_id, empty.workflow_id, 999])
+    assert set(found) == {first.workflow_id, second.workflow_id}
+    assert found[first.workflow_id].counts == {
+        JobStatus.DONE: 2,
+        JobStatus.RUNNING: 1,
+        JobStatus.NOT_SUBMITTED: 27,
+    }
+    assert (found[first.workflow_id].first_started, found[first.workflow_id].last_ended) == (5, 40)
+    assert found[second.workflow_id] == JobAggregate({JobStatus.NOT_SUBMITTED: 5}, None, None)
+    assert store.job_aggregates([]) == {}
+
+
+def test_job_page_filters_sorts_and_pages_in_the_database(store: SqlAlchemyStore) -> None:
+    submitted = store.add_workflow(new_workflow(50))
+    other = store.add_workflow(new_workflow(10))
+    ids = submitted.job_ids
+    ends = {ids[i]: float(100 - i) for i in range(0, 50, 5)}  # every fifth job done
+    store.apply(
+        [
+            JobUpdate(j, JobState(JobStatus.DONE, execution_date=1.0, ending_date=e))
+            for j, e in ends.items()
+        ]
+        + [JobUpdate(other.job_ids[0], JobState(JobStatus.DONE))]
+    )
+    total, rows = store.job_page(submitted.workflow_id, JobPageQuery(offset=10, limit=5))
+    assert total == 50 and [s[0] for _, s in rows] == list(ids[10:15])
+    assert [name for name, _ in rows] == [f"job_{i}" for i in range(10, 15)]
+    query = JobPageQuery(limit=3, statuses=("done",), sort="ended")
+    total, rows = store.job_page(submitted.workflow_id, query)
+    assert total == 10 and [s[0] for _, s in rows] == [ids[45], ids[40], ids[35]]
+    assert all(s[1] is JobStatus.DONE and s[8] == ends[s[0]] for _, s in rows)
+    descending = replace(query, sort="duration", descending=True)
+    assert [s[0] for _, s in store.job_page(submitted.workflow_id, descending)[1]] == [
+        ids[0],
+        ids[5],
+        ids[10],
+    ]
+    total, rows = store.job_page(submitted.workflow_id, JobPageQuery(text="B_4", sort="name"))
+    assert total == 11 and rows[0][0] == "job_4" and rows[1][0] == "job_40"
+    assert store.job_page(submitted.workflow_id, JobPageQuery(text="%"))[0] == 0  # literal
+    assert store.job_page(999, JobPageQuery()) == (0, [])

@@ -71,6 +71,23 @@ def test_task_found_by_index_runs_without_shell_and_records_its_end(tmp_path: Pa
     assert info.resource_usage is not None and info.resource_usage.startswith("cput=")
 
 
+def test_a_one_task_batch_runs_without_an_index_variable_a_larger_one_refuses(
+    tmp_path: Path,
+) -> None:
+    """PBS Pro submits a one-task batch as a plain job (no PBS_ARRAY_INDEX)."""
+    env = {k: v for k, v in os.environ.items() if k != "TASK_INDEX"}
+    single = table(tmp_path, ["true"])
+    argv = [sys.executable, WRAPPER, str(single), "TASK_INDEX"]
+    assert subprocess.run(argv, env=env, check=False).returncode == 0
+    assert end_of(tmp_path, 0)["exit_value"] == 0
+    (tmp_path / "0.end").unlink()
+    double = table(tmp_path, ["true"], ["true"])
+    argv = [sys.executable, WRAPPER, str(double), "TASK_INDEX"]
+    done = subprocess.run(argv, env=env, check=False, capture_output=True, text=True)
+    assert done.returncode != 0 and "TASK_INDEX is not set in a 2-task batch" in done.stderr
+    assert not (tmp_path / "0.end").exists()
+
+
 def test_missing_command_ends_127_with_the_reason_in_stderr(tmp_path: Path) -> None:
     path = table(tmp_path, ["swf-no-such-command-xyz"])
     assert run_task(path, 0).wait(30) == 0

@@ -198,22 +198,23 @@ def test_short_jobs_travel_many_per_message_once_their_duration_is_known(
     assert scheduler.traffic.orders_sent <= 3
 
 
-def test_a_failed_job_runs_again_while_attempts_are_left(
+def test_a_failed_attempt_is_reported_and_the_engine_s_next_attempt_runs(
     channels: LocalChannels, events: Events, closing: list[MpiScheduler], tmp_path: Path
 ) -> None:
-    scheduler, (one,) = started(channels, events, workers=1, attempts=2)
+    """Retries are the engine's: the adapter reports each failed attempt, then runs the
+    new launch request of the same job like any other."""
+    scheduler, (one,) = started(channels, events, workers=1)
     closing.append(scheduler)
     scheduler.submit([request(5, tmp_path)])
     one.orders()
 
     one.run(5, value=1)
 
+    assert events.ended()[5].status is JobStatus.FAILED
+    scheduler.acknowledge([5])
+    scheduler.submit([request(5, tmp_path)])  # the engine's attempt 2
     (again,) = one.orders()
-    assert [spec[0] for spec in again["jobs"]] == [5]
-    assert events.ended(timeout=0.3) == {}  # no end reported for the first failure
-    one.run(5, value=1)
-    ended = events.ended()
-    assert ended[5].status is JobStatus.FAILED and scheduler.traffic.retries == 1
+    assert [spec[0] for spec in again["jobs"]] == [5] and again["ack"] == [5]
 
 
 def test_kills_reach_queued_and_placed_jobs(
@@ -273,23 +274,23 @@ def test_a_silent_worker_fails_its_jobs_and_the_others_go_on(
     assert events.ended(count=2)[1].status is JobStatus.DONE
 
 
-def test_a_silent_worker_s_job_runs_elsewhere_when_attempts_are_left(
+def test_a_silent_worker_s_job_runs_elsewhere_on_its_next_attempt(
     channels: LocalChannels, events: Events, closing: list[MpiScheduler], tmp_path: Path
 ) -> None:
-    scheduler, (one, two) = started(channels, events, worker_timeout=0.6, attempts=2)
+    scheduler, (one, two) = started(channels, events, worker_timeout=0.6)
     closing.append(scheduler)
     scheduler.submit([request(1, tmp_path), request(2, tmp_path)])
     one.orders()
     two.orders()
     channels.dead.add(2)
     one.run(1)
-
     deadline = time.monotonic() + 5
-    moved: list[int] = []
-    while time.monotonic() < deadline and not moved:
+    while time.monotonic() < deadline and 2 not in events.ended(timeout=0.1, count=2):
         one.report()
-        moved = [spec[0] for order in one.orders(timeout=0.1) for spec in order["jobs"]]
 
+    scheduler.submit([request(2, tmp_path)])  # the engine retries it
+
+    moved = [spec[0] for order in one.orders() for spec in order["jobs"]]
     assert moved == [2]
 
 

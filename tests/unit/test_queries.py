@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from swf_app.ports import JobRow, JobState, JobUpdate, NewJob, NewWorkflow, WorkflowUpdate
 from swf_app.queries import QueryService
 from swf_app.read_models import JobProgress, JobTermination, keep, soma_job_entry
-from swf_domain.errors import UnknownObjectError
+from swf_domain.errors import JobError, UnknownObjectError
 from swf_domain.status import ExitStatus, JobStatus, WorkflowStatus
 from tests.app_fakes import EPOCH, InMemoryStore
 
@@ -255,3 +255,44 @@ def test_the_change_feed_gives_only_what_changed_after_since() -> None:
     later = queries.job_changes(workflow_id, first.since)
     assert [(job.job_id, job.status) for job in later.jobs] == [(job_ids[1], "done")]
     assert later.since > first.since
+
+
+def test_workflow_list_counts_every_workflow_and_recounts_only_unfinished_ones() -> None:
+    store = InMemoryStore()
+    service = QueryService(store, user=USER)
+    finished, finished_jobs = add(store, 3)
+    running, running_jobs = add(store, 4)
+    store.apply(
+        [
+            JobUpdate(j, JobState(JobStatus.DONE, execution_date=5.0, ending_date=9.0))
+            for j in finished_jobs
+        ]
+        + [JobUpdate(running_jobs[0], JobState(JobStatus.RUNNING, execution_date=7.0))],
+        [WorkflowUpdate(finished, WorkflowStatus.DONE)],
+    )
+    listed = service.workflow_list()
+    assert listed[finished].counts == {"done": 3} and listed[finished].total == 3
+    assert (listed[finished].started, listed[finished].ended) == (5.0, 9.0)
+    assert listed[running].counts == {"running": 1, "not_submitted": 3}
+    assert listed[running].ended is None and listed[running].started == 7.0
+    asked: list[list[int]] = []
+    counted = store.job_aggregates
+    store.job_aggregates = lambda ids: asked.append(list(ids)) or counted(ids)  # type: ignore[method-assign]
+    assert service.workflow_list() == listed
+    assert asked == [[running]]  # the finished workflow's counts are kept
+    assert list(service.workflow_list([finished])) == [finished]
+
+
+def test_job_page_rejects_bad_arguments_by_name() -> None:
+    store = InMemoryStore()
+    service = QueryService(store, user=USER)
+    workflow_id, _ = add(store, 3)
+    page = service.job_page(workflow_id, 1, 5)
+    assert page.total == 3 and page.names == ["job1", "job2"]
+    assert all(type(job) is JobProgress for job in page.jobs)
+    with pytest.raises(JobError, match="sort must be one of"):
+        service.job_page(workflow_id, sort="<x>")
+    with pytest.raises(JobError, match="offset must be a non-negative integer"):
+        service.job_page(workflow_id, offset=-1)
+    with pytest.raises(UnknownObjectError):
+        service.job_page(workflow_id + 9)

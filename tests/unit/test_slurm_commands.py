@@ -50,7 +50,7 @@ def test_parse_submitted_reads_parsable_output() -> None:
 
 
 def test_status_command_is_one_squeue_call_by_name() -> None:
-    argv = Slurm().status_command("swf-abc")
+    argv = Slurm().status_command("swf-abc", None)
     assert argv[0] == "squeue" and "--name=swf-abc" in argv and "--states=all" in argv
 
 

@@ -20,7 +20,8 @@ from swf_entry.configuration import Configuration, LocalSchedulerCfg
 def test_schedulers_list_says_which_swf_can_run() -> None:
     listed = dict(scheduler.get_schedulers_list())
     assert listed["local_basic"] is True
-    assert listed["pbspro"] is False  # not built yet: listed, never enabled
+    # pbspro: enabled exactly where qsub/qstat/qdel answer (never here but on the stand-ins)
+    assert listed["pbspro"] is scheduler_factory("pbspro").can_run_here().ok
     # drmaa is installed: enabled exactly when a Grid Engine cell answers here
     assert listed["drmaa"] is scheduler_factory("drmaa").can_run_here().ok
     assert set(SCHEDULER_TYPES) <= set(listed)
@@ -30,8 +31,9 @@ def test_schedulers_list_says_which_swf_can_run() -> None:
 def test_scheduler_implementation_and_errors() -> None:
     factory = scheduler.get_scheduler_implementation("local")  # soma's alias
     assert factory.can_run_here().ok
-    with pytest.raises(ConfigurationError, match=r"pbspro.*not an installed scheduler"):
-        scheduler.get_scheduler_implementation("pbspro")
+    assert "PBS Pro" in scheduler.get_scheduler_implementation("pbspro").description
+    with pytest.raises(ConfigurationError, match=r"drmaa2.*not an installed scheduler"):
+        scheduler.get_scheduler_implementation("drmaa2")
     with pytest.raises(NameError):
         scheduler.get_scheduler_implementation("nosuch")
 

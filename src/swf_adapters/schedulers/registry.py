@@ -35,6 +35,7 @@ _BUILT_IN = {
     "local_basic": "swf_adapters.schedulers.local.factory:LocalSchedulerFactory",
     "slurm": "swf_adapters.schedulers.slurm_factory:SlurmSchedulerFactory",
     "drmaa": "swf_adapters.schedulers.drmaa_factory:DrmaaSchedulerFactory",
+    "pbspro": "swf_adapters.schedulers.pbspro_factory:PbsProSchedulerFactory",
 }
 
 

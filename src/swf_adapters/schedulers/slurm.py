@@ -77,7 +77,7 @@ class Slurm:
             raise ValueError(f"sbatch printed no job id: {stdout.strip()[:200]!r}")
         return cluster_id
 
-    def status_command(self, tag: str) -> list[str]:
+    def status_command(self, tag: str, cluster_ids: Sequence[str] | None) -> list[str]:
         return [
             self._squeue,
             "--noheader",
@@ -88,6 +88,12 @@ class Slurm:
 
     def parse_status(self, stdout: str) -> QueueView:
         return parse_squeue(stdout)
+
+    def partial_status(self, returncode: int, stderr: str) -> bool:
+        return False
+
+    def task_id(self, cluster_id: str, index: int) -> str:
+        return f"{cluster_id}_{index}"
 
     def cancel_command(self, task_ids: Sequence[str]) -> list[str]:
         return [self._scancel, *task_ids]

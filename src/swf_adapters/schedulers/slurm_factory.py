@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from typing import TYPE_CHECKING
 
 from swf_adapters.schedulers.registry import Availability
@@ -27,15 +26,6 @@ class SlurmSchedulerFactory:
     def create(self, config: ResourceConfig) -> Scheduler:
         """Configured by soma's option names where soma has one."""
         from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
-        from swf_adapters.schedulers.batch.adapter import DEFAULT_MAX_IN_QUEUE
-        from swf_adapters.schedulers.slurm import Slurm, native_options
+        from swf_adapters.schedulers.slurm import Slurm
 
-        settings = BatchSettings(
-            job_dir=config.job_dir,
-            python=config.python_command or sys.executable,
-            max_in_queue=config.queue_limits.get(None, DEFAULT_MAX_IN_QUEUE),
-            default_options=native_options(config.native_specification),
-            poll_min=config.poll_interval_min,
-            poll_max=config.poll_interval_max,
-        )
-        return BatchScheduler(Slurm(), settings)
+        return BatchScheduler(Slurm(), BatchSettings.of_resource(config))

@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from swf_adapters.store import bulk, schema
+from swf_adapters.store import bulk, job_views, schema
 from swf_adapters.store.database import (
     is_sqlite,
     make_engine,
@@ -41,7 +41,9 @@ from swf_adapters.store.database import (
 )
 from swf_adapters.store.migrations import describe, ensure_schema
 from swf_app.ports import (
+    JobAggregate,
     JobChanges,
+    JobPageQuery,
     JobRow,
     JobState,
     JobSummary,
@@ -77,6 +79,7 @@ _WORKFLOW_COLUMNS = (
     _W.expiration_date,
     _W.submission_date,
     _W.job_count,
+    _W.first_job_id,
 )
 _JOB_COLUMNS = (
     _J.job_id,
@@ -314,6 +317,35 @@ class SqlAlchemyStore:
             ).all()
         return {_JOB_STATUS[status]: int(count) for status, count in rows}
 
+    def job_aggregates(self, workflow_ids: Sequence[int]) -> dict[int, JobAggregate]:
+        if not workflow_ids:
+            return {}
+        with read_transaction(self._engine) as connection:
+            rows = connection.execute(job_views.aggregates(workflow_ids)).all()
+        found: dict[int, JobAggregate] = {}
+        for workflow_id, status, number, started, ended in rows:
+            known = found.get(workflow_id) or JobAggregate({}, None, None)
+            known.counts[_JOB_STATUS[status]] = int(number)
+            found[workflow_id] = JobAggregate(
+                known.counts,
+                _earliest(known.first_started, started),
+                _latest(known.last_ended, ended),
+            )
+        return found
+
+    def job_page(
+        self, workflow_id: int, query: JobPageQuery
+    ) -> tuple[int, list[tuple[str, JobSummary]]]:
+        total, page = job_views.page(workflow_id, query)
+        with read_transaction(self._engine) as connection:
+            matching = int(connection.execute(total).scalar_one())
+            rows = connection.execute(page).all()
+        status_of, exit_of = _JOB_STATUS, _EXIT_STATUS
+        return matching, [
+            (name, (job_id, status_of[status], exit_of.get(exit_status), *rest))
+            for name, job_id, status, exit_status, *rest in rows
+        ]
+
     def active_workflow_ids(self) -> list[int]:
         return self._workflow_ids(_W.status != WorkflowStatus.DONE.value)
 
@@ -333,6 +365,14 @@ class SqlAlchemyStore:
     @property
     def is_sqlite(self) -> bool:
         return is_sqlite(self._engine)
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def open_store(url_or_path: str | Path) -> SqlAlchemyStore:
@@ -463,7 +503,7 @@ def _int_chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 
 def _workflow_row(row: Sequence[Any]) -> WorkflowRow:
-    workflow_id, user, name, status, queue, expiration, submission, job_count = row[:8]
+    workflow_id, user, name, status, queue, expiration, submission, job_count, first = row[:9]
     return WorkflowRow(
         workflow_id=int(workflow_id),
         user=user,
@@ -473,6 +513,7 @@ def _workflow_row(row: Sequence[Any]) -> WorkflowRow:
         expiration_date=expiration,
         submission_date=submission,
         job_count=int(job_count),
+        first_job_id=int(first),
     )
 
 

@@ -39,9 +39,11 @@ class LocalWorkspace:
         self,
         state_dir: str | os.PathLike[str],
         engine_files: Iterable[str | os.PathLike[str]] = (),
+        open_areas: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
         """``engine_files``: files of the engine outside ``state_dir`` that jobs must not
-        reach either (a SQLite store kept elsewhere; its -wal/-shm/-journal go with it)."""
+        reach either (a SQLite store kept elsewhere; its -wal/-shm/-journal go with it);
+        ``open_areas``: more directories jobs may use (the transfer area)."""
         self._root = Path(state_dir)
         self._made: set[Path] = set()
         #: The jobs directory of each workflow, made (a string: built once per job).
@@ -50,7 +52,10 @@ class LocalWorkspace:
         self._home = os.path.expanduser("~")
         self._real_root = os.path.realpath(state_dir)
         #: The areas of the state directory made for jobs (see the module docstring).
-        self._open_areas = tuple(os.path.join(self._real_root, area) for area in ("jobs", "tmp"))
+        self._open_areas = tuple(
+            [os.path.join(self._real_root, area) for area in ("jobs", "tmp")]
+            + [os.path.realpath(area) for area in open_areas]
+        )
         #: What is below the state directory, and below its open areas, starts with these.
         self._root_prefix = _below(self._real_root)
         self._open_prefixes = tuple(_below(area) for area in self._open_areas)

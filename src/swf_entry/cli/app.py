@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from swf_app.read_models import WorkflowSummary, iso_date
 from swf_domain.errors import (
     ConfigurationError,
     EngineError,
@@ -44,7 +45,7 @@ from swf_domain.errors import (
     WorkflowError,
 )
 from swf_domain.model import Workflow
-from swf_entry.cli import display
+from swf_entry.cli import display, transfer_command
 
 if TYPE_CHECKING:
     from swf_app.link import EngineLink
@@ -474,20 +475,31 @@ def list_workflows(as_json: JsonOpt = False) -> None:
     Example: swf list --json
     """
     with reader() as wfc:
-        rows = []
-        for workflow_id, (name, expiration) in sorted(guarded(wfc.workflows).items()):
-            # No job names needed: counts only, without fetching each whole workflow.
-            snap = guarded(lambda wid=workflow_id: snapshot(wfc, wid, {}))  # type: ignore[misc]
-            row = snap.as_json(with_jobs=False)
-            row["name"] = name
-            row["expiration"] = expiration.isoformat(timespec="seconds") if expiration else None
-            rows.append(row)
+        # One aggregate read for the whole list: no workflow's jobs are read one by one.
+        listed = guarded(wfc.link.workflow_list)
+    rows = [list_row(workflow_id, summary) for workflow_id, summary in sorted(listed.items())]
     if as_json:
         emit_json(rows)
     elif not rows:
         say("no workflows")
     else:
         ctx().console.print(display.workflows_table(rows))
+
+
+def list_row(workflow_id: int, summary: WorkflowSummary) -> dict[str, Any]:
+    """One workflow of ``swf list --json``."""
+    return {
+        "id": workflow_id,
+        "name": summary.name,
+        "status": summary.status,
+        "queue": summary.queue,
+        "counts": summary.counts,
+        "total": summary.total,
+        "expiration": iso_date(summary.expiration_date),
+        "submitted": iso_date(summary.submitted),
+        "started": iso_date(summary.started),
+        "ended": iso_date(summary.ended),
+    }
 
 
 @app.command()
@@ -507,16 +519,21 @@ def status(
         model = guarded(lambda: wfc.workflow(workflow_id)) if jobs or tree else None
         names = {job.job_id: str(job.name) for job in model.jobs} if model else {}
         snap = guarded(lambda: snapshot(wfc, workflow_id, names))
+        moved = guarded(lambda: wfc.link.workflow_transfers(workflow_id)) if jobs else []
     if as_json:
         document = snap.as_json(with_jobs=jobs or tree)
         if tree and model is not None:
             document["tree"] = display.tree_json(model, snap)
+        if jobs:
+            document["transfers"] = transfer_command.transfers_json(moved)
         emit_json(document)
         return
     console = ctx().console
     console.print(display.summary_table(snap))
     if jobs:
         console.print(display.jobs_table(snap))
+        if moved:
+            console.print(transfer_command.transfers_table(moved))
     if tree and model is not None:
         console.print(display.group_tree(model, snap))
 
@@ -680,6 +697,24 @@ def joblog(
         sys.stdout.write(text)
         return
     guarded(lambda: output.write_text(text))
+
+
+@app.command()
+def transfer(
+    workflow: WorkflowArg,
+    outputs: Annotated[
+        bool, typer.Option("--outputs", help="Fetch the outputs (default: send the inputs).")
+    ] = False,
+) -> None:
+    """Send a workflow's input files to the resource (its jobs wait for them), or fetch
+    its outputs; a progress bar per transfer. Nothing to do on a local resource.
+
+    Example: swf --resource cluster transfer nightly && swf --resource cluster wait nightly
+    """
+    with controller() as wfc:
+        workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
+        moved = guarded(lambda: transfer_command.move(wfc, workflow_id, not outputs, ctx().errors))
+    say(f"workflow {workflow_id}: {len(moved)} transfer(s) " + ("fetched" if outputs else "sent"))
 
 
 @app.command()

@@ -120,7 +120,7 @@ def _fate(job: JobView) -> str:
 
 def workflows_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="workflows", title_justify="left")
-    for column in ("id", "name", "status", "jobs", "done", "failed", "expires"):
+    for column in ("id", "name", "status", "jobs", "done", "failed", "started", "ended", "expires"):
         table.add_column(column)
     for row in rows:
         table.add_row(
@@ -130,6 +130,8 @@ def workflows_table(rows: list[dict[str, Any]]) -> Table:
             str(row["total"]),
             str(row["counts"].get("done", 0)),
             str(row["counts"].get("failed", 0)),
+            _short_iso(row.get("started")),
+            _short_iso(row.get("ended")),
             _short_iso(row["expiration"]),
         )
     return table

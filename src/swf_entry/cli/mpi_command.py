@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -9,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from swf_entry.cli.app import app, ctx, emit_json, guarded, load_file, say
+from swf_entry.cli.app import (
+    EXIT_BAD_INPUT,
+    app,
+    ctx,
+    emit_json,
+    fail,
+    guarded,
+    load_file,
+    say,
+)
 
 #: Where MPICH, Open MPI and SLURM say which rank a process is.
 _RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
@@ -17,7 +27,25 @@ _RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCI
 
 @app.command("mpi-run")
 def mpi_run(
-    file: Annotated[Path, typer.Argument(help="Workflow file (.json or .py).")],
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="FILE",
+            help="Workflow file (.json or .py); with --workflow or -r: the resource id (soma's"
+            " spelling).",
+        ),
+    ] = None,
+    workflow_file: Annotated[
+        Path | None,
+        typer.Option("--workflow", help="Workflow file (soma's spelling of FILE)."),
+    ] = None,
+    restart: Annotated[
+        int | None,
+        typer.Option("--restart", "-r", help="Restart this stored workflow (id) instead."),
+    ] = None,
+    deploy_epd: Annotated[
+        str | None, typer.Option("--deploy_epd", "--untar_dir", hidden=True)
+    ] = None,
     name: Annotated[
         str | None,
         typer.Option(help="Workflow name: the same name again resumes it (default: its own)."),
@@ -29,14 +57,14 @@ def mpi_run(
         ),
     ] = None,
     attempts: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--nb-attempt-per-job",
             "--nb_attempt_per_job",
             min=1,
-            help="Tries per job in all (a failed job runs again until then).",
+            help="Tries of a job that does not say (default: MAX_ATTEMPTS, else 1).",
         ),
-    ] = 1,
+    ] = None,
     job_timeout: Annotated[
         float | None,
         typer.Option(
@@ -49,6 +77,14 @@ def mpi_run(
             "--worker-timeout", min=0.5, help="Seconds of silence after which a rank is dead."
         ),
     ] = 30.0,
+    rank0_cores: Annotated[
+        int,
+        typer.Option(
+            "--rank0-cores",
+            min=0,
+            help="Jobs at once beside the engine on rank 0 (a child process); 0: none.",
+        ),
+    ] = 0,
     stats: Annotated[
         Path | None, typer.Option(help="Write rank 0's figures there (JSON) at the end.")
     ] = None,
@@ -79,17 +115,43 @@ def mpi_run(
         level=int(log_level) if log_level.isdigit() else log_level.upper(),
         format=f"%(asctime)s rank{rank}[{os.getpid()}] %(name)s %(levelname)s %(message)s",
     )
+    file, resource = _soma_spelling(target, workflow_file, restart, deploy_epd)
     options = MpiRunOptions(
         workflow_file=file,
+        restart_id=restart,
         name=name,
         cores_per_rank=cores_per_rank,
         attempts=attempts,
         job_timeout=job_timeout,
         worker_timeout=worker_timeout,
         stats_file=stats,
+        rank0_cores=rank0_cores,
     )
-    code = guarded(lambda: run(options, ctx().options))
+    client = ctx().options
+    if resource is not None:
+        client = dataclasses.replace(client, resource_id=resource)
+    code = guarded(lambda: run(options, client))
     raise typer.Exit(code)
+
+
+def _soma_spelling(
+    target: str | None, workflow: Path | None, restart: int | None, deploy: str | None
+) -> tuple[Path | None, str | None]:
+    """(workflow file, resource id) from swf's spelling (``mpi-run FILE``) or soma's
+    (``[RESOURCE] --workflow=FILE`` or ``[RESOURCE] -r WF_ID``)."""
+    if deploy is not None:
+        fail(
+            "--deploy_epd/--untar_dir (soma's tarball deployment) are not supported:"
+            " install the software on the nodes (or in a shared venv) instead",
+            EXIT_BAD_INPUT,
+        )
+    if workflow is not None and restart is not None:
+        fail("give --workflow FILE or -r WF_ID, not both", EXIT_BAD_INPUT)
+    if workflow is not None or restart is not None:
+        return workflow, target
+    if target is None:
+        fail("which workflow? swf mpi-run FILE (or --workflow FILE, or -r WF_ID)", EXIT_BAD_INPUT)
+    return Path(target), None
 
 
 def submit_pilot(

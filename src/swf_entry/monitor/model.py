@@ -18,7 +18,7 @@ from typing import Any
 from swf_domain.graph import compile_workflow
 from swf_domain.model import Group, Job, Workflow
 
-from .source import JobFacts
+from .source import JobFacts, JobQuery, job_row
 
 #: One clock for every model's version: a model read again (evicted, then reloaded) never
 #: goes back to a version a page has already shown, so a page can drop older answers.
@@ -49,19 +49,6 @@ class GroupNode:
     jobs: list[int] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     size: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class JobQuery:
-    """What the job table asks for: a filtered, sorted page."""
-
-    offset: int = 0
-    limit: int = 50
-    statuses: frozenset[str] = frozenset()
-    text: str = ""
-    group: int | None = None
-    sort: str = "index"
-    descending: bool = False
 
 
 class WorkflowModel:
@@ -186,24 +173,9 @@ class WorkflowModel:
 
     def job_row(self, index: int) -> dict[str, Any]:
         fact = self.facts[index]
-        job = self.jobs[index]
-        row: dict[str, Any] = {
-            "id": job.job_id,
-            "index": index,
-            "name": self.names[index],
-            "status": self.status_of(index),
-            "group": self.groups[self.job_groups[index][-1]].name,
-        }
-        if fact is not None:
-            row.update(
-                exit_status=fact.exit_status,
-                exit_value=fact.exit_value,
-                term_signal=fact.term_signal,
-                submitted=fact.submitted,
-                started=fact.started,
-                ended=fact.ended,
-            )
-        return row
+        job_id = self.jobs[index].job_id or 0
+        group = self.groups[self.job_groups[index][-1]].name
+        return job_row(fact or JobFacts(job_id, "not_submitted"), self.names[index], index, group)
 
     def query(self, query: JobQuery) -> dict[str, Any]:
         """One page of the job table, filtered and sorted on the server."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from swf_app.link import EngineLink
-from swf_app.read_models import JobChangeBatch, JobProgress
+from swf_app.read_models import JobChangeBatch, JobProgress, WorkflowSummary
 from swf_domain import serialization
 from swf_domain.errors import UnknownObjectError
 from swf_domain.model import Workflow
@@ -32,26 +32,40 @@ class FactsBatch:
 
 @dataclass(frozen=True, slots=True)
 class WorkflowItem:
-    """One row of the workflows page."""
+    """One row of the workflows page (the link's ``WorkflowSummary`` and its id)."""
 
     workflow_id: int
-    name: str | None
-    status: str | None
-    expiration: float | None
-    counts: dict[str, int]
+    summary: WorkflowSummary
 
     def as_json(self) -> dict[str, Any]:
-        total = sum(self.counts.values())
-        finished = self.counts.get("done", 0) + self.counts.get("failed", 0)
+        summary = self.summary
+        counts = summary.counts
         return {
             "id": self.workflow_id,
-            "name": self.name,
-            "status": self.status,
-            "expiration": self.expiration,
-            "counts": self.counts,
-            "total": total,
-            "finished": finished,
+            "name": summary.name,
+            "status": summary.status,
+            "queue": summary.queue,
+            "expiration": summary.expiration_date,
+            "submitted": summary.submitted,
+            "started": summary.started,
+            "ended": summary.ended,
+            "counts": counts,
+            "total": summary.total,
+            "finished": counts.get("done", 0) + counts.get("failed", 0),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class JobQuery:
+    """What the job table asks for: a filtered, sorted page."""
+
+    offset: int = 0
+    limit: int = 50
+    statuses: frozenset[str] = frozenset()
+    text: str = ""
+    group: int | None = None
+    sort: str = "index"
+    descending: bool = False
 
 
 #: Cap of one output read: a live tail asks again from where it stopped.
@@ -75,22 +89,36 @@ class MonitorSource:
         self.period = period
 
     # -- workflows ------------------------------------------------------------------------
-    def workflow_items(
-        self, counted: dict[int, dict[str, int]] | None = None
-    ) -> list[WorkflowItem]:
-        """Every workflow of the user; ``counted`` gives counts already known (finished
-        workflows do not change, so their counts are not read again)."""
-        known = counted or {}
-        items = []
-        for workflow_id, info in sorted(self.link.workflows().items()):
-            try:
-                status = self.link.workflow_status(workflow_id)
-                counts = known.get(workflow_id) if status == "workflow_done" else None
-                counts = counts or self.link.status_summary(workflow_id)
-            except UnknownObjectError:  # deleted between the two reads
-                continue
-            items.append(WorkflowItem(workflow_id, info.name, status, info.expiration_date, counts))
-        return items
+    def workflow_items(self) -> list[WorkflowItem]:
+        """Every workflow of the user with its counts and dates (one read of the link)."""
+        listed = self.link.workflow_list()
+        return [WorkflowItem(key, summary) for key, summary in sorted(listed.items())]
+
+    def summary(self, workflow_id: int) -> dict[str, Any]:
+        """What the workflow page shows first, read without loading the workflow:
+        counts and dates from one aggregate read (``loading``: the monitor is still
+        reading the workflow's groups and graph)."""
+        found = self.link.workflow_list([workflow_id]).get(workflow_id)
+        if found is None:
+            raise UnknownObjectError(f"workflow {workflow_id} does not exist (or was deleted)")
+        row = WorkflowItem(workflow_id, found).as_json()
+        row.update(started=found.started, ended=found.ended, version=0, loading=True)
+        return row
+
+    def job_page(self, workflow_id: int, query: JobQuery) -> dict[str, Any]:
+        """A page of the job table read by the store (the workflow is not loaded yet):
+        the rows the loaded model gives, without their group."""
+        page = self.link.job_page(
+            workflow_id,
+            query.offset,
+            query.limit,
+            sorted(query.statuses),
+            query.text,
+            query.sort,
+            query.descending,
+        )
+        rows = [job_row(job, name) for job, name in zip(page.jobs, page.names, strict=True)]
+        return {"total": page.total, "offset": query.offset, "rows": rows, "version": 0}
 
     def workflow(self, workflow_id: int) -> Workflow:
         """The submitted workflow, its jobs carrying their ids."""
@@ -142,6 +170,17 @@ class MonitorSource:
         chunk = self.link.read_job_output(job_id, stream, -limit, limit)
         return chunk.data.decode(errors="replace")
 
+    def workflow_of_job(self, job_id: int) -> int | None:
+        """The workflow the job belongs to (None: no such job)."""
+        found = self.link.jobs_info([job_id]).get(job_id)
+        return found.workflow_id if found is not None else None
+
+    def command_run(self, job_id: int) -> list[str] | None:
+        """The argv the job's last run was started with, as the store keeps it (parameters
+        substituted, paths translated on the resource); None until it was submitted."""
+        found = self.link.jobs_info([job_id]).get(job_id)
+        return found.command if found is not None else None
+
     def output_params(self, job_id: int) -> dict[str, Any] | None:
         return self.link.get_job_output_params(job_id)
 
@@ -168,3 +207,20 @@ class MonitorSource:
 
 def _batch(batch: JobChangeBatch) -> FactsBatch:
     return FactsBatch(batch.since, batch.jobs, batch.status)
+
+
+def job_row(fact: JobFacts, name: str, index: int | None = None, group: str = "") -> dict[str, Any]:
+    """One row of the job table (the page builds its cells from these keys)."""
+    return {
+        "id": fact.job_id,
+        "index": index,
+        "name": name,
+        "status": fact.status,
+        "group": group,
+        "exit_status": fact.exit_status,
+        "exit_value": fact.exit_value,
+        "term_signal": fact.term_signal,
+        "submitted": fact.submitted,
+        "started": fact.started,
+        "ended": fact.ended,
+    }

@@ -7,9 +7,11 @@ be read as HTML. Every blocking read or action on the link runs in a worker thre
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +30,37 @@ from .auth import TokenGuard
 from .details import job_detail
 from .graph_view import graph
 from .hub import Hub
-from .model import SORT_KEYS, JobQuery
+from .model import SORT_KEYS
+from .source import JobQuery
 from .timeline import job_slots, series
 
 STATIC = Path(__file__).parent / "static"
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def server_version() -> str:
+    """swf's version and a digest of the pages' files: a page compares it with the one it
+    was served with, and reloads when the monitor it talks to was upgraded (or restarted
+    from other files) since."""
+    digest = hashlib.sha256()
+    for path in sorted([*STATIC.iterdir(), *TEMPLATES.iterdir()]):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    try:
+        release = metadata.version("swf")
+    except metadata.PackageNotFoundError:
+        release = "unknown"
+    return f"{release}+{digest.hexdigest()[:12]}"
+
+
+class _Assets(StaticFiles):
+    """The pages' files, revalidated on every load (cheap: ETag), so that a page reloaded
+    after an upgrade never runs an older cached script."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def create_app(hub: Hub, token: str) -> Any:
@@ -40,12 +69,14 @@ def create_app(hub: Hub, token: str) -> Any:
         loader=PackageLoader("swf_entry.monitor", "templates"),
         autoescape=select_autoescape(default=True),
     )
-    api = MonitorApi(hub)
+    version = server_version()
+    api = MonitorApi(hub, version)
 
     def page(template: str, **values: Any) -> Callable[[Request], Any]:
         async def render(request: Request) -> HTMLResponse:
             params = {key: int(value) for key, value in request.path_params.items()}
-            text = pages.get_template(template).render(token=token, **values, **params)
+            template_values = {"token": token, "version": version, **values, **params}
+            text = pages.get_template(template).render(**template_values)
             return HTMLResponse(text, headers=_page_headers())
 
         return render
@@ -55,7 +86,7 @@ def create_app(hub: Hub, token: str) -> Any:
         Route("/workflows/{workflow_id:int}", page("workflow.html")),
         Route("/workflows/{workflow_id:int}/jobs/{job_id:int}", page("job.html")),
         *api.routes(),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Mount("/static", _Assets(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.hub = hub
@@ -85,15 +116,35 @@ def _int(request: Request, name: str, default: int) -> int:
         raise HTTPException(400, f"{name} must be an integer") from None
 
 
+def _job_query(request: Request) -> JobQuery:
+    """The job table's query string, checked."""
+    params = request.query_params
+    sort = params.get("sort", "index")
+    if sort not in SORT_KEYS:
+        raise HTTPException(400, f"sort must be one of {', '.join(SORT_KEYS)}")
+    group = params.get("group")
+    return JobQuery(
+        offset=max(0, _int(request, "offset", 0)),
+        limit=max(1, min(1000, _int(request, "limit", 50))),
+        statuses=frozenset(s for s in params.get("status", "").split(",") if s),
+        text=params.get("q", "").strip(),
+        group=int(group) if group and group.isdigit() else None,
+        sort=sort,
+        descending=params.get("desc") in ("1", "true"),
+    )
+
+
 class MonitorApi:
     """The JSON endpoints, each a thin call into the hub and its models."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, version: str) -> None:
         self.hub = hub
+        self.version = version
 
     def routes(self) -> list[Route]:
         wf = "/api/workflows/{workflow_id:int}"
         return [
+            Route("/api/version", self.server_version),
             Route("/api/workflows", self.workflows),
             Route(wf, self.workflow),
             Route(wf + "/tree", self.tree),
@@ -122,12 +173,19 @@ class MonitorApi:
             raise HTTPException(409, str(error)) from None
 
     # -- reads ------------------------------------------------------------------------
+    async def server_version(self, request: Request) -> JSONResponse:
+        return JSONResponse({"version": self.version})
+
     async def workflows(self, request: Request) -> JSONResponse:
         items = await self._call(self.hub.list_items)
         return JSONResponse({"workflows": [item.as_json() for item in items], "now": time.time()})
 
     async def workflow(self, request: Request) -> JSONResponse:
-        model = await self._call(self.hub.current, request.path_params["workflow_id"])
+        """The summary; from the link's aggregate read while the model loads."""
+        workflow_id = request.path_params["workflow_id"]
+        model = await self._call(self.hub.loaded, workflow_id)
+        if model is None:
+            return JSONResponse(await self._call(self.hub.source.summary, workflow_id))
         summary = model.summary()
         summary["groups"] = len(model.groups) - 1
         return JSONResponse(summary)
@@ -137,21 +195,15 @@ class MonitorApi:
         return JSONResponse(await run_in_threadpool(model.tree))
 
     async def jobs(self, request: Request) -> JSONResponse:
-        model = await self._call(self.hub.current, request.path_params["workflow_id"])
-        params = request.query_params
-        sort = params.get("sort", "index")
-        if sort not in SORT_KEYS:
-            raise HTTPException(400, f"sort must be one of {', '.join(SORT_KEYS)}")
-        group = params.get("group")
-        query = JobQuery(
-            offset=max(0, _int(request, "offset", 0)),
-            limit=max(1, min(1000, _int(request, "limit", 50))),
-            statuses=frozenset(s for s in params.get("status", "").split(",") if s),
-            text=params.get("q", "").strip(),
-            group=int(group) if group and group.isdigit() else None,
-            sort=sort,
-            descending=params.get("desc") in ("1", "true"),
-        )
+        """A page of the job table: from the model, or read by the store while the model
+        loads (a group's jobs need the model: that waits for it)."""
+        workflow_id = request.path_params["workflow_id"]
+        query = _job_query(request)
+        model = await self._call(self.hub.loaded, workflow_id)
+        if model is None and query.group is None:
+            return JSONResponse(await self._call(self.hub.source.job_page, workflow_id, query))
+        if model is None:
+            model = await self._call(self.hub.current, workflow_id)
         return JSONResponse(await run_in_threadpool(model.query, query))
 
     async def graph(self, request: Request) -> JSONResponse:
@@ -177,15 +229,18 @@ class MonitorApi:
         if job_id not in model.index_of:
             raise HTTPException(404, f"workflow {workflow_id} has no job {job_id}")
         params = await self._call(self.hub.source.output_params, job_id)
-        return JSONResponse(job_detail(model, job_id, params))
+        detail = job_detail(model, job_id, params)
+        if detail is not None:
+            detail["command_run"] = await self._call(self.hub.source.command_run, job_id)
+        return JSONResponse(detail)
 
     async def output(self, request: Request) -> JSONResponse:
         workflow_id, job_id = request.path_params["workflow_id"], request.path_params["job_id"]
         stream = request.query_params.get("stream", "stdout")
         if stream not in ("stdout", "stderr"):
             raise HTTPException(400, "stream must be stdout or stderr")
-        model = await self._call(self.hub.current, workflow_id)
-        if job_id not in model.index_of:
+        # Checked without the loaded workflow: the output shows while it loads.
+        if await self._call(self.hub.source.workflow_of_job, job_id) != workflow_id:
             raise HTTPException(404, f"workflow {workflow_id} has no job {job_id}")
         offset = max(0, _int(request, "offset", 0))
         return JSONResponse(await self._call(self.hub.source.job_output, job_id, stream, offset))
@@ -196,7 +251,7 @@ class MonitorApi:
 
     async def workflow_events(self, request: Request) -> StreamingResponse:
         workflow_id = request.path_params["workflow_id"]
-        await self._call(self.hub.current, workflow_id)  # 404 before streaming
+        await self._call(self.hub.source.summary, workflow_id)  # 404 before streaming
         return _event_stream(self.hub.events(f"workflow:{workflow_id}"))
 
     # -- actions ----------------------------------------------------------------------

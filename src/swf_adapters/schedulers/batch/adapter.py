@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swf_app.ports import (
     Capacity,
@@ -44,6 +44,9 @@ from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 from .commands import TIMED_OUT, Backoff, CommandResult, CommandRunner
 from .jobdir import Batch, JobDirectory, read_end, read_log_tail, read_tasks
 from .system import ArrayView, BatchSystem, QueueView, Shape, TaskState
+
+if TYPE_CHECKING:
+    from swf_adapters.config import ResourceConfig
 
 _log = logging.getLogger(__name__)
 #: Jobs in the cluster's queue at once when MAX_JOB_IN_QUEUE does not say.
@@ -73,6 +76,20 @@ class BatchSettings:
     command_timeout: float = 60.0
     retry_first: float = 1.0
     retry_max: float = 60.0
+
+    @classmethod
+    def of_resource(cls, config: ResourceConfig) -> BatchSettings:
+        """A resource's options, by soma's names where soma has one (every cluster)."""
+        from swf_adapters.schedulers.slurm import native_options
+
+        return cls(
+            job_dir=config.job_dir,
+            python=config.python_command or sys.executable,
+            max_in_queue=config.queue_limits.get(None, DEFAULT_MAX_IN_QUEUE),
+            default_options=native_options(config.native_specification),
+            poll_min=config.poll_interval_min,
+            poll_max=config.poll_interval_max,
+        )
 
     def job_tag(self) -> str:
         if self.tag:
@@ -243,7 +260,7 @@ class BatchScheduler:
         now = time.time()
         self._deliver(
             [
-                SchedulerEvent(job_id, JobStatus.QUEUED_ACTIVE, None, batch.task_id(i), now)
+                SchedulerEvent(job_id, JobStatus.QUEUED_ACTIVE, None, self._task_id(batch, i), now)
                 for i, job_id in enumerate(batch.job_ids)
             ]
         )
@@ -267,7 +284,7 @@ class BatchScheduler:
                     return CommandResult(tuple(argv), 0, found, "")
 
     def _find_submitted(self, batch: Batch) -> str | None:
-        view = self._status()
+        view = self._status(by_script=True)
         if view is None:
             return None
         script = str(batch.directory / "batch.sh")
@@ -323,7 +340,7 @@ class BatchScheduler:
                 if alive <= set(indices):
                     targets.append(str(batch.cluster_id))
                 else:
-                    targets += [batch.task_id(i) for i in sorted(indices) if i in alive]
+                    targets += [self._task_id(batch, i) for i in sorted(indices) if i in alive]
         if targets:
             result = self.runner.run(self.system.cancel_command(targets))
             if not result.ok:
@@ -381,10 +398,10 @@ class BatchScheduler:
     def _poll_soon(self) -> None:
         self._poll_now.set()
 
-    def _status(self) -> QueueView | None:
-        result = self.runner.run(self.system.status_command(self.tag))
+    def _status(self, by_script: bool = False) -> QueueView | None:
+        result = self.runner.run(self.system.status_command(self.tag, self._asked(by_script)))
         self.polls += 1
-        if not result.ok:
+        if not result.ok and not self.system.partial_status(result.returncode, result.stderr):
             if self._is_unavailable(result):
                 self._set_problem(result)
             else:
@@ -392,6 +409,14 @@ class BatchScheduler:
             return None
         self._problem = None
         return self.system.parse_status(result.stdout)
+
+    def _asked(self, by_script: bool) -> list[str] | None:
+        """The array jobs a status call asks about (None: all of the tag's, to find a
+        batch whose cluster id a crash or a timed-out submission lost)."""
+        with self._lock:
+            if by_script or self._unresolved:
+                return None
+            return sorted({str(b.cluster_id) for b in self._batches.values() if b.cluster_id})
 
     def _reconcile(self, view: QueueView, now: float) -> list[SchedulerEvent]:
         """Events for every task whose state changed since the last poll."""
@@ -425,7 +450,9 @@ class BatchScheduler:
             if index not in batch.running:
                 batch.running.add(index)
                 events.append(
-                    SchedulerEvent(job_id, JobStatus.RUNNING, None, batch.task_id(index), now)
+                    SchedulerEvent(
+                        job_id, JobStatus.RUNNING, None, self._task_id(batch, index), now
+                    )
                 )
             return
         record = read_end(batch.end_file(index))
@@ -442,7 +469,7 @@ class BatchScheduler:
         self, batch: Batch, index: int, record: dict[str, Any], events: list[SchedulerEvent]
     ) -> None:
         job_id = batch.job_ids[index]
-        scheduler_id = batch.task_id(index)
+        scheduler_id = self._task_id(batch, index)
         if index not in batch.running:
             batch.running.add(index)
             start = _float(record.get("start"))
@@ -467,21 +494,21 @@ class BatchScheduler:
         job_id = batch.job_ids[index]
         batch.ended.add(index)
         if killed:
-            events.append(_killed_event(job_id, batch.task_id(index)))
+            events.append(_killed_event(job_id, self._task_id(batch, index)))
             return
         table = _read_table(batch)
         target = table[index].get("stderr") or table[index].get("stdout") if table else None
         log = read_log_tail(batch.log_file(index)).strip()
         _append(
             target,
-            f"swf: {self.system.name} job {batch.task_id(index)} left the queue ({reason}) "
+            f"swf: {self.system.name} job {self._task_id(batch, index)} left the queue ({reason}) "
             f"without the wrapper's end file: the job was killed or its node failed"
             + (f"; wrapper log:\n{log}" if log else "")
             + "\n",
         )
         exit_info = ExitInfo(ExitStatus.EXIT_ABORTED)
         events.append(
-            SchedulerEvent(job_id, JobStatus.FAILED, exit_info, batch.task_id(index), now)
+            SchedulerEvent(job_id, JobStatus.FAILED, exit_info, self._task_id(batch, index), now)
         )
 
     def _resolve(self, view: QueueView) -> None:
@@ -505,6 +532,9 @@ class BatchScheduler:
                 self._work.notify()
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _task_id(self, batch: Batch, index: int) -> str:
+        return self.system.task_id(str(batch.cluster_id), index)
 
     def _register(self, batch: Batch) -> None:
         self._batches[batch.name] = batch

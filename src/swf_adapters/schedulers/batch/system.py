@@ -87,11 +87,23 @@ class BatchSystem(Protocol):
         """The cluster id of the array job just submitted."""
         ...
 
-    def status_command(self, tag: str) -> list[str]:
-        """ONE call listing every job named ``tag`` (pending, running, recently ended)."""
+    def status_command(self, tag: str, cluster_ids: Sequence[str] | None) -> list[str]:
+        """ONE call listing every job named ``tag`` (pending, running, recently ended).
+        ``cluster_ids`` are this engine's array jobs, for a system that asks by id (PBS);
+        None when a batch must be found by its script (its id was lost in a crash)."""
         ...
 
     def parse_status(self, stdout: str) -> QueueView: ...
+
+    def partial_status(self, returncode: int, stderr: str) -> bool:
+        """True when a failed status call still answered for the jobs it knows (PBS's
+        qstat fails for an id it has forgotten, and lists the others)."""
+        ...
+
+    def task_id(self, cluster_id: str, index: int) -> str:
+        """The cluster's name for task ``index`` of array job ``cluster_id``, as users
+        see it (``123_4`` on SLURM, ``123[4].server`` on PBS)."""
+        ...
 
     def cancel_command(self, task_ids: Sequence[str]) -> list[str]:
         """ONE call cancelling these jobs (``123`` = whole array, ``123_4`` = one task)."""

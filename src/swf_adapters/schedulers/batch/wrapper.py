@@ -155,12 +155,22 @@ def run(task: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _index(index_variable: str, count: int) -> int:
+    """The task's index: from the batch system's variable; a one-task batch may go as a
+    plain job without one (PBS Pro refuses a one-element ``-J`` range)."""
+    value = os.environ.get(index_variable) if index_variable != "-" else "0"
+    if value is None and count == 1:
+        return 0
+    if value is None:
+        raise SystemExit(f"swf wrapper: {index_variable} is not set in a {count}-task batch")
+    return int(value)
+
+
 def main(argv: list[str]) -> int:
     table_file, index_variable = argv[1], argv[2]
-    index = int(os.environ[index_variable]) if index_variable != "-" else 0
     with open(table_file, "rb") as stream:
         table = marshal.load(stream)  # written by the engine (jobdir.py); no json import
-    task = table["tasks"][index]
+    task = table["tasks"][_index(index_variable, len(table["tasks"]))]
     record = run(task)
     record["wall"] = record["end"] - record["start"]
     _write_atomically(task["end"], record)

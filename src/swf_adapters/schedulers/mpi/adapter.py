@@ -12,13 +12,13 @@ Short jobs then never wait for a round trip to rank 0 (and many travel per messa
 while long jobs are not queued behind each other on one rank while another rank idles.
 
 What only this adapter does, as soma-workflow's MPI scheduler did:
-- ``attempts``: a job that fails (or whose worker dies) runs again, up to this many
-  times in all (soma's ``--nb_attempt_per_job``);
 - ``job_timeout``: the worker ends a job still running after this many seconds
   (soma's ``MPI_JOB_TIMEOUT``);
 - a worker that stops answering for ``worker_timeout`` seconds is dead: its jobs end
-  FAILED, a line in their stderr naming the rank and its host (or run elsewhere, if
-  attempts are left).
+  FAILED, a line in their stderr naming the rank and its host.
+Retries are the engine's, as on every scheduler (``swf_app/retries.py``: soma's
+``--nb_attempt_per_job`` is the runner's default attempts per job): a failed attempt,
+a time limit or a dead worker's job included, comes back as a new launch request.
 
 Across allocations the store is the journal: a new allocation's workers hold nothing, so
 ``start`` returns no held job and everything the store had running runs again on resume
@@ -65,14 +65,14 @@ _KILLED = ExitStatus.USER_KILLED.value
 MAX_DEPTH = 256
 _FIRST_DEPTH = 1
 #: Seconds of queued work a worker should hold beyond what it runs.
-TARGET_BACKLOG = 0.2
+TARGET_BACKLOG = 0.3
 #: How often the liveness of workers is checked.
 _LIVENESS_EVERY = 0.25
 
 
 @dataclass(slots=True)
 class Attempt:
-    """A job on its way: its request and how many times it has been tried.
+    """A job on its way: its request and the cores it holds on its worker.
 
     A job adopted from a worker (a new adapter over running workers) has no request:
     it is only followed to its end, never run again from here.
@@ -81,7 +81,6 @@ class Attempt:
     job_id: int
     cpus: int
     request: LaunchRequest | None = None
-    tries: int = 0
 
     @classmethod
     def of(cls, request: LaunchRequest) -> Attempt:
@@ -137,7 +136,6 @@ class Traffic:
     reports_received: int = 0
     jobs_sent: int = 0
     ends_received: int = 0
-    retries: int = 0
     #: CPU seconds of the communication thread (the adapter's own cost on rank 0).
     thread_cpu_seconds: float = 0.0
 
@@ -153,19 +151,15 @@ class MpiScheduler:
         channel: Channel,
         worker_ranks: Sequence[int],
         *,
-        attempts: int = 1,
         job_timeout: float | None = None,
         worker_timeout: float = 30.0,
         heartbeat: float = 2.0,
         hello_timeout: float = 60.0,
     ) -> None:
-        if attempts < 1:
-            raise DRMError(f"MPI scheduler: attempts per job must be at least 1, not {attempts}")
         if not worker_ranks:
             raise DRMError("MPI scheduler: no worker rank (run with at least 2 ranks)")
         self._channel = channel
         self._workers = {rank: WorkerRank(rank) for rank in worker_ranks}
-        self._attempts = attempts
         self._job_timeout = job_timeout
         self._worker_timeout = worker_timeout
         self._heartbeat = heartbeat
@@ -373,7 +367,7 @@ class MpiScheduler:
         ends it kept for want of an acknowledgement are reported (again)."""
         for job_id, pid, start, cpus in held:
             if job_id not in worker.jobs:
-                worker.jobs[job_id] = Attempt(job_id, max(1, int(cpus)), tries=1)
+                worker.jobs[job_id] = Attempt(job_id, max(1, int(cpus)))
                 self._placed[job_id] = worker
                 worker.used += max(1, int(cpus))
             self.held.add(job_id)
@@ -384,7 +378,7 @@ class MpiScheduler:
         for record in ended:
             job_id = record[1]
             if job_id not in worker.jobs:
-                worker.jobs[job_id] = Attempt(job_id, 1, tries=1)
+                worker.jobs[job_id] = Attempt(job_id, 1)
                 self._placed[job_id] = worker
                 worker.used += 1
             self.held.add(job_id)
@@ -426,28 +420,10 @@ class MpiScheduler:
         previous = worker.mean_duration
         worker.mean_duration = duration if previous is None else 0.8 * previous + 0.2 * duration
         info = ExitInfo(_EXIT_STATUSES[exit_status], value, sig, usage)
-        if not info.succeeded() and exit_status != _KILLED and self._retry(attempt, info):
-            worker.to_ack.append(job_id)  # this try's end is done with; the job goes on
-            return
         self._ended_on[job_id] = worker
         status = JobStatus.DONE if info.succeeded() else JobStatus.FAILED
         name = f"rank{worker.rank}:{pid}" if pid else None
         self._events.append(SchedulerEvent(job_id, status, info, name, end))
-
-    def _retry(self, attempt: Attempt, why: ExitInfo | str) -> bool:
-        """Run a failed job again if attempts are left (first in line)."""
-        if attempt.request is None or attempt.tries >= self._attempts:
-            return False
-        self.traffic.retries += 1
-        _log.info(
-            "job %s failed (%s): attempt %d of %d",
-            attempt.job_id,
-            why,
-            attempt.tries + 1,
-            self._attempts,
-        )
-        self._backlog.appendleft(attempt)
-        return True
 
     # -- kills ------------------------------------------------------------------------
 
@@ -512,7 +488,6 @@ class MpiScheduler:
             if slots > worker.cores or slots > room:
                 break
             backlog.popleft()
-            attempt.tries += 1
             worker.jobs[attempt.job_id] = attempt
             self._placed[attempt.job_id] = worker
             worker.used += slots
@@ -557,13 +532,11 @@ class MpiScheduler:
                 self._worker_lost(worker, f"stopped answering ({silence})")
 
     def _worker_lost(self, worker: WorkerRank, what: str) -> None:
-        """The worker's jobs run elsewhere if attempts are left, else end FAILED."""
+        """The worker's jobs end FAILED, saying why (the engine retries them if asked)."""
         now = time.time()
         for job_id, attempt in list(worker.jobs.items()):
             del self._placed[job_id]
             reason = f"{worker.name()} {what} while it held this job"
-            if self._retry(attempt, reason):
-                continue
             request = attempt.request
             if request is not None:
                 tell_job(request.stderr_file or request.stdout_file, reason)
@@ -587,7 +560,6 @@ class MpiScheduler:
                 self._sink(events)
             except Exception:
                 _log.exception("the scheduler event sink failed on %d event(s)", len(events))
-
 
 
 def _capacity(cores: int) -> Capacity:

@@ -23,11 +23,14 @@ from swf_app.read_models import (
     JobChangeBatch,
     JobFiles,
     JobInfo,
+    JobPage,
     JobProgress,
     JobTermination,
     OutputChunk,
+    TransferInfo,
     WorkflowInfo,
     WorkflowProgress,
+    WorkflowSummary,
 )
 from swf_domain.errors import SerializationError
 from swf_domain.gc_pause import gc_paused
@@ -53,11 +56,21 @@ _CODECS: dict[Any, tuple[_Encode, _Decode]] = {
         lambda rows: [[key, *info] for key, info in rows.items()],
         lambda d: {row[0]: WorkflowInfo(row[1], row[2]) for row in d},
     ),
+    dict[int, WorkflowSummary]: (
+        lambda rows: [[key, *summary] for key, summary in rows.items()],
+        lambda d: {row[0]: WorkflowSummary(*row[1:]) for row in d},
+    ),
+    JobPage: (
+        lambda p: [p.workflow_id, p.total, p.jobs, p.names],
+        lambda d: JobPage(d[0], d[1], _progress(d[2]), d[3]),
+    ),
     dict[int, JobInfo]: (
         lambda rows: [[key, *info] for key, info in rows.items()],
         lambda d: {row[0]: JobInfo(*row[1:]) for row in d},
     ),
     JobTermination: (list, lambda d: JobTermination(*d)),
+    TransferInfo: (list, lambda d: TransferInfo(*d)),
+    list[TransferInfo]: (list, lambda d: list(starmap(TransferInfo, d))),
     JobFiles: (list, lambda d: JobFiles(*d)),
     OutputChunk: (
         lambda c: [base64.b64encode(c.data).decode("ascii"), *_chunk_fields(c)],

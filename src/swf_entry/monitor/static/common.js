@@ -115,10 +115,23 @@ export async function act(label, path, body = {}, confirmText = null) {
 // A page restored from the back/forward cache has lost its event stream: load it anew.
 window.addEventListener('pageshow', (event) => { if (event.persisted) window.location.reload(); });
 
+// The monitor's version this page was served with: when the stream (re)opens on a
+// monitor of another version (upgraded, restarted from other files), the page reloads.
+const pageVersion = document.querySelector('meta[name="swf-version"]').content;
+async function checkVersion() {
+  try {
+    const { version } = await api('/api/version');
+    if (version !== pageVersion) window.location.reload();
+  } catch (error) { /* the monitor is gone a moment: the next (re)open checks again */ }
+}
+
 export function follow(path, onEvent, onOpen = () => {}) {
   const badge = document.getElementById('live');
   const source = new EventSource(path);
-  source.onopen = () => { badge.textContent = 'live'; badge.className = 'live on'; onOpen(); };
+  source.onopen = () => {
+    badge.textContent = 'live'; badge.className = 'live on';
+    checkVersion(); onOpen();
+  };
   source.onerror = () => { badge.textContent = 'reconnecting'; badge.className = 'live off'; };
   source.onmessage = (message) => onEvent(JSON.parse(message.data));
   return source;

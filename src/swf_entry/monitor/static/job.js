@@ -26,13 +26,18 @@ function neighbours(list, data) {
   if (!data.total) list.append(h('li', { class: 'muted' }, 'none'));
 }
 
+// An argument as a shell would need it quoted (display only: nothing runs it).
+const shellWord = (arg) => (/[\s'"\\$`]/.test(arg) || arg === '' ? JSON.stringify(arg) : arg);
+
 function show(job) {
   status = job.status;
   document.title = `${job.name} — swf monitor`;
   $('job-name').textContent = job.name;
   $('job-status').replaceWith(Object.assign(chip(job.status), { id: 'job-status' }));
   $('crumb-workflow').textContent = job.workflow_name ?? `workflow ${job.workflow}`;
-  $('command').textContent = job.command.map((arg) => (/[\s'"\\$`]/.test(arg) || arg === '' ? JSON.stringify(arg) : arg)).join(' ');
+  const ran = Array.isArray(job.command_run);
+  $('command-kind').textContent = ran ? '(as run)' : '(as it will run: not submitted yet)';
+  $('command').textContent = (ran ? job.command_run : job.command).map((arg) => shellWord(String(arg))).join(' ');
   const exit = job.exit || {};
   facts($('facts'), [
     ['id', job.id], ['groups', job.groups.map((g) => g.name).join(' / ')],

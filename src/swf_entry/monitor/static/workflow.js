@@ -35,6 +35,7 @@ function showSummary(data) {
   if (data.started) dates.push(`started ${fmtDate(data.started)}`);
   if (data.ended) dates.push(`ended ${fmtDate(data.ended)} (${fmtDuration(data.ended - data.started)})`);
   else if (data.started) dates.push(`running for ${fmtDuration(Date.now() / 1000 - data.started)}`);
+  if (data.loading) dates.push('reading the groups and the graph…');
   $('wf-dates').textContent = dates.join(' · ');
 }
 

@@ -38,6 +38,10 @@ function render() {
       h('td', {}, progressBar(row.counts, row.total), ` ${row.finished}/${row.total}`),
       h('td', { class: 'chips' }, countChips(row.counts)),
       h('td', { class: 'num' }, row.total),
+      h('td', {}, row.queue ?? ''),
+      h('td', {}, fmtDate(row.submitted)),
+      h('td', {}, fmtDate(row.started)),
+      h('td', {}, fmtDate(row.ended)),
       h('td', {}, fmtDate(row.expiration))));
   }
   document.getElementById('count').textContent = `${shown.length} of ${rows.length} workflows`;

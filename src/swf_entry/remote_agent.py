@@ -1,0 +1,112 @@
+"""What a remote client runs on the resource, over SSH: ``python -m swf_entry.remote_agent``.
+
+Each command prints one JSON line on stdout (nothing else), so the client reads a plain
+answer whatever the remote shell prints around it:
+
+- ``hello``: swf's version and the interpreter, checked by the client before anything else;
+- ``ensure RESOURCE`` (stdin: ``{"options": {NAME: TEXT}}``): writes the remote side's own
+  configuration of RESOURCE (the client's section without the client-only options) to
+  ``~/.swf/remote/RESOURCE.cfg``, starts the engine daemon if none answers, and says where
+  its socket and key are;
+- ``stop RESOURCE``: stops that engine (its jobs go on).
+
+The client is already authenticated by sshd when this runs; the JSON it reads is data.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+#: Where the remote side keeps the configuration a client sent for each resource.
+REMOTE_CONFIG_DIR = Path("~/.swf/remote")
+
+
+def swf_version() -> str:
+    return version("swf")
+
+
+def config_path(resource_id: str) -> Path:
+    """A file name for any resource id (the id may hold characters a path must not)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in resource_id)[:64]
+    digest = hashlib.sha256(resource_id.encode()).hexdigest()[:8]
+    return REMOTE_CONFIG_DIR.expanduser() / f"{safe}-{digest}.cfg"
+
+
+def write_config(resource_id: str, options: dict[str, str]) -> Path:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser[resource_id] = options
+    path = config_path(resource_id)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_suffix(".tmp")
+    with open(temporary, "w", encoding="utf-8") as file:
+        parser.write(file)
+    temporary.chmod(0o600)
+    temporary.replace(path)
+    return path
+
+
+def hello() -> dict[str, Any]:
+    return {"swf": swf_version(), "python": sys.executable, "python_version": sys.version}
+
+
+def ensure(resource_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    from swf_adapters.config import load_config
+    from swf_adapters.transport.pyro.local_daemon import ensure_engine
+
+    config_file = write_config(resource_id, dict(request.get("options", {})))
+    config = load_config(config_file, resource_id)
+    idle = config.engine_idle_timeout
+    endpoint = ensure_engine(
+        config.state_dir,
+        idle_timeout=idle if idle is not None else 0.0,
+        config_file=config_file,
+        resource_id=resource_id,
+    )
+    return {
+        "socket": str(endpoint.socket_path),
+        "key_file": str(endpoint.key_file),
+        "pid": endpoint.pid,
+        "state_dir": str(config.state_dir),
+    }
+
+
+def stop(resource_id: str) -> dict[str, Any]:
+    from swf_adapters.config import load_config
+    from swf_adapters.transport.pyro.local_daemon import stop_engine
+
+    config_file = config_path(resource_id)
+    if not config_file.exists():
+        return {"stopped": False}
+    config = load_config(config_file, resource_id)
+    return {"stopped": stop_engine(config.state_dir)}
+
+
+def main(argv: list[str]) -> int:
+    try:
+        answer = _run(argv)
+    except Exception as error:  # the client shows it: one line, typed
+        answer = {"error": f"{type(error).__name__}: {error}"}
+    print(json.dumps(answer), flush=True)
+    return 1 if "error" in answer else 0
+
+
+def _run(argv: list[str]) -> dict[str, Any]:
+    command, *rest = argv or ["hello"]
+    if command == "hello":
+        return hello()
+    if command == "ensure" and len(rest) == 1:
+        return ensure(rest[0], json.loads(sys.stdin.read() or "{}"))
+    if command == "stop" and len(rest) == 1:
+        return stop(rest[0])
+    raise ValueError(f"unknown remote agent command {argv!r}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
