@@ -106,7 +106,9 @@ class QueryService:
         transfers: TransferArea | None = None,
     ) -> None:
         self._store = store
-        self.transfers = TransferQueries(transfers, self.workflow_document, self._job_statuses)
+        self.transfers = TransferQueries(
+            transfers, self.workflow_document, self._job_statuses, self.workflow_row
+        )
         self.user = user if user is not None else getpass.getuser()
         self._cached_workflows = max(1, cached_workflows)
         self._caches: OrderedDict[int, _ElementsCache] = OrderedDict()

@@ -45,19 +45,26 @@ StatusReader = Callable[[int], tuple[list[str], float | None]]
 
 class TransferQueries:
     def __init__(
-        self, area: TransferArea | None, document: DocumentReader, statuses: StatusReader
+        self,
+        area: TransferArea | None,
+        document: DocumentReader,
+        statuses: StatusReader,
+        exists: Callable[[int], object],
     ) -> None:
+        """``exists(workflow_id)`` raises UnknownObjectError when the workflow is gone."""
         self._area = area
+        self._exists = exists
         self._document = document
         self._statuses = statuses
         self._roles: OrderedDict[int, tuple[bool, TransferRoles]] = OrderedDict()
         self._lock = threading.Lock()
 
     def workflow_transfers(self, workflow_id: int) -> list[TransferInfo]:
-        statuses, expiration = self._statuses(workflow_id)  # also: the workflow exists
         staged, roles = self._roles_of(workflow_id)
         if not roles.transfers:
+            self._exists(workflow_id)  # a cached answer must not outlive its workflow
             return []
+        statuses, expiration = self._statuses(workflow_id)
         done = {index for index, status in enumerate(statuses) if status == _DONE}
         return [
             self._info(workflow_id, rank, transfer, staged, roles, done, expiration)
