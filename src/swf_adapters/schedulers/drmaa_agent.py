@@ -8,9 +8,10 @@ earlier engine's task, its end file appeared). The engine therefore never asks a
 job: its cost per job is the one change it reads, whatever the queue holds.
 
 - ``wait(JOB_IDS_SESSION_ANY)`` in one thread reaps ends (a burst in one message);
-- a watcher scans the batch directories of the tasks not yet started (one listing per
-  batch directory, at an interval that grows while nothing moves) and says when a DRMAA
-  call has waited on qmaster too long (``problem``), which the engine shows;
+- a watcher scans the batch directories of the followed tasks for wrapper logs (a start)
+  and end files (an end ``wait`` did not give: an earlier engine's task, an end without
+  usage): one listing per batch directory, at an interval that grows while nothing moves;
+  it also says when a DRMAA call has waited on qmaster too long (``problem``);
 - while tasks are followed and no end comes, one ``jobStatus`` every ``HEARTBEAT``
   seconds is the heartbeat that notices a silent qmaster (nothing else would ask it
   anything); an earlier engine's task without an end file is asked about the same way,
@@ -131,11 +132,16 @@ class Agent:
         return ""
 
     def op_control(self, *job_ids: str) -> str:
-        """Terminates whole arrays (``12``) or tasks (``12.3``); gone ones are ignored."""
+        """Terminates whole arrays (``12``) or tasks (``12.3``); gone ones are ignored.
+        The terminated tasks are reported ended at once: ``wait`` may never return them
+        (Grid Engine has no usage for a task killed before it ran: error code 24)."""
         terminate = self.drmaa.JobControlAction.TERMINATE
         for job_id in job_ids:
             with contextlib.suppress(self.drmaa.errors.InvalidJobException):
                 self._call("control", self.session.control, job_id, terminate)
+        with self._lock:
+            gone = [i for i in self.tasks if i in job_ids or i.partition(".")[0] in job_ids]
+        self._report(dict.fromkeys(gone, ("finished", "terminated by swf")))
         return ""
 
     def _follow(self, tasks: dict[str, Task]) -> None:
@@ -179,9 +185,9 @@ class Agent:
             pass
         except errors.InvalidJobException:  # none of this session's: adopted ones only
             time.sleep(0.0 if ended else 1.0)
-        except errors.DrmaaException as error:  # qmaster busy or gone: ends come later
-            _log_stderr(f"DRMAA wait: {error}")
-            time.sleep(1.0)
+        except Exception as error:  # qmaster busy or gone, or an end without its usage
+            _log_stderr(f"DRMAA wait: {type(error).__name__}: {error}")  # (code 24): the
+            time.sleep(0.2)  # end files, the heartbeat and kills report those ends
         return ended
 
     def _heartbeat(self) -> None:
@@ -194,9 +200,9 @@ class Agent:
         if not waiting:
             return
         self._beats += 1
-        job_id, task = (adopted or waiting)[self._beats % len(adopted or waiting)]
+        job_id = (adopted or waiting)[self._beats % len(adopted or waiting)][0]
         state = self._job_status(job_id)
-        if task.adopted and state is not None:
+        if state is not None:
             self._report({job_id: state})
 
     def _job_status(self, job_id: str) -> tuple[str, str] | None:
@@ -225,17 +231,18 @@ class Agent:
             self._say_problem()
 
     def _scan(self) -> dict[str, tuple[str, str]]:
-        """Tasks that started (log file) or, adopted, ended (end file) since the last
-        scan: one directory listing per batch directory that holds such tasks."""
+        """Tasks that started (log file) or ended (end file: an earlier engine's task, or
+        an end ``wait`` did not return) since the last scan: one directory listing per
+        batch directory of the followed tasks."""
         with self._lock:
-            watched = [(i, t) for i, t in self.tasks.items() if t.adopted or not t.started]
+            watched = list(self.tasks.items())
         names: dict[str, set[str]] = {}
         changes: dict[str, tuple[str, str]] = {}
         for job_id, task in watched:
             listed = names.get(task.directory)
             if listed is None:
                 listed = names[task.directory] = _listing(task.directory)
-            if task.adopted and f"{task.index}.end" in listed:
+            if f"{task.index}.end" in listed:
                 changes[job_id] = ("finished", "ended")
             elif not task.started and f"{task.index}.log" in listed:
                 changes[job_id] = ("running", "r")
@@ -258,6 +265,8 @@ class Agent:
 
     def _report(self, changes: dict[str, tuple[str, str]]) -> None:
         """Apply ``changes`` to what the agent follows, and push them to the engine."""
+        if not changes:
+            return
         with self._lock:
             for job_id, (state, _reason) in changes.items():
                 task = self.tasks.get(job_id)

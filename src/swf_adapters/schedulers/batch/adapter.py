@@ -214,6 +214,15 @@ class BatchScheduler:
                 self._handle(inbox)
             except Exception:  # a bug must not silence the scheduler: log and go on
                 _log.exception("%s control thread", self.system.name)
+        self._acknowledge_left()
+
+    def _acknowledge_left(self) -> None:
+        """Closing: acknowledgements still in the inbox are recorded (they are local file
+        writes; a next engine would otherwise report those ends again)."""
+        with self._work:
+            acks, self._inbox.acks = self._inbox.acks, []
+        if acks:
+            self._acknowledge(acks)
 
     def _has_work(self) -> bool:
         box = self._inbox
