@@ -20,7 +20,6 @@ cell, in the same run (needs the single-host cell of scripts/services/sge.sh).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from bench_slurm import chain_figures  # the same chain measure (bench/ is on sys.path)
 
 from swf_adapters.schedulers.batch import BatchSettings
 from swf_adapters.schedulers.drmaa import AgentRunner, DrmaaScheduler, drmaa_environment
@@ -133,23 +133,7 @@ echo $((n+1))
 
 def chain_latency(home: Path, length: int) -> dict[str, Any]:
     wait_idle_cell()
-    wfc = controller(home)
-    jobs = [Job([TRUE], name=f"c{i}") for i in range(length)]
-    deps = list(itertools.pairwise(jobs))
-    wf_id = wfc.submit_workflow(Workflow(jobs, deps, name="chain"))  # type: ignore[arg-type]
-    wfc.wait_workflow(wf_id)
-    rows = sorted(wfc.workflow_elements_status(wf_id)[0])
-    assert all(row[1] == "done" for row in rows), rows[:3]
-    delays = [
-        (child[4][0] - parent[4][2]).total_seconds() for parent, child in itertools.pairwise(rows)
-    ]
-    wfc.disconnect()
-    return {
-        "chain": length,
-        "median_child_submit_delay_s": round(statistics.median(delays), 3),
-        "max_s": round(max(delays), 3),
-        "poll_interval_min_s": 0.5,
-    }
+    return chain_figures(controller(home), length, 0.5)
 
 
 def queued_poll(home: Path, queued: int, repeats: int) -> dict[str, Any]:
