@@ -12,6 +12,8 @@
 # Idempotent: a cell already running is used as is and left running. Knob: SGE_SLOTS
 # (slots of all.q, default 16: more than the cores, so many tiny jobs start at once).
 set -euo pipefail
+# shellcheck source=scripts/services/daemons.sh
+. "$(dirname "$0")/daemons.sh"
 ACTION=${1:?usage: sge.sh start|stop STATE_DIR | status | env}
 STATE=${2:-}
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=default
@@ -23,13 +25,6 @@ DRMAA_LIB=/usr/lib/gridengine-drmaa/lib/libdrmaa.so.1.0
 JEMALLOC=$(ls /lib/*-linux-gnu/libjemalloc.so.2 /usr/lib/*-linux-gnu/libjemalloc.so.2 2>/dev/null | head -1 || true)
 
 cell_ready() { qstat -f 2>/dev/null | grep -q "all.q@$H .* lx-amd64 *$"; }
-
-alive() {  # alive PIDFILE: the daemon named there runs (a zombie counts as gone)
-  local f=$1 p
-  [ -s "$f" ] || return 1
-  p=$(cat "$f")
-  kill -0 "$p" 2>/dev/null && [ "$(ps -o stat= -p "$p" | cut -c1)" != Z ]
-}
 
 install_packages() {
   [ -x /usr/sbin/sge_qmaster ] && [ -x /usr/sbin/sge_execd ] && [ -f "$DRMAA_LIB" ] \
@@ -44,12 +39,7 @@ gridengine-common shared/gridenginemaster string $H
 gridengine-master shared/gridenginemaster string $H
 gridengine-client shared/gridenginemaster string $H
 SEL
-  local apt=("$(dirname "$0")/apt.sh" install -y -q gridengine-master gridengine-exec
-    gridengine-client gridengine-drmaa1.0 libjemalloc2)
-  "${apt[@]}" >/dev/null 2>&1 || {  # a fresh machine needs the package lists first
-    "$(dirname "$0")/apt.sh" update -q >/dev/null 2>&1 || true
-    "${apt[@]}" >/dev/null
-  }
+  apt_install gridengine-master gridengine-exec gridengine-client gridengine-drmaa1.0 libjemalloc2
 }
 
 fix_host_names() {  # $H -> 127.0.0.1 -> "localhost": commlib refuses without the alias
@@ -96,11 +86,7 @@ configure_cell() {  # once per installation: root may run jobs, fast scheduling,
 }
 
 start() {
-  [ -n "$STATE" ] || { echo "usage: sge.sh start STATE_DIR" >&2; exit 2; }
-  mkdir -p "$STATE"
-  : >"$STATE/started"
-  exec 9>/run/swf-sge-service.lock  # two test runs starting at once: one does the work
-  flock 9
+  begin_start "$STATE" swf-sge-service
   # qstat keeps showing the queue healthy for a while after execd died: check both daemons
   if alive "$QMASTER_PID" && alive "$EXECD_PID" && cell_ready; then
     echo "sge: already running, used as is"
@@ -112,35 +98,21 @@ start() {
   fix_host_names
   if ! alive "$QMASTER_PID"; then
     /usr/sbin/sge_qmaster 9>&-
-    echo "$QMASTER_PID" >>"$STATE/started"
+    record_started "$STATE" "$QMASTER_PID"
     for _ in $(seq 1 120); do qconf -sh >/dev/null 2>&1 && break; sleep 0.25; done
   fi
   fix_host_names  # qmaster rewrites act_qmaster with the name it resolved itself as
   configure_cell
   if ! alive "$EXECD_PID"; then
     SGE_EXECD_PIDFILE=$EXECD_PID /usr/sbin/sge_execd 9>&-
-    echo "$EXECD_PID" >>"$STATE/started"
+    record_started "$STATE" "$EXECD_PID"
   fi
   for _ in $(seq 1 120); do cell_ready && break; sleep 0.25; done
   cell_ready || { echo "sge: all.q@$H did not come up" >&2; qstat -f >&2 || true; exit 1; }
   echo "sge: started ($(qstat -f | grep "all.q@$H"))"
 }
 
-stop_pidfile() {  # TERM the daemon named in the pid file, wait until it is gone
-  local f=$1 p
-  [ -s "$f" ] || return 0
-  p=$(cat "$f")
-  kill "$p" 2>/dev/null || return 0
-  for _ in $(seq 1 80); do alive "$f" || break; sleep 0.25; done
-}
-
-stop() {
-  [ -n "$STATE" ] && [ -f "$STATE/started" ] || return 0
-  for f in "$EXECD_PID" "$QMASTER_PID"; do  # the reverse of the start order
-    grep -qxF "$f" "$STATE/started" && stop_pidfile "$f"
-  done
-  rm -f "$STATE/started"
-}
+stop() { stop_recorded "$STATE" "$EXECD_PID" "$QMASTER_PID"; }  # the reverse of the start order
 
 case "$ACTION" in
 start) start ;;

@@ -11,29 +11,19 @@
 # and left running. Knobs: SLURM_CPUS (declared CPUs, default 32: more than the cores, so
 # many tiny jobs start at once), SLURM_MINJOBAGE (default 300).
 set -euo pipefail
+# shellcheck source=scripts/services/daemons.sh
+. "$(dirname "$0")/daemons.sh"
 ACTION=${1:?usage: slurm.sh start|stop STATE_DIR | status}
 STATE=${2:-}
 PIDS=(/run/slurm/slurmd.pid /run/slurm/slurmctld.pid /run/munge/munged.pid)
 
 node_ready() { sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; }
 
-alive() {  # alive PIDFILE: the daemon named there runs (a zombie counts as gone)
-  local f=$1 p
-  [ -s "$f" ] || return 1
-  p=$(cat "$f")
-  kill -0 "$p" 2>/dev/null && [ "$(ps -o stat= -p "$p" | cut -c1)" != Z ]
-}
-
 install_packages() {
   command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null \
     && command -v sbatch >/dev/null && return 0
   [ "$(id -u)" = 0 ] || { echo "slurm.sh: SLURM is not installed and we are not root" >&2; return 1; }
-  export DEBIAN_FRONTEND=noninteractive
-  local apt=("$(dirname "$0")/apt.sh" install -y -q slurmctld slurmd slurm-client munge)
-  "${apt[@]}" >/dev/null 2>&1 || {  # a fresh machine needs the package lists first
-    "$(dirname "$0")/apt.sh" update -q >/dev/null 2>&1 || true
-    "${apt[@]}" >/dev/null
-  }
+  apt_install slurmctld slurmd slurm-client munge
 }
 
 write_config() {
@@ -95,11 +85,7 @@ start_munge() {
 }
 
 start() {
-  [ -n "$STATE" ] || { echo "usage: slurm.sh start STATE_DIR" >&2; exit 2; }
-  mkdir -p "$STATE"
-  : >"$STATE/started"
-  exec 9>/run/swf-slurm-service.lock  # two test runs starting at once: one does the work
-  flock 9
+  begin_start "$STATE" swf-slurm-service
   if node_ready && alive /run/slurm/slurmctld.pid; then
     echo "slurm: already running, used as is"
     return 0
@@ -107,16 +93,16 @@ start() {
   install_packages
   if ! alive /run/munge/munged.pid; then
     start_munge
-    echo /run/munge/munged.pid >>"$STATE/started"
+    record_started "$STATE" /run/munge/munged.pid
   fi
   if ! alive /run/slurm/slurmctld.pid; then
     write_config
     /usr/sbin/slurmctld 9>&-
-    echo /run/slurm/slurmctld.pid >>"$STATE/started"
+    record_started "$STATE" /run/slurm/slurmctld.pid
   fi
   if ! alive /run/slurm/slurmd.pid; then
     /usr/sbin/slurmd 9>&-
-    echo /run/slurm/slurmd.pid >>"$STATE/started"
+    record_started "$STATE" /run/slurm/slurmd.pid
   fi
   for _ in $(seq 1 120); do node_ready && break; sleep 0.25; done
   node_ready || { echo "slurm: the node did not become ready" >&2; sinfo >&2 || true; exit 1; }
@@ -125,22 +111,7 @@ start() {
   echo "slurm: started ($(sinfo -h -o '%N %c CPUs %T'))"
 }
 
-stop_pidfile() {  # TERM the daemon named in the pid file, wait until it is gone
-  local f=$1 p
-  [ -s "$f" ] || return 0
-  p=$(cat "$f")
-  kill "$p" 2>/dev/null || return 0
-  for _ in $(seq 1 80); do alive "$f" || break; sleep 0.25; done
-}
-
-stop() {
-  [ -n "$STATE" ] && [ -f "$STATE/started" ] || return 0
-  # slurmd before slurmctld before munge: the reverse of the start order.
-  for f in "${PIDS[@]}"; do
-    grep -qxF "$f" "$STATE/started" && stop_pidfile "$f"
-  done
-  rm -f "$STATE/started"
-}
+stop() { stop_recorded "$STATE" "${PIDS[@]}"; }  # slurmd, slurmctld, munge: reverse start order
 
 case "$ACTION" in
 start) start ;;

@@ -37,9 +37,3 @@ def require_sge() -> None:
 def qdel_tag(tag: str) -> None:
     """Remove every job of an engine (its jobs carry the engine's tag as name)."""
     subprocess.run(["qdel", tag], check=False, capture_output=True)
-
-
-@pytest.fixture(scope="session")
-def sge_cell() -> None:
-    """A Grid Engine cell answers on this machine (see the module docstring)."""
-    require_sge()

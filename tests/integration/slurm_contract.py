@@ -14,10 +14,8 @@ from swf_adapters.schedulers.slurm import Slurm
 from swf_adapters.schedulers.soma_plugin import SomaPluginScheduler
 from swf_app.ports import Scheduler
 from tests.integration.scheduler_contract import ContractBackend
-from tests.integration.slurm_fixtures import SERVICE
+from tests.integration.slurm_fixtures import SERVICE, SLURMCTLD_PID
 from tests.plugins.toy_soma_scheduler import ToyScheduler
-
-SLURMCTLD_PID = Path("/run/slurm/slurmctld.pid")
 
 
 class SlurmBackend(ContractBackend):

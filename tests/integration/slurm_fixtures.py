@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 SERVICE = Path(__file__).resolve().parents[2] / "scripts" / "services" / "slurm.sh"
+SLURMCTLD_PID = Path("/run/slurm/slurmctld.pid")
 
 
 def require_slurm() -> None:

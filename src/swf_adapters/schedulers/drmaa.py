@@ -122,14 +122,19 @@ class GridEngineDrmaa:
         return Shape(request.queue, cpus, options or tuple(default_options), nodes)
 
     def submit_command(self, script: Path, count: int, shape: Shape, tag: str) -> list[str]:
-        """What DRMAA has no attribute for (queue, slots) goes as native specification."""
+        """What DRMAA has no attribute for (queue, slots) goes as native specification.
+        The jobs get the engine's environment (as sbatch gives SLURM jobs), not the
+        agent's: that one carries what libdrmaa needs (LD_PRELOAD...)."""
         native = list(shape.options)
         if shape.queue:
             native += ["-q", shape.queue]
         slots = shape.cpus * shape.nodes
         if slots > 1:
             native += ["-pe", self.parallel_environment, str(slots)]
-        request = {"script": str(script), "count": count, "name": tag, "native": native}
+        request = {
+            "script": str(script), "count": count, "name": tag, "native": native,
+            "env": dict(os.environ),
+        }  # fmt: skip
         return ["runBulkJobs", json.dumps(request)]
 
     def parse_submitted(self, stdout: str) -> str:
@@ -361,6 +366,7 @@ class Agent:
             template.joinFiles = True
             template.jobName = request["name"]
             template.nativeSpecification = " ".join(shlex.quote(a) for a in request["native"])
+            template.jobEnvironment = request.get("env", {})
             ids = self.session.runBulkJobs(template, 1, request["count"], 1)
         finally:
             self.session.deleteJobTemplate(template)

@@ -1,18 +1,19 @@
-"""The engine daemon SIGKILLed again and again while 200+ jobs are queued and running on a
-real SLURM cluster: every job runs exactly once (marker files), with its real exit value
-and resource usage, including the jobs that ended while no engine ran (learned from their
-end files), and failures still abort their descendants."""
+"""The engine daemon SIGKILLed again and again while 200+ jobs are queued and running on
+each real batch cluster of ``CLUSTER_BACKENDS``: every job runs exactly once (marker
+files), with its real exit value and resource usage, including the jobs that ended while
+no engine ran (learned from their end files, or the re-attached DRMAA session), and
+failures still abort their descendants."""
 
 from __future__ import annotations
 
 import random
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.cluster_backends import ClusterBackend, cluster_params
 from tests.integration.crash_fixtures import (
     Plan,
     Site,
@@ -22,31 +23,31 @@ from tests.integration.crash_fixtures import (
     running_now,
     wait_until,
 )
-from tests.integration.slurm_fixtures import slurm_cluster
 
-__all__ = ["slurm_cluster"]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
-pytestmark = [
-    pytest.mark.slurm,
-    pytest.mark.slow,
-    pytest.mark.timeout(400),
-    pytest.mark.usefixtures("slurm_cluster"),
-]
+KILLS = 5
+
+
+@pytest.fixture(params=cluster_params())
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClusterBackend]:
+    backend: ClusterBackend = request.param
+    backend.require()
+    with backend.activate(tmp_path_factory.mktemp(backend.name)):
+        yield backend
 
 
 @pytest.fixture
-def root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    with crash_root(monkeypatch, prefix="swf-sc-") as path:
+def root(monkeypatch: pytest.MonkeyPatch, cluster: ClusterBackend) -> Iterator[Path]:
+    with crash_root(monkeypatch, prefix=f"swf-{cluster.name}-") as path:
         yield path
 
 
-def slurm_site(root: Path) -> Site:
-    site = Site.create(root, "s")
-    site.config_file.write_text(
-        "[crash]\nSCHEDULER_TYPE = slurm\n"
-        f"SUBMITTING_MACHINES = {socket.gethostname()}\n"
-        "POLL_INTERVAL_MIN = 0.2\nPOLL_INTERVAL_MAX = 1\n"
-    )
+def cluster_site(root: Path, cluster: ClusterBackend) -> Site:
+    site = Site.create(root, "c")
+    site.config_file.write_text("[crash]\n" + cluster.resource())
     return site
 
 
@@ -71,18 +72,20 @@ def wide_plan(home: Path, seed: int) -> Plan:
     return Plan(home, sleeps, codes, dependencies)
 
 
-def test_engine_killed_again_and_again_with_hundreds_of_cluster_jobs(root: Path) -> None:
+def test_engine_killed_again_and_again_with_hundreds_of_cluster_jobs(
+    root: Path, cluster: ClusterBackend
+) -> None:
     rng = random.Random(11)
-    site = slurm_site(root)
+    site = cluster_site(root, cluster)
     plan = wide_plan(site.home, 11)
     assert len(plan.names) >= 200
     downtimes: list[tuple[float, float]] = []
     log: list[str] = []
     try:
         controller = site.daemon_controller()
-        workflow_id = controller.submit_workflow(plan.workflow("slurm-crash"))
-        for number in range(5):
-            wait_until(lambda: len(running_now(plan)) > 5, 20.0)
+        workflow_id = controller.submit_workflow(plan.workflow(f"{cluster.name}-crash"))
+        for number in range(KILLS):
+            wait_until(lambda: len(running_now(plan)) > 5, 30.0)
             time.sleep(rng.uniform(0.2, 1.5))
             pid = site.engine_pid()
             if pid is None or controller.workflow_status(workflow_id) == "workflow_done":
