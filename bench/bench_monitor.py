@@ -20,7 +20,7 @@ Page load (``--page``): a fresh monitor process on the finished ``--jobs`` workf
 time to the first complete view of the workflow page over HTTP (page, summary, first page
 of the job table, group tree; the first call loads the workflow into the monitor), then
 the same again (loaded), and in headless Chromium when it is installed (page opened ->
-job table filled).
+job table filled); `--page-only` measures that alone on a workflow stopped mid-run.
 
     .venv/bin/python bench/bench_monitor.py                      # 100,000 jobs, 2 rounds
     .venv/bin/python bench/bench_monitor.py --jobs 20000 --rounds 1 --modes poll
@@ -57,7 +57,8 @@ MONITOR = """
 import sys
 from pathlib import Path
 from swf_entry.composition import ClientOptions, open_controller
-from swf_entry.monitor.server import MonitorServer
+from swf_entry.monitor.server import MonitorServer, lower_priority
+lower_priority()  # as `swf monitor` does
 wfc = open_controller(ClientOptions(home=Path(sys.argv[1])))
 server = MonitorServer(wfc.link, long_poll=sys.argv[2] == "longpoll")
 print(server.port, server.token, flush=True)
@@ -184,31 +185,43 @@ def timed(function: Any) -> float:
 
 
 def page_load(home: Path, workflow_id: int) -> dict[str, Any]:
-    """Seconds to the workflow page's first complete view: cold, warm, in Chromium."""
+    """Seconds to the workflow page's first view, each with a monitor just started (cold:
+    it has not read the workflow) and again (warm), over HTTP and in Chromium."""
     figures: dict[str, Any] = {}
     with monitor_process(home, "poll") as base:
         url, token = base.split("|")
+        page = f"{url}/workflows/{workflow_id}?token={token}"
+        figures["chromium_cold"] = chromium_load(page)
+        figures["chromium_warm"] = chromium_load(page)
+    with monitor_process(home, "poll") as base:
+        url, token = base.split("|")
         with httpx.Client(headers={"X-SWF-Token": token}, timeout=600) as client:
-            api = f"{url}/api/workflows/{workflow_id}"
+            figures.update(http_load(client, url, workflow_id))
+    return figures
 
-            def view() -> None:
-                for path in (
-                    f"{url}/workflows/{workflow_id}",
-                    api,
-                    f"{api}/jobs?limit=50",
-                    f"{api}/tree",
-                    f"{api}/graph",
-                ):
-                    response = client.get(path)
-                    assert response.status_code == 200, (path, response.text[:200])
 
-            figures["http_cold"] = timed(view)
-            figures["http_warm"] = statistics.median(timed(view) for _ in range(5))
-            figures["jobs_page_filtered"] = timed(
-                lambda: client.get(f"{api}/jobs", params={"q": "t9999", "status": "done"})
-            )
-            figures["timeline"] = timed(lambda: client.get(f"{api}/timeline"))
-        figures["chromium"] = chromium_load(f"{url}/workflows/{workflow_id}?token={token}")
+def http_load(client: httpx.Client, url: str, workflow_id: int) -> dict[str, float]:
+    """First view (page, summary, 50 rows) cold, then the groups tree (the workflow read
+    in the background), then every view warm."""
+    api = f"{url}/api/workflows/{workflow_id}"
+    first = (f"{url}/workflows/{workflow_id}", api, f"{api}/jobs?limit=50")
+    every = (*first, f"{api}/tree", f"{api}/graph")
+
+    def view(paths: tuple[str, ...]) -> None:
+        for path in paths:
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.text[:200])
+
+    started = time.perf_counter()
+    figures = {"http_first_view_cold": timed(lambda: view(first))}
+    view((f"{api}/tree",))
+    figures["http_tree_cold"] = time.perf_counter() - started
+    figures["http_every_view_warm"] = statistics.median(
+        timed(lambda: view(every)) for _ in range(5)
+    )
+    filtered = {"q": "t9999", "status": "done", "sort": "ended", "desc": "1"}
+    figures["jobs_page_filtered_warm"] = timed(lambda: client.get(f"{api}/jobs", params=filtered))
+    figures["timeline_warm"] = timed(lambda: client.get(f"{api}/timeline"))
     return figures
 
 
@@ -243,6 +256,28 @@ def chromium_load(url: str) -> float | None:
         driver.quit()
 
 
+def page_only(jobs: int, slots: int, run_seconds: float) -> None:
+    """The page-load figures on a workflow stopped mid-run (done, failed and not-run
+    jobs), without waiting for ``jobs`` jobs to run."""
+    with daemon_site(slots) as (home, controller):
+        workflow_id = controller.submit_workflow(independent(jobs, "page-load"))
+        time.sleep(run_seconds)
+        controller.stop_workflow(workflow_id)
+        controller.wait_workflow(workflow_id)
+        counts = controller.link.status_summary(workflow_id)
+        print(f"{jobs} jobs, stopped after {run_seconds:.0f} s: {counts}")
+        for round_number in range(3):
+            print(f"page load {round_number + 1}:", json.dumps(page_load(home, workflow_id)))
+        report_time(controller, workflow_id, jobs)
+
+
+def report_time(controller: WorkflowController, workflow_id: int, jobs: int) -> None:
+    report = Path(tempfile.gettempdir()) / "swf-bench-monitor-report.html"
+    seconds = timed(lambda: write_report(controller.link, workflow_id, report))
+    size = report.stat().st_size / 1e6
+    print(f"swf report of {jobs} jobs: {seconds:.1f} s, {size:.2f} MB ({report})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=100_000)
@@ -250,7 +285,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--modes", default="poll,longpoll")
     parser.add_argument("--no-page", action="store_true", help="skip the page-load figures")
+    parser.add_argument(
+        "--page-only",
+        action="store_true",
+        help="page load only, on a --jobs workflow run for --run-seconds then stopped",
+    )
+    parser.add_argument("--run-seconds", type=float, default=20.0)
     args = parser.parse_args()
+    if args.page_only:
+        page_only(args.jobs, args.slots, args.run_seconds)
+        return
     modes = ["none", *args.modes.split(",")]
     results: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
     with daemon_site(args.slots) as (home, controller):
@@ -280,10 +324,7 @@ def main() -> None:
             )
         if not args.no_page and last_id is not None:
             print("\npage load:", json.dumps(page_load(home, last_id)))
-            report = Path(tempfile.gettempdir()) / "swf-bench-monitor-report.html"
-            seconds = timed(lambda: write_report(controller.link, last_id, report))
-            size = report.stat().st_size / 1e6
-            print(f"swf report of {args.jobs} jobs: {seconds:.1f} s, {size:.1f} MB ({report})")
+            report_time(controller, last_id, args.jobs)
 
 
 if __name__ == "__main__":

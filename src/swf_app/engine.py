@@ -41,11 +41,21 @@ from .inbox import Command, Inbox
 from .job_ids import JobIds
 from .launch import Launcher
 from .notifier import ChangeNotifier
-from .path_resolver import TransferLocation
-from .ports import Capacity, CapacityUnit, Clock, JobUpdate, Scheduler, WorkflowStore, Workspace
+from .ports import (
+    Capacity,
+    CapacityUnit,
+    Clock,
+    JobUpdate,
+    Scheduler,
+    TransferArea,
+    WorkflowStore,
+    Workspace,
+)
 from .recovery import StoredWorkflow, load, recover
 from .running_workflow import RunningWorkflow
 from .tick import TickChanges
+from .transfer_commands import expire_standalone
+from .transfer_gate import TransferGate
 
 T = TypeVar("T")
 
@@ -106,7 +116,7 @@ class Engine:
         max_running_jobs: QueueLimits | None = None,
         max_queued_jobs: QueueLimits | None = None,
         translations: TranslationTable | None = None,
-        transfer_location: TransferLocation | None = None,
+        transfers: TransferArea | None = None,
         sweep_interval: float = DEFAULT_SWEEP_INTERVAL,
         commit_window: float = DEFAULT_COMMIT_WINDOW,
         default_attempts: int = 1,
@@ -120,10 +130,13 @@ class Engine:
         self._commit_window = commit_window
         self._next_sweep = 0.0
         self._job_limits = (max_running_jobs, max_queued_jobs)
-        launcher = Launcher(workspace, translations, transfer_location)
+        gate = TransferGate(transfers)
+        self._transfers = transfers
+        launcher = Launcher(workspace, translations, gate.locator)
         self._launcher = launcher
         nothing_yet = CapacityBudget(Capacity(CapacityUnit.JOBS, 0))  # until start()
         self.execution = Execution(store, scheduler, clock, launcher, nothing_yet)
+        self.execution.gate = gate
         self.execution.loader = self._load
         self.execution.default_attempts = default_attempts
         self._thread: threading.Thread | None = None
@@ -290,6 +303,8 @@ class Engine:
         if self.clock.monotonic() >= self._next_sweep:
             self._next_sweep = self.clock.monotonic() + self._sweep_interval
             execution.expired(tx)
+            if self._transfers is not None:
+                expire_standalone(self._transfers, self.clock.now())
         execution.release(tx)
         execution.submit(tx)
 
@@ -323,6 +338,8 @@ class Engine:
             self.scheduler.kill(tx.kills)
         for workflow_id in tx.deleted:
             self._launcher.workspace.remove_workflow(workflow_id)
+            if self._transfers is not None:
+                self._transfers.remove_workflow(workflow_id)
             self.store.delete_workflow(workflow_id)
         if tx.ended:
             self.scheduler.acknowledge(tx.ended)

@@ -44,6 +44,7 @@ from .ready_queue import ReadyQueue
 from .retries import allowed_attempts, is_previous_attempts_end, next_attempt, worth_retrying
 from .running_workflow import ActiveJob, RunningWorkflow
 from .tick import TickChanges
+from .transfer_gate import TransferGate
 
 _ENDED_BADLY = (NodeState.FAILED, NodeState.ABORTED)
 _RERUNNABLE = (NodeState.DONE, NodeState.FAILED, NodeState.ABORTED)
@@ -99,6 +100,8 @@ class Execution:
         self.default_attempts = 1
         #: Retries whose triggering end is committed and acknowledged: queued next tick.
         self.requeued: list[tuple[int, int]] = []
+        #: Holds the jobs of staged workflows until their inputs are on the resource.
+        self.gate = TransferGate(None)
 
     # -- workflows ----------------------------------------------------------------------
 
@@ -410,6 +413,9 @@ class Execution:
             if runtime is None or not runtime.is_waiting(index):
                 ready.pop(queue)  # stale: stopped, deleted or already submitted
                 continue
+            if runtime.gated and self.gate.holds(runtime, index):
+                ready.pop(queue)  # parked until its input transfers arrive
+                continue
             parallel = runtime.parallel(index)
             slots = budget.cost(queue, parallel)
             if not budget.fits(queue, slots):
@@ -456,6 +462,20 @@ class Execution:
         tx.record(job_id, state)
         tx.touch(runtime)
         return request
+
+    def transfer_arrived(self, workflow_id: int, rank: int, tx: TickChanges) -> None:
+        """Input transfer ``rank`` of the workflow is on the resource: its parked jobs
+        go back to the ready queue."""
+        runtime = self.runtimes.get(workflow_id)
+        if runtime is None or not runtime.gated:
+            return
+        parked = self.gate.arrived(runtime, rank)
+        if parked:
+            jobs = runtime.compiled.jobs
+            self.ready.push_many(
+                runtime.queue, runtime.serial, [(jobs[i].priority, i) for i in parked]
+            )
+            tx.touch(runtime)
 
     # -- workflow statuses --------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from .read_models import (
     JobPage,
     JobTermination,
     OutputChunk,
+    TransferInfo,
     WorkflowInfo,
     WorkflowProgress,
     WorkflowSummary,
@@ -189,6 +190,40 @@ class EngineLink(Protocol):
     @query
     def job_changes(self, workflow_id: int, since: int | None = None) -> JobChangeBatch:
         """The change feed: the jobs changed after ``since`` (None: all of them)."""
+        ...
+
+    @query
+    def workflow_transfers(self, workflow_id: int) -> list[TransferInfo]:
+        """The workflow's file transfers, in rank order (their ids: see TransferInfo)."""
+        ...
+
+    @query
+    def transfers_info(self, transfer_ids: Sequence[int] | None = None) -> list[TransferInfo]:
+        """The given transfers (unknown ids left out), or every one registered outside a
+        workflow (soma's ``transfers()``)."""
+        ...
+
+    # -- file transfers ---------------------------------------------------------------
+    @command
+    def register_transfer(
+        self,
+        is_input: bool,
+        client_path: str | None,
+        client_paths: Sequence[str] | None,
+        expiration_date: float | None,
+    ) -> TransferInfo:
+        """A transfer outside any workflow: its place in the resource's transfer area."""
+        ...
+
+    @command
+    def set_transfer_status(self, transfer_id: int, status: str) -> bool:
+        """Recorded by the client that moves the data; an input on the resource releases
+        the jobs waiting for it."""
+        ...
+
+    @command
+    def delete_transfer(self, transfer_id: int) -> bool:
+        """A transfer registered outside a workflow, with its data on the resource."""
         ...
 
     # -- control ----------------------------------------------------------------------

@@ -27,8 +27,9 @@ from swf_domain.translation import TranslationTable, translated_root_path
 
 from .ports import Workspace
 
-#: (workflow id, transfer) -> its location on the resource.
-TransferLocation = Callable[[int, FileTransfer], str]
+#: (workflow id, workflow) -> where each of its transfers is on the resource, or None
+#: when the workflow's transfers are used in place (the client shares the files).
+TransferLocator = Callable[[int, Workflow], Callable[[FileTransfer], str] | None]
 
 _PATH_FIELDS = (
     "stdin",
@@ -49,13 +50,13 @@ class WorkflowPathResolver:
         workflow: Workflow,
         workspace: Workspace,
         translations: TranslationTable,
-        transfer_location: TransferLocation | None = None,
+        transfer_locator: TransferLocator | None = None,
     ) -> None:
         self._workflow_id = workflow_id
         self._workflow = workflow
         self._workspace = workspace
         self._translations = translations
-        self._transfer_location = transfer_location
+        self._locate = transfer_locator(workflow_id, workflow) if transfer_locator else None
         self._temporary_keys: dict[int, str] | None = None
         self._made: dict[int, str] = {}
 
@@ -65,8 +66,8 @@ class WorkflowPathResolver:
         if isinstance(path, SharedResourcePath):
             return translated_root_path(path, self._translations)
         if isinstance(path, FileTransfer):
-            if self._transfer_location is not None:
-                return self._transfer_location(self._workflow_id, path)
+            if self._locate is not None:
+                return self._locate(path)
             if path.client_path is None:
                 raise JobError(f"file transfer {path.name!r} has no client path")
             return path.client_path

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from swf_domain.errors import SomaWorkflowError
-from swf_domain.model import FileTransfer
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus, WorkflowStatus
 
 # ---------------------------------------------------------------------------------------
@@ -334,6 +333,9 @@ class WorkflowRow:
     expiration_date: float | None
     submission_date: float | None
     job_count: int
+    #: Ids are contiguous per workflow: its jobs are ``first_job_id + index`` (None: a
+    #: store that does not say).
+    first_job_id: int | None = None
     #: Only filled by ``WorkflowStore.workflow(..., with_document=True)``.
     document: dict[str, Any] | None = None
     #: NewWorkflow.working_directory; only filled with the document. None for workflows
@@ -562,26 +564,104 @@ class JobOutputReader(Protocol):
 
 
 # ---------------------------------------------------------------------------------------
-# File staging (FileTransfer data between client and resource)
+# File trees (one side of a transfer: the client's disk, the resource over SFTP)
 # ---------------------------------------------------------------------------------------
 
 
-class FileStager(Protocol):
-    """Moves the data of a workflow's ``FileTransfer`` paths between the client's machine
-    and the computing resource, and says where the jobs find it on the resource.
+class EntryKind(enum.Enum):
+    FILE = "file"
+    DIRECTORY = "directory"
+    LINK = "link"
+    OTHER = "other"
 
-    The local resource shares the client's files, so its stager copies nothing; a remote
-    resource's copies inputs before the jobs that read them run, and outputs back after.
-    """
 
-    def engine_path(self, workflow_id: int, transfer: FileTransfer) -> str:
-        """Where the workflow's jobs find ``transfer`` on the resource (same every call)."""
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """What ``lstat`` says of a path: links are never followed by a transfer."""
+
+    kind: EntryKind
+    size: int
+
+
+class ReadStream(Protocol):
+    def read(self, size: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class WriteStream(Protocol):
+    def write(self, data: bytes) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class FileTree(Protocol):
+    """One side of a transfer, addressed by POSIX paths. Two implementations: the local
+    disk (the client; and the resource in unit tests, as a second disjoint tree) and SFTP
+    over the resource's SSH connection. The copier (``swf_app.transfer_copy``) is the one
+    user, so the operations are exactly what copying, resuming and verifying need."""
+
+    def entry(self, path: str) -> FileEntry | None:
+        """``lstat``: None when nothing is there."""
         ...
 
-    def stage_in(self, workflow_id: int, transfers: Sequence[FileTransfer]) -> None:
-        """Make the input transfers' client data present at their engine paths."""
+    def list_dir(self, path: str) -> list[str]: ...
+
+    def list_entries(self, path: str) -> list[tuple[str, FileEntry]]:
+        """Names and ``lstat`` of a directory's entries, in one call (one round trip)."""
         ...
 
-    def stage_out(self, workflow_id: int, transfers: Sequence[FileTransfer]) -> None:
-        """Bring the output transfers' data from their engine paths back to the client."""
+    def make_dir(self, path: str) -> None:
+        """With its missing parents (an existing directory is fine)."""
         ...
+
+    def open_read(self, path: str, offset: int, size: int) -> ReadStream:
+        """``size``: the file's size as listed (remote reads are prefetched up to it)."""
+        ...
+
+    def open_write(self, path: str, append: bool) -> WriteStream: ...
+
+    def replace(self, source: str, target: str) -> None:
+        """Atomic rename over ``target``."""
+        ...
+
+    def remove(self, path: str) -> None: ...
+
+    def remove_tree(self, path: str) -> None:
+        """Remove a file or directory tree (links removed, never followed)."""
+        ...
+
+    def digests(self, paths: Sequence[str]) -> list[str]:
+        """The SHA-256 (hex) of each file, computed on this side (one call for many)."""
+        ...
+
+
+class TransferArea(Protocol):
+    """The resource's transfer directory (TRANSFERED_FILES_DIR): per transfer, keyed by
+    (workflow id, rank), a data directory the jobs read and write, and a small state
+    record (its status; for a transfer registered outside any workflow, its client
+    paths and expiration too). Workflow 0 holds the standalone transfers."""
+
+    def directory(self, workflow_id: int, rank: int) -> str:
+        """The transfer's data directory (not created)."""
+        ...
+
+    def make(self, workflow_id: int, rank: int) -> str:
+        """The data directory, created if missing."""
+        ...
+
+    def state(self, workflow_id: int, rank: int) -> dict[str, Any] | None: ...
+
+    def write_state(self, workflow_id: int, rank: int, state: dict[str, Any]) -> None:
+        """Atomically (a reader sees the old record or the new one)."""
+        ...
+
+    def remove(self, workflow_id: int, rank: int) -> None: ...
+
+    def remove_workflow(self, workflow_id: int) -> None: ...
+
+    def new_standalone(self) -> int:
+        """A fresh rank under workflow 0 (safe against concurrent callers)."""
+        ...
+
+    def standalone(self) -> list[int]: ...

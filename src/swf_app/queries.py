@@ -31,6 +31,7 @@ from .ports import (
     JobPageQuery,
     JobRow,
     JobSummary,
+    TransferArea,
     WorkflowRow,
     WorkflowStore,
 )
@@ -43,10 +44,12 @@ from .read_models import (
     JobProgress,
     JobTermination,
     OutputChunk,
+    TransferInfo,
     WorkflowInfo,
     WorkflowProgress,
     WorkflowSummary,
 )
+from .transfer_queries import TransferQueries
 from .workflow_list import WorkflowLister, job_page
 
 #: ``jobs_info`` reads up to this many jobs one by one, more by whole workflows.
@@ -100,8 +103,10 @@ class QueryService:
         user: str | None = None,
         cached_workflows: int = DEFAULT_CACHED_WORKFLOWS,
         output: JobOutputReader | None = None,
+        transfers: TransferArea | None = None,
     ) -> None:
         self._store = store
+        self.transfers = TransferQueries(transfers, self._transfer_view)
         self.user = user if user is not None else getpass.getuser()
         self._cached_workflows = max(1, cached_workflows)
         self._caches: OrderedDict[int, _ElementsCache] = OrderedDict()
@@ -115,8 +120,27 @@ class QueryService:
         if row is None or row.document is None:
             raise unknown_workflow(workflow_id)
         document = dict(row.document)
-        document["job_ids"] = [job.job_id for job in self._store.jobs_of(workflow_id)]
+        if row.first_job_id is not None:  # no need to read every job for its id
+            document["job_ids"] = list(range(row.first_job_id, row.first_job_id + row.job_count))
+        else:
+            document["job_ids"] = [job.job_id for job in self._store.jobs_of(workflow_id)]
         return document
+
+    def workflow_transfers(self, workflow_id: int) -> list[TransferInfo]:
+        return self.transfers.workflow_transfers(workflow_id)
+
+    def transfers_info(self, transfer_ids: Sequence[int] | None = None) -> list[TransferInfo]:
+        return self.transfers.transfers_info(transfer_ids)
+
+    def _transfer_view(
+        self, workflow_id: int
+    ) -> tuple[dict[str, Any], dict[int, str], float | None]:
+        """What the transfer rows need: document, job statuses, expiration date."""
+        document = self.workflow_document(workflow_id)
+        progress = self.workflow_elements_status(workflow_id)
+        row = self.workflow_row(workflow_id)
+        statuses = {job.job_id: job.status for job in progress.jobs}
+        return document, statuses, row.expiration_date
 
     def workflows(self, workflow_ids: Sequence[int] | None = None) -> dict[int, WorkflowInfo]:
         ids = list(workflow_ids) if workflow_ids is not None else None

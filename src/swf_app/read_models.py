@@ -82,6 +82,20 @@ class WorkflowInfo(NamedTuple):
     expiration_date: float | None
 
 
+class TransferInfo(NamedTuple):
+    """One file transfer as the resource knows it (soma's transfer rows): ``transfer_id``
+    is the workflow id times ``TRANSFER_ID_BASE`` plus its rank (workflow 0: registered
+    outside any workflow); ``status`` is a ``TransferStatus`` value."""
+
+    transfer_id: int
+    engine_path: str
+    client_path: str | None
+    client_paths: list[str] | None
+    is_input: bool
+    status: str
+    expiration_date: float | None
+
+
 class WorkflowSummary(NamedTuple):
     """One row of a monitor's workflow list: soma's ``workflows()`` line plus where the
     workflow is (counts per status, dates), read by one aggregate query for every row."""

@@ -13,6 +13,7 @@ from swf_domain.graph import CompiledWorkflow
 from swf_domain.model import Job, Workflow
 from swf_domain.ready import NodeState, ReadyTracker
 from swf_domain.status import WorkflowStatus
+from swf_domain.transfers import is_staged
 
 from .job_ids import JobIds
 from .ports import JobState, ParallelSpec
@@ -80,6 +81,10 @@ class RunningWorkflow:
         self.env_error: str | None = None
         #: Per-workflow cache of the path resolver (set by the launcher).
         self.resolver: Any = None
+        #: Its transfers are copied to the resource: jobs wait for their inputs there.
+        self.gated = is_staged(workflow)
+        #: The TransferGate's bookkeeping for this workflow (made on first use).
+        self.transfer_plan: Any = None
 
     def job(self, index: int) -> Job:
         return self.compiled.jobs[index]

@@ -30,9 +30,19 @@ from swf_domain.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, Workfl
 from swf_domain.validation import validate
 
 from .engine import Engine
-from .ports import Clock, JobOutputReader, JobRow, NewJob, NewWorkflow, WorkflowRow, WorkflowStore
+from .ports import (
+    Clock,
+    JobOutputReader,
+    JobRow,
+    NewJob,
+    NewWorkflow,
+    TransferArea,
+    WorkflowRow,
+    WorkflowStore,
+)
 from .queries import QueryService, ServesQueries
 from .read_models import JobChangeBatch
+from .transfer_commands import TransferCommands
 
 #: How long stop_workflow / stop_jobs / restart_jobs wait for kills to be confirmed.
 DEFAULT_CONTROL_TIMEOUT = 60.0
@@ -41,7 +51,7 @@ DEFAULT_CONTROL_TIMEOUT = 60.0
 DEFAULT_LIFETIME = 7 * 24 * 3600.0
 
 
-class EngineService(ServesQueries):
+class EngineService(TransferCommands, ServesQueries):
     """The engine's client-facing operations (the EngineLink port, in-process).
 
     Queries are the QueryService's (``ServesQueries`` forwards every query of the link
@@ -57,10 +67,12 @@ class EngineService(ServesQueries):
         control_timeout: float = DEFAULT_CONTROL_TIMEOUT,
         default_lifetime: float | None = DEFAULT_LIFETIME,
         output: JobOutputReader | None = None,
+        transfers: TransferArea | None = None,
     ) -> None:
         self._store = store
         #: The read-only operations (shared with clients that read the store themselves).
-        self.queries = QueryService(store, user, output=output)
+        self.queries = QueryService(store, user, output=output, transfers=transfers)
+        self._transfers = transfers
         self._engine = engine
         self._clock = clock
         self._user = self.queries.user

@@ -60,6 +60,21 @@ class TransferError(SomaWorkflowError):
     """A file transfer failed or would escape its directory."""
 
 
+class TransferEscapeError(TransferError):
+    """A transferred name would leave its transfer directory (``..``, an absolute path, a
+    symbolic link): refused before anything is written. ``path`` names the culprit."""
+
+    def __init__(self, path: str, reason: str | None = None) -> None:
+        # One argument: a message already made (as the error arrives through a link).
+        super().__init__(path if reason is None else f"file transfer refused: {path!r} {reason}")
+        self.path = path if reason is not None else None
+
+
+class TransferInterruptedError(TransferError):
+    """The connection carrying a transfer was lost: what was copied is kept, and the
+    transfer resumes from there when it is started again."""
+
+
 class EngineError(SomaWorkflowError):
     """The engine cannot be reached or refused a request."""
 

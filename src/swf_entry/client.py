@@ -52,7 +52,8 @@ from swf_domain.status import ExitStatus, JobStatus
 from swf_domain.validation import validate
 from swf_entry import arguments
 from swf_entry.configuration import Configuration, LocalSchedulerCfg
-from swf_entry.engine_view import EngineJob, EngineTransfer, command_text, preview_command
+from swf_entry.engine_view import EngineJob, command_text, preview_command
+from swf_entry.transfers import FacadeTransfers
 
 __all__ = [
     "BarrierJob",
@@ -115,18 +116,29 @@ class WorkflowController:
         rsa_key_pass: str | None = None,
         isolated_light_mode: bool | str | None = None,
     ) -> None:
-        from swf_entry.composition import client_config, connect_config
+        from swf_entry.composition import (
+            Credentials,
+            client_config,
+            connect_config,
+            facade_transfers,
+        )
 
         if isolated_light_mode is None:
             isolated_light_mode = type(self).isolated_light_mode
         resource_id = arguments.optional_text(resource_id, "resource_id")
+        credentials = Credentials(
+            arguments.optional_text(login, "login"),
+            arguments.secret_text(password, "password"),
+            arguments.secret_text(rsa_key_pass, "rsa_key_pass"),
+        )
         isolated_light_mode = arguments.isolation(isolated_light_mode)
         self._converted_rows: dict[tuple[int, bool], _ConvertedRows] = {}
-        resolved, embedded = client_config(
-            resource_id, login, password, config, isolated_light_mode
-        )
+        resolved, embedded = client_config(resource_id, None, None, config, isolated_light_mode)
         self._link: EngineLink = connect_config(
-            resolved, embedded=embedded, temporary=isolated_light_mode is True
+            resolved,
+            embedded=embedded,
+            temporary=isolated_light_mode is True,
+            credentials=credentials,
         )
         self.resource_id = resource_id
         self.config = (
@@ -140,10 +152,14 @@ class WorkflowController:
             self.scheduler_config.on_proc_nb_change = self._apply_proc_nb
         self.config.set_scheduler_config(self.scheduler_config)
         self._state_dir: Path | None = resolved.state_dir
+        #: soma's file-transfer calls (see ``file_transfers``).
+        self._transfers = facade_transfers(self._link)
 
     @classmethod
     def from_link(cls, link: EngineLink) -> WorkflowController:
         """A controller over an existing link (tests, the CLI, embedding applications)."""
+        from swf_entry.composition import facade_transfers
+
         controller = cls.__new__(cls)
         controller._converted_rows = {}
         controller._link = link
@@ -151,11 +167,18 @@ class WorkflowController:
         controller.config = None
         controller.scheduler_config = None
         controller._state_dir = None
+        controller._transfers = facade_transfers(link)
         return controller
 
     @property
     def link(self) -> EngineLink:
         return self._link
+
+    @property
+    def file_transfers(self) -> FacadeTransfers:
+        """swf's transfer object behind soma's calls: ``staged`` (the resource does not
+        share this client's files), progress callbacks for the copies."""
+        return self._transfers
 
     # -- submission ---------------------------------------------------------------------
 
@@ -176,6 +199,7 @@ class WorkflowController:
         name = arguments.optional_text(name, "name")
         queue = arguments.optional_text(queue, "queue")
         document = _document_of(workflow)
+        self._transfers.mark(document)
         workflow_id = self._link.submit_workflow(
             document,
             name if name is not None else _workflow_name(workflow),
@@ -208,9 +232,7 @@ class WorkflowController:
             )
             engine_job.set_progress(progress.get(job_id))
             workflow.job_mapping[job] = engine_job
-        workflow.transfer_mapping = {
-            transfer: EngineTransfer(transfer) for transfer in _transfers_of(workflow)
-        }
+        workflow.transfer_mapping = self._transfers.mapping(workflow_id, workflow)
         workflow.wf_id = workflow_id
         return workflow
 
@@ -244,8 +266,9 @@ class WorkflowController:
         }
 
     def transfers(self, transfer_ids: Sequence[int] | None = None) -> dict[int, tuple[Any, ...]]:
-        """soma-workflow lists here transfers registered outside any workflow; swf has none."""
-        return {}
+        """``{id: (engine_path, client_path, expiration_date, client_paths)}`` of the given
+        transfers, or of every one registered outside a workflow."""
+        return self._transfers.transfers(transfer_ids)
 
     # -- monitoring ---------------------------------------------------------------------
 
@@ -262,7 +285,8 @@ class WorkflowController:
         self._converted_rows[key] = (progress.jobs, rows)
         while len(self._converted_rows) > _CONVERTED_WORKFLOWS:
             del self._converted_rows[next(iter(self._converted_rows))]  # least recent
-        return (rows, [], progress.status, progress.queue, [])
+        transfers = self._transfers.rows(workflow_id)
+        return (rows, transfers, progress.status, progress.queue, [])
 
     def job_status(self, job_id: int) -> str:
         return self._link.job_status(arguments.object_id(job_id, "job_id"))
@@ -390,22 +414,22 @@ class WorkflowController:
             arguments.date(new_expiration_date, "new_expiration_date"),
         )
 
-    # -- file transfers outside a workflow ----------------------------------------------
-    # soma-workflow moves such files between a client and a *remote* resource. swf runs on
-    # the local resource only (remote resources are a later issue), where a FileTransfer
-    # inside a workflow is used in place; these calls say so instead of pretending.
+    # -- file transfers (soma-workflow's calls; see swf_entry.transfers) -----------------
 
     def register_transfer(self, file_transfer: FileTransfer) -> Any:
-        raise TransferError(_NO_STANDALONE_TRANSFERS.format(what="register_transfer"))
+        """A transfer outside any workflow; its EngineTransfer (``transfer_id``...)."""
+        return self._transfers.register(file_transfer)
 
     def transfer_files(self, transfer_ids: Sequence[Any], buffer_size: int = 256 * 1024) -> bool:
-        raise TransferError(_NO_STANDALONE_TRANSFERS.format(what="transfer_files"))
+        """Send (on the client) or fetch (on the resource) each transfer's files."""
+        return self._transfers.transfer_files(transfer_ids)
 
     def transfer_status(self, transfer_id: Any) -> Any:
-        raise TransferError(_NO_STANDALONE_TRANSFERS.format(what="transfer_status"))
+        """``(status, progression)``: ``(size, transferred)`` while moving, else (100, 100)."""
+        return self._transfers.status(transfer_id)
 
     def delete_transfer(self, transfer_id: Any) -> bool:
-        raise TransferError(_NO_STANDALONE_TRANSFERS.format(what="delete_transfer"))
+        return self._transfers.delete(transfer_id)
 
     def disconnect(self) -> None:
         """Close this client; the workflows go on (and, embedded, the engine stops)."""
@@ -443,12 +467,6 @@ class WorkflowController:
 
     def __exit__(self, *exc: object) -> None:
         self.disconnect()
-
-
-_NO_STANDALONE_TRANSFERS = (
-    "{what}: file transfers outside a workflow need a remote resource, which swf does not"
-    " support yet; on the local resource a FileTransfer in a workflow is used in place"
-)
 
 
 #: Workflows whose converted rows a controller keeps for its next answer.
@@ -541,30 +559,6 @@ def _workflow_name(workflow: Workflow) -> str | None:
     return arguments.optional_text(workflow.name, "workflow.name")
 
 
-def _transfers_of(workflow: Workflow) -> list[FileTransfer]:
-    found: dict[int, FileTransfer] = {}
-    for job in workflow.jobs:
-        for item in [*(job.referenced_input_files or []), *(job.referenced_output_files or [])]:
-            if isinstance(item, FileTransfer):
-                found.setdefault(id(item.referent()), item)
-    return list(found.values())
-
-
-class _Previews:
-    """Commands of jobs not run yet, from their workflow (read once per workflow)."""
-
-    def __init__(self, controller: WorkflowController) -> None:
-        self._controller = controller
-        self._workflows: dict[int, Workflow] = {}
-
-    def command(self, workflow_id: int, index: int) -> list[str]:
-        workflow = self._workflows.get(workflow_id)
-        if workflow is None:
-            document = self._controller.link.workflow_document(workflow_id)
-            workflow = self._workflows[workflow_id] = serialization.workflow_from_dict(document)
-        return preview_command(workflow.jobs[index])
-
-
 def _copy_output(link: EngineLink, job_id: int, stream: str, destination: str) -> None:
     """Copy a job's stream to ``destination`` chunk by chunk (empty if it wrote nothing)."""
     with open(destination, "wb") as target:
@@ -643,17 +637,35 @@ class Helper:
     def transfer_input_files(
         workflow_id: int, wf_ctrl: WorkflowController, buffer_size: int = 256 * 1024
     ) -> None:
-        """Local resource: the engine reads input files where they are; nothing to move."""
+        """Send the workflow's input files still on the client (its jobs wait for them);
+        nothing to move where the resource shares the client's files."""
+        wf_ctrl.file_transfers.move_workflow(workflow_id, inputs=True)
 
     @staticmethod
     def transfer_output_files(
         workflow_id: int, wf_ctrl: WorkflowController, buffer_size: int = 256 * 1024
     ) -> None:
-        """Local resource: outputs are written in place; nothing to move."""
+        """Fetch the workflow's output files its jobs have written on the resource."""
+        wf_ctrl.file_transfers.move_workflow(workflow_id, inputs=False)
 
     @staticmethod
     def cpu_count() -> int:
         return os.cpu_count() or 1
+
+
+class _Previews:
+    """Commands of jobs not run yet, from their workflow (read once per workflow)."""
+
+    def __init__(self, controller: WorkflowController) -> None:
+        self._controller = controller
+        self._workflows: dict[int, Workflow] = {}
+
+    def command(self, workflow_id: int, index: int) -> list[str]:
+        workflow = self._workflows.get(workflow_id)
+        if workflow is None:
+            document = self._controller.link.workflow_document(workflow_id)
+            workflow = self._workflows[workflow_id] = serialization.workflow_from_dict(document)
+        return preview_command(workflow.jobs[index])
 
 
 def _submit_directory() -> str | None:

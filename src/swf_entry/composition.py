@@ -31,10 +31,21 @@ if TYPE_CHECKING:
     from swf_app.queries import QueryService
     from swf_app.service import EngineService
     from swf_entry.embedded import EmbeddedLink
+    from swf_entry.transfers import FacadeTransfers
 
 # The store, engine and scheduler (SQLAlchemy and friends) are imported where they are
 # built: a CLI command that talks to the daemon never needs them, and importing them
 # costs more CPU than the command itself.
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """How ``WorkflowController(resource_id, login, password, rsa_key_pass=...)`` logs into
+    a remote resource (each None: the configuration's LOGIN / SSH_KEY_FILE, the agent)."""
+
+    login: str | None = None
+    password: str | None = None
+    rsa_key_pass: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +134,8 @@ def _check_supported(
 
     if config.mode == "remote":
         raise ConfigurationError(
-            f"resource {config.resource_id!r} is remote (CLUSTER_ADDRESS/LOGIN): remote resources"
-            " are not supported yet; run swf on the cluster's login node instead"
+            f"resource {config.resource_id!r} is remote (SUBMITTING_MACHINES elsewhere): its"
+            " engine runs there, reached over SSH, not on this machine"
         )
     if config.scheduler_type == "mpi" and not scheduler_given:
         raise ConfigurationError(
@@ -160,7 +171,7 @@ def build_service(
     """An engine (started) and its service for ``config``: store, scheduler (from the
     registry unless given: the MPI runner brings its own), workspace."""
     from swf_adapters.store import open_store
-    from swf_adapters.transfer.in_place import InPlaceStager
+    from swf_adapters.transfer.area import LocalTransferArea
     from swf_adapters.workspace.local import LocalWorkspace
     from swf_adapters.workspace.output_reader import LocalOutputReader
     from swf_app.engine import Engine
@@ -180,19 +191,26 @@ def build_service(
         scheduler = factory.create(config)
     assert scheduler is not None
     translations = TranslationTable.from_namespaces(translation_table(config))
+    transfers = LocalTransferArea(config.transfer_dir)
     engine = Engine(
         store,
         scheduler,
         clock,
-        LocalWorkspace(config.state_dir, [file for file in [config.database_file] if file]),
+        LocalWorkspace(
+            config.state_dir,
+            [file for file in [config.database_file] if file],
+            open_areas=[config.transfer_dir],
+        ),
         max_running_jobs=config.running_jobs_limits if limited else None,
         max_queued_jobs=config.queue_limits if limited else None,
         translations=translations,
-        transfer_location=InPlaceStager().engine_path,
+        transfers=transfers,
         default_attempts=config.max_attempts,
     )
     engine.start()
-    return (link_class or EngineService)(store, engine, clock, output=LocalOutputReader())
+    return (link_class or EngineService)(
+        store, engine, clock, output=LocalOutputReader(), transfers=transfers
+    )
 
 
 def build_engine_service(
@@ -232,14 +250,19 @@ def _wants_embedded(config: ResourceConfig) -> bool:
 
 
 def connect_config(
-    config: ResourceConfig, embedded: bool, temporary: bool = False
+    config: ResourceConfig,
+    embedded: bool,
+    temporary: bool = False,
+    credentials: Credentials | None = None,
 ) -> EngineLink:
     """A link to the engine of ``config``, embedded or through the local daemon (or, for a
-    state directory an MPI runner drives, through the files they share).
-    ``temporary``: the state directory is a throwaway one (``isolated_light_mode=True``)
-    that goes with the link."""
+    state directory an MPI runner drives, through the files they share; for a remote
+    resource, over SSH). ``temporary``: the state directory is a throwaway one
+    (``isolated_light_mode=True``) that goes with the link."""
     if temporary:
         return _temporary_link(config)
+    if config.mode == "remote" and not embedded:
+        return _remote_link(config, credentials or Credentials())
     if config.scheduler_type == "mpi" or _runner_bound(config):
         return _runner_link(config)
     _check_supported(config)
@@ -254,6 +277,35 @@ def connect_config(
         partial(_client_queries, config), cast(EngineLink, commands), keep_alive=commands.ping
     )
     return cast(EngineLink, split)
+
+
+def _remote_link(config: ResourceConfig, credentials: Credentials) -> EngineLink:
+    """The engine on the remote resource, over SSH (started there if none answers).
+
+    Every call goes to the remote daemon, which answers queries on its Pyro worker
+    threads (each with its own store connection), never on the engine's thread."""
+    from swf_adapters.config.remote import remote_host, remote_python, remote_side_options
+    from swf_adapters.transport.ssh import SshTarget
+    from swf_adapters.transport.ssh.connector import RemoteEngineSpec
+    from swf_adapters.transport.ssh.link import remote_engine_link
+
+    target = SshTarget(
+        host=remote_host(config),
+        port=config.ssh_port,
+        login=credentials.login or config.login,
+        password=credentials.password,
+        key_file=config.ssh_key_file,
+        key_passphrase=credentials.rsa_key_pass,
+        known_hosts=config.ssh_known_hosts,
+        accept_host_key=config.ssh_host_key,
+    )
+    spec = RemoteEngineSpec(
+        config.resource_id,
+        python=remote_python(config),
+        install_path=config.install_path,
+        options=remote_side_options(config),
+    )
+    return cast(EngineLink, remote_engine_link(target, spec))
 
 
 def _daemon_link(config: ResourceConfig) -> PyroEngineLink:
@@ -273,12 +325,14 @@ def _client_queries(config: ResourceConfig) -> tuple[QueryService, Callable[[], 
     """Queries read in this process (monitors polling big workflows would starve the
     daemon), from the database the daemon writes: the one build_engine_service opens."""
     from swf_adapters.store import open_store
+    from swf_adapters.transfer.area import LocalTransferArea
     from swf_adapters.workspace.output_reader import LocalOutputReader
     from swf_app.queries import QueryService
 
     resolved = daemon_config(config.state_dir, config.config_file, config.resource_id)
     store = open_store(resolved.database_url)
-    return QueryService(store, output=LocalOutputReader()), store.close
+    transfers = LocalTransferArea(resolved.transfer_dir)
+    return QueryService(store, output=LocalOutputReader(), transfers=transfers), store.close
 
 
 class _StartedOnDemand:
@@ -311,6 +365,8 @@ def open_reader(options: ClientOptions) -> tuple[Any, int | None]:
     from swf_entry.split_link import SplitLink
 
     config = resource_config(options)
+    if config.mode == "remote":
+        return open_controller(options), None
     if config.scheduler_type == "mpi" or _runner_bound(config):
         return open_controller(options), None  # the runner's store, read as it is
     _check_supported(config)
@@ -412,8 +468,6 @@ def client_config(
     """The configuration a ``WorkflowController(...)`` uses, and whether it embeds the
     engine. ``config`` is a ``ResourceConfig``, an object with ``resource_config()``
     (``swf_entry.configuration.Configuration``), a file path, or None."""
-    if login is not None or password is not None:
-        raise ConfigurationError("remote resources (login/password) are not supported yet")
     to_resolved = getattr(config, "resource_config", None)
     if callable(to_resolved):
         config = to_resolved()
@@ -463,6 +517,8 @@ def engine_start(options: ClientOptions) -> dict[str, Any]:
     from swf_adapters.transport.pyro.local_daemon import engine_status, ensure_engine
 
     config = resource_config(options)
+    if config.mode == "remote":
+        return _remote_stats(config)
     _check_supported(config)
     idle = config.engine_idle_timeout
     endpoint = ensure_engine(
@@ -480,10 +536,44 @@ def engine_start(options: ClientOptions) -> dict[str, Any]:
 def engine_stop(options: ClientOptions) -> bool:
     from swf_adapters.transport.pyro.local_daemon import stop_engine
 
-    return stop_engine(resource_config(options).state_dir)
+    config = resource_config(options)
+    if config.mode != "remote":
+        return stop_engine(config.state_dir)
+    link: Any = _remote_link(config, Credentials())
+    try:
+        return bool(link.stop_engine())
+    finally:
+        link.close()
 
 
 def engine_status(options: ClientOptions) -> dict[str, Any] | None:
     from swf_adapters.transport.pyro.local_daemon import engine_status as status
 
-    return status(resource_config(options).state_dir)
+    config = resource_config(options)
+    return _remote_stats(config) if config.mode == "remote" else status(config.state_dir)
+
+
+def _remote_stats(config: ResourceConfig) -> dict[str, Any]:
+    """The remote engine's stats (started there first if none ran)."""
+    link: Any = _remote_link(config, Credentials())
+    try:
+        stats: dict[str, Any] = link.stats()
+    finally:
+        link.close()
+    return stats
+
+
+# -- file transfers ----------------------------------------------------------------------
+
+
+def facade_transfers(link: EngineLink) -> FacadeTransfers:
+    """The controller's transfers: a link to a remote resource offers ``resource_tree()``
+    (its files over SFTP) and the workflows are staged; otherwise the resource is this
+    machine, whose files the engine shares (workflow transfers used in place)."""
+    from swf_adapters.transfer.local_tree import LocalTree
+    from swf_entry.transfers import FacadeTransfers
+
+    remote = getattr(link, "resource_tree", None)
+    if callable(remote):
+        return FacadeTransfers(link, LocalTree(), remote(), staged=True)
+    return FacadeTransfers(link, LocalTree(), LocalTree(), staged=False)

@@ -51,13 +51,25 @@ class EngineJob:
 
 
 class EngineTransfer:
-    """A FileTransfer's engine side: on the local resource it is used in place."""
+    """A FileTransfer's engine side (soma-workflow's): its id, where it is on the
+    resource (on a local resource, its client path: used in place) and its status."""
 
-    def __init__(self, transfer: FileTransfer) -> None:
+    def __init__(
+        self,
+        transfer: FileTransfer,
+        transfer_id: int | None = None,
+        engine_path: str | None = None,
+        status: str | None = None,
+    ) -> None:
         self.client_transfer = transfer
         self.client_path = transfer.client_path
         self.client_paths = transfer.client_paths
-        self.engine_path = transfer.client_path
+        self.engine_path = engine_path if engine_path is not None else transfer.client_path
+        self.transfer_id = transfer_id
+        self.status = status if status is not None else transfer.initial_status
+        self.is_input = transfer.is_input
+        self.name = transfer.name
+        self.disposal_timeout = transfer.disposal_timeout
 
     def __repr__(self) -> str:
         return f"<EngineTransfer {self.engine_path!r}>"

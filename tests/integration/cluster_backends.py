@@ -5,17 +5,22 @@ kill -9 loop) run once per entry of ``CLUSTER_BACKENDS``. Everything a test need
 about one cluster is a field of its ``ClusterBackend``; the tests themselves are written
 once.
 
-To put another cluster through both suites (PBS Pro stand-ins...): write its
-``ClusterBackend`` (a ``require`` that fails when the test command was supposed to provide
-the cluster and skips otherwise, its ``SCHEDULER_TYPE``, how it refuses a bad native
-specification, how its variables show the resources a job got) and append it to
-``CLUSTER_BACKENDS`` below, with its pytest mark.
+To put another cluster through both suites: write its ``ClusterBackend`` (a ``require``
+that fails when the test command was supposed to provide the cluster and skips otherwise,
+its ``SCHEDULER_TYPE``, how it refuses a bad native specification, how its variables show
+the resources a job got; ``activate`` when the tests start the cluster themselves, as the
+PBS stand-ins; ``silence`` when stopping a daemon is not how it goes silent) and append it
+to ``CLUSTER_BACKENDS`` below, with its pytest mark.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +28,7 @@ import pytest
 
 from tests.integration.sge_fixtures import QMASTER_PID, require_sge
 from tests.integration.slurm_fixtures import SLURMCTLD_PID, require_slurm
+from tests.pbs.standin import PbsStandIn
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,14 @@ class ClusterBackend:
     #: Between a cluster job id and the task index in the ids users are shown.
     task_separator: str
     probe: ResourceProbe
+    #: Brings the cluster up for a module or a test (given a directory of its own), when
+    #: the tests start it themselves; the real clusters are started by scripts/test.sh.
+    activate: Callable[[Path], AbstractContextManager[None]] = lambda _: contextlib.nullcontext()
+    #: Makes the cluster silent meanwhile (default: SIGSTOP its controller daemon).
+    silence: Callable[[], AbstractContextManager[None]] | None = None
+
+    def silenced(self) -> AbstractContextManager[None]:
+        return self.silence() if self.silence else _stopped(self.controller_pid_file)
 
     def resource(self) -> str:
         """The configuration lines that make a resource this cluster."""
@@ -114,8 +128,85 @@ SGE = ClusterBackend(
     ),
 )
 
+
+@contextlib.contextmanager
+def _stopped(pid_file: Path) -> Iterator[None]:
+    pid = int(pid_file.read_text())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+# -- the PBS stand-ins (tests/pbs): started by the tests, first on the PATH meanwhile -------
+
+#: The stand-in each PBS backend runs now (by flavor), for ``silence``.
+_STANDINS: dict[str, PbsStandIn] = {}
+
+
+def _standin(flavor: str) -> Callable[[Path], AbstractContextManager[None]]:
+    @contextlib.contextmanager
+    def activate(root: Path) -> Iterator[None]:
+        server = PbsStandIn(root / "pbs", flavor, cores=8)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("PATH", server.environment()["PATH"])  # the engine daemon's too
+            server.start()
+            _STANDINS[flavor] = server
+            try:
+                yield
+            finally:
+                _STANDINS.pop(flavor, None)
+                server.stop()
+
+    return activate
+
+
+def _server_down(flavor: str) -> Callable[[], AbstractContextManager[None]]:
+    @contextlib.contextmanager
+    def silence() -> Iterator[None]:
+        server = _STANDINS[flavor]
+        server.go_down()  # every command: "cannot connect to server"
+        try:
+            yield
+        finally:
+            server.come_up()
+
+    return silence
+
+
+def _pbs(flavor: str, system_name: str, cpus_variable: str) -> ClusterBackend:
+    return ClusterBackend(
+        name=f"{flavor}-standin",
+        scheduler_type="pbspro",
+        require=lambda: None,
+        mark=pytest.mark.pbs,
+        system_name=system_name,
+        controller_pid_file=Path("/nonexistent"),
+        refused=(
+            ("-l mem=999999gb", "resource limits"),
+            (["-q", "no_such_queue"], "Unknown queue"),
+        ),
+        task_separator="[",
+        probe=ResourceProbe(
+            show=f'echo "${cpus_variable} $PBS_QUEUE $SWF_NATIVE" > "$0"',
+            native="-v SWF_NATIVE=yes",
+            nodes=1,
+            cpus=4,
+            queue="short",
+            wide=["4", "short", "yes"],
+            plain=["1", "short"],
+        ),
+        activate=_standin(flavor),
+        silence=_server_down(flavor),
+    )
+
+
+PBSPRO = _pbs("pbspro", "PBS Pro", "NCPUS")
+TORQUE = _pbs("torque", "Torque", "PBS_NUM_PPN")
+
 #: THE list of clusters both suites run on: append a backend here (one line).
-CLUSTER_BACKENDS: list[ClusterBackend] = [SLURM, SGE]
+CLUSTER_BACKENDS: list[ClusterBackend] = [SLURM, SGE, PBSPRO, TORQUE]
 
 
 def cluster_params() -> list[object]:

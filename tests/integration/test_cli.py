@@ -225,7 +225,8 @@ def test_status_json_shape(home: SwfHome, pipeline: str) -> None:
     assert plain["counts"] == {"done": 5}
     assert plain["total"] == 5
     detailed = home.status(pipeline)
-    assert set(detailed) == WORKFLOW_KEYS | {"jobs"}
+    assert set(detailed) == WORKFLOW_KEYS | {"jobs", "transfers"}
+    assert detailed["transfers"] == []
     assert all(set(job) == JOB_KEYS for job in detailed["jobs"])
     assert {job["exit_value"] for job in detailed["jobs"]} == {0}
 
@@ -792,3 +793,32 @@ def test_submit_with_a_past_expiration_is_refused(home: SwfHome) -> None:
     assert result.code == 4
     assert_one_clear_line(result.err, "expiration date", "not in the future")
     assert home.swf("list", "--json", expect=0).json() == before
+
+
+TRANSFERS = """
+from swf_entry.client import FileTransfer, Job, Workflow
+source = FileTransfer(True, str(FILES / "in.txt"), name="source")
+target = FileTransfer(False, str(FILES / "out.txt"), name="target")
+job = Job(["cp", source, target], name="copy", referenced_input_files=[source],
+          referenced_output_files=[target])
+workflow = Workflow([job], name="transfers")
+"""
+
+
+def test_status_and_transfer_on_the_local_resource(home: SwfHome) -> None:
+    """A local resource shares the files: transfers are used in place, nothing moves."""
+    (home.files / "in.txt").write_text("data")
+    file = home.python_workflow("transfers.py", TRANSFERS)
+    workflow_id = home.swf("submit", str(file), expect=0).out.strip()
+    home.swf("wait", workflow_id, "--timeout", "60", expect=0)
+    shown = home.status(workflow_id)["transfers"]
+    assert [(t["is_input"], t["status"]) for t in shown] == [
+        (True, "on both sides"),
+        (False, "on both sides"),
+    ]
+    assert shown[0]["engine_path"] == shown[0]["client_path"]
+    table = home.swf("status", workflow_id, "--jobs", expect=0).out
+    assert "file transfers" in table and "on both sides" in table, table
+    moved = home.swf("transfer", workflow_id, expect=0)
+    assert f"workflow {workflow_id}: 0 transfer(s) sent" in moved.out, str(moved)
+    assert (home.files / "out.txt").read_text() == "data"

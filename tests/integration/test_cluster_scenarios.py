@@ -11,8 +11,6 @@ written here, once, with what differs per cluster read from its ``ClusterBackend
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -77,11 +75,14 @@ def test_soma_json_fixture_runs(name: str, site: Site, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module", params=cluster_params())
-def cluster(request: pytest.FixtureRequest) -> ClusterBackend:
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClusterBackend]:
     """The cluster of this run of the module (fails or skips when it does not answer)."""
     backend: ClusterBackend = request.param
     backend.require()
-    return backend
+    with backend.activate(tmp_path_factory.mktemp(backend.name)):
+        yield backend
 
 
 @pytest.fixture(scope="module")
@@ -164,21 +165,17 @@ def test_a_silent_controller_is_waited_for_and_said_so(
     first = Job(["sh", "-c", f"sleep 2; echo one > {tmp_path / 'one'}"], name="first")
     second = Job(["sh", "-c", f"echo two > {tmp_path / 'two'}"], name="second")
     wf_id = wfc.submit_workflow(Workflow([first, second], [(first, second)], name="silent"))
-    controller_pid = int(cluster.controller_pid_file.read_text())
     options = ClientOptions(home=site.home, config_file=site.config_file)
 
     def problem() -> str:
         info = engine_status(options) or {}
         return str((info.get("engine") or {}).get("scheduler_problem") or "")
 
-    os.kill(controller_pid, signal.SIGSTOP)
-    try:
+    with cluster.silenced():
         assert facade.wait_until(lambda: bool(problem()), 90.0, period=1.0)
         assert f"waiting for the {cluster.system_name} controller" in problem()
         statuses = {row[1] for row in wfc.workflow_elements_status(wf_id)[0]}
         assert facade.FAILED not in statuses
-    finally:
-        os.kill(controller_pid, signal.SIGCONT)
     wfc.wait_workflow(wf_id, timeout=120)
     facade.assert_all_done(wfc, wf_id)
     assert (tmp_path / "two").read_text() == "two\n"

@@ -204,7 +204,11 @@ def test_watch_a_run_read_a_job_stop_restart_and_finish_in_chromium(
     until(browser, lambda d: click_link(d, "step0"))
     until(browser, lambda d: "tick 1" in (text_of(d, "stdout") or ""), what="stdout")
     until(browser, lambda d: "tick 3" in (text_of(d, "stdout") or ""), what="live tail")
-    assert "sh -c" in (text_of(browser, "command") or "")
+    # The job's facts come by their own request, independent of the output's: wait for
+    # them too (reading them at once raced with it on a loaded machine). The command is
+    # the one the store says was run.
+    until(browser, lambda d: "sh -c" in (text_of(d, "command") or ""), what="command")
+    assert text_of(browser, "command-kind") == "(as run)"
     shoot(browser, "job-page-running")
     browser.get(f"{origin}/workflows/{workflow_id}")
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.request
+
+import psutil
+
+from swf_entry.monitor.server import NICENESS
 
 from .cli_fixtures import swf_home
 
@@ -39,6 +44,8 @@ def test_monitor_prints_a_tokened_loopback_url_and_serves_it() -> None:
             assert match, line
             with urllib.request.urlopen(match.group(0), timeout=20) as page:
                 assert page.status == 200 and b"swf monitor" in page.read()
+            # Lower priority than the user's other processes: the engine and jobs first.
+            assert psutil.Process(process.pid).nice() == min(19, os.nice(0) + NICENESS)
         finally:
             process.terminate()
             assert process.wait(timeout=20) is not None

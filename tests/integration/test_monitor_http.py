@@ -357,6 +357,10 @@ def test_workflows_list_and_job_page_show_dates_and_the_command_as_run(
     job_id = get(client, f"/api/workflows/{workflow_id}/jobs")["rows"][0]["id"]
     detail = get(client, f"/api/workflows/{workflow_id}/jobs/{job_id}")
     assert detail["command_run"] == ["echo", "substituted"]
+    output = get(client, f"/api/workflows/{workflow_id}/jobs/{job_id}/output")
+    assert output["text"] == "substituted\n" and output["ended"] is True
+    elsewhere = f"/api/workflows/{workflow_id + 1000}/jobs/{job_id}/output"
+    assert client.get(elsewhere, headers=auth()).status_code == 404
 
 
 def test_pages_carry_the_server_version_that_scripts_compare_on_each_reconnect(

@@ -242,15 +242,20 @@ def test_soma_json_fixture_runs_under_mpirun(name: str, mpi: MpiGuard, tmp_path:
 MARKED = "import sys, time; open(sys.argv[1], 'a').write('ran\\n'); time.sleep(float(sys.argv[2]))"
 
 
-def test_resume_after_kill_9_of_the_whole_allocation(mpi: MpiGuard, tmp_path: Path) -> None:
-    """Nothing that ended well runs twice; what was running runs again; the rest follows."""
+@pytest.mark.parametrize("rank0_cores", ["0", "1"])
+def test_resume_after_kill_9_of_the_whole_allocation(
+    rank0_cores: str, mpi: MpiGuard, tmp_path: Path
+) -> None:
+    """Nothing that ended well runs twice; what was running runs again; the rest follows
+    (rank 0's own job slots, when asked, go with the allocation's process group)."""
     marks = tmp_path / "marks"
     marks.mkdir()
     first = [py(f"a{i}", MARKED, str(marks / f"a{i}"), "0.15") for i in range(24)]
     last = py("last", MARKED, str(marks / "last"), "0")
     workflow = Workflow([*first, last], dependencies=[(job, last) for job in first], name="r")
     file, home = save(workflow, tmp_path), tmp_path / "home"
-    process = mpi.start(mpi_command(home, file), tmp_path / "run1.log")
+    options = ("--rank0-cores", rank0_cores)
+    process = mpi.start(mpi_command(home, file, *options), tmp_path / "run1.log")
     wfc = running_controller(home)
     assert wait_until(lambda: len(list(wfc.workflows())) == 1, 60)
     (wf_id,) = list(wfc.workflows())
@@ -266,7 +271,7 @@ def test_resume_after_kill_9_of_the_whole_allocation(mpi: MpiGuard, tmp_path: Pa
     assert 6 <= len(done_before) < 25
     assert wfc.workflow_status(wf_id) != WorkflowStatus.DONE.value
 
-    result = mpi.run(mpi_command(home, file))
+    result = mpi.run(mpi_command(home, file, *options))
 
     assert result.returncode == 0, (result.stdout, result.stderr)
     jobs = jobs_by_name(wfc, wf_id)

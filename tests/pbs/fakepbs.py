@@ -35,11 +35,14 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 PBSE_UNKJOBID = 15001 & 0xFF  # 153, as qstat/qdel exit for an unknown id
+PBSE_HISTJOBID = 15139 & 0xFF  # 35: a finished job asked for without -x
 PBSE_UNKQUE = 15018 & 0xFF
 PBSE_UNKRESC = 15082 & 0xFF
 PBSE_EXCQRESC = 15038 & 0xFF
 CONNECT_FAILED = 15010 & 0xFF
 KILL_DELAY = 2.0
+#: The server's parsed jobs by file name, with the stamp of the file they came from.
+Cache = dict[str, tuple[int, dict[str, Any]]]
 KNOWN_RESOURCES = {"select", "ncpus", "mem", "walltime", "place", "nodes", "ppn", "host"}
 
 
@@ -69,12 +72,27 @@ class State:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def jobs(self) -> list[dict[str, Any]]:
+    def jobs(
+        self, cache: dict[str, tuple[int, dict[str, Any]]] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every job; with ``cache`` (the server's), a file is parsed again only once
+        it changed (the server looks at every job 20 times a second)."""
         found = []
         for path in sorted(self.jobs_dir.glob("*.json"), key=lambda p: int(p.stem)):
             with contextlib.suppress(OSError, ValueError):
-                found.append(json.loads(path.read_text()))
+                found.append(self._read(path, cache))
         return found
+
+    def _read(self, path: Path, cache: Cache | None) -> dict[str, Any]:
+        if cache is None:
+            return dict(json.loads(path.read_text()))
+        status = path.stat()  # every save is a new file (rename): a new inode
+        stamp = hash((status.st_ino, status.st_mtime_ns, status.st_size))
+        known = cache.get(path.name)
+        if known is None or known[0] != stamp:
+            known = (stamp, json.loads(path.read_text()))
+            cache[path.name] = known
+        return known[1]
 
     def save(self, job: dict[str, Any]) -> None:
         path = self.jobs_dir / f"{job['number']}.json"
@@ -130,6 +148,15 @@ def parse_qsub(flavor: str, args: list[str]) -> dict[str, Any]:
         raise Refused("qsub: no script file", 2)
     options["script"] = args[-1]
     return options
+
+
+def variables(names: dict[str, str]) -> dict[str, str]:
+    """``-v NAME=value,NAME2=value2`` (PBS passes a bare NAME from qsub's environment)."""
+    found = {}
+    for item in filter(None, names.get("-v", "").split(",")):
+        name, equals, value = item.partition("=")
+        found[name] = value if equals else os.environ.get(name, "")
+    return found
 
 
 def array_indices(flavor: str, names: dict[str, str]) -> list[int] | None:
@@ -229,7 +256,7 @@ def new_job(
         "queue": queue,
         "script": options["script"],
         "args": "",
-        "env": dict(os.environ) if options["export"] else {},
+        "env": {**(dict(os.environ) if options["export"] else {}), **variables(names)},
         "workdir": os.getcwd(),
         "output": names.get("-o", ""),
         "array": indices,
@@ -252,18 +279,40 @@ def qstat(state: State, args: list[str]) -> int:
         return 0
     flags = [arg for arg in args if arg.startswith("-")]
     ids = [arg for arg in args if not arg.startswith("-") and arg != "json"]
+    if state.flavor == "torque":
+        return torque_qstat(state, ids)
+    if "-x" in flags and float(state.config["history"]) <= 0:
+        # req_stat.c: the whole request is rejected; qstat still exits 0
+        for job_id in ids or [""]:
+            print(f"qstat: PBS is not configured to maintain job history {job_id}", file=sys.stderr)
+        print(pbspro_json(state, [], False))
+        return 0
     with state.locked():
         jobs = {job["id"]: job for job in state.jobs()}
     wanted, unknown = select(jobs, ids, state.server)
     history = "-x" in flags
     listed = [job for job in wanted if history or job["finished_at"] is None]
-    if state.flavor == "pbspro":
-        print(pbspro_json(state, listed, "-t" in flags))
-    else:
-        print(torque_xml(state, listed))
+    print(pbspro_json(state, listed, "-t" in flags))
+    for job in wanted:
+        if job not in listed:
+            print(
+                f"qstat: {job['id']} Job has finished, use -x or -H to obtain historical job"
+                " information",
+                file=sys.stderr,
+            )
     for job_id in unknown:
-        suffix = "" if state.flavor == "pbspro" else "Error "
-        print(f"qstat: Unknown Job Id {suffix}{job_id}", file=sys.stderr)
+        print(f"qstat: Unknown Job Id {job_id}", file=sys.stderr)
+    return PBSE_UNKJOBID if unknown else (PBSE_HISTJOBID if len(listed) < len(wanted) else 0)
+
+
+def torque_qstat(state: State, ids: list[str]) -> int:
+    """Torque keeps completed jobs (state C) for ``keep_completed`` seconds (history)."""
+    with state.locked():
+        jobs = {job["id"]: job for job in state.jobs()}
+    wanted, unknown = select(jobs, ids, state.server)
+    print(torque_xml(state, wanted))
+    for job_id in unknown:
+        print(f"qstat: Unknown Job Id Error {job_id}", file=sys.stderr)
     return PBSE_UNKJOBID if unknown else 0
 
 
@@ -415,12 +464,13 @@ class Server:
             tuple[int, str], tuple[subprocess.Popen[bytes], float, float | None]
         ] = {}
         self.stopping = False
+        self.cache: Cache = {}
 
     def serve(self) -> None:
         signal.signal(signal.SIGTERM, self._stop)
         while not self.stopping:
             with self.state.locked():
-                for job in self.state.jobs():
+                for job in self.state.jobs(self.cache):
                     if self._step(job):
                         self.state.save(job)
             time.sleep(0.05)

@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 
-from swf_adapters.transfer.in_place import InPlaceStager
 from swf_adapters.transport.pyro import wire_models
 from swf_adapters.transport.pyro.protocol import MANAGEMENT, SERVED
 from swf_app.link import OPERATIONS, Kind
-from swf_app.ports import FileStager
 from swf_app.read_models import (
     JobChangeBatch,
     JobFiles,
@@ -19,13 +17,13 @@ from swf_app.read_models import (
     JobProgress,
     JobTermination,
     OutputChunk,
+    TransferInfo,
     WorkflowInfo,
     WorkflowProgress,
     WorkflowSummary,
 )
 from swf_app.service import EngineService
 from swf_domain.errors import SerializationError
-from swf_domain.model import FileTransfer
 from swf_entry.split_link import SplitLink
 
 JOB = JobProgress(4, "failed", "finished_regularly", 1, None, "cpu=1", 1.5, 2.5, 3.5, "77", "q")
@@ -100,6 +98,18 @@ def test_the_split_link_answers_queries_here_and_sends_the_rest() -> None:
         ("status_summary", {"done": 2}),
         ("stats", {"pid": 1, "engine": {"calls": 3}}),
         ("ping", 123),
+        (
+            "register_transfer",
+            TransferInfo(7, "/r/0/7/a", "/c/a", None, True, "on client side", 1.5),
+        ),
+        (
+            "workflow_transfers",
+            [
+                TransferInfo(
+                    2**20, "/r/1/0/a", "/c/a.img", ["/c/a.img", "/c/a.hdr"], False, "x", None
+                )
+            ],
+        ),
     ],
 )
 def test_results_cross_the_wire_as_the_same_typed_values(name: str, value: Any) -> None:
@@ -118,14 +128,6 @@ def test_arguments_must_fit_the_operation() -> None:
         wire_models.unpack_arguments(operation, wire_models.pack_arguments(operation, (3,)))
     with pytest.raises(SerializationError, match="not a list"):
         wire_models.unpack_arguments(operation, '{"a": 1}')
-
-
-def test_the_local_stager_uses_files_in_place() -> None:
-    stager: FileStager = InPlaceStager()
-    transfer = FileTransfer(True, "/data/in.txt")
-    assert stager.engine_path(1, transfer) == "/data/in.txt"
-    stager.stage_in(1, [transfer])
-    stager.stage_out(1, [transfer])
 
 
 def _read_models_in(annotation: Any) -> set[type]:

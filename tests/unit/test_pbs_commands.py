@@ -9,8 +9,9 @@ import pytest
 
 from swf_adapters.schedulers.batch.system import Shape, TaskState
 from swf_adapters.schedulers.pbspro import Flavor, Pbs, detect_flavor, flavor_of
-from swf_app.ports import LaunchRequest, ParallelSpec
+from swf_app.ports import ParallelSpec
 from swf_domain.errors import DRMError
+from tests.unit.test_slurm_commands import request
 
 DATA = Path(__file__).parent / "data" / "pbs"
 PRO, TORQUE = Pbs(Flavor.PBSPRO), Pbs(Flavor.TORQUE)
@@ -18,14 +19,6 @@ PRO, TORQUE = Pbs(Flavor.PBSPRO), Pbs(Flavor.TORQUE)
 
 def recorded(name: str) -> str:
     return (DATA / name).read_text()
-
-
-def request(**fields: object) -> LaunchRequest:
-    base: dict[str, object] = dict(
-        job_id=1, workflow_id=1, argv=("true",), env={}, stdout_file="/o", stderr_file=None
-    )
-    base.update(fields)
-    return LaunchRequest(**base)  # type: ignore[arg-type]
 
 
 def test_a_batch_is_one_pbs_pro_array_with_the_engine_tag() -> None:
@@ -65,6 +58,15 @@ def test_parallel_job_info_becomes_select_on_pbs_pro_and_nodes_ppn_on_torque() -
     assert PRO.shape_of(own, ()).options == ("-l", "select=4:ncpus=4")
 
 
+def test_a_resource_template_for_the_parallel_kind_wins() -> None:
+    """soma's ``MPI = -l nodes={nodes_number}:ppn={cpu_per_node}`` resource option."""
+    site = Pbs(Flavor.PBSPRO, templates={"MPI": "-l nodes={nodes_number}:ppn={cpu_per_node}"})
+    mpi = request(parallel=ParallelSpec("MPI", 3, 2))
+    assert site.shape_of(mpi, ()).options == ("-l", "nodes=3:ppn=2")
+    openmp = request(parallel=ParallelSpec("OpenMP", 1, 2))
+    assert site.shape_of(openmp, ()).options == ("-l", "select=1:ncpus=2:ompthreads=2")
+
+
 def test_native_specification_replaces_the_resource_default_and_keeps_the_queue() -> None:
     job = request(native_specification=["-l walltime=00:10:00", "-A proj"], queue="long")
     shape = PRO.shape_of(job, ("-l", "walltime=10:00:00"))
@@ -93,7 +95,6 @@ def test_status_asks_by_id_in_one_call() -> None:
         "-f",
         "-F",
         "json",
-        "-x",
         "-t",
         "1[].s",
         "2.s",
@@ -143,6 +144,8 @@ def test_parse_status_of_torque_xml() -> None:
 def test_forgotten_ids_are_a_partial_answer_a_dead_server_is_unavailable() -> None:
     assert PRO.partial_status(153, recorded("qstat_unknown_stderr.txt"))
     assert TORQUE.partial_status(153, "qstat: Unknown Job Id Error 5521[].torque01\n")
+    assert PRO.partial_status(35, recorded("qstat_history_stderr.txt"))
+    assert not PRO.partial_status(0, "qstat: PBS is not configured to maintain job history 1\n")
     assert not PRO.partial_status(2, "qstat: illegal -F value\n")
     assert not PRO.partial_status(1, "")
     down = "Connection refused\nqstat: cannot connect to server pbs01 (errno=15010)\n"
@@ -161,7 +164,10 @@ def test_the_flavor_comes_from_qstat_version() -> None:
     assert flavor_of(recorded("qstat_version_pbspro.txt")) is Flavor.PBSPRO
     assert flavor_of(recorded("qstat_version_torque.txt")) is Flavor.TORQUE
     assert flavor_of("version: 2.4.16\n") is Flavor.TORQUE
-    with pytest.raises(DRMError, match="neither"):
+    with pytest.raises(DRMError, match="not PBS's"):
         flavor_of("qstat (GNU) 1.0")
     with pytest.raises(DRMError, match="--version failed"):
         detect_flavor(lambda argv: (127, "", "no such file"))
+    grid_engine = "SGE 8.1.9\nusage: qstat [options]\n        [-ext]   view additional attributes\n"
+    with pytest.raises(DRMError, match=r"Grid Engine's \(SGE 8.1.9\), not PBS's$"):
+        detect_flavor(lambda argv: (1, grid_engine, ""))

@@ -11,9 +11,12 @@ Pro/OpenPBS, ``Version: 6.1.2`` on Torque):
   plain job, which the wrapper runs as task 0), index in ``PBS_ARRAY_INDEX``; Torque
   ``-t 0-9``, index in ``PBS_ARRAYID``. Ids as the cluster shows them: ``1234[].server``
   for the array, ``1234[5].server`` for one of its tasks;
-- status: ONE ``qstat -f -F json -x -t ID...`` (Torque: ``qstat -f -x -t ID...``, XML) for
-  every array job of the engine. qstat fails for an id the server has forgotten (history
-  off or expired: ``qstat: Unknown Job Id ...``, exit 153) and still lists the others;
+- status: ONE ``qstat -f -F json -t ID...`` (Torque: ``qstat -f -x -t ID...``, XML) for
+  every array job of the engine. Not PBS Pro's ``-x``: a server without job history (the
+  default) rejects the whole request then ("PBS is not configured to maintain job
+  history", req_stat.c) and lists no job at all. Ends come from the end files, so a
+  finished job is only an id qstat fails for — ``Unknown Job Id`` (no history, exit 153)
+  or ``Job has finished, use -x`` (history on) — while it still lists the others;
 - parallel jobs: ``-l select=N:ncpus=C[:mpiprocs=C]`` (+ ``place=scatter`` over nodes) on
   PBS Pro, ``-l nodes=N:ppn=C`` on Torque, unless the job's own options say otherwise.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -44,12 +47,12 @@ class Flavor(Enum):
 class _Dialect:
     index_variable: str
     array_option: str
-    #: qstat's arguments for every job listed in full, finished ones included.
+    #: qstat's arguments for every job listed in full, array tasks one by one.
     status_options: tuple[str, ...]
 
 
 _DIALECTS = {
-    Flavor.PBSPRO: _Dialect("PBS_ARRAY_INDEX", "-J", ("-f", "-F", "json", "-x", "-t")),
+    Flavor.PBSPRO: _Dialect("PBS_ARRAY_INDEX", "-J", ("-f", "-F", "json", "-t")),
     Flavor.TORQUE: _Dialect("PBS_ARRAYID", "-t", ("-f", "-x", "-t")),
 }
 _PENDING = frozenset("QHWTMSU")
@@ -72,8 +75,9 @@ _STATE_WORDS = {
 #: ``1234[5].server`` (a task), ``1234[].server`` (an array) or ``1234.server``.
 _JOB_ID = re.compile(r"^(\d+)(?:\[(\d*)\])?(.*)$")
 _SUBMITTED = re.compile(r"^\d+(\[\])?(\.\S+)?$")
-#: A forgotten id (the rest of the answer stands) or history switched off.
-_PARTIAL = re.compile(r"unknown job id|job_history_enable", re.IGNORECASE)
+#: An id qstat no longer lists as active (the rest of the answer stands): forgotten, or
+#: kept in the server's history only.
+_PARTIAL = re.compile(r"unknown job id|job has finished", re.IGNORECASE)
 #: Messages of a server that does not answer (as opposed to one that refuses).
 _UNAVAILABLE = (
     "cannot connect to server",
@@ -96,8 +100,11 @@ class Pbs:
         qsub: str = "qsub",
         qstat: str = "qstat",
         qdel: str = "qdel",
+        templates: Mapping[str, str] | None = None,
     ) -> None:
         self.flavor = flavor
+        #: The resource's own request per parallel kind (soma's ``MPI = -l ...`` options).
+        self.templates = dict(templates or {})
         self.name = flavor.value
         self._dialect = _DIALECTS[flavor]
         self.index_variable = self._dialect.index_variable
@@ -107,7 +114,7 @@ class Pbs:
         options = native_options(request.native_specification) or tuple(default_options)
         parallel = request.parallel
         nodes, cpus = (parallel.nodes, parallel.cpus_per_node) if parallel else (1, 1)
-        resources = _parallel_options(self.flavor, parallel, options)
+        resources = _parallel_options(self.flavor, parallel, options, self.templates)
         return Shape(request.queue, cpus, options + resources, nodes)
 
     def submit_command(self, script: Path, count: int, shape: Shape, tag: str) -> list[str]:
@@ -136,8 +143,8 @@ class Pbs:
         return line
 
     def status_command(self, tag: str, cluster_ids: Sequence[str] | None) -> list[str]:
-        """By id: qstat cannot select by job name, and a server's whole history is big.
-        Without ids (a batch to find by its script) every job the user may see."""
+        """By id: qstat cannot select by job name. Without ids (a batch to find by its
+        script) every active job the server shows."""
         return [self._qstat, *self._dialect.status_options, *(cluster_ids or ())]
 
     def parse_status(self, stdout: str) -> QueueView:
@@ -164,12 +171,19 @@ class Pbs:
 
 
 def _parallel_options(
-    flavor: Flavor, parallel: ParallelSpec | None, options: tuple[str, ...]
+    flavor: Flavor,
+    parallel: ParallelSpec | None,
+    options: tuple[str, ...],
+    templates: Mapping[str, str],
 ) -> tuple[str, ...]:
-    """The resource request of a parallel job, unless the job's options make their own."""
+    """The resource request of a parallel job, unless the job's options make their own:
+    the resource's template for its kind, else PBS Pro's select or Torque's nodes:ppn."""
     if parallel is None or parallel.nodes * parallel.cpus_per_node <= 1:
         return ()
     nodes, cpus = parallel.nodes, parallel.cpus_per_node
+    template = templates.get(parallel.config_name)
+    if template:
+        return native_options(_filled(template, nodes, cpus))
     given = " ".join(options)
     if flavor is Flavor.TORQUE:
         return () if "nodes=" in given else ("-l", f"nodes={nodes}:ppn={cpus}")
@@ -178,6 +192,18 @@ def _parallel_options(
     chunk = f"select={nodes}:ncpus={cpus}" + _per_chunk(parallel.config_name, cpus)
     spread = ("-l", "place=scatter") if nodes > 1 and "place=" not in given else ()
     return ("-l", chunk, *spread)
+
+
+def _filled(template: str, nodes: int, cpus: int) -> str:
+    """soma's placeholders, replaced as text (never ``str.format`` on configuration)."""
+    for name, value in (
+        ("nodes_number", nodes),
+        ("max_node", nodes),
+        ("cpu_per_node", cpus),
+        ("cpus", nodes * cpus),
+    ):
+        template = template.replace("{" + name + "}", str(value))
+    return template
 
 
 def _per_chunk(config_name: str, cpus: int) -> str:
@@ -274,12 +300,20 @@ def flavor_of(version_output: str) -> Flavor:
         return Flavor.PBSPRO
     if re.match(r"version:\s*\d", text, re.IGNORECASE):
         return Flavor.TORQUE
-    raise DRMError(f"qstat --version printed neither PBS Pro's nor Torque's form: {text[:200]!r}")
+    raise DRMError(f"the qstat on the PATH is not PBS's: {_first_line(text)!r}")
 
 
 def detect_flavor(run: Callable[[list[str]], tuple[int, str, str]], qstat: str = "qstat") -> Flavor:
-    """Ask ``qstat --version`` (answered by the command itself, no server needed)."""
+    """Ask ``qstat --version`` (answered by the command itself, no server needed).
+    Grid Engine has a qstat too: it answers with its own name and usage."""
     returncode, stdout, stderr = run([qstat, "--version"])
+    answer = (stdout + stderr).strip()
+    if re.match(r"(SGE|OGS|UGE|GE) \d", answer):
+        raise DRMError(f"the qstat on the PATH is Grid Engine's ({_first_line(answer)}), not PBS's")
     if returncode != 0:
-        raise DRMError(f"{qstat} --version failed ({returncode}): {(stderr or stdout).strip()}")
-    return flavor_of(stdout + stderr)
+        raise DRMError(f"{qstat} --version failed ({returncode}): {_first_line(answer)}")
+    return flavor_of(answer)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:200] if text.strip() else "no output"

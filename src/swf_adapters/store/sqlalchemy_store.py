@@ -79,6 +79,7 @@ _WORKFLOW_COLUMNS = (
     _W.expiration_date,
     _W.submission_date,
     _W.job_count,
+    _W.first_job_id,
 )
 _JOB_COLUMNS = (
     _J.job_id,
@@ -502,7 +503,7 @@ def _int_chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 
 def _workflow_row(row: Sequence[Any]) -> WorkflowRow:
-    workflow_id, user, name, status, queue, expiration, submission, job_count = row[:8]
+    workflow_id, user, name, status, queue, expiration, submission, job_count, first = row[:9]
     return WorkflowRow(
         workflow_id=int(workflow_id),
         user=user,
@@ -512,6 +513,7 @@ def _workflow_row(row: Sequence[Any]) -> WorkflowRow:
         expiration_date=expiration,
         submission_date=submission,
         job_count=int(job_count),
+        first_job_id=int(first),
     )
 
 

@@ -1,1 +1,1 @@
-"""FileStager adapters: moving FileTransfer data between client and resource."""
+"""Moving FileTransfer data: the local disk as a ``FileTree``, SFTP, the transfer area."""

@@ -45,7 +45,7 @@ from swf_domain.errors import (
     WorkflowError,
 )
 from swf_domain.model import Workflow
-from swf_entry.cli import display
+from swf_entry.cli import display, transfer_command
 
 if TYPE_CHECKING:
     from swf_app.link import EngineLink
@@ -519,16 +519,21 @@ def status(
         model = guarded(lambda: wfc.workflow(workflow_id)) if jobs or tree else None
         names = {job.job_id: str(job.name) for job in model.jobs} if model else {}
         snap = guarded(lambda: snapshot(wfc, workflow_id, names))
+        moved = guarded(lambda: wfc.link.workflow_transfers(workflow_id)) if jobs else []
     if as_json:
         document = snap.as_json(with_jobs=jobs or tree)
         if tree and model is not None:
             document["tree"] = display.tree_json(model, snap)
+        if jobs:
+            document["transfers"] = transfer_command.transfers_json(moved)
         emit_json(document)
         return
     console = ctx().console
     console.print(display.summary_table(snap))
     if jobs:
         console.print(display.jobs_table(snap))
+        if moved:
+            console.print(transfer_command.transfers_table(moved))
     if tree and model is not None:
         console.print(display.group_tree(model, snap))
 
@@ -692,6 +697,24 @@ def joblog(
         sys.stdout.write(text)
         return
     guarded(lambda: output.write_text(text))
+
+
+@app.command()
+def transfer(
+    workflow: WorkflowArg,
+    outputs: Annotated[
+        bool, typer.Option("--outputs", help="Fetch the outputs (default: send the inputs).")
+    ] = False,
+) -> None:
+    """Send a workflow's input files to the resource (its jobs wait for them), or fetch
+    its outputs; a progress bar per transfer. Nothing to do on a local resource.
+
+    Example: swf --resource cluster transfer nightly && swf --resource cluster wait nightly
+    """
+    with controller() as wfc:
+        workflow_id = guarded(lambda: resolve_workflow(wfc, workflow))
+        moved = guarded(lambda: transfer_command.move(wfc, workflow_id, not outputs, ctx().errors))
+    say(f"workflow {workflow_id}: {len(moved)} transfer(s) " + ("fetched" if outputs else "sent"))
 
 
 @app.command()

@@ -22,6 +22,10 @@ from .graph_view import Layout, layout
 from .model import WorkflowModel
 from .source import MonitorSource, WorkflowItem
 
+#: A workflow's background read starts this long after its page asked for it: the page's
+#: first view (counts and a page of jobs, read by the store) is served before, not slowed
+#: by the read of a 100,000-job document competing for the interpreter.
+LOAD_DELAY = 1.0
 #: Longest wait of one change-feed poll; a follower notices it should stop this often.
 FEED_WAIT = 0.5
 #: Shortest time between two events of a workflow: a busy workflow sends a few a second.
@@ -35,6 +39,10 @@ CACHED_MODELS = 4
 #: Events waiting for a slow page; beyond, it gets one "resync" and re-reads.
 QUEUE_LIMIT = 64
 LIST_PERIOD = 1.0
+#: The workflows list is read again after at least this many times its last read took: a
+#: user with big running workflows (an aggregate over 100,000 jobs takes 40-150 ms) never
+#: has a tenth of a core spent on an open list page.
+LIST_COST_FACTOR = 10.0
 #: An idle event stream sends a heartbeat this often (proxies, dead pages noticed).
 HEARTBEAT = 15.0
 
@@ -111,6 +119,9 @@ class Hub:
         self._models: OrderedDict[int, WorkflowModel] = OrderedDict()
         self._layouts: dict[int, Layout] = {}
         self._load_locks: dict[int, threading.Lock] = {}
+        #: Workflows whose background read is under way or due, and why one failed.
+        self._loading: set[int] = set()
+        self._load_errors: dict[int, str] = {}
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
         self.items: list[WorkflowItem] = []
@@ -170,20 +181,34 @@ class Hub:
         the background: a page first shows what the link reads without it."""
         with self._lock:
             model = self._models.get(workflow_id)
-            loading = self._load_locks.get(workflow_id)
         if model is not None:
             return self.current(workflow_id)
-        if loading is None or not loading.locked():
-            thread = threading.Thread(
-                target=self._load_quietly, args=(workflow_id,), name="swf-monitor-load", daemon=True
-            )
-            thread.start()
+        self._start_load(workflow_id)
         return None
 
+    def _start_load(self, workflow_id: int) -> None:
+        """Read the workflow in the background, LOAD_DELAY from now, once at a time."""
+        with self._lock:
+            if workflow_id in self._models or workflow_id in self._loading:
+                return
+            self._loading.add(workflow_id)
+        timer = threading.Timer(LOAD_DELAY, self._load_quietly, (workflow_id,))
+        timer.daemon = True
+        timer.start()
+
     def _load_quietly(self, workflow_id: int) -> None:
-        """A background load; its errors (a deleted workflow) reach the page's next read."""
-        with contextlib.suppress(Exception):
+        """A background load; its error (a deleted workflow) goes to the followers."""
+        try:
             self.model(workflow_id)
+            error = None
+        except Exception as failure:
+            error = str(failure)
+        with self._lock:
+            self._loading.discard(workflow_id)
+            if error is None:
+                self._load_errors.pop(workflow_id, None)
+            else:
+                self._load_errors[workflow_id] = error
 
     def current(self, workflow_id: int) -> WorkflowModel:
         """The model with the changes committed so far (what every read answers from)."""
@@ -253,8 +278,17 @@ class Hub:
         workflow_id = int(channel.name.split(":", 1)[1])
         while not channel.idle():
             started = time.monotonic()
+            with self._lock:
+                model = self._models.get(workflow_id)
+                failed = self._load_errors.pop(workflow_id, None)
+            if failed is not None:
+                channel.send({"type": "error", "message": failed})
+            if model is None:  # read in the background; its first refresh sends an event
+                self._start_load(workflow_id)
+                channel.stopping.wait(0.1 if failed is None else 1.0)
+                continue
             try:
-                self._refresh(self.model(workflow_id), wait=FEED_WAIT)
+                self._refresh(model, wait=FEED_WAIT)
             except Exception as error:  # deleted, or the engine is unreachable a moment
                 channel.send({"type": "error", "message": str(error)})
                 channel.stopping.wait(1.0)
@@ -279,6 +313,11 @@ class Hub:
             "groups": group_counts,
         }
 
+    def warm_up(self) -> None:
+        """A first read through the link (what the first page would otherwise wait for)."""
+        with contextlib.suppress(Exception):
+            self.list_items()
+
     def list_items(self) -> list[WorkflowItem]:
         """The workflows now, with their counts and dates (one aggregate read)."""
         items = self.source.workflow_items()
@@ -289,6 +328,7 @@ class Hub:
         last: list[dict[str, Any]] | None = None
         while not channel.idle():
             rows: list[dict[str, Any]] | None
+            started = time.monotonic()
             try:
                 rows = [item.as_json() for item in self.list_items()]
             except Exception as error:
@@ -297,4 +337,5 @@ class Hub:
             if rows != last and rows is not None:
                 channel.send({"type": "workflows", "workflows": rows})
                 last = rows
-            channel.stopping.wait(LIST_PERIOD)
+            took = time.monotonic() - started
+            channel.stopping.wait(max(LIST_PERIOD, LIST_COST_FACTOR * took) - took)

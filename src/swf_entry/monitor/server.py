@@ -20,6 +20,9 @@ from .source import MonitorSource
 from .web import create_app
 
 HOST = "127.0.0.1"
+#: How much lower than the user's other processes the monitor runs (``nice``): on a busy
+#: machine the engine and the jobs get the CPU first; a page then updates a little later.
+NICENESS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,9 @@ class MonitorServer:
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        # The link's first call sets up its connections (a second or so on a busy
+        # machine): made now, not by the first page.
+        threading.Thread(target=self.hub.warm_up, name="swf-monitor-warm-up", daemon=True).start()
 
     def run(self) -> None:
         """Serve until interrupted (uvicorn handles Ctrl-C in the main thread)."""
@@ -116,8 +122,15 @@ def serve(
     announce: Callable[[Served], None] = print,
 ) -> None:
     """``swf monitor``: run until interrupted; the link is the caller's to close."""
+    lower_priority()
     server = MonitorServer(link, port)
     announce(Served(server.url, server.token, server.port))
     if browser:
         open_browser(server.url)
     server.run()
+
+
+def lower_priority() -> None:
+    """Run this process (and the threads it starts from now on) NICENESS lower."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice
+        os.nice(NICENESS)

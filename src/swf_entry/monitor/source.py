@@ -170,6 +170,11 @@ class MonitorSource:
         chunk = self.link.read_job_output(job_id, stream, -limit, limit)
         return chunk.data.decode(errors="replace")
 
+    def workflow_of_job(self, job_id: int) -> int | None:
+        """The workflow the job belongs to (None: no such job)."""
+        found = self.link.jobs_info([job_id]).get(job_id)
+        return found.workflow_id if found is not None else None
+
     def command_run(self, job_id: int) -> list[str] | None:
         """The argv the job's last run was started with, as the store keeps it (parameters
         substituted, paths translated on the resource); None until it was submitted."""

@@ -239,8 +239,8 @@ class MonitorApi:
         stream = request.query_params.get("stream", "stdout")
         if stream not in ("stdout", "stderr"):
             raise HTTPException(400, "stream must be stdout or stderr")
-        model = await self._call(self.hub.current, workflow_id)
-        if job_id not in model.index_of:
+        # Checked without the loaded workflow: the output shows while it loads.
+        if await self._call(self.hub.source.workflow_of_job, job_id) != workflow_id:
             raise HTTPException(404, f"workflow {workflow_id} has no job {job_id}")
         offset = max(0, _int(request, "offset", 0))
         return JSONResponse(await self._call(self.hub.source.job_output, job_id, stream, offset))

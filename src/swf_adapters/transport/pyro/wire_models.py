@@ -27,6 +27,7 @@ from swf_app.read_models import (
     JobProgress,
     JobTermination,
     OutputChunk,
+    TransferInfo,
     WorkflowInfo,
     WorkflowProgress,
     WorkflowSummary,
@@ -68,6 +69,8 @@ _CODECS: dict[Any, tuple[_Encode, _Decode]] = {
         lambda d: {row[0]: JobInfo(*row[1:]) for row in d},
     ),
     JobTermination: (list, lambda d: JobTermination(*d)),
+    TransferInfo: (list, lambda d: TransferInfo(*d)),
+    list[TransferInfo]: (list, lambda d: list(starmap(TransferInfo, d))),
     JobFiles: (list, lambda d: JobFiles(*d)),
     OutputChunk: (
         lambda c: [base64.b64encode(c.data).decode("ascii"), *_chunk_fields(c)],

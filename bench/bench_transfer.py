@@ -1,0 +1,198 @@
+"""Transfer benchmark: swf's SFTP copier vs OpenSSH's own ``sftp`` and ``scp``.
+
+Same files, same sshd (the test one: scripts/services/sshd.sh, 127.0.0.1), same run:
+
+- ``big``: one file of ``--big-mb`` MB (random bytes);
+- ``small``: ``--small-count`` files of ``--small-kb`` KB in one directory tree.
+
+Each is uploaded (client -> resource) and downloaded (resource -> client) by:
+
+- ``swf``: ``copy_tree`` between ``LocalTree`` and ``SftpTree`` (paramiko), verified
+  (size + SHA-256 on both sides, the resource's by ``sha256sum``), as a transfer does;
+- ``swf-copy``: the same without the verification phase (what the data path costs);
+- ``sftp``: OpenSSH ``sftp -b`` with ``put -r`` / ``get -r``;
+- ``scp``: OpenSSH ``scp -r`` (SFTP protocol underneath in OpenSSH 9).
+
+Throughput is MB/s (best of ``--repeat``); ``ratio`` = swf / the faster of sftp and scp
+measured in the same run (target >= 0.5).
+
+    .venv/bin/python bench/bench_transfer.py                       # 1 GB, 10,000 files
+    .venv/bin/python bench/bench_transfer.py --big-mb 64 --small-count 500   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import posixpath
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+import paramiko  # noqa: E402
+
+from swf_adapters.transfer.local_tree import LocalTree  # noqa: E402
+from swf_adapters.transfer.sftp_tree import SftpTree  # noqa: E402
+from swf_adapters.transport.ssh import SshTarget, open_ssh  # noqa: E402
+from swf_app import transfer_copy  # noqa: E402
+from swf_app.transfer_copy import FileCopy  # noqa: E402
+
+SERVICE = ROOT / "scripts" / "services" / "sshd.sh"
+
+
+def sshd_env() -> dict[str, str]:
+    answer = subprocess.run([str(SERVICE), "env"], capture_output=True, text=True, check=True)
+    return dict(line.split("=", 1) for line in answer.stdout.splitlines() if "=" in line)
+
+
+class Site:
+    """The sshd, a client for swf and the argv prefix for OpenSSH's tools."""
+
+    def __init__(self, env: dict[str, str], known_hosts: Path) -> None:
+        self.user, self.host = env["SWF_TEST_SSH_USER"], env["SWF_TEST_SSH_HOST"]
+        self.port, self.key = env["SWF_TEST_SSH_PORT"], env["SWF_TEST_SSH_KEY"]
+        target = SshTarget(
+            self.host, int(self.port), self.user, key_file=Path(self.key), known_hosts=known_hosts
+        )
+        self.client: paramiko.SSHClient = open_ssh(target)
+        self.options = [
+            "-i", self.key, "-o", f"UserKnownHostsFile={known_hosts}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+        ]  # fmt: skip
+        self.home = self.client.open_sftp().normalize(".")
+
+    def run(self, command: list[str]) -> None:
+        _, out, err = self.client.exec_command(shlex.join(command))
+        if out.channel.recv_exit_status() != 0:
+            raise RuntimeError(err.read().decode())
+
+    def sftp(self, batch: str) -> None:
+        argv = ["sftp", "-q", *self.options, "-P", self.port, "-b", "-", self.remote()]
+        subprocess.run(argv, input=batch, text=True, check=True, capture_output=True)
+
+    def scp(self, source: str, target: str) -> None:
+        argv = ["scp", "-q", "-r", *self.options, "-P", self.port, source, target]
+        subprocess.run(argv, check=True, capture_output=True)
+
+    def remote(self, path: str = "") -> str:
+        return f"{self.user}@{self.host}" + (f":{path}" if path else "")
+
+
+def make_files(root: Path, big_mb: int, count: int, small_kb: int) -> tuple[Path, Path, int, int]:
+    big = root / "big.bin"
+    with big.open("wb") as stream:
+        for _ in range(big_mb):
+            stream.write(os.urandom(1 << 20))
+    small = root / "small"
+    for index in range(count):
+        folder = small / f"d{index // 1000:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{index:05d}.bin").write_bytes(os.urandom(small_kb * 1024))
+    return big, small, big_mb << 20, count * small_kb * 1024
+
+
+def timed(action: Callable[[], object], before: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        before()
+        start = time.perf_counter()
+        action()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure(site: Site, local: Path, name: str, size: int, scratch: Path, repeat: int) -> None:
+    tree, remote_dir = SftpTree(lambda: site.client), posixpath.join(site.home, "bench-transfer")
+    remote = posixpath.join(remote_dir, name)
+    back = scratch / "back"
+
+    def clean_remote() -> None:
+        site.run(["rm", "-rf", remote_dir])
+        site.run(["mkdir", "-p", remote_dir])
+
+    def clean_back() -> None:
+        shutil.rmtree(back, ignore_errors=True)
+        back.mkdir()
+
+    verify = transfer_copy._verify
+    local_tree = LocalTree()
+    up: dict[str, float] = {}
+    up["swf"] = timed(
+        lambda: transfer_copy.copy_tree(local_tree, str(local), tree, remote), clean_remote, repeat
+    )
+    transfer_copy._verify = _rename_only  # type: ignore[assignment]
+    up["swf-copy"] = timed(
+        lambda: transfer_copy.copy_tree(local_tree, str(local), tree, remote), clean_remote, repeat
+    )
+    transfer_copy._verify = verify
+    up["sftp"] = timed(lambda: site.sftp(f"put -r {local} {remote}\n"), clean_remote, repeat)
+    up["scp"] = timed(lambda: site.scp(str(local), site.remote(remote)), clean_remote, repeat)
+    down: dict[str, float] = {}
+    down["swf"] = timed(
+        lambda: transfer_copy.copy_tree(tree, remote, local_tree, str(back / name)),
+        clean_back,
+        repeat,
+    )
+    transfer_copy._verify = _rename_only  # type: ignore[assignment]
+    down["swf-copy"] = timed(
+        lambda: transfer_copy.copy_tree(tree, remote, local_tree, str(back / name)),
+        clean_back,
+        repeat,
+    )
+    transfer_copy._verify = verify
+    down["sftp"] = timed(lambda: site.sftp(f"get -r {remote} {back / name}\n"), clean_back, repeat)
+    down["scp"] = timed(lambda: site.scp(site.remote(remote), str(back / name)), clean_back, repeat)
+    site.run(["rm", "-rf", remote_dir])
+    for direction, times in (("upload", up), ("download", down)):
+        report(name, direction, size, times)
+
+
+def _rename_only(source: object, target: object, files: list[FileCopy], counter: object) -> None:
+    """The copier's last step without the verification before it (the data path alone)."""
+    for copy in files:
+        target.replace(copy.target + transfer_copy.PART_SUFFIX, copy.target)  # type: ignore[attr-defined]
+
+
+def report(name: str, direction: str, size: int, times: dict[str, float]) -> None:
+    rates = {tool: size / (1 << 20) / seconds for tool, seconds in times.items()}
+    baseline = max(rates["sftp"], rates["scp"])
+    cells = "  ".join(f"{tool} {rate:7.1f} MB/s" for tool, rate in rates.items())
+    print(
+        f"{name:5s} {direction:8s} {cells}  ratio swf {rates['swf'] / baseline:.2f}"
+        f"  swf-copy {rates['swf-copy'] / baseline:.2f}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--big-mb", type=int, default=1024)
+    parser.add_argument("--small-count", type=int, default=10_000)
+    parser.add_argument("--small-kb", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    env = sshd_env()
+    with tempfile.TemporaryDirectory(prefix="swf-bench-transfer-") as scratch:
+        work = Path(scratch)
+        known_hosts = work / "known_hosts"
+        shutil.copyfile(env["SWF_TEST_SSH_KNOWN_HOSTS"], known_hosts)
+        site = Site(env, known_hosts)
+        big, small, big_size, small_size = make_files(
+            work, args.big_mb, args.small_count, args.small_kb
+        )
+        print(f"big: {args.big_mb} MB; small: {args.small_count} x {args.small_kb} KB", flush=True)
+        measure(site, big, "big", big_size, work, args.repeat)
+        measure(site, small, "small", small_size, work, args.repeat)
+        site.client.close()
+
+
+if __name__ == "__main__":
+    main()
