@@ -7,17 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
-from swf_adapters.schedulers.pbspro import Flavor, Pbs
 from swf_app.ports import Scheduler
 from tests.integration.scheduler_contract import ContractBackend
-from tests.pbs.standin import PbsStandIn
-
-
-def pbs_system(standin: PbsStandIn) -> Pbs:
-    """The adapter's system on the stand-in's shims (absolute paths: no PATH change)."""
-    flavor = Flavor.PBSPRO if standin.flavor == "pbspro" else Flavor.TORQUE
-    shims = {name: str(standin.bin / name) for name in ("qsub", "qstat", "qdel")}
-    return Pbs(flavor, **shims)
+from tests.pbs.standin import PbsStandIn, pbs_system
 
 
 class PbsProBackend(ContractBackend):

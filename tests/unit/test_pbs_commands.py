@@ -9,8 +9,9 @@ import pytest
 
 from swf_adapters.schedulers.batch.system import Shape, TaskState
 from swf_adapters.schedulers.pbspro import Flavor, Pbs, detect_flavor, flavor_of
-from swf_app.ports import LaunchRequest, ParallelSpec
+from swf_app.ports import ParallelSpec
 from swf_domain.errors import DRMError
+from tests.unit.test_slurm_commands import request
 
 DATA = Path(__file__).parent / "data" / "pbs"
 PRO, TORQUE = Pbs(Flavor.PBSPRO), Pbs(Flavor.TORQUE)
@@ -18,14 +19,6 @@ PRO, TORQUE = Pbs(Flavor.PBSPRO), Pbs(Flavor.TORQUE)
 
 def recorded(name: str) -> str:
     return (DATA / name).read_text()
-
-
-def request(**fields: object) -> LaunchRequest:
-    base: dict[str, object] = dict(
-        job_id=1, workflow_id=1, argv=("true",), env={}, stdout_file="/o", stderr_file=None
-    )
-    base.update(fields)
-    return LaunchRequest(**base)  # type: ignore[arg-type]
 
 
 def test_a_batch_is_one_pbs_pro_array_with_the_engine_tag() -> None:
