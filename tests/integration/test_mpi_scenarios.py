@@ -6,6 +6,11 @@ node would (queries read the store, commands are dropped in the control director
 the jobs run on the two worker ranks. The allocation is kept up for the whole module by a
 keeper workflow (one job waiting for a file); the runner serves every workflow submitted
 meanwhile, then ends once the keeper is released and nothing is left.
+
+Not collected: the scenarios about the engine's own life (restarts, disconnects, a
+client that exits, class-wide isolated mode, a job that ends while no engine runs: the
+runner's resume is tested in test_mpi_runner.py) and the one that counts on the facade
+site's CPU_NB slots (the allocation has its own: 2 ranks x 3 cores, one for the keeper).
 """
 
 from __future__ import annotations
@@ -78,6 +83,38 @@ test_arguments_and_environment_reach_the_job_verbatim = (
     facade.test_arguments_and_environment_reach_the_job_verbatim
 )
 test_queries_of_a_finished_workflow = facade.test_queries_of_a_finished_workflow
+test_a_cycle_is_refused_at_submit_and_nothing_is_stored = (
+    facade.test_a_cycle_is_refused_at_submit_and_nothing_is_stored
+)
+test_a_job_outside_the_workflow_is_refused_at_submit = (
+    facade.test_a_job_outside_the_workflow_is_refused_at_submit
+)
+test_a_job_printing_100_mb = facade.test_a_job_printing_100_mb
+test_a_workflow_written_by_helper_serialize_runs_the_same = (
+    facade.test_a_workflow_written_by_helper_serialize_runs_the_same
+)
+test_an_invalid_job_is_refused_at_submit_and_nothing_is_stored = (
+    facade.test_an_invalid_job_is_refused_at_submit_and_nothing_is_stored
+)
+test_cross_validation_with_job_and_with_link_functions = (
+    facade.test_cross_validation_with_job_and_with_link_functions
+)
+test_deleting_a_running_workflow_kills_its_jobs = (
+    facade.test_deleting_a_running_workflow_kills_its_jobs
+)
+test_file_transfers_are_used_in_place_on_the_local_resource = (
+    facade.test_file_transfers_are_used_in_place_on_the_local_resource
+)
+test_job_with_outputs_but_no_output_file_fails = (
+    facade.test_job_with_outputs_but_no_output_file_fails
+)
+test_leave_one_out_with_job_and_with_link_functions = (
+    facade.test_leave_one_out_with_job_and_with_link_functions
+)
+test_map_reduce_with_map_and_reduce_jobs = facade.test_map_reduce_with_map_and_reduce_jobs
+test_several_threads_share_one_controller = facade.test_several_threads_share_one_controller
+test_unknown_ids_raise_unknown_object_error = facade.test_unknown_ids_raise_unknown_object_error
+test_wait_with_timeout_returns_in_time = facade.test_wait_with_timeout_returns_in_time
 
 
 #: e_fanout_1000 runs in test_mpi_runner.py (its own allocation, both ranks checked).
