@@ -23,31 +23,19 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_slurm import thread_cpu  # the same measure as on SLURM
 from tests.pbs.standin import PbsStandIn
 
 from swf_adapters.schedulers.batch import BatchScheduler
 from swf_entry.client import Job, Workflow, WorkflowController
 
 TRUE = shutil.which("true") or "/bin/true"
-
-
-def thread_cpu(names: tuple[str, ...], ids: set[int]) -> float:
-    total = 0.0
-    by_id = {t.native_id: t.name for t in threading.enumerate()}
-    for thread in psutil.Process().threads():
-        name = by_id.get(thread.id, "")
-        if thread.id in ids or name.startswith(names):
-            total += thread.user_time + thread.system_time
-    return total
 
 
 def controller(home: Path, poll_min: float, poll_max: float) -> WorkflowController:

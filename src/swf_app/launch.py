@@ -10,7 +10,8 @@ on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,17 @@ class _Placement:
     parallel: ParallelSpec | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Files:
+    """Where a job runs and the files it uses, as absolute paths (checked at launch)."""
+
+    directory: str
+    stdout: str
+    stderr: str | None
+    input_params: str | None
+    output_params: str | None
+
+
 class LaunchError(Exception):
     """One job cannot be started; ``reason`` is for its stderr file."""
 
@@ -73,6 +85,8 @@ class Launcher:
         self.workspace = workspace
         self._translations = translations if translations is not None else TranslationTable()
         self._transfer_locator = transfer_locator
+        #: What ``refusals`` answered for each path in the current ``batch`` (if any).
+        self._batch_answers: dict[str, str | None] | None = None
 
     # -- per workflow -------------------------------------------------------------------
 
@@ -126,38 +140,69 @@ class Launcher:
     def job_directory(self, runtime: RunningWorkflow, job: Job) -> str:
         """Where the job runs: its own directory, else where its workflow was submitted."""
         base = runtime.working_directory or self.workspace.default_working_directory()
+        if job.working_directory is None:
+            return base
         return job_directory(base, render_path(job.working_directory, self.resolver(runtime)))
 
     def job_file(self, runtime: RunningWorkflow, job: Job, field: str) -> str | None:
         """The job's file ``field`` (``stdout_file``...) as an absolute path, or None."""
-        rendered = render_path(getattr(job, field), self.resolver(runtime))
-        if not rendered:
+        if getattr(job, field) is None:
             return None
-        return in_directory(self.job_directory(runtime, job), rendered)
+        return self._file(runtime, job, field, self.job_directory(runtime, job))
+
+    def _file(self, runtime: RunningWorkflow, job: Job, field: str, directory: str) -> str | None:
+        """``job_file`` for a job running in ``directory``."""
+        value = getattr(job, field)
+        if value is None:
+            return None
+        return in_directory(directory, render_path(value, self.resolver(runtime)))
 
     def output_files(
         self, runtime: RunningWorkflow, job: Job, job_id: int
     ) -> tuple[str, str | None]:
         """(stdout, stderr) of the job: its own, or the Workspace's defaults."""
+        return self._output_files(runtime, job, job_id, self.job_directory(runtime, job))
+
+    def _output_files(
+        self, runtime: RunningWorkflow, job: Job, job_id: int, directory: str
+    ) -> tuple[str, str | None]:
         default_out, default_err = self.workspace.default_output_files(runtime.workflow_id, job_id)
-        stdout = self.job_file(runtime, job, "stdout_file") or default_out
+        stdout = self._file(runtime, job, "stdout_file", directory) or default_out
         if job.join_stderrout:
             return stdout, None
-        return stdout, self.job_file(runtime, job, "stderr_file") or default_err
+        return stdout, self._file(runtime, job, "stderr_file", directory) or default_err
 
     def output_params_file(self, runtime: RunningWorkflow, job: Job, job_id: int) -> str:
-        rendered = self.job_file(runtime, job, "output_params_file")
-        return rendered or self.workspace.params_file(runtime.workflow_id, job_id, "output")
+        return self._params_file(runtime, job, job_id, "output", self.job_directory(runtime, job))
 
-    def _refuse_engine_files(self, job: Job, paths: dict[str, str | None]) -> None:
+    def _params_file(
+        self, runtime: RunningWorkflow, job: Job, job_id: int, direction: str, directory: str
+    ) -> str:
+        """The job's input or output params file: its own, or the Workspace's."""
+        rendered = self._file(runtime, job, f"{direction}_params_file", directory)
+        return rendered or self.workspace.params_file(runtime.workflow_id, job_id, direction)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Jobs built together, before any of them runs: a path several of them use
+        (their working directory, say) is checked once for all."""
+        self._batch_answers = {}
+        try:
+            yield
+        finally:
+            self._batch_answers = None
+
+    def _refuse_engine_files(self, job: Job, *fields: tuple[str, str | None]) -> None:
         """Raise EngineFilesError if a path the job is about to use reaches the engine's
         files (checked again now: a symlink may have appeared since submission)."""
-        given = {field: path for field, path in paths.items() if path is not None}
-        answers = self.workspace.refusals(list(given.values()))
+        answers = self._batch_answers if self._batch_answers is not None else {}
+        unknown = [path for _, path in fields if path is not None and path not in answers]
+        if unknown:
+            answers.update(zip(unknown, self.workspace.refusals(unknown), strict=True))
         problems = [
             refusal_message(job, field, getattr(job, field), reached)
-            for field, reached in zip(given, answers, strict=True)
-            if reached is not None
+            for field, path in fields
+            if path is not None and (reached := answers[path]) is not None
         ]
         if problems:
             raise EngineFilesError(problems)
@@ -190,17 +235,42 @@ class Launcher:
         """The request for job ``index`` and where its output params go (if any)."""
         job = runtime.job(index)
         try:
-            stdout, stderr = self.output_files(runtime, job, job_id)
-            self._refuse_engine_files(job, {"stdout_file": stdout, "stderr_file": stderr})
+            directory = self.job_directory(runtime, job)
+            stdout, stderr = self._output_files(runtime, job, job_id, directory)
+            self._refuse_engine_files(job, ("stdout_file", stdout), ("stderr_file", stderr))
         except Exception as error:  # the job's own files are unusable: tell it in ours
             reason = f"swf could not start job {job.name!r}: {_describe(error)}"
             raise LaunchError(reason, self._default_stderr(runtime, job_id)) from error
         try:
-            placement = _Placement(slots, queue, parallel)
-            return self._build(runtime, job, index, job_id, placement, stdout, stderr)
+            params_files = self._params_files(runtime, job, job_id, directory)
+            files = _Files(directory, stdout, stderr, *params_files)
+            stdin = self._file(runtime, job, "stdin", directory)
+            self._refuse_engine_files(
+                job,
+                ("working_directory", directory),
+                ("stdin", stdin),
+                ("input_params_file", files.input_params),
+                ("output_params_file", files.output_params),
+            )
+            return self._build(
+                runtime, job, index, job_id, _Placement(slots, queue, parallel), files, stdin
+            )
         except Exception as error:  # user data and user link functions: one job fails
             reason = f"swf could not start job {job.name!r}: {_describe(error)}"
             raise LaunchError(reason, stderr or stdout) from error
+
+    def _params_files(
+        self, runtime: RunningWorkflow, job: Job, job_id: int, directory: str
+    ) -> tuple[str | None, str | None]:
+        """(input, output) params files, for the jobs that have them."""
+        return (
+            self._params_file(runtime, job, job_id, "input", directory)
+            if job.use_input_params_file
+            else None,
+            self._params_file(runtime, job, job_id, "output", directory)
+            if job.has_outputs
+            else None,
+        )
 
     def _build(
         self,
@@ -209,39 +279,30 @@ class Launcher:
         index: int,
         job_id: int,
         placement: _Placement,
-        stdout: str,
-        stderr: str | None,
+        files: _Files,
+        stdin: str | None,
     ) -> tuple[LaunchRequest, str | None]:
         resolver = self.resolver(runtime)
-        directory = self.job_directory(runtime, job)
-        stdin = self.job_file(runtime, job, "stdin")
-        self._refuse_engine_files(job, {"working_directory": directory, "stdin": stdin})
         env = dict(self.base_env(runtime))
         if job.env:
             env.update({str(k): str(v) for k, v in job.env.items()})
         params = self.linked_params(runtime, index)
         argv = render_command(job, resolver, params)
-        if job.use_input_params_file:
-            input_file = self.job_file(runtime, job, "input_params_file") or (
-                self.workspace.params_file(runtime.workflow_id, job_id, "input")
-            )
-            self._refuse_engine_files(job, {"input_params_file": input_file})
-            self.workspace.write_json(input_file, input_params_document(job, resolver, params))
-            env[INPUT_PARAMS_ENV] = input_file
-        output_file = None
-        if job.has_outputs:
-            output_file = self.output_params_file(runtime, job, job_id)
-            self._refuse_engine_files(job, {"output_params_file": output_file})
-            self.workspace.discard(output_file)  # a stale file from a previous run
-            env[OUTPUT_PARAMS_ENV] = output_file
+        if files.input_params is not None:
+            document = input_params_document(job, resolver, params)
+            self.workspace.write_json(files.input_params, document)
+            env[INPUT_PARAMS_ENV] = files.input_params
+        if files.output_params is not None:
+            self.workspace.discard(files.output_params)  # a stale file from a previous run
+            env[OUTPUT_PARAMS_ENV] = files.output_params
         request = LaunchRequest(
             job_id=job_id,
             workflow_id=runtime.workflow_id,
             argv=tuple(argv),
             env=env,
-            stdout_file=stdout,
-            stderr_file=stderr,
-            working_directory=directory,
+            stdout_file=files.stdout,
+            stderr_file=files.stderr,
+            working_directory=files.directory,
             stdin_file=stdin,
             slots=placement.slots,
             queue=placement.queue,
@@ -251,7 +312,7 @@ class Launcher:
             job_name=job.name or "",
             parallel=placement.parallel,
         )
-        return request, output_file
+        return request, files.output_params
 
     def _default_stderr(self, runtime: RunningWorkflow, job_id: int) -> str | None:
         """The Workspace's stderr file for the job, None when it cannot even be made."""

@@ -87,6 +87,13 @@ def date(value: Any, argument: str) -> float | None:
     return epoch
 
 
+def secret_text(value: Any, argument: str) -> str | None:
+    """None or a string, checked without ever showing the value (a password)."""
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidArgumentError(f"{argument} must be a string or None, not {type(value).__name__}")
+
+
 def optional_text(value: Any, argument: str) -> str | None:
     """None or a string that can be stored (valid Unicode, no NUL)."""
     if value is None:

@@ -116,18 +116,29 @@ class WorkflowController:
         rsa_key_pass: str | None = None,
         isolated_light_mode: bool | str | None = None,
     ) -> None:
-        from swf_entry.composition import client_config, connect_config, facade_transfers
+        from swf_entry.composition import (
+            Credentials,
+            client_config,
+            connect_config,
+            facade_transfers,
+        )
 
         if isolated_light_mode is None:
             isolated_light_mode = type(self).isolated_light_mode
         resource_id = arguments.optional_text(resource_id, "resource_id")
+        credentials = Credentials(
+            arguments.optional_text(login, "login"),
+            arguments.secret_text(password, "password"),
+            arguments.secret_text(rsa_key_pass, "rsa_key_pass"),
+        )
         isolated_light_mode = arguments.isolation(isolated_light_mode)
         self._converted_rows: dict[tuple[int, bool], _ConvertedRows] = {}
-        resolved, embedded = client_config(
-            resource_id, login, password, config, isolated_light_mode
-        )
+        resolved, embedded = client_config(resource_id, None, None, config, isolated_light_mode)
         self._link: EngineLink = connect_config(
-            resolved, embedded=embedded, temporary=isolated_light_mode is True
+            resolved,
+            embedded=embedded,
+            temporary=isolated_light_mode is True,
+            credentials=credentials,
         )
         self.resource_id = resource_id
         self.config = (

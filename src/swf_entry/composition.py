@@ -39,6 +39,16 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class Credentials:
+    """How ``WorkflowController(resource_id, login, password, rsa_key_pass=...)`` logs into
+    a remote resource (each None: the configuration's LOGIN / SSH_KEY_FILE, the agent)."""
+
+    login: str | None = None
+    password: str | None = None
+    rsa_key_pass: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClientOptions:
     """What a client (CLI, facade) says about where its engine is."""
 
@@ -124,8 +134,8 @@ def _check_supported(
 
     if config.mode == "remote":
         raise ConfigurationError(
-            f"resource {config.resource_id!r} is remote (CLUSTER_ADDRESS/LOGIN): remote resources"
-            " are not supported yet; run swf on the cluster's login node instead"
+            f"resource {config.resource_id!r} is remote (SUBMITTING_MACHINES elsewhere): its"
+            " engine runs there, reached over SSH, not on this machine"
         )
     if config.scheduler_type == "mpi" and not scheduler_given:
         raise ConfigurationError(
@@ -239,13 +249,20 @@ def _wants_embedded(config: ResourceConfig) -> bool:
     return config.light_mode and config.sources.get("light_mode", "default") != "default"
 
 
-def connect_config(config: ResourceConfig, embedded: bool, temporary: bool = False) -> EngineLink:
+def connect_config(
+    config: ResourceConfig,
+    embedded: bool,
+    temporary: bool = False,
+    credentials: Credentials | None = None,
+) -> EngineLink:
     """A link to the engine of ``config``, embedded or through the local daemon (or, for a
-    state directory an MPI runner drives, through the files they share).
-    ``temporary``: the state directory is a throwaway one (``isolated_light_mode=True``)
-    that goes with the link."""
+    state directory an MPI runner drives, through the files they share; for a remote
+    resource, over SSH). ``temporary``: the state directory is a throwaway one
+    (``isolated_light_mode=True``) that goes with the link."""
     if temporary:
         return _temporary_link(config)
+    if config.mode == "remote" and not embedded:
+        return _remote_link(config, credentials or Credentials())
     if config.scheduler_type == "mpi" or _runner_bound(config):
         return _runner_link(config)
     _check_supported(config)
@@ -260,6 +277,35 @@ def connect_config(config: ResourceConfig, embedded: bool, temporary: bool = Fal
         partial(_client_queries, config), cast(EngineLink, commands), keep_alive=commands.ping
     )
     return cast(EngineLink, split)
+
+
+def _remote_link(config: ResourceConfig, credentials: Credentials) -> EngineLink:
+    """The engine on the remote resource, over SSH (started there if none answers).
+
+    Every call goes to the remote daemon, which answers queries on its Pyro worker
+    threads (each with its own store connection), never on the engine's thread."""
+    from swf_adapters.config.remote import remote_host, remote_python, remote_side_options
+    from swf_adapters.transport.ssh import SshTarget
+    from swf_adapters.transport.ssh.connector import RemoteEngineSpec
+    from swf_adapters.transport.ssh.link import remote_engine_link
+
+    target = SshTarget(
+        host=remote_host(config),
+        port=config.ssh_port,
+        login=credentials.login or config.login,
+        password=credentials.password,
+        key_file=config.ssh_key_file,
+        key_passphrase=credentials.rsa_key_pass,
+        known_hosts=config.ssh_known_hosts,
+        accept_host_key=config.ssh_host_key,
+    )
+    spec = RemoteEngineSpec(
+        config.resource_id,
+        python=remote_python(config),
+        install_path=config.install_path,
+        options=remote_side_options(config),
+    )
+    return cast(EngineLink, remote_engine_link(target, spec))
 
 
 def _daemon_link(config: ResourceConfig) -> PyroEngineLink:
@@ -319,6 +365,8 @@ def open_reader(options: ClientOptions) -> tuple[Any, int | None]:
     from swf_entry.split_link import SplitLink
 
     config = resource_config(options)
+    if config.mode == "remote":
+        return open_controller(options), None
     if config.scheduler_type == "mpi" or _runner_bound(config):
         return open_controller(options), None  # the runner's store, read as it is
     _check_supported(config)
@@ -420,8 +468,6 @@ def client_config(
     """The configuration a ``WorkflowController(...)`` uses, and whether it embeds the
     engine. ``config`` is a ``ResourceConfig``, an object with ``resource_config()``
     (``swf_entry.configuration.Configuration``), a file path, or None."""
-    if login is not None or password is not None:
-        raise ConfigurationError("remote resources (login/password) are not supported yet")
     to_resolved = getattr(config, "resource_config", None)
     if callable(to_resolved):
         config = to_resolved()
@@ -471,6 +517,8 @@ def engine_start(options: ClientOptions) -> dict[str, Any]:
     from swf_adapters.transport.pyro.local_daemon import engine_status, ensure_engine
 
     config = resource_config(options)
+    if config.mode == "remote":
+        return _remote_stats(config)
     _check_supported(config)
     idle = config.engine_idle_timeout
     endpoint = ensure_engine(
@@ -488,13 +536,31 @@ def engine_start(options: ClientOptions) -> dict[str, Any]:
 def engine_stop(options: ClientOptions) -> bool:
     from swf_adapters.transport.pyro.local_daemon import stop_engine
 
-    return stop_engine(resource_config(options).state_dir)
+    config = resource_config(options)
+    if config.mode != "remote":
+        return stop_engine(config.state_dir)
+    link: Any = _remote_link(config, Credentials())
+    try:
+        return bool(link.stop_engine())
+    finally:
+        link.close()
 
 
 def engine_status(options: ClientOptions) -> dict[str, Any] | None:
     from swf_adapters.transport.pyro.local_daemon import engine_status as status
 
-    return status(resource_config(options).state_dir)
+    config = resource_config(options)
+    return _remote_stats(config) if config.mode == "remote" else status(config.state_dir)
+
+
+def _remote_stats(config: ResourceConfig) -> dict[str, Any]:
+    """The remote engine's stats (started there first if none ran)."""
+    link: Any = _remote_link(config, Credentials())
+    try:
+        stats: dict[str, Any] = link.stats()
+    finally:
+        link.close()
+    return stats
 
 
 # -- file transfers ----------------------------------------------------------------------

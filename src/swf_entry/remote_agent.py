@@ -4,11 +4,12 @@ Each command prints one JSON line on stdout (nothing else), so the client reads 
 answer whatever the remote shell prints around it:
 
 - ``hello``: swf's version and the interpreter, checked by the client before anything else;
-- ``ensure RESOURCE`` (stdin: ``{"options": {NAME: TEXT}}``): writes the remote side's own
+- ``ensure RESOURCE`` (stdin: ``{"options": {NAME: TEXT}, "client_version": V}``): answers
+  as ``hello`` does and, when the versions are compatible, writes the remote side's own
   configuration of RESOURCE (the client's section without the client-only options) to
   ``~/.swf/remote/RESOURCE.cfg``, starts the engine daemon if none answers, and says where
   its socket and key are;
-- ``stop RESOURCE``: stops that engine (its jobs go on).
+- ``stop RESOURCE`` (stdin as for ``ensure``): stops that engine (its jobs go on).
 
 The client is already authenticated by sshd when this runs; the JSON it reads is data.
 """
@@ -31,10 +32,12 @@ def swf_version() -> str:
     return version("swf")
 
 
-def config_path(resource_id: str) -> Path:
-    """A file name for any resource id (the id may hold characters a path must not)."""
+def config_path(resource_id: str, options: dict[str, str]) -> Path:
+    """A file per resource id and options: clients with different configurations of one
+    resource id (another STATE_DIR...) never overwrite each other's file."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in resource_id)[:64]
-    digest = hashlib.sha256(resource_id.encode()).hexdigest()[:8]
+    identity = json.dumps([resource_id, sorted(options.items())])
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     return REMOTE_CONFIG_DIR.expanduser() / f"{safe}-{digest}.cfg"
 
 
@@ -42,7 +45,7 @@ def write_config(resource_id: str, options: dict[str, str]) -> Path:
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser[resource_id] = options
-    path = config_path(resource_id)
+    path = config_path(resource_id, options)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temporary = path.with_suffix(".tmp")
     with open(temporary, "w", encoding="utf-8") as file:
@@ -57,6 +60,21 @@ def hello() -> dict[str, Any]:
 
 
 def ensure(resource_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The engine's endpoint, and this side's ``hello``; nothing is started for a client
+    whose version (``client_version``) cannot talk to this one."""
+    client = request.get("client_version")
+    if isinstance(client, str) and not _compatible(swf_version(), client):
+        return {**hello(), "error": f"swf {swf_version()} here cannot serve swf {client}"}
+    return {**hello(), **_ensure_engine(resource_id, request)}
+
+
+def _compatible(remote: str, local: str) -> bool:
+    from swf_adapters.transport.pyro.protocol import compatible
+
+    return compatible(remote, local)
+
+
+def _ensure_engine(resource_id: str, request: dict[str, Any]) -> dict[str, Any]:
     from swf_adapters.config import load_config
     from swf_adapters.transport.pyro.local_daemon import ensure_engine
 
@@ -77,11 +95,11 @@ def ensure(resource_id: str, request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def stop(resource_id: str) -> dict[str, Any]:
+def stop(resource_id: str, request: dict[str, Any]) -> dict[str, Any]:
     from swf_adapters.config import load_config
     from swf_adapters.transport.pyro.local_daemon import stop_engine
 
-    config_file = config_path(resource_id)
+    config_file = config_path(resource_id, dict(request.get("options", {})))
     if not config_file.exists():
         return {"stopped": False}
     config = load_config(config_file, resource_id)
@@ -101,10 +119,9 @@ def _run(argv: list[str]) -> dict[str, Any]:
     command, *rest = argv or ["hello"]
     if command == "hello":
         return hello()
-    if command == "ensure" and len(rest) == 1:
-        return ensure(rest[0], json.loads(sys.stdin.read() or "{}"))
-    if command == "stop" and len(rest) == 1:
-        return stop(rest[0])
+    if command in ("ensure", "stop") and len(rest) == 1:
+        request = json.loads(sys.stdin.read() or "{}")
+        return (ensure if command == "ensure" else stop)(rest[0], request)
     raise ValueError(f"unknown remote agent command {argv!r}")
 
 

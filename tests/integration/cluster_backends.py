@@ -5,17 +5,22 @@ kill -9 loop) run once per entry of ``CLUSTER_BACKENDS``. Everything a test need
 about one cluster is a field of its ``ClusterBackend``; the tests themselves are written
 once.
 
-To put another cluster through both suites (PBS Pro stand-ins...): write its
-``ClusterBackend`` (a ``require`` that fails when the test command was supposed to provide
-the cluster and skips otherwise, its ``SCHEDULER_TYPE``, how it refuses a bad native
-specification, how its variables show the resources a job got) and append it to
-``CLUSTER_BACKENDS`` below, with its pytest mark.
+To put another cluster through both suites: write its ``ClusterBackend`` (a ``require``
+that fails when the test command was supposed to provide the cluster and skips otherwise,
+its ``SCHEDULER_TYPE``, how it refuses a bad native specification, how its variables show
+the resources a job got; ``activate`` when the tests start the cluster themselves, as the
+PBS stand-ins; ``silence`` when stopping a daemon is not how it goes silent) and append it
+to ``CLUSTER_BACKENDS`` below, with its pytest mark.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +28,7 @@ import pytest
 
 from tests.integration.sge_fixtures import QMASTER_PID, require_sge
 from tests.integration.slurm_fixtures import SLURMCTLD_PID, require_slurm
+from tests.pbs.standin import PbsStandIn
 
 
 @dataclass(frozen=True)
@@ -30,8 +36,10 @@ class ResourceProbe:
     """A job that prints the resources it got: ``show`` writes them to the file ``$0``."""
 
     show: str
-    #: Native specification of the wide job (its 4 or 2 cpus come from parallel_job_info).
+    #: Native specification of the wide job (its nodes and cpus per node come from
+    #: parallel_job_info).
     native: str
+    nodes: int
     cpus: int
     queue: str
     #: What the wide job and the plain job print (split on white space).
@@ -57,8 +65,14 @@ class ClusterBackend:
     #: Between a cluster job id and the task index in the ids users are shown.
     task_separator: str
     probe: ResourceProbe
-    #: Whether the engine notices a stopped controller while nothing is submitted.
-    says_when_silent: bool = True
+    #: Brings the cluster up for a module or a test (given a directory of its own), when
+    #: the tests start it themselves; the real clusters are started by scripts/test.sh.
+    activate: Callable[[Path], AbstractContextManager[None]] = lambda _: contextlib.nullcontext()
+    #: Makes the cluster silent meanwhile (default: SIGSTOP its controller daemon).
+    silence: Callable[[], AbstractContextManager[None]] | None = None
+
+    def silenced(self) -> AbstractContextManager[None]:
+        return self.silence() if self.silence else _stopped(self.controller_pid_file)
 
     def resource(self) -> str:
         """The configuration lines that make a resource this cluster."""
@@ -81,6 +95,7 @@ SLURM = ClusterBackend(
     probe=ResourceProbe(
         show='echo "$SLURM_CPUS_PER_TASK $SLURM_MEM_PER_NODE $SLURM_JOB_PARTITION" > "$0"',
         native="--mem=100M",
+        nodes=1,
         cpus=4,
         queue="short",
         wide=["4", "100", "short"],
@@ -99,23 +114,101 @@ SGE = ClusterBackend(
         ("-l no_such_resource=1", "no_such_resource"),
         (["-q", "no_such_queue"], "no_such_queue"),
     ),
-    task_separator="_",
+    task_separator=".",
     probe=ResourceProbe(
-        show='echo "$NSLOTS $QUEUE $SWF_NATIVE" > "$0"',
+        show='echo "$NSLOTS $QUEUE $SWF_NATIVE $PE" > "$0"',
         native="-v SWF_NATIVE=yes",
+        nodes=2,
         cpus=2,
         queue="all.q",
-        wide=["2", "all.q", "yes"],
+        # 2 nodes x 2 cpus -> -pe smp 4: the PE spreads the 4 slots over the cell's hosts
+        # (one here, as allocation_rule $pe_slots puts them on one host anyway).
+        wide=["4", "all.q", "yes", "smp"],
         plain=["1", "all.q"],
     ),
-    says_when_silent=False,
 )
 
+
+@contextlib.contextmanager
+def _stopped(pid_file: Path) -> Iterator[None]:
+    pid = int(pid_file.read_text())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+# -- the PBS stand-ins (tests/pbs): started by the tests, first on the PATH meanwhile -------
+
+#: The stand-in each PBS backend runs now (by flavor), for ``silence``.
+_STANDINS: dict[str, PbsStandIn] = {}
+
+
+def _standin(flavor: str) -> Callable[[Path], AbstractContextManager[None]]:
+    @contextlib.contextmanager
+    def activate(root: Path) -> Iterator[None]:
+        server = PbsStandIn(root / "pbs", flavor, cores=8)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("PATH", server.environment()["PATH"])  # the engine daemon's too
+            server.start()
+            _STANDINS[flavor] = server
+            try:
+                yield
+            finally:
+                _STANDINS.pop(flavor, None)
+                server.stop()
+
+    return activate
+
+
+def _server_down(flavor: str) -> Callable[[], AbstractContextManager[None]]:
+    @contextlib.contextmanager
+    def silence() -> Iterator[None]:
+        server = _STANDINS[flavor]
+        server.go_down()  # every command: "cannot connect to server"
+        try:
+            yield
+        finally:
+            server.come_up()
+
+    return silence
+
+
+def _pbs(flavor: str, system_name: str, cpus_variable: str) -> ClusterBackend:
+    return ClusterBackend(
+        name=f"{flavor}-standin",
+        scheduler_type="pbspro",
+        require=lambda: None,
+        mark=pytest.mark.pbs,
+        system_name=system_name,
+        controller_pid_file=Path("/nonexistent"),
+        refused=(
+            ("-l mem=999999gb", "resource limits"),
+            (["-q", "no_such_queue"], "Unknown queue"),
+        ),
+        task_separator="[",
+        probe=ResourceProbe(
+            show=f'echo "${cpus_variable} $PBS_QUEUE $SWF_NATIVE" > "$0"',
+            native="-v SWF_NATIVE=yes",
+            nodes=1,
+            cpus=4,
+            queue="short",
+            wide=["4", "short", "yes"],
+            plain=["1", "short"],
+        ),
+        activate=_standin(flavor),
+        silence=_server_down(flavor),
+    )
+
+
+PBSPRO = _pbs("pbspro", "PBS Pro", "NCPUS")
+TORQUE = _pbs("torque", "Torque", "PBS_NUM_PPN")
+
 #: THE list of clusters both suites run on: append a backend here (one line).
-CLUSTER_BACKENDS: list[ClusterBackend] = [SLURM, SGE]
+CLUSTER_BACKENDS: list[ClusterBackend] = [SLURM, SGE, PBSPRO, TORQUE]
 
 
-def cluster_params(*, says_when_silent: bool = False) -> list[object]:
+def cluster_params() -> list[object]:
     """``CLUSTER_BACKENDS`` as pytest params, each with its mark and its name as id."""
-    chosen = [b for b in CLUSTER_BACKENDS if b.says_when_silent or not says_when_silent]
-    return [pytest.param(b, marks=b.mark, id=b.name) for b in chosen]
+    return [pytest.param(b, marks=b.mark, id=b.name) for b in CLUSTER_BACKENDS]

@@ -6,7 +6,10 @@ the same facade test suite"):
 - ``embedded``: ``WorkflowController(isolated_light_mode=home)``, the engine is a thread
   of the test process;
 - ``daemon``: ``open_controller(ClientOptions(home=...))``, a detached engine process
-  reached over Pyro5.
+  reached over Pyro5;
+- ``remote`` (test_remote_scenarios only): ``WorkflowController(resource, config=...)`` on a
+  remote resource: the engine runs as the test sshd's user, reached over SSH (the site's
+  directories are opened to that user, see ``open_to_remote_user``).
 
 Each site (one engine and its job host) lives in a short directory under one session
 root in /tmp (Unix socket paths are short). Every process a site starts inherits a
@@ -25,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -81,6 +85,8 @@ class Site:
 
 
 def _controller(mode: str, home: Path, config_file: Path) -> WorkflowController:
+    if mode == "remote":
+        return WorkflowController("facade", config=str(config_file))
     if mode == "embedded":
         return WorkflowController(config=str(config_file), isolated_light_mode=str(home))
     controller: WorkflowController = open_controller(
@@ -160,11 +166,43 @@ def open_site(guard: ProcessGuard, mode: str, extra_config: str = "") -> Site:
     """A site; ``extra_config`` adds options to its resource (another scheduler...)."""
     home = guard.new_home(mode)
     data_root = home / "shared"
+    if mode == "remote":
+        extra_config = _remote_options(guard, home) + extra_config
     config = _write_config(home, data_root, extra_config)
+    if mode == "remote":
+        open_to_remote_user(data_root)
+        for sub in ("data", "out"):
+            open_to_remote_user(data_root / sub)
     return Site(mode, home, config, data_root, _controller(mode, home, config))
 
 
-def _stop_unfinished(controller: WorkflowController, workflow_ids: list[int]) -> None:
+def _remote_options(guard: ProcessGuard, home: Path) -> str:
+    """The resource is remote: the test sshd's user runs its engine in its own home."""
+    from tests.integration.ssh_fixtures import require_sshd
+
+    sshd = require_sshd()
+    known_hosts = home / "known_hosts"
+    shutil.copyfile(sshd.known_hosts, known_hosts)
+    open_to_remote_user(home)
+    return (
+        f"SUBMITTING_MACHINES = swf-remote-test-host\nCLUSTER_ADDRESS = {sshd.host}\n"
+        f"LOGIN = {sshd.user}\nSSHPort = {sshd.port}\nPYTHON_COMMAND = {sshd.python}\n"
+        f"SSH_KEY_FILE = {sshd.key}\nSSH_KNOWN_HOSTS = {known_hosts}\n"
+        f"STATE_DIR = ~/swf-tests/{guard.root.name}-{home.name}\nENGINE_IDLE_TIMEOUT = 120\n"
+    )
+
+
+def open_to_remote_user(path: Path) -> None:
+    """Let the remote user (another account on this machine) write ``path`` and reach it
+    through its parents (test directories only: never above /tmp)."""
+    path.chmod(0o777)
+    for parent in path.parents:
+        if parent in (Path("/tmp"), Path("/")) or parent.stat().st_uid != os.getuid():
+            break
+        parent.chmod(parent.stat().st_mode | 0o011)
+
+
+def stop_unfinished(controller: WorkflowController, workflow_ids: list[int]) -> None:
     for workflow_id in workflow_ids:
         with contextlib.suppress(Exception):
             if controller.workflow_status(workflow_id) != WorkflowStatus.DONE.value:
@@ -174,12 +212,23 @@ def _stop_unfinished(controller: WorkflowController, workflow_ids: list[int]) ->
 def close_site(site: Site) -> None:
     """Kill the site's jobs, stop its engine and its job host; every process ends."""
     with contextlib.suppress(Exception):
-        _stop_unfinished(site.controller, list(site.controller.workflows()))
+        stop_unfinished(site.controller, list(site.controller.workflows()))
+    if site.mode == "remote":
+        _stop_remote_engine(site.controller)
     with contextlib.suppress(Exception):
         site.controller.disconnect()
     if site.mode == "daemon":
         stop_engine(site.home)
     shutdown_host(StateLayout(site.home / "jobhost"))
+
+
+def _stop_remote_engine(controller: WorkflowController) -> None:
+    """Stop the remote engine and remove its state directory (its jobs were stopped)."""
+    with contextlib.suppress(Exception):
+        link: Any = controller.link
+        state_dir = link.connector.endpoint.state_dir
+        link.stop_engine()
+        link.connector.session.run(["rm", "-rf", state_dir])
 
 
 @contextlib.contextmanager
@@ -224,7 +273,7 @@ def wfc(site: Site) -> Iterator[WorkflowController]:
     before = set(controller.workflows())
     yield controller
     controller = site.controller  # a scenario may have reconnected
-    _stop_unfinished(controller, [wid for wid in controller.workflows() if wid not in before])
+    stop_unfinished(controller, [wid for wid in controller.workflows() if wid not in before])
 
 
 @pytest.fixture

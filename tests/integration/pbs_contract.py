@@ -7,17 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
-from swf_adapters.schedulers.pbspro import Flavor, Pbs
 from swf_app.ports import Scheduler
 from tests.integration.scheduler_contract import ContractBackend
-from tests.pbs.standin import PbsStandIn
-
-
-def pbs_system(standin: PbsStandIn) -> Pbs:
-    """The adapter's system on the stand-in's shims (absolute paths: no PATH change)."""
-    flavor = Flavor.PBSPRO if standin.flavor == "pbspro" else Flavor.TORQUE
-    shims = {name: str(standin.bin / name) for name in ("qsub", "qstat", "qdel")}
-    return Pbs(flavor, **shims)
+from tests.pbs.standin import PbsStandIn, pbs_system
 
 
 class PbsProBackend(ContractBackend):
@@ -25,10 +17,13 @@ class PbsProBackend(ContractBackend):
 
     name = "pbspro-standin"
     flavor = "pbspro"
+    #: Seconds the server keeps finished jobs (here: qstat says "Job has finished" for
+    #: them; the cluster suites run with history off: "Unknown Job Id").
+    history = 5.0
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
-        self.standin = PbsStandIn(root / "pbs", self.flavor, cores=4)
+        self.standin = PbsStandIn(root / "pbs", self.flavor, cores=4, history=self.history)
         self.standin.start()
         self.settings = BatchSettings(
             job_dir=root / "pbs-jobs", poll_min=0.1, poll_max=0.5, retry_first=0.2, retry_max=1.0

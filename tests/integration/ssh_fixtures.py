@@ -9,9 +9,12 @@ gets them skipped with the command that starts one. How to reach it comes from
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,3 +98,45 @@ def known_hosts(sshd: SshService, tmp_path: Path) -> Path:
     copy = tmp_path / "known_hosts"
     shutil.copyfile(sshd.known_hosts, copy)
     return copy
+
+
+def write_remote_config(
+    sshd: SshService, directory: Path, resource: str = "remote", **options: object
+) -> Path:
+    """A configuration file whose ``resource`` is the test sshd's user (a remote resource
+    with its own STATE_DIR there); ``options`` (name=value) add or replace options."""
+    known_hosts = directory / "known_hosts"
+    if not known_hosts.exists():
+        shutil.copyfile(sshd.known_hosts, known_hosts)
+    values: dict[str, object] = {
+        "SUBMITTING_MACHINES": "swf-remote-test-host",
+        "CLUSTER_ADDRESS": sshd.host,
+        "LOGIN": sshd.user,
+        "SSHPort": sshd.port,
+        "PYTHON_COMMAND": sshd.python,
+        "SSH_KEY_FILE": sshd.key,
+        "SSH_KNOWN_HOSTS": known_hosts,
+        "STATE_DIR": f"~/swf-tests/{directory.name}-{os.getpid()}",
+        "ENGINE_IDLE_TIMEOUT": 120,
+        "CPU_NB": 4,
+        **options,
+    }
+    lines = [f"{name} = {value}" for name, value in values.items() if value is not None]
+    path = directory / "swf.cfg"
+    path.write_text(f"[{resource}]\n" + "\n".join(lines) + "\n")
+    return path
+
+
+@contextlib.contextmanager
+def shared_directory() -> Iterator[Path]:
+    """A directory the remote user (another account here) can write in, and every file
+    made in it too (umask 0 meanwhile). Not under pytest's tmp_path: its root is private
+    to root, and every pytest session (another test run's) makes it private again."""
+    path = Path(tempfile.mkdtemp(prefix="swf-remote-", dir="/tmp"))
+    path.chmod(0o777)
+    umask = os.umask(0)
+    try:
+        yield path
+    finally:
+        os.umask(umask)
+        shutil.rmtree(path, ignore_errors=True)

@@ -30,10 +30,13 @@ KILLS = 5
 
 
 @pytest.fixture(params=cluster_params())
-def cluster(request: pytest.FixtureRequest) -> ClusterBackend:
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClusterBackend]:
     backend: ClusterBackend = request.param
     backend.require()
-    return backend
+    with backend.activate(tmp_path_factory.mktemp(backend.name)):
+        yield backend
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from tests.integration.ssh_fixtures import SshService, known_hosts, sshd
 __all__ = ["known_hosts", "sshd"]  # fixtures, imported for pytest
 
 
-
 def _run(client: paramiko.SSHClient, command: str) -> str:
     _, out, _ = client.exec_command(command)
     return out.read().decode().strip()

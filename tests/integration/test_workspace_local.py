@@ -127,3 +127,47 @@ def test_refusals_resolve_symlinks_and_dot_dot_like_the_system(tmp_path: Path) -
     assert {path for path, answer in answers.items() if answer is not None} == refused
     assert "inside the engine's state directory" in (answers[str(state / "swf.db")] or "")
     assert "the engine's database" in (answers[str(user / "to-db")] or "")
+
+
+def _refused(workspace: LocalWorkspace, path: Path) -> bool:
+    return workspace.refusals([str(path)])[0] is not None
+
+
+def test_refusals_see_a_remembered_directory_replaced_by_a_symlink(tmp_path: Path) -> None:
+    """Directories' real paths are remembered between calls (launch-time speed): a
+    directory swapped for a symlink into the state directory since is seen at once."""
+    state, user = tmp_path / "state", tmp_path / "user"
+    (state / "jobhost").mkdir(parents=True)
+    (user / "out").mkdir(parents=True)
+    workspace = LocalWorkspace(state)
+    assert not _refused(workspace, user / "out" / "journal")
+    (user / "out").rename(user / "out.old")
+    (user / "out").symlink_to(state / "jobhost")
+    assert _refused(workspace, user / "out" / "journal")
+    (user / "out").unlink()
+    (user / "out").symlink_to(user / "out.old")
+    assert not _refused(workspace, user / "out" / "journal")
+    user.rename(tmp_path / "user.old")  # a parent component swapped
+    user.symlink_to(state)
+    assert _refused(workspace, user / "jobhost" / "journal")
+
+
+def test_refusals_see_a_directory_made_later_as_a_symlink(tmp_path: Path) -> None:
+    state, user = tmp_path / "state", tmp_path / "user"
+    for directory in (state, user):
+        directory.mkdir()
+    workspace = LocalWorkspace(state)
+    assert not _refused(workspace, user / "late" / "swf.db")
+    (user / "late").symlink_to(state)
+    assert _refused(workspace, user / "late" / "swf.db")
+
+
+def test_refusals_see_a_symlink_planted_at_a_default_output_file(tmp_path: Path) -> None:
+    """A job could plant a symlink where a later job's default stdout goes: followed."""
+    state = tmp_path / "state"
+    workspace = LocalWorkspace(state, [state / "swf.db"])
+    out, err = workspace.default_output_files(3, 8)
+    assert workspace.refusals([out, err]) == [None, None]
+    Path(out).symlink_to(state / "swf.db")
+    refused = workspace.refusals([out, err])
+    assert "the engine's database" in (refused[0] or "") and refused[1] is None

@@ -35,6 +35,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 PBSE_UNKJOBID = 15001 & 0xFF  # 153, as qstat/qdel exit for an unknown id
+PBSE_HISTJOBID = 15139 & 0xFF  # 35: a finished job asked for without -x
 PBSE_UNKQUE = 15018 & 0xFF
 PBSE_UNKRESC = 15082 & 0xFF
 PBSE_EXCQRESC = 15038 & 0xFF
@@ -149,6 +150,15 @@ def parse_qsub(flavor: str, args: list[str]) -> dict[str, Any]:
     return options
 
 
+def variables(names: dict[str, str]) -> dict[str, str]:
+    """``-v NAME=value,NAME2=value2`` (PBS passes a bare NAME from qsub's environment)."""
+    found = {}
+    for item in filter(None, names.get("-v", "").split(",")):
+        name, equals, value = item.partition("=")
+        found[name] = value if equals else os.environ.get(name, "")
+    return found
+
+
 def array_indices(flavor: str, names: dict[str, str]) -> list[int] | None:
     text = names.get("-J" if flavor == "pbspro" else "-t")
     if text is None:
@@ -246,7 +256,7 @@ def new_job(
         "queue": queue,
         "script": options["script"],
         "args": "",
-        "env": dict(os.environ) if options["export"] else {},
+        "env": {**(dict(os.environ) if options["export"] else {}), **variables(names)},
         "workdir": os.getcwd(),
         "output": names.get("-o", ""),
         "array": indices,
@@ -269,18 +279,40 @@ def qstat(state: State, args: list[str]) -> int:
         return 0
     flags = [arg for arg in args if arg.startswith("-")]
     ids = [arg for arg in args if not arg.startswith("-") and arg != "json"]
+    if state.flavor == "torque":
+        return torque_qstat(state, ids)
+    if "-x" in flags and float(state.config["history"]) <= 0:
+        # req_stat.c: the whole request is rejected; qstat still exits 0
+        for job_id in ids or [""]:
+            print(f"qstat: PBS is not configured to maintain job history {job_id}", file=sys.stderr)
+        print(pbspro_json(state, [], False))
+        return 0
     with state.locked():
         jobs = {job["id"]: job for job in state.jobs()}
     wanted, unknown = select(jobs, ids, state.server)
     history = "-x" in flags
     listed = [job for job in wanted if history or job["finished_at"] is None]
-    if state.flavor == "pbspro":
-        print(pbspro_json(state, listed, "-t" in flags))
-    else:
-        print(torque_xml(state, listed))
+    print(pbspro_json(state, listed, "-t" in flags))
+    for job in wanted:
+        if job not in listed:
+            print(
+                f"qstat: {job['id']} Job has finished, use -x or -H to obtain historical job"
+                " information",
+                file=sys.stderr,
+            )
     for job_id in unknown:
-        suffix = "" if state.flavor == "pbspro" else "Error "
-        print(f"qstat: Unknown Job Id {suffix}{job_id}", file=sys.stderr)
+        print(f"qstat: Unknown Job Id {job_id}", file=sys.stderr)
+    return PBSE_UNKJOBID if unknown else (PBSE_HISTJOBID if len(listed) < len(wanted) else 0)
+
+
+def torque_qstat(state: State, ids: list[str]) -> int:
+    """Torque keeps completed jobs (state C) for ``keep_completed`` seconds (history)."""
+    with state.locked():
+        jobs = {job["id"]: job for job in state.jobs()}
+    wanted, unknown = select(jobs, ids, state.server)
+    print(torque_xml(state, wanted))
+    for job_id in unknown:
+        print(f"qstat: Unknown Job Id Error {job_id}", file=sys.stderr)
     return PBSE_UNKJOBID if unknown else 0
 
 

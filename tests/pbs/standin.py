@@ -13,7 +13,10 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from swf_adapters.schedulers.pbspro import Pbs
 
 FAKE = Path(__file__).with_name("fakepbs.py")
 COMMANDS = ("qsub", "qstat", "qdel")
@@ -134,3 +137,12 @@ class PbsStandIn:
                 return True
             time.sleep(0.05)
         return bool(condition())
+
+
+def pbs_system(standin: PbsStandIn) -> Pbs:
+    """The adapter's system on the stand-in's shims (absolute paths: no PATH change)."""
+    from swf_adapters.schedulers.pbspro import Flavor, Pbs
+
+    flavor = Flavor.PBSPRO if standin.flavor == "pbspro" else Flavor.TORQUE
+    shims = {name: str(standin.bin / name) for name in COMMANDS}
+    return Pbs(flavor, **shims)

@@ -9,8 +9,9 @@ import pytest
 
 from swf_adapters.schedulers.batch.system import Shape, TaskState
 from swf_adapters.schedulers.pbspro import Flavor, Pbs, detect_flavor, flavor_of
-from swf_app.ports import LaunchRequest, ParallelSpec
+from swf_app.ports import ParallelSpec
 from swf_domain.errors import DRMError
+from tests.unit.test_slurm_commands import request
 
 DATA = Path(__file__).parent / "data" / "pbs"
 PRO, TORQUE = Pbs(Flavor.PBSPRO), Pbs(Flavor.TORQUE)
@@ -18,14 +19,6 @@ PRO, TORQUE = Pbs(Flavor.PBSPRO), Pbs(Flavor.TORQUE)
 
 def recorded(name: str) -> str:
     return (DATA / name).read_text()
-
-
-def request(**fields: object) -> LaunchRequest:
-    base: dict[str, object] = dict(
-        job_id=1, workflow_id=1, argv=("true",), env={}, stdout_file="/o", stderr_file=None
-    )
-    base.update(fields)
-    return LaunchRequest(**base)  # type: ignore[arg-type]
 
 
 def test_a_batch_is_one_pbs_pro_array_with_the_engine_tag() -> None:
@@ -102,7 +95,6 @@ def test_status_asks_by_id_in_one_call() -> None:
         "-f",
         "-F",
         "json",
-        "-x",
         "-t",
         "1[].s",
         "2.s",
@@ -152,6 +144,8 @@ def test_parse_status_of_torque_xml() -> None:
 def test_forgotten_ids_are_a_partial_answer_a_dead_server_is_unavailable() -> None:
     assert PRO.partial_status(153, recorded("qstat_unknown_stderr.txt"))
     assert TORQUE.partial_status(153, "qstat: Unknown Job Id Error 5521[].torque01\n")
+    assert PRO.partial_status(35, recorded("qstat_history_stderr.txt"))
+    assert not PRO.partial_status(0, "qstat: PBS is not configured to maintain job history 1\n")
     assert not PRO.partial_status(2, "qstat: illegal -F value\n")
     assert not PRO.partial_status(1, "")
     down = "Connection refused\nqstat: cannot connect to server pbs01 (errno=15010)\n"

@@ -457,12 +457,21 @@ class _Builder:
             DEFAULT_SSH_PORT,
         )
         self._text("install_path", "INSTALLPATH", expand=True)
+        self._ssh_login()
         self._option(
             "allowed_python_versions", "ALLOWED_PYTHON_VERSIONS", parse_python_versions, None
         )
         self._text("python_command", "PYTHON_COMMAND")
         self._text("drmaa_implementation", "DRMAA_IMPLEMENTATION")
         self._option("mpi_job_timeout", "MPI_JOB_TIMEOUT", lambda t: parse_int(t, minimum=1), None)
+
+    def _ssh_login(self) -> None:
+        key = self._path("SSH_KEY_FILE")
+        self._set("ssh_key_file", key[0] if key else None, key[1] if key else "default")
+        known = self._path("SSH_KNOWN_HOSTS")
+        default_known = Path(self.home) / ".ssh" / "known_hosts"
+        self._set("ssh_known_hosts", *(known or (default_known, "default")))
+        self._text("ssh_host_key", "SSH_HOST_KEY")
 
     def _parallel_job_config(self) -> dict[str, str]:
         found: dict[str, str] = {}

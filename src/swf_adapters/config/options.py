@@ -74,6 +74,10 @@ SWF_OPTIONS: tuple[str, ...] = (
     "POLL_INTERVAL_MIN",
     "POLL_INTERVAL_MAX",
     "MAX_ATTEMPTS",
+    # remote resources: how the client logs in (client-side only)
+    "SSH_KEY_FILE",
+    "SSH_KNOWN_HOSTS",
+    "SSH_HOST_KEY",
 )
 
 #: Keys of ``ResourceConfig.parallel_job_config``: the parallel options soma-workflow's

@@ -69,6 +69,12 @@ class ResourceConfig:
     login: str | None
     ssh_port: int
     install_path: str | None
+    #: swf: the private key to log in with (default: the agent and ~/.ssh's keys).
+    ssh_key_file: Path | None
+    #: swf: the known_hosts file the host key is checked against.
+    ssh_known_hosts: Path
+    #: swf: a host-key fingerprint (``SHA256:...``) the user accepted explicitly.
+    ssh_host_key: str | None
     allowed_python_versions: list[int] | None
     python_command: str | None
     drmaa_implementation: str | None

@@ -11,9 +11,12 @@ Pro/OpenPBS, ``Version: 6.1.2`` on Torque):
   plain job, which the wrapper runs as task 0), index in ``PBS_ARRAY_INDEX``; Torque
   ``-t 0-9``, index in ``PBS_ARRAYID``. Ids as the cluster shows them: ``1234[].server``
   for the array, ``1234[5].server`` for one of its tasks;
-- status: ONE ``qstat -f -F json -x -t ID...`` (Torque: ``qstat -f -x -t ID...``, XML) for
-  every array job of the engine. qstat fails for an id the server has forgotten (history
-  off or expired: ``qstat: Unknown Job Id ...``, exit 153) and still lists the others;
+- status: ONE ``qstat -f -F json -t ID...`` (Torque: ``qstat -f -x -t ID...``, XML) for
+  every array job of the engine. Not PBS Pro's ``-x``: a server without job history (the
+  default) rejects the whole request then ("PBS is not configured to maintain job
+  history", req_stat.c) and lists no job at all. Ends come from the end files, so a
+  finished job is only an id qstat fails for — ``Unknown Job Id`` (no history, exit 153)
+  or ``Job has finished, use -x`` (history on) — while it still lists the others;
 - parallel jobs: ``-l select=N:ncpus=C[:mpiprocs=C]`` (+ ``place=scatter`` over nodes) on
   PBS Pro, ``-l nodes=N:ppn=C`` on Torque, unless the job's own options say otherwise.
 """
@@ -44,12 +47,12 @@ class Flavor(Enum):
 class _Dialect:
     index_variable: str
     array_option: str
-    #: qstat's arguments for every job listed in full, finished ones included.
+    #: qstat's arguments for every job listed in full, array tasks one by one.
     status_options: tuple[str, ...]
 
 
 _DIALECTS = {
-    Flavor.PBSPRO: _Dialect("PBS_ARRAY_INDEX", "-J", ("-f", "-F", "json", "-x", "-t")),
+    Flavor.PBSPRO: _Dialect("PBS_ARRAY_INDEX", "-J", ("-f", "-F", "json", "-t")),
     Flavor.TORQUE: _Dialect("PBS_ARRAYID", "-t", ("-f", "-x", "-t")),
 }
 _PENDING = frozenset("QHWTMSU")
@@ -72,8 +75,9 @@ _STATE_WORDS = {
 #: ``1234[5].server`` (a task), ``1234[].server`` (an array) or ``1234.server``.
 _JOB_ID = re.compile(r"^(\d+)(?:\[(\d*)\])?(.*)$")
 _SUBMITTED = re.compile(r"^\d+(\[\])?(\.\S+)?$")
-#: A forgotten id (the rest of the answer stands) or history switched off.
-_PARTIAL = re.compile(r"unknown job id|job_history_enable", re.IGNORECASE)
+#: An id qstat no longer lists as active (the rest of the answer stands): forgotten, or
+#: kept in the server's history only.
+_PARTIAL = re.compile(r"unknown job id|job has finished", re.IGNORECASE)
 #: Messages of a server that does not answer (as opposed to one that refuses).
 _UNAVAILABLE = (
     "cannot connect to server",
@@ -139,8 +143,8 @@ class Pbs:
         return line
 
     def status_command(self, tag: str, cluster_ids: Sequence[str] | None) -> list[str]:
-        """By id: qstat cannot select by job name, and a server's whole history is big.
-        Without ids (a batch to find by its script) every job the user may see."""
+        """By id: qstat cannot select by job name. Without ids (a batch to find by its
+        script) every active job the server shows."""
         return [self._qstat, *self._dialect.status_options, *(cluster_ids or ())]
 
     def parse_status(self, stdout: str) -> QueueView:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from typing import TYPE_CHECKING
 
 from swf_adapters.schedulers.registry import Availability
@@ -29,10 +28,11 @@ class PbsProSchedulerFactory:
         if missing:
             return Availability(False, f"{', '.join(missing)} not found on the PATH")
         from swf_adapters.schedulers.pbspro import detect_flavor
+        from swf_domain.errors import DRMError
 
         try:
             flavor = detect_flavor(_run)
-        except Exception as error:  # say why, never fail the listing
+        except DRMError as error:  # a qstat that is not PBS's: say so
             return Availability(False, str(error))
         return Availability(True, f"{flavor.value}: qsub at {shutil.which('qsub')}")
 
@@ -52,10 +52,7 @@ class PbsProSchedulerFactory:
 
 def _run(argv: list[str]) -> tuple[int, str, str]:
     """One short local call (``qstat --version`` answers without the server)."""
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return 127, "", f"{argv[0]}: {error}"
-    return done.returncode, done.stdout, done.stderr
+    from swf_adapters.schedulers.batch import CommandRunner
+
+    result = CommandRunner(timeout=30).run(argv)
+    return result.returncode, result.stdout, result.stderr

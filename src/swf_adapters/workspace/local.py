@@ -26,6 +26,8 @@ from typing import Any
 
 from swf_app.ports import WorkspaceError
 
+from .real_paths import RealPaths
+
 #: How long an env_builder_code may run before the workflow's jobs fail instead.
 ENV_BUILDER_TIMEOUT = 120.0
 
@@ -44,12 +46,19 @@ class LocalWorkspace:
         ``open_areas``: more directories jobs may use (the transfer area)."""
         self._root = Path(state_dir)
         self._made: set[Path] = set()
+        #: The jobs directory of each workflow, made (a string: built once per job).
+        self._job_dirs: dict[int, str] = {}
+        self._real_paths = RealPaths()
+        self._home = os.path.expanduser("~")
         self._real_root = os.path.realpath(state_dir)
         #: The areas of the state directory made for jobs (see the module docstring).
         self._open_areas = tuple(
             [os.path.join(self._real_root, area) for area in ("jobs", "tmp")]
             + [os.path.realpath(area) for area in open_areas]
         )
+        #: What is below the state directory, and below its open areas, starts with these.
+        self._root_prefix = _below(self._real_root)
+        self._open_prefixes = tuple(_below(area) for area in self._open_areas)
         self._engine_files = frozenset(
             os.path.realpath(str(file)) + suffix
             for file in engine_files
@@ -59,13 +68,13 @@ class LocalWorkspace:
     # -- paths --------------------------------------------------------------------------
 
     def default_output_files(self, workflow_id: int, job_id: int) -> tuple[str, str]:
-        base = self._job_dir(workflow_id) / str(job_id)
+        base = f"{self._job_dir(workflow_id)}/{job_id}"
         return f"{base}.out", f"{base}.err"
 
     def params_file(self, workflow_id: int, job_id: int, direction: str) -> str:
         if direction not in ("input", "output"):
             raise ValueError(f"params file direction must be 'input' or 'output': {direction!r}")
-        return f"{self._job_dir(workflow_id) / str(job_id)}.{direction}s.json"
+        return f"{self._job_dir(workflow_id)}/{job_id}.{direction}s.json"
 
     def temporary_path(self, workflow_id: int, key: str, is_directory: bool, suffix: str) -> str:
         directory = self._made_dir(self._root / "tmp" / str(workflow_id))
@@ -149,38 +158,35 @@ class LocalWorkspace:
         ):
             self._made.discard(directory)
             shutil.rmtree(directory, ignore_errors=True)
+        self._job_dirs.pop(workflow_id, None)
 
     # -- what jobs may touch ------------------------------------------------------------
 
     def default_working_directory(self) -> str:
-        return os.path.expanduser("~")
+        return self._home
 
     def refusals(self, paths: Sequence[str]) -> list[str | None]:
-        """Each path resolved as the system would (see the port), fast for big batches:
-        the real path of each directory is computed once per call, and only the last
-        component is looked at for each path (one ``lstat``, the same path once)."""
-        real_directories: dict[str, tuple[str, bool]] = {}
-        answers: dict[str, str | None] = {}
-        out: list[str | None] = []
-        for path in paths:
-            if path not in answers:
-                answers[path] = self._refusal(_real_path(path, real_directories))
-            out.append(answers[path])
-        return out
+        """Each path resolved as the system would now (see the port and ``RealPaths``:
+        a ``stat`` per directory and an ``lstat`` per path)."""
+        return [self._refusal(real) for real in self._real_paths.real_paths(paths)]
 
     def _refusal(self, real: str) -> str | None:
         if real in self._engine_files:
             return f"{real}, the engine's database"
-        if not _is_within(real, self._real_root):
+        if real != self._real_root and not real.startswith(self._root_prefix):
             return None
-        if any(_is_within(real, area) for area in self._open_areas):
+        if real in self._open_areas or real.startswith(self._open_prefixes):
             return None
         return f"{real}, inside the engine's state directory {self._real_root}"
 
     # -- internals ----------------------------------------------------------------------
 
-    def _job_dir(self, workflow_id: int) -> Path:
-        return self._made_dir(self._root / "jobs" / str(workflow_id))
+    def _job_dir(self, workflow_id: int) -> str:
+        found = self._job_dirs.get(workflow_id)
+        if found is None:
+            found = str(self._made_dir(self._root / "jobs" / str(workflow_id)))
+            self._job_dirs[workflow_id] = found
+        return found
 
     def _made_dir(self, directory: Path) -> Path:
         if directory not in self._made:
@@ -214,22 +220,6 @@ def _safe_name(name: str) -> str:
     return "_" if cleaned in ("", ".", "..") else cleaned
 
 
-def _is_within(path: str, directory: str) -> bool:
-    """``path`` is ``directory`` or below it (both real, absolute paths)."""
-    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
-
-
-def _real_path(path: str, real_directories: dict[str, tuple[str, bool]]) -> str:
-    """``os.path.realpath(path)``, with the real path of its directory (and whether it
-    exists: if not, no symlink can be in it) taken from, or added to,
-    ``real_directories``: only the last component is resolved here."""
-    directory, name = os.path.split(path)
-    if name in ("", ".", ".."):
-        return os.path.realpath(path)
-    known = real_directories.get(directory)
-    if known is None:
-        real = os.path.realpath(directory)
-        known = real_directories[directory] = (real, os.path.isdir(real))
-    real_directory, exists = known
-    candidate = os.path.join(real_directory, name)
-    return os.path.realpath(candidate) if exists and os.path.islink(candidate) else candidate
+def _below(directory: str) -> str:
+    """What every path below ``directory`` (a real, absolute path) starts with."""
+    return directory.rstrip(os.sep) + os.sep

@@ -51,6 +51,12 @@ MANAGEMENT: dict[str, Operation] = operations_of(EngineManagement)
 SERVED: dict[str, Operation] = {**OPERATIONS, **MANAGEMENT}
 
 
+def compatible(remote: str, local: str) -> bool:
+    """Can swf ``local`` talk to swf ``remote`` (a remote engine, its agent)? Same
+    ``major.minor``: the link table, the wire and the agent's commands match."""
+    return remote.split(".")[:2] == local.split(".")[:2]
+
+
 def engine_uri(socket_path: Path) -> str:
     """The Pyro URI of the engine object served on ``socket_path``."""
     return f"PYRO:{OBJECT_ID}@./u:{socket_path}"
