@@ -53,12 +53,13 @@ def write_workflow(path: Path, jobs: int) -> None:
     Helper.serialize(str(path), workflow)
 
 
-def run_swf(workflow: Path, scratch: Path, ranks: int) -> dict[str, Any]:
+def run_swf(workflow: Path, scratch: Path, ranks: int, rank0_cores: int = 0) -> dict[str, Any]:
     home, stats = scratch / "home", scratch / "stats.json"
     shutil.rmtree(home, ignore_errors=True)
     command = [
         str(BIN / "mpirun"), "-n", str(ranks), str(BIN / "swf"), "--home", str(home),
         "mpi-run", str(workflow), "--cores-per-rank", "1", "--stats", str(stats),
+        "--rank0-cores", str(rank0_cores),
     ]  # fmt: skip
     began = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
@@ -126,6 +127,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ranks", type=int, default=3)
     parser.add_argument(
+        "--rank0-cores", type=int, default=0, help="jobs at once beside the engine on rank 0"
+    )
+    parser.add_argument(
         "--soma-jobs", type=int, default=None, help="soma-workflow's jobs (default --jobs; 0: skip)"
     )
     args = parser.parse_args()
@@ -140,11 +144,14 @@ def _bench(args: argparse.Namespace, scratch: Path) -> int:
     workflow = scratch / "workflow.json"
     write_workflow(workflow, args.jobs)
     jobs = args.jobs
-    print(f"{jobs} `true` jobs, mpirun -n {args.ranks}, {os.cpu_count()} cores")
+    print(
+        f"{jobs} `true` jobs, mpirun -n {args.ranks}, rank 0 job slots {args.rank0_cores},"
+        f" {os.cpu_count()} cores"
+    )
     rounds: list[dict[str, Any]] = []
     for number in range(1, args.rounds + 1):
         base = baseline(jobs)
-        swf = run_swf(workflow, scratch, args.ranks)
+        swf = run_swf(workflow, scratch, args.ranks, args.rank0_cores)
         rate = jobs / swf["job_phase_seconds"]
         run_rate = jobs / swf["run_seconds"]
         traffic = swf["traffic"]
@@ -199,7 +206,7 @@ def _extrapolate(row: dict[str, Any], jobs: int) -> None:
     """500,000 jobs on 8 cores, on paper: the workers' rate scales with their cores while
     rank 0 (one core) has room; submission scales with the jobs."""
     total, soma_seconds, cores = SOMA_PUBLISHED
-    per_worker_core = row["swf_job_phase"] / 2  # two one-core workers here
+    per_worker_core = row["swf_job_phase"] / 2  # two one-core job slots here
     workers = cores - 1  # rank 0 keeps a core
     rate = min(workers * per_worker_core, 1000 / max(row["cpu_ms"], 1e-6))
     submit = row["submit_s"] * total / jobs

@@ -692,8 +692,10 @@ class EngineHarness:
         max_queued_jobs: dict[str | None, int] | None = None,
         unit: CapacityUnit = CapacityUnit.CPUS,
         default_attempts: int = 1,
+        transfers: Any = None,
     ) -> None:
         self.clock = VirtualClock()
+        self.transfers = transfers
         self.default_attempts = default_attempts
         self.workspace = workspace if workspace is not None else InMemoryWorkspace()
         self.store = store if store is not None else InMemoryStore(id_step)
@@ -715,11 +717,17 @@ class EngineHarness:
             max_queued_jobs=self.job_limits[1],
             sweep_interval=3600.0,
             default_attempts=self.default_attempts,
+            transfers=self.transfers,
         )
 
     def _new_service(self) -> EngineService:
         return EngineService(
-            self.store, self.engine, self.clock, user="tester", control_timeout=10.0
+            self.store,
+            self.engine,
+            self.clock,
+            user="tester",
+            control_timeout=10.0,
+            transfers=self.transfers,
         )
 
     def __enter__(self) -> EngineHarness:

@@ -54,6 +54,7 @@ from .ports import (
 from .recovery import StoredWorkflow, load, recover
 from .running_workflow import RunningWorkflow
 from .tick import TickChanges
+from .transfer_commands import expire_standalone
 from .transfer_gate import TransferGate
 
 T = TypeVar("T")
@@ -302,6 +303,8 @@ class Engine:
         if self.clock.monotonic() >= self._next_sweep:
             self._next_sweep = self.clock.monotonic() + self._sweep_interval
             execution.expired(tx)
+            if self._transfers is not None:
+                expire_standalone(self._transfers, self.clock.now())
         execution.release(tx)
         execution.submit(tx)
 

@@ -384,8 +384,9 @@ class Execution:
         """Start ready jobs by priority while slots last (one scheduler call per tick)."""
         requests: list[LaunchRequest] = []
         now = self.clock.now()
-        for queue in self.ready.queues_by_urgency():
-            self._submit_queue(queue, now, requests, tx)
+        with self.launcher.batch():
+            for queue in self.ready.queues_by_urgency():
+                self._submit_queue(queue, now, requests, tx)
         if not requests:
             return
         try:

@@ -10,7 +10,8 @@ on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +85,8 @@ class Launcher:
         self.workspace = workspace
         self._translations = translations if translations is not None else TranslationTable()
         self._transfer_locator = transfer_locator
+        #: What ``refusals`` answered for each path in the current ``batch`` (if any).
+        self._batch_answers: dict[str, str | None] | None = None
 
     # -- per workflow -------------------------------------------------------------------
 
@@ -179,16 +182,27 @@ class Launcher:
         rendered = self._file(runtime, job, f"{direction}_params_file", directory)
         return rendered or self.workspace.params_file(runtime.workflow_id, job_id, direction)
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Jobs built together, before any of them runs: a path several of them use
+        (their working directory, say) is checked once for all."""
+        self._batch_answers = {}
+        try:
+            yield
+        finally:
+            self._batch_answers = None
+
     def _refuse_engine_files(self, job: Job, *fields: tuple[str, str | None]) -> None:
         """Raise EngineFilesError if a path the job is about to use reaches the engine's
-        files (checked again now: a symlink may have appeared since submission). One
-        ``refusals`` call for all of them."""
-        given = [(field, path) for field, path in fields if path is not None]
-        answers = self.workspace.refusals([path for _, path in given])
+        files (checked again now: a symlink may have appeared since submission)."""
+        answers = self._batch_answers if self._batch_answers is not None else {}
+        unknown = [path for _, path in fields if path is not None and path not in answers]
+        if unknown:
+            answers.update(zip(unknown, self.workspace.refusals(unknown), strict=True))
         problems = [
             refusal_message(job, field, getattr(job, field), reached)
-            for (field, _), reached in zip(given, answers, strict=True)
-            if reached is not None
+            for field, path in fields
+            if path is not None and (reached := answers[path]) is not None
         ]
         if problems:
             raise EngineFilesError(problems)

@@ -100,3 +100,16 @@ def _record(
         "client_paths": list(client_paths) if client_paths else None,
         "expiration_date": expiration_date,
     }
+
+
+def expire_standalone(area: TransferArea, now: float) -> list[int]:
+    """Remove the transfers registered outside a workflow whose expiration date passed
+    (soma-workflow: their ``disposal_timeout``); the ranks removed."""
+    expired = []
+    for rank in area.standalone():
+        state = area.state(0, rank)
+        date = state.get("expiration_date") if state is not None else None
+        if isinstance(date, (int, float)) and date < now:
+            area.remove(0, rank)
+            expired.append(rank)
+    return expired

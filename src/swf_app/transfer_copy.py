@@ -167,8 +167,10 @@ def _size(entry: FileEntry | None) -> int | None:
 def _matching(
     source: FileTree, target: FileTree, files: list[FileCopy], suffix: str
 ) -> list[FileCopy]:
-    wanted = source.digests([copy.source for copy in files])
-    found = target.digests([copy.target + suffix for copy in files])
+    with ThreadPoolExecutor(1, thread_name_prefix="swf-hash") as pool:  # both sides at once
+        wanted_later = pool.submit(source.digests, [copy.source for copy in files])
+        found = target.digests([copy.target + suffix for copy in files])
+        wanted = wanted_later.result()
     return [copy for copy, a, b in zip(files, wanted, found, strict=True) if a == b]
 
 

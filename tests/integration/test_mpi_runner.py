@@ -242,15 +242,20 @@ def test_soma_json_fixture_runs_under_mpirun(name: str, mpi: MpiGuard, tmp_path:
 MARKED = "import sys, time; open(sys.argv[1], 'a').write('ran\\n'); time.sleep(float(sys.argv[2]))"
 
 
-def test_resume_after_kill_9_of_the_whole_allocation(mpi: MpiGuard, tmp_path: Path) -> None:
-    """Nothing that ended well runs twice; what was running runs again; the rest follows."""
+@pytest.mark.parametrize("rank0_cores", ["0", "1"])
+def test_resume_after_kill_9_of_the_whole_allocation(
+    rank0_cores: str, mpi: MpiGuard, tmp_path: Path
+) -> None:
+    """Nothing that ended well runs twice; what was running runs again; the rest follows
+    (rank 0's own job slots, when asked, go with the allocation's process group)."""
     marks = tmp_path / "marks"
     marks.mkdir()
     first = [py(f"a{i}", MARKED, str(marks / f"a{i}"), "0.15") for i in range(24)]
     last = py("last", MARKED, str(marks / "last"), "0")
     workflow = Workflow([*first, last], dependencies=[(job, last) for job in first], name="r")
     file, home = save(workflow, tmp_path), tmp_path / "home"
-    process = mpi.start(mpi_command(home, file), tmp_path / "run1.log")
+    options = ("--rank0-cores", rank0_cores)
+    process = mpi.start(mpi_command(home, file, *options), tmp_path / "run1.log")
     wfc = running_controller(home)
     assert wait_until(lambda: len(list(wfc.workflows())) == 1, 60)
     (wf_id,) = list(wfc.workflows())
@@ -266,7 +271,7 @@ def test_resume_after_kill_9_of_the_whole_allocation(mpi: MpiGuard, tmp_path: Pa
     assert 6 <= len(done_before) < 25
     assert wfc.workflow_status(wf_id) != WorkflowStatus.DONE.value
 
-    result = mpi.run(mpi_command(home, file))
+    result = mpi.run(mpi_command(home, file, *options))
 
     assert result.returncode == 0, (result.stdout, result.stderr)
     jobs = jobs_by_name(wfc, wf_id)
@@ -531,3 +536,34 @@ def test_soma_runner_command_line_runs_unchanged(
     assert marks.read_text() == "ran\n"  # what ended well did not run again
     refused = mpi.run([*soma, "--workflow=x.json", "--deploy_epd=env.tar"])
     assert refused.returncode != 0 and "not supported" in refused.stderr
+
+
+def test_rank0_s_job_process_killed_fails_its_jobs_at_once_naming_it(
+    mpi: MpiGuard, tmp_path: Path
+) -> None:
+    jobs = [Job(["sleep", "2"], name=f"s{i}") for i in range(2)]
+    after = [Job(["true"], name=f"t{i}") for i in range(4)]
+    file, home = save(Workflow(jobs + after, name="child"), tmp_path), tmp_path / "home"
+    options = ("--rank0-cores", "1", "--cores-per-rank", "1", "--worker-timeout", "60")
+    process = mpi.start(mpi_command(home, file, *options, ranks=2), tmp_path / "run.log")
+    wfc = running_controller(home)
+    assert wait_until(lambda: len(list(wfc.workflows())) == 1, 60)
+    (wf_id,) = list(wfc.workflows())
+    ids = ids_by_name(wfc, wf_id)
+    assert wait_until(lambda: all(wfc.job_status(ids[f"s{i}"]) == "running" for i in (0, 1)), 30)
+    where = {name: jobs_by_name(wfc, wf_id)[name][5] for name in ("s0", "s1")}
+    victim = next(name for name, rank in where.items() if rank.startswith("rank0:"))
+    child = next(w for w in (runner_info(home) or {})["details"]["workers"] if w["rank"] == 0)
+
+    os.kill(child["pid"], signal.SIGKILL)
+
+    assert process.wait(timeout=30) == 1, (tmp_path / "run.log").read_text()  # long before 60 s
+    states = jobs_by_name(wfc, wf_id)
+    assert states[victim][1] == FAILED
+    err = tmp_path / "err"
+    wfc.retrieve_job_stdouterr(ids[victim], str(tmp_path / "o"), str(err))
+    reason = f"MPI worker rank 0 on host {child['host']} left (its process ended)"
+    assert reason in err.read_text()
+    others = {name: entry[1] for name, entry in states.items() if name != victim}
+    assert set(others.values()) == {DONE}, states  # rank 1 did the rest
+    wfc.disconnect()

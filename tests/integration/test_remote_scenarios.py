@@ -14,20 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from swf_entry.client import WorkflowController
 from tests.integration import test_facade_scenarios as facade
-from tests.integration.facade_fixtures import (
-    ProcessGuard,
-    Site,
-    close_site,
-    facade_guard,
-    marked_environment,
-    open_site,
-    stop_unfinished,
-)
-from tests.integration.ssh_fixtures import require_sshd, shared_directory
+from tests.integration.facade_fixtures import ProcessGuard, Site, facade_guard
+from tests.integration.remote_fixtures import remote_site, tmp_path, wfc
 
-__all__ = ["facade_guard", "site", "wfc"]  # fixtures, imported for pytest
+__all__ = ["facade_guard", "site", "tmp_path", "wfc"]  # fixtures, imported for pytest
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -58,30 +49,4 @@ def test_soma_json_fixture_runs(name: str, site: Site, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def site(facade_guard: ProcessGuard) -> Iterator[Site]:
     """One remote engine (over SSH), shared by the module's scenarios."""
-    with marked_environment(facade_guard):
-        opened = open_site(facade_guard, "remote")
-        try:
-            yield opened
-        finally:
-            close_site(opened)
-
-
-@pytest.fixture
-def tmp_path() -> Iterator[Path]:
-    """The scenario's directory is the remote user's too: its jobs write there."""
-    with shared_directory() as path:
-        yield path
-
-
-@pytest.fixture
-def wfc(site: Site, monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkflowController]:
-    """The site's controller. Python jobs run the resource's python (this process's may
-    live where the remote user cannot go)."""
-    monkeypatch.setattr(facade, "PY", require_sshd().python)
-    controller = site.controller
-    before = set(controller.workflows())
-    try:
-        yield controller
-    finally:
-        controller = site.controller
-        stop_unfinished(controller, [w for w in controller.workflows() if w not in before])
+    yield from remote_site(facade_guard)

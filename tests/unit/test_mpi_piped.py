@@ -58,3 +58,14 @@ def test_rank0_s_channel_routes_its_own_slots_to_the_socket() -> None:
         (1, wire.REPORT, b"from-rank1"),
     ]
     assert routed.flush()
+
+
+def test_a_local_worker_whose_process_ended_says_goodbye_once() -> None:
+    parent, child = _pair()
+    routed = RoutedChannel(LocalChannels(1).channel(0), {0: parent})
+    child.close()  # the child process died
+
+    goodbye = routed.receive()
+
+    assert goodbye == [(0, wire.REPORT, wire.encode([[wire.BYE]]))]
+    assert routed.receive() == []

@@ -406,7 +406,7 @@ class MpiScheduler:
                     )
             elif kind == wire.BYE:
                 worker.alive = False
-                self._worker_lost(worker, "left")
+                self._worker_lost(worker, "left (its process ended)")
 
     def _ended(self, worker: WorkerRank, record: list[Any]) -> None:
         _, job_id, pid, exit_status, value, sig, usage, start, end = record

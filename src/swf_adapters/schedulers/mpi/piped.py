@@ -119,11 +119,17 @@ class OrphanGuard:
 
 
 class RoutedChannel:
-    """Rank 0's channel: MPI for the worker ranks, socket pairs for the local workers."""
+    """Rank 0's channel: MPI for the worker ranks, socket pairs for the local workers.
+
+    A local worker whose socket closed (its process ended, however) says goodbye through
+    here, once: the adapter then fails or retries its jobs at once, without waiting for
+    the heartbeat timeout.
+    """
 
     def __init__(self, mpi: Channel, local: Mapping[int, PipeChannel]) -> None:
         self._mpi = mpi
         self._local = dict(local)
+        self._gone: set[int] = set()
         self.rank = mpi.rank
 
     def send(self, dest: int, tag: int, payload: bytes) -> None:
@@ -132,8 +138,11 @@ class RoutedChannel:
 
     def receive(self) -> list[Received]:
         received = self._mpi.receive()
-        for channel in self._local.values():
+        for rank, channel in self._local.items():
             received += channel.receive()
+            if channel.closed and rank not in self._gone:
+                self._gone.add(rank)
+                received.append((rank, wire.REPORT, wire.encode([[wire.BYE]])))
         return received
 
     def flush(self) -> bool:
