@@ -2,22 +2,29 @@
 cell, in the same run (needs the single-host cell of scripts/services/sge.sh).
 
 1. N independent ``true`` jobs through swf (embedded engine, SCHEDULER_TYPE drmaa):
-   DRMAA calls that reach qmaster (runBulkJobs, control, jobStatus), the engine's status
-   calls (answered by the agent from its memory: no cluster call), engine CPU per job
-   (engine thread + adapter threads in the engine process) and the DRMAA agent's CPU
-   (another process: the library's work, as qsub's is for the loop), wall time.
+   DRMAA calls that reach qmaster, counted by the agent (runBulkJobs, control, jobStatus
+   heartbeats), the engine's polls (answered from the changes the agent pushed: no call
+   at all), engine CPU per job (engine thread + adapter threads in the engine process)
+   and the DRMAA agent's CPU (another process: the library's work, as qsub's is for the
+   loop), wall time.
 2. The same N jobs as a shell loop: ``qsub -b y true`` per job, then ``qstat -j NAME``
    every POLL seconds until none is left.
+3. A chain of C jobs through swf: median delay between a job's end and its child's
+   submission (as bench_slurm.py).
+4. Q held jobs queued (``-h``, nothing runs): the engine-side cost of one poll, median of
+   R polls, and the agent's CPU per second while they wait.
 
-    python bench/bench_sge.py [--jobs 1000]
+    python bench/bench_sge.py [--jobs 1000] [--chain 20] [--queued 10000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -26,8 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from bench_slurm import chain_figures  # the same chain measure (bench/ is on sys.path)
 
-from swf_adapters.schedulers.drmaa import DrmaaScheduler
+from swf_adapters.schedulers.batch import BatchSettings
+from swf_adapters.schedulers.drmaa import AgentRunner, DrmaaScheduler, drmaa_environment
+from swf_app.ports import LaunchRequest
 from swf_entry.client import Job, Workflow, WorkflowController
 
 TRUE = shutil.which("true") or "/bin/true"
@@ -52,14 +62,19 @@ def thread_cpu(prefixes: tuple[str, ...], ids: set[int]) -> float:
     )
 
 
-def swf_run(home: Path, jobs: int) -> dict[str, Any]:
-    wait_idle_cell()
+def controller(home: Path) -> WorkflowController:
+    home.mkdir(exist_ok=True)
     config = home / "swf.cfg"
     config.write_text(
         f"[bench]\nSCHEDULER_TYPE = drmaa\nSUBMITTING_MACHINES = {socket.gethostname()}\n"
         "POLL_INTERVAL_MIN = 0.5\nPOLL_INTERVAL_MAX = 5\nMAX_JOB_IN_QUEUE = 20000\n"
     )
-    wfc = WorkflowController(config=str(config), isolated_light_mode=str(home / "state"))
+    return WorkflowController(config=str(config), isolated_light_mode=str(home / "state"))
+
+
+def swf_run(home: Path, jobs: int) -> dict[str, Any]:
+    wait_idle_cell()
+    wfc = controller(home)
     engine = wfc.link._engine  # type: ignore[attr-defined]
     scheduler: DrmaaScheduler = engine.scheduler
     ids = {engine._thread.native_id}
@@ -76,13 +91,13 @@ def swf_run(home: Path, jobs: int) -> dict[str, Any]:
     rows = wfc.workflow_elements_status(wf_id)[0]
     assert all(row[1] == "done" for row in rows), [r for r in rows if r[1] != "done"][:3]
     calls = dict(scheduler.agent.calls)
+    drmaa_calls = json.loads(scheduler.agent.run(["stats"]).stdout)
     wfc.disconnect()
     return {
         "jobs": jobs,
         "wall_s": round(wall, 2),
-        "runBulkJobs_calls": calls.get("runBulkJobs", 0),
-        "control_calls": calls.get("control", 0),
-        "engine_status_calls_answered_from_memory": calls.get("status", 0),
+        "drmaa_calls_to_qmaster": drmaa_calls,
+        "engine_polls_answered_from_pushed_changes": calls.get("status", 0),
         "engine_cpu_ms_per_job": round(cpu * 1000 / jobs, 3),
         "agent_cpu_ms_per_job": round(agent_cpu * 1000 / jobs, 3),
     }
@@ -116,14 +131,73 @@ echo $((n+1))
     }
 
 
+def chain_latency(home: Path, length: int) -> dict[str, Any]:
+    wait_idle_cell()
+    return chain_figures(controller(home), length, 0.5)
+
+
+def queued_poll(home: Path, queued: int, repeats: int) -> dict[str, Any]:
+    """Engine-side cost of one poll with ``queued`` held jobs in the queue, and what the
+    agent spends per second following them."""
+    wait_idle_cell()
+    job_dir = home / "queued-jobs"
+    settings = BatchSettings(job_dir=job_dir, poll_min=3600, poll_max=3600)
+    runner = AgentRunner(job_dir / "drmaa-session", drmaa_environment(os.environ))
+    scheduler = DrmaaScheduler(settings, runner)
+    events: list[Any] = []
+    scheduler.start(events.extend)
+    requests = [
+        LaunchRequest(i, 1, (TRUE,), {}, "/dev/null", None, native_specification="-h")
+        for i in range(1, queued + 1)
+    ]
+    t0 = time.perf_counter()
+    scheduler.submit(requests)
+    while sum(1 for e in events if e.status.value == "queued_active") < queued:
+        time.sleep(0.2)
+    submit_s = time.perf_counter() - t0
+    engine = []
+    for _ in range(repeats):
+        t1 = time.perf_counter()
+        view = scheduler._status()
+        found = scheduler._reconcile(view or {}, time.time())
+        engine.append(time.perf_counter() - t1)
+        assert not found, found[:3]
+    agent = psutil.Process(runner._process.pid) if runner._process else None
+    cpu0 = sum(agent.cpu_times()[:2]) if agent else 0.0
+    time.sleep(20)
+    agent_cpu = (sum(agent.cpu_times()[:2]) - cpu0) / 20 if agent else 0.0
+    calls = json.loads(runner.run(["stats"]).stdout)
+    subprocess.run(["qdel", scheduler.tag], check=False, capture_output=True)
+    scheduler.close()
+    return {
+        "queued": queued,
+        "drmaa_calls_to_qmaster": calls,
+        "submit_s": round(submit_s, 2),
+        "engine_ms_per_poll": round(statistics.median(engine) * 1000, 3),
+        "agent_cpu_ms_per_s_while_queued": round(agent_cpu * 1000, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--poll", type=float, default=1.0)
+    parser.add_argument("--chain", type=int, default=20)
+    parser.add_argument("--queued", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="swf-bench-sge-") as tmp:
         home = Path(tmp)
-        results = {"swf": swf_run(home, args.jobs), "loop": shell_loop(home, args.jobs, args.poll)}
+        results = {
+            "swf": swf_run(home / "swf", args.jobs),
+            "loop": shell_loop(home, args.jobs, args.poll),
+        }
+        results["chain"] = chain_latency(home / "chain", args.chain)
+        if args.queued:
+            results["queued"] = queued_poll(home, args.queued, args.repeats)
+        results["loop_wall_over_swf_wall"] = round(
+            results["loop"]["wall_s"] / results["swf"]["wall_s"], 2
+        )
     print(json.dumps(results, indent=2))
 
 

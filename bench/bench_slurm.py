@@ -171,7 +171,12 @@ echo $((n+1))
 
 def chain_latency(home: Path, length: int, poll_min: float, poll_max: float) -> dict[str, Any]:
     wait_idle_cluster()
-    wfc = controller(home, poll_min, poll_max)
+    return chain_figures(controller(home, poll_min, poll_max), length, poll_min)
+
+
+def chain_figures(wfc: WorkflowController, length: int, poll_min: float) -> dict[str, Any]:
+    """A chain of ``length`` ``true`` jobs: child submitted after its parent's end (also
+    bench_sge.py's)."""
     jobs = [Job([TRUE], name=f"c{i}") for i in range(length)]
     deps = list(itertools.pairwise(jobs))
     wf_id = wfc.submit_workflow(Workflow(jobs, deps, name="chain"))  # type: ignore[arg-type]

@@ -178,6 +178,7 @@ def main() -> None:
     parser.add_argument("--small-count", type=int, default=10_000)
     parser.add_argument("--small-kb", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--only", choices=("big", "small"), help="Measure one data set.")
     args = parser.parse_args()
     env = sshd_env()
     with tempfile.TemporaryDirectory(prefix="swf-bench-transfer-") as scratch:
@@ -189,8 +190,10 @@ def main() -> None:
             work, args.big_mb, args.small_count, args.small_kb
         )
         print(f"big: {args.big_mb} MB; small: {args.small_count} x {args.small_kb} KB", flush=True)
-        measure(site, big, "big", big_size, work, args.repeat)
-        measure(site, small, "small", small_size, work, args.repeat)
+        if args.only != "small":
+            measure(site, big, "big", big_size, work, args.repeat)
+        if args.only != "big":
+            measure(site, small, "small", small_size, work, args.repeat)
         site.client.close()
 
 

@@ -17,12 +17,12 @@ from typing import Any
 from swf_domain.errors import JobError
 from swf_domain.model import (
     FileTransfer,
-    OptionPath,
     SharedResourcePath,
     SpecialPath,
     TemporaryPath,
     Workflow,
 )
+from swf_domain.transfers import referents_in
 from swf_domain.translation import TranslationTable, translated_root_path
 
 from .ports import Workspace
@@ -117,16 +117,4 @@ def _job_items(job: Any) -> Iterator[Any]:
 
 
 def _temporary_paths(item: Any) -> Iterator[TemporaryPath]:
-    stack = [item]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, OptionPath):
-            stack.append(current.parent_path)
-        elif isinstance(current, SpecialPath):
-            referent = current.referent()
-            if isinstance(referent, TemporaryPath):
-                yield referent
-        elif isinstance(current, (list, tuple)):
-            stack.extend(reversed(current))
-        elif isinstance(current, dict):
-            stack.extend(reversed(list(current.values())))
+    return (r for r in referents_in(item) if isinstance(r, TemporaryPath))

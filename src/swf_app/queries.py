@@ -106,7 +106,9 @@ class QueryService:
         transfers: TransferArea | None = None,
     ) -> None:
         self._store = store
-        self.transfers = TransferQueries(transfers, self._transfer_view)
+        self.transfers = TransferQueries(
+            transfers, self.workflow_document, self._job_statuses, self.workflow_row
+        )
         self.user = user if user is not None else getpass.getuser()
         self._cached_workflows = max(1, cached_workflows)
         self._caches: OrderedDict[int, _ElementsCache] = OrderedDict()
@@ -132,15 +134,11 @@ class QueryService:
     def transfers_info(self, transfer_ids: Sequence[int] | None = None) -> list[TransferInfo]:
         return self.transfers.transfers_info(transfer_ids)
 
-    def _transfer_view(
-        self, workflow_id: int
-    ) -> tuple[dict[str, Any], dict[int, str], float | None]:
-        """What the transfer rows need: document, job statuses, expiration date."""
-        document = self.workflow_document(workflow_id)
+    def _job_statuses(self, workflow_id: int) -> tuple[list[str], float | None]:
+        """Each job's status in job order, and the expiration date (transfer rows)."""
         progress = self.workflow_elements_status(workflow_id)
         row = self.workflow_row(workflow_id)
-        statuses = {job.job_id: job.status for job in progress.jobs}
-        return document, statuses, row.expiration_date
+        return [job.status for job in progress.jobs], row.expiration_date
 
     def workflows(self, workflow_ids: Sequence[int] | None = None) -> dict[int, WorkflowInfo]:
         ids = list(workflow_ids) if workflow_ids is not None else None

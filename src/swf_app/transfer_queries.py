@@ -30,24 +30,42 @@ from swf_domain.transfers import (
 from .ports import TransferArea
 from .read_models import TransferInfo
 
-#: Workflows whose transfer roles stay parsed (a document is read once per workflow).
-_CACHED = 8
+_DONE = JobStatus.DONE.value
 
-#: (workflow id) -> (its document with job_ids, job id -> status, expiration date).
-WorkflowReader = Callable[[int], tuple[dict[str, Any], dict[int, str], float | None]]
+#: Workflows whose transfer roles stay parsed (a document is read once per workflow, not
+#: at each poll: monitors call ``workflow_elements_status`` over and over).
+_CACHED = 64
+
+#: (workflow id) -> its submitted document (read only when its roles are not cached).
+DocumentReader = Callable[[int], dict[str, Any]]
+#: (workflow id) -> (each job's status in job order, expiration date); UnknownObjectError
+#: when the workflow is gone.
+StatusReader = Callable[[int], tuple[list[str], float | None]]
 
 
 class TransferQueries:
-    def __init__(self, area: TransferArea | None, read_workflow: WorkflowReader) -> None:
+    def __init__(
+        self,
+        area: TransferArea | None,
+        document: DocumentReader,
+        statuses: StatusReader,
+        exists: Callable[[int], object],
+    ) -> None:
+        """``exists(workflow_id)`` raises UnknownObjectError when the workflow is gone."""
         self._area = area
-        self._read = read_workflow
+        self._exists = exists
+        self._document = document
+        self._statuses = statuses
         self._roles: OrderedDict[int, tuple[bool, TransferRoles]] = OrderedDict()
         self._lock = threading.Lock()
 
     def workflow_transfers(self, workflow_id: int) -> list[TransferInfo]:
-        document, statuses, expiration = self._read(workflow_id)
-        staged, roles = self._roles_of(workflow_id, document)
-        done = _done_jobs(document.get("job_ids", []), statuses)
+        staged, roles = self._roles_of(workflow_id)
+        if not roles.transfers:
+            self._exists(workflow_id)  # a cached answer must not outlive its workflow
+            return []
+        statuses, expiration = self._statuses(workflow_id)
+        done = {index for index, status in enumerate(statuses) if status == _DONE}
         return [
             self._info(workflow_id, rank, transfer, staged, roles, done, expiration)
             for rank, transfer in enumerate(roles.transfers)
@@ -123,12 +141,18 @@ class TransferQueries:
             expiration,
         )
 
-    def _roles_of(self, workflow_id: int, document: dict[str, Any]) -> tuple[bool, TransferRoles]:
+    def _roles_of(self, workflow_id: int) -> tuple[bool, TransferRoles]:
         with self._lock:
             found = self._roles.get(workflow_id)
             if found is not None:
                 self._roles.move_to_end(workflow_id)
                 return found
+        document = self._document(workflow_id)
+        if not document.get("serialized_file_transfers"):
+            found = (False, TransferRoles([], [], []))  # the common case: nothing to parse
+            with self._lock:
+                self._roles[workflow_id] = found
+            return found
         workflow = workflow_from_dict(document)
         found = (is_staged(workflow), transfer_roles(workflow))
         with self._lock:
@@ -142,11 +166,6 @@ def _engine_path(
     area: TransferArea, workflow_id: int, rank: int, path: str | None, paths: Sequence[str] | None
 ) -> str:
     return engine_path(area.directory(workflow_id, rank), path, paths)
-
-
-def _done_jobs(job_ids: Sequence[int], statuses: dict[int, str]) -> set[int]:
-    done = JobStatus.DONE.value
-    return {index for index, job_id in enumerate(job_ids) if statuses.get(job_id) == done}
 
 
 def _written(writers: list[int], done: set[int]) -> bool:

@@ -102,15 +102,19 @@ def _job_items(job: Job) -> list[Any]:
 
 
 def _transfers_in(item: Any) -> Iterator[FileTransfer]:
+    return (r for r in referents_in(item) if isinstance(r, FileTransfer))
+
+
+def referents_in(item: Any) -> Iterator[SpecialPath]:
+    """The referents of every special path in ``item`` (nested lists, tuples, dicts,
+    OptionPath parents), in order: what a job's values name on the resource."""
     stack = [item]
     while stack:
         current = stack.pop()
         if isinstance(current, OptionPath):
             stack.append(current.parent_path)
         elif isinstance(current, SpecialPath):
-            referent = current.referent()
-            if isinstance(referent, FileTransfer):
-                yield referent
+            yield current.referent()
         elif isinstance(current, (list, tuple)):
             stack.extend(reversed(current))
         elif isinstance(current, dict):

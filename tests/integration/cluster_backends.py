@@ -36,8 +36,10 @@ class ResourceProbe:
     """A job that prints the resources it got: ``show`` writes them to the file ``$0``."""
 
     show: str
-    #: Native specification of the wide job (its 4 or 2 cpus come from parallel_job_info).
+    #: Native specification of the wide job (its nodes and cpus per node come from
+    #: parallel_job_info).
     native: str
+    nodes: int
     cpus: int
     queue: str
     #: What the wide job and the plain job print (split on white space).
@@ -63,8 +65,6 @@ class ClusterBackend:
     #: Between a cluster job id and the task index in the ids users are shown.
     task_separator: str
     probe: ResourceProbe
-    #: Whether the engine notices a stopped controller while nothing is submitted.
-    says_when_silent: bool = True
     #: Brings the cluster up for a module or a test (given a directory of its own), when
     #: the tests start it themselves; the real clusters are started by scripts/test.sh.
     activate: Callable[[Path], AbstractContextManager[None]] = lambda _: contextlib.nullcontext()
@@ -95,6 +95,7 @@ SLURM = ClusterBackend(
     probe=ResourceProbe(
         show='echo "$SLURM_CPUS_PER_TASK $SLURM_MEM_PER_NODE $SLURM_JOB_PARTITION" > "$0"',
         native="--mem=100M",
+        nodes=1,
         cpus=4,
         queue="short",
         wide=["4", "100", "short"],
@@ -113,16 +114,18 @@ SGE = ClusterBackend(
         ("-l no_such_resource=1", "no_such_resource"),
         (["-q", "no_such_queue"], "no_such_queue"),
     ),
-    task_separator="_",
+    task_separator=".",
     probe=ResourceProbe(
-        show='echo "$NSLOTS $QUEUE $SWF_NATIVE" > "$0"',
+        show='echo "$NSLOTS $QUEUE $SWF_NATIVE $PE" > "$0"',
         native="-v SWF_NATIVE=yes",
+        nodes=2,
         cpus=2,
         queue="all.q",
-        wide=["2", "all.q", "yes"],
+        # 2 nodes x 2 cpus -> -pe smp 4: the PE spreads the 4 slots over the cell's hosts
+        # (one here, as allocation_rule $pe_slots puts them on one host anyway).
+        wide=["4", "all.q", "yes", "smp"],
         plain=["1", "all.q"],
     ),
-    says_when_silent=False,
 )
 
 
@@ -188,6 +191,7 @@ def _pbs(flavor: str, system_name: str, cpus_variable: str) -> ClusterBackend:
         probe=ResourceProbe(
             show=f'echo "${cpus_variable} $PBS_QUEUE $SWF_NATIVE" > "$0"',
             native="-v SWF_NATIVE=yes",
+            nodes=1,
             cpus=4,
             queue="short",
             wide=["4", "short", "yes"],
@@ -205,7 +209,6 @@ TORQUE = _pbs("torque", "Torque", "PBS_NUM_PPN")
 CLUSTER_BACKENDS: list[ClusterBackend] = [SLURM, SGE, PBSPRO, TORQUE]
 
 
-def cluster_params(*, says_when_silent: bool = False) -> list[object]:
+def cluster_params() -> list[object]:
     """``CLUSTER_BACKENDS`` as pytest params, each with its mark and its name as id."""
-    chosen = [b for b in CLUSTER_BACKENDS if b.says_when_silent or not says_when_silent]
-    return [pytest.param(b, marks=b.mark, id=b.name) for b in chosen]
+    return [pytest.param(b, marks=b.mark, id=b.name) for b in CLUSTER_BACKENDS]

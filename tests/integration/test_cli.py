@@ -104,7 +104,7 @@ workflow = Workflow([ok, check, after], dependencies=[(ok, check), (check, after
 
 #: Two parallel slow jobs, and a third one after the first.
 SLOW = """
-slow = [Job(["sleep", "30"], name=f"slow{i}") for i in range(2)]
+slow = [Job(["sleep", "600"], name=f"slow{i}") for i in range(2)]
 later = Job(["sh", "-c", "echo later"], name="later")
 workflow = Workflow([*slow, later], dependencies=[(slow[0], later)], name="slow")
 """
@@ -744,7 +744,7 @@ def interrupt_run(home: SwfHome, mode: str) -> tuple[subprocess.CompletedProcess
     """Start ``swf run --on-interrupt MODE`` of SLOW, SIGINT it once its jobs run."""
     # Long enough that the run has not ended when the SIGINT comes, even under load.
     seconds = "30" if mode == "stop" else "15"
-    file = home.python_workflow(f"interrupted_{mode}.py", SLOW.replace('"30"', f'"{seconds}"'))
+    file = home.python_workflow(f"interrupted_{mode}.py", SLOW.replace('"600"', f'"{seconds}"'))
     process = home.popen("run", "--on-interrupt", mode, str(file))
     try:
         workflow_id = ""

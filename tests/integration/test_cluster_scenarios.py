@@ -30,6 +30,7 @@ from tests.integration.facade_fixtures import (
     open_site,
     wfc,
 )
+from tests.integration.test_retries_local import flaky_then_child
 
 __all__ = ["facade_guard", "site", "wfc"]  # fixtures, imported for pytest
 
@@ -153,7 +154,6 @@ def test_the_scheduler_is_listed_as_available(cluster: ClusterBackend, site: Sit
     assert listed[cluster.scheduler_type]["runs_here"] is True, listed
 
 
-@pytest.mark.parametrize("cluster", cluster_params(says_when_silent=True), indirect=True)
 def test_a_silent_controller_is_waited_for_and_said_so(
     cluster: ClusterBackend, site: Site, tmp_path: Path
 ) -> None:
@@ -185,14 +185,18 @@ def test_a_silent_controller_is_waited_for_and_said_so(
 def test_resources_reach_the_cluster(
     cluster: ClusterBackend, wfc: WorkflowController, tmp_path: Path
 ) -> None:
-    """parallel_job_info -> cpus/slots (SLURM --cpus-per-task, Grid Engine -pe smp N), a
-    native specification -> its options, the workflow's queue -> the partition/queue:
-    the job sees them in the cluster's variables."""
+    """parallel_job_info -> cpus/slots (SLURM --cpus-per-task; Grid Engine -pe smp with
+    nodes x cpus slots), a native specification -> its options, the workflow's queue ->
+    the partition/queue: the job sees them in the cluster's variables."""
     probe = cluster.probe
     wide = Job(
         ["sh", "-c", probe.show, str(tmp_path / "wide")],
         name="wide",
-        parallel_job_info={"config_name": "native", "nodes_number": 1, "cpu_per_node": probe.cpus},
+        parallel_job_info={
+            "config_name": "native",
+            "nodes_number": probe.nodes,
+            "cpu_per_node": probe.cpus,
+        },
         native_specification=probe.native,
     )
     plain = Job(["sh", "-c", probe.show, str(tmp_path / "plain")], name="plain")
@@ -201,3 +205,20 @@ def test_resources_reach_the_cluster(
     facade.assert_all_done(wfc, wf_id)
     assert (tmp_path / "wide").read_text().split() == probe.wide
     assert (tmp_path / "plain").read_text().split()[-len(probe.plain) :] == probe.plain
+
+
+def test_a_job_failing_once_succeeds_on_its_second_attempt_on_the_cluster(
+    wfc: WorkflowController, tmp_path: Path
+) -> None:
+    """Retries on a cluster: the second attempt is a new cluster job; the child runs once
+    the retried job is done."""
+    workflow, marker, child_file = flaky_then_child(tmp_path, attempts=2)
+    wf_id = facade.run(wfc, workflow)
+
+    facade.assert_all_done(wfc, wf_id)
+    assert marker.read_text() == "run\nrun\n"  # two attempts, not more
+    assert child_file.read_text() == "ran"
+    rows = {row[0]: row for row in wfc.workflow_elements_status(wf_id)[0]}
+    flaky = rows[facade.ids_by_name(wfc, wf_id)["flaky"]]
+    assert flaky[3][:2] == ("finished_regularly", 0)
+    assert isinstance(flaky[5], str) and flaky[5], flaky  # the second attempt's cluster id

@@ -61,9 +61,9 @@ def config(sshd: SshService, box: Path) -> Iterator[Path]:
     _remove_remote_engine(path)
 
 
-def _remove_remote_engine(config: Path) -> None:
+def _remove_remote_engine(config: Path, **login: str) -> None:
     with contextlib.suppress(Exception):
-        controller = WorkflowController("remote", config=str(config))
+        controller = WorkflowController("remote", config=str(config), **login)
         link: Any = controller.link
         for workflow_id in controller.workflows():
             controller.delete_workflow(workflow_id, force=True)
@@ -234,7 +234,7 @@ def test_password_login_and_a_wrong_password(sshd: SshService, box: Path) -> Non
         assert statuses(controller, wf_id) == ["done"]
     finally:
         controller.disconnect()
-        _remove_remote_engine(config)
+        _remove_remote_engine(config, login=sshd.user, password=sshd.password)
 
 
 def test_an_encrypted_key_needs_rsa_key_pass(sshd: SshService, box: Path) -> None:
@@ -248,7 +248,7 @@ def test_an_encrypted_key_needs_rsa_key_pass(sshd: SshService, box: Path) -> Non
         assert controller.workflows() == {}
         controller.disconnect()
     finally:
-        _remove_remote_engine(config)
+        _remove_remote_engine(config, rsa_key_pass=sshd.key_passphrase)
 
 
 def test_a_remote_python_without_swf_is_named(sshd: SshService, box: Path) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from swf_adapters.schedulers.local.launcher import shutdown_host
+from swf_adapters.schedulers.local.layout import StateLayout
 from swf_domain.errors import TransferEscapeError, UnknownObjectError
 from swf_entry.client import FileTransfer, Helper, Job, Workflow, WorkflowController
 
@@ -37,6 +39,7 @@ def controller(tmp_path: Path) -> Iterator[WorkflowController]:
     controller.file_transfers.staged = True
     yield controller
     controller.disconnect()
+    shutdown_host(StateLayout(home / "jobhost"))  # the job host this site started
 
 
 def _client_files(root: Path) -> dict[str, Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,6 @@ from swf_adapters.schedulers.drmaa import (
     DrmaaUnavailableError,
     GridEngineDrmaa,
     drmaa_environment,
-    drmaa_task_id,
 )
 from swf_domain.errors import DRMError
 
@@ -51,14 +51,24 @@ def test_what_drmaa_cannot_express_goes_as_native_specification(tmp_path: Path) 
     assert request["native"] == ["-l", "h_rt=60", "-q", "short", "-pe", "smp", "4"]
 
 
-def test_status_and_ids_translate_between_one_and_zero_based() -> None:
-    view = GridEngineDrmaa().parse_status(
-        json.dumps({"7": {"0": ["pending", "qw"], "1": ["running", "r"], "2": ["finished", "x"]}})
-    )
-    assert view["7"].is_pending(0) and view["7"].tasks[1].state is TaskState.RUNNING
+def test_changes_and_ids_translate_between_one_and_zero_based() -> None:
+    """The agent speaks Grid Engine's task ids (1-based); the batch machinery's indices
+    are 0-based; users are shown Grid Engine's own form."""
+    system = GridEngineDrmaa()
+    view = system.parse_status(json.dumps({"7.1": ["running", "r"], "7.3": ["finished", "x"]}))
+    assert set(view) == {"7"} and set(view["7"].tasks) == {0, 2}
+    assert view["7"].tasks[0].state is TaskState.RUNNING
     assert view["7"].tasks[2].state is TaskState.FINISHED
-    assert drmaa_task_id("7_0") == "7.1" and drmaa_task_id("7") == "7"
-    assert GridEngineDrmaa().cancel_command(["7_2"]) == ["control", "7_2"]
+    assert system.task_id("7", 0) == "7.1" and system.task_id("7", 41) == "7.42"
+    assert system.cancel_command(["7.3", "8"]) == ["control", "7.3", "8"]
+
+
+def test_the_jobs_get_the_engines_environment_not_the_agents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWF_SEEN_BY_JOBS", "a,b=c d")
+    _, text = GridEngineDrmaa().submit_command(tmp_path / "batch.sh", 1, Shape(), "swf-x")
+    assert json.loads(text)["env"]["SWF_SEEN_BY_JOBS"] == "a,b=c d"
 
 
 def test_a_libdrmaa_that_does_not_load_is_a_typed_error_at_start(tmp_path: Path) -> None:
@@ -78,3 +88,53 @@ def test_a_libdrmaa_that_does_not_load_is_a_typed_error_at_start(tmp_path: Path)
             scheduler.start(lambda events: None)
     finally:
         scheduler.close()
+
+
+def _followed_batch(tmp_path: Path, tasks: int) -> tuple[Any, Any]:
+    """A DrmaaScheduler (its agent never started) with one submitted batch of ``tasks``
+    tasks, cluster id 7; changes are fed as the agent would push them."""
+    from swf_adapters.schedulers.batch import BatchSettings
+    from swf_adapters.schedulers.drmaa import INDEX_VARIABLE, AgentRunner, DrmaaScheduler
+    from swf_app.ports import LaunchRequest
+
+    runner = AgentRunner(tmp_path / "drmaa-session", {})
+    scheduler = DrmaaScheduler(BatchSettings(job_dir=tmp_path, end_grace=3600), runner)
+    scheduler.jobdir.prepare()
+    requests = [LaunchRequest(i, 1, ("true",), {}, "/dev/null", None) for i in range(tasks)]
+    batch = scheduler.jobdir.create(requests, INDEX_VARIABLE, Shape())
+    scheduler.jobdir.record_cluster_id(batch, "7")
+    scheduler._register(batch)
+    return scheduler, batch
+
+
+def _poll(scheduler: Any, changes: dict[str, list[str]]) -> list[Any]:
+    scheduler.agent._merge(changes)
+    view = scheduler.system.parse_status(scheduler.agent.run(["status", "t"]).stdout)
+    events: list[Any] = scheduler._reconcile(view, 0.0)
+    return events
+
+
+def test_a_poll_looks_only_at_the_tasks_the_agent_said_changed(tmp_path: Path) -> None:
+    """1,000 queued tasks, one started: one event, and the poll looked at one task (the
+    cost of a poll does not grow with the queue)."""
+    scheduler, _ = _followed_batch(tmp_path, 1000)
+    assert scheduler._candidates({}) == []
+    looked_at = scheduler._candidates(scheduler.system.parse_status('{"7.2": ["running", "r"]}'))
+    assert [(batch.cluster_id, index) for batch, index, _ in looked_at] == [("7", 1)]
+    events = _poll(scheduler, {"7.2": ["running", "r"]})
+    assert [(e.job_id, e.status.value, e.scheduler_job_id) for e in events] == [
+        (1, "running", "7.2")
+    ]
+    assert _poll(scheduler, {}) == []
+
+
+def test_an_end_without_its_end_file_is_looked_at_again_until_the_file_comes(
+    tmp_path: Path,
+) -> None:
+    scheduler, batch = _followed_batch(tmp_path, 3)
+    assert [e.status.value for e in _poll(scheduler, {"7.1": ["finished", "exited with 0"]})] == []
+    assert _poll(scheduler, {}) == []  # still awaited, not forgotten
+    batch.end_file(0).write_text(json.dumps({"exit_value": 0, "start": 1.0, "end": 2.0}))
+    ended = _poll(scheduler, {})
+    assert [(e.job_id, e.status.value) for e in ended] == [(0, "running"), (0, "done")]
+    assert _poll(scheduler, {}) == []

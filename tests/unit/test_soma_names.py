@@ -34,7 +34,7 @@ CLASSES = (
     ("configuration", "LocalSchedulerCfg"),
 )
 
-_REMOTE = "soma's file transfers to a remote resource over SSH; swf has no remote resources yet"
+_REMOTE = "soma's transfer back ends (scp, rsync, pickles); swf copies over SFTP"
 #: soma-workflow names swf does not provide, and why.
 DECLINED: dict[str, str] = {
     "client.PortableRemoteTransfer": _REMOTE,

@@ -20,7 +20,7 @@ class LocalTree:
             info = os.lstat(path)
         except FileNotFoundError:
             return None
-        return FileEntry(_kind(info.st_mode), info.st_size)
+        return FileEntry(entry_kind(info.st_mode), info.st_size)
 
     def list_dir(self, path: str) -> list[str]:
         return sorted(os.listdir(path))
@@ -28,7 +28,7 @@ class LocalTree:
     def list_entries(self, path: str) -> list[tuple[str, FileEntry]]:
         with os.scandir(path) as found:
             entries = [(e.name, e.stat(follow_symlinks=False)) for e in found]
-        return sorted((name, FileEntry(_kind(i.st_mode), i.st_size)) for name, i in entries)
+        return sorted((name, FileEntry(entry_kind(i.st_mode), i.st_size)) for name, i in entries)
 
     def make_dir(self, path: str) -> None:
         os.makedirs(path, exist_ok=True)
@@ -65,7 +65,8 @@ def file_digest(path: str) -> str:
         return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
-def _kind(mode: int) -> EntryKind:
+def entry_kind(mode: int) -> EntryKind:
+    """The kind of an ``lstat`` mode (shared with the SFTP tree)."""
     if stat.S_ISLNK(mode):
         return EntryKind.LINK
     if stat.S_ISDIR(mode):

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 import paramiko
 
+from swf_adapters.transfer.local_tree import entry_kind as _kind
 from swf_app.ports import EntryKind, FileEntry
 from swf_domain.errors import TransferError, TransferInterruptedError
 
@@ -241,11 +242,3 @@ def _batches(paths: Sequence[str]) -> Iterator[list[str]]:
         size += len(path) + 1
     if batch:
         yield batch
-
-
-def _kind(mode: int) -> EntryKind:
-    if stat.S_ISLNK(mode):
-        return EntryKind.LINK
-    if stat.S_ISDIR(mode):
-        return EntryKind.DIRECTORY
-    return EntryKind.FILE if stat.S_ISREG(mode) else EntryKind.OTHER

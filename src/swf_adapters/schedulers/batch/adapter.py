@@ -214,12 +214,26 @@ class BatchScheduler:
                 self._handle(inbox)
             except Exception:  # a bug must not silence the scheduler: log and go on
                 _log.exception("%s control thread", self.system.name)
+        self._acknowledge_left()
+
+    def _acknowledge_left(self) -> None:
+        """Closing: acknowledgements still in the inbox are recorded (they are local file
+        writes; a next engine would otherwise report those ends again)."""
+        with self._work:
+            acks, self._inbox.acks = self._inbox.acks, []
+        if acks:
+            self._acknowledge(acks)
 
     def _has_work(self) -> bool:
         box = self._inbox
         return bool(box.submits or box.kills or box.acks or box.resubmits)
 
     def _handle(self, inbox: _Inbox) -> None:
+        # Acknowledgements first: a retry (a new attempt of the same job id) may come in
+        # the same inbox as its previous attempt's acknowledgement, which must retire the
+        # previous attempt's task, not the new one's.
+        if inbox.acks:
+            self._acknowledge(inbox.acks)
         submits = [r for r in inbox.submits if r.job_id not in inbox.kills]
         never_run = [r.job_id for r in inbox.submits if r.job_id in inbox.kills]
         if never_run:
@@ -233,8 +247,6 @@ class BatchScheduler:
                 chunk = requests[first : first + self.settings.max_array]
                 batch = self.jobdir.create(chunk, self.system.index_variable, shape)
                 self._submit_batch(batch, shape)
-        if inbox.acks:
-            self._acknowledge(inbox.acks)
 
     def _shape_of_table(self, batch: Batch) -> Shape:
         return batch.shape if batch.shape is not None else Shape()
@@ -422,17 +434,23 @@ class BatchScheduler:
         """Events for every task whose state changed since the last poll."""
         self._resolve(view)
         events: list[SchedulerEvent] = []
+        for batch, index, array in self._candidates(view):
+            self._task_events(batch, index, array, now, events)
+        return events
+
+    def _candidates(self, view: QueueView) -> list[tuple[Batch, int, ArrayView | None]]:
+        """The tasks a poll looks at: here every open task the view does not show
+        pending (the view lists the whole queue); a system that reports only changes
+        looks at fewer (``DrmaaScheduler``)."""
         with self._lock:
             batches = [b for b in self._batches.values() if b.cluster_id is not None]
+        found: list[tuple[Batch, int, ArrayView | None]] = []
         for batch in batches:
             array = view.get(str(batch.cluster_id))
             with self._lock:
-                candidates = sorted(batch.open - batch.ended)
-            for index in candidates:
-                if array is not None and array.is_pending(index):
-                    continue
-                self._task_events(batch, index, array, now, events)
-        return events
+                indices = sorted(batch.open - batch.ended)
+            found += [(batch, i, array) for i in indices if not (array and array.is_pending(i))]
+        return found
 
     def _task_events(
         self,

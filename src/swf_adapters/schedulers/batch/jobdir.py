@@ -58,10 +58,6 @@ class Batch:
     def log_file(self, index: int) -> Path:
         return self.directory / f"{index}.log"
 
-    def task_id(self, index: int) -> str:
-        """The cluster's name for one task (``123_4``), as users see it in squeue."""
-        return f"{self.cluster_id}_{index}"
-
 
 class JobDirectory:
     """Creates, reads and retires batch directories under ``root``."""

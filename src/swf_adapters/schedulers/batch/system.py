@@ -102,7 +102,7 @@ class BatchSystem(Protocol):
 
     def task_id(self, cluster_id: str, index: int) -> str:
         """The cluster's name for task ``index`` of array job ``cluster_id``, as users
-        see it (``123_4`` on SLURM, ``123[4].server`` on PBS)."""
+        see it (``123_4`` on SLURM, ``123[4].server`` on PBS, ``123.5`` on Grid Engine)."""
         ...
 
     def cancel_command(self, task_ids: Sequence[str]) -> list[str]:

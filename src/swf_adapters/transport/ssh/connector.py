@@ -100,11 +100,6 @@ class SshEngineConnector:
         prefix = ["env", f"PYTHONPATH={self.spec.install_path}"] if self.spec.install_path else []
         return [*prefix, *self.spec.python, "-m", AGENT_MODULE, *arguments]
 
-    def check_install(self) -> dict[str, Any]:
-        """The remote swf's ``hello``; RemoteInstallError when missing or incompatible."""
-        result = self.session.run(self._agent("hello"))
-        return self._installed(result, _json_line(result.stdout))
-
     def _installed(self, result: RemoteResult, answer: dict[str, Any] | None) -> dict[str, Any]:
         """``answer`` if it comes from a compatible swf, else a RemoteInstallError."""
         python = " ".join(self.spec.python)

@@ -104,16 +104,6 @@ class RemoteSession:
             ) from None
         return RemoteResult(status, _text(stdout), _text(stderr))
 
-    def read_file(self, path: str, limit: int = 1 << 20) -> bytes:
-        """A small remote file's bytes, over SFTP."""
-        try:
-            with self.client().open_sftp() as sftp, sftp.open(path, "rb") as remote:
-                return remote.read(limit)
-        except (paramiko.SSHException, OSError) as error:
-            raise RemoteConnectionError(
-                f"{self.target.describe()}: cannot read {path} over SFTP: {error}"
-            ) from None
-
     def drop(self) -> None:
         """Forget the connection (the next ``client()`` opens a new one)."""
         with self._lock:
