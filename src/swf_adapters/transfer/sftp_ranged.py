@@ -82,7 +82,7 @@ class RangedReader:
         with self._channel().open(self._path, "rb") as stream:
             stream.seek(start)
             stream.prefetch(start + length)  # all of the range's requests at once
-            data = b"".join(_pieces(stream, length))
+            data = b"".join(pieces(stream, length))
         if len(data) != length:
             raise TransferError(f"{self._path} on the resource changed while it was read")
         return data
@@ -97,7 +97,7 @@ class RangedReader:
         return channel
 
 
-def _pieces(stream: paramiko.SFTPFile, length: int) -> Iterator[bytes]:
+def pieces(stream: paramiko.SFTPFile, length: int) -> Iterator[bytes]:
     """The prefetched data a reply at a time (paramiko's one big ``read`` concatenates
     its buffer over and over: quadratic in the size asked for)."""
     while length > 0:

@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 import paramiko
 
 from swf_adapters.transfer.local_tree import entry_kind as _kind
-from swf_adapters.transfer.sftp_ranged import RANGE, RangedReader
+from swf_adapters.transfer.sftp_ranged import RANGE, RangedReader, pieces
 from swf_app.ports import EntryKind, FileEntry
 from swf_domain.errors import TransferError, TransferInterruptedError
 
@@ -210,7 +210,7 @@ class _Guarded:
         if self._left > 0:
             size = min(size, self._left)
         try:
-            data = bytes(self._stream.read(size))
+            data = _read(self._stream, size)
             self._left = max(self._left - len(data), 0) if self._left > 0 else self._left
             return data
         except _LOST as error:
@@ -228,6 +228,12 @@ class _Guarded:
             self._stream.close()
         except _LOST as error:
             self._tree.lost(error)
+
+
+def _read(stream: paramiko.SFTPFile | RangedReader, size: int) -> bytes:
+    if isinstance(stream, RangedReader):
+        return stream.read(size)
+    return b"".join(pieces(stream, size))
 
 
 def _mkdir(sftp: paramiko.SFTPClient, directory: str) -> None:
