@@ -102,6 +102,33 @@ def test_a_crash_before_qsub_submits_the_batch_once(standin: PbsStandIn, tmp_pat
         second.close()
 
 
+def test_a_batch_that_finished_before_the_next_engine_looked_never_runs_twice(
+    standin: PbsStandIn, tmp_path: Path
+) -> None:
+    """qsub's answer was lost in a crash and the batch ran to its end before the next
+    engine looked; the server (no job history) has forgotten it. Its "started" marker
+    and end files say it ran: it is adopted, not submitted again."""
+    first = scheduler(standin, tmp_path / "jobs")
+    first.jobdir.prepare()
+    requests = [marker_request(11, tmp_path), marker_request(12, tmp_path)]
+    batch = first.jobdir.create(requests, first.system.index_variable, Shape())
+    argv = first.system.submit_command(batch.directory / "batch.sh", 2, Shape(), first.tag)
+    subprocess.run(argv, check=True, capture_output=True)  # ... and the engine dies here
+    assert standin.wait_for(lambda: not standin.jobs() and runs(tmp_path, 12) == 1)
+
+    second, sink = scheduler(standin, tmp_path / "jobs"), Sink()
+    assert second.start(sink) == frozenset({11, 12})
+    try:
+        ends = sink.wait_ends(2)
+        assert {e.status for e in ends.values()} == {JobStatus.DONE}
+        assert ends[11].scheduler_job_id == "1000[0].standin"
+        time.sleep(1.0)  # a resubmitted batch would have started by now
+        assert second.runner.calls["qsub"] == 0 and standin.calls()["qsub"] == 1
+        assert runs(tmp_path, 11) == runs(tmp_path, 12) == 1
+    finally:
+        second.close()
+
+
 def test_frozen_jobs_stay_queued_and_a_kill_is_one_qdel(
     standin: PbsStandIn, tmp_path: Path
 ) -> None:
