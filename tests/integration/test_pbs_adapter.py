@@ -62,20 +62,22 @@ def test_same_shape_jobs_go_in_one_array_and_each_poll_is_one_call(
         adapter.close()
 
 
+@pytest.mark.parametrize("jobs", ["jobs", "my jobs"])
 def test_a_crash_after_qsub_answered_finds_the_batch_by_its_script(
-    standin: PbsStandIn, tmp_path: Path
+    standin: PbsStandIn, tmp_path: Path, jobs: str
 ) -> None:
     """The engine died between qsub's answer and the cluster id's write: the next one
-    lists every job once, finds the batch by its script, and does not submit it again."""
+    lists every job once, finds the batch by its script, and does not submit it again
+    (also in a job directory with a space, which PBS's joined arguments split)."""
     standin.freeze()  # still queued when the next engine looks
-    first = scheduler(standin, tmp_path / "jobs")
+    first = scheduler(standin, tmp_path / jobs)
     first.jobdir.prepare()
     requests = [marker_request(7, tmp_path), marker_request(8, tmp_path)]
     batch = first.jobdir.create(requests, first.system.index_variable, Shape())
     argv = first.system.submit_command(batch.directory / "batch.sh", 2, Shape(), first.tag)
     subprocess.run(argv, check=True, capture_output=True)  # ... and the engine dies here
 
-    second, sink = scheduler(standin, tmp_path / "jobs"), Sink()
+    second, sink = scheduler(standin, tmp_path / jobs), Sink()
     assert second.start(sink) == frozenset({7, 8})
     try:
         assert standin.wait_for(lambda: standin.calls()["qstat"] >= 1)

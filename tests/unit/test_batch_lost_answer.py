@@ -68,6 +68,9 @@ class FakeRunner(CommandRunner):
         return CommandResult(tuple(argv), 0, "500\n" if argv[0] == "submit" else "", "")
 
 
+ENDED = (JobStatus.DONE, JobStatus.FAILED)
+
+
 class Sink:
     def __init__(self) -> None:
         self.events: list[SchedulerEvent] = []
@@ -81,7 +84,7 @@ class Sink:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                ends = {e.job_id: e for e in self.events if e.status in (JobStatus.DONE, JobStatus.FAILED)}
+                ends = {e.job_id: e for e in self.events if e.status in ENDED}
             if len(ends) >= count:
                 return ends
             time.sleep(0.02)
@@ -97,7 +100,8 @@ def lost_batch(job_dir: Path, count: int, first_id: int = 0) -> Batch:
     """A batch written by an engine that died before the submission's answer came."""
     first = scheduler(job_dir)
     first.jobdir.prepare()
-    requests = [LaunchRequest(first_id + i, 1, ("true",), {}, "/dev/null", None) for i in range(count)]
+    ids = range(first_id, first_id + count)
+    requests = [LaunchRequest(i, 1, ("true",), {}, "/dev/null", None) for i in ids]
     return first.jobdir.create(requests, "FAKE_INDEX", Shape())
 
 

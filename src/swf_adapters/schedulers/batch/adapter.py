@@ -325,7 +325,7 @@ class BatchScheduler:
         """
         script = str(batch.directory / "batch.sh")
         for cluster_id, array in view.items():
-            if array.script == script:
+            if array.runs(script, self.tag):
                 return cluster_id
         ran = ran_as(batch)
         if ran is None:
