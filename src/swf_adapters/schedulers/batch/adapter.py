@@ -14,7 +14,8 @@ Engine next), kind to its controller.
 - Crash-safe: the job directory (``jobdir``) is the journal. A restarted engine finds every
   batch, adopts the tasks still queued or running, learns the ends written while it was
   down, fails with a reason a task that left the queue without an end file, and submits a
-  batch whose submission was cut by the crash (unless the cluster has it).
+  batch whose submission was cut by the crash unless the cluster has it or it left traces
+  (it ran and was forgotten: ``_submitted_as``) — nothing runs twice.
 """
 
 from __future__ import annotations
