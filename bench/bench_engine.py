@@ -20,6 +20,8 @@ machines.
 
     .venv/bin/python bench/bench_engine.py                 # N = 20000 and the million
     .venv/bin/python bench/bench_engine.py --jobs 5000 --no-million
+    .venv/bin/python bench/bench_engine.py --no-million --stores sqlite --slots 2 64 \
+        --workspace local [--tree OTHER_CHECKOUT]   # launch-time path check included
 """
 
 from __future__ import annotations
@@ -89,14 +91,33 @@ def make_store(kind: str) -> Any:
     return SqlAlchemyStore(f"sqlite:///{tempfile.mkdtemp(prefix='swf-bench-')}/swf.db")
 
 
-def run_scenario(shape: str, count: int, slots: int, store: str) -> dict[str, Any]:
-    sys.path.insert(0, ROOT)
+def make_workspace(kind: str) -> Any:
+    """None (the harness's in-memory fake) or a LocalWorkspace on a fresh directory, so
+    the launch-time check of each job's paths runs on a real file system."""
+    if kind == "memory":
+        return None
+    import tempfile
+
+    from swf_adapters.workspace.local import LocalWorkspace
+
+    state = tempfile.mkdtemp(prefix="swf-bench-state-")
+    try:
+        return LocalWorkspace(state, [os.path.join(state, "swf.db")])
+    except TypeError:  # a tree from before the launch-time check (--tree)
+        return LocalWorkspace(state)
+
+
+def run_scenario(
+    shape: str, count: int, slots: int, store: str, workspace: str = "memory"
+) -> dict[str, Any]:
     from tests.app_fakes import EngineHarness
 
     from swf_domain.serialization import workflow_to_dict
 
     document = workflow_to_dict(build(shape, count))
-    harness = EngineHarness(slots=slots, emit_running=True, store=make_store(store))
+    harness = EngineHarness(
+        slots=slots, emit_running=True, store=make_store(store), workspace=make_workspace(workspace)
+    )
     figures: dict[str, Any] = {"shape": shape, "jobs": count, "slots": slots, "store": store}
     with harness:
         engine_thread = harness.engine._thread
@@ -121,7 +142,6 @@ def run_scenario(shape: str, count: int, slots: int, store: str) -> dict[str, An
 
 
 def run_million(count: int) -> dict[str, Any]:
-    sys.path.insert(0, ROOT)
     from tests.app_fakes import EngineHarness, FakeOutcome
 
     from swf_domain.serialization import workflow_to_dict
@@ -159,24 +179,37 @@ def main() -> None:
     parser.add_argument(
         "--stores", nargs="*", default=["memory", "sqlite"], choices=["memory", "sqlite"]
     )
+    parser.add_argument(
+        "--workspace",
+        default="memory",
+        choices=["memory", "local"],
+        help="local: a real LocalWorkspace (the launch-time path check on a real disk)",
+    )
+    parser.add_argument(
+        "--tree", default=ROOT, help="run the engine and fakes of another checkout (A/B)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         spec = json.loads(args.child)
+        sys.path[:0] = [os.path.join(spec["tree"], "src"), spec["tree"]]
         if spec["shape"] == "million":
             result = run_million(spec["jobs"])
         else:
-            result = run_scenario(spec["shape"], spec["jobs"], spec["slots"], spec["store"])
+            result = run_scenario(
+                spec["shape"], spec["jobs"], spec["slots"], spec["store"], spec["workspace"]
+            )
         print(json.dumps(result))
         return
+    common = {"tree": os.path.abspath(args.tree), "workspace": args.workspace}
     specs: list[dict[str, Any]] = [
-        {"shape": shape, "jobs": args.jobs, "slots": slots, "store": store}
+        {"shape": shape, "jobs": args.jobs, "slots": slots, "store": store, **common}
         for store in args.stores
         for shape in ("independent", "fanout")
         for slots in args.slots
     ]
     if not args.no_million:
-        specs.append({"shape": "million", "jobs": args.million})
+        specs.append({"shape": "million", "jobs": args.million, **common})
     for spec in specs:
         done = subprocess.run(
             [sys.executable, __file__, "--child", json.dumps(spec)],

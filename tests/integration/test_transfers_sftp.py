@@ -12,6 +12,8 @@ import posixpath
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import paramiko
 import psutil
@@ -20,9 +22,11 @@ import pytest
 from swf_adapters.transfer.local_tree import LocalTree, file_digest
 from swf_adapters.transfer.sftp_tree import SftpTree
 from swf_adapters.transport.ssh import SshTarget, open_ssh
+from swf_adapters.transport.ssh.connector import RemoteEngineSpec
+from swf_adapters.transport.ssh.link import SshEngineLink
 from swf_app.ports import EntryKind
 from swf_app.transfer_copy import PART_SUFFIX, copy_tree
-from swf_domain.errors import TransferEscapeError, TransferInterruptedError
+from swf_domain.errors import TransferError, TransferEscapeError, TransferInterruptedError
 from tests.integration.ssh_fixtures import SshService, known_hosts, sshd
 
 __all__ = ["known_hosts", "sshd"]
@@ -138,3 +142,56 @@ def test_a_cut_connection_resumes_from_what_arrived(
     assert seen[0] >= part.size - 1024 * 1024  # resumed, not started over
     assert tree.digests([root + "/big.bin"]) == [file_digest(str(big))]
     assert tree.entry(root + "/big.bin" + PART_SUFFIX) is None
+
+
+def test_hashes_use_the_resources_configured_python(
+    session: Session, remote: tuple[SftpTree, str]
+) -> None:
+    """``PYTHON_COMMAND`` hashes, not ``python3`` from PATH: a missing one is named."""
+    tree, root = remote
+    session().open_sftp().putfo(io.BytesIO(b"x"), root + "/x")
+    named = SftpTree(session, python=["env", "SWF_HASH_MARK=1", "python3"])
+    assert named.digests([root + "/x"]) == tree.digests([root + "/x"])
+    missing = SftpTree(session, python=["/nonexistent/swf-python"])
+    with pytest.raises(TransferError, match="swf-python"):
+        missing.digests([root + "/x"])
+    named.close()
+    missing.close()
+
+
+def test_the_links_tree_hashes_with_the_resources_python() -> None:
+    spec = RemoteEngineSpec("r", python=["bv", "python"])
+    link = SimpleNamespace(
+        connector=SimpleNamespace(spec=spec, session=SimpleNamespace(client=None))
+    )
+    tree = SshEngineLink.resource_tree(cast(SshEngineLink, link))
+    assert tree._python == ["bv", "python"]
+
+
+def test_a_download_read_in_ranges_resumes_after_a_cut(
+    remote: tuple[SftpTree, str], session: Session, tmp_path: Path
+) -> None:
+    """A big download reads ranges over several channels; cut, it leaves a prefix of the
+    file as its part, and the next attempt resumes from there (not a range boundary)."""
+    tree, root = remote
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(48 * 1024 * 1024 + 12345))
+    copy_tree(LOCAL, str(big), tree, root + "/big.bin")
+    back = tmp_path / "back.bin"
+    killed: list[int] = []
+
+    def cut(done: int, total: int) -> None:
+        if done > 13 * 1024 * 1024 and not killed:
+            killed.append(session.serving_pid())
+            psutil.Process(killed[0]).kill()
+
+    with pytest.raises(TransferInterruptedError):
+        copy_tree(tree, root + "/big.bin", LOCAL, str(back), cut)
+    part = Path(str(back) + PART_SUFFIX)
+    assert 13 * 1024 * 1024 < part.stat().st_size < big.stat().st_size
+    assert big.read_bytes().startswith(part.read_bytes())
+    seen: list[int] = []
+    copy_tree(tree, root + "/big.bin", LOCAL, str(back), lambda done, _: seen.append(done))
+    assert seen[0] >= 13 * 1024 * 1024  # resumed, not started over
+    assert back.read_bytes() == big.read_bytes()
+    assert not part.exists()

@@ -1,7 +1,8 @@
 """The resource's files over SFTP (paramiko), as one side of a transfer (``FileTree``).
 
 Reads are prefetched and writes pipelined (many requests in flight: a round trip per
-32 KB packet would cap throughput at the link's latency). Hashes are computed on the
+32 KB packet would cap throughput at the link's latency); a big file is read in ranges
+over several channels at once (``sftp_ranged``). Hashes are computed on the
 resource by its python over the same SSH connection, many files per call, so
 verifying never reads the data back. A lost connection becomes a
 ``TransferInterruptedError``; the next operation opens a new session through
@@ -24,6 +25,7 @@ from typing import Any, NoReturn
 import paramiko
 
 from swf_adapters.transfer.local_tree import entry_kind as _kind
+from swf_adapters.transfer.sftp_ranged import RANGE, RangedReader
 from swf_app.ports import EntryKind, FileEntry
 from swf_domain.errors import TransferError, TransferInterruptedError
 
@@ -41,6 +43,8 @@ _DIGEST_SCRIPT = (
 #: Read requests a download keeps in flight (paramiko's default, all of them at once, and
 #: small values were both measured slower on loopback; 256 x 32 KB = 8 MB ahead).
 _READS_IN_FLIGHT = 256
+#: Bytes left to read from which a file is read in ranges over several channels at once.
+_RANGED_FROM = 2 * RANGE
 #: Characters of file names per hashing call (well under any ARG_MAX).
 _DIGEST_BATCH_CHARS = 64_000
 #: Seconds a hashing call may take per GB before it counts as lost (and at least 60 s).
@@ -94,6 +98,8 @@ class SftpTree:
                 _mkdir(sftp, directory)
 
     def open_read(self, path: str, offset: int, size: int) -> Any:
+        if size - offset >= _RANGED_FROM:
+            return _Guarded(RangedReader(self._open, path, offset, size), self, size - offset)
         with self._session() as sftp:
             stream = sftp.open(path, "rb")
             stream.seek(offset)
@@ -193,7 +199,9 @@ class _Guarded:
     that grew meanwhile fails its verification and is copied again).
     """
 
-    def __init__(self, stream: paramiko.SFTPFile, tree: SftpTree, left: int = -1) -> None:
+    def __init__(
+        self, stream: paramiko.SFTPFile | RangedReader, tree: SftpTree, left: int = -1
+    ) -> None:
         self._stream, self._tree, self._left = stream, tree, left
 
     def read(self, size: int) -> bytes:
@@ -209,6 +217,7 @@ class _Guarded:
             self._tree.lost(error)
 
     def write(self, data: bytes) -> None:
+        assert isinstance(self._stream, paramiko.SFTPFile)  # only reads are ranged
         try:
             self._stream.write(data)
         except _LOST as error:

@@ -20,8 +20,10 @@ class SshEngineLink(PyroEngineLink):
 
     def resource_tree(self) -> SftpTree:
         """The resource's files over SFTP, through this link's SSH connection (file
-        transfers: ``swf_entry.composition.facade_transfers``)."""
-        return SftpTree(self.connector.session.client)
+        transfers: ``swf_entry.composition.facade_transfers``); files are hashed there by
+        the resource's ``PYTHON_COMMAND``, not whatever ``python3`` its PATH has."""
+        spec = self.connector.spec
+        return SftpTree(self.connector.session.client, python=spec.python)
 
     def stop_engine(self) -> bool:
         """Stop the remote engine (``swf engine stop``); its jobs go on."""
