@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from swf_adapters.config import ResourceConfig, load_config, translation_table
 from swf_app.link import EngineLink
-from swf_domain.errors import ConfigurationError, EngineError
+from swf_domain.errors import ConfigurationError, EngineError, RemoteAuthenticationError
 
 if TYPE_CHECKING:
     from swf_adapters.schedulers.registry import SchedulerFactory
@@ -58,6 +58,9 @@ class ClientOptions:
     home: Path | None = None
     #: Cores for this client's engine (``swf run -j``), over CPU_NB; embedded engines only.
     cpu_nb: int | None = None
+    #: Asks the user for the SSH password of a remote resource that refused the login
+    #: without one (the CLI on a terminal); None: the refusal stands.
+    ask_password: Callable[[str], str] | None = None
 
 
 # -- configuration ---------------------------------------------------------------------
@@ -506,8 +509,25 @@ def open_controller(options: ClientOptions, embedded: bool = False) -> Any:
     from swf_entry.client import WorkflowController
 
     config = resource_config(options)
-    link = connect_config(config, embedded=embedded or _wants_embedded(config))
-    return WorkflowController.from_link(link)
+    embedded = embedded or _wants_embedded(config)
+    return WorkflowController.from_link(_connect_asking(config, embedded, options.ask_password))
+
+
+def _connect_asking(
+    config: ResourceConfig, embedded: bool, ask: Callable[[str], str] | None
+) -> EngineLink:
+    """``connect_config``; a remote login refused (no key, or one the server does not
+    take) is tried once more with the password ``ask`` gets from the user."""
+    try:
+        return connect_config(config, embedded=embedded)
+    except RemoteAuthenticationError:
+        if ask is None or config.mode != "remote" or embedded:
+            raise
+    from swf_adapters.config.remote import remote_host
+
+    who = f"{config.login}@{remote_host(config)}" if config.login else remote_host(config)
+    password = ask(f"password of {who}: ")
+    return connect_config(config, embedded=embedded, credentials=Credentials(password=password))
 
 
 # -- engine daemon management (swf engine ...) ------------------------------------------

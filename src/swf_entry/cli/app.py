@@ -120,8 +120,19 @@ class Context:
         from swf_entry.composition import ClientOptions
 
         return ClientOptions(
-            resource_id=self.resource, config_file=self.config, home=self.home, cpu_nb=self.cpu_nb
+            resource_id=self.resource,
+            config_file=self.config,
+            home=self.home,
+            cpu_nb=self.cpu_nb,
+            ask_password=_ask_password if sys.stdin.isatty() else None,
         )
+
+
+def _ask_password(prompt: str) -> str:
+    """The SSH password, typed on the terminal without echo (never logged nor kept)."""
+    import getpass
+
+    return getpass.getpass(prompt)
 
 
 STATE: dict[str, Context] = {}

@@ -21,6 +21,8 @@ import paramiko
 from swf_domain.errors import HostKeyError, RemoteAuthenticationError, RemoteConnectionError
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+#: paramiko's ``SSHException`` when it has nothing to log in with.
+_NOTHING_TO_OFFER = "No authentication methods available"
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,10 @@ def _login(client: paramiko.SSHClient, target: SshTarget) -> None:
             f"{target.describe()} refused the login ({_auth_means(target)}): {error}"
         ) from None
     except (paramiko.SSHException, OSError, EOFError) as error:
+        if str(error) == _NOTHING_TO_OFFER:  # no key, agent nor password: a refusal too
+            raise RemoteAuthenticationError(
+                f"{target.describe()} refused the login (no key, agent nor password to offer)"
+            ) from None
         raise RemoteConnectionError(f"cannot connect to {target.describe()}: {error}") from None
 
 
