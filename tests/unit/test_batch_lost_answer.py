@@ -13,7 +13,7 @@ import pytest
 
 from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings, wrapper
 from swf_adapters.schedulers.batch.adapter import UNKNOWN_ID
-from swf_adapters.schedulers.batch.commands import CommandResult, CommandRunner
+from swf_adapters.schedulers.batch.commands import TIMED_OUT, CommandResult, CommandRunner
 from swf_adapters.schedulers.batch.jobdir import Batch
 from swf_adapters.schedulers.batch.system import QueueView, Shape
 from swf_app.ports import LaunchRequest, SchedulerEvent
@@ -166,3 +166,34 @@ def test_the_started_marker_holds_the_array_id_each_system_gives(
         wrapper.mark_started(str(directory))
         assert (directory / wrapper.STARTED).read_text() == expected
         monkeypatch.delenv(variable)
+
+
+class RunsThenTimesOut(FakeRunner):
+    """The first submission goes through and its batch runs to its end at once, but
+    the answer never comes (timeout): what a loaded controller does."""
+
+    def run(self, argv: list[str], timeout: float | None = None) -> CommandResult:
+        if argv[0] != "submit" or self.calls["submit"]:
+            return super().run(argv, timeout)
+        with self._lock:
+            self.calls["submit"] += 1
+        directory = Path(argv[1]).parent
+        (directory / wrapper.STARTED).write_text("61")
+        record = {"job": 0, "start": 1.0, "end": 2.0, "exit_value": 0, "signal": None}
+        wrapper._write_atomically(str(directory / "0.end"), record)
+        return CommandResult(tuple(argv), TIMED_OUT, "", "submit: no answer in time")
+
+
+def test_a_timed_out_submission_whose_batch_already_ran_is_not_submitted_again(
+    tmp_path: Path,
+) -> None:
+    settings = BatchSettings(job_dir=tmp_path / "jobs", poll_min=0.05, retry_first=0.05)
+    adapter, sink = BatchScheduler(FakeSystem(), settings, RunsThenTimesOut()), Sink()
+    adapter.start(sink)
+    try:
+        adapter.submit([LaunchRequest(4, 1, ("true",), {}, "/dev/null", None)])
+        ends = sink.wait_ends(1)
+    finally:
+        adapter.close()
+    assert adapter.runner.calls["submit"] == 1
+    assert ends[4].status is JobStatus.DONE and ends[4].scheduler_job_id == "61_0"
