@@ -62,20 +62,22 @@ def test_same_shape_jobs_go_in_one_array_and_each_poll_is_one_call(
         adapter.close()
 
 
+@pytest.mark.parametrize("jobs", ["jobs", "my jobs"])
 def test_a_crash_after_qsub_answered_finds_the_batch_by_its_script(
-    standin: PbsStandIn, tmp_path: Path
+    standin: PbsStandIn, tmp_path: Path, jobs: str
 ) -> None:
     """The engine died between qsub's answer and the cluster id's write: the next one
-    lists every job once, finds the batch by its script, and does not submit it again."""
+    lists every job once, finds the batch by its script, and does not submit it again
+    (also in a job directory with a space, which PBS's joined arguments split)."""
     standin.freeze()  # still queued when the next engine looks
-    first = scheduler(standin, tmp_path / "jobs")
+    first = scheduler(standin, tmp_path / jobs)
     first.jobdir.prepare()
     requests = [marker_request(7, tmp_path), marker_request(8, tmp_path)]
     batch = first.jobdir.create(requests, first.system.index_variable, Shape())
     argv = first.system.submit_command(batch.directory / "batch.sh", 2, Shape(), first.tag)
     subprocess.run(argv, check=True, capture_output=True)  # ... and the engine dies here
 
-    second, sink = scheduler(standin, tmp_path / "jobs"), Sink()
+    second, sink = scheduler(standin, tmp_path / jobs), Sink()
     assert second.start(sink) == frozenset({7, 8})
     try:
         assert standin.wait_for(lambda: standin.calls()["qstat"] >= 1)
@@ -98,6 +100,33 @@ def test_a_crash_before_qsub_submits_the_batch_once(standin: PbsStandIn, tmp_pat
     try:
         assert sink.wait_ends(1)[9].status is JobStatus.DONE
         assert second.runner.calls["qsub"] == 1 and runs(tmp_path, 9) == 1
+    finally:
+        second.close()
+
+
+def test_a_batch_that_finished_before_the_next_engine_looked_never_runs_twice(
+    standin: PbsStandIn, tmp_path: Path
+) -> None:
+    """qsub's answer was lost in a crash and the batch ran to its end before the next
+    engine looked; the server (no job history) has forgotten it. Its "started" marker
+    and end files say it ran: it is adopted, not submitted again."""
+    first = scheduler(standin, tmp_path / "jobs")
+    first.jobdir.prepare()
+    requests = [marker_request(11, tmp_path), marker_request(12, tmp_path)]
+    batch = first.jobdir.create(requests, first.system.index_variable, Shape())
+    argv = first.system.submit_command(batch.directory / "batch.sh", 2, Shape(), first.tag)
+    subprocess.run(argv, check=True, capture_output=True)  # ... and the engine dies here
+    assert standin.wait_for(lambda: not standin.jobs() and runs(tmp_path, 12) == 1)
+
+    second, sink = scheduler(standin, tmp_path / "jobs"), Sink()
+    assert second.start(sink) == frozenset({11, 12})
+    try:
+        ends = sink.wait_ends(2)
+        assert {e.status for e in ends.values()} == {JobStatus.DONE}
+        assert ends[11].scheduler_job_id == "1000[0].standin"
+        time.sleep(1.0)  # a resubmitted batch would have started by now
+        assert second.runner.calls["qsub"] == 0 and standin.calls()["qsub"] == 1
+        assert runs(tmp_path, 11) == runs(tmp_path, 12) == 1
     finally:
         second.close()
 

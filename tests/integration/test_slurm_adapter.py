@@ -50,8 +50,8 @@ class Sink:
 
 
 @pytest.fixture
-def job_dir(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "jobs"
+def job_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    path = tmp_path / getattr(request, "param", "jobs")
     yield path
     tag = BatchSettings(job_dir=path).job_tag()
     subprocess.run(["scancel", f"--name={tag}"], check=False, capture_output=True)
@@ -93,11 +93,13 @@ def test_same_shape_jobs_go_in_one_array_and_each_poll_is_one_call(
         adapter.close()
 
 
+@pytest.mark.parametrize("job_dir", ["jobs", "my jobs"], indirect=True)
 def test_a_crash_after_sbatch_answered_adopts_the_batch_without_submitting_again(
-    job_dir: Path, tmp_path: Path
+    job_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The engine died between sbatch's answer and the cluster id's write: the next one
-    finds the batch in the queue by its script and does not submit it again."""
+    finds the batch in the queue by its script (even with a space in its path: not by
+    its traces) and does not submit it again."""
     first = scheduler(job_dir)
     first.jobdir.prepare()
     batch = first.jobdir.create([marker_request(7, tmp_path, 1.0)], "SLURM_ARRAY_TASK_ID", Shape())
@@ -110,6 +112,7 @@ def test_a_crash_after_sbatch_answered_adopts_the_batch_without_submitting_again
         ends = sink.wait_ends(1)
         assert ends[7].status is JobStatus.DONE
         assert second.runner.calls["sbatch"] == 0 and runs(tmp_path, 7) == 1
+        assert "ran while no engine knew its id" not in caplog.text
     finally:
         second.close()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from swf_adapters.schedulers.batch.system import Shape, TaskState
+from swf_adapters.schedulers.batch.system import ArrayView, Shape, TaskState
 from swf_adapters.schedulers.pbspro import Flavor, Pbs, detect_flavor, flavor_of
 from swf_app.ports import ParallelSpec
 from swf_domain.errors import DRMError
@@ -106,7 +106,7 @@ def test_status_asks_by_id_in_one_call() -> None:
 def test_parse_status_of_a_pbs_pro_array() -> None:
     view = PRO.parse_status(recorded("qstat_json_array.json"))
     array = view["4107[].pbs01"]
-    assert array.script == "/shared/jobs/batches/000000007/batch.sh"
+    assert array.runs("/shared/jobs/batches/000000007/batch.sh", "swf-0123456789")
     assert array.is_pending(4) and array.is_pending(5) and not array.is_pending(2)
     states = {index: task.state for index, task in array.tasks.items()}
     assert states == {
@@ -125,7 +125,7 @@ def test_parse_status_of_a_finished_plain_job_and_of_nothing() -> None:
     view = PRO.parse_status(recorded("qstat_json_plain_finished.json"))
     job = view["4108.pbs01"]
     assert job.tasks[0].state is TaskState.FINISHED and "Exit_status=3" in job.tasks[0].reason
-    assert job.script == "/shared/jobs/batches/000000008/batch.sh"
+    assert job.runs("/shared/jobs/batches/000000008/batch.sh", "swf-0123456789")
     assert PRO.parse_status('{"timestamp":1,"pbs_version":"22.05.11","pbs_server":"s"}') == {}
     assert PRO.parse_status("") == {}
 
@@ -138,7 +138,7 @@ def test_parse_status_of_torque_xml() -> None:
         TaskState.RUNNING,
         TaskState.PENDING,
     ]
-    assert array.script == "/shared/jobs/batches/000000009/batch.sh"
+    assert array.runs("/shared/jobs/batches/000000009/batch.sh", "swf-0123456789")
 
 
 def test_forgotten_ids_are_a_partial_answer_a_dead_server_is_unavailable() -> None:
@@ -171,3 +171,14 @@ def test_the_flavor_comes_from_qstat_version() -> None:
     grid_engine = "SGE 8.1.9\nusage: qstat [options]\n        [-ext]   view additional attributes\n"
     with pytest.raises(DRMError, match=r"Grid Engine's \(SGE 8.1.9\), not PBS's$"):
         detect_flavor(lambda argv: (1, grid_engine, ""))
+
+
+def test_a_lost_batch_is_found_by_its_name_and_script_even_with_spaces_in_its_path() -> None:
+    """PBS joins qsub's arguments with spaces: the script is matched by their end."""
+    script = "/shared/my jobs/batches/000000003/batch.sh"
+    arguments = f"-N swf-1 -V -j oe -o /shared/my jobs/batches/000000003/0.log {script}"
+    array = ArrayView(script=arguments, name="swf-1")
+    assert array.runs(script, "swf-1")
+    assert not array.runs(script, "swf-2")  # another engine's job
+    assert not array.runs("/shared/my jobs/batches/000000004/batch.sh", "swf-1")
+    assert not array.runs("/my jobs/batches/000000003/batch.sh", "swf-1")

@@ -59,7 +59,7 @@ def test_parse_squeue_mixed_states() -> None:
     assert set(view) == {"73", "74", "75", "111"}
     done = view["73"]
     assert {i: t.state for i, t in done.tasks.items()} == {i: TaskState.FINISHED for i in range(4)}
-    assert done.tasks[0].reason == "COMPLETED" and done.script == "/tmp/sx/b.sh"
+    assert done.tasks[0].reason == "COMPLETED" and done.runs("/tmp/sx/b.sh", "t")
     running = view["74"]
     assert running.pending == [range(32, 300)] and running.pending_reason == "Resources"
     assert running.is_pending(299) and not running.is_pending(31)

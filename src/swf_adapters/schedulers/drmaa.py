@@ -204,15 +204,21 @@ class DrmaaScheduler(BatchScheduler):
         self._adopt_open()
         return held
 
-    def _adopt_open(self) -> None:
-        """The agent follows every open task (an earlier engine's, or a dead agent's)."""
+    def _adopt_open(self, only: Batch | None = None) -> None:
+        """The agent follows every open task (an earlier engine's, or a dead agent's),
+        or those of ``only``."""
         with self._lock:
-            batches = [b for b in self._batches.values() if b.cluster_id is not None]
+            chosen = [only] if only is not None else list(self._batches.values())
+            batches = [b for b in chosen if b.cluster_id is not None]
             opened = [(b, sorted(b.open - b.ended)) for b in batches]
         for batch, indices in opened:
             ids = [self._task_id(batch, index) for index in indices]
             if ids:
                 self.agent.run(["adopt", str(batch.directory), *ids])
+
+    def _adopted(self, batch: Batch) -> None:
+        """A batch found by its traces after a lost answer: the agent follows it too."""
+        self._adopt_open(batch)
 
     def _status(self, by_script: bool = False) -> QueueView | None:
         """The pushed changes; a dead agent is started again first and re-adopts."""

@@ -251,11 +251,12 @@ def _add_record(view: QueueView, job_id: str, attributes: dict[str, Any]) -> Non
     state = str(attributes.get("job_state") or "").upper()[:1]
     if index is None:  # a plain job: a one-task batch
         array = view.setdefault(job_id, ArrayView())
-        array.script = _script(attributes)
+        array.script, array.name = _script(attributes), _name(attributes, None)
         array.tasks[0] = _task_view(state, attributes)
         return
     array = view.setdefault(f"{number}[]{rest}", ArrayView())
     array.script = array.script or _script(attributes)  # Torque lists no array line
+    array.name = array.name or _name(attributes, index)
     if index:
         array.tasks[int(index)] = _task_view(state, attributes)
         return
@@ -283,10 +284,16 @@ def _task_view(state: str, attributes: dict[str, Any]) -> TaskView:
 
 
 def _script(attributes: dict[str, Any]) -> str:
-    """The batch script, last of qsub's arguments (how a lost batch is found again)."""
-    arguments = str(attributes.get("Submit_arguments") or attributes.get("submit_args") or "")
-    words = arguments.split()
-    return words[-1] if words else ""
+    """qsub's arguments, joined with spaces by the server: they end with the batch
+    script (how a lost batch is found again: ``ArrayView.runs``)."""
+    return str(attributes.get("Submit_arguments") or attributes.get("submit_args") or "").strip()
+
+
+def _name(attributes: dict[str, Any], index: str | None) -> str:
+    """The job's name (``-N``); Torque names an array's sub-job ``NAME-INDEX``."""
+    name = str(attributes.get("Job_Name") or "").strip()
+    suffix = f"-{index}"
+    return name[: -len(suffix)] if index and name.endswith(suffix) else name
 
 
 # -- which PBS ---------------------------------------------------------------------------

@@ -125,7 +125,7 @@ def parse_squeue(stdout: str) -> QueueView:
             continue  # not an array job: never one of ours
         array = view.setdefault(match.group(1), ArrayView())
         if len(fields) == 4:
-            array.script = fields[3].split(" ", 1)[0]
+            array.script = fields[3].strip()  # the script may hold spaces: ArrayView.runs
         _add(array, match, fields[1].upper(), fields[2])
     return view
 

@@ -14,7 +14,8 @@ Engine next), kind to its controller.
 - Crash-safe: the job directory (``jobdir``) is the journal. A restarted engine finds every
   batch, adopts the tasks still queued or running, learns the ends written while it was
   down, fails with a reason a task that left the queue without an end file, and submits a
-  batch whose submission was cut by the crash (unless the cluster has it).
+  batch whose submission was cut by the crash unless the cluster has it or it left traces
+  (it ran and was forgotten: ``_submitted_as``) — nothing runs twice.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from swf_domain.errors import DRMError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
 from .commands import TIMED_OUT, Backoff, CommandResult, CommandRunner
-from .jobdir import Batch, JobDirectory, read_end, read_log_tail, read_tasks
+from .jobdir import Batch, JobDirectory, ran_as, read_end, read_log_tail, read_tasks
 from .system import ArrayView, BatchSystem, QueueView, Shape, TaskState
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 #: Jobs in the cluster's queue at once when MAX_JOB_IN_QUEUE does not say.
 DEFAULT_MAX_IN_QUEUE = 10_000
+#: The cluster id of a batch that ran under an id its tasks could not see (never asked).
+UNKNOWN_ID = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,13 +300,39 @@ class BatchScheduler:
 
     def _find_submitted(self, batch: Batch) -> str | None:
         view = self._status(by_script=True)
-        if view is None:
-            return None
+        return None if view is None else self._submitted_as(batch, view)
+
+    def _submitted_as(self, batch: Batch, view: QueueView) -> str | None:
+        """The cluster id of a batch whose submission's answer was lost, or None when
+        it was never submitted (the only case in which it may be submitted again).
+
+        The queue is asked first; a batch it does not list may still have run and left
+        the queue (PBS without job history, SLURM after MinJobAge): its traces in the
+        job directory (the wrapper's "started" marker, its end files) say so, and it is
+        adopted with the id its tasks saw. Why this is enough:
+
+        - A task writes the marker before its command starts, so a batch without it ran
+          nothing: submitting it again runs nothing twice.
+        - An unlisted batch with traces has no task queued or running (a cluster lists
+          an array while any of its tasks is), so adopting it loses nothing: a task that
+          ended is read from its end file, one that began or was cancelled without an
+          end file is failed after ``end_grace`` (file system caching), as any task
+          that vanished.
+        - The queue is read before the traces: a batch leaving the queue in between
+          left its marker before, so one of the two sees it.
+        - Not covered: a submission still in flight when the queue is read (the dead
+          engine's ``sbatch``/``qsub`` outliving it, stuck on its controller) is neither
+          listed nor traced, and is submitted again.
+        """
         script = str(batch.directory / "batch.sh")
         for cluster_id, array in view.items():
-            if array.script == script:
+            if array.runs(script, self.tag):
                 return cluster_id
-        return None
+        ran = ran_as(batch)
+        if ran is None:
+            return None
+        _log.warning("batch %s ran while no engine knew its id: adopted", batch.directory)
+        return ran or UNKNOWN_ID
 
     def _is_unavailable(self, result: CommandResult) -> bool:
         return result.returncode == TIMED_OUT or self.system.unavailable(
@@ -428,7 +457,8 @@ class BatchScheduler:
         with self._lock:
             if by_script or self._unresolved:
                 return None
-            return sorted({str(b.cluster_id) for b in self._batches.values() if b.cluster_id})
+            ids = {str(b.cluster_id) for b in self._batches.values() if b.cluster_id}
+            return sorted(ids - {UNKNOWN_ID})
 
     def _reconcile(self, view: QueueView, now: float) -> list[SchedulerEvent]:
         """Events for every task whose state changed since the last poll."""
@@ -530,24 +560,26 @@ class BatchScheduler:
         )
 
     def _resolve(self, view: QueueView) -> None:
-        """Batches whose submission a crash cut: recorded if the cluster has them,
-        submitted again otherwise (nothing of theirs ran)."""
+        """Batches whose submission a crash cut: recorded if the cluster has them or
+        they left traces, submitted again otherwise (nothing of theirs ran)."""
         with self._lock:
             unresolved, self._unresolved = self._unresolved, []
-        if not unresolved:
-            return
-        by_script = {array.script: cluster_id for cluster_id, array in view.items()}
         resubmit = []
         for batch in unresolved:
-            found = by_script.get(str(batch.directory / "batch.sh"))
-            if found is not None:
-                self.jobdir.record_cluster_id(batch, found)
-            else:
+            found = self._submitted_as(batch, view)
+            if found is None:
                 resubmit.append(batch)
+                continue
+            self.jobdir.record_cluster_id(batch, found)
+            self._adopted(batch)
         if resubmit:
             with self._work:
                 self._inbox.resubmits.extend(resubmit)
                 self._work.notify()
+
+    def _adopted(self, batch: Batch) -> None:
+        """A batch of an earlier engine got its cluster id back (a hook for systems
+        that follow tasks one by one: ``DrmaaScheduler``)."""
 
     # -- helpers ----------------------------------------------------------------------
 

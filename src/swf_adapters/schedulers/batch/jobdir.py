@@ -8,6 +8,8 @@ it had already recorded (the ``acked`` file).
     JOB_DIR/batches/<name>/table.marshal the tasks: job id, argv, env, files, end file
     JOB_DIR/batches/<name>/batch.sh      the batch script (no user data in it)
     JOB_DIR/batches/<name>/cluster_id    the cluster's id, written once sbatch answered
+    JOB_DIR/batches/<name>/started       the batch ran (written by its first task, with
+                                         the cluster's id from the task's environment)
     JOB_DIR/batches/<name>/<i>.end       task i's end record (written by the wrapper)
     JOB_DIR/batches/<name>/<i>.log       task i's wrapper output (diagnostics only)
     JOB_DIR/batches/<name>/acked         task indices whose ends the engine recorded
@@ -144,6 +146,16 @@ def read_end(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
+
+
+def ran_as(batch: Batch) -> str | None:
+    """The cluster id a batch ran under, "" if it ran under an unknown one, None if it
+    left no trace (no "started" marker, no end file: none of its tasks began)."""
+    with contextlib.suppress(OSError):
+        return (batch.directory / wrapper_module.STARTED).read_text().strip()
+    if any(batch.end_file(index).exists() for index in range(len(batch.job_ids))):
+        return ""  # ended under an older wrapper, which left no marker
+    return None
 
 
 def read_log_tail(path: Path, limit: int = 4000) -> str:

@@ -52,11 +52,25 @@ class ArrayView:
     pending_reason: str = "PENDING"
     #: Indices listed one by one (running, or finished and still remembered).
     tasks: dict[int, TaskView] = field(default_factory=dict)
-    #: The batch script the job runs (how a batch is found again after a crash).
+    #: The batch script the job runs (how a batch is found again after a crash): as
+    #: the cluster shows it, with its arguments after it (SLURM's command) or qsub's
+    #: before it (PBS joins them with spaces).
     script: str = ""
+    #: The job's name when the status call lists other engines' jobs too (PBS), else "".
+    name: str = ""
 
     def is_pending(self, index: int) -> bool:
         return any(index in span for span in self.pending)
+
+    def runs(self, script: str, tag: str) -> bool:
+        """True when this is the batch ``script`` of the engine whose jobs are named
+        ``tag``. A script path may hold spaces, so it is not one word of the shown
+        command line: it is matched at its start or end, and the name rules out another
+        engine whose job directory would end the same way."""
+        if self.name and self.name != tag:
+            return False
+        shown = self.script
+        return shown == script or shown.endswith(f" {script}") or shown.startswith(f"{script} ")
 
 
 #: One status call's answer: cluster job id -> what it said about that array.

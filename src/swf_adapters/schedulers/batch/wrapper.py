@@ -33,6 +33,10 @@ from typing import Any
 COMMAND_NOT_FOUND = 127
 COMMAND_NOT_EXECUTABLE = 126
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP)
+#: The batch's "started" marker, next to its table (read by ``jobdir.read_started``).
+STARTED = "started"
+#: Where SLURM, PBS / Torque and Grid Engine put the job's id (the first one set wins).
+_JOB_ID_VARIABLES = ("SLURM_ARRAY_JOB_ID", "SLURM_JOB_ID", "PBS_JOBID", "JOB_ID")
 
 
 def _write_atomically(path: str, data: dict[str, Any]) -> None:
@@ -166,11 +170,35 @@ def _index(index_variable: str, count: int) -> int:
     return int(value)
 
 
+def _cluster_id() -> str:
+    """The array job's id as the engine records it: a PBS sub-job's ``12[3].server``
+    becomes the array's ``12[].server`` (no ``re``: start-up time)."""
+    value = next((os.environ[n] for n in _JOB_ID_VARIABLES if os.environ.get(n)), "")
+    opened, closed = value.find("["), value.find("]")
+    if 0 <= opened < closed and value[opened + 1 : closed].isdigit():
+        value = value[: opened + 1] + value[closed:]
+    return value
+
+
+def mark_started(directory: str) -> None:
+    """Leave the batch's "started" marker (with the cluster's id) before any task runs
+    its command: an engine that lost the submission's answer then knows the batch ran
+    even once the cluster has forgotten it, and never submits it again. One ``stat``
+    per task once the marker exists; tasks racing to write it write the same text."""
+    path = os.path.join(directory, STARTED)
+    if not os.path.exists(path):
+        temporary = f"{path}.tmp{os.getpid()}"
+        with open(temporary, "w") as stream:
+            stream.write(_cluster_id())
+        os.replace(temporary, path)
+
+
 def main(argv: list[str]) -> int:
     table_file, index_variable = argv[1], argv[2]
     with open(table_file, "rb") as stream:
         table = marshal.load(stream)  # written by the engine (jobdir.py); no json import
     task = table["tasks"][_index(index_variable, len(table["tasks"]))]
+    mark_started(os.path.dirname(table_file))
     record = run(task)
     record["wall"] = record["end"] - record["start"]
     _write_atomically(task["end"], record)
