@@ -18,8 +18,6 @@ from contextlib import suppress
 
 import paramiko
 
-from swf_domain.errors import TransferError
-
 #: Channels read at once (on loopback, 4 beat 1-3; paramiko's Python per reply, under
 #: the GIL, still bounds the total).
 STREAMS = 4
@@ -84,7 +82,10 @@ class RangedReader:
             stream.prefetch(start + length)  # all of the range's requests at once
             data = b"".join(pieces(stream, length))
         if len(data) != length:
-            raise TransferError(f"{self._path} on the resource changed while it was read")
+            # paramiko ends a prefetched read short, without an error, when the connection
+            # is cut: treat it as lost (the transfer resumes); a file that really changed
+            # fails the size + hash check of the next attempt.
+            raise EOFError(f"{self._path}: range at {start} ended short (connection lost?)")
         return data
 
     def _channel(self) -> paramiko.SFTPClient:
