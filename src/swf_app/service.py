@@ -100,7 +100,7 @@ class EngineService(TransferCommands, ServesQueries):
         once here and that text is what the store keeps, so a million-job document is
         never encoded again on this side.
         """
-        text, content = _text_and_content(document)
+        stored, content = _stored_and_content(document)
         now = self._clock.now()
         if expiration_date is None and self._default_lifetime is not None:
             expiration_date = now + self._default_lifetime
@@ -108,6 +108,7 @@ class EngineService(TransferCommands, ServesQueries):
             raise WorkflowError(_past_expiration(expiration_date, now))
         with gc_paused():
             workflow = workflow_from_dict(content)
+            del content  # its decoded form (~1.4 KB per job) is not kept: its model is
             compiled = validate(workflow)
             self._engine.execution.launcher.check_files(workflow, working_directory)
             jobs = [
@@ -118,8 +119,7 @@ class EngineService(TransferCommands, ServesQueries):
             NewWorkflow(
                 user=self._user,
                 name=name if name is not None else workflow.name,
-                document=content,
-                document_text=text,
+                document=stored,
                 jobs=jobs,
                 queue=queue,
                 expiration_date=expiration_date,
@@ -336,8 +336,8 @@ def _date(epoch: float) -> str:
         return repr(epoch)
 
 
-def _text_and_content(document: dict[str, Any] | str) -> tuple[str | None, Any]:
-    """(the JSON text if the document came as text, the document's content)."""
+def _stored_and_content(document: dict[str, Any] | str) -> tuple[dict[str, Any] | str, Any]:
+    """(what the store keeps: the text as received, else the document; its content)."""
     if isinstance(document, str):
         return document, parse(document, "the submitted workflow document")
-    return None, document
+    return document, document

@@ -411,8 +411,8 @@ def _reserve_ids(connection: Connection, name: str, count: int) -> int:
 
 
 def _document_json(workflow: NewWorkflow) -> str:
-    if workflow.document_text is not None:
-        return workflow.document_text
+    if isinstance(workflow.document, str):
+        return workflow.document
     try:
         return bulk.dump_json(workflow.document) or "null"
     except (TypeError, ValueError) as error:
