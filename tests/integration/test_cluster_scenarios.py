@@ -30,6 +30,7 @@ from tests.integration.facade_fixtures import (
     open_site,
     wfc,
 )
+from tests.integration.facade_recollect import ON_ANY_RESOURCE, scenarios
 from tests.integration.test_retries_local import flaky_then_child
 
 __all__ = ["facade_guard", "site", "wfc"]  # fixtures, imported for pytest
@@ -37,31 +38,7 @@ __all__ = ["facade_guard", "site", "wfc"]  # fixtures, imported for pytest
 pytestmark = [pytest.mark.timeout(180)]
 
 # The facade scenarios that make sense on a cluster, run unchanged.
-test_simple_diamond_with_groups_runs_in_dependency_order = (
-    facade.test_simple_diamond_with_groups_runs_in_dependency_order
-)
-test_serial_jobs_never_overlap = facade.test_serial_jobs_never_overlap
-test_fan_out_then_fan_in = facade.test_fan_out_then_fan_in
-test_barrier_jobs_order_their_neighbours = facade.test_barrier_jobs_order_their_neighbours
-test_multiple_sub_workflows_as_groups = facade.test_multiple_sub_workflows_as_groups
-test_exception_in_a_job_aborts_its_descendants_only = (
-    facade.test_exception_in_a_job_aborts_its_descendants_only
-)
-test_command_not_found_fails_that_job_only = facade.test_command_not_found_fails_that_job_only
-test_environment_precedence = facade.test_environment_precedence
-test_dynamic_outputs_feed_a_downstream_command = (
-    facade.test_dynamic_outputs_feed_a_downstream_command
-)
-test_stop_then_restart_runs_only_what_did_not_finish = (
-    facade.test_stop_then_restart_runs_only_what_did_not_finish
-)
-test_restart_after_a_fix_runs_the_failed_job_and_what_it_blocked = (
-    facade.test_restart_after_a_fix_runs_the_failed_job_and_what_it_blocked
-)
-test_stop_jobs_and_restart_jobs = facade.test_stop_jobs_and_restart_jobs
-test_arguments_and_environment_reach_the_job_verbatim = (
-    facade.test_arguments_and_environment_reach_the_job_verbatim
-)
+globals().update(scenarios(ON_ANY_RESOURCE))
 
 
 #: c_job_options carries a PBS native specification (``-l walltime=... -q short``), which
