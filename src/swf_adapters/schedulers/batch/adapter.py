@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,12 +79,17 @@ class BatchSettings:
     command_timeout: float = 60.0
     retry_first: float = 1.0
     retry_max: float = 60.0
+    #: Variables of parallel jobs (soma's PARALLEL_ENV_MPI_BIN, PARALLEL_ENV_NODE_FILE);
+    #: a job's own value wins.
+    parallel_env: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of_resource(cls, config: ResourceConfig) -> BatchSettings:
         """A resource's options, by soma's names where soma has one (every cluster)."""
+        from swf_adapters.schedulers.batch.parallel import ParallelConfig
         from swf_adapters.schedulers.slurm import native_options
 
+        parallel = ParallelConfig.of(config.parallel_job_config)
         return cls(
             job_dir=config.job_dir,
             python=config.python_command or sys.executable,
@@ -92,6 +97,7 @@ class BatchSettings:
             default_options=native_options(config.native_specification),
             poll_min=config.poll_interval_min,
             poll_max=config.poll_interval_max,
+            parallel_env=tuple(parallel.env.items()),
         )
 
     def job_tag(self) -> str:
@@ -622,6 +628,8 @@ def _by_shape(
 ) -> dict[Shape, list[LaunchRequest]]:
     groups: dict[Shape, list[LaunchRequest]] = {}
     for request in requests:
+        if request.parallel is not None and settings.parallel_env:
+            request = replace(request, env={**dict(settings.parallel_env), **request.env})
         groups.setdefault(system.shape_of(request, settings.default_options), []).append(request)
     return groups
 
