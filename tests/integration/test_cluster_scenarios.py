@@ -184,6 +184,23 @@ def test_resources_reach_the_cluster(
     assert (tmp_path / "plain").read_text().split()[-len(probe.plain) :] == probe.plain
 
 
+@pytest.mark.parametrize("kind", ["MPI", "OpenMP"])
+def test_a_parallel_kind_gets_what_the_cluster_gives_that_kind(
+    cluster: ClusterBackend, wfc: WorkflowController, tmp_path: Path, kind: str
+) -> None:
+    """parallel_job_info on 1 node x 2 CPUs: on SLURM an MPI job gets 2 tasks (ranks),
+    an OpenMP job 1 task of 2 CPUs; on Grid Engine 2 slots of the PE the resource names
+    for the kind; on PBS 2 CPUs. PARALLEL_ENV_MPI_BIN reaches parallel jobs only."""
+    probe = cluster.parallel
+    info = {"config_name": kind, "nodes_number": 1, "cpu_per_node": 2}
+    wide = Job(["sh", "-c", probe.show, str(tmp_path / "wide")], parallel_job_info=info)
+    plain = Job(["sh", "-c", probe.show, str(tmp_path / "plain")], name="plain")
+    wf_id = facade.run(wfc, Workflow([wide, plain], name=f"parallel-{kind}"))
+    facade.assert_all_done(wfc, wf_id)
+    assert (tmp_path / "wide").read_text().split() == probe.seen[kind]
+    assert (tmp_path / "plain").read_text().split() == probe.seen["plain"]
+
+
 def test_a_job_failing_once_succeeds_on_its_second_attempt_on_the_cluster(
     wfc: WorkflowController, tmp_path: Path
 ) -> None:
