@@ -80,6 +80,9 @@ class ClusterBackend:
     task_separator: str
     probe: ResourceProbe
     parallel: ParallelProbe
+    #: A native specification asking ``{attempt*100}`` of something, and the variable
+    #: (shell syntax) in which the job sees how much it got.
+    per_attempt: tuple[str, str]
     #: The resource's parallel options (soma's ``MPI = <cluster name>`` lines).
     parallel_config: str = ""
     #: Brings the cluster up for a module or a test (given a directory of its own), when
@@ -127,6 +130,7 @@ SLURM = ClusterBackend(
         show=_SHOW_PARALLEL.format("${SLURM_NTASKS:-1} ${SLURM_CPUS_PER_TASK:-1}"),
         seen={"MPI": ["2", "1", MPI_BIN], "OpenMP": ["1", "2", MPI_BIN], "plain": ["1", "1"]},
     ),
+    per_attempt=("--mem={attempt*100}M", "$SLURM_MEM_PER_NODE"),
 )
 
 SGE = ClusterBackend(
@@ -156,6 +160,7 @@ SGE = ClusterBackend(
         show=_SHOW_PARALLEL.format("$NSLOTS ${PE:-none}"),
         seen={"MPI": ["2", "smp", MPI_BIN], "OpenMP": ["2", "smp", MPI_BIN], "plain": ["1"]},
     ),
+    per_attempt=("-v SWF_GROWN={attempt*100}", "$SWF_GROWN"),
     parallel_config="MPI = smp\n",  # soma's kind -> the cell's PE name
 )
 
@@ -232,6 +237,7 @@ def _pbs(flavor: str, system_name: str, cpus_variable: str) -> ClusterBackend:
             show=_SHOW_PARALLEL.format(f"${cpus_variable}"),
             seen={"MPI": ["2", MPI_BIN], "OpenMP": ["2", MPI_BIN], "plain": ["1"]},
         ),
+        per_attempt=("-v SWF_GROWN={attempt*100}", "$SWF_GROWN"),
         activate=_standin(flavor),
         silence=_server_down(flavor),
     )

@@ -201,6 +201,20 @@ def test_a_parallel_kind_gets_what_the_cluster_gives_that_kind(
     assert (tmp_path / "plain").read_text().split() == probe.seen["plain"]
 
 
+def test_resources_grow_with_each_attempt(
+    cluster: ClusterBackend, wfc: WorkflowController, tmp_path: Path
+) -> None:
+    """``{attempt*100}`` in a native specification: 100 on the first attempt, 200 on
+    the retry (a new cluster job), as the job itself sees it."""
+    native, variable = cluster.per_attempt
+    seen = tmp_path / "seen"
+    fails_first = f'echo "{variable}" >> "$0"; [ "$(wc -l < "$0")" -ge 2 ]'
+    job = Job(["sh", "-c", fails_first, str(seen)], native_specification=native, attempts=2)
+    wf_id = facade.run(wfc, Workflow([job], name="grows"))
+    facade.assert_all_done(wfc, wf_id)
+    assert seen.read_text().split() == ["100", "200"]
+
+
 def test_a_job_failing_once_succeeds_on_its_second_attempt_on_the_cluster(
     wfc: WorkflowController, tmp_path: Path
 ) -> None:

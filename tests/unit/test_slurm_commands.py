@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from swf_adapters.schedulers.batch.adapter import BatchSettings, _by_shape
+from swf_adapters.schedulers.batch.attempts import for_attempt
 from swf_adapters.schedulers.batch.parallel import ParallelConfig
 from swf_adapters.schedulers.batch.system import Shape, TaskState
 from swf_adapters.schedulers.slurm import Slurm, native_options, parse_index_ranges
@@ -178,3 +179,19 @@ def test_parallel_jobs_get_the_resources_parallel_env_and_their_own_wins() -> No
         1: {"PARALLEL_ENV_MPI_BIN": "/mine", "PARALLEL_ENV_NODE_FILE": "$PE_HOSTFILE"},
         2: {},
     }
+
+
+def test_attempt_placeholders_grow_resources_per_attempt() -> None:
+    """Snakemake's ``attempt`` / Nextflow's ``task.attempt``: the job's and the
+    resource's options, per attempt; without the placeholder, the same tuple."""
+    assert for_attempt(("--mem={attempt*4}G", "--time={attempt}:00:00"), 3) == (
+        "--mem=12G",
+        "--time=3:00:00",
+    )
+    plain = ("--mem=4G",)
+    assert for_attempt(plain, 2) is plain
+    assert for_attempt(("{attempt * 2}", "{attempts}"), 2) == ("4", "{attempts}")
+    settings = BatchSettings(Path("/j"), default_options=("--time={attempt*30}",))
+    first, retry = request(), request(job_id=2, attempt=2)
+    shapes = _by_shape([first, retry], Slurm(), settings)
+    assert sorted(s.options for s in shapes) == [("--time=30",), ("--time=60",)]

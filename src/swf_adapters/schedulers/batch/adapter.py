@@ -42,6 +42,7 @@ from swf_app.ports import (
 from swf_domain.errors import DRMError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
+from .attempts import for_attempt
 from .commands import TIMED_OUT, Backoff, CommandResult, CommandRunner
 from .jobdir import Batch, JobDirectory, ran_as, read_end, read_log_tail, read_tasks
 from .system import ArrayView, BatchSystem, QueueView, Shape, TaskState
@@ -630,7 +631,11 @@ def _by_shape(
     for request in requests:
         if request.parallel is not None and settings.parallel_env:
             request = replace(request, env={**dict(settings.parallel_env), **request.env})
-        groups.setdefault(system.shape_of(request, settings.default_options), []).append(request)
+        shape = system.shape_of(request, settings.default_options)
+        options = for_attempt(shape.options, request.attempt)
+        if options is not shape.options:  # the rare job whose resources grow per attempt
+            shape = replace(shape, options=options)
+        groups.setdefault(shape, []).append(request)
     return groups
 
 
