@@ -158,7 +158,11 @@ SGE = ClusterBackend(
     ),
     parallel=ParallelProbe(
         show=_SHOW_PARALLEL.format("$NSLOTS ${PE:-none}"),
-        seen={"MPI": ["2", "smp", MPI_BIN], "OpenMP": ["2", "smp", MPI_BIN], "plain": ["1"]},
+        seen={
+            "MPI": ["2", "smp", MPI_BIN],
+            "OpenMP": ["2", "smp", MPI_BIN],
+            "plain": ["1", "none"],
+        },
     ),
     per_attempt=("-v SWF_GROWN={attempt*100}", "$SWF_GROWN"),
     parallel_config="MPI = smp\n",  # soma's kind -> the cell's PE name
