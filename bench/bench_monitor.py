@@ -359,6 +359,36 @@ def report_time(controller: WorkflowController, workflow_id: int, jobs: int) -> 
     print(f"swf report of {jobs} jobs: {seconds:.1f} s, {size:.2f} MB ({report})")
 
 
+def idle_cost(slots: int, windows: int, seconds: float) -> None:
+    """The engine's CPU per second with a monitor open (a browser watching a finished
+    workflow: its event streams and the polling tab) against without, in alternating
+    windows: what the monitor itself makes the engine do, whatever the machine's load
+    does to throughput (the monitor reads the store itself; the engine answers its
+    link's keep-alive)."""
+    with daemon_site(slots) as (home, controller):
+        workflow_id = controller.submit_workflow(independent(100, "watched"))
+        controller.wait_workflow(workflow_id)
+        rates: dict[str, list[float]] = {"none": [], "poll": []}
+        for _, mode in abba(windows, ["none", "poll"]):
+            rates[mode].append(idle_window(home, workflow_id, mode, seconds))
+            print(mode, f"{rates[mode][-1]:.2f} ms/s", f"load {os.getloadavg()[0]:.1f}")
+    for mode, values in rates.items():
+        print(f"{mode}: engine CPU {statistics.median(values):.2f} ms per second (median)")
+
+
+def idle_window(home: Path, workflow_id: int, mode: str, seconds: float) -> float:
+    """Engine CPU milliseconds per second over one window."""
+    with contextlib.ExitStack() as stack:
+        if mode != "none":
+            base = stack.enter_context(monitor_process(home, mode))
+            browser = Browser(base, workflow_id).start()
+            stack.callback(browser.page.done.set)
+            time.sleep(2)  # connected, workflow read
+        before, started = engine_cpu(home), time.perf_counter()
+        time.sleep(seconds)
+        return 1000 * (engine_cpu(home) - before) / (time.perf_counter() - started)
+
+
 def abba(rounds: int, modes: list[str]) -> Iterator[tuple[int, str]]:
     """Round r runs the modes in order, the next round in reverse: drift hits both."""
     for round_number in range(rounds):
@@ -405,7 +435,13 @@ def main() -> None:
         help="page load only, on a --jobs workflow run for --run-seconds then stopped",
     )
     parser.add_argument("--run-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--idle", type=int, default=0, help="N windows of engine CPU, monitor open or not"
+    )
     args = parser.parse_args()
+    if args.idle:
+        idle_cost(args.slots, args.idle, args.run_seconds)
+        return
     if args.page_only:
         page_only(args.jobs, args.slots, args.run_seconds)
         return
