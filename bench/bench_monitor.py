@@ -116,6 +116,7 @@ class PageClient:
     def _run(self) -> None:
         path = f"{self.url}/api/workflows/{self.workflow_id}"
         with (
+            self.closing(),
             httpx.Client(headers=self.headers, timeout=120) as client,
             client.stream("GET", f"{path}/events") as stream,
         ):
@@ -127,6 +128,15 @@ class PageClient:
                     if self.done.is_set():
                         break
         self.done.set()
+
+    @contextlib.contextmanager
+    def closing(self) -> Iterator[None]:
+        """A stream cut once the run is over (the monitor stopped) is no error."""
+        try:
+            yield
+        except httpx.TransportError:
+            if not self.done.is_set():
+                raise
 
     def _event(self, client: httpx.Client, path: str, event: dict[str, Any], last: float) -> float:
         now = time.time()
@@ -176,7 +186,7 @@ class Browser:
 
     def _poll(self) -> None:
         path = f"{self.url}/api/workflows/{self.workflow_id}"
-        with httpx.Client(headers=self.headers, timeout=120) as client:
+        with self.page.closing(), httpx.Client(headers=self.headers, timeout=120) as client:
             while not self.page.done.wait(1.0):
                 client.get(path)
                 client.get(f"{path}/jobs", params={"limit": 50})
@@ -184,6 +194,7 @@ class Browser:
 
     def _list(self) -> None:
         with (
+            self.page.closing(),
             httpx.Client(headers=self.headers, timeout=120) as client,
             client.stream("GET", f"{self.url}/api/events") as stream,
         ):
