@@ -128,4 +128,3 @@ def serve(
     if browser:
         open_browser(server.url)
     server.run()
-
