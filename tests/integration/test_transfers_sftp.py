@@ -333,3 +333,19 @@ def test_a_corrupted_ssh_download_is_caught_by_the_hashes(
     copy_tree(tree, root + "/big.bin", local, str(tmp_path / "back"))
     assert local.corrupted == 1
     assert (tmp_path / "back").read_bytes() == big.read_bytes()
+
+
+def test_what_the_remote_shell_prints_before_the_data_is_dropped(
+    session: Session, streamed: tuple[SftpTree, str], tmp_path: Path
+) -> None:
+    """A chatty startup file (here: the python command itself) prints before the file's
+    bytes; the marker the stream starts with tells them apart."""
+    tree, root = streamed
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(STREAM_FROM + 99))
+    copy_tree(LOCAL, str(big), tree, root + "/big.bin")
+    noisy = ["sh", "-c", 'echo "Welcome to the cluster"; exec python3 "$@"', "sh"]
+    chatty = SftpTree(session, openssh=OpenSshStreams(session.target, noisy))
+    copy_tree(chatty, root + "/big.bin", LOCAL, str(tmp_path / "back"))
+    assert (tmp_path / "back").read_bytes() == big.read_bytes()
+    chatty.close()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -30,19 +31,23 @@ import threading
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
+from typing import IO, NoReturn
 
 import paramiko
 
 from swf_adapters.transport.ssh.connection import SshTarget
 from swf_domain.errors import HostKeyError, TransferError
 
-#: Writes ``length`` bytes of the file ``argv[1]`` from ``argv[2]`` to stdout (runs on
-#: the resource; a link is not followed: the copier refuses links in a transfer).
+#: Writes the marker ``argv[4]``, then ``argv[3]`` bytes of the file ``argv[1]`` from
+#: ``argv[2]``, to stdout (runs on the resource; a link is not followed: the copier
+#: refuses links in a transfer). The marker tells the data from whatever the remote
+#: shell's startup files print first.
 _READ_SCRIPT = (
     "import os, sys\n"
     "fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NOFOLLOW)\n"
     "offset, left = int(sys.argv[2]), int(sys.argv[3])\n"
     "out = sys.stdout.buffer\n"
+    "out.write(sys.argv[4].encode())\n"
     "while left > 0:\n"
     "    block = os.pread(fd, min(left, 1 << 20), offset)\n"
     "    if not block:\n"
@@ -69,6 +74,8 @@ _ALIAS = "swf-verified-host"
 #: ``ssh``'s exit status for its own failures (connection, login, host key).
 _SSH_FAILED = 255
 _HOST_KEY_PROBLEM = "Host key verification failed"
+#: Bytes the remote shell may print before the marker (its startup files' noise).
+_NOISE_LIMIT = 1 << 20
 #: Seconds the probe may take (a login: connection, key exchange, authentication).
 _PROBE_TIMEOUT = 60.0
 
@@ -96,8 +103,9 @@ class OpenSshStreams:
     ) -> PipeStream:
         """The bytes of ``path`` from ``offset`` to ``size`` (a short read: see
         ``PipeStream``)."""
-        remote = [*self._python, "-c", _READ_SCRIPT, path, str(offset), str(size - offset)]
-        return PipeStream(self._start(client, remote, reading=True), size - offset)
+        marker = secrets.token_hex(16)
+        remote = [*self._python, "-c", _READ_SCRIPT, path, str(offset), str(size - offset), marker]
+        return PipeStream(self._start(client, remote, reading=True), size - offset, marker)
 
     def open_write(self, client: paramiko.SSHClient, path: str, append: bool) -> PipeStream:
         remote = [*self._python, "-c", _WRITE_SCRIPT, path, "a" if append else "w"]
@@ -196,7 +204,7 @@ class _Process:
         connection (``EOFError``: the copier resumes)."""
         if kill and self.process.poll() is None:
             self.process.kill()
-        errors = self._wait()
+        errors = self._wait(drain=not kill)
         status, problem = self.process.returncode, errors.decode(errors="replace").strip()
         _refuse_other_key(self._target, problem)
         if kill or status == 0:
@@ -205,10 +213,14 @@ class _Process:
             raise EOFError(f"ssh to {self._target.describe()} ended ({status}): {problem}")
         raise TransferError(f"on {self._target.describe()}: {problem or f'exit status {status}'}")
 
-    def _wait(self) -> bytes:
+    def _wait(self, drain: bool) -> bytes:
         """``ssh``'s error output once it ended (not ``communicate``: stdin may be
-        closed already, which it does not expect)."""
+        closed already, which it does not expect). What it still writes on stdout is
+        read and dropped (closing the pipe under it would make it fail)."""
         assert self.process.stderr is not None
+        if drain and self.process.stdout is not None:
+            while self.process.stdout.read(1 << 20):
+                pass
         errors = self.process.stderr.read()
         self.process.wait()
         for pipe in (self.process.stdout, self.process.stderr):
@@ -226,19 +238,43 @@ class PipeStream:
     then fails its size + hash check.
     """
 
-    def __init__(self, process: _Process, expected: int) -> None:
+    def __init__(self, process: _Process, expected: int, marker: str = "") -> None:
         self._process, self._left = process, expected
         self._closed = False
+        #: Where the data starts (None: found, or a write stream).
+        self._marker: bytes | None = marker.encode() if marker else None
+        self._early = b""  # data read along with the marker
 
     def read(self, size: int) -> bytes:
         stdout = self._process.process.stdout
         assert stdout is not None
-        data = stdout.read(min(size, self._left))
+        if self._marker is not None:
+            self._early, self._marker = self._after(self._marker, stdout), None
+        want = min(size, self._left)
+        data, self._early = self._early[:want], self._early[want:]
+        if len(data) < want:
+            data += stdout.read(want - len(data))
         self._left -= len(data)
         if not data and self._left > 0:
-            self._close(kill=False)
-            raise EOFError(f"the stream ended {self._left} bytes short (connection lost?)")
+            self._ended_short()
         return data
+
+    def _after(self, marker: bytes, stdout: IO[bytes]) -> bytes:
+        """The bytes after ``marker`` (the shell's noise before it dropped)."""
+        seen = b""
+        while (at := seen.find(marker)) < 0:
+            more = stdout.read1(1 << 16)  # type: ignore[attr-defined]
+            if not more:
+                self._ended_short()
+            if len(seen) > _NOISE_LIMIT:
+                self._close(kill=True)
+                raise TransferError("the resource's shell printed over 1 MB before the data")
+            seen += more
+        return seen[at + len(marker) :]
+
+    def _ended_short(self) -> NoReturn:
+        self._close(kill=False)  # a failure of the remote command raises here
+        raise EOFError(f"the stream ended {self._left} bytes short (connection lost?)")
 
     def write(self, data: bytes) -> None:
         stdin = self._process.process.stdin
