@@ -8,9 +8,9 @@ Same files, same sshd (the test one: scripts/services/sshd.sh, 127.0.0.1), same 
 Each is uploaded (client -> resource) and downloaded (resource -> client) by:
 
 - ``swf``: ``copy_tree`` between ``LocalTree`` and ``SftpTree`` as a transfer does: a
-  file of 16 MB or more through the OpenSSH client (``openssh_stream``), smaller ones
-  over paramiko's SFTP; verified (size + SHA-256 on both sides, the resource's by its
-  python);
+  download of 16 MB or more (upload: 64 MB) through the OpenSSH client
+  (``openssh_stream``), smaller ones over paramiko's SFTP; verified (size + SHA-256 on
+  both sides, the resource's by its python);
 - ``swf-sftp``: the same with paramiko's SFTP only (what a password login gets);
 - ``sftp``: OpenSSH ``sftp -b`` with ``put -r`` / ``get -r``;
 - ``scp``: OpenSSH ``scp -r`` (SFTP protocol underneath in OpenSSH 9).

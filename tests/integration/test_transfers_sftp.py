@@ -23,7 +23,7 @@ import pytest
 
 from swf_adapters.transfer.local_tree import LocalTree, file_digest
 from swf_adapters.transfer.openssh_stream import OpenSshStreams
-from swf_adapters.transfer.sftp_tree import STREAM_FROM, SftpTree
+from swf_adapters.transfer.sftp_tree import READ_THROUGH_SSH_FROM, WRITE_THROUGH_SSH_FROM, SftpTree
 from swf_adapters.transport.ssh import SshTarget, open_ssh
 from swf_adapters.transport.ssh.connector import RemoteEngineSpec
 from swf_adapters.transport.ssh.link import SshEngineLink
@@ -194,7 +194,7 @@ def _ssh_children() -> list[str]:
 def test_big_files_go_through_ssh_both_ways(streamed: tuple[SftpTree, str], tmp_path: Path) -> None:
     tree, root = streamed
     big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(STREAM_FROM + 12345))
+    big.write_bytes(os.urandom(WRITE_THROUGH_SSH_FROM + 12345))
     up: list[list[str]] = []
     copy_tree(LOCAL, str(big), tree, root + "/big.bin", lambda *_: up.append(_ssh_children()))
     assert tree.digests([root + "/big.bin"]) == [file_digest(str(big))]
@@ -280,12 +280,14 @@ def test_a_login_ssh_cannot_do_without_a_prompt_stays_on_sftp(
     )
     tree.make_dir(root)
     big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(STREAM_FROM + 1))
+    big.write_bytes(os.urandom(READ_THROUGH_SSH_FROM + 1))
     seen: list[list[str]] = []
+    back = str(tmp_path / "back")
     try:
-        copy_tree(LOCAL, str(big), tree, root + "/big.bin", lambda *_: seen.append(_ssh_children()))
-        assert tree.digests([root + "/big.bin"]) == [file_digest(str(big))]
-        assert seen and not any(seen)
+        copy_tree(LOCAL, str(big), tree, root + "/big.bin")
+        copy_tree(tree, root + "/big.bin", LOCAL, back, lambda *_: seen.append(_ssh_children()))
+        assert (tmp_path / "back").read_bytes() == big.read_bytes()
+        assert len(seen) > 2 and not any(seen)
     finally:
         tree.remove_tree(root)
         tree.close()
@@ -298,7 +300,7 @@ def test_a_failing_remote_command_is_a_transfer_error(
     """Not a lost connection (which would be tried again): the culprit is named."""
     tree, root = streamed
     big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(STREAM_FROM))
+    big.write_bytes(os.urandom(READ_THROUGH_SSH_FROM))
     copy_tree(LOCAL, str(big), tree, root + "/big.bin")
     broken = SftpTree(session, openssh=OpenSshStreams(session.target, ["/nonexistent/swf-python"]))
     with pytest.raises(TransferError, match="swf-python") as raised:
@@ -327,7 +329,7 @@ def test_a_corrupted_ssh_download_is_caught_by_the_hashes(
 ) -> None:
     tree, root = streamed
     big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(STREAM_FROM + 7))
+    big.write_bytes(os.urandom(READ_THROUGH_SSH_FROM + 7))
     copy_tree(LOCAL, str(big), tree, root + "/big.bin")
     local = _Corrupting()
     copy_tree(tree, root + "/big.bin", local, str(tmp_path / "back"))
@@ -342,7 +344,7 @@ def test_what_the_remote_shell_prints_before_the_data_is_dropped(
     bytes; the marker the stream starts with tells them apart."""
     tree, root = streamed
     big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(STREAM_FROM + 99))
+    big.write_bytes(os.urandom(READ_THROUGH_SSH_FROM + 99))
     copy_tree(LOCAL, str(big), tree, root + "/big.bin")
     noisy = ["sh", "-c", 'echo "Welcome to the cluster"; exec python3 "$@"', "sh"]
     chatty = SftpTree(session, openssh=OpenSshStreams(session.target, noisy))
