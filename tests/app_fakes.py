@@ -366,6 +366,8 @@ class InMemoryStore:
                 expiration_date=workflow.expiration_date,
                 submission_date=workflow.submission_date,
                 job_count=count,
+                # contiguous ids, as the real store's (id_step > 1 tests the other case)
+                first_job_id=first if self._id_step == 1 else None,
             )
             self._workflows[workflow_id] = _StoredWorkflow(row, workflow, job_ids)
             if count:
