@@ -305,8 +305,11 @@ class NewWorkflow:
     user: str
     name: str | None
     #: The workflow in soma-workflow's JSON format (swf_domain.serialization), so the
-    #: engine can rebuild it after a restart and clients can read it back.
-    document: dict[str, Any]
+    #: engine can rebuild it after a restart and clients can read it back; or its JSON
+    #: text as a client sent it (already parsed and checked), which a store keeping JSON
+    #: text stores as it is: a million-job document is ~350 MB of text, seconds to encode
+    #: again, and its decoded form (~1.4 GB) need not outlive the engine's model of it.
+    document: dict[str, Any] | str
     jobs: Sequence[NewJob]
     queue: str | None = None
     expiration_date: float | None = None

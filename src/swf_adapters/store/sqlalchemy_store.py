@@ -407,6 +407,8 @@ def _reserve_ids(connection: Connection, name: str, count: int) -> int:
 
 
 def _document_json(workflow: NewWorkflow) -> str:
+    if isinstance(workflow.document, str):
+        return workflow.document
     try:
         return bulk.dump_json(workflow.document) or "null"
     except (TypeError, ValueError) as error:
