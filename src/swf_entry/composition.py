@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from swf_adapters.config import ResourceConfig, load_config, translation_table
 from swf_app.link import EngineLink
-from swf_domain.errors import ConfigurationError, EngineError, RemoteAuthenticationError
+from swf_domain.errors import (
+    ConfigurationError,
+    EngineError,
+    KeyPassphraseError,
+    RemoteAuthenticationError,
+)
 
 if TYPE_CHECKING:
     from swf_adapters.schedulers.registry import SchedulerFactory
@@ -521,17 +526,24 @@ def _connect_asking(
     config: ResourceConfig, embedded: bool, ask: Callable[[str], str] | None
 ) -> EngineLink:
     """``connect_config``; a remote login refused (no key, or one the server does not
-    take) is tried once more with the password ``ask`` gets from the user."""
+    take) is tried once more with the password ``ask`` gets from the user, and an
+    encrypted key file with the passphrase it gets (soma's ``rsa_key_pass``)."""
     try:
         return connect_config(config, embedded=embedded)
-    except RemoteAuthenticationError:
+    except RemoteAuthenticationError as error:
         if ask is None or config.mode != "remote" or embedded:
             raise
+        credentials = _asked(config, error, ask)
+    return connect_config(config, embedded=embedded, credentials=credentials)
+
+
+def _asked(config: ResourceConfig, error: Exception, ask: Callable[[str], str]) -> Credentials:
+    if isinstance(error, KeyPassphraseError):
+        return Credentials(rsa_key_pass=ask(f"passphrase of key {config.ssh_key_file}: "))
     from swf_adapters.config.remote import remote_host
 
     who = f"{config.login}@{remote_host(config)}" if config.login else remote_host(config)
-    password = ask(f"password of {who}: ")
-    return connect_config(config, embedded=embedded, credentials=Credentials(password=password))
+    return Credentials(password=ask(f"password of {who}: "))
 
 
 # -- engine daemon management (swf engine ...) ------------------------------------------
