@@ -121,6 +121,8 @@ class WorkerRank:
     to_ack: list[int] = field(default_factory=list)
     #: It answered this adapter's inventory request (what it holds is adopted).
     inventoried: bool = False
+    #: It said goodbye (told to end by its launcher): it will answer nothing more.
+    left: bool = False
     last_heard: float = 0.0
     last_sent: float = 0.0
     #: Moving average of the walltime of its jobs (None until one ended).
@@ -314,16 +316,19 @@ class MpiScheduler:
         while time.monotonic() < deadline:
             for source, tag, payload in self._channel.receive():
                 self._handle(source, tag, payload)
-            if all(worker.inventoried for worker in self._workers.values()):
+            if all(worker.inventoried or worker.left for worker in self._workers.values()):
                 break
             time.sleep(backoff.idle())
         silent = [rank for rank, worker in self._workers.items() if not worker.inventoried]
         for rank in silent:
             self._workers[rank].alive = False
         if silent:
-            _log.warning("worker rank(s) %s did not report in: not used", silent)
+            _log.warning("worker rank(s) %s did not report in (or left): not used", silent)
         if len(silent) == len(self._workers):
-            raise DRMError(f"no MPI worker rank reported in within {self._hello_timeout:g} s")
+            raise DRMError(
+                f"no MPI worker rank reported in within {self._hello_timeout:g} s"
+                " (or every one left: the allocation is ending)"
+            )
 
     # -- the communication thread -----------------------------------------------------
 
@@ -445,7 +450,7 @@ class MpiScheduler:
                         SchedulerEvent(job_id, JobStatus.RUNNING, None, job_name, start)
                     )
             elif kind == wire.BYE:
-                worker.alive = False
+                worker.alive, worker.left = False, True
                 self._worker_lost(worker, "left (its process ended)")
 
     def _ended(self, worker: WorkerRank, record: list[Any]) -> None:
