@@ -1,20 +1,21 @@
 """What does a monitor left open cost the engine? And how fast does a 100,000-job workflow's
-page load? Same-run ratios, daemon mode (as users run it).
+page load? Daemon mode (as users run it); every figure against a baseline of the same run.
 
-Throughput: each round runs ``--jobs`` independent ``true`` jobs on ``--slots`` slots with
-no monitor, then once per monitor mode, in a rotating order. A monitor run starts a
-monitor process (``MonitorServer`` over the client link, as ``swf monitor`` does), and the
-moment the workflow is submitted this process opens the workflow page's event stream and
-behaves as the page does: it reads every event, and when an event says that more jobs
-changed than it carries, it re-reads the visible page of the job table (50 rows, at most
-twice a second). Throughput is jobs / (submit -> wait_workflow end).
+Cost: rounds alternate "no monitor" and "monitor open" (ABBA order: none, monitor,
+monitor, none, ...), each running ``--jobs`` independent ``true`` jobs on ``--slots``
+slots. With a monitor, a monitor process (``MonitorServer`` over the client link, as
+``swf monitor`` runs) serves what a browser does from the moment of submission: the
+workflow page's event stream, read by a real SSE reader that re-reads the visible rows
+when an event says so; the workflows page's event stream; and a page poller that reads the
+summary and the first 50 rows every second (a second tab, reloading). The deciding figure
+is the ENGINE daemon's CPU time per job (user + system, ``psutil``): much less sensitive
+to the machine's load than wall time. Throughput (jobs / (submit -> end)) is shown beside
+it. Both are reported for every round, as medians, and as ratios within each ABBA pair.
 
-Monitor modes (``--modes``):
-
-- ``poll``: the monitor follows the change feed with ``job_changes`` every 0.3 s (a query
-  the daemon's client answers from the store itself);
-- ``longpoll``: with ``wait_changes`` (the engine daemon runs the wait and sends the
-  changed jobs).
+Latency: the first event after the page's stream opened, and each event's delay from the
+end of the newest / oldest job it carries. ``--hogs N`` adds N busy processes at normal
+priority (load on demand); ``--monitor-nice 10`` runs the monitor as the previous pass's
+``nice`` +10 did, for comparison.
 
 Page load (``--page``): a fresh monitor process on the finished ``--jobs`` workflow:
 time to the first complete view of the workflow page over HTTP (page, summary, first page
@@ -22,8 +23,9 @@ of the job table, group tree; the first call loads the workflow into the monitor
 the same again (loaded), and in headless Chromium when it is installed (page opened ->
 job table filled); `--page-only` measures that alone on a workflow stopped mid-run.
 
-    .venv/bin/python bench/bench_monitor.py                      # 100,000 jobs, 2 rounds
-    .venv/bin/python bench/bench_monitor.py --jobs 20000 --rounds 1 --modes poll
+    .venv/bin/python bench/bench_monitor.py --jobs 100000 --rounds 4 --no-page
+    .venv/bin/python bench/bench_monitor.py --jobs 20000 --rounds 2 --hogs 8 --no-page
+    .venv/bin/python bench/bench_monitor.py --page-only --jobs 100000
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -57,8 +60,9 @@ MONITOR = """
 import sys
 from pathlib import Path
 from swf_entry.composition import ClientOptions, open_controller
-from swf_entry.monitor.server import MonitorServer, lower_priority
-lower_priority()  # as `swf monitor` does
+from swf_entry.monitor.server import MonitorServer
+import os
+os.nice(int(sys.argv[3]))  # 0: as `swf monitor` runs
 wfc = open_controller(ClientOptions(home=Path(sys.argv[1])))
 server = MonitorServer(wfc.link, long_poll=sys.argv[2] == "longpoll")
 print(server.port, server.token, flush=True)
@@ -77,11 +81,10 @@ MONITOR_CPU: list[float] = []
 
 
 @contextlib.contextmanager
-def monitor_process(home: Path, mode: str) -> Iterator[str]:
+def monitor_process(home: Path, mode: str, niceness: int = 0) -> Iterator[str]:
     """A monitor process for ``home``; yields its base URL (token as a query)."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", MONITOR, str(home), mode], stdout=subprocess.PIPE, text=True
-    )
+    argv = [sys.executable, "-c", MONITOR, str(home), mode, str(niceness)]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         port, token = process.stdout.readline().split()
@@ -103,6 +106,8 @@ class PageClient:
         self.workflow_id = workflow_id
         self.events = 0
         self.reloads = 0
+        self.opened: float | None = None
+        self.first_event: float | None = None
         self.delays: list[float] = []
         self.oldest: list[float] = []
         self.done = threading.Event()
@@ -110,28 +115,93 @@ class PageClient:
 
     def _run(self) -> None:
         path = f"{self.url}/api/workflows/{self.workflow_id}"
-        last_reload = 0.0
         with (
+            self.closing(),
             httpx.Client(headers=self.headers, timeout=120) as client,
             client.stream("GET", f"{path}/events") as stream,
         ):
+            self.opened = time.time()
+            last_reload = 0.0
             for line in stream.iter_lines():
-                if not line.startswith("data: "):
-                    continue
-                event = json.loads(line[6:])
-                self.events += 1
-                now = time.time()
-                ended = [row["ended"] for row in event.get("rows", []) if row.get("ended")]
-                if ended:
-                    self.delays.append(now - max(ended))
-                    self.oldest.append(now - min(ended))
-                if event.get("more") and now - last_reload > 0.5:
-                    client.get(f"{path}/jobs", params={"limit": 50})
-                    self.reloads += 1
-                    last_reload = now
-                if event.get("summary", {}).get("status") == "workflow_done":
-                    break
+                if line.startswith("data: "):
+                    last_reload = self._event(client, path, json.loads(line[6:]), last_reload)
+                    if self.done.is_set():
+                        break
         self.done.set()
+
+    @contextlib.contextmanager
+    def closing(self) -> Iterator[None]:
+        """A stream cut once the run is over (the monitor stopped) is no error."""
+        try:
+            yield
+        except httpx.TransportError:
+            if not self.done.is_set():
+                raise
+
+    def _event(self, client: httpx.Client, path: str, event: dict[str, Any], last: float) -> float:
+        now = time.time()
+        if event.get("type") != "workflow":
+            return last
+        self.events += 1
+        if self.first_event is None and self.opened is not None:
+            self.first_event = now - self.opened
+        ended = [row["ended"] for row in event.get("rows", []) if row.get("ended")]
+        if ended:
+            self.delays.append(now - max(ended))
+            self.oldest.append(now - min(ended))
+        if event.get("more") and now - last > 0.5:
+            client.get(f"{path}/jobs", params={"limit": 50})
+            self.reloads += 1
+            last = now
+        if event.get("summary", {}).get("status") == "workflow_done":
+            self.done.set()
+        return last
+
+
+class Browser:
+    """Everything a browser with the monitor open does: the workflow page (PageClient),
+    the workflows page's event stream, and a tab re-reading summary + rows every second."""
+
+    def __init__(self, base: str, workflow_id: int) -> None:
+        self.page = PageClient(base, workflow_id)
+        self.url, token = base.split("|")
+        self.headers = {"X-SWF-Token": token}
+        self.workflow_id = workflow_id
+        self.polls = 0
+        self.list_events = 0
+        self.threads = [
+            self.page.thread,
+            threading.Thread(target=self._poll, daemon=True),
+            threading.Thread(target=self._list, daemon=True),
+        ]
+
+    def start(self) -> Browser:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.page.done.wait(60)
+        self.page.done.set()
+
+    def _poll(self) -> None:
+        path = f"{self.url}/api/workflows/{self.workflow_id}"
+        with self.page.closing(), httpx.Client(headers=self.headers, timeout=120) as client:
+            while not self.page.done.wait(1.0):
+                client.get(path)
+                client.get(f"{path}/jobs", params={"limit": 50})
+                self.polls += 1
+
+    def _list(self) -> None:
+        with (
+            self.page.closing(),
+            httpx.Client(headers=self.headers, timeout=120) as client,
+            client.stream("GET", f"{self.url}/api/events") as stream,
+        ):
+            for line in stream.iter_lines():
+                self.list_events += line.startswith("data: ")
+                if self.page.done.is_set():
+                    break
 
 
 def engine_cpu(home: Path) -> float:
@@ -140,42 +210,64 @@ def engine_cpu(home: Path) -> float:
     return float(times.user + times.system)
 
 
-def run_once(controller: WorkflowController, home: Path, jobs: int, mode: str) -> dict[str, Any]:
+def run_once(
+    controller: WorkflowController, home: Path, jobs: int, mode: str, niceness: int
+) -> dict[str, Any]:
     workflow = independent(jobs, f"measured-{mode}")
+    load_before = os.getloadavg()[0]
     cpu_before = engine_cpu(home)
     with contextlib.ExitStack() as stack:
-        base = stack.enter_context(monitor_process(home, mode)) if mode != "none" else None
+        base = None
+        if mode != "none":
+            base = stack.enter_context(monitor_process(home, mode, niceness))
         started = time.perf_counter()
         workflow_id = controller.submit_workflow(workflow)
-        page = None
-        if base is not None:
-            page = PageClient(base, workflow_id)
-            page.thread.start()
+        browser = Browser(base, workflow_id).start() if base is not None else None
         controller.wait_workflow(workflow_id)
         elapsed = time.perf_counter() - started
-        if page is not None:
-            page.done.wait(30)
+        engine = engine_cpu(home) - cpu_before
         done = controller.link.status_summary(workflow_id).get("done", 0)
         result: dict[str, Any] = {
             "mode": mode,
-            "rate": done / elapsed,
+            "rate": round(done / elapsed, 1),
             "id": workflow_id,
-            "engine_cpu": round(engine_cpu(home) - cpu_before, 2),
+            "engine_cpu": round(engine, 2),
+            "engine_ms_per_job": round(1000 * engine / jobs, 4),
+            "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         }
-        if page is not None:
-            page.done.wait(30)
-            delays = sorted(page.delays)
-            result.update(
-                monitor_cpu=None,
-                events=page.events,
-                reloads=page.reloads,
-                delay_median=statistics.median(delays) if delays else None,
-                delay_p95=delays[int(0.95 * (len(delays) - 1))] if delays else None,
-                oldest_max=max(page.oldest) if page.oldest else None,
-            )
+        if browser is not None:
+            browser.stop()
+            result.update(browser_figures(browser))
     if mode != "none":
         result["monitor_cpu"] = round(MONITOR_CPU[-1], 2)
     return result
+
+
+def browser_figures(browser: Browser) -> dict[str, Any]:
+    page = browser.page
+    delays = sorted(page.delays)
+    return {
+        "events": page.events,
+        "reloads": page.reloads,
+        "polls": browser.polls,
+        "list_events": browser.list_events,
+        "first_event_s": round(page.first_event, 3) if page.first_event is not None else None,
+        "delay_median": round(statistics.median(delays), 3) if delays else None,
+        "delay_p95": round(delays[int(0.95 * (len(delays) - 1))], 3) if delays else None,
+        "oldest_max": round(max(page.oldest), 3) if page.oldest else None,
+    }
+
+
+@contextlib.contextmanager
+def hogs(count: int) -> Iterator[None]:
+    """``count`` busy processes at normal priority: load on demand."""
+    processes = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def timed(function: Any) -> float:
@@ -278,12 +370,75 @@ def report_time(controller: WorkflowController, workflow_id: int, jobs: int) -> 
     print(f"swf report of {jobs} jobs: {seconds:.1f} s, {size:.2f} MB ({report})")
 
 
+def idle_cost(slots: int, windows: int, seconds: float) -> None:
+    """The engine's CPU per second with a monitor open (a browser watching a finished
+    workflow: its event streams and the polling tab) against without, in alternating
+    windows: what the monitor itself makes the engine do, whatever the machine's load
+    does to throughput (the monitor reads the store itself; the engine answers its
+    link's keep-alive)."""
+    with daemon_site(slots) as (home, controller):
+        workflow_id = controller.submit_workflow(independent(100, "watched"))
+        controller.wait_workflow(workflow_id)
+        rates: dict[str, list[float]] = {"none": [], "poll": []}
+        for _, mode in abba(windows, ["none", "poll"]):
+            rates[mode].append(idle_window(home, workflow_id, mode, seconds))
+            print(mode, f"{rates[mode][-1]:.2f} ms/s", f"load {os.getloadavg()[0]:.1f}")
+    for mode, values in rates.items():
+        print(f"{mode}: engine CPU {statistics.median(values):.2f} ms per second (median)")
+
+
+def idle_window(home: Path, workflow_id: int, mode: str, seconds: float) -> float:
+    """Engine CPU milliseconds per second over one window."""
+    with contextlib.ExitStack() as stack:
+        if mode != "none":
+            base = stack.enter_context(monitor_process(home, mode))
+            browser = Browser(base, workflow_id).start()
+            stack.callback(browser.page.done.set)
+            time.sleep(2)  # connected, workflow read
+        before, started = engine_cpu(home), time.perf_counter()
+        time.sleep(seconds)
+        return 1000 * (engine_cpu(home) - before) / (time.perf_counter() - started)
+
+
+def abba(rounds: int, modes: list[str]) -> Iterator[tuple[int, str]]:
+    """Round r runs the modes in order, the next round in reverse: drift hits both."""
+    for round_number in range(rounds):
+        order = modes if round_number % 2 == 0 else modes[::-1]
+        for mode in order:
+            yield round_number, mode
+
+
+def summarize(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> None:
+    print(f"\n{args.jobs} jobs, {args.slots} slots, {args.rounds} rounds, {args.hogs} hogs")
+    print(f"{'monitor':<10} {'engine ms/job':>13} {'cpu ratio':>9} {'jobs/s':>8} {'ratio':>6}")
+    base = results["none"]
+    base_ms = statistics.median(r["engine_ms_per_job"] for r in base)
+    base_rate = statistics.median(r["rate"] for r in base)
+    for mode, rows in results.items():
+        ms = statistics.median(r["engine_ms_per_job"] for r in rows)
+        rate = statistics.median(r["rate"] for r in rows)
+        print(f"{mode:<10} {ms:>13.4f} {ms / base_ms:>9.3f} {rate:>8.0f} {rate / base_rate:>6.2f}")
+        if mode == "none":
+            continue
+        pairs = list(zip(rows, base, strict=True))
+        cpu = [r["engine_ms_per_job"] / n["engine_ms_per_job"] for r, n in pairs]
+        rates = [r["rate"] / n["rate"] for r, n in pairs]
+        print(f"  per-round engine CPU/job ratios: {', '.join(f'{x:.3f}' for x in cpu)}")
+        print(f"  per-round throughput ratios:     {', '.join(f'{x:.2f}' for x in rates)}")
+        print(
+            f"  median of pair ratios: CPU/job {statistics.median(cpu):.3f}, "
+            f"throughput {statistics.median(rates):.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--slots", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--modes", default="poll,longpoll")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--modes", default="poll")
+    parser.add_argument("--hogs", type=int, default=0, help="busy processes during the runs")
+    parser.add_argument("--monitor-nice", type=int, default=0, help="the monitor's niceness")
     parser.add_argument("--no-page", action="store_true", help="skip the page-load figures")
     parser.add_argument(
         "--page-only",
@@ -291,37 +446,28 @@ def main() -> None:
         help="page load only, on a --jobs workflow run for --run-seconds then stopped",
     )
     parser.add_argument("--run-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--idle", type=int, default=0, help="N windows of engine CPU, monitor open or not"
+    )
     args = parser.parse_args()
+    if args.idle:
+        idle_cost(args.slots, args.idle, args.run_seconds)
+        return
     if args.page_only:
         page_only(args.jobs, args.slots, args.run_seconds)
         return
     modes = ["none", *args.modes.split(",")]
     results: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
-    with daemon_site(args.slots) as (home, controller):
+    with daemon_site(args.slots) as (home, controller), hogs(args.hogs):
         last_id = None
-        for round_number in range(args.rounds):
-            order = modes[round_number % len(modes) :] + modes[: round_number % len(modes)]
-            for mode in order:
-                result = run_once(controller, home, args.jobs, mode)
-                results[mode].append(result)
-                print(json.dumps(result), flush=True)
-                if last_id is not None:
-                    controller.delete_workflow(last_id)
-                last_id = result["id"]
-        base = statistics.median(r["rate"] for r in results["none"])
-        print(f"\n{args.jobs} jobs, {args.slots} slots, {args.rounds} rounds")
-        print(f"{'monitor':<10} {'jobs/s':>8} {'ratio':>6} {'engine CPU s':>12}  per-round ratios")
-        for mode in modes:
-            rates = [r["rate"] for r in results[mode]]
-            pairs = [
-                r["rate"] / n["rate"] for r, n in zip(results[mode], results["none"], strict=False)
-            ]
-            cpu = statistics.median(r["engine_cpu"] for r in results[mode])
-            print(
-                f"{mode:<10} {statistics.median(rates):>8.0f} "
-                f"{statistics.median(rates) / base:>6.2f} {cpu:>12.1f}  "
-                + ", ".join(f"{p:.2f}" for p in pairs)
-            )
+        for round_number, mode in abba(args.rounds, modes):
+            result = run_once(controller, home, args.jobs, mode, args.monitor_nice)
+            results[mode].append({"round": round_number + 1, **result})
+            print(json.dumps(results[mode][-1]), flush=True)
+            if last_id is not None:
+                controller.delete_workflow(last_id)
+            last_id = result["id"]
+        summarize(results, args)
         if not args.no_page and last_id is not None:
             print("\npage load:", json.dumps(page_load(home, last_id)))
             report_time(controller, last_id, args.jobs)

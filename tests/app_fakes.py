@@ -366,6 +366,8 @@ class InMemoryStore:
                 expiration_date=workflow.expiration_date,
                 submission_date=workflow.submission_date,
                 job_count=count,
+                # Contiguous ids, as the SQL store gives them, say so.
+                first_job_id=first if self._id_step == 1 else None,
             )
             self._workflows[workflow_id] = _StoredWorkflow(row, workflow, job_ids)
             if count:

@@ -100,14 +100,15 @@ class EngineLink(Protocol):
     @command
     def submit_workflow(
         self,
-        document: dict[str, Any],
+        document: dict[str, Any] | str,
         name: str | None,
         queue: str | None,
         expiration_date: float | None,
         working_directory: str | None = None,
     ) -> int:
         """``working_directory``: the client's current directory, where the workflow's
-        jobs without one run (None: the user's home, for old clients)."""
+        jobs without one run (None: the user's home, for old clients). ``document`` may
+        be its JSON text: transports send it so, encoded once, and the store keeps it."""
         ...
 
     # -- queries ----------------------------------------------------------------------

@@ -314,6 +314,10 @@ class NewWorkflow:
     #: Where the client was when it submitted: its jobs without a working directory run
     #: there (and their relative paths resolve there), as in a shell.
     working_directory: str | None = None
+    #: ``document`` as the JSON text it arrived in (None: not encoded yet). A store that
+    #: keeps JSON text stores this as it is: a million-job document is ~350 MB of text,
+    #: seconds to encode again.
+    document_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

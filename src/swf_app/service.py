@@ -25,7 +25,7 @@ from typing import Any
 
 from swf_domain.errors import UnknownObjectError, WorkflowError
 from swf_domain.gc_pause import gc_paused
-from swf_domain.serialization import workflow_from_dict
+from swf_domain.serialization import parse, workflow_from_dict
 from swf_domain.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, WorkflowStatus
 from swf_domain.validation import validate
 
@@ -83,7 +83,7 @@ class EngineService(TransferCommands, ServesQueries):
 
     def submit_workflow(
         self,
-        document: dict[str, Any],
+        document: dict[str, Any] | str,
         name: str | None = None,
         queue: str | None = None,
         expiration_date: float | None = None,
@@ -95,14 +95,19 @@ class EngineService(TransferCommands, ServesQueries):
         from now (None: never). ``working_directory`` is the client's directory: jobs
         without one run there. A job file or working directory that would reach the
         engine's own files is refused (EngineFilesError), before anything is stored.
+
+        ``document`` may come as its JSON text (what a remote client sends): it is parsed
+        once here and that text is what the store keeps, so a million-job document is
+        never encoded again on this side.
         """
+        text, content = _text_and_content(document)
         now = self._clock.now()
         if expiration_date is None and self._default_lifetime is not None:
             expiration_date = now + self._default_lifetime
         elif expiration_date is not None and not expiration_date > now:
             raise WorkflowError(_past_expiration(expiration_date, now))
         with gc_paused():
-            workflow = workflow_from_dict(document)
+            workflow = workflow_from_dict(content)
             compiled = validate(workflow)
             self._engine.execution.launcher.check_files(workflow, working_directory)
             jobs = [
@@ -113,7 +118,8 @@ class EngineService(TransferCommands, ServesQueries):
             NewWorkflow(
                 user=self._user,
                 name=name if name is not None else workflow.name,
-                document=document,
+                document=content,
+                document_text=text,
                 jobs=jobs,
                 queue=queue,
                 expiration_date=expiration_date,
@@ -328,3 +334,10 @@ def _date(epoch: float) -> str:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
     except (ValueError, OverflowError, OSError):
         return repr(epoch)
+
+
+def _text_and_content(document: dict[str, Any] | str) -> tuple[str | None, Any]:
+    """(the JSON text if the document came as text, the document's content)."""
+    if isinstance(document, str):
+        return document, parse(document, "the submitted workflow document")
+    return None, document

@@ -2,9 +2,10 @@
 jobs: the two reads that let a monitor show big workflows without reading every job.
 
 A monitor's workflows page asks for the list every second. Finished workflows do not
-change, so their aggregates are kept and only the others are counted again (one
-GROUP BY over their jobs); a finished workflow seen unfinished again (restarted) is
-counted afresh.
+change, so their aggregates are kept; the others are counted (one GROUP BY over their
+jobs) the first few times, then, once a monitor clearly keeps listing them, followed by
+a ``WorkflowTally`` (the change feed: only what changed is read). A finished workflow seen
+unfinished again (restarted) is counted afresh.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from swf_domain.status import WorkflowStatus
 
 from .ports import JOB_PAGE_SORTS, JobAggregate, JobPageQuery, WorkflowRow, WorkflowStore
 from .read_models import JobPage, JobProgress, WorkflowSummary
+from .workflow_tally import WorkflowTally
 
 #: Rows of one job page at most (a page is for people).
 MAX_PAGE_ROWS = 1000
 
 _DONE = WorkflowStatus.DONE
+#: An unfinished workflow listed this many times is followed by a tally from then on: its
+#: one full read costs a few aggregates, so a one-off list (``swf list``) never pays it.
+TALLY_AFTER = 3
 
 
 class WorkflowLister:
@@ -31,12 +36,18 @@ class WorkflowLister:
         self._store = store
         self._user = user
         self._finished: dict[int, JobAggregate] = {}
+        self._listed: dict[int, int] = {}
+        self._tallies: dict[int, WorkflowTally] = {}
         self._lock = threading.Lock()
+        #: One tally refresh at a time (they read the store and update in place).
+        self._tally_lock = threading.Lock()
 
     def workflow_list(self, workflow_ids: Sequence[int] | None) -> dict[int, WorkflowSummary]:
         ids = list(workflow_ids) if workflow_ids is not None else None
         rows = self._store.workflows(user=self._user, workflow_ids=ids)
         aggregates = self._aggregates(rows)
+        if ids is None:
+            self._prune({row.workflow_id for row in rows})
         empty = JobAggregate({}, None, None)
         return {
             row.workflow_id: _summary(row, aggregates.get(row.workflow_id, empty)) for row in rows
@@ -52,17 +63,53 @@ class WorkflowLister:
                 for r in rows
                 if r.workflow_id in self._finished
             }
-        missing = [row.workflow_id for row in rows if row.workflow_id not in known]
-        fresh = self._store.job_aggregates(missing)
+        missing = [row for row in rows if row.workflow_id not in known]
+        fresh = self._followed(missing)
+        counted = [r.workflow_id for r in missing if r.workflow_id not in fresh]
+        if counted:
+            fresh.update(self._store.job_aggregates(counted))
         with self._lock:
             for row in rows:
                 if row.status is _DONE and row.workflow_id in fresh:
                     self._finished[row.workflow_id] = fresh[row.workflow_id]
         return {**known, **fresh}
 
+    def _followed(self, rows: list[WorkflowRow]) -> dict[int, JobAggregate]:
+        """The aggregates of the unfinished workflows listed often enough, from tallies."""
+        found: dict[int, JobAggregate] = {}
+        with self._tally_lock:
+            for row in rows:
+                tally = self._tally_of(row)
+                if tally is not None:
+                    found[row.workflow_id] = tally.refresh(self._store)
+        return found
+
+    def _tally_of(self, row: WorkflowRow) -> WorkflowTally | None:
+        key = row.workflow_id
+        if row.status is _DONE or row.first_job_id is None:
+            self._tallies.pop(key, None)
+            return None
+        tally = self._tallies.get(key)
+        if tally is None:
+            self._listed[key] = self._listed.get(key, 0) + 1
+            if self._listed[key] < TALLY_AFTER:
+                return None
+            tally = self._tallies[key] = WorkflowTally(key, row.first_job_id, row.job_count)
+        return tally
+
+    def _prune(self, present: set[int]) -> None:
+        """Forget the tallies of workflows deleted meanwhile (by another client)."""
+        with self._tally_lock:
+            for gone in (self._tallies.keys() | self._listed.keys()) - present:
+                self._tallies.pop(gone, None)
+                self._listed.pop(gone, None)
+
     def forget(self, workflow_id: int) -> None:
         with self._lock:
             self._finished.pop(workflow_id, None)
+        with self._tally_lock:
+            self._tallies.pop(workflow_id, None)
+            self._listed.pop(workflow_id, None)
 
 
 def _summary(row: WorkflowRow, aggregate: JobAggregate) -> WorkflowSummary:

@@ -8,8 +8,6 @@ import urllib.request
 
 import psutil
 
-from swf_entry.monitor.server import NICENESS
-
 from .cli_fixtures import swf_home
 
 WORKFLOW = """
@@ -44,8 +42,8 @@ def test_monitor_prints_a_tokened_loopback_url_and_serves_it() -> None:
             assert match, line
             with urllib.request.urlopen(match.group(0), timeout=20) as page:
                 assert page.status == 200 and b"swf monitor" in page.read()
-            # Lower priority than the user's other processes: the engine and jobs first.
-            assert psutil.Process(process.pid).nice() == min(19, os.nice(0) + NICENESS)
+            # The user's priority: a niced monitor starved under load (cost bounded instead).
+            assert psutil.Process(process.pid).nice() == os.nice(0)
         finally:
             process.terminate()
             assert process.wait(timeout=20) is not None

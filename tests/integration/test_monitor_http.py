@@ -16,6 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from swf_entry.client import Job, Workflow, WorkflowController
+from swf_entry.monitor import hub as hub_module
 from swf_entry.monitor.hub import Hub
 from swf_entry.monitor.report import write_report
 from swf_entry.monitor.server import MonitorServer
@@ -373,3 +374,24 @@ def test_pages_carry_the_server_version_that_scripts_compare_on_each_reconnect(
     script = client.get("/static/common.js", headers=auth())
     assert script.headers["cache-control"] == "no-cache"  # never an older cached script
     assert "checkVersion" in script.text
+
+
+def test_a_page_gets_the_counts_while_its_workflow_is_still_read(
+    wfc: WorkflowController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first event does not wait for the read of a large workflow: the counts come
+    from the store's aggregate at once, marked ``loading``, with no job rows."""
+    monkeypatch.setattr(hub_module, "LOAD_DELAY", 60.0)  # the read never starts here
+    workflow_id = wfc.submit_workflow(wide_workflow(3))
+    wfc.wait_workflow(workflow_id, timeout=60)
+    server = MonitorServer(wfc.link).start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/api/workflows/{workflow_id}/events"
+        with httpx.stream("GET", url, params={"token": server.token}, timeout=30) as stream:
+            lines = (line for line in stream.iter_lines() if line.startswith("data: "))
+            first = json.loads(next(lines)[6:])
+        assert first["type"] == "workflow" and first["summary"]["loading"] is True
+        assert first["summary"]["counts"] == {"done": 3} and first["rows"] == []
+        assert first["more"] is True  # the page re-reads its rows from the store
+    finally:
+        server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import typing
 from typing import Any
 
@@ -128,6 +129,29 @@ def test_arguments_must_fit_the_operation() -> None:
         wire_models.unpack_arguments(operation, wire_models.pack_arguments(operation, (3,)))
     with pytest.raises(SerializationError, match="not a list"):
         wire_models.unpack_arguments(operation, '{"a": 1}')
+
+
+def test_a_submitted_document_travels_as_its_own_json_text() -> None:
+    """Encoded once by the client, received as that text by the engine (which stores it)."""
+    operation = OPERATIONS["submit_workflow"]
+    document = {"name": "w", "jobs": [0], "serialized_jobs": {"0": {"command": ["true"]}}}
+    packed = wire_models.pack_arguments(operation, (document, "n", None, None, "/tmp"))
+    arguments = wire_models.unpack_arguments(operation, packed)
+    assert arguments[1:] == ("n", None, None, "/tmp")
+    assert isinstance(arguments[0], str) and json.loads(arguments[0]) == document
+    again = wire_models.pack_arguments(operation, arguments)  # text is sent as it is
+    assert wire_models.unpack_arguments(operation, again) == arguments
+
+
+def test_a_text_argument_that_is_corrupt_or_not_plain_data_is_refused() -> None:
+    operation = OPERATIONS["submit_workflow"]
+    with pytest.raises(SerializationError, match=r"\['serialized_jobs'\]\['0'\].*set"):
+        wire_models.pack_arguments(operation, ({"serialized_jobs": {"0": {1}}}, 0, 0, 0, 0))
+    for corrupt in ("T12x:{}[null]", "T99:{}[null,1,2,3,4]", "Tabc"):
+        with pytest.raises(SerializationError, match="submit_workflow"):
+            wire_models.unpack_arguments(operation, corrupt)
+    with pytest.raises(SerializationError, match="stop_jobs"):
+        wire_models.unpack_arguments(OPERATIONS["stop_jobs"], "T2:{}[3,[1]]")
 
 
 def _read_models_in(annotation: Any) -> set[type]:

@@ -296,3 +296,47 @@ def test_job_page_rejects_bad_arguments_by_name() -> None:
         service.job_page(workflow_id, offset=-1)
     with pytest.raises(UnknownObjectError):
         service.job_page(workflow_id + 9)
+
+
+def test_a_workflow_listed_again_and_again_is_followed_by_its_changes_not_recounted() -> None:
+    """After TALLY_AFTER listings a running workflow's counts come from the change feed
+    (only what changed is read) and stay equal to a fresh count, a change read twice
+    included."""
+    from swf_app.workflow_list import TALLY_AFTER
+
+    store = InMemoryStore()
+    service = QueryService(store, user=USER)
+    running, jobs = add(store, 5)
+    asked: list[list[int]] = []
+    counted = store.job_aggregates
+
+    def recorded(ids: list[int]) -> Any:
+        asked.append(list(ids))
+        return counted(ids)
+
+    def recounted() -> Any:
+        store.job_aggregates = counted  # type: ignore[method-assign]
+        try:
+            return QueryService(store, user=USER).workflow_list()[running]
+        finally:
+            store.job_aggregates = recorded  # type: ignore[method-assign]
+
+    store.job_aggregates = recorded  # type: ignore[method-assign]
+    for _ in range(TALLY_AFTER - 1):
+        service.workflow_list()
+    assert asked == [[running]] * (TALLY_AFTER - 1)
+    steps = [
+        [JobUpdate(jobs[0], JobState(JobStatus.RUNNING, execution_date=3.0))],
+        [JobUpdate(j, JobState(JobStatus.RUNNING, execution_date=2.0)) for j in jobs[1:3]],
+        [JobUpdate(jobs[0], JobState(JobStatus.DONE, execution_date=3.0, ending_date=8.0))],
+        [JobUpdate(jobs[1], JobState(JobStatus.FAILED, execution_date=2.0, ending_date=6.0))],
+    ]
+    for updates in [[], *steps]:
+        store.apply(updates, [])
+        followed = service.workflow_list()[running]
+        assert followed == recounted()
+    assert followed.counts == {"done": 1, "failed": 1, "running": 1, "not_submitted": 2}
+    assert (followed.started, followed.ended) == (2.0, None)
+    assert asked == [[running]] * (TALLY_AFTER - 1)  # then never counted again
+    store.apply([], [WorkflowUpdate(running, WorkflowStatus.DONE)])
+    assert service.workflow_list()[running].ended == 8.0  # finished: counted once more

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from typing import Any
 
@@ -11,7 +12,12 @@ import pytest
 from swf_app.engine import Engine
 from swf_app.ports import LaunchRequest
 from swf_app.service import EngineService
-from swf_domain.errors import EngineError, UnknownObjectError, WorkflowError
+from swf_domain.errors import (
+    EngineError,
+    SerializationError,
+    UnknownObjectError,
+    WorkflowError,
+)
 from swf_domain.model import Job, Workflow
 from swf_domain.serialization import workflow_from_dict, workflow_to_dict
 from tests.app_fakes import EPOCH, EngineHarness, FakeOutcome
@@ -293,6 +299,22 @@ def test_submitted_documents_round_trip_through_the_store() -> None:
         harness.wait(wf_id)
         stored = harness.service.workflow_document(wf_id)
         assert {k: v for k, v in stored.items() if k != "job_ids"} == document
+
+
+def test_a_document_submitted_as_json_text_is_parsed_and_checked_alike() -> None:
+    document = workflow_to_dict(chain("x", "y"))
+    with EngineHarness() as harness:
+        wf_id = harness.service.submit_workflow(json.dumps(document), None, None, None)
+        harness.wait(wf_id)
+        stored = harness.service.workflow_document(wf_id)
+        assert {k: v for k, v in stored.items() if k != "job_ids"} == document
+        with pytest.raises(SerializationError, match=r"submitted workflow document.*line 1"):
+            harness.service.submit_workflow('{"jobs": [', None, None, None)
+        a, b = job("a"), job("b")
+        cyclic = json.dumps(workflow_to_dict(Workflow([a, b], dependencies=[(a, b), (b, a)])))
+        with pytest.raises(WorkflowError, match="cycle"):
+            harness.service.submit_workflow(cyclic, None, None, None)
+        assert [row.workflow_id for row in harness.store.workflows()] == [wf_id]
 
 
 def test_the_engine_timer_deletes_expired_workflows_by_itself() -> None:

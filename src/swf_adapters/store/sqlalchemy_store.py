@@ -411,6 +411,8 @@ def _reserve_ids(connection: Connection, name: str, count: int) -> int:
 
 
 def _document_json(workflow: NewWorkflow) -> str:
+    if workflow.document_text is not None:
+        return workflow.document_text
     try:
         return bulk.dump_json(workflow.document) or "null"
     except (TypeError, ValueError) as error:

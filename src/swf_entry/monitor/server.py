@@ -20,9 +20,6 @@ from .source import MonitorSource
 from .web import create_app
 
 HOST = "127.0.0.1"
-#: How much lower than the user's other processes the monitor runs (``nice``): on a busy
-#: machine the engine and the jobs get the CPU first; a page then updates a little later.
-NICENESS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +118,13 @@ def serve(
     browser: bool = True,
     announce: Callable[[Served], None] = print,
 ) -> None:
-    """``swf monitor``: run until interrupted; the link is the caller's to close."""
-    lower_priority()
+    """``swf monitor``: run until interrupted; the link is the caller's to close.
+
+    At the user's priority, not ``nice``: a niced monitor starved on a busy machine (its
+    first event up to 75 s late); its cost is bounded by design instead (the hub's
+    followers rest in proportion to the CPU they used)."""
     server = MonitorServer(link, port)
     announce(Served(server.url, server.token, server.port))
     if browser:
         open_browser(server.url)
     server.run()
-
-
-def lower_priority() -> None:
-    """Run this process (and the threads it starts from now on) NICENESS lower."""
-    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice
-        os.nice(NICENESS)
