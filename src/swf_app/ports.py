@@ -622,7 +622,9 @@ class FileTree(Protocol):
         """``size``: the file's size as listed (remote reads are prefetched up to it)."""
         ...
 
-    def open_write(self, path: str, append: bool) -> WriteStream: ...
+    def open_write(self, path: str, append: bool, size: int = 0) -> WriteStream:
+        """``size``: the bytes about to be written (a big file may take a faster path)."""
+        ...
 
     def replace(self, source: str, target: str) -> None:
         """Atomic rename over ``target``."""
