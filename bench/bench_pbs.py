@@ -19,53 +19,27 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_slurm import thread_cpu  # the same measure as on SLURM
+import cluster_bench as bench  # the measures all cluster benches share (bench/ is on sys.path)
 from tests.pbs.standin import PbsStandIn
 
 from swf_adapters.schedulers.batch import BatchScheduler
-from swf_entry.client import Job, Workflow, WorkflowController
-
-TRUE = shutil.which("true") or "/bin/true"
-
-
-def controller(home: Path, poll_min: float, poll_max: float) -> WorkflowController:
-    config = home / "swf.cfg"
-    config.write_text(
-        f"[bench]\nSCHEDULER_TYPE = pbspro\nSUBMITTING_MACHINES = {socket.gethostname()}\n"
-        f"POLL_INTERVAL_MIN = {poll_min}\nPOLL_INTERVAL_MAX = {poll_max}\n"
-        "MAX_JOB_IN_QUEUE = 20000\n"
-    )
-    return WorkflowController(config=str(config), isolated_light_mode=str(home / "state"))
 
 
 def swf_run(
     standin: PbsStandIn, home: Path, jobs: int, poll: tuple[float, float]
 ) -> dict[str, Any]:
-    wfc = controller(home, *poll)
-    engine = wfc.link._engine  # type: ignore[attr-defined]
-    scheduler: BatchScheduler = engine.scheduler
-    ids = {engine._thread.native_id}
-    workflow = Workflow([Job([TRUE], name=f"t{i}") for i in range(jobs)], name="bench")
+    wfc = bench.controller(home, "pbspro", *poll)
     calls0 = standin.calls()
-    cpu0 = thread_cpu(("swf-batch",), ids)
-    t0 = time.perf_counter()
-    wf_id = wfc.submit_workflow(workflow)
-    wfc.wait_workflow(wf_id)
-    wall = time.perf_counter() - t0
-    cpu = thread_cpu(("swf-batch",), ids) - cpu0
+    scheduler: BatchScheduler
+    scheduler, wall, cpu = bench.independent_run(wfc, jobs, ("swf-batch",))
     calls = standin.calls() - calls0
-    rows = wfc.workflow_elements_status(wf_id)[0]
-    assert all(row[1] == "done" for row in rows), [r for r in rows if r[1] != "done"][:3]
     result = {
         "jobs": jobs,
         "wall_s": round(wall, 2),
@@ -83,9 +57,10 @@ def swf_run(
 def shell_loop(standin: PbsStandIn, home: Path, jobs: int, poll: float) -> dict[str, Any]:
     script = home / "true.sh"
     script.write_text("#!/bin/sh\ntrue\n")
-    loop = home / "loop.sh"
     status = "qstat -f -F json" if standin.flavor == "pbspro" else "qstat -f -x"
-    loop.write_text(
+    calls0 = standin.calls()
+    polls, wall, _ = bench.shell_loop(
+        home / "loop.sh",
         f"""set -e
 for i in $(seq 1 {jobs}); do qsub -N loop -j oe -o /dev/null {script} >/dev/null; done
 n=1
@@ -93,21 +68,16 @@ while {status} | grep -q '"Jobs"\\|>[QR]<'; do
   n=$((n+1)); sleep {poll}
 done
 echo $n
-"""
+""",
+        standin.environment(),
     )
-    calls0 = standin.calls()
-    t0 = time.perf_counter()
-    out = subprocess.run(
-        ["bash", str(loop)], check=True, capture_output=True, text=True, env=standin.environment()
-    )
-    wall = time.perf_counter() - t0
     calls = standin.calls() - calls0
     return {
         "jobs": jobs,
         "wall_s": round(wall, 2),
         "qsub_calls": calls["qsub"],
         "qstat_calls": calls["qstat"],
-        "polls": int(out.stdout.split()[-1]),
+        "polls": polls,
     }
 
 

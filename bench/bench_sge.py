@@ -22,74 +22,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import cluster_bench as bench  # the measures all cluster benches share (bench/ is on sys.path)
 import psutil
-from bench_slurm import chain_figures  # the same chain measure (bench/ is on sys.path)
 
 from swf_adapters.schedulers.batch import BatchSettings
 from swf_adapters.schedulers.drmaa import AgentRunner, DrmaaScheduler, drmaa_environment
-from swf_app.ports import LaunchRequest
-from swf_entry.client import Job, Workflow, WorkflowController
-
-TRUE = shutil.which("true") or "/bin/true"
 
 
-def wait_idle_cell(timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = subprocess.run(["qstat", "-u", "*"], capture_output=True, text=True)
-        if not out.stdout.strip():
-            return
-        time.sleep(0.5)
-    raise RuntimeError("the cell still runs jobs: bench needs it idle")
-
-
-def thread_cpu(prefixes: tuple[str, ...], ids: set[int]) -> float:
-    by_id = {t.native_id: t.name for t in threading.enumerate()}
-    return sum(
-        t.user_time + t.system_time
-        for t in psutil.Process().threads()
-        if t.id in ids or by_id.get(t.id, "").startswith(prefixes)
-    )
-
-
-def controller(home: Path) -> WorkflowController:
-    home.mkdir(exist_ok=True)
-    config = home / "swf.cfg"
-    config.write_text(
-        f"[bench]\nSCHEDULER_TYPE = drmaa\nSUBMITTING_MACHINES = {socket.gethostname()}\n"
-        "POLL_INTERVAL_MIN = 0.5\nPOLL_INTERVAL_MAX = 5\nMAX_JOB_IN_QUEUE = 20000\n"
-    )
-    return WorkflowController(config=str(config), isolated_light_mode=str(home / "state"))
+def wait_idle_cell() -> None:
+    bench.wait_idle(["qstat", "-u", "*"], "cell", 600)
 
 
 def swf_run(home: Path, jobs: int) -> dict[str, Any]:
     wait_idle_cell()
-    wfc = controller(home)
-    engine = wfc.link._engine  # type: ignore[attr-defined]
-    scheduler: DrmaaScheduler = engine.scheduler
-    ids = {engine._thread.native_id}
-    workflow = Workflow([Job([TRUE], name=f"t{i}") for i in range(jobs)], name="bench")
-    prefixes = ("swf-batch", "swf-drmaa")
-    cpu0 = thread_cpu(prefixes, ids)
-    t0 = time.perf_counter()
-    wf_id = wfc.submit_workflow(workflow)
-    wfc.wait_workflow(wf_id)
-    wall = time.perf_counter() - t0
-    cpu = thread_cpu(prefixes, ids) - cpu0
+    wfc = bench.controller(home, "drmaa")
+    scheduler: DrmaaScheduler
+    scheduler, wall, cpu = bench.independent_run(wfc, jobs, ("swf-batch", "swf-drmaa"))
     agent = scheduler.agent._process
     agent_cpu = sum(psutil.Process(agent.pid).cpu_times()[:2]) if agent else 0.0
-    rows = wfc.workflow_elements_status(wf_id)[0]
-    assert all(row[1] == "done" for row in rows), [r for r in rows if r[1] != "done"][:3]
     calls = dict(scheduler.agent.calls)
     drmaa_calls = json.loads(scheduler.agent.run(["stats"]).stdout)
     wfc.disconnect()
@@ -106,34 +63,27 @@ def swf_run(home: Path, jobs: int) -> dict[str, Any]:
 def shell_loop(home: Path, jobs: int, poll: float) -> dict[str, Any]:
     wait_idle_cell()
     name = f"swfloop{time.time_ns() % 10**8}"
-    script = home / "loop.sh"
-    script.write_text(
+    qstats, wall, children = bench.shell_loop(
+        home / "loop.sh",
         f"""set -e
 for i in $(seq 1 {jobs}); do qsub -b y -o /dev/null -j y -N {name} true >/dev/null; done
 n=0
 while qstat -j {name} >/dev/null 2>&1; do n=$((n+1)); sleep {poll}; done
 echo $((n+1))
-"""
+""",
     )
-    t0 = time.perf_counter()
-    before = psutil.Process().cpu_times()
-    out = subprocess.run(["bash", str(script)], check=True, capture_output=True, text=True)
-    after = psutil.Process().cpu_times()
-    wall = time.perf_counter() - t0
-    children = after.children_user + after.children_system
-    children -= before.children_user + before.children_system
     return {
         "jobs": jobs,
         "wall_s": round(wall, 2),
         "qsub_calls": jobs,
-        "qstat_calls": int(out.stdout.split()[-1]),
+        "qstat_calls": qstats,
         "commands_cpu_ms_per_job": round(children * 1000 / jobs, 3),
     }
 
 
 def chain_latency(home: Path, length: int) -> dict[str, Any]:
     wait_idle_cell()
-    return chain_figures(controller(home), length, 0.5)
+    return bench.chain_figures(bench.controller(home, "drmaa"), length, 0.5)
 
 
 def queued_poll(home: Path, queued: int, repeats: int) -> dict[str, Any]:
@@ -144,17 +94,7 @@ def queued_poll(home: Path, queued: int, repeats: int) -> dict[str, Any]:
     settings = BatchSettings(job_dir=job_dir, poll_min=3600, poll_max=3600)
     runner = AgentRunner(job_dir / "drmaa-session", drmaa_environment(os.environ))
     scheduler = DrmaaScheduler(settings, runner)
-    events: list[Any] = []
-    scheduler.start(events.extend)
-    requests = [
-        LaunchRequest(i, 1, (TRUE,), {}, "/dev/null", None, native_specification="-h")
-        for i in range(1, queued + 1)
-    ]
-    t0 = time.perf_counter()
-    scheduler.submit(requests)
-    while sum(1 for e in events if e.status.value == "queued_active") < queued:
-        time.sleep(0.2)
-    submit_s = time.perf_counter() - t0
+    submit_s = bench.submit_held(scheduler, queued, "-h")
     engine = []
     for _ in range(repeats):
         t1 = time.perf_counter()

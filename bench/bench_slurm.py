@@ -20,28 +20,23 @@ the same run (needs the single-node SLURM of scripts/services/slurm.sh, as root 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
+import cluster_bench as bench  # the measures all cluster benches share (bench/ is on sys.path)
 
 from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
 from swf_adapters.schedulers.slurm import Slurm
-from swf_app.ports import LaunchRequest
-from swf_entry.client import Job, Workflow, WorkflowController
+from swf_entry.client import WorkflowController
 
-TRUE = shutil.which("true") or "/bin/true"
 #: RPC types a client command causes (the others come from slurmd: job completions...).
 CLIENT_RPCS = re.compile(
     r"^\s*(REQUEST_SUBMIT_BATCH_JOB|REQUEST_JOB_INFO\w*|REQUEST_PARTITION_INFO|REQUEST_FED_INFO"
@@ -66,55 +61,23 @@ def sdiag_counts() -> tuple[int, int]:
     return client - stats, total - stats
 
 
-def wait_idle_cluster(timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True)
-        if not out.stdout.strip():
-            return
-        time.sleep(0.5)
-    raise RuntimeError("the cluster still runs jobs: bench needs it idle")
-
-
-def thread_cpu(names: tuple[str, ...], ids: set[int]) -> float:
-    total = 0.0
-    by_id = {t.native_id: t.name for t in threading.enumerate()}
-    for thread in psutil.Process().threads():
-        name = by_id.get(thread.id, "")
-        if thread.id in ids or name.startswith(names):
-            total += thread.user_time + thread.system_time
-    return total
+def wait_idle_cluster() -> None:
+    bench.wait_idle(["squeue", "-h", "-o", "%i"], "cluster", 300)
 
 
 def controller(home: Path, poll_min: float, poll_max: float) -> WorkflowController:
-    config = home / "swf.cfg"
-    config.write_text(
-        f"[bench]\nSCHEDULER_TYPE = slurm\nSUBMITTING_MACHINES = {socket.gethostname()}\n"
-        f"POLL_INTERVAL_MIN = {poll_min}\nPOLL_INTERVAL_MAX = {poll_max}\n"
-        "MAX_JOB_IN_QUEUE = 20000\n"
-    )
-    return WorkflowController(config=str(config), isolated_light_mode=str(home / "state"))
+    return bench.controller(home, "slurm", poll_min, poll_max)
 
 
 def swf_run(home: Path, jobs: int, poll_min: float, poll_max: float) -> dict[str, Any]:
     wait_idle_cluster()
     wfc = controller(home, poll_min, poll_max)
-    engine = wfc.link._engine  # type: ignore[attr-defined]
-    scheduler: BatchScheduler = engine.scheduler
-    ids = {engine._thread.native_id}
-    workflow = Workflow([Job([TRUE], name=f"t{i}") for i in range(jobs)], name="bench")
     sdiag_reset()
-    children0 = psutil.Process().cpu_times()
-    cpu0 = thread_cpu(("swf-batch",), ids)
-    t0 = time.perf_counter()
-    wf_id = wfc.submit_workflow(workflow)
-    wfc.wait_workflow(wf_id)
-    wall = time.perf_counter() - t0
-    cpu = thread_cpu(("swf-batch",), ids) - cpu0
-    children1 = psutil.Process().cpu_times()
+    children0 = bench.children_cpu()
+    scheduler: BatchScheduler
+    scheduler, wall, cpu = bench.independent_run(wfc, jobs, ("swf-batch",))
+    children = bench.children_cpu() - children0
     client, total = sdiag_counts()
-    rows = wfc.workflow_elements_status(wf_id)[0]
-    assert all(row[1] == "done" for row in rows), [r for r in rows if r[1] != "done"][:3]
     calls = dict(scheduler.runner.calls)
     result = {
         "jobs": jobs,
@@ -125,17 +88,7 @@ def swf_run(home: Path, jobs: int, poll_min: float, poll_max: float) -> dict[str
         "client_rpcs": client,
         "all_rpcs": total,
         "engine_cpu_ms_per_job": round(cpu * 1000 / jobs, 3),
-        "commands_cpu_ms_per_job": round(
-            (
-                children1.children_user
-                + children1.children_system
-                - children0.children_user
-                - children0.children_system
-            )
-            * 1000
-            / jobs,
-            3,
-        ),
+        "commands_cpu_ms_per_job": round(children * 1000 / jobs, 3),
     }
     wfc.disconnect()
     return result
@@ -144,21 +97,17 @@ def swf_run(home: Path, jobs: int, poll_min: float, poll_max: float) -> dict[str
 def shell_loop(home: Path, jobs: int, poll: float) -> dict[str, Any]:
     wait_idle_cluster()
     name = f"swf-bench-loop-{time.time_ns()}"
-    script = home / "loop.sh"
-    script.write_text(
+    sdiag_reset()
+    squeues, wall, _ = bench.shell_loop(
+        home / "loop.sh",
         f"""set -e
 for i in $(seq 1 {jobs}); do sbatch -Q -o /dev/null -J {name} --wrap true; done
 n=0
 while [ -n "$(squeue -h -n {name} -o %i)" ]; do n=$((n+1)); sleep {poll}; done
 echo $((n+1))
-"""
+""",
     )
-    sdiag_reset()
-    t0 = time.perf_counter()
-    out = subprocess.run(["bash", str(script)], check=True, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
     client, total = sdiag_counts()
-    squeues = int(out.stdout.split()[-1])
     return {
         "jobs": jobs,
         "wall_s": round(wall, 2),
@@ -171,28 +120,7 @@ echo $((n+1))
 
 def chain_latency(home: Path, length: int, poll_min: float, poll_max: float) -> dict[str, Any]:
     wait_idle_cluster()
-    return chain_figures(controller(home, poll_min, poll_max), length, poll_min)
-
-
-def chain_figures(wfc: WorkflowController, length: int, poll_min: float) -> dict[str, Any]:
-    """A chain of ``length`` ``true`` jobs: child submitted after its parent's end (also
-    bench_sge.py's)."""
-    jobs = [Job([TRUE], name=f"c{i}") for i in range(length)]
-    deps = list(itertools.pairwise(jobs))
-    wf_id = wfc.submit_workflow(Workflow(jobs, deps, name="chain"))  # type: ignore[arg-type]
-    wfc.wait_workflow(wf_id)
-    rows = sorted(wfc.workflow_elements_status(wf_id)[0])
-    assert all(row[1] == "done" for row in rows), rows[:3]
-    delays = [
-        (child[4][0] - parent[4][2]).total_seconds() for parent, child in itertools.pairwise(rows)
-    ]
-    wfc.disconnect()
-    return {
-        "chain": length,
-        "median_child_submit_delay_s": round(statistics.median(delays), 3),
-        "max_s": round(max(delays), 3),
-        "poll_interval_min_s": poll_min,
-    }
+    return bench.chain_figures(controller(home, poll_min, poll_max), length, poll_min)
 
 
 def queued_poll(home: Path, queued: int, repeats: int) -> dict[str, Any]:
@@ -200,17 +128,7 @@ def queued_poll(home: Path, queued: int, repeats: int) -> dict[str, Any]:
     wait_idle_cluster()
     settings = BatchSettings(job_dir=home / "queued-jobs", poll_min=3600, poll_max=3600)
     scheduler = BatchScheduler(Slurm(), settings)
-    events: list[Any] = []
-    scheduler.start(events.extend)
-    requests = [
-        LaunchRequest(i, 1, (TRUE,), {}, "/dev/null", None, native_specification="--hold")
-        for i in range(1, queued + 1)
-    ]
-    t0 = time.perf_counter()
-    scheduler.submit(requests)
-    while sum(1 for e in events if e.status.value == "queued_active") < queued:
-        time.sleep(0.2)
-    submit_s = time.perf_counter() - t0
+    submit_s = bench.submit_held(scheduler, queued, "--hold")
     engine, squeue = [], []
     for _ in range(repeats):
         t1 = time.perf_counter()

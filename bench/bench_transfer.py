@@ -7,17 +7,21 @@ Same files, same sshd (the test one: scripts/services/sshd.sh, 127.0.0.1), same 
 
 Each is uploaded (client -> resource) and downloaded (resource -> client) by:
 
-- ``swf``: ``copy_tree`` between ``LocalTree`` and ``SftpTree`` (paramiko), verified
-  (size + SHA-256 on both sides, the resource's by ``sha256sum``), as a transfer does;
-- ``swf-copy``: the same without the verification phase (what the data path costs);
+- ``swf``: ``copy_tree`` between ``LocalTree`` and ``SftpTree`` as a transfer does: a
+  download of 16 MB or more (upload: 64 MB) through the OpenSSH client
+  (``openssh_stream``), smaller ones over paramiko's SFTP; verified (size + SHA-256 on
+  both sides, the resource's by its python);
+- ``swf-sftp``: the same with paramiko's SFTP only (what a password login gets);
 - ``sftp``: OpenSSH ``sftp -b`` with ``put -r`` / ``get -r``;
 - ``scp``: OpenSSH ``scp -r`` (SFTP protocol underneath in OpenSSH 9).
 
-Throughput is MB/s (best of ``--repeat``); ``ratio`` = swf / the faster of sftp and scp
-measured in the same run (target >= 0.5).
+Throughput is MB/s, each of ``--repeat`` rounds reported with its load average and CPU
+seconds (this process and its children: ssh, sftp, scp; not sshd's); ``ratio`` = swf /
+the faster of sftp and scp in the same round (target >= 0.5).
 
     .venv/bin/python bench/bench_transfer.py                       # 1 GB, 10,000 files
     .venv/bin/python bench/bench_transfer.py --big-mb 64 --small-count 500   # a quick look
+    SSHD_HOME=... SSHD_PORT=... (scripts/services/sshd.sh's variables): another sshd
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import posixpath
+import resource
 import shlex
 import shutil
 import subprocess
@@ -40,12 +45,13 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 import paramiko  # noqa: E402
 
 from swf_adapters.transfer.local_tree import LocalTree  # noqa: E402
+from swf_adapters.transfer.openssh_stream import OpenSshStreams  # noqa: E402
 from swf_adapters.transfer.sftp_tree import SftpTree  # noqa: E402
 from swf_adapters.transport.ssh import SshTarget, open_ssh  # noqa: E402
-from swf_app import transfer_copy  # noqa: E402
-from swf_app.transfer_copy import FileCopy  # noqa: E402
+from swf_app.transfer_copy import copy_tree  # noqa: E402
 
 SERVICE = ROOT / "scripts" / "services" / "sshd.sh"
+LOCAL = LocalTree()
 
 
 def sshd_env() -> dict[str, str]:
@@ -62,12 +68,18 @@ class Site:
         target = SshTarget(
             self.host, int(self.port), self.user, key_file=Path(self.key), known_hosts=known_hosts
         )
+        self.target = target
         self.client: paramiko.SSHClient = open_ssh(target)
         self.options = [
             "-i", self.key, "-o", f"UserKnownHostsFile={known_hosts}",
             "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
         ]  # fmt: skip
         self.home = self.client.open_sftp().normalize(".")
+
+    def tree(self, openssh: bool) -> SftpTree:
+        """swf's resource side: big files through ``ssh`` (the default) or SFTP only."""
+        streams = OpenSshStreams(self.target) if openssh else None
+        return SftpTree(lambda: self.client, openssh=streams)
 
     def run(self, command: list[str]) -> None:
         _, out, err = self.client.exec_command(shlex.join(command))
@@ -99,20 +111,14 @@ def make_files(root: Path, big_mb: int, count: int, small_kb: int) -> tuple[Path
     return big, small, big_mb << 20, count * small_kb * 1024
 
 
-def timed(action: Callable[[], object], before: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        before()
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
-    return best
+Tool = tuple[Callable[[], object], Callable[[], object]]  # (action, clean before)
 
 
 def measure(site: Site, local: Path, name: str, size: int, scratch: Path, repeat: int) -> None:
-    tree, remote_dir = SftpTree(lambda: site.client), posixpath.join(site.home, "bench-transfer")
-    remote = posixpath.join(remote_dir, name)
-    back = scratch / "back"
+    """Every tool in turn, ``repeat`` rounds: alternating spreads the machine's load
+    over all of them; each round is reported with its load average."""
+    remote_dir = posixpath.join(site.home, "bench-transfer")
+    remote, back = posixpath.join(remote_dir, name), scratch / "back"
 
     def clean_remote() -> None:
         site.run(["rm", "-rf", remote_dir])
@@ -122,52 +128,55 @@ def measure(site: Site, local: Path, name: str, size: int, scratch: Path, repeat
         shutil.rmtree(back, ignore_errors=True)
         back.mkdir()
 
-    verify = transfer_copy._verify
-    local_tree = LocalTree()
-    up: dict[str, float] = {}
-    up["swf"] = timed(
-        lambda: transfer_copy.copy_tree(local_tree, str(local), tree, remote), clean_remote, repeat
-    )
-    transfer_copy._verify = _rename_only  # type: ignore[assignment]
-    up["swf-copy"] = timed(
-        lambda: transfer_copy.copy_tree(local_tree, str(local), tree, remote), clean_remote, repeat
-    )
-    transfer_copy._verify = verify
-    up["sftp"] = timed(lambda: site.sftp(f"put -r {local} {remote}\n"), clean_remote, repeat)
-    up["scp"] = timed(lambda: site.scp(str(local), site.remote(remote)), clean_remote, repeat)
-    down: dict[str, float] = {}
-    down["swf"] = timed(
-        lambda: transfer_copy.copy_tree(tree, remote, local_tree, str(back / name)),
-        clean_back,
-        repeat,
-    )
-    transfer_copy._verify = _rename_only  # type: ignore[assignment]
-    down["swf-copy"] = timed(
-        lambda: transfer_copy.copy_tree(tree, remote, local_tree, str(back / name)),
-        clean_back,
-        repeat,
-    )
-    transfer_copy._verify = verify
-    down["sftp"] = timed(lambda: site.sftp(f"get -r {remote} {back / name}\n"), clean_back, repeat)
-    down["scp"] = timed(lambda: site.scp(site.remote(remote), str(back / name)), clean_back, repeat)
+    trees = {"swf": site.tree(True), "swf-sftp": site.tree(False)}
+    up: dict[str, Tool] = {
+        tool: (lambda t=tree: copy_tree(LOCAL, str(local), t, remote), clean_remote)
+        for tool, tree in trees.items()
+    }
+    up["sftp"] = (lambda: site.sftp(f"put -r {local} {remote}\n"), clean_remote)
+    up["scp"] = (lambda: site.scp(str(local), site.remote(remote)), clean_remote)
+    down: dict[str, Tool] = {
+        tool: (lambda t=tree: copy_tree(t, remote, LOCAL, str(back / name)), clean_back)
+        for tool, tree in trees.items()
+    }
+    down["sftp"] = (lambda: site.sftp(f"get -r {remote} {back / name}\n"), clean_back)
+    down["scp"] = (lambda: site.scp(site.remote(remote), str(back / name)), clean_back)
+    for round_number in range(1, repeat + 1):
+        for direction, tools in (("upload", up), ("download", down)):
+            if direction == "download":  # its source, put there once per round
+                clean_remote()
+                copy_tree(LOCAL, str(local), trees["swf"], remote)
+            report(name, direction, round_number, size, {t: timed(*a) for t, a in tools.items()})
     site.run(["rm", "-rf", remote_dir])
-    for direction, times in (("upload", up), ("download", down)):
-        report(name, direction, size, times)
 
 
-def _rename_only(source: object, target: object, files: list[FileCopy], counter: object) -> None:
-    """The copier's last step without the verification before it (the data path alone)."""
-    for copy in files:
-        target.replace(copy.target + transfer_copy.PART_SUFFIX, copy.target)  # type: ignore[attr-defined]
+def timed(action: Callable[[], object], before: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (this process and the children it waited for)."""
+    before()
+    cpu, start = _cpu(), time.perf_counter()
+    action()
+    return time.perf_counter() - start, _cpu() - cpu
 
 
-def report(name: str, direction: str, size: int, times: dict[str, float]) -> None:
-    rates = {tool: size / (1 << 20) / seconds for tool, seconds in times.items()}
+def _cpu() -> float:
+    mine, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
+
+
+def report(
+    name: str, direction: str, round_number: int, size: int, times: dict[str, tuple[float, float]]
+) -> None:
+    rates = {tool: size / (1 << 20) / seconds for tool, (seconds, _) in times.items()}
     baseline = max(rates["sftp"], rates["scp"])
-    cells = "  ".join(f"{tool} {rate:7.1f} MB/s" for tool, rate in rates.items())
+    cells = "  ".join(
+        f"{tool} {rate:6.1f} MB/s ({times[tool][1]:.1f} s cpu)" for tool, rate in rates.items()
+    )
     print(
-        f"{name:5s} {direction:8s} {cells}  ratio swf {rates['swf'] / baseline:.2f}"
-        f"  swf-copy {rates['swf-copy'] / baseline:.2f}",
+        f"{name:5s} {direction:8s} round {round_number}  {cells}"
+        f"  ratio swf {rates['swf'] / baseline:.2f}  swf-sftp {rates['swf-sftp'] / baseline:.2f}"
+        f"  load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
 
@@ -187,7 +196,10 @@ def main() -> None:
         shutil.copyfile(env["SWF_TEST_SSH_KNOWN_HOSTS"], known_hosts)
         site = Site(env, known_hosts)
         big, small, big_size, small_size = make_files(
-            work, args.big_mb, args.small_count, args.small_kb
+            work,
+            args.big_mb if args.only != "small" else 0,
+            args.small_count if args.only != "big" else 0,
+            args.small_kb,
         )
         print(f"big: {args.big_mb} MB; small: {args.small_count} x {args.small_kb} KB", flush=True)
         if args.only != "small":

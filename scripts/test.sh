@@ -81,29 +81,20 @@ else
   export SWF_TEST_POSTGRES_URL="unavailable"
 fi
 
-if wait "$SLURM_START_PID"; then
-  export SWF_TEST_SLURM=required
-else
-  export SWF_TEST_SLURM=failed
-  echo "warning: SLURM did not start; the SLURM tests will fail (see below)" >&2
-  cat "$SWF_TEST_SLURM_LOG" >&2
-fi
-
-if wait "$SGE_START_PID"; then
-  export SWF_TEST_SGE=required
-else
-  export SWF_TEST_SGE=failed
-  echo "warning: Grid Engine did not start; the Grid Engine tests will fail (see below)" >&2
-  cat "$SWF_TEST_SGE_LOG" >&2
-fi
-
-if wait "$SSHD_START_PID"; then
-  export SWF_TEST_SSH=required
-else
-  export SWF_TEST_SSH=failed
-  echo "warning: sshd did not start; the remote-resource tests will fail (see below)" >&2
-  cat "$SWF_TEST_SSH_LOG" >&2
-fi
+# Exports SWF_TEST_<VAR>=required when the service's background start succeeded, else
+# =failed with its log, so that its tests fail (never skip) and say why.
+await_service() {  # VAR PID LOG NAME WHICH-TESTS
+  if wait "$2"; then
+    export "SWF_TEST_$1=required"
+  else
+    export "SWF_TEST_$1=failed"
+    echo "warning: $4 did not start; the $5 tests will fail (see below)" >&2
+    cat "$3" >&2
+  fi
+}
+await_service SLURM "$SLURM_START_PID" "$SWF_TEST_SLURM_LOG" SLURM SLURM
+await_service SGE "$SGE_START_PID" "$SWF_TEST_SGE_LOG" "Grid Engine" "Grid Engine"
+await_service SSH "$SSHD_START_PID" "$SWF_TEST_SSH_LOG" sshd remote-resource
 
 # --- static checks ---------------------------------------------------------------------
 "$VENV/bin/ruff" check --no-cache src tests bench  # no cache: a stale one hid import-order errors

@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import copy
 import itertools
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -421,7 +422,7 @@ class InMemoryStore:
             if stored is None:
                 return None
             row = copy.copy(stored.row)
-            row.document = stored.new_workflow.document if with_document else None
+            row.document = _decoded(stored.new_workflow.document) if with_document else None
             row.working_directory = stored.new_workflow.working_directory if with_document else None
             return row
 
@@ -780,3 +781,9 @@ class EngineHarness:
         self.service = self._new_service()
         self.engine.start()
         self.engine.wait_idle()
+
+
+def _decoded(document: dict[str, Any] | str) -> dict[str, Any]:
+    """A stored document as the SQL store gives it back (JSON text decoded)."""
+    loaded: dict[str, Any] = json.loads(document) if isinstance(document, str) else document
+    return loaded

@@ -305,8 +305,11 @@ class NewWorkflow:
     user: str
     name: str | None
     #: The workflow in soma-workflow's JSON format (swf_domain.serialization), so the
-    #: engine can rebuild it after a restart and clients can read it back.
-    document: dict[str, Any]
+    #: engine can rebuild it after a restart and clients can read it back; or its JSON
+    #: text as a client sent it (already parsed and checked), which a store keeping JSON
+    #: text stores as it is: a million-job document is ~350 MB of text, seconds to encode
+    #: again, and its decoded form (~1.4 GB) need not outlive the engine's model of it.
+    document: dict[str, Any] | str
     jobs: Sequence[NewJob]
     queue: str | None = None
     expiration_date: float | None = None
@@ -314,10 +317,6 @@ class NewWorkflow:
     #: Where the client was when it submitted: its jobs without a working directory run
     #: there (and their relative paths resolve there), as in a shell.
     working_directory: str | None = None
-    #: ``document`` as the JSON text it arrived in (None: not encoded yet). A store that
-    #: keeps JSON text stores this as it is: a million-job document is ~350 MB of text,
-    #: seconds to encode again.
-    document_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -623,7 +622,9 @@ class FileTree(Protocol):
         """``size``: the file's size as listed (remote reads are prefetched up to it)."""
         ...
 
-    def open_write(self, path: str, append: bool) -> WriteStream: ...
+    def open_write(self, path: str, append: bool, size: int = 0) -> WriteStream:
+        """``size``: the bytes about to be written (a big file may take a faster path)."""
+        ...
 
     def replace(self, source: str, target: str) -> None:
         """Atomic rename over ``target``."""

@@ -55,6 +55,9 @@ class RunningWorkflow:
     ) -> None:
         self.serial = serial
         self.workflow_id = workflow_id
+        # The compiled DAG holds the edges: the model's list of them (a tuple per edge,
+        # ~130 MB for a million-job fan-out) is the engine's own copy and is let go.
+        workflow.dependencies = []
         self.workflow = workflow
         self.compiled = compiled
         self.tracker = tracker

@@ -215,7 +215,7 @@ def _copy_file(
     counter.add(offset)
     reader = source.open_read(copy.source, offset, copy.size)
     try:
-        writer = target.open_write(copy.target + PART_SUFFIX, append=offset > 0)
+        writer = target.open_write(copy.target + PART_SUFFIX, offset > 0, copy.size - offset)
         try:
             _stream(reader, writer, counter)
         finally:

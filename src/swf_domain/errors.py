@@ -103,6 +103,11 @@ class RemoteAuthenticationError(RemoteConnectionError):
     """The remote host refused the login (key, passphrase, agent or password)."""
 
 
+class KeyPassphraseError(RemoteAuthenticationError):
+    """The key file is encrypted and no passphrase (``rsa_key_pass``) was given: a client
+    on a terminal asks for it, as it does for a password."""
+
+
 class RemoteInstallError(RemoteConnectionError):
     """swf is missing on the remote resource, or its version cannot talk to this one."""
 

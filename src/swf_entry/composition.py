@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from swf_adapters.config import ResourceConfig, load_config, translation_table
 from swf_app.link import EngineLink
-from swf_domain.errors import ConfigurationError, EngineError, RemoteAuthenticationError
+from swf_domain.errors import (
+    ConfigurationError,
+    EngineError,
+    KeyPassphraseError,
+    RemoteAuthenticationError,
+)
 
 if TYPE_CHECKING:
     from swf_adapters.schedulers.registry import SchedulerFactory
@@ -170,14 +175,17 @@ def build_service(
     config: ResourceConfig,
     link_class: type[EngineService] | None = None,
     scheduler: Scheduler | None = None,
+    commit_window: float | None = None,
 ) -> EngineService:
     """An engine (started) and its service for ``config``: store, scheduler (from the
-    registry unless given: the MPI runner brings its own), workspace."""
+    registry unless given: the MPI runner brings its own), workspace. ``commit_window``:
+    seconds the engine may group its store writes (None: the engine's default; the MPI
+    runner writes less often, its readers see changes that much later)."""
     from swf_adapters.store import open_store
     from swf_adapters.transfer.area import LocalTransferArea
     from swf_adapters.workspace.local import LocalWorkspace
     from swf_adapters.workspace.output_reader import LocalOutputReader
-    from swf_app.engine import Engine
+    from swf_app.engine import DEFAULT_COMMIT_WINDOW, Engine
     from swf_app.service import EngineService
     from swf_app.system_clock import SystemClock
     from swf_domain.translation import TranslationTable
@@ -209,6 +217,7 @@ def build_service(
         translations=translations,
         transfers=transfers,
         default_attempts=config.max_attempts,
+        commit_window=DEFAULT_COMMIT_WINDOW if commit_window is None else commit_window,
     )
     engine.start()
     return (link_class or EngineService)(
@@ -517,17 +526,24 @@ def _connect_asking(
     config: ResourceConfig, embedded: bool, ask: Callable[[str], str] | None
 ) -> EngineLink:
     """``connect_config``; a remote login refused (no key, or one the server does not
-    take) is tried once more with the password ``ask`` gets from the user."""
+    take) is tried once more with the password ``ask`` gets from the user, and an
+    encrypted key file with the passphrase it gets (soma's ``rsa_key_pass``)."""
     try:
         return connect_config(config, embedded=embedded)
-    except RemoteAuthenticationError:
+    except RemoteAuthenticationError as error:
         if ask is None or config.mode != "remote" or embedded:
             raise
+        credentials = _asked(config, error, ask)
+    return connect_config(config, embedded=embedded, credentials=credentials)
+
+
+def _asked(config: ResourceConfig, error: Exception, ask: Callable[[str], str]) -> Credentials:
+    if isinstance(error, KeyPassphraseError):
+        return Credentials(rsa_key_pass=ask(f"passphrase of key {config.ssh_key_file}: "))
     from swf_adapters.config.remote import remote_host
 
     who = f"{config.login}@{remote_host(config)}" if config.login else remote_host(config)
-    password = ask(f"password of {who}: ")
-    return connect_config(config, embedded=embedded, credentials=Credentials(password=password))
+    return Credentials(password=ask(f"password of {who}: "))
 
 
 # -- engine daemon management (swf engine ...) ------------------------------------------

@@ -6,9 +6,10 @@ answer whatever the remote shell prints around it:
 - ``hello``: swf's version and the interpreter, checked by the client before anything else;
 - ``ensure RESOURCE`` (stdin: ``{"options": {NAME: TEXT}, "client_version": V}``): answers
   as ``hello`` does and, when the versions are compatible, writes the remote side's own
-  configuration of RESOURCE (the client's section without the client-only options) to
-  ``~/.swf/remote/RESOURCE.cfg``, starts the engine daemon if none answers, and says where
-  its socket and key are;
+  configuration of RESOURCE (the client's section without the client-only options, with
+  the RESOURCE section of this side's own configuration file, if any, over it: the
+  resource's file wins) to ``~/.swf/remote/RESOURCE-*.cfg``, starts the engine daemon if
+  none answers, and says where its socket and key are;
 - ``stop RESOURCE`` (stdin as for ``ensure``): stops that engine (its jobs go on).
 
 The client is already authenticated by sshd when this runs; the JSON it reads is data.
@@ -42,9 +43,11 @@ def config_path(resource_id: str, options: dict[str, str]) -> Path:
 
 
 def write_config(resource_id: str, options: dict[str, str]) -> Path:
+    """The engine's configuration file; named after what the client sent (``stop`` finds
+    it again from that), holding it with this side's own options over it."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser[resource_id] = options
+    parser[resource_id] = {**options, **own_options(resource_id)}
     path = config_path(resource_id, options)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temporary = path.with_suffix(".tmp")
@@ -53,6 +56,17 @@ def write_config(resource_id: str, options: dict[str, str]) -> Path:
     temporary.chmod(0o600)
     temporary.replace(path)
     return path
+
+
+def own_options(resource_id: str) -> dict[str, str]:
+    """The RESOURCE section of this side's configuration file ($SWF_CONFIG,
+    $SOMA_WORKFLOW_CONFIG, ~/.soma-workflow.cfg, /etc/soma-workflow.cfg), client-only
+    options left out; {} without one."""
+    from swf_adapters.config.locate import find_config_file
+    from swf_adapters.config.remote import section_options
+
+    found = find_config_file()
+    return section_options(found, resource_id) if found is not None else {}
 
 
 def hello() -> dict[str, Any]:

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import psutil
 
 from swf_adapters.schedulers.local.launcher import shutdown_host
 from swf_adapters.schedulers.local.layout import StateLayout
+from tests.integration.waiting import wait_until as wait_until  # re-exported
 
 SWF = Path(sys.executable).with_name("swf")
 #: soma-workflow 6.0.13's JSON files, kept in the repository.
@@ -58,15 +58,6 @@ def default_sigint() -> None:
     (``pytest &``, some CI runners) ignores SIGINT, and an ignored signal stays ignored
     across exec, so the child would never see the Ctrl-C the test sends."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, period: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(period)
-    return predicate()
 
 
 class SwfHome:

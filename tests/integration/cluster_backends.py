@@ -47,6 +47,20 @@ class ResourceProbe:
     plain: list[str]
 
 
+#: PARALLEL_ENV_MPI_BIN of every cluster resource: parallel jobs see it, others do not.
+MPI_BIN = "/opt/swf-test-mpi/bin"
+
+
+@dataclass(frozen=True)
+class ParallelProbe:
+    """Jobs of each parallel kind on 1 node x 2 CPUs: ``show`` writes to the file ``$0``
+    the cluster's variables for what they got, then PARALLEL_ENV_MPI_BIN (or "none")."""
+
+    show: str
+    #: What it prints, by kind (``MPI``, ``OpenMP``) and for a ``plain`` job.
+    seen: dict[str, list[str]]
+
+
 @dataclass(frozen=True)
 class ClusterBackend:
     """One cluster as the suites see it."""
@@ -65,6 +79,12 @@ class ClusterBackend:
     #: Between a cluster job id and the task index in the ids users are shown.
     task_separator: str
     probe: ResourceProbe
+    parallel: ParallelProbe
+    #: A native specification asking ``{attempt*100}`` of something, and the variable
+    #: (shell syntax) in which the job sees how much it got.
+    per_attempt: tuple[str, str]
+    #: The resource's parallel options (soma's ``MPI = <cluster name>`` lines).
+    parallel_config: str = ""
     #: Brings the cluster up for a module or a test (given a directory of its own), when
     #: the tests start it themselves; the real clusters are started by scripts/test.sh.
     activate: Callable[[Path], AbstractContextManager[None]] = lambda _: contextlib.nullcontext()
@@ -80,8 +100,12 @@ class ClusterBackend:
             f"SCHEDULER_TYPE = {self.scheduler_type}\n"
             f"SUBMITTING_MACHINES = {socket.gethostname()}\n"
             "POLL_INTERVAL_MIN = 0.2\nPOLL_INTERVAL_MAX = 1\n"
+            f"PARALLEL_ENV_MPI_BIN = {MPI_BIN}\n{self.parallel_config}"
         )
 
+
+#: A probe's command: the cluster's variables, then PARALLEL_ENV_MPI_BIN, into ``$0``.
+_SHOW_PARALLEL = 'echo "{} ${{PARALLEL_ENV_MPI_BIN:-}}" > "$0"'
 
 SLURM = ClusterBackend(
     name="slurm",
@@ -101,6 +125,12 @@ SLURM = ClusterBackend(
         wide=["4", "100", "short"],
         plain=["short"],
     ),
+    parallel=ParallelProbe(
+        # MPI: one task per rank; OpenMP: one task, its threads on the CPUs
+        show=_SHOW_PARALLEL.format("${SLURM_NTASKS:-1} ${SLURM_CPUS_PER_TASK:-1}"),
+        seen={"MPI": ["2", "1", MPI_BIN], "OpenMP": ["1", "2", MPI_BIN], "plain": ["1", "1"]},
+    ),
+    per_attempt=("--mem={attempt*100}M", "$SLURM_MEM_PER_NODE"),
 )
 
 SGE = ClusterBackend(
@@ -126,6 +156,16 @@ SGE = ClusterBackend(
         wide=["4", "all.q", "yes", "smp"],
         plain=["1", "all.q"],
     ),
+    parallel=ParallelProbe(
+        show=_SHOW_PARALLEL.format("$NSLOTS ${PE:-none}"),
+        seen={
+            "MPI": ["2", "smp", MPI_BIN],
+            "OpenMP": ["2", "smp", MPI_BIN],
+            "plain": ["1", "none"],
+        },
+    ),
+    per_attempt=("-v SWF_GROWN={attempt*100}", "$SWF_GROWN"),
+    parallel_config="MPI = smp\n",  # soma's kind -> the cell's PE name
 )
 
 
@@ -197,6 +237,11 @@ def _pbs(flavor: str, system_name: str, cpus_variable: str) -> ClusterBackend:
             wide=["4", "short", "yes"],
             plain=["1", "short"],
         ),
+        parallel=ParallelProbe(
+            show=_SHOW_PARALLEL.format(f"${cpus_variable}"),
+            seen={"MPI": ["2", MPI_BIN], "OpenMP": ["2", MPI_BIN], "plain": ["1"]},
+        ),
+        per_attempt=("-v SWF_GROWN={attempt*100}", "$SWF_GROWN"),
         activate=_standin(flavor),
         silence=_server_down(flavor),
     )

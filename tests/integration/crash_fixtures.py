@@ -27,7 +27,7 @@ import tempfile
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from tests.integration.engine_daemon_fixtures import (
     python_path,
     started_engine_pids,
 )
+from tests.integration.waiting import wait_until as wait_until  # re-exported
 
 #: Variable every process of these suites inherits (its value is the test's root).
 MARK_VARIABLE = "SWF_CRASH_SUITE_MARK"
@@ -63,15 +64,6 @@ ABORTED = "aborted_before_running"
 
 
 # -- processes -------------------------------------------------------------------------
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, period: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(period)
-    return predicate()
 
 
 def command_line(process: psutil.Process) -> str:

@@ -8,12 +8,13 @@ import re
 import shutil
 import signal
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+
+from tests.integration.waiting import wait_until as wait_until  # re-exported
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAKE_FACTORY = "tests.integration.pyro_fake_service:build"
@@ -44,16 +45,6 @@ def is_engine_process(pid: int, state_dir: Path) -> bool:
     except psutil.Error:
         return False
     return "swf_entry.daemon" in command and str(state_dir) in command
-
-
-def wait_until(predicate: object, timeout: float, period: float = 0.05) -> bool:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(period)
-    return bool(predicate())
 
 
 def kill_engines(state_dir: Path) -> None:

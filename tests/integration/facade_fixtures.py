@@ -24,7 +24,6 @@ import itertools
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from swf_domain.status import WorkflowStatus
 from swf_entry.client import WorkflowController
 from swf_entry.composition import ClientOptions, open_controller
 from swf_entry.daemon import stop_engine
+from tests.integration.waiting import wait_until as wait_until  # re-exported
 
 MODES = ("embedded", "daemon")
 #: Variable every process of this suite inherits (its value is the session root).
@@ -151,15 +151,6 @@ class ProcessGuard:
                 process.kill()
         psutil.wait_procs(processes, timeout=5)
         return described
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, period: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(period)
-    return predicate()
 
 
 def open_site(guard: ProcessGuard, mode: str, extra_config: str = "") -> Site:

@@ -5,25 +5,16 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from swf_adapters.schedulers.local.launcher import shutdown_host
 from swf_adapters.schedulers.local.layout import StateLayout
 from swf_entry.client import Group, Job, Workflow, WorkflowController
+from tests.integration.waiting import wait_until as wait_until  # re-exported
 
 #: A job name that would run script if a page ever put it into HTML unescaped.
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, period: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(period)
-    return predicate()
 
 
 def sleepy_workflow(steps: int = 4, seconds: float = 30.0) -> Workflow:

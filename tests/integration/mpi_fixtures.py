@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import pytest
 
 from swf_entry.client import WorkflowController
 from swf_entry.composition import ClientOptions, open_controller
+from tests.integration.waiting import wait_until as wait_until  # re-exported
 
 BIN = Path(sys.executable).parent
 MPIRUN = BIN / "mpirun"
@@ -151,15 +152,6 @@ def runner_info(home: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, period: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(period)
-    return predicate()
 
 
 def ids_by_name(wfc: WorkflowController, wf_id: int) -> dict[str, int]:

@@ -85,13 +85,16 @@ class FakeEngineService:
     # -- EngineLink ---------------------------------------------------------------------
     def submit_workflow(
         self,
-        document: dict[str, Any],
+        document: dict[str, Any] | str,
         name: str | None,
         queue: str | None,
         expiration_date: float | None,
         working_directory: str | None = None,
     ) -> int:
         self._count()
+        if isinstance(document, str):  # the real service parses the text it receives too
+            document = json.loads(document)
+            assert isinstance(document, dict)
         if document.get("invalid"):
             raise WorkflowValidationError(
                 ["job 'b' depends on unknown job 'zz'", "job 'c' has an empty command"]

@@ -165,6 +165,36 @@ class ContractBackend:
         )
 
 
+class StoppedDaemonBackend(ContractBackend):
+    """A backend paused by SIGSTOP of the one process every call waits for (slurmctld,
+    sge_qmaster, the local job host), so the suite sees a daemon that hangs, not one
+    that refuses; ``close`` resumes it before ``clean_up``, which must not hang."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self._paused: int | None = None
+
+    def daemon_pid(self) -> int:
+        """The process to stop."""
+        raise NotImplementedError
+
+    def clean_up(self) -> None:
+        """Cancel or stop what the backend's jobs left behind."""
+
+    def pause(self) -> None:
+        self._paused = self.daemon_pid()
+        os.kill(self._paused, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._paused is not None:
+            os.kill(self._paused, signal.SIGCONT)
+            self._paused = None
+
+    def close(self) -> None:
+        self.resume()
+        self.clean_up()
+
+
 # -- the fake ---------------------------------------------------------------------------
 
 
@@ -209,7 +239,7 @@ class FakeBackend(ContractBackend):
 # -- the local scheduler ----------------------------------------------------------------
 
 
-class LocalBackend(ContractBackend):
+class LocalBackend(StoppedDaemonBackend):
     """The local scheduler and its real job host (real processes)."""
 
     name = "local"
@@ -217,7 +247,6 @@ class LocalBackend(ContractBackend):
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.layout = StateLayout(root / "jobhost")
-        self._paused: int | None = None
 
     def unavailable(self) -> str | None:
         return None if sys.platform.startswith("linux") else "the job host needs Linux"
@@ -225,19 +254,12 @@ class LocalBackend(ContractBackend):
     def new_scheduler(self) -> Scheduler:
         return LocalScheduler(self.layout.root, slots=2, idle_timeout=30, kill_grace=0.5)
 
-    def pause(self) -> None:
+    def daemon_pid(self) -> int:
         host = live_host(self.layout)
         assert host is not None, "no job host to pause"
-        self._paused = host.pid
-        os.kill(host.pid, signal.SIGSTOP)
+        return host.pid
 
-    def resume(self) -> None:
-        if self._paused is not None:
-            os.kill(self._paused, signal.SIGCONT)
-            self._paused = None
-
-    def close(self) -> None:
-        self.resume()
+    def clean_up(self) -> None:
         shutdown_host(self.layout)
 
 

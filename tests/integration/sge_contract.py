@@ -4,13 +4,12 @@ scheduler_contract.BACKENDS."""
 from __future__ import annotations
 
 import os
-import signal
 from pathlib import Path
 
 from swf_adapters.schedulers.batch import BatchSettings
 from swf_adapters.schedulers.drmaa import AgentRunner, DrmaaScheduler, drmaa_environment
 from swf_app.ports import Scheduler
-from tests.integration.scheduler_contract import ContractBackend
+from tests.integration.scheduler_contract import StoppedDaemonBackend
 from tests.integration.sge_fixtures import QMASTER_PID, SERVICE, qdel_tag, sge_answers
 
 
@@ -22,7 +21,7 @@ def drmaa_scheduler(job_dir: Path, **settings: float) -> DrmaaScheduler:
     return DrmaaScheduler(batch, runner)
 
 
-class DrmaaBackend(ContractBackend):
+class DrmaaBackend(StoppedDaemonBackend):
     """DrmaaScheduler on the real Grid Engine started by scripts/test.sh; pause = SIGSTOP
     sge_qmaster (every DRMAA call then waits for it)."""
 
@@ -32,7 +31,6 @@ class DrmaaBackend(ContractBackend):
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.job_dir = root / "sge-jobs"
-        self._paused: int | None = None
 
     def unavailable(self) -> str | None:
         if sge_answers():
@@ -42,15 +40,8 @@ class DrmaaBackend(ContractBackend):
     def new_scheduler(self) -> Scheduler:
         return drmaa_scheduler(self.job_dir)
 
-    def pause(self) -> None:
-        self._paused = int(QMASTER_PID.read_text())
-        os.kill(self._paused, signal.SIGSTOP)
+    def daemon_pid(self) -> int:
+        return int(QMASTER_PID.read_text())
 
-    def resume(self) -> None:
-        if self._paused is not None:
-            os.kill(self._paused, signal.SIGCONT)
-            self._paused = None
-
-    def close(self) -> None:
-        self.resume()
+    def clean_up(self) -> None:
         qdel_tag(BatchSettings(job_dir=self.job_dir).job_tag())

@@ -4,8 +4,6 @@ SomaPluginScheduler; listed in scheduler_contract.BACKENDS."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 from pathlib import Path
 
@@ -13,12 +11,12 @@ from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
 from swf_adapters.schedulers.slurm import Slurm
 from swf_adapters.schedulers.soma_plugin import SomaPluginScheduler
 from swf_app.ports import Scheduler
-from tests.integration.scheduler_contract import ContractBackend
+from tests.integration.scheduler_contract import ContractBackend, StoppedDaemonBackend
 from tests.integration.slurm_fixtures import SERVICE, SLURMCTLD_PID
 from tests.plugins.toy_soma_scheduler import ToyScheduler
 
 
-class SlurmBackend(ContractBackend):
+class SlurmBackend(StoppedDaemonBackend):
     """BatchScheduler on the real SLURM started by scripts/test.sh; pause = SIGSTOP
     slurmctld (every sbatch/squeue/scancel then waits for it)."""
 
@@ -30,7 +28,6 @@ class SlurmBackend(ContractBackend):
         self.settings = BatchSettings(
             job_dir=root / "slurm-jobs", poll_min=0.1, poll_max=0.5, retry_first=0.2, retry_max=1.0
         )
-        self._paused: int | None = None
 
     def unavailable(self) -> str | None:
         answered = subprocess.run([str(SERVICE), "status"], check=False, timeout=60).returncode
@@ -41,17 +38,10 @@ class SlurmBackend(ContractBackend):
     def new_scheduler(self) -> Scheduler:
         return BatchScheduler(Slurm(), self.settings)
 
-    def pause(self) -> None:
-        self._paused = int(SLURMCTLD_PID.read_text())
-        os.kill(self._paused, signal.SIGSTOP)
+    def daemon_pid(self) -> int:
+        return int(SLURMCTLD_PID.read_text())
 
-    def resume(self) -> None:
-        if self._paused is not None:
-            os.kill(self._paused, signal.SIGCONT)
-            self._paused = None
-
-    def close(self) -> None:
-        self.resume()
+    def clean_up(self) -> None:
         tag = self.settings.job_tag()
         subprocess.run(["scancel", f"--name={tag}"], check=False, capture_output=True)
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from swf_adapters.transport.ssh import SshTarget
@@ -125,6 +126,30 @@ def write_remote_config(
     path = directory / "swf.cfg"
     path.write_text(f"[{resource}]\n" + "\n".join(lines) + "\n")
     return path
+
+
+def sshd_serving(path: str, user: str) -> int | None:
+    """The sshd process serving the connection that has ``path`` open on the resource:
+    the SFTP server inside sshd, or the command an ``ssh`` runs (its nearest sshd
+    ancestor) — killing it cuts whichever connection carries a transfer's bytes."""
+    for process in psutil.process_iter(["username"]):
+        try:
+            if process.info["username"] == user and _has_open(process, path):
+                return _sshd_of(process)
+        except psutil.Error:
+            continue  # ended meanwhile
+    return None
+
+
+def _has_open(process: psutil.Process, path: str) -> bool:
+    return any(found.path == path for found in process.open_files())
+
+
+def _sshd_of(process: psutil.Process) -> int | None:
+    current: psutil.Process | None = process
+    while current is not None and not current.name().startswith("sshd"):
+        current = current.parent()
+    return current.pid if current is not None else None
 
 
 @contextlib.contextmanager

@@ -93,3 +93,32 @@ def test_without_a_terminal_nothing_is_asked(config: Path, tmp_path: Path) -> No
     assert answer.returncode != 0
     assert "refused the login" in answer.stderr
     assert "password of" not in answer.stdout + answer.stderr
+
+
+@pytest.fixture
+def encrypted_config(sshd: SshService, tmp_path: Path) -> Iterator[Path]:
+    """The key-only port, logging in with the encrypted key (no passphrase configured)."""
+    path = write_remote_config(sshd, tmp_path, SSH_KEY_FILE=sshd.encrypted_key)
+    yield path
+    with contextlib.suppress(Exception):
+        controller = WorkflowController(
+            "remote", config=str(path), rsa_key_pass=sshd.key_passphrase
+        )
+        link: Any = controller.link
+        state_dir = link.connector.endpoint.state_dir
+        link.stop_engine()
+        link.connector.session.run(["rm", "-rf", state_dir])
+        controller.disconnect()
+
+
+def test_an_encrypted_keys_passphrase_is_asked_on_a_terminal(
+    sshd: SshService, encrypted_config: Path, tmp_path: Path
+) -> None:
+    child = _spawn(encrypted_config, tmp_path)
+    child.expect(f"passphrase of key {sshd.encrypted_key}: ")
+    child.sendline(sshd.key_passphrase)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert sshd.key_passphrase not in child.before
+    assert "password of" not in child.before

@@ -30,6 +30,7 @@ from tests.integration.facade_fixtures import (
     open_site,
     wfc,
 )
+from tests.integration.facade_recollect import ON_ANY_RESOURCE, scenarios
 from tests.integration.test_retries_local import flaky_then_child
 
 __all__ = ["facade_guard", "site", "wfc"]  # fixtures, imported for pytest
@@ -37,31 +38,7 @@ __all__ = ["facade_guard", "site", "wfc"]  # fixtures, imported for pytest
 pytestmark = [pytest.mark.timeout(180)]
 
 # The facade scenarios that make sense on a cluster, run unchanged.
-test_simple_diamond_with_groups_runs_in_dependency_order = (
-    facade.test_simple_diamond_with_groups_runs_in_dependency_order
-)
-test_serial_jobs_never_overlap = facade.test_serial_jobs_never_overlap
-test_fan_out_then_fan_in = facade.test_fan_out_then_fan_in
-test_barrier_jobs_order_their_neighbours = facade.test_barrier_jobs_order_their_neighbours
-test_multiple_sub_workflows_as_groups = facade.test_multiple_sub_workflows_as_groups
-test_exception_in_a_job_aborts_its_descendants_only = (
-    facade.test_exception_in_a_job_aborts_its_descendants_only
-)
-test_command_not_found_fails_that_job_only = facade.test_command_not_found_fails_that_job_only
-test_environment_precedence = facade.test_environment_precedence
-test_dynamic_outputs_feed_a_downstream_command = (
-    facade.test_dynamic_outputs_feed_a_downstream_command
-)
-test_stop_then_restart_runs_only_what_did_not_finish = (
-    facade.test_stop_then_restart_runs_only_what_did_not_finish
-)
-test_restart_after_a_fix_runs_the_failed_job_and_what_it_blocked = (
-    facade.test_restart_after_a_fix_runs_the_failed_job_and_what_it_blocked
-)
-test_stop_jobs_and_restart_jobs = facade.test_stop_jobs_and_restart_jobs
-test_arguments_and_environment_reach_the_job_verbatim = (
-    facade.test_arguments_and_environment_reach_the_job_verbatim
-)
+globals().update(scenarios(ON_ANY_RESOURCE))
 
 
 #: c_job_options carries a PBS native specification (``-l walltime=... -q short``), which
@@ -205,6 +182,37 @@ def test_resources_reach_the_cluster(
     facade.assert_all_done(wfc, wf_id)
     assert (tmp_path / "wide").read_text().split() == probe.wide
     assert (tmp_path / "plain").read_text().split()[-len(probe.plain) :] == probe.plain
+
+
+@pytest.mark.parametrize("kind", ["MPI", "OpenMP"])
+def test_a_parallel_kind_gets_what_the_cluster_gives_that_kind(
+    cluster: ClusterBackend, wfc: WorkflowController, tmp_path: Path, kind: str
+) -> None:
+    """parallel_job_info on 1 node x 2 CPUs: on SLURM an MPI job gets 2 tasks (ranks),
+    an OpenMP job 1 task of 2 CPUs; on Grid Engine 2 slots of the PE the resource names
+    for the kind; on PBS 2 CPUs. PARALLEL_ENV_MPI_BIN reaches parallel jobs only."""
+    probe = cluster.parallel
+    info = {"config_name": kind, "nodes_number": 1, "cpu_per_node": 2}
+    wide = Job(["sh", "-c", probe.show, str(tmp_path / "wide")], parallel_job_info=info)
+    plain = Job(["sh", "-c", probe.show, str(tmp_path / "plain")], name="plain")
+    wf_id = facade.run(wfc, Workflow([wide, plain], name=f"parallel-{kind}"))
+    facade.assert_all_done(wfc, wf_id)
+    assert (tmp_path / "wide").read_text().split() == probe.seen[kind]
+    assert (tmp_path / "plain").read_text().split() == probe.seen["plain"]
+
+
+def test_resources_grow_with_each_attempt(
+    cluster: ClusterBackend, wfc: WorkflowController, tmp_path: Path
+) -> None:
+    """``{attempt*100}`` in a native specification: 100 on the first attempt, 200 on
+    the retry (a new cluster job), as the job itself sees it."""
+    native, variable = cluster.per_attempt
+    seen = tmp_path / "seen"
+    fails_first = f'echo "{variable}" >> "$0"; [ "$(wc -l < "$0")" -ge 2 ]'
+    job = Job(["sh", "-c", fails_first, str(seen)], native_specification=native, attempts=2)
+    wf_id = facade.run(wfc, Workflow([job], name="grows"))
+    facade.assert_all_done(wfc, wf_id)
+    assert seen.read_text().split() == ["100", "200"]
 
 
 def test_a_job_failing_once_succeeds_on_its_second_attempt_on_the_cluster(

@@ -36,6 +36,7 @@ from tests.integration.facade_fixtures import (
     wait_until,
     wfc,
 )
+from tests.integration.facade_recollect import ON_ANY_RESOURCE, scenarios
 from tests.integration.mpi_fixtures import MPIRUN, SWF, runner_info
 
 __all__ = ["facade_guard", "site", "wfc"]  # fixtures, imported for pytest
@@ -43,78 +44,36 @@ __all__ = ["facade_guard", "site", "wfc"]  # fixtures, imported for pytest
 pytestmark = pytest.mark.timeout(180)
 
 # The facade scenarios, run unchanged under MPI.
-test_simple_diamond_with_groups_runs_in_dependency_order = (
-    facade.test_simple_diamond_with_groups_runs_in_dependency_order
+globals().update(
+    scenarios(
+        ON_ANY_RESOURCE,
+        (
+            "test_group_dependencies_through_barrier_hubs",
+            "test_two_hundred_jobs_random_dag",
+            "test_map_reduce_with_link_functions",
+            "test_temporary_paths_are_shared_then_removed_with_the_workflow",
+            "test_shared_resource_paths_are_translated_or_fail_their_job",
+            "test_restart_while_other_jobs_still_run",
+            "test_stopping_a_job_kills_its_children_and_grandchildren",
+            "test_job_files_options",
+            "test_queries_of_a_finished_workflow",
+            "test_a_cycle_is_refused_at_submit_and_nothing_is_stored",
+            "test_a_job_outside_the_workflow_is_refused_at_submit",
+            "test_a_job_printing_100_mb",
+            "test_a_workflow_written_by_helper_serialize_runs_the_same",
+            "test_an_invalid_job_is_refused_at_submit_and_nothing_is_stored",
+            "test_cross_validation_with_job_and_with_link_functions",
+            "test_deleting_a_running_workflow_kills_its_jobs",
+            "test_file_transfers_are_used_in_place_on_the_local_resource",
+            "test_job_with_outputs_but_no_output_file_fails",
+            "test_leave_one_out_with_job_and_with_link_functions",
+            "test_map_reduce_with_map_and_reduce_jobs",
+            "test_several_threads_share_one_controller",
+            "test_unknown_ids_raise_unknown_object_error",
+            "test_wait_with_timeout_returns_in_time",
+        ),
+    )
 )
-test_serial_jobs_never_overlap = facade.test_serial_jobs_never_overlap
-test_fan_out_then_fan_in = facade.test_fan_out_then_fan_in
-test_barrier_jobs_order_their_neighbours = facade.test_barrier_jobs_order_their_neighbours
-test_multiple_sub_workflows_as_groups = facade.test_multiple_sub_workflows_as_groups
-test_group_dependencies_through_barrier_hubs = facade.test_group_dependencies_through_barrier_hubs
-test_two_hundred_jobs_random_dag = facade.test_two_hundred_jobs_random_dag
-test_exception_in_a_job_aborts_its_descendants_only = (
-    facade.test_exception_in_a_job_aborts_its_descendants_only
-)
-test_command_not_found_fails_that_job_only = facade.test_command_not_found_fails_that_job_only
-test_environment_precedence = facade.test_environment_precedence
-test_dynamic_outputs_feed_a_downstream_command = (
-    facade.test_dynamic_outputs_feed_a_downstream_command
-)
-test_map_reduce_with_link_functions = facade.test_map_reduce_with_link_functions
-test_temporary_paths_are_shared_then_removed_with_the_workflow = (
-    facade.test_temporary_paths_are_shared_then_removed_with_the_workflow
-)
-test_shared_resource_paths_are_translated_or_fail_their_job = (
-    facade.test_shared_resource_paths_are_translated_or_fail_their_job
-)
-test_stop_then_restart_runs_only_what_did_not_finish = (
-    facade.test_stop_then_restart_runs_only_what_did_not_finish
-)
-test_restart_after_a_fix_runs_the_failed_job_and_what_it_blocked = (
-    facade.test_restart_after_a_fix_runs_the_failed_job_and_what_it_blocked
-)
-test_restart_while_other_jobs_still_run = facade.test_restart_while_other_jobs_still_run
-test_stop_jobs_and_restart_jobs = facade.test_stop_jobs_and_restart_jobs
-test_stopping_a_job_kills_its_children_and_grandchildren = (
-    facade.test_stopping_a_job_kills_its_children_and_grandchildren
-)
-test_job_files_options = facade.test_job_files_options
-test_arguments_and_environment_reach_the_job_verbatim = (
-    facade.test_arguments_and_environment_reach_the_job_verbatim
-)
-test_queries_of_a_finished_workflow = facade.test_queries_of_a_finished_workflow
-test_a_cycle_is_refused_at_submit_and_nothing_is_stored = (
-    facade.test_a_cycle_is_refused_at_submit_and_nothing_is_stored
-)
-test_a_job_outside_the_workflow_is_refused_at_submit = (
-    facade.test_a_job_outside_the_workflow_is_refused_at_submit
-)
-test_a_job_printing_100_mb = facade.test_a_job_printing_100_mb
-test_a_workflow_written_by_helper_serialize_runs_the_same = (
-    facade.test_a_workflow_written_by_helper_serialize_runs_the_same
-)
-test_an_invalid_job_is_refused_at_submit_and_nothing_is_stored = (
-    facade.test_an_invalid_job_is_refused_at_submit_and_nothing_is_stored
-)
-test_cross_validation_with_job_and_with_link_functions = (
-    facade.test_cross_validation_with_job_and_with_link_functions
-)
-test_deleting_a_running_workflow_kills_its_jobs = (
-    facade.test_deleting_a_running_workflow_kills_its_jobs
-)
-test_file_transfers_are_used_in_place_on_the_local_resource = (
-    facade.test_file_transfers_are_used_in_place_on_the_local_resource
-)
-test_job_with_outputs_but_no_output_file_fails = (
-    facade.test_job_with_outputs_but_no_output_file_fails
-)
-test_leave_one_out_with_job_and_with_link_functions = (
-    facade.test_leave_one_out_with_job_and_with_link_functions
-)
-test_map_reduce_with_map_and_reduce_jobs = facade.test_map_reduce_with_map_and_reduce_jobs
-test_several_threads_share_one_controller = facade.test_several_threads_share_one_controller
-test_unknown_ids_raise_unknown_object_error = facade.test_unknown_ids_raise_unknown_object_error
-test_wait_with_timeout_returns_in_time = facade.test_wait_with_timeout_returns_in_time
 
 
 #: e_fanout_1000 runs in test_mpi_runner.py (its own allocation, both ranks checked).

@@ -264,6 +264,37 @@ def test_an_incompatible_remote_swf_is_named(sshd: SshService, box: Path) -> Non
         WorkflowController("remote", config=str(config))
 
 
+def test_installpath_puts_swf_on_the_remote_pythons_path(sshd: SshService, box: Path) -> None:
+    """soma's INSTALLPATH: a python without swf finds it there (as PYTHONPATH)."""
+    venv = Path(sshd.python).parent.parent  # the remote user's venv (same machine here)
+    site = next(venv.glob("lib/python3*/site-packages"))
+    config = write_remote_config(
+        sshd, box, PYTHON_COMMAND="/usr/bin/python3", INSTALLPATH=str(site)
+    )
+    try:
+        controller = WorkflowController("remote", config=str(config))
+        assert controller.workflows() == {}
+        controller.disconnect()
+    finally:
+        _remove_remote_engine(config)
+
+
+def test_the_resources_own_configuration_wins(sshd: SshService, box: Path) -> None:
+    """Its own file's section of the same name (here named by SWF_CONFIG over there)
+    overrides the client's remote-side options, as soma's server side reads its own."""
+    own_state = f"~/swf-tests/own-{box.name}"
+    (box / "own.cfg").write_text(f"[remote]\nSTATE_DIR = {own_state}\n")
+    python = f"env SWF_CONFIG={box / 'own.cfg'} {sshd.python}"
+    config = write_remote_config(sshd, box, PYTHON_COMMAND=python)
+    try:
+        controller = WorkflowController("remote", config=str(config))
+        link: Any = controller.link
+        assert link.connector.endpoint.state_dir == f"/home/{sshd.user}/{own_state[2:]}"
+        controller.disconnect()
+    finally:
+        _remove_remote_engine(config)
+
+
 # -- the CLI ----------------------------------------------------------------------------------
 
 

@@ -151,9 +151,7 @@ def test_a_new_instance_adopts_the_known_jobs_and_reports_their_ends(
     first_events.wait_running([2], backend.timeout)
     first.close()  # the engine died: nothing was acknowledged
     never_submitted = KnownJob(99, None, launch_name(1, 99))
-    second, events, held = start(
-        [known(1, first_events), known(2, first_events), never_submitted]
-    )
+    second, events, held = start([known(1, first_events), known(2, first_events), never_submitted])
     assert {1, 2} <= held and 99 not in held
     (end,) = events.wait_ends([1], backend.timeout).values()
     assert end.status is JobStatus.DONE

@@ -122,7 +122,7 @@ def test_add_workflow_round_trip(store: SqlAlchemyStore) -> None:
 
 def test_a_document_given_as_text_is_stored_as_that_text(store: SqlAlchemyStore) -> None:
     """The engine stores the text a client sent instead of encoding the document again."""
-    new = replace(new_workflow(2), document_text='{"from": "the text"}')
+    new = replace(new_workflow(2), document='{"from": "the text"}')
     submitted = store.add_workflow(new)
     row = store.workflow(submitted.workflow_id, with_document=True)
     assert row is not None and row.document == {"from": "the text"}

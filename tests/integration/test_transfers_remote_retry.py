@@ -1,5 +1,5 @@
-"""Issue 14's transfers against the real sshd, the hard paths: the SSH connection of a
-remote ``WorkflowController`` cut in the middle of sending an input (the sshd process
+"""Issue 14's transfers against the real sshd, the hard paths: the SSH connection that
+carries a remote ``WorkflowController``'s input cut in the middle (the sshd process
 serving it killed, by pid), the transfer then completed by trying again over a new
 connection (the transfer service does so itself, resuming from the part); and the outputs
 fetched by ``swf --resource remote transfer --outputs`` from a NEW process, after the
@@ -14,7 +14,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import paramiko
 import psutil
@@ -22,6 +21,7 @@ import pytest
 
 from swf_app.transfer_copy import PART_SUFFIX
 from swf_entry.client import FileTransfer, Helper, Job, Workflow, WorkflowController
+from tests.integration.ssh_fixtures import SshService, sshd_serving
 from tests.integration.test_transfers_remote import (
     _exists,
     _stop_remote_engine,
@@ -59,30 +59,19 @@ def _workflow(client: Path) -> Workflow:
     return Workflow([job], name="cut and retry")
 
 
-def _serving_pid(controller: WorkflowController) -> int:
-    """The sshd process at the other end of the controller's SSH connection."""
-    link: Any = controller.link
-    transport = link.connector.session.client().get_transport()
-    local_port, server_port = transport.sock.getsockname()[1], transport.sock.getpeername()[1]
-    for found in psutil.net_connections(kind="tcp"):
-        ours = found.raddr and found.raddr.port == local_port
-        if ours and found.laddr.port == server_port and found.pid:
-            return int(found.pid)
-    raise AssertionError(f"no sshd process serves local port {local_port}")
-
-
 def _engine_path(controller: WorkflowController, workflow_id: int, client_path: str) -> str:
     rows = controller.workflow_elements_status(workflow_id)[1]
     return next(row[2] for _, row in rows if row[3] == client_path)
 
 
 class Cutter(threading.Thread):
-    """Kills ``pid`` once ``path`` on the resource (watched over another connection)
-    holds ``CUT_AT`` bytes."""
+    """Once ``path`` on the resource (watched over another connection) holds ``CUT_AT``
+    bytes, kills the sshd process serving the connection that writes it (the big input's
+    bytes go through ``ssh``, not the controller's own connection: ``openssh_stream``)."""
 
-    def __init__(self, sftp: paramiko.SFTPClient, path: str, pid: int) -> None:
+    def __init__(self, sftp: paramiko.SFTPClient, path: str, user: str) -> None:
         super().__init__(daemon=True)
-        self.sftp, self.path, self.pid = sftp, path, pid
+        self.sftp, self.path, self.user = sftp, path, user
         self.stop, self.killed = threading.Event(), False
 
     def run(self) -> None:
@@ -91,8 +80,9 @@ class Cutter(threading.Thread):
                 size = self.sftp.stat(self.path).st_size or 0
             except FileNotFoundError:
                 continue
-            if size >= CUT_AT:
-                psutil.Process(self.pid).kill()
+            pid = sshd_serving(self.path, self.user) if size >= CUT_AT else None
+            if pid is not None:
+                psutil.Process(pid).kill()
                 self.killed = True
                 return
 
@@ -111,19 +101,21 @@ def client(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_cut_upload_completes_on_retry_and_a_new_process_fetches_the_outputs(
-    resource: Path, sftp: paramiko.SFTPClient, client: Path, tmp_path: Path
+    resource: Path,
+    sftp: paramiko.SFTPClient,
+    sshd: SshService,
+    client: Path,
+    tmp_path: Path,
 ) -> None:
     controller = WorkflowController("remote", config=str(resource))
     try:
         workflow_id = controller.submit_workflow(_workflow(client))
         remote = _engine_path(controller, workflow_id, str(client / "big.bin"))
-        first_pid = _serving_pid(controller)
-        cutter = Cutter(sftp, remote + PART_SUFFIX, first_pid)
+        cutter = Cutter(sftp, remote + PART_SUFFIX, sshd.user)
         cutter.start()
         Helper.transfer_input_files(workflow_id, controller)  # cut, then tried again
         cutter.stop.set()
         assert cutter.killed
-        assert _serving_pid(controller) != first_pid  # over a new connection
         assert sftp.stat(remote).st_size == BIG and not _exists(sftp, remote + PART_SUFFIX)
         controller.disconnect()  # the laptop closes; the workflow goes on over there
 

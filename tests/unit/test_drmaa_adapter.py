@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 
+from swf_adapters.schedulers.batch.parallel import ParallelConfig
 from swf_adapters.schedulers.batch.system import Shape, TaskState
 from swf_adapters.schedulers.drmaa import (
     DrmaaUnavailableError,
     GridEngineDrmaa,
     drmaa_environment,
 )
+from swf_app.ports import ParallelSpec
 from swf_domain.errors import DRMError
+from tests.unit.test_slurm_commands import request
 
 
 def test_no_sge_root_is_named(tmp_path: Path) -> None:
@@ -43,12 +46,35 @@ def test_jemalloc_is_preloaded_only_when_libdrmaa_links_it(tmp_path: Path) -> No
 
 def test_what_drmaa_cannot_express_goes_as_native_specification(tmp_path: Path) -> None:
     system = GridEngineDrmaa()
-    op, text = system.submit_command(
-        tmp_path / "batch.sh", 5, Shape("short", 4, ("-l", "h_rt=60")), "swf-x"
+    job = request(parallel=ParallelSpec("native", 2, 2), native_specification="-l h_rt=60")
+    op, text = system.submit_command(tmp_path / "batch.sh", 5, system.shape_of(job, ()), "swf-x")
+    request_ = json.loads(text)
+    assert op == "runBulkJobs" and request_["count"] == 5 and request_["name"] == "swf-x"
+    assert request_["native"] == ["-pe", "smp", "4", "-l", "h_rt=60"]
+    shape = system.shape_of(request(queue="short"), ("-l", "h_rt=5"))
+    assert json.loads(system.submit_command(tmp_path / "b.sh", 1, shape, "t")[1])["native"] == [
+        "-l", "h_rt=5", "-q", "short"
+    ]  # fmt: skip
+
+
+def test_parallel_kinds_take_the_resources_parallel_environment() -> None:
+    """soma's ``MPI = mpi`` names the PE of a kind; its ``drmaa_native_specification``
+    template, when set, is the whole request; a job naming its own PE keeps it."""
+    named = GridEngineDrmaa(parallel_config=ParallelConfig.of({"MPI": "mpi", "OpenMP": "smp"}))
+    mpi = request(parallel=ParallelSpec("MPI", 2, 4))
+    assert named.shape_of(mpi, ()).options == ("-pe", "mpi", "8")
+    assert named.shape_of(request(parallel=ParallelSpec("other", 1, 3)), ()).options == (
+        "-pe", "smp", "3"
+    )  # fmt: skip
+    templated = GridEngineDrmaa(
+        parallel_config=ParallelConfig.of(
+            {"drmaa_native_specification": "-pe {config_name} {nodes_number}", "MPI": "orte"}
+        )
     )
-    request = json.loads(text)
-    assert op == "runBulkJobs" and request["count"] == 5 and request["name"] == "swf-x"
-    assert request["native"] == ["-l", "h_rt=60", "-q", "short", "-pe", "smp", "4"]
+    assert templated.shape_of(mpi, ()).options == ("-pe", "orte", "2")  # soma's slot count
+    own = request(parallel=ParallelSpec("MPI", 2, 4), native_specification="-pe big 16")
+    assert named.shape_of(own, ()).options == ("-pe", "big", "16")
+    assert named.shape_of(request(parallel=ParallelSpec("MPI", 1, 1)), ()).options == ()
 
 
 def test_changes_and_ids_translate_between_one_and_zero_based() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from swf_adapters.schedulers.batch.parallel import ParallelConfig
 from swf_adapters.schedulers.batch.system import ArrayView, Shape, TaskState
 from swf_adapters.schedulers.pbspro import Flavor, Pbs, detect_flavor, flavor_of
 from swf_app.ports import ParallelSpec
@@ -60,7 +61,8 @@ def test_parallel_job_info_becomes_select_on_pbs_pro_and_nodes_ppn_on_torque() -
 
 def test_a_resource_template_for_the_parallel_kind_wins() -> None:
     """soma's ``MPI = -l nodes={nodes_number}:ppn={cpu_per_node}`` resource option."""
-    site = Pbs(Flavor.PBSPRO, templates={"MPI": "-l nodes={nodes_number}:ppn={cpu_per_node}"})
+    template = {"MPI": "-l nodes={nodes_number}:ppn={cpu_per_node}"}
+    site = Pbs(Flavor.PBSPRO, parallel_config=ParallelConfig(template))
     mpi = request(parallel=ParallelSpec("MPI", 3, 2))
     assert site.shape_of(mpi, ()).options == ("-l", "nodes=3:ppn=2")
     openmp = request(parallel=ParallelSpec("OpenMP", 1, 2))

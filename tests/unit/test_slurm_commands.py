@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from swf_adapters.schedulers.batch.adapter import BatchSettings, _by_shape
+from swf_adapters.schedulers.batch.attempts import for_attempt
+from swf_adapters.schedulers.batch.parallel import ParallelConfig
 from swf_adapters.schedulers.batch.system import Shape, TaskState
 from swf_adapters.schedulers.slurm import Slurm, native_options, parse_index_ranges
 from swf_app.ports import LaunchRequest, ParallelSpec
@@ -27,7 +30,10 @@ def request(**fields: object) -> LaunchRequest:
 
 def test_submit_command_is_one_array_job_with_the_engine_tag() -> None:
     argv = Slurm().submit_command(
-        Path("/jobs/b/batch.sh"), 250, Shape("short", 4, ("--mem=2G",)), "swf-abc"
+        Path("/jobs/b/batch.sh"),
+        250,
+        Shape("short", 4, ("--cpus-per-task=4", "--mem=2G")),
+        "swf-abc",
     )
     assert argv[0] == "sbatch" and argv[-1] == "/jobs/b/batch.sh"
     assert "--array=0-249" in argv and "--job-name=swf-abc" in argv
@@ -116,13 +122,76 @@ def test_shape_uses_the_resource_default_only_without_a_job_specification() -> N
     own = slurm.shape_of(
         request(native_specification="--mem=1G", queue="short", slots=1, parallel=wide), default
     )
-    assert own == Shape("short", 2, ("--mem=1G",))  # the job's own CPUs, not the engine's count
+    # the job's own CPUs, not the engine's count; the job's options last: they win
+    assert own == Shape("short", 2, ("--cpus-per-task=2", "--mem=1G"))
 
 
 def test_parallel_job_info_maps_to_nodes_and_cpus_per_task_as_soma_does() -> None:
     slurm = Slurm()
-    shape = slurm.shape_of(request(parallel=ParallelSpec("MPI", 3, 4)), ())
-    assert shape == Shape(None, 4, (), 3)
+    shape = slurm.shape_of(request(parallel=ParallelSpec("native", 3, 4)), ())
+    assert shape == Shape(None, 4, ("--nodes=3", "--cpus-per-task=4"), 3)
     argv = slurm.submit_command(Path("/j/batch.sh"), 2, shape, "t")
     assert "--nodes=3" in argv and "--cpus-per-task=4" in argv
     assert slurm.shape_of(request(), ()) != shape, "another shape: another array job"
+    openmp = slurm.shape_of(request(parallel=ParallelSpec("OpenMP", 1, 8)), ())
+    assert openmp.options == ("--cpus-per-task=8",), "threads of one task share its CPUs"
+
+
+def test_an_mpi_job_gets_one_task_per_rank() -> None:
+    """Not soma's ``-c``: ``srun``/``mpirun`` in the job start SLURM_NTASKS ranks."""
+    shape = Slurm().shape_of(request(parallel=ParallelSpec("MPI", 2, 4)), ())
+    assert shape.options == ("--nodes=2", "--ntasks-per-node=4")
+    one = Slurm().shape_of(request(parallel=ParallelSpec("mpi", 1, 2)), ())
+    assert one.options == ("--ntasks-per-node=2",)
+    assert Slurm().shape_of(request(parallel=ParallelSpec("MPI", 1, 1)), ()).options == ()
+
+
+def test_the_resources_parallel_options_replace_the_mapping() -> None:
+    """soma's ``drmaa_native_specification`` template with the kind's cluster name, or
+    swf's whole request for a kind; the job's own options still come last."""
+    config = ParallelConfig.of(
+        {
+            "drmaa_native_specification": "--constraint={config_name} --nodes={nodes_number}",
+            "MPI": "ib",
+            "OpenMP": "--ntasks=1 --cpus-per-task={cpu_per_node} --hint=compute_bound",
+        }
+    )
+    slurm = Slurm(parallel_config=config)
+    mpi = slurm.shape_of(request(parallel=ParallelSpec("MPI", 2, 4)), ())
+    assert mpi.options == ("--constraint=ib", "--nodes=2")
+    openmp = request(parallel=ParallelSpec("OpenMP", 1, 6), native_specification="--mem=1G")
+    expected = ("--ntasks=1", "--cpus-per-task=6", "--hint=compute_bound", "--mem=1G")
+    assert slurm.shape_of(openmp, ()).options == expected
+    native = slurm.shape_of(request(parallel=ParallelSpec("native", 1, 2)), ())
+    assert native.options == ("--cpus-per-task=2",), "a kind the resource does not name"
+
+
+def test_parallel_jobs_get_the_resources_parallel_env_and_their_own_wins() -> None:
+    """soma exports PARALLEL_ENV_MPI_BIN / PARALLEL_ENV_NODE_FILE to parallel jobs only."""
+    config = ParallelConfig.of(
+        {"PARALLEL_ENV_MPI_BIN": "/opt/mpi/bin", "PARALLEL_ENV_NODE_FILE": "$PE_HOSTFILE"}
+    )
+    settings = BatchSettings(Path("/j"), parallel_env=tuple(config.env.items()))
+    mpi = request(parallel=ParallelSpec("MPI", 1, 2), env={"PARALLEL_ENV_MPI_BIN": "/mine"})
+    groups = _by_shape([mpi, request(job_id=2)], Slurm(), settings)
+    by_job = {r.job_id: r.env for group in groups.values() for r in group}
+    assert by_job == {
+        1: {"PARALLEL_ENV_MPI_BIN": "/mine", "PARALLEL_ENV_NODE_FILE": "$PE_HOSTFILE"},
+        2: {},
+    }
+
+
+def test_attempt_placeholders_grow_resources_per_attempt() -> None:
+    """Snakemake's ``attempt`` / Nextflow's ``task.attempt``: the job's and the
+    resource's options, per attempt; without the placeholder, the same tuple."""
+    assert for_attempt(("--mem={attempt*4}G", "--time={attempt}:00:00"), 3) == (
+        "--mem=12G",
+        "--time=3:00:00",
+    )
+    plain = ("--mem=4G",)
+    assert for_attempt(plain, 2) is plain
+    assert for_attempt(("{attempt * 2}", "{attempts}"), 2) == ("4", "{attempts}")
+    settings = BatchSettings(Path("/j"), default_options=("--time={attempt*30}",))
+    first, retry = request(), request(job_id=2, attempt=2)
+    shapes = _by_shape([first, retry], Slurm(), settings)
+    assert sorted(s.options for s in shapes) == [("--time=30",), ("--time=60",)]

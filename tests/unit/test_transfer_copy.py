@@ -107,8 +107,8 @@ class _Flipping(LocalTree):
     def __init__(self, times: int) -> None:
         self.times = times
 
-    def open_write(self, path: str, append: bool) -> object:  # type: ignore[override]
-        stream = super().open_write(path, append)
+    def open_write(self, path: str, append: bool, size: int = 0) -> object:  # type: ignore[override]
+        stream = super().open_write(path, append, size)
         tree = self
 
         class Writer:

@@ -4,13 +4,18 @@ and the remote python.
 soma-workflow's remote section mixes the client's options (how to log in) with the
 resource's own (its SCHEDULER_TYPE, queues, paths on the cluster). The client keeps the
 first kind and sends the second to the remote agent, which writes them as the remote
-engine's configuration: one section in one file describes the whole resource.
+engine's configuration: one section in one file describes the whole resource. Where
+the resource has its own configuration file (its ``~/.soma-workflow.cfg``, as soma's
+server side reads) with a section of the same name, that section's options win over the
+client's: the resource's administrator knows its scheduler and paths better than a
+laptop's copy (``swf_entry.remote_agent``).
 """
 
 from __future__ import annotations
 
 import ast
 import shlex
+from pathlib import Path
 
 from swf_domain.errors import ConfigurationError
 
@@ -41,8 +46,13 @@ def remote_side_options(config: ResourceConfig) -> dict[str, str]:
     escaped again so the remote reader takes them verbatim)."""
     if config.config_file is None:
         return {}
-    document = read_ini(config.config_file)
-    section = config.resource_id
+    return section_options(config.config_file, config.resource_id)
+
+
+def section_options(path: Path, section: str) -> dict[str, str]:
+    """A section's options but the client-only ones, as ``remote_side_options`` says (the
+    client's file, or the resource's own, read there by the remote agent)."""
+    document = read_ini(path)
     if not document.has_section(section):
         return {}
     options: dict[str, str] = {}

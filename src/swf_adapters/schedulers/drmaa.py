@@ -36,9 +36,10 @@ from typing import Any
 from swf_adapters.schedulers.batch.adapter import BatchScheduler, BatchSettings
 from swf_adapters.schedulers.batch.commands import TIMED_OUT, CommandResult, CommandRunner
 from swf_adapters.schedulers.batch.jobdir import Batch
+from swf_adapters.schedulers.batch.parallel import ParallelConfig
 from swf_adapters.schedulers.batch.system import ArrayView, QueueView, Shape, TaskState, TaskView
 from swf_adapters.schedulers.slurm import native_options
-from swf_app.ports import EventSink, KnownJob, LaunchRequest
+from swf_app.ports import EventSink, KnownJob, LaunchRequest, ParallelSpec
 from swf_domain.errors import DRMError
 
 #: Where Debian and the Grid Engine tarballs put things (tried after the environment).
@@ -110,14 +111,33 @@ class GridEngineDrmaa:
     name = "Grid Engine (DRMAA)"
     index_variable = INDEX_VARIABLE
 
-    def __init__(self, parallel_environment: str = "smp") -> None:
+    def __init__(
+        self, parallel_environment: str = "smp", parallel_config: ParallelConfig | None = None
+    ) -> None:
+        #: The PE of a parallel kind the resource gives no name for (soma's ``MPI = mpi``).
         self.parallel_environment = parallel_environment
+        self.parallel_config = parallel_config or ParallelConfig()
 
     def shape_of(self, request: LaunchRequest, default_options: Sequence[str]) -> Shape:
-        options = native_options(request.native_specification)
+        """The parallel request goes first: the job's own options come after it."""
+        options = native_options(request.native_specification) or tuple(default_options)
         parallel = request.parallel
-        nodes, cpus = (parallel.nodes, parallel.cpus_per_node) if parallel else (1, 1)
-        return Shape(request.queue, cpus, options or tuple(default_options), nodes)
+        if parallel is None:
+            return Shape(request.queue, 1, options, 1)
+        resources = () if "-pe" in options else self._parallel_options(parallel)
+        return Shape(request.queue, parallel.cpus_per_node, resources + options, parallel.nodes)
+
+    def _parallel_options(self, parallel: ParallelSpec) -> tuple[str, ...]:
+        """The resource's template (soma's ``-pe {config_name} {nodes_number}``), else
+        ``-pe <the kind's PE> <nodes x cpus slots>``: the PE's allocation rule decides how
+        the slots spread over hosts. Not when the job names its own PE (qsub takes one)."""
+        own = self.parallel_config.request(parallel)
+        if own is not None:
+            return native_options(own)
+        if parallel.cpus <= 1:
+            return ()
+        name = self.parallel_config.cluster_name(parallel.config_name)
+        return ("-pe", name or self.parallel_environment, str(parallel.cpus))
 
     def submit_command(self, script: Path, count: int, shape: Shape, tag: str) -> list[str]:
         """What DRMAA has no attribute for (queue, slots) goes as native specification.
@@ -126,9 +146,6 @@ class GridEngineDrmaa:
         native = list(shape.options)
         if shape.queue:
             native += ["-q", shape.queue]
-        slots = shape.cpus * shape.nodes
-        if slots > 1:
-            native += ["-pe", self.parallel_environment, str(slots)]
         request = {
             "script": str(script), "count": count, "name": tag, "native": native,
             "env": dict(os.environ),
@@ -177,8 +194,10 @@ class DrmaaScheduler(BatchScheduler):
     """``BatchScheduler`` whose calls go to the DRMAA agent, and whose polls look only at
     the tasks the agent said changed (plus those still waiting for their end file)."""
 
-    def __init__(self, settings: BatchSettings, runner: AgentRunner) -> None:
-        super().__init__(GridEngineDrmaa(), settings, runner)
+    def __init__(
+        self, settings: BatchSettings, runner: AgentRunner, parallel: ParallelConfig | None = None
+    ) -> None:
+        super().__init__(GridEngineDrmaa(parallel_config=parallel), settings, runner)
         self.agent = runner
         runner.on_change = self._poll_soon
         #: Tasks reported ended whose end file is not there yet: looked at every poll

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import TYPE_CHECKING
 
 from swf_adapters.schedulers.registry import Availability
@@ -40,7 +39,7 @@ class DrmaaSchedulerFactory:
         """Raises ``DrmaaUnavailableError`` naming what is missing (package, libdrmaa,
         SGE_ROOT) before anything is submitted."""
         from swf_adapters.schedulers.batch import BatchSettings
-        from swf_adapters.schedulers.batch.adapter import DEFAULT_MAX_IN_QUEUE
+        from swf_adapters.schedulers.batch.parallel import ParallelConfig
         from swf_adapters.schedulers.drmaa import (
             AgentRunner,
             DrmaaScheduler,
@@ -48,18 +47,10 @@ class DrmaaSchedulerFactory:
             drmaa_environment,
             drmaa_package_missing,
         )
-        from swf_adapters.schedulers.slurm import native_options
 
         missing = drmaa_package_missing()
         if missing:
             raise DrmaaUnavailableError(missing)
-        settings = BatchSettings(
-            job_dir=config.job_dir,
-            python=config.python_command or sys.executable,
-            max_in_queue=config.queue_limits.get(None, DEFAULT_MAX_IN_QUEUE),
-            default_options=native_options(config.native_specification),
-            poll_min=config.poll_interval_min,
-            poll_max=config.poll_interval_max,
-        )
-        env = drmaa_environment(os.environ)
-        return DrmaaScheduler(settings, AgentRunner(config.job_dir / "drmaa-session", env))
+        settings = BatchSettings.of_resource(config)
+        runner = AgentRunner(config.job_dir / "drmaa-session", drmaa_environment(os.environ))
+        return DrmaaScheduler(settings, runner, ParallelConfig.of(config.parallel_job_config))

@@ -26,12 +26,13 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from swf_adapters.schedulers.batch.parallel import ParallelConfig
 from swf_adapters.schedulers.batch.system import ArrayView, QueueView, Shape, TaskState, TaskView
 from swf_adapters.schedulers.slurm import native_options, parse_index_ranges
 from swf_app.ports import LaunchRequest, ParallelSpec
@@ -100,11 +101,11 @@ class Pbs:
         qsub: str = "qsub",
         qstat: str = "qstat",
         qdel: str = "qdel",
-        templates: Mapping[str, str] | None = None,
+        parallel_config: ParallelConfig | None = None,
     ) -> None:
         self.flavor = flavor
-        #: The resource's own request per parallel kind (soma's ``MPI = -l ...`` options).
-        self.templates = dict(templates or {})
+        #: The resource's own request per parallel kind (soma's ``MPI = ...`` options).
+        self.parallel_config = parallel_config or ParallelConfig()
         self.name = flavor.value
         self._dialect = _DIALECTS[flavor]
         self.index_variable = self._dialect.index_variable
@@ -114,7 +115,7 @@ class Pbs:
         options = native_options(request.native_specification) or tuple(default_options)
         parallel = request.parallel
         nodes, cpus = (parallel.nodes, parallel.cpus_per_node) if parallel else (1, 1)
-        resources = _parallel_options(self.flavor, parallel, options, self.templates)
+        resources = _parallel_options(self.flavor, parallel, options, self.parallel_config)
         return Shape(request.queue, cpus, options + resources, nodes)
 
     def submit_command(self, script: Path, count: int, shape: Shape, tag: str) -> list[str]:
@@ -174,16 +175,16 @@ def _parallel_options(
     flavor: Flavor,
     parallel: ParallelSpec | None,
     options: tuple[str, ...],
-    templates: Mapping[str, str],
+    config: ParallelConfig,
 ) -> tuple[str, ...]:
     """The resource request of a parallel job, unless the job's options make their own:
     the resource's template for its kind, else PBS Pro's select or Torque's nodes:ppn."""
     if parallel is None or parallel.nodes * parallel.cpus_per_node <= 1:
         return ()
+    own = config.request(parallel)
+    if own is not None:
+        return native_options(own)
     nodes, cpus = parallel.nodes, parallel.cpus_per_node
-    template = templates.get(parallel.config_name)
-    if template:
-        return native_options(_filled(template, nodes, cpus))
     given = " ".join(options)
     if flavor is Flavor.TORQUE:
         return () if "nodes=" in given else ("-l", f"nodes={nodes}:ppn={cpus}")
@@ -192,18 +193,6 @@ def _parallel_options(
     chunk = f"select={nodes}:ncpus={cpus}" + _per_chunk(parallel.config_name, cpus)
     spread = ("-l", "place=scatter") if nodes > 1 and "place=" not in given else ()
     return ("-l", chunk, *spread)
-
-
-def _filled(template: str, nodes: int, cpus: int) -> str:
-    """soma's placeholders, replaced as text (never ``str.format`` on configuration)."""
-    for name, value in (
-        ("nodes_number", nodes),
-        ("max_node", nodes),
-        ("cpu_per_node", cpus),
-        ("cpus", nodes * cpus),
-    ):
-        template = template.replace("{" + name + "}", str(value))
-    return template
 
 
 def _per_chunk(config_name: str, cpus: int) -> str:

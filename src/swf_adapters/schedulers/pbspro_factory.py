@@ -39,14 +39,11 @@ class PbsProSchedulerFactory:
     def create(self, config: ResourceConfig) -> Scheduler:
         """Raises ``DRMError`` when qstat is missing or is neither PBS Pro nor Torque."""
         from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
+        from swf_adapters.schedulers.batch.parallel import ParallelConfig
         from swf_adapters.schedulers.pbspro import Pbs, detect_flavor
 
-        templates = {
-            kind: text
-            for kind, text in config.parallel_job_config.items()
-            if kind in ("MPI", "OpenMP", "native")
-        }
-        system = Pbs(detect_flavor(_run), templates=templates)
+        parallel = ParallelConfig.of(config.parallel_job_config)
+        system = Pbs(detect_flavor(_run), parallel_config=parallel)
         return BatchScheduler(system, BatchSettings.of_resource(config))
 
 

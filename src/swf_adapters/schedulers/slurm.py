@@ -11,8 +11,9 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
+from swf_adapters.schedulers.batch.parallel import ParallelConfig
 from swf_adapters.schedulers.batch.system import ArrayView, QueueView, Shape, TaskState, TaskView
-from swf_app.ports import LaunchRequest
+from swf_app.ports import LaunchRequest, ParallelSpec
 
 #: squeue's output: job id (``123_4`` or ``123_[0-9,12%4]``), state, reason, command.
 _STATUS_FORMAT = "%i|%T|%r|%o"
@@ -38,15 +39,42 @@ class Slurm:
     name = "SLURM"
     index_variable = "SLURM_ARRAY_TASK_ID"
 
-    def __init__(self, sbatch: str = "sbatch", squeue: str = "squeue", scancel: str = "scancel"):
+    def __init__(
+        self,
+        sbatch: str = "sbatch",
+        squeue: str = "squeue",
+        scancel: str = "scancel",
+        parallel_config: ParallelConfig | None = None,
+    ):
         self._sbatch, self._squeue, self._scancel = sbatch, squeue, scancel
+        #: The resource's own request per parallel kind (soma's ``MPI = ...`` options).
+        self.parallel_config = parallel_config or ParallelConfig()
 
     def shape_of(self, request: LaunchRequest, default_options: Sequence[str]) -> Shape:
-        options = native_options(request.native_specification)
+        """The parallel request goes first: sbatch takes the last of an option given
+        twice, so the job's own options (``--ntasks=...``) win over it."""
+        options = native_options(request.native_specification) or tuple(default_options)
         # The job's own request (parallel_job_info), never the engine's clamped count.
         parallel = request.parallel
-        nodes, cpus = (parallel.nodes, parallel.cpus_per_node) if parallel else (1, 1)
-        return Shape(request.queue, cpus, options or tuple(default_options), nodes)
+        if parallel is None:
+            return Shape(request.queue, 1, options, 1)
+        resources = self._parallel_options(parallel)
+        return Shape(request.queue, parallel.cpus_per_node, resources + options, parallel.nodes)
+
+    def _parallel_options(self, parallel: ParallelSpec) -> tuple[str, ...]:
+        """The resource's template for the kind, else: MPI -> ``--ntasks-per-node`` (one
+        task per rank: ``srun``/``mpirun`` start that many), any other kind -> soma's
+        ``--cpus-per-task`` (one task whose threads share the CPUs: OpenMP)."""
+        own = self.parallel_config.request(parallel)
+        if own is not None:
+            return native_options(own)
+        nodes, cpus = parallel.nodes, parallel.cpus_per_node
+        spread = (f"--nodes={nodes}",) if nodes > 1 else ()
+        if cpus <= 1:
+            return spread
+        if parallel.config_name.lower() == "mpi":
+            return (*spread, f"--ntasks-per-node={cpus}")
+        return (*spread, f"--cpus-per-task={cpus}")
 
     def submit_command(self, script: Path, count: int, shape: Shape, tag: str) -> list[str]:
         directory = script.parent
@@ -61,10 +89,6 @@ class Slurm:
         ]
         if shape.queue:
             argv.append(f"--partition={shape.queue}")
-        if shape.nodes > 1:  # soma-workflow's mapping: -N nodes -c cpus per node
-            argv.append(f"--nodes={shape.nodes}")
-        if shape.cpus > 1:
-            argv.append(f"--cpus-per-task={shape.cpus}")
         argv += shape.options
         argv.append(str(script))
         return argv

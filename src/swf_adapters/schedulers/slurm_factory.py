@@ -26,6 +26,8 @@ class SlurmSchedulerFactory:
     def create(self, config: ResourceConfig) -> Scheduler:
         """Configured by soma's option names where soma has one."""
         from swf_adapters.schedulers.batch import BatchScheduler, BatchSettings
+        from swf_adapters.schedulers.batch.parallel import ParallelConfig
         from swf_adapters.schedulers.slurm import Slurm
 
-        return BatchScheduler(Slurm(), BatchSettings.of_resource(config))
+        system = Slurm(parallel_config=ParallelConfig.of(config.parallel_job_config))
+        return BatchScheduler(system, BatchSettings.of_resource(config))

@@ -38,7 +38,7 @@ class LocalTree:
         stream.seek(offset)
         return stream
 
-    def open_write(self, path: str, append: bool) -> BinaryIO:
+    def open_write(self, path: str, append: bool, size: int = 0) -> BinaryIO:
         return open(path, "ab" if append else "wb")
 
     def replace(self, source: str, target: str) -> None:

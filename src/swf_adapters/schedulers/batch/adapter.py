@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ from swf_app.ports import (
 from swf_domain.errors import DRMError
 from swf_domain.status import ExitInfo, ExitStatus, JobStatus
 
+from .attempts import for_attempt
 from .commands import TIMED_OUT, Backoff, CommandResult, CommandRunner
 from .jobdir import Batch, JobDirectory, ran_as, read_end, read_log_tail, read_tasks
 from .system import ArrayView, BatchSystem, QueueView, Shape, TaskState
@@ -79,12 +80,17 @@ class BatchSettings:
     command_timeout: float = 60.0
     retry_first: float = 1.0
     retry_max: float = 60.0
+    #: Variables of parallel jobs (soma's PARALLEL_ENV_MPI_BIN, PARALLEL_ENV_NODE_FILE);
+    #: a job's own value wins.
+    parallel_env: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of_resource(cls, config: ResourceConfig) -> BatchSettings:
         """A resource's options, by soma's names where soma has one (every cluster)."""
+        from swf_adapters.schedulers.batch.parallel import ParallelConfig
         from swf_adapters.schedulers.slurm import native_options
 
+        parallel = ParallelConfig.of(config.parallel_job_config)
         return cls(
             job_dir=config.job_dir,
             python=config.python_command or sys.executable,
@@ -92,6 +98,7 @@ class BatchSettings:
             default_options=native_options(config.native_specification),
             poll_min=config.poll_interval_min,
             poll_max=config.poll_interval_max,
+            parallel_env=tuple(parallel.env.items()),
         )
 
     def job_tag(self) -> str:
@@ -622,7 +629,13 @@ def _by_shape(
 ) -> dict[Shape, list[LaunchRequest]]:
     groups: dict[Shape, list[LaunchRequest]] = {}
     for request in requests:
-        groups.setdefault(system.shape_of(request, settings.default_options), []).append(request)
+        if request.parallel is not None and settings.parallel_env:
+            request = replace(request, env={**dict(settings.parallel_env), **request.env})
+        shape = system.shape_of(request, settings.default_options)
+        options = for_attempt(shape.options, request.attempt)
+        if options is not shape.options:  # the rare job whose resources grow per attempt
+            shape = replace(shape, options=options)
+        groups.setdefault(shape, []).append(request)
     return groups
 
 

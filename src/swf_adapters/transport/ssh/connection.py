@@ -18,7 +18,12 @@ from typing import cast
 
 import paramiko
 
-from swf_domain.errors import HostKeyError, RemoteAuthenticationError, RemoteConnectionError
+from swf_domain.errors import (
+    HostKeyError,
+    KeyPassphraseError,
+    RemoteAuthenticationError,
+    RemoteConnectionError,
+)
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 #: paramiko's ``SSHException`` when it has nothing to log in with.
@@ -119,7 +124,10 @@ def _load_key(target: SshTarget) -> paramiko.PKey | None:
     try:
         return paramiko.PKey.from_path(path, cast(str | None, passphrase))  # bytes at runtime
     except (paramiko.PasswordRequiredException, TypeError):  # TypeError: PEM keys
-        problem = "is encrypted: give its passphrase (rsa_key_pass)"
+        raise KeyPassphraseError(
+            f"login to {target.describe()}: key file {path} is encrypted: give its"
+            " passphrase (rsa_key_pass)"
+        ) from None
     except (paramiko.SSHException, ValueError) as error:
         problem = f"cannot be read or decrypted with the passphrase given ({error})"
     except OSError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from swf_adapters.transfer.openssh_stream import OpenSshStreams
 from swf_adapters.transfer.sftp_tree import SftpTree
 from swf_adapters.transport.pyro.client import PyroEngineLink
 from swf_adapters.transport.ssh.connection import SshTarget
@@ -21,9 +22,11 @@ class SshEngineLink(PyroEngineLink):
     def resource_tree(self) -> SftpTree:
         """The resource's files over SFTP, through this link's SSH connection (file
         transfers: ``swf_entry.composition.facade_transfers``); files are hashed there by
-        the resource's ``PYTHON_COMMAND``, not whatever ``python3`` its PATH has."""
-        spec = self.connector.spec
-        return SftpTree(self.connector.session.client, python=spec.python)
+        the resource's ``PYTHON_COMMAND``, not whatever ``python3`` its PATH has; big
+        files' bytes go through the OpenSSH client where it logs in (``openssh_stream``)."""
+        spec, session = self.connector.spec, self.connector.session
+        streams = OpenSshStreams(session.target, spec.python)
+        return SftpTree(session.client, python=spec.python, openssh=streams)
 
     def stop_engine(self) -> bool:
         """Stop the remote engine (``swf engine stop``); its jobs go on."""
