@@ -12,9 +12,11 @@ N ``true`` jobs (one soma-workflow JSON file, written once) three ways:
   RESOURCE --workflow=FILE`` (a resource with ``SCHEDULER_TYPE = mpi``), timed by the
   "run time" it prints and by the wall clock.
 
-Baseline and swf rounds alternate (the machine is shared: each round's ratio is against
-the baseline measured next to it). Targets: swf >= 60 % of the baseline, >= 5x faster
-than soma, rank 0 CPU <= 0.1 ms per job, <= 0.1 message per job each way.
+Baseline and swf rounds alternate, starting and ending with a baseline (B S B S B...):
+the machine is shared, so each round's ratio is against the mean of the two baselines
+measured just before and just after it, and each line gives the load average.
+Targets: swf >= 60 % of the baseline, >= 5x faster than soma, rank 0 CPU <= 0.1 ms
+per job, <= 0.1 message per job each way.
 
     .venv/bin/python bench/bench_mpi.py                      # 20000 jobs, 3 rounds, soma once
     .venv/bin/python bench/bench_mpi.py --jobs 2000 --soma-jobs 0
@@ -149,9 +151,12 @@ def _bench(args: argparse.Namespace, scratch: Path) -> int:
         f" {os.cpu_count()} cores"
     )
     rounds: list[dict[str, Any]] = []
+    before = baseline(jobs)
     for number in range(1, args.rounds + 1):
-        base = baseline(jobs)
+        load = os.getloadavg()[0]
         swf = run_swf(workflow, scratch, args.ranks, args.rank0_cores)
+        after = baseline(jobs)
+        base, before = (before + after) / 2, after
         rate = jobs / swf["job_phase_seconds"]
         run_rate = jobs / swf["run_seconds"]
         traffic = swf["traffic"]
@@ -168,13 +173,17 @@ def _bench(args: argparse.Namespace, scratch: Path) -> int:
             "submit_s": swf["submit_seconds"],
             "run_s": swf["run_seconds"],
             "wall_s": swf["wall_seconds_outside"],
+            "looks": traffic.get("passes", 0) / jobs,
+            "load": load,
         }
         rounds.append(row)
         print(
-            f"round {number}: baseline {base:.0f} jobs/s | swf {rate:.0f} jobs/s (job phase,"
+            f"round {number} (load {load:.1f}): baseline {base:.0f} jobs/s |"
+            f" swf {rate:.0f} jobs/s (job phase,"
             f" {row['ratio']:.0%}), {run_rate:.0f} jobs/s (run, {row['run_ratio']:.0%}) |"
             f" rank 0 CPU {row['cpu_ms']:.3f} ms/job (adapter thread"
-            f" {row['adapter_ms']:.3f}) | messages/job: {row['orders']:.3f} to"
+            f" {row['adapter_ms']:.3f}, {row['looks']:.3f} looks/job) |"
+            f" messages/job: {row['orders']:.3f} to"
             f" workers, {row['reports']:.3f} from workers | submit {row['submit_s']:.1f} s,"
             f" run {row['run_s']:.1f} s, mpirun wall {row['wall_s']:.1f} s"
         )

@@ -585,6 +585,14 @@ class Execution:
                     stack.append(child)
         return [ids.id_of(index) for index in sorted(chosen)]
 
+    def active_among(self, workflow_id: int, job_ids: Iterable[int]) -> list[int]:
+        """Those of ``job_ids`` the scheduler still holds (submitted, end not applied)."""
+        runtime = self.runtimes.get(workflow_id)
+        if runtime is None:
+            return []
+        index_of, active = runtime.job_ids.index_of, runtime.active
+        return [job_id for job_id in job_ids if index_of(job_id) in active]
+
     def rerun_jobs(self, workflow_id: int, job_ids: Iterable[int], tx: TickChanges) -> bool:
         """Run these ended jobs again (DONE ones too), e.g. after stop_jobs."""
         runtime = self.runtime(workflow_id, tx)

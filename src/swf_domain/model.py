@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, TypeAlias
 
 from .errors import JobArgumentError, SomaWorkflowError, WorkflowArgumentError, shown
@@ -518,6 +519,8 @@ def _split_grouped(
 ) -> tuple[list[tuple[Element, Element]], list[tuple[Element, Element]]]:
     """(plain, with a group end), in one pass: a million-job workflow has millions of
     pairs, and the usual one (a tuple of two plain jobs) is told by two type lookups."""
+    if _all_plain_pairs(dependencies):
+        return list(dependencies), []
     plain: list[tuple[Element, Element]] = []
     grouped: list[tuple[Element, Element]] = []
     plain_ends = _PLAIN_ENDS
@@ -528,6 +531,16 @@ def _split_grouped(
             continue
         (grouped if _has_group(dep) else plain).append(dep)
     return plain, grouped
+
+
+def _all_plain_pairs(dependencies: list[tuple[Element, Element]]) -> bool:
+    """Every dependency a tuple of two plain jobs? Told by loops that run in C (``map``,
+    ``set``): the usual workflow, a million pairs, in tens of milliseconds."""
+    return (
+        set(map(type, dependencies)) <= {tuple}
+        and set(map(len, dependencies)) <= {2}
+        and set(map(type, chain.from_iterable(dependencies))) <= _PLAIN_ENDS
+    )
 
 
 def _collect_groups(elements: Iterable[Element]) -> list[Group]:

@@ -175,14 +175,17 @@ def build_service(
     config: ResourceConfig,
     link_class: type[EngineService] | None = None,
     scheduler: Scheduler | None = None,
+    commit_window: float | None = None,
 ) -> EngineService:
     """An engine (started) and its service for ``config``: store, scheduler (from the
-    registry unless given: the MPI runner brings its own), workspace."""
+    registry unless given: the MPI runner brings its own), workspace. ``commit_window``:
+    seconds the engine may group its store writes (None: the engine's default; the MPI
+    runner writes less often, its readers see changes that much later)."""
     from swf_adapters.store import open_store
     from swf_adapters.transfer.area import LocalTransferArea
     from swf_adapters.workspace.local import LocalWorkspace
     from swf_adapters.workspace.output_reader import LocalOutputReader
-    from swf_app.engine import Engine
+    from swf_app.engine import DEFAULT_COMMIT_WINDOW, Engine
     from swf_app.service import EngineService
     from swf_app.system_clock import SystemClock
     from swf_domain.translation import TranslationTable
@@ -214,6 +217,7 @@ def build_service(
         translations=translations,
         transfers=transfers,
         default_attempts=config.max_attempts,
+        commit_window=DEFAULT_COMMIT_WINDOW if commit_window is None else commit_window,
     )
     engine.start()
     return (link_class or EngineService)(

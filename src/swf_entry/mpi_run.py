@@ -202,6 +202,7 @@ def _drive(
     )
     from swf_entry.composition import build_service, resource_config
 
+    ending = _told_to_end()
     config = _runner_config(resource_config(client), options)
     workflow, name = _target(options)
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -235,7 +236,7 @@ def _drive(
         workflow_id, resumed = _submit_or_resume(service, workflow, name, options.restart_id)
         _log.info("workflow %s (%s) %s", workflow_id, name, "resumed" if resumed else "submitted")
         submitted, cpu_submitted = time.time(), time.process_time()
-        _serve_until_done(service, control, workflow_id)
+        _serve_until_done(service, control, workflow_id, ending)
         outcome = _outcome(service, workflow_id, name, resumed)
         outcome["submit_seconds"] = submitted - began
         outcome["submit_cpu_seconds"] = cpu_submitted - cpu_began
@@ -300,10 +301,13 @@ def _restart_stored(service: EngineService, workflow_id: int | None) -> int:
     return workflow_id
 
 
-def _serve_until_done(service: EngineService, control: Any, workflow_id: int) -> None:
-    """Serve dropped commands until no workflow of the directory is left unfinished
-    (workflows submitted from outside meanwhile included), or until told to end
-    (SIGTERM: the batch system's warning before the walltime)."""
+def _told_to_end() -> threading.Event:
+    """Set by SIGTERM (the batch system's warning before the walltime) or SIGINT.
+
+    Installed before the workflow is submitted: a signal during a long submission would
+    otherwise end rank 0 at once, leaving ``runner.json`` saying it still runs and the
+    launcher killing the workers before they end their jobs.
+    """
     ending = threading.Event()
 
     def on_terminate(signum: int, frame: object) -> None:
@@ -314,6 +318,14 @@ def _serve_until_done(service: EngineService, control: Any, workflow_id: int) ->
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_terminate)
+    return ending
+
+
+def _serve_until_done(
+    service: EngineService, control: Any, workflow_id: int, ending: threading.Event
+) -> None:
+    """Serve dropped commands until no workflow of the directory is left unfinished
+    (workflows submitted from outside meanwhile included), or until told to end."""
     while not ending.is_set():
         control.poll()
         if service.is_idle():

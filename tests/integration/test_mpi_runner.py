@@ -315,6 +315,24 @@ def test_the_end_of_the_allocation_ends_the_jobs_and_the_resume_reruns_them(
     wfc.disconnect()
 
 
+def test_a_sigterm_while_the_workflow_is_submitted_still_ends_cleanly(
+    mpi: MpiGuard, tmp_path: Path
+) -> None:
+    """The walltime's warning may come while rank 0 still stores a big workflow: rank 0
+    then finishes storing it, records the end and leaves (it used to die at once of the
+    signal, leaving ``runner.json`` saying it still ran)."""
+    jobs = [Job(["true"], name=f"t{i}") for i in range(3000)]
+    file, home = save(Workflow(jobs, name="early"), tmp_path), tmp_path / "home"
+    process = mpi.start(mpi_command(home, file), tmp_path / "run.log")
+    assert wait_until(lambda: runner_info(home) is not None, 60)  # before the submission
+
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(timeout=60) != 0
+    assert (runner_info(home) or {})["ended_at"] is not None, (tmp_path / "run.log").read_text()
+    assert wait_until(lambda: not mpi.survivors(), 10), mpi.survivors()
+
+
 # -- watched and steered from outside ----------------------------------------------------
 
 

@@ -356,3 +356,21 @@ def test_a_new_adapter_adopts_what_the_workers_hold_and_acks_reach_them(
     later = one.orders(want_jobs=False, timeout=1)
     acknowledged = [job for o in [*orders, *later] for job in o["ack"]]
     assert acknowledged == [1]  # riding on the kill's message or the next one
+
+
+def test_a_worker_told_to_end_starts_no_job_that_arrives_after(tmp_path: Path) -> None:
+    """SIGTERM (the walltime's warning) stops the worker; orders already on their way
+    must not start a job it would leave running when it says goodbye."""
+    from swf_adapters.schedulers.mpi.worker import Worker
+
+    channels = LocalChannels(2)
+    worker = Worker(channels.channel(1), 1)
+    worker._stop()  # what its SIGTERM handler leads to
+    spec = [7, ["touch", str(tmp_path / "ran")], {}, None, None, None, None, 1, None]
+    channels.channel(0).send(1, wire.ORDERS, wire.orders([spec], []))
+
+    worker._take_orders()
+    worker._start_queued()
+
+    assert worker.started == 0
+    assert not (tmp_path / "ran").exists()

@@ -227,6 +227,34 @@ def test_stop_jobs_and_restart_jobs() -> None:
         harness.wait(wf_id)
 
 
+def test_restart_jobs_of_a_finished_workflow_loads_it_once_and_reads_no_job_rows() -> None:
+    """Restarting a group in a big finished workflow must cost the group, not the
+    workflow several times: one load from the store, no row read per job named."""
+    with EngineHarness(behaviour=durations({}, exits={"b": 2})) as harness:
+        wf_id = harness.submit(chain("a", "b", "c"))
+        harness.wait(wf_id)
+        harness.restart_engine()  # the finished workflow is not in memory any more
+        harness.scheduler.behaviour = durations({})
+        store = harness.store
+        reads: list[str] = []
+        for name in ("jobs_of", "job"):
+            original = getattr(store, name)
+            setattr(store, name, _counting(reads, name, original))
+        _, b_id, _ = harness.ids(wf_id)
+        assert harness.service.restart_jobs(wf_id, [b_id]) is True
+        harness.wait(wf_id)
+        assert reads == ["jobs_of"]
+        assert harness.statuses(wf_id) == ["done"] * 3
+
+
+def _counting(reads: list[str], name: str, method: Any) -> Any:
+    def counted(*args: Any) -> Any:
+        reads.append(name)
+        return method(*args)
+
+    return counted
+
+
 def test_restart_jobs_kills_a_running_job_first() -> None:
     with EngineHarness(behaviour=durations({"a": None})) as harness:
         wf_id = harness.submit(chain("a", "b"))

@@ -67,8 +67,13 @@ def _cursor(connection: Connection) -> Any:
     return connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
+#: Built once: ``json.dumps`` with any option builds a new encoder per call, and the
+#: engine dumps three values per job change.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def dump_json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else _ENCODER.encode(value)
 
 
 def load_json(value: Any) -> Any:
@@ -96,18 +101,51 @@ def insert_jobs(connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None
         cursor.close()
 
 
-def update_job_states(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
+def update_job_states(cursor: Any, rows: Sequence[tuple[Any, ...]], postgresql: bool) -> bool:
     """Rewrite whole JobStates, rows in ``(change_seq, *JOB_STATE_COLUMNS, job_id)`` order
-    with JSON already dumped; the last row of a job wins. False when a job id was unknown."""
-    if is_postgresql(connection):
-        return _update_job_states_postgresql(connection, rows)
-    assignments = ", ".join(f"{name} = ?" for name in ("change_seq", *JOB_STATE_COLUMNS))
-    cursor = _cursor(connection)
-    try:
-        cursor.executemany(f"UPDATE swf_jobs SET {assignments} WHERE job_id = ?", rows)
-        return int(cursor.rowcount) == len(rows)
-    finally:
-        cursor.close()
+    with JSON already dumped; the last row of a job wins. False when a job id was unknown.
+    ``cursor``: the driver's, inside a write transaction (``driver_write_transaction``)."""
+    if postgresql:
+        return _update_job_states_postgresql(cursor, rows)
+    cursor.executemany(_SQLITE_UPDATE_STATES, rows)
+    return int(cursor.rowcount) == len(rows)
+
+
+_SQLITE_UPDATE_STATES = "UPDATE swf_jobs SET {} WHERE job_id = ?".format(
+    ", ".join(f"{name} = ?" for name in ("change_seq", *JOB_STATE_COLUMNS))
+)
+
+
+def reserve_ids(cursor: Any, postgresql: bool, name: str, count: int) -> int:
+    """Reserve ``count`` consecutive ids of the counter ``name``; return the first (the
+    counter row stays locked until commit: stamps are committed in order)."""
+    mark = "%s" if postgresql else "?"
+    cursor.execute(
+        f"UPDATE swf_counters SET next_value = next_value + {mark} WHERE name = {mark} "
+        f"RETURNING next_value - {mark}",
+        (count, name, count),
+    )
+    return int(cursor.fetchone()[0])
+
+
+def update_workflow_statuses(
+    cursor: Any, postgresql: bool, rows: Sequence[tuple[str, int]]
+) -> None:
+    """Set workflow statuses, rows as ``(status, workflow_id)``."""
+    mark = "%s" if postgresql else "?"
+    cursor.executemany(f"UPDATE swf_workflows SET status = {mark} WHERE workflow_id = {mark}", rows)
+
+
+def known_job_ids(cursor: Any, postgresql: bool, job_ids: Sequence[int]) -> set[int]:
+    """Which of ``job_ids`` exist (an error path: chunks of 500 ids per statement)."""
+    mark = "%s" if postgresql else "?"
+    known: set[int] = set()
+    for start in range(0, len(job_ids), 500):
+        chunk = job_ids[start : start + 500]
+        marks = ", ".join(mark for _ in chunk)
+        cursor.execute(f"SELECT job_id FROM swf_jobs WHERE job_id IN ({marks})", chunk)
+        known.update(int(row[0]) for row in cursor.fetchall())
+    return known
 
 
 #: PostgreSQL array type of each JobState column, then of job_id.
@@ -133,7 +171,7 @@ _PG_STATE_TYPES = (
 _PG_JSON_COLUMNS = frozenset({"command", "output_params", "past_attempts"})
 
 
-def _update_job_states_postgresql(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
+def _update_job_states_postgresql(cursor: Any, rows: Sequence[tuple[Any, ...]]) -> bool:
     """One ``UPDATE ... FROM unnest(arrays)``: the batch travels as one array per column in
     one statement (executemany would be one statement per job, pipelined or not)."""
     latest = {row[-1]: row for row in rows}
@@ -152,12 +190,8 @@ def _update_job_states_postgresql(connection: Connection, rows: Sequence[tuple[A
         f"UPDATE swf_jobs AS j SET change_seq = %s::bigint, {assignments} "
         f"FROM unnest({sources}) AS v({', '.join(names)}) WHERE j.job_id = v.job_id"
     )
-    cursor = _cursor(connection)
-    try:
-        cursor.execute(sql, [max(columns[0]), *arrays], binary=True)
-        return int(cursor.rowcount) == len(latest)
-    finally:
-        cursor.close()
+    cursor.execute(sql, [max(columns[0]), *arrays], binary=True)
+    return int(cursor.rowcount) == len(latest)
 
 
 #: Values as their PostgreSQL array type expects them (an int date in a float8 array).

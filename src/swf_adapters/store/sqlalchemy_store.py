@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 
 from swf_adapters.store import bulk, job_views, schema
 from swf_adapters.store.database import (
+    driver_write_transaction,
     is_sqlite,
     make_engine,
     read_transaction,
@@ -94,12 +95,6 @@ _JOB_COLUMNS = (
 #: A migrated column: set after the version-1 insert, in the same transaction.
 _SET_WORKING_DIRECTORY = sa.text(
     "UPDATE swf_workflows SET working_directory = :directory WHERE workflow_id = :workflow_id"
-)
-
-_UPDATE_WORKFLOW_STATUS = (
-    schema.workflows.update()
-    .where(_W.workflow_id == sa.bindparam("b_workflow_id"))
-    .values(status=sa.bindparam("b_status"))
 )
 
 
@@ -183,19 +178,20 @@ class SqlAlchemyStore:
     def apply(self, jobs: Sequence[JobUpdate], workflows: Sequence[WorkflowUpdate] = ()) -> None:
         if not jobs and not workflows:
             return
-        with write_transaction(self._engine) as connection:
+        # The engine's group commit, several times a second: on the driver's cursor
+        # (see ``driver_write_transaction``), SQL written once in ``bulk``.
+        postgresql = not is_sqlite(self._engine)
+        with driver_write_transaction(self._engine) as cursor:
             if jobs:
-                change_seq = _reserve_ids(connection, "change", 1)
+                change_seq = bulk.reserve_ids(cursor, postgresql, "change", 1)
                 rows = [_job_update_row(update, change_seq) for update in jobs]
-                if not bulk.update_job_states(connection, rows):
-                    _raise_unknown_jobs(connection, [update.job_id for update in jobs])
+                if not bulk.update_job_states(cursor, rows, postgresql):
+                    _raise_unknown_jobs(cursor, postgresql, [update.job_id for update in jobs])
             if workflows:
-                connection.execute(
-                    _UPDATE_WORKFLOW_STATUS,
-                    [
-                        {"b_workflow_id": update.workflow_id, "b_status": update.status.value}
-                        for update in workflows
-                    ],
+                bulk.update_workflow_statuses(
+                    cursor,
+                    postgresql,
+                    [(update.status.value, update.workflow_id) for update in workflows],
                 )
 
     def set_expiration(self, workflow_id: int, expiration_date: float | None) -> bool:
@@ -486,22 +482,15 @@ def _job_update_row(update: JobUpdate, change_seq: int) -> tuple[Any, ...]:
     )
 
 
-def _raise_unknown_jobs(connection: Connection, job_ids: Sequence[int]) -> None:
+def _raise_unknown_jobs(cursor: Any, postgresql: bool, job_ids: Sequence[int]) -> None:
     wanted = sorted(set(job_ids))
-    known: set[int] = set()
-    for chunk in _int_chunks(wanted, 500):
-        known.update(connection.execute(sa.select(_J.job_id).where(_J.job_id.in_(chunk))).scalars())
+    known = bulk.known_job_ids(cursor, postgresql, wanted)
     missing = [job_id for job_id in wanted if job_id not in known]
     if not missing:
         return
     shown = ", ".join(str(job_id) for job_id in missing[:10])
     more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
     raise UnknownObjectError(f"cannot update unknown job id(s) {shown}{more}")
-
-
-def _int_chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _workflow_row(row: Sequence[Any]) -> WorkflowRow:

@@ -252,7 +252,8 @@ class Worker:
                 self._unacked.pop(job_id, None)
             if order.get("inventory"):
                 self._say_hello(inventory=True)
-            self._queue.extend(WorkerJob(spec) for spec in order.get("jobs", ()))
+            if not self._stopping:  # told to end (SIGTERM): rank 0 hears "left" of them
+                self._queue.extend(WorkerJob(spec) for spec in order.get("jobs", ()))
             for job_id in order.get("kill", ()):
                 self._kill(job_id, timed_out=False)
             if order.get("stop"):
