@@ -98,9 +98,11 @@ def test_missing_command_ends_127_with_the_reason_in_stderr(tmp_path: Path) -> N
 def test_sigterm_is_passed_to_the_task_and_recorded(tmp_path: Path) -> None:
     path = table(tmp_path, ["sleep", "60"])
     process = run_task(path, 0)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not _has_child(process.pid):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _runs_sleep(process.pid):
         time.sleep(0.05)
+    # The task itself, exec'd: a signal at any earlier moment is the next test's case.
+    assert _runs_sleep(process.pid), "the task did not start within 60 s"
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0
     record = end_of(tmp_path, 0)
@@ -109,12 +111,37 @@ def test_sigterm_is_passed_to_the_task_and_recorded(tmp_path: Path) -> None:
     assert end_exit_info(record, killed=False).exit_status is ExitStatus.FINISHED_TERM_SIG
 
 
-def _has_child(pid: int) -> bool:
+_SIGTERM_JUST_BEFORE_THE_FORK = """
+import os, runpy, signal, sys
+real = signal.pthread_sigmask
+def sigterm_then_mask(how, mask):
+    if how == signal.SIG_BLOCK:  # the last moment before the task is forked
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real(how, mask)
+signal.pthread_sigmask = sigterm_then_mask
+sys.argv = [sys.argv[1], sys.argv[2], "-"]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_a_sigterm_handled_just_before_the_fork_is_not_lost(tmp_path: Path) -> None:
+    """A signal whose handler ran when no task existed yet must stop the task from
+    starting: it found nothing to forward to (it once slipped through, the task ran)."""
+    path = table(tmp_path, ["sleep", "60"])
+    argv = [sys.executable, "-c", _SIGTERM_JUST_BEFORE_THE_FORK, WRAPPER, str(path)]
+    assert subprocess.run(argv, check=False, timeout=30).returncode == 0
+    record = end_of(tmp_path, 0)
+    assert record["signal"] == signal.SIGTERM and record["received"] == signal.SIGTERM
+    assert record["exit_value"] is None and record["cpu"] == 0.0
+
+
+def _runs_sleep(pid: int) -> bool:
+    """The wrapper's child has exec'd the task (before that it is a copy of Python)."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return any(Path(f"/proc/{c}/cmdline").read_bytes().startswith(b"sleep\0") for c in children)
     except OSError:
         return False
-    return bool(children)
 
 
 def test_a_sigterm_at_any_moment_of_the_start_never_leaves_the_task_running(

@@ -136,11 +136,15 @@ def run(task: dict[str, Any]) -> dict[str, Any]:
     running: list[int] = []
     received: list[int] = []
     _forward_signals(running, received)
-    if received:  # killed before it started: it never runs
-        record.update(exit_value=None, signal=received[0], cpu=0.0, maxrss_kb=0, end=time.time())
-        return record
     # Signals wait until the child's pid is known here and its handlers are reset there.
+    # Blocked BEFORE looking at ``received``: a signal handled between that look and the
+    # block would find no task to forward to, and the task would then run in full.
     signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
+    if received:  # killed before it started: it never runs
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)
+        record.update(exit_value=None, signal=received[0], cpu=0.0, maxrss_kb=0)
+        record.update(end=time.time(), received=received[0])
+        return record
     pid = os.fork()
     if pid == 0:
         _exec_task(task)
