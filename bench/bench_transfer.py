@@ -13,7 +13,9 @@ Each is uploaded (client -> resource) and downloaded (resource -> client) by:
   both sides, the resource's by its python);
 - ``swf-sftp``: the same with paramiko's SFTP only (what a password login gets);
 - ``sftp``: OpenSSH ``sftp -b`` with ``put -r`` / ``get -r``;
-- ``scp``: OpenSSH ``scp -r`` (SFTP protocol underneath in OpenSSH 9).
+- ``scp``: OpenSSH ``scp -r`` (SFTP protocol underneath in OpenSSH 9);
+- ``scp-gcm``: the same with the AES-GCM cipher swf's ssh streams prefer (OpenSSH's
+  default is chacha20-poly1305), for information: ``ratio`` compares with the defaults.
 
 Throughput is MB/s, each of ``--repeat`` rounds reported with its load average and CPU
 seconds (this process and its children: ssh, sftp, scp; not sshd's); ``ratio`` = swf /
@@ -52,6 +54,8 @@ from swf_app.transfer_copy import copy_tree  # noqa: E402
 
 SERVICE = ROOT / "scripts" / "services" / "sshd.sh"
 LOCAL = LocalTree()
+#: The cipher swf's ssh streams prefer (OpenSSH's default is chacha20-poly1305).
+GCM = ("-c", "aes128-gcm@openssh.com")
 
 
 def sshd_env() -> dict[str, str]:
@@ -90,8 +94,8 @@ class Site:
         argv = ["sftp", "-q", *self.options, "-P", self.port, "-b", "-", self.remote()]
         subprocess.run(argv, input=batch, text=True, check=True, capture_output=True)
 
-    def scp(self, source: str, target: str) -> None:
-        argv = ["scp", "-q", "-r", *self.options, "-P", self.port, source, target]
+    def scp(self, source: str, target: str, *extra: str) -> None:
+        argv = ["scp", "-q", "-r", *self.options, *extra, "-P", self.port, source, target]
         subprocess.run(argv, check=True, capture_output=True)
 
     def remote(self, path: str = "") -> str:
@@ -135,12 +139,14 @@ def measure(site: Site, local: Path, name: str, size: int, scratch: Path, repeat
     }
     up["sftp"] = (lambda: site.sftp(f"put -r {local} {remote}\n"), clean_remote)
     up["scp"] = (lambda: site.scp(str(local), site.remote(remote)), clean_remote)
+    up["scp-gcm"] = (lambda: site.scp(str(local), site.remote(remote), *GCM), clean_remote)
     down: dict[str, Tool] = {
         tool: (lambda t=tree: copy_tree(t, remote, LOCAL, str(back / name)), clean_back)
         for tool, tree in trees.items()
     }
     down["sftp"] = (lambda: site.sftp(f"get -r {remote} {back / name}\n"), clean_back)
     down["scp"] = (lambda: site.scp(site.remote(remote), str(back / name)), clean_back)
+    down["scp-gcm"] = (lambda: site.scp(site.remote(remote), str(back / name), *GCM), clean_back)
     for round_number in range(1, repeat + 1):
         for direction, tools in (("upload", up), ("download", down)):
             if direction == "download":  # its source, put there once per round
@@ -176,6 +182,7 @@ def report(
     print(
         f"{name:5s} {direction:8s} round {round_number}  {cells}"
         f"  ratio swf {rates['swf'] / baseline:.2f}  swf-sftp {rates['swf-sftp'] / baseline:.2f}"
+        f"  swf/scp-gcm {rates['swf'] / rates['scp-gcm']:.2f}"
         f"  load {os.getloadavg()[0]:.1f}",
         flush=True,
     )

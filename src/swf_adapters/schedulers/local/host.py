@@ -627,7 +627,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format=f"%(asctime)s jobhost[{os.getpid()}] %(levelname)s %(message)s"
     )
     notify = _notifier(arguments.ready_fd)
-    layout = StateLayout(arguments.state_dir)
+    layout = StateLayout(arguments.state_dir.absolute())  # the spawner changes directory
     layout.ensure()
     lock_fd = os.open(layout.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
