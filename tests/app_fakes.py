@@ -23,6 +23,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -653,6 +654,9 @@ class InMemoryWorkspace:
 
     def default_working_directory(self) -> str:
         return "/home/user"
+
+    def refusal_batch(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def refusals(self, paths: Sequence[str]) -> list[str | None]:
         """Lexical only (no symlinks here): the root but its jobs/ and tmp/ areas."""

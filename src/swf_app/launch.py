@@ -188,7 +188,8 @@ class Launcher:
         (their working directory, say) is checked once for all."""
         self._batch_answers = {}
         try:
-            yield
+            with self.workspace.refusal_batch():
+                yield
         finally:
             self._batch_answers = None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -548,6 +549,12 @@ class Workspace(Protocol):
         resolves them now; the areas this Workspace makes for jobs (their output and
         params files, temporary paths) are open to them. One call per batch: a
         million-job submission resolves each directory once."""
+        ...
+
+    def refusal_batch(self) -> AbstractContextManager[None]:
+        """Inside it, ``refusals`` calls from this thread may share what they learnt of
+        directories, as one call would (the engine's launch batch: jobs built together,
+        before any of them runs)."""
         ...
 
 

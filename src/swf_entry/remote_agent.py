@@ -70,22 +70,37 @@ def own_options(resource_id: str) -> dict[str, str]:
 
 
 def hello() -> dict[str, Any]:
-    return {"swf": swf_version(), "python": sys.executable, "python_version": sys.version}
+    """Who answers: the client checks its swf version and link protocol (``compatible``)."""
+    from swf_adapters.transport.pyro.protocol import WIRE_PROTOCOL
+
+    return {
+        "swf": swf_version(),
+        "protocol": WIRE_PROTOCOL,
+        "python": sys.executable,
+        "python_version": sys.version,
+    }
 
 
 def ensure(resource_id: str, request: dict[str, Any]) -> dict[str, Any]:
     """The engine's endpoint, and this side's ``hello``; nothing is started for a client
-    whose version (``client_version``) cannot talk to this one."""
-    client = request.get("client_version")
-    if isinstance(client, str) and not _compatible(swf_version(), client):
-        return {**hello(), "error": f"swf {swf_version()} here cannot serve swf {client}"}
+    that cannot talk to this side (``client_version``, ``client_protocol``)."""
+    refusal = _refusal(request)
+    if refusal is not None:
+        return {**hello(), "error": refusal}
     return {**hello(), **_ensure_engine(resource_id, request)}
 
 
-def _compatible(remote: str, local: str) -> bool:
-    from swf_adapters.transport.pyro.protocol import compatible
+def _refusal(request: dict[str, Any]) -> str | None:
+    """Why this side cannot serve the requesting client (None: it can)."""
+    from swf_adapters.transport.pyro.protocol import compatible, local_peer, peer_of
 
-    return compatible(remote, local)
+    if not isinstance(request.get("client_version"), str):
+        return None  # an older client that said nothing: its engine link will check
+    here = local_peer()
+    client = peer_of({"swf": request["client_version"], "protocol": request.get("client_protocol")})
+    if compatible(here, client):
+        return None
+    return f"{here.describe()} here cannot serve {client.describe()}"
 
 
 def _ensure_engine(resource_id: str, request: dict[str, Any]) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def kill_engines(state_dir: Path) -> None:
 def engine_state_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A short private directory in /tmp (Unix socket paths are limited to 107 bytes)."""
     monkeypatch.setenv("PYTHONPATH", python_path())
-    for name in ("SWF_FAKE_FAIL", "SWF_FAKE_START_DELAY"):
+    for name in ("SWF_FAKE_FAIL", "SWF_FAKE_START_DELAY", "SWF_FAKE_PROTOCOL"):
         monkeypatch.delenv(name, raising=False)
     path = Path(tempfile.mkdtemp(prefix="swf-e-", dir="/tmp"))
     try:

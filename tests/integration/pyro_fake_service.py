@@ -7,6 +7,7 @@ read from the environment when the factory runs:
 
 ``SWF_FAKE_FAIL``         the factory raises ConfigurationError with this text
 ``SWF_FAKE_START_DELAY``  seconds the factory sleeps (widens start races)
+``SWF_FAKE_PROTOCOL``     the link protocol number the engine advertises (another swf's)
 
 Special ids make the engine misbehave on purpose: job 666 raises RuntimeError (a bug),
 job id -9 / workflow id -9 SIGKILL the engine in the middle of the call, once.
@@ -272,6 +273,11 @@ def build(state_dir: Path, config_file: Path | None, resource_id: str | None) ->
     delay = float(os.environ.get("SWF_FAKE_START_DELAY", "0"))
     if delay:
         time.sleep(delay)
+    advertised = os.environ.get("SWF_FAKE_PROTOCOL")
+    if advertised:
+        from swf_adapters.transport.pyro import protocol
+
+        protocol.WIRE_PROTOCOL = int(advertised)  # read by engine.json and the handshake
     with (state_dir / "fake-starts.txt").open("a") as stream:
         stream.write(f"{os.getpid()} {resource_id} {config_file}\n")
     return FakeEngineService(state_dir)

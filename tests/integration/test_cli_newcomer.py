@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from swf_adapters.transport.pyro.protocol import WIRE_PROTOCOL
 from tests.integration.cli_fixtures import SwfHome, swf_home, wait_until
 
 pytestmark = pytest.mark.timeout(180)
@@ -152,6 +153,7 @@ def test_engine_status_is_for_people(home: SwfHome) -> None:
     text = home.swf("engine", "status", expect=0).out
     assert re.search(r"since\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(up [\d.]+s\)", text), text
     assert re.search(r"holds\s+0 workflow\(s\) loaded", text), text
+    assert re.search(rf"version\s+swf \S+, link protocol {WIRE_PROTOCOL}\s*\n", text), text
     assert "{" not in text and "pid_create_time" not in text
     assert isinstance(home.swf("engine", "status", "--json", expect=0).json()["started_at"], float)
 

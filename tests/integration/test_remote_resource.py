@@ -8,6 +8,8 @@ import contextlib
 import itertools
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from typing import Any
 import psutil
 import pytest
 
+from swf_adapters.transport.pyro.protocol import LEGACY_PROTOCOL, local_peer
 from swf_adapters.transport.ssh import SshTarget
 from swf_adapters.transport.ssh.session import RemoteSession
 from swf_domain.errors import (
@@ -261,6 +264,18 @@ def test_an_incompatible_remote_swf_is_named(sshd: SshService, box: Path) -> Non
     fake_hello = """echo '{"swf": "9.9.0", "python": "/opt/old/bin/python"}'"""
     config = write_remote_config(sshd, box, PYTHON_COMMAND=f"['sh', '-c', {fake_hello!r}, 'x']")
     with pytest.raises(RemoteInstallError, match=r"/opt/old/bin/python .* has swf 9\.9\.0"):
+        WorkflowController("remote", config=str(config))
+
+
+def test_a_remote_swf_of_another_link_protocol_is_named(sshd: SshService, box: Path) -> None:
+    """Same version string, older wire (a build before the protocol number): refused."""
+    here = local_peer()
+    hello = json.dumps({"swf": here.version, "python": "/opt/old/bin/python"})
+    config = write_remote_config(
+        sshd, box, PYTHON_COMMAND=f"['sh', '-c', {'echo ' + shlex.quote(hello)!r}, 'x']"
+    )
+    expected = rf"has swf {re.escape(here.version)} \(link protocol {LEGACY_PROTOCOL}\)"
+    with pytest.raises(RemoteInstallError, match=expected):
         WorkflowController("remote", config=str(config))
 
 

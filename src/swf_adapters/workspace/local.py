@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,9 @@ class LocalWorkspace:
         """Each path resolved as the system would now (see the port and ``RealPaths``:
         a ``stat`` per directory and an ``lstat`` per path)."""
         return [self._refusal(real) for real in self._real_paths.real_paths(paths)]
+
+    def refusal_batch(self) -> AbstractContextManager[None]:
+        return self._real_paths.batch()
 
     def _refusal(self, real: str) -> str | None:
         if real in self._engine_files:

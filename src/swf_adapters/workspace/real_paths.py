@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 #: Remembered directories at most (then forgotten at once: they are cheap to learn again).
 MAX_DIRECTORIES = 20_000
@@ -39,11 +41,33 @@ class RealPaths:
 
     def __init__(self) -> None:
         self._directories: dict[str, tuple[str, int, int]] = {}
+        #: The batch open on one thread: (its ident, real paths of directories seen).
+        self._batch: tuple[int, dict[str, str]] | None = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Calls made inside it by this thread share their directories' real paths, as
+        one call would: the engine checks the jobs of one launch batch (built together,
+        before any of them runs) one by one, and their files share a few directories —
+        one ``stat`` each per batch instead of per job. Other threads are not affected."""
+        outer, self._batch = self._batch, (threading.get_ident(), {})
+        try:
+            yield
+        finally:
+            self._batch = outer
+
+    def _checked(self) -> dict[str, str]:
+        """The open batch's directories when this thread opened it, else a fresh dict."""
+        batch = self._batch
+        if batch is not None and batch[0] == threading.get_ident():
+            return batch[1]
+        return {}
 
     def real_paths(self, paths: Iterable[str]) -> list[str]:
         """``os.path.realpath`` of each path, as the system resolves it at this moment
-        (each directory and path looked at once per call: big submissions repeat them)."""
-        checked: dict[str, str] = {}
+        (each directory and path looked at once per call or batch: big submissions
+        repeat them)."""
+        checked = self._checked()
         seen: dict[str, str] = {}
         out: list[str] = []
         for path in paths:

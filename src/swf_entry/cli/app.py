@@ -1291,6 +1291,9 @@ def engine_status(as_json: JsonOpt = False) -> None:
         emit_json(info)
     elif info is None:
         say("no engine running")
+    elif "incompatible" in info:
+        say("engine running, but this client cannot talk to it", style="yellow")
+        ctx().console.print(display.engine_table(info))
     else:
         say("engine running", style="green")
         ctx().console.print(display.engine_table(info))

@@ -314,7 +314,8 @@ _ENGINE_ROWS: list[tuple[str, Any]] = [
     ("pid", lambda i: str(i["pid"])),
     ("since", lambda i: f"{local_date(i['started_at'])} (up {duration(i['uptime'])})"),
     ("resource", lambda i: str(i["resource"] or "this machine")),
-    ("version", lambda i: f"swf {i['version']}"),
+    ("version", lambda i: f"swf {i['version']}, link protocol {_protocol_text(i)}"),
+    ("incompatible", lambda i: str(i["incompatible"])),
     ("state dir", lambda i: str(i["state_dir"])),
     ("log", lambda i: str(i["log_file"])),
     ("socket", lambda i: str(i["socket"])),
@@ -323,6 +324,11 @@ _ENGINE_ROWS: list[tuple[str, Any]] = [
     ("calls", lambda i: f"{i['calls_total']} served, {i['active_calls']} in progress"),
     ("holds", lambda i: _holds_text(i["engine"])),
 ]
+
+
+def _protocol_text(info: dict[str, Any]) -> str:
+    protocol = info.get("protocol")
+    return str(protocol) if protocol is not None else "none (an swf older than the number)"
 
 
 def _idle_text(timeout: float | None, idle: float | None) -> str:

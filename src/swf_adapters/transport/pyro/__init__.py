@@ -1,6 +1,10 @@
 """Pyro5 transport: an engine served on a private Unix socket, reached by ``PyroEngineLink``."""
 
-from swf_adapters.transport.pyro.client import EngineKeyRefused, PyroEngineLink
+from swf_adapters.transport.pyro.client import (
+    EngineKeyRefused,
+    EngineProtocolMismatch,
+    PyroEngineLink,
+)
 from swf_adapters.transport.pyro.connector import Connector, LocalSocketConnector
 from swf_adapters.transport.pyro.private_files import (
     ensure_private_dir,
@@ -15,6 +19,7 @@ __all__ = [
     "Connector",
     "EngineKeyRefused",
     "EngineObject",
+    "EngineProtocolMismatch",
     "EngineServer",
     "LocalSocketConnector",
     "PyroEngineLink",

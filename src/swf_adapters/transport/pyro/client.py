@@ -48,6 +48,10 @@ from swf_adapters.transport.pyro.protocol import (
     SERIALIZER,
     SERVED,
     SHUTTING_DOWN,
+    Peer,
+    compatible,
+    local_peer,
+    peer_of,
 )
 from swf_app.link import Kind, Operation
 from swf_domain.errors import EngineError, SomaWorkflowError
@@ -64,6 +68,42 @@ _TRANSPORT_ERRORS = (Pyro5.errors.CommunicationError, OSError)
 
 class EngineKeyRefused(EngineError):
     """The engine answered but refused this client's key (another engine, or a new key)."""
+
+
+class EngineProtocolMismatch(EngineError):
+    """The engine speaks another link protocol (another swf, or an older build of this one)
+    than this client: nothing was sent to it."""
+
+    def __init__(self, where: str, engine: Peer, client: Peer, idle: bool) -> None:
+        super().__init__(
+            f"{where} runs {engine.describe()}, but this client is {client.describe()}: they"
+            f" cannot talk. Run `swf engine stop` (its jobs keep running), then retry: the"
+            f" engine of this swf starts and its workflows resume."
+        )
+        self.engine = engine
+        self.client = client
+        #: The engine runs no workflow (replacing it interrupts nobody's work).
+        self.idle = idle
+
+    @property
+    def replaceable(self) -> bool:
+        """An idle engine older than this client may be stopped and replaced by it."""
+        return self.idle and self.engine.protocol < self.client.protocol
+
+
+class _HelloProxy(Pyro5.client.Proxy):  # type: ignore[misc]
+    """A proxy that keeps the engine's handshake answer (its version and link protocol)."""
+
+    def _pyroValidateHandshake(self, response: Any) -> None:
+        object.__setattr__(self, "swf_hello", response)  # Proxy's own setattr goes remote
+
+
+def check_hello(where: str, hello: Any) -> None:
+    """Refuse (EngineProtocolMismatch) an engine this client cannot talk to."""
+    engine, client = peer_of(hello), local_peer()
+    if not compatible(engine, client):
+        idle = isinstance(hello, dict) and hello.get("idle") is True
+        raise EngineProtocolMismatch(where, engine, client, idle)
 
 
 class _NotDelivered(Exception):
@@ -121,7 +161,7 @@ class PyroEngineLink:
             key = self.connector.key()
         except EngineError as error:  # no key yet: a restart may (re)start the engine
             raise _NotDelivered(str(error)) from None
-        proxy = Pyro5.client.Proxy(self.connector.uri())
+        proxy = _HelloProxy(self.connector.uri())
         proxy._pyroSerializer = SERIALIZER
         proxy._pyroHandshake = key
         proxy._pyroTimeout = self._connect_timeout
@@ -133,6 +173,11 @@ class PyroEngineLink:
             if KEY_REFUSED in str(error):
                 raise EngineKeyRefused(f"{where} refused the key") from None
             raise _NotDelivered(f"cannot connect to {where}: {error}") from None
+        try:
+            check_hello(self.connector.describe(), proxy.__dict__.get("swf_hello"))
+        except EngineProtocolMismatch:
+            _release(proxy)
+            raise
         proxy._pyroTimeout = self._call_timeout  # None: waits block as long as the work takes
         with self._lock:
             self.connections_opened += 1

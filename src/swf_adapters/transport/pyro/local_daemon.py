@@ -49,7 +49,11 @@ from typing import Any, Protocol
 import psutil
 
 from swf_adapters.process.detached import report, start_detached
-from swf_adapters.transport.pyro.client import EngineKeyRefused, PyroEngineLink
+from swf_adapters.transport.pyro.client import (
+    EngineKeyRefused,
+    EngineProtocolMismatch,
+    PyroEngineLink,
+)
 from swf_adapters.transport.pyro.connector import LocalSocketConnector
 from swf_adapters.transport.pyro.private_files import (
     ensure_private_dir,
@@ -57,6 +61,7 @@ from swf_adapters.transport.pyro.private_files import (
     read_json,
     write_private_json,
 )
+from swf_adapters.transport.pyro.protocol import local_peer
 from swf_adapters.transport.pyro.server import EngineServer
 from swf_domain.errors import ConfigurationError, CorruptStoreError, EngineError
 
@@ -158,15 +163,6 @@ def load_factory(spec: str) -> EngineFactory:
     return result
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("swf")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 # ---------------------------------------------------------------------------------------
 # engine side
 # ---------------------------------------------------------------------------------------
@@ -261,7 +257,8 @@ def _engine_info(layout: EngineLayout, options: EngineOptions) -> dict[str, Any]
         "config_file": str(options.config_file) if options.config_file else None,
         "factory": options.factory,
         "idle_timeout": options.idle_timeout,
-        "version": _version(),
+        "version": local_peer().version,
+        "protocol": local_peer().protocol,
     }
 
 
@@ -311,8 +308,8 @@ def live_endpoint(state_dir: Path | str) -> EngineEndpoint | None:
     link = _probe_link(layout)
     try:
         pid = link.ping()
-    except EngineKeyRefused:
-        raise  # an engine is there but will never take this key: waiting would not help
+    except (EngineKeyRefused, EngineProtocolMismatch):
+        raise  # an engine is there but will never serve this client: waiting would not help
     except EngineError:
         return None
     finally:
@@ -451,15 +448,30 @@ def ensure_engine(
     """
     layout = EngineLayout.of(state_dir)
     ensure_private_dir(layout.state_dir)
-    endpoint = live_endpoint(layout.state_dir)
-    if endpoint is not None:
-        return endpoint
-    options = EngineOptions(factory_spec, config_file, resource_id, idle_timeout)
-    with _spawn_lock(layout, start_timeout):
+    with contextlib.suppress(EngineProtocolMismatch):  # handled under the spawn lock
         endpoint = live_endpoint(layout.state_dir)
         if endpoint is not None:
             return endpoint
+    options = EngineOptions(factory_spec, config_file, resource_id, idle_timeout)
+    with _spawn_lock(layout, start_timeout):
+        endpoint = _live_or_replaced(layout)
+        if endpoint is not None:
+            return endpoint
         return _spawn(layout, options, start_timeout)
+
+
+def _live_or_replaced(layout: EngineLayout) -> EngineEndpoint | None:
+    """The live engine; None if none runs or an idle engine of an older link protocol was
+    stopped to be replaced (safe: stopping never kills jobs and a new engine resumes
+    its workflows). A busy or newer one is left alone: EngineProtocolMismatch."""
+    try:
+        return live_endpoint(layout.state_dir)
+    except EngineProtocolMismatch as mismatch:
+        if not mismatch.replaceable:
+            raise
+        log.warning("replacing the idle engine of %s: %s", layout.state_dir, mismatch)
+        stop_engine(layout.state_dir)
+        return None
 
 
 def local_engine_link(
@@ -496,10 +508,26 @@ def engine_status(state_dir: Path | str) -> dict[str, Any] | None:
     link = _probe_link(layout)
     try:
         stats: dict[str, Any] = link.stats()
+    except EngineProtocolMismatch as mismatch:
+        return _mismatched_status(layout, mismatch)
     except EngineError:
         return None
     finally:
         link.close()
+    return _with_uptime(stats)
+
+
+def _mismatched_status(layout: EngineLayout, mismatch: EngineProtocolMismatch) -> dict[str, Any]:
+    """What ``engine.json`` says of an engine this client cannot call, and why."""
+    info = read_json(layout.info_file) or {}
+    if mismatch.engine.version != "unknown":
+        info["version"] = mismatch.engine.version
+    info["protocol"] = mismatch.engine.protocol
+    info["incompatible"] = str(mismatch)
+    return _with_uptime(info)
+
+
+def _with_uptime(stats: dict[str, Any]) -> dict[str, Any]:
     started_at = stats.get("started_at")
     if isinstance(started_at, int | float):
         stats["uptime"] = round(time.time() - started_at, 3)
@@ -545,13 +573,15 @@ def stop_engine(state_dir: Path | str, timeout: float = 10.0) -> bool:
     link = _probe_link(layout, timeout=min(PROBE_TIMEOUT, timeout))
     try:
         link.shutdown_engine()
+        asked = True
     except EngineError as error:
         log.info(
             "engine pid %d did not take the shutdown request (%s); sending SIGTERM", pid, error
         )
+        asked = False
     finally:
         link.close()
-    if _wait_gone(pid, create_time, time.monotonic() + timeout / 2):
+    if asked and _wait_gone(pid, create_time, time.monotonic() + timeout / 2):
         return True
     if _same_process(pid, create_time):
         with contextlib.suppress(ProcessLookupError):

@@ -8,10 +8,20 @@ table below; the arguments travel as one packed text and the result comes back a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from swf_app.link import OPERATIONS, Operation, command, operations_of, query
+
+#: The link protocol number. RULE: bump it in the same commit as any change to what crosses
+#: the link — the link table (``swf_app.link.OPERATIONS``, ``MANAGEMENT`` below), how
+#: arguments and results are packed (``wire_models``, ``wire_data``, ``wire_errors``) or the
+#: handshake. A client and an engine talk only when their numbers are equal (``compatible``):
+#: a version string alone cannot tell two builds of one release apart.
+WIRE_PROTOCOL = 2
+#: The number of an engine that advertises none (swf before the number existed).
+LEGACY_PROTOCOL = 1
 
 OBJECT_ID = "swf.engine"
 SERIALIZER = "serpent"
@@ -51,10 +61,48 @@ MANAGEMENT: dict[str, Operation] = operations_of(EngineManagement)
 SERVED: dict[str, Operation] = {**OPERATIONS, **MANAGEMENT}
 
 
-def compatible(remote: str, local: str) -> bool:
-    """Can swf ``local`` talk to swf ``remote`` (a remote engine, its agent)? Same
-    ``major.minor``: the link table, the wire and the agent's commands match."""
-    return remote.split(".")[:2] == local.split(".")[:2]
+@dataclass(frozen=True)
+class Peer:
+    """One side of a link: its swf version and link protocol number."""
+
+    version: str
+    protocol: int = WIRE_PROTOCOL
+
+    def describe(self) -> str:
+        return f"swf {self.version} (link protocol {self.protocol})"
+
+
+def peer_of(hello: Any) -> Peer:
+    """The peer an engine's handshake answer (or an agent's ``hello``) describes; an answer
+    without a protocol number comes from an swf older than the number: LEGACY_PROTOCOL."""
+    if not isinstance(hello, dict):
+        return Peer("unknown", LEGACY_PROTOCOL)
+    protocol = hello.get("protocol")
+    number = protocol if type(protocol) is int else LEGACY_PROTOCOL
+    return Peer(str(hello.get("swf", "unknown")), number)
+
+
+def swf_version() -> str:
+    """This installation's swf version ("unknown" when run from a tree not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("swf")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def local_peer() -> Peer:
+    """This side of every link (read at call time, so a test may change WIRE_PROTOCOL)."""
+    return Peer(swf_version(), WIRE_PROTOCOL)
+
+
+def compatible(remote: Peer, local: Peer) -> bool:
+    """Can ``local`` talk to ``remote`` (an engine, a remote agent)? Same link protocol
+    (what crosses the wire matches) and same ``major.minor`` (the agent's commands and the
+    engine's behaviour match)."""
+    same_release = remote.version.split(".")[:2] == local.version.split(".")[:2]
+    return same_release and remote.protocol == local.protocol
 
 
 def engine_uri(socket_path: Path) -> str:

@@ -34,7 +34,9 @@ from swf_adapters.transport.pyro.protocol import (
     SERIALIZER_REFUSED,
     SERVED,
     SHUTTING_DOWN,
+    WIRE_PROTOCOL,
     engine_uri,
+    swf_version,
 )
 from swf_app.link import Kind, Operation
 from swf_domain.errors import EngineError, SomaWorkflowError
@@ -106,7 +108,7 @@ class EngineObject:
     ) -> None:
         self._link = link
         self._tracker = tracker
-        self._info = info
+        self.info = info
         self._request_stop = request_stop
         self.closing = threading.Event()
 
@@ -156,7 +158,7 @@ class EngineObject:
 
     def stats(self) -> dict[str, Any]:
         """Where the engine runs and what it holds; does not count as client activity."""
-        result: dict[str, Any] = dict(self._info)
+        result: dict[str, Any] = dict(self.info)
         result.update(self._tracker.counts())
         result["idle_seconds"] = round(self._tracker.idle_for(), 3)
         result["engine"] = self._engine_stats()
@@ -181,8 +183,9 @@ class EngineObject:
 class KeyedDaemon(Pyro5.server.Daemon):  # type: ignore[misc]
     """A Pyro5 daemon on a Unix socket that refuses clients without the engine key."""
 
-    def __init__(self, key: str, socket_path: Path) -> None:
+    def __init__(self, key: str, socket_path: Path, hello: Callable[[], Any]) -> None:
         self._swf_key = key.encode("ascii")
+        self._hello = hello
         super().__init__(unixsocket=str(socket_path))
 
     def _handshake(self, conn: Any, denied_reason: str | None = None) -> bool:
@@ -193,13 +196,15 @@ class KeyedDaemon(Pyro5.server.Daemon):  # type: ignore[misc]
             return False
         return bool(super()._handshake(conn, denied_reason))
 
-    def validateHandshake(self, conn: Any, data: Any) -> str:
+    def validateHandshake(self, conn: Any, data: Any) -> Any:
+        """Check the key; answer the engine's ``hello`` so the client can check the link
+        protocol before it sends a call (engines before the number answered "swf")."""
         if not isinstance(data, str) or not hmac.compare_digest(
             data.encode("utf-8", "replace"), self._swf_key
         ):
             log.warning("refused a client without the engine key")
             raise Pyro5.errors.SecurityError(KEY_REFUSED)
-        return "swf"
+        return self._hello()
 
 
 def configure_pyro_server() -> None:
@@ -236,7 +241,7 @@ class EngineServer:
         socket_path.unlink(missing_ok=True)
         previous_umask = os.umask(0o177)
         try:
-            self._daemon = KeyedDaemon(key, socket_path)
+            self._daemon = KeyedDaemon(key, socket_path, self._hello)
         finally:
             os.umask(previous_umask)
         socket_path.chmod(0o600)
@@ -247,6 +252,26 @@ class EngineServer:
     @property
     def uri(self) -> str:
         return engine_uri(self.socket_path)
+
+    def _hello(self) -> dict[str, Any]:
+        """What a connecting client checks: the engine's version and link protocol, and
+        whether it runs no workflow (then a client of another protocol may replace it)."""
+        info = self.engine_object.info
+        return {
+            "swf": info.get("version", swf_version()),
+            "protocol": info.get("protocol", WIRE_PROTOCOL),
+            "idle": self._link_idle(),
+        }
+
+    def _link_idle(self) -> bool:
+        is_idle = getattr(self._link, "is_idle", None)
+        if not callable(is_idle):
+            return False  # unknown: never replaced under a client's feet
+        try:
+            return bool(is_idle())
+        except Exception:
+            log.exception("is_idle() failed; the engine says it is busy")
+            return False
 
     def request_stop(self) -> None:
         """Make ``serve`` return soon; safe from a signal handler and from any thread."""

@@ -2,8 +2,9 @@
 
 At start, and whenever the link finds the engine gone (``restart``):
 1. one remote command, the agent's ``ensure``: the remote python answers with its swf
-   version (a missing swf, or one whose ``major.minor`` differs from this client's, is a
-   ``RemoteInstallError`` naming the remote python and what it found), writes the remote
+   version and link protocol (a missing swf, or one whose ``major.minor`` or protocol
+   differs from this client's, is a ``RemoteInstallError`` naming the remote python and
+   what it found), writes the remote
    side's configuration of the resource, starts the engine daemon there if none answers,
    and says where its socket and key are;
 2. the key is read over SFTP (after checking that the key file is private to the login).
@@ -24,7 +25,7 @@ from typing import Any
 import paramiko
 
 from swf_adapters.transport.pyro.private_files import check_socket_is_ours
-from swf_adapters.transport.pyro.protocol import compatible, engine_uri
+from swf_adapters.transport.pyro.protocol import compatible, engine_uri, local_peer, peer_of
 from swf_adapters.transport.ssh.forward import SocketForwarder, open_streamlocal
 from swf_adapters.transport.ssh.session import RemoteResult, RemoteSession
 from swf_domain.errors import RemoteConnectionError, RemoteInstallError
@@ -111,16 +112,24 @@ class SshEngineConnector:
                 f"swf is not usable with {python!r} on {where}: {found}. Install swf"
                 f" {local} there, or set PYTHON_COMMAND to the python that has it"
             )
-        if not compatible(str(answer["swf"]), local):
+        there, here = peer_of(answer), local_peer()
+        if not compatible(there, here):
             raise RemoteInstallError(
-                f"{answer.get('python', python)} on {where} has swf {answer['swf']}; this client"
-                f" is swf {local}: install swf {local} there (the versions must share major.minor)"
+                f"{answer.get('python', python)} on {where} has {there.describe()}; this client"
+                f" is {here.describe()}: install swf {local} there (the versions must share"
+                " major.minor and the link protocol)"
             )
         return answer
 
     def _ensure(self) -> RemoteEndpoint:
         """One remote run: the version check and the engine's start (if none answers)."""
-        request = json.dumps({"options": self.spec.options, "client_version": version("swf")})
+        request = json.dumps(
+            {
+                "options": self.spec.options,
+                "client_version": version("swf"),
+                "client_protocol": local_peer().protocol,
+            }
+        )
         result = self.session.run(self._agent("ensure", self.spec.resource_id), stdin=request)
         answer = self._installed(result, _json_line(result.stdout))
         if result.status != 0 or "socket" not in answer:
