@@ -114,19 +114,20 @@ def test_sigterm_is_passed_to_the_task_and_recorded(tmp_path: Path) -> None:
 _SIGTERM_JUST_BEFORE_THE_FORK = """
 import os, runpy, signal, sys
 real = signal.pthread_sigmask
-def sigterm_then_mask(how, mask):
-    if how == signal.SIG_BLOCK:  # the last moment before the task is forked
+def mask_then_sigterm(how, mask):
+    old = real(how, mask)
+    if how == signal.SIG_BLOCK:  # between the block and the fork
         os.kill(os.getpid(), signal.SIGTERM)
-    return real(how, mask)
-signal.pthread_sigmask = sigterm_then_mask
+    return old
+signal.pthread_sigmask = mask_then_sigterm
 sys.argv = [sys.argv[1], sys.argv[2], "-"]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
 def test_a_sigterm_handled_just_before_the_fork_is_not_lost(tmp_path: Path) -> None:
-    """A signal whose handler ran when no task existed yet must stop the task from
-    starting: it found nothing to forward to (it once slipped through, the task ran)."""
+    """A signal that comes when no task exists yet must stop the task from starting:
+    there is nothing to forward it to (it once slipped through, the task ran)."""
     path = table(tmp_path, ["sleep", "60"])
     argv = [sys.executable, "-c", _SIGTERM_JUST_BEFORE_THE_FORK, WRAPPER, str(path)]
     assert subprocess.run(argv, check=False, timeout=30).returncode == 0

@@ -33,6 +33,8 @@ from typing import Any
 COMMAND_NOT_FOUND = 127
 COMMAND_NOT_EXECUTABLE = 126
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP)
+#: Blocked from the start of ``run``; what it waits for: a signal to forward, or the end.
+_WAITED = (*_FORWARDED, signal.SIGCHLD)
 #: The batch's "started" marker, next to its table (read by ``jobdir.read_started``).
 STARTED = "started"
 #: Where SLURM, PBS / Torque and Grid Engine put the job's id (the first one set wins).
@@ -85,11 +87,10 @@ def _exec_task(task: dict[str, Any]) -> None:
     code = COMMAND_NOT_FOUND
     try:
         os.setsid()
-        for signum in _FORWARDED:
-            signal.signal(signum, signal.SIG_DFL)
-        # Blocked by the parent across fork: a signal sent meanwhile is delivered now,
-        # with its default action (exec would keep the mask: unblock first).
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)
+        # Blocked by the parent since before the fork; exec keeps the mask, so the task
+        # gets them back here. One sent meanwhile waits in the parent's sigwaitinfo and is
+        # forwarded once the child's pid is known: none is lost, none is half-handled.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _WAITED)
         write = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         _redirect(task.get("stdin"), os.O_RDONLY, 0)
         _redirect(task.get("stdout"), write, 1)
@@ -113,51 +114,63 @@ def _exec_task(task: dict[str, Any]) -> None:
     os._exit(code)
 
 
-def _forward_signals(running: list[int], received: list[int]) -> None:
-    """Installed BEFORE the task starts: a signal that comes first is not lost."""
+def _forward(pid: int, signum: int) -> None:
+    """Pass a signal on to the task and everything it started (its own session)."""
+    try:
+        os.killpg(pid, signum)
+    except OSError:  # no session of its own yet: the task itself
+        with contextlib.suppress(OSError):
+            os.kill(pid, signum)
 
-    def forward(signum: int, _frame: Any) -> None:
-        received.append(signum)
-        for pid in running:
-            try:
-                os.killpg(pid, signum)  # the task and everything it started
-            except OSError:  # no session of its own yet: the task itself
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signum)
 
-    for signum in _FORWARDED:
-        signal.signal(signum, forward)
+def _pending_forwarded() -> int | None:
+    """A signal that came after the block and before the fork: the task never starts."""
+    if not signal.sigpending() & set(_FORWARDED):
+        return None
+    info = signal.sigtimedwait(_FORWARDED, 0)
+    return info.si_signo if info is not None else None
+
+
+def _wait(pid: int, received: list[int]) -> tuple[int, Any]:
+    """Wait for the task's end, forwarding signals meanwhile.
+
+    Synchronous (``sigwaitinfo`` on blocked signals), not Python handlers: a handler runs
+    between bytecodes, so a signal that came just before ``wait4`` blocked was only
+    forwarded once the task had ended by itself (seen: ``sleep 60`` ran in full after a
+    ``scancel``). Here a signal is either pending or forwarded, never in between."""
+    while True:
+        signum = signal.sigwaitinfo(_WAITED).si_signo
+        if signum != signal.SIGCHLD:
+            received.append(signum)
+            _forward(pid, signum)
+            continue
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            return status, usage
 
 
 def run(task: dict[str, Any]) -> dict[str, Any]:
     """Run the task; return the end record."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)  # first: see ``_wait``
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # a batch system's SIG_IGN would reap it
     start = time.time()
     record: dict[str, Any] = {"job": task.get("job"), "start": start, "host": os.uname()[1]}
-    running: list[int] = []
-    received: list[int] = []
-    _forward_signals(running, received)
-    # Signals wait until the child's pid is known here and its handlers are reset there.
-    # Blocked BEFORE looking at ``received``: a signal handled between that look and the
-    # block would find no task to forward to, and the task would then run in full.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
-    if received:  # killed before it started: it never runs
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)
-        record.update(exit_value=None, signal=received[0], cpu=0.0, maxrss_kb=0)
-        record.update(end=time.time(), received=received[0])
+    early = _pending_forwarded()
+    if early is not None:  # killed before it started: it never runs
+        record.update(exit_value=None, signal=early, cpu=0.0, maxrss_kb=0)
+        record.update(end=time.time(), received=early)
         return record
     pid = os.fork()
     if pid == 0:
         _exec_task(task)
-    running.append(pid)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)  # a pending one is forwarded now
-    _, status, usage = os.wait4(pid, 0)
-    end = time.time()
+    received: list[int] = []
+    status, usage = _wait(pid, received)
     record.update(
         exit_value=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         cpu=usage.ru_utime + usage.ru_stime,
         maxrss_kb=usage.ru_maxrss,
-        end=end,
+        end=time.time(),
         received=received[0] if received else None,
     )
     return record
