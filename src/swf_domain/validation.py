@@ -304,12 +304,11 @@ def _check_jobs(
 ) -> None:
     rules = job_problems
     jobs = list(compiled.index)  # each Job once, in workflow order
-    answers = list(map(rules, jobs))  # the common case, with the loop in C
-    if linked:
-        for position, job in enumerate(jobs):
-            params = linked.get(job)
-            if params is not None:
-                answers[position] = rules(job, params)
+    if linked:  # each job checked once: a first pass without its links would warn
+        linked_of = linked.get
+        answers = [rules(job, linked_of(job, ())) for job in jobs]
+    else:
+        answers = list(map(rules, jobs))  # the common case, with the loop in C
     append = problems.append
     for job, messages in compress(zip(jobs, answers, strict=True), answers):
         culprit = describe_job(job)
