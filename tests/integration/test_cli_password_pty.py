@@ -57,24 +57,27 @@ def _spawn(config: Path, tmp_path: Path) -> pexpect.spawn:
     )
 
 
+def _answer_prompt(config: Path, tmp_path: Path, prompt: str, answer: str) -> pexpect.spawn:
+    """Run ``swf list`` on a terminal, type ``answer`` at ``prompt``, wait for the end."""
+    child = _spawn(config, tmp_path)
+    child.expect(prompt)
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    return child
+
+
 def test_the_password_is_asked_on_a_terminal_and_not_echoed(
     sshd: SshService, config: Path, tmp_path: Path
 ) -> None:
-    child = _spawn(config, tmp_path)
-    child.expect(f"password of {sshd.user}@{sshd.host}: ")
-    child.sendline(sshd.password)
-    child.expect(pexpect.EOF)
-    child.close()
+    prompt = f"password of {sshd.user}@{sshd.host}: "
+    child = _answer_prompt(config, tmp_path, prompt, sshd.password)
     assert child.exitstatus == 0, child.before
     assert sshd.password not in child.before
 
 
 def test_a_wrong_password_typed_is_refused(sshd: SshService, config: Path, tmp_path: Path) -> None:
-    child = _spawn(config, tmp_path)
-    child.expect("password of ")
-    child.sendline("not the password")
-    child.expect(pexpect.EOF)
-    child.close()
+    child = _answer_prompt(config, tmp_path, "password of ", "not the password")
     assert child.exitstatus != 0
     assert "refused the login" in child.before
     assert "not the password" not in child.before
@@ -114,11 +117,8 @@ def encrypted_config(sshd: SshService, tmp_path: Path) -> Iterator[Path]:
 def test_an_encrypted_keys_passphrase_is_asked_on_a_terminal(
     sshd: SshService, encrypted_config: Path, tmp_path: Path
 ) -> None:
-    child = _spawn(encrypted_config, tmp_path)
-    child.expect(f"passphrase of key {sshd.encrypted_key}: ")
-    child.sendline(sshd.key_passphrase)
-    child.expect(pexpect.EOF)
-    child.close()
+    prompt = f"passphrase of key {sshd.encrypted_key}: "
+    child = _answer_prompt(encrypted_config, tmp_path, prompt, sshd.key_passphrase)
     assert child.exitstatus == 0, child.before
     assert sshd.key_passphrase not in child.before
     assert "password of" not in child.before
