@@ -380,7 +380,7 @@ def test_a_page_gets_the_counts_while_its_workflow_is_still_read(
     wfc: WorkflowController, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first event does not wait for the read of a large workflow: the counts come
-    from the store's aggregate at once, marked ``loading``, with no job rows."""
+    from the store's aggregate with the stream itself, marked ``loading``, no job rows."""
     monkeypatch.setattr(hub_module, "LOAD_DELAY", 60.0)  # the read never starts here
     workflow_id = wfc.submit_workflow(wide_workflow(3))
     wfc.wait_workflow(workflow_id, timeout=60)
@@ -392,6 +392,6 @@ def test_a_page_gets_the_counts_while_its_workflow_is_still_read(
             first = json.loads(next(lines)[6:])
         assert first["type"] == "workflow" and first["summary"]["loading"] is True
         assert first["summary"]["counts"] == {"done": 3} and first["rows"] == []
-        assert first["more"] is True  # the page re-reads its rows from the store
+        assert first["more"] is False  # the page reads its rows as the stream opens
     finally:
         server.stop()

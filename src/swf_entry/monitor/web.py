@@ -251,8 +251,8 @@ class MonitorApi:
 
     async def workflow_events(self, request: Request) -> StreamingResponse:
         workflow_id = request.path_params["workflow_id"]
-        await self._call(self.hub.source.summary, workflow_id)  # 404 before streaming
-        return _event_stream(self.hub.events(f"workflow:{workflow_id}"))
+        first = await self._call(self.hub.first_event, workflow_id)  # 404 before streaming
+        return _event_stream(self.hub.events(f"workflow:{workflow_id}", first))
 
     # -- actions ----------------------------------------------------------------------
     async def _act(self, request: Request, action: Callable[..., bool], *args: Any) -> JSONResponse:
