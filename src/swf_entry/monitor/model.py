@@ -8,6 +8,7 @@ job table, the group tree with counts per group, the DAG view and the timeline, 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections import Counter
@@ -19,6 +20,7 @@ from swf_domain.graph import compile_workflow
 from swf_domain.model import Group, Job, Workflow
 
 from .source import JobFacts, JobQuery, job_row
+from .timeline import job_slots
 
 #: One clock for every model's version: a model read again (evicted, then reloaded) never
 #: goes back to a version a page has already shown, so a page can drop older answers.
@@ -150,6 +152,11 @@ class WorkflowModel:
         self.counts[new] += 1
         for node_id in self.job_groups[index]:
             groups[node_id].counts[new] += 1
+
+    @functools.cached_property
+    def slots(self) -> list[int]:
+        """CPU slots of each job, for the plots: static, so computed once, on first use."""
+        return [job_slots(job) for job in self.jobs]
 
     def status_of(self, index: int) -> str:
         fact = self.facts[index]

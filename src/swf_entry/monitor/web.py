@@ -32,7 +32,7 @@ from .graph_view import graph
 from .hub import Hub
 from .model import SORT_KEYS
 from .source import JobQuery
-from .timeline import job_slots, series
+from .timeline import series
 
 STATIC = Path(__file__).parent / "static"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -218,8 +218,7 @@ class MonitorApi:
         def sampled() -> dict[str, Any]:
             with model.lock:
                 facts = list(model.facts)
-            slots = [job_slots(job) for job in model.jobs]
-            return series(facts, slots, time.time())
+            return series(facts, model.slots, time.time())
 
         return JSONResponse(await run_in_threadpool(sampled))
 
