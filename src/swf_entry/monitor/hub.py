@@ -22,10 +22,11 @@ from .graph_view import Layout, layout
 from .model import WorkflowModel
 from .source import MonitorSource, WorkflowItem
 
-#: A workflow's background read starts this long after its page asked for it: the page's
-#: first view (counts and a page of jobs, read by the store) is served before, not slowed
-#: by the read of a 100,000-job document competing for the interpreter (0.3-1 s of it).
-LOAD_DELAY = 0.25
+#: A workflow's background read starts once its page's first view (counts and a page of
+#: jobs, read by the store) was served (``prefetch``), or this long after anything else
+#: asked for it: that view is not slowed by the read of a 100,000-job document competing
+#: for the interpreter.
+LOAD_DELAY = 1.0
 #: Longest wait of one change-feed poll; a follower notices it should stop this often.
 FEED_WAIT = 0.5
 #: Shortest time between two events of a workflow: a busy workflow sends a few a second.
@@ -126,8 +127,9 @@ class Hub:
         self._models: OrderedDict[int, WorkflowModel] = OrderedDict()
         self._layouts: dict[int, Layout] = {}
         self._load_locks: dict[int, threading.Lock] = {}
-        #: Workflows whose background read is under way or due, and why one failed.
-        self._loading: set[int] = set()
+        #: Workflows whose background read is under way or due (set: start it now), and
+        #: why one failed.
+        self._loading: dict[int, threading.Event] = {}
         self._load_errors: dict[int, str] = {}
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
@@ -193,15 +195,29 @@ class Hub:
         self._start_load(workflow_id)
         return None
 
-    def _start_load(self, workflow_id: int) -> None:
-        """Read the workflow in the background, LOAD_DELAY from now, once at a time."""
+    def prefetch(self, workflow_id: int) -> None:
+        """Read the workflow in the background now (its page's first view was served)."""
+        self._start_load(workflow_id, 0.0)
+
+    def _start_load(self, workflow_id: int, delay: float = LOAD_DELAY) -> None:
+        """Read the workflow in the background, ``delay`` from now, once at a time."""
         with self._lock:
-            if workflow_id in self._models or workflow_id in self._loading:
+            if workflow_id in self._models:
                 return
-            self._loading.add(workflow_id)
-        timer = threading.Timer(LOAD_DELAY, self._load_quietly, (workflow_id,))
-        timer.daemon = True
-        timer.start()
+            wake = self._loading.get(workflow_id)
+            fresh = wake is None
+            if wake is None:
+                wake = self._loading[workflow_id] = threading.Event()
+        if delay <= 0:
+            wake.set()
+        if fresh:
+            threading.Thread(
+                target=self._load_after, args=(workflow_id, wake, delay), daemon=True
+            ).start()
+
+    def _load_after(self, workflow_id: int, wake: threading.Event, delay: float) -> None:
+        wake.wait(delay)
+        self._load_quietly(workflow_id)
 
     def _load_quietly(self, workflow_id: int) -> None:
         """A background load; its error (a deleted workflow) goes to the followers."""
@@ -211,7 +227,7 @@ class Hub:
         except Exception as failure:
             error = str(failure)
         with self._lock:
-            self._loading.discard(workflow_id)
+            self._loading.pop(workflow_id, None)
             if error is None:
                 self._load_errors.pop(workflow_id, None)
             else:

@@ -201,7 +201,9 @@ class MonitorApi:
         query = _job_query(request)
         model = await self._call(self.hub.loaded, workflow_id)
         if model is None and query.group is None:
-            return JSONResponse(await self._call(self.hub.source.job_page, workflow_id, query))
+            page = await self._call(self.hub.source.job_page, workflow_id, query)
+            self.hub.prefetch(workflow_id)  # the first view is served: read the rest now
+            return JSONResponse(page)
         if model is None:
             model = await self._call(self.hub.current, workflow_id)
         return JSONResponse(await run_in_threadpool(model.query, query))
