@@ -17,11 +17,13 @@ end of the newest / oldest job it carries. ``--hogs N`` adds N busy processes at
 priority (load on demand); ``--monitor-nice 10`` runs the monitor as the previous pass's
 ``nice`` +10 did, for comparison.
 
-Page load (``--page``): a fresh monitor process on the finished ``--jobs`` workflow:
-time to the first complete view of the workflow page over HTTP (page, summary, first page
-of the job table, group tree; the first call loads the workflow into the monitor), then
-the same again (loaded), and in headless Chromium when it is installed (page opened ->
-job table filled); `--page-only` measures that alone on a workflow stopped mid-run.
+Page load (``--page``): on the finished ``--jobs`` workflow, each part of the workflow
+page with a fresh monitor process (it has not read the workflow): seconds from asking
+for the page to its first view (HTML, summary, 50 rows of the job table), then to one
+tab (group tree, graph or plots: these need the workflow read), and to the three one
+after the other ("all"); then every view once read; and in headless Chromium when it is
+installed (page opened -> job table filled). ``--page-only`` measures that alone on a
+workflow stopped mid-run.
 
     .venv/bin/python bench/bench_monitor.py --jobs 100000 --rounds 4 --no-page
     .venv/bin/python bench/bench_monitor.py --jobs 20000 --rounds 2 --hogs 8 --no-page
@@ -277,44 +279,60 @@ def timed(function: Any) -> float:
 
 
 def page_load(home: Path, workflow_id: int) -> dict[str, Any]:
-    """Seconds to the workflow page's first view, each with a monitor just started (cold:
-    it has not read the workflow) and again (warm), over HTTP and in Chromium."""
+    """Seconds to the workflow page's parts, each with a monitor just started (cold: it
+    has not read the workflow), over HTTP and in Chromium."""
     figures: dict[str, Any] = {}
     with monitor_process(home, "poll") as base:
         url, token = base.split("|")
         page = f"{url}/workflows/{workflow_id}?token={token}"
         figures["chromium_cold"] = chromium_load(page)
         figures["chromium_warm"] = chromium_load(page)
+    for part in ("tree", "graph", "timeline", "all"):
+        with monitor_process(home, "poll") as base:
+            url, token = base.split("|")
+            with httpx.Client(headers={"X-SWF-Token": token}, timeout=600) as client:
+                figures.update(http_part(client, url, workflow_id, part))
     with monitor_process(home, "poll") as base:
         url, token = base.split("|")
         with httpx.Client(headers={"X-SWF-Token": token}, timeout=600) as client:
-            figures.update(http_load(client, url, workflow_id))
+            figures.update(http_warm(client, url, workflow_id))
+    return {key: round(value, 3) if value else value for key, value in figures.items()}
+
+
+def http_part(client: httpx.Client, url: str, workflow_id: int, part: str) -> dict[str, float]:
+    """A cold monitor: the page's first view (HTML, summary, 50 rows: the job table),
+    then ``part`` (a tab: tree, graph or timeline; "all": the three, one after the other),
+    each as seconds since the page was asked for."""
+    api = f"{url}/api/workflows/{workflow_id}"
+    started = time.perf_counter()
+    for path in (f"{url}/workflows/{workflow_id}", api, f"{api}/jobs?limit=50"):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text[:200])
+    figures = {f"table_then_{part}": time.perf_counter() - started}
+    for tab in ("tree", "graph", "timeline") if part == "all" else (part,):
+        response = client.get(f"{api}/{tab}")
+        assert response.status_code == 200, (tab, response.text[:200])
+        figures[f"{tab}_cold" if part != "all" else f"all_{tab}"] = time.perf_counter() - started
     return figures
 
 
-def http_load(client: httpx.Client, url: str, workflow_id: int) -> dict[str, float]:
-    """First view (page, summary, 50 rows) cold, then the groups tree (the workflow read
-    in the background), then every view warm."""
+def http_warm(client: httpx.Client, url: str, workflow_id: int) -> dict[str, float]:
+    """Every view once the workflow is read (median of 5), and a filtered, sorted page."""
     api = f"{url}/api/workflows/{workflow_id}"
-    first = (f"{url}/workflows/{workflow_id}", api, f"{api}/jobs?limit=50")
-    every = (*first, f"{api}/tree", f"{api}/graph")
+    every = (f"{url}/workflows/{workflow_id}", api, f"{api}/jobs?limit=50", f"{api}/tree")
+    every += (f"{api}/graph", f"{api}/timeline")
 
-    def view(paths: tuple[str, ...]) -> None:
-        for path in paths:
+    def view() -> None:
+        for path in every:
             response = client.get(path)
             assert response.status_code == 200, (path, response.text[:200])
 
-    started = time.perf_counter()
-    figures = {"http_first_view_cold": timed(lambda: view(first))}
-    view((f"{api}/tree",))
-    figures["http_tree_cold"] = time.perf_counter() - started
-    figures["http_every_view_warm"] = statistics.median(
-        timed(lambda: view(every)) for _ in range(5)
-    )
+    view()
     filtered = {"q": "t9999", "status": "done", "sort": "ended", "desc": "1"}
-    figures["jobs_page_filtered_warm"] = timed(lambda: client.get(f"{api}/jobs", params=filtered))
-    figures["timeline_warm"] = timed(lambda: client.get(f"{api}/timeline"))
-    return figures
+    return {
+        "every_view_warm": statistics.median(timed(view) for _ in range(5)),
+        "jobs_page_filtered_warm": timed(lambda: client.get(f"{api}/jobs", params=filtered)),
+    }
 
 
 def chromium_load(url: str) -> float | None:

@@ -38,9 +38,8 @@ class WorkflowLister:
         self._finished: dict[int, JobAggregate] = {}
         self._listed: dict[int, int] = {}
         self._tallies: dict[int, WorkflowTally] = {}
+        #: Guards the dicts above; never held across a read of the store.
         self._lock = threading.Lock()
-        #: One tally refresh at a time (they read the store and update in place).
-        self._tally_lock = threading.Lock()
 
     def workflow_list(self, workflow_ids: Sequence[int] | None) -> dict[int, WorkflowSummary]:
         ids = list(workflow_ids) if workflow_ids is not None else None
@@ -75,16 +74,23 @@ class WorkflowLister:
         return {**known, **fresh}
 
     def _followed(self, rows: list[WorkflowRow]) -> dict[int, JobAggregate]:
-        """The aggregates of the unfinished workflows listed often enough, from tallies."""
+        """The aggregates of the unfinished workflows listed often enough, from tallies.
+        A tally another thread is refreshing is left out (counted by an aggregate): its
+        first read of a 100,000-job workflow takes seconds, which a page's counts (the
+        first event, the workflow page's summary) must not wait for."""
         found: dict[int, JobAggregate] = {}
-        with self._tally_lock:
-            for row in rows:
+        for row in rows:
+            with self._lock:
                 tally = self._tally_of(row)
-                if tally is not None:
+            if tally is not None and tally.lock.acquire(blocking=False):
+                try:
                     found[row.workflow_id] = tally.refresh(self._store)
+                finally:
+                    tally.lock.release()
         return found
 
     def _tally_of(self, row: WorkflowRow) -> WorkflowTally | None:
+        """The row's tally, made on its TALLY_AFTER-th listing (under ``_lock``)."""
         key = row.workflow_id
         if row.status is _DONE or row.first_job_id is None:
             self._tallies.pop(key, None)
@@ -99,7 +105,7 @@ class WorkflowLister:
 
     def _prune(self, present: set[int]) -> None:
         """Forget the tallies of workflows deleted meanwhile (by another client)."""
-        with self._tally_lock:
+        with self._lock:
             for gone in (self._tallies.keys() | self._listed.keys()) - present:
                 self._tallies.pop(gone, None)
                 self._listed.pop(gone, None)
@@ -107,7 +113,6 @@ class WorkflowLister:
     def forget(self, workflow_id: int) -> None:
         with self._lock:
             self._finished.pop(workflow_id, None)
-        with self._tally_lock:
             self._tallies.pop(workflow_id, None)
             self._listed.pop(workflow_id, None)
 

@@ -9,6 +9,7 @@ byte per job (ids are contiguous per workflow), a million-job workflow 1 MB.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 from swf_domain.status import JobStatus
@@ -32,6 +33,8 @@ class WorkflowTally:
         self.first_started: float | None = None
         self.last_ended: float | None = None
         self.since: int | None = None
+        #: Held by the one thread refreshing the tally (it updates in place).
+        self.lock = threading.Lock()
 
     def refresh(self, store: WorkflowStore) -> JobAggregate:
         """Apply the changes committed since the last call (every job the first time)."""

@@ -108,3 +108,34 @@ def test_report_lanes_reuse_free_slots_and_units_parse() -> None:
     assert lanes == {1: 0, 2: 1, 3: 1}
     assert _seconds("01:02:03") == 3723 and _seconds("0.5") == 0.5
     assert _megabytes("2048kb") == 2.0 and _megabytes("1gb") == 1024.0
+
+
+def nested() -> WorkflowModel:
+    """22 jobs: groups in a group, a plain group, jobs at the top, one in no group."""
+    jobs = [Job(["true"], name=f"j{i}") for i in range(22)]
+    inner = [Group(jobs[i : i + 4], name=f"inner{i}") for i in range(0, 12, 4)]
+    outer = Group([*inner, jobs[12]], name="outer")
+    plain = Group(jobs[13:18], name="plain")
+    return model_of(Workflow(jobs=jobs, root_group=[outer, plain, *jobs[18:21]], name="n"))
+
+
+def test_the_first_read_counts_as_job_by_job_changes_would() -> None:
+    """The first read (every job) is counted in bulk; it must equal the same facts
+    applied as changes, nested groups and jobs outside any group included."""
+    statuses = ["done", "failed", "running", "queued_active", "not_submitted"]
+    facts = [
+        JobFacts(
+            i,
+            statuses[i % 5],
+            started=float(i) if i % 5 < 3 else None,
+            ended=float(i + 1) if i % 5 < 2 else None,
+        )
+        for i in range(1, 23)
+    ]
+    bulk, stepwise = nested(), nested()
+    stepwise.since = 0  # as after a first read: job by job from here
+    assert sorted(bulk.apply(facts, "w")) == sorted(stepwise.apply(facts, "w"))
+    assert bulk.summary() | {"version": 0} == stepwise.summary() | {"version": 0}
+    assert bulk.tree() == stepwise.tree()
+    assert [+g.counts for g in bulk.groups] == [+g.counts for g in stepwise.groups]
+    assert [g.size for g in bulk.groups] == [g.size for g in stepwise.groups]

@@ -340,3 +340,26 @@ def test_a_workflow_listed_again_and_again_is_followed_by_its_changes_not_recoun
     assert asked == [[running]] * (TALLY_AFTER - 1)  # then never counted again
     store.apply([], [WorkflowUpdate(running, WorkflowStatus.DONE)])
     assert service.workflow_list()[running].ended == 8.0  # finished: counted once more
+
+
+def test_a_listing_does_not_wait_for_a_tally_another_thread_refreshes() -> None:
+    """A tally's first read of a big workflow takes seconds; a page's counts asked
+    meanwhile come from an aggregate at once (same counts), not after that read."""
+    from swf_app.workflow_list import TALLY_AFTER
+
+    store = InMemoryStore()
+    service = QueryService(store, user=USER)
+    running, jobs = add(store, 3)
+    for _ in range(TALLY_AFTER):
+        service.workflow_list()
+    store.apply([JobUpdate(jobs[0], JobState(JobStatus.RUNNING, execution_date=1.0))], [])
+    tally = service._lister._tallies[running]
+    with tally.lock:  # another thread's refresh under way
+        waited = threading.Thread(target=service.workflow_list, args=([running],))
+        waited.start()
+        waited.join(timeout=10)
+        assert not waited.is_alive()
+        assert service.workflow_list([running])[running].counts == {
+            "running": 1,
+            "not_submitted": 2,
+        }

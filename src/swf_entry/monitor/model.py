@@ -8,6 +8,7 @@ job table, the group tree with counts per group, the DAG view and the timeline, 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections import Counter
@@ -19,6 +20,7 @@ from swf_domain.graph import compile_workflow
 from swf_domain.model import Group, Job, Workflow
 
 from .source import JobFacts, JobQuery, job_row
+from .timeline import job_slots
 
 #: One clock for every model's version: a model read again (evicted, then reloaded) never
 #: goes back to a version a page has already shown, so a page can drop older answers.
@@ -102,17 +104,20 @@ class WorkflowModel:
                     index = job_index[id(element)]
                     node.jobs.append(index)
                     self.job_groups[index] = path
-        placed = {i for node in self.groups for i in node.jobs}
-        root.jobs.extend(i for i in range(len(self.jobs)) if i not in placed)
-        for i in range(len(self.jobs)):
-            if not self.job_groups[i]:
-                self.job_groups[i] = (0,)
-            for node_id in self.job_groups[i]:
-                self.groups[node_id].size += 1
+        unplaced = [i for i, path in enumerate(self.job_groups) if not path]
+        root.jobs.extend(unplaced)
+        for i in unplaced:
+            self.job_groups[i] = (0,)
+        # Per distinct path (a group's jobs share one tuple), not per job: C-speed counting.
+        for path, count in Counter(self.job_groups).items():
+            for node_id in path:
+                self.groups[node_id].size += count
 
     # -- dynamic state ----------------------------------------------------------------
     def apply(self, facts: Sequence[JobFacts], status: str | None) -> list[int]:
         """Merge changed jobs in; the indices of those whose facts changed."""
+        if self.since is None and not any(self.facts):
+            return self._apply_first(facts, status)
         changed = []
         with self.lock:
             for fact in facts:
@@ -129,6 +134,30 @@ class WorkflowModel:
             if changed or status != self.status:
                 self.status = status
                 self.version = next(_VERSIONS)
+        return changed
+
+    def _apply_first(self, facts: Sequence[JobFacts], status: str | None) -> list[int]:
+        """The first read (every job): counted per group path and status at once, not job
+        by job through each group (a third of a 100,000-job workflow's read)."""
+        index_of = self.index_of
+        with self.lock:
+            for fact in facts:
+                index = index_of.get(fact.job_id)
+                if index is not None:
+                    self.facts[index] = fact
+            changed = [i for i, fact in enumerate(self.facts) if fact is not None]
+            paths = self.job_groups
+            tally = Counter((paths[i], self.facts[i].status) for i in changed)  # type: ignore[union-attr]
+            for (path, job_status), count in tally.items():
+                self.counts[job_status] += count
+                for node_id in path:
+                    self.groups[node_id].counts[job_status] += count
+            started = [f.started for f in facts if f.started is not None]
+            ended = [f.ended for f in facts if f.ended is not None]
+            self.first_started = min(started, default=None)
+            self.last_ended = max(ended, default=None)
+            self.status = status
+            self.version = next(_VERSIONS)
         return changed
 
     def _span(self, fact: JobFacts) -> None:
@@ -150,6 +179,11 @@ class WorkflowModel:
         self.counts[new] += 1
         for node_id in self.job_groups[index]:
             groups[node_id].counts[new] += 1
+
+    @functools.cached_property
+    def slots(self) -> list[int]:
+        """CPU slots of each job, for the plots: static, so computed once, on first use."""
+        return [job_slots(job) for job in self.jobs]
 
     def status_of(self, index: int) -> str:
         fact = self.facts[index]

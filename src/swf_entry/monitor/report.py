@@ -24,7 +24,7 @@ from .details import parse_usage
 from .graph_view import depths
 from .model import WorkflowModel, duration
 from .source import JobFacts, MonitorSource
-from .timeline import job_slots, series
+from .timeline import series
 
 #: Jobs drawn one bar each in the timeline; beyond, slots' occupancy over time.
 GANTT_LIMIT = 3000
@@ -48,7 +48,7 @@ def build_model(source: MonitorSource, workflow_id: int) -> WorkflowModel:
 def report_data(source: MonitorSource, model: WorkflowModel, now: float) -> dict[str, Any]:
     """Everything the report shows, as JSON-ready data."""
     usage = [_usage(fact) for fact in model.facts]
-    slots = [job_slots(job) for job in model.jobs]
+    slots = model.slots
     return {
         "summary": _summary(model, usage, now),
         "timeline": _timeline(model, now),

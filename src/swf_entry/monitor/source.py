@@ -122,9 +122,12 @@ class MonitorSource:
 
     def workflow(self, workflow_id: int) -> Workflow:
         """The submitted workflow, its jobs carrying their ids."""
-        document = self.link.workflow_document(workflow_id)
+        document = dict(self.link.workflow_document(workflow_id))
+        # Taken out first: the reader would keep it as an unknown key, a deep copy of
+        # 100,000 ids (a tenth of the read).
+        job_ids = document.pop("job_ids", [])
         workflow = serialization.workflow_from_dict(document)
-        for job, job_id in zip(workflow.jobs, document.get("job_ids", []), strict=False):
+        for job, job_id in zip(workflow.jobs, job_ids, strict=False):
             job.job_id = job_id
         workflow.wf_id = workflow_id
         return workflow

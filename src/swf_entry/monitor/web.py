@@ -32,7 +32,7 @@ from .graph_view import graph
 from .hub import Hub
 from .model import SORT_KEYS
 from .source import JobQuery
-from .timeline import job_slots, series
+from .timeline import series
 
 STATIC = Path(__file__).parent / "static"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -201,7 +201,9 @@ class MonitorApi:
         query = _job_query(request)
         model = await self._call(self.hub.loaded, workflow_id)
         if model is None and query.group is None:
-            return JSONResponse(await self._call(self.hub.source.job_page, workflow_id, query))
+            page = await self._call(self.hub.source.job_page, workflow_id, query)
+            self.hub.prefetch(workflow_id)  # the first view is served: read the rest now
+            return JSONResponse(page)
         if model is None:
             model = await self._call(self.hub.current, workflow_id)
         return JSONResponse(await run_in_threadpool(model.query, query))
@@ -218,8 +220,7 @@ class MonitorApi:
         def sampled() -> dict[str, Any]:
             with model.lock:
                 facts = list(model.facts)
-            slots = [job_slots(job) for job in model.jobs]
-            return series(facts, slots, time.time())
+            return series(facts, model.slots, time.time())
 
         return JSONResponse(await run_in_threadpool(sampled))
 
@@ -251,8 +252,8 @@ class MonitorApi:
 
     async def workflow_events(self, request: Request) -> StreamingResponse:
         workflow_id = request.path_params["workflow_id"]
-        await self._call(self.hub.source.summary, workflow_id)  # 404 before streaming
-        return _event_stream(self.hub.events(f"workflow:{workflow_id}"))
+        first = await self._call(self.hub.first_event, workflow_id)  # 404 before streaming
+        return _event_stream(self.hub.events(f"workflow:{workflow_id}", first))
 
     # -- actions ----------------------------------------------------------------------
     async def _act(self, request: Request, action: Callable[..., bool], *args: Any) -> JSONResponse:
