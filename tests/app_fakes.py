@@ -658,7 +658,7 @@ class InMemoryWorkspace:
     def refusal_batch(self) -> AbstractContextManager[None]:
         return nullcontext()
 
-    def refusals(self, paths: Sequence[str]) -> list[str | None]:
+    def refusals(self, paths: Sequence[str], follow_last: bool = True) -> list[str | None]:
         """Lexical only (no symlinks here): the root but its jobs/ and tmp/ areas."""
         import posixpath
 

@@ -60,6 +60,8 @@ class _Files:
     directory: str
     stdout: str
     stderr: str | None
+    #: stdout and stderr are the Workspace's defaults (``LaunchRequest.private_outputs``).
+    private: bool
     input_params: str | None
     output_params: str | None
 
@@ -166,11 +168,19 @@ class Launcher:
     def _output_files(
         self, runtime: RunningWorkflow, job: Job, job_id: int, directory: str
     ) -> tuple[str, str | None]:
+        return self._outputs(runtime, job, job_id, directory)[:2]
+
+    def _outputs(
+        self, runtime: RunningWorkflow, job: Job, job_id: int, directory: str
+    ) -> tuple[str, str | None, bool]:
+        """(stdout, stderr, whether both are the Workspace's defaults)."""
         default_out, default_err = self.workspace.default_output_files(runtime.workflow_id, job_id)
         stdout = self._file(runtime, job, "stdout_file", directory) or default_out
-        if job.join_stderrout:
-            return stdout, None
-        return stdout, self._file(runtime, job, "stderr_file", directory) or default_err
+        stderr = None
+        if not job.join_stderrout:
+            stderr = self._file(runtime, job, "stderr_file", directory) or default_err
+        private = stdout == default_out and stderr in (None, default_err)
+        return stdout, stderr, private
 
     def output_params_file(self, runtime: RunningWorkflow, job: Job, job_id: int) -> str:
         return self._params_file(runtime, job, job_id, "output", self.job_directory(runtime, job))
@@ -193,13 +203,20 @@ class Launcher:
         finally:
             self._batch_answers = None
 
-    def _refuse_engine_files(self, job: Job, *fields: tuple[str, str | None]) -> None:
+    def _refuse_engine_files(
+        self, job: Job, *fields: tuple[str, str | None], follow_last: bool = True
+    ) -> None:
         """Raise EngineFilesError if a path the job is about to use reaches the engine's
-        files (checked again now: a symlink may have appeared since submission)."""
+        files (checked again now: a symlink may have appeared since submission).
+        ``follow_last`` False: files the scheduler opens without following a symlink
+        (private outputs), so their directories alone are resolved: no ``lstat`` each."""
         answers = self._batch_answers if self._batch_answers is not None else {}
+        if not follow_last:  # never shared with followed answers: a job's own two files
+            answers = {}
         unknown = [path for _, path in fields if path is not None and path not in answers]
         if unknown:
-            answers.update(zip(unknown, self.workspace.refusals(unknown), strict=True))
+            found = self.workspace.refusals(unknown, follow_last)
+            answers.update(zip(unknown, found, strict=True))
         problems = [
             refusal_message(job, field, getattr(job, field), reached)
             for field, path in fields
@@ -237,14 +254,15 @@ class Launcher:
         job = runtime.job(index)
         try:
             directory = self.job_directory(runtime, job)
-            stdout, stderr = self._output_files(runtime, job, job_id, directory)
-            self._refuse_engine_files(job, ("stdout_file", stdout), ("stderr_file", stderr))
+            stdout, stderr, private = self._outputs(runtime, job, job_id, directory)
+            outputs = ("stdout_file", stdout), ("stderr_file", stderr)
+            self._refuse_engine_files(job, *outputs, follow_last=not private)
         except Exception as error:  # the job's own files are unusable: tell it in ours
             reason = f"swf could not start job {job.name!r}: {_describe(error)}"
             raise LaunchError(reason, self._default_stderr(runtime, job_id)) from error
         try:
             params_files = self._params_files(runtime, job, job_id, directory)
-            files = _Files(directory, stdout, stderr, *params_files)
+            files = _Files(directory, stdout, stderr, private, *params_files)
             stdin = self._file(runtime, job, "stdin", directory)
             self._refuse_engine_files(
                 job,
@@ -312,6 +330,7 @@ class Launcher:
             name=launch_name(runtime.workflow_id, job_id),
             job_name=job.name or "",
             parallel=placement.parallel,
+            private_outputs=files.private,
         )
         return request, files.output_params
 

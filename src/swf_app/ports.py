@@ -122,6 +122,11 @@ class LaunchRequest:
     #: Which attempt this submission is (1 = first): an adapter may grow memory or
     #: walltime with it, as Nextflow's ``task.attempt``.
     attempt: int = 1
+    #: stdout and stderr are the Workspace's default files, in the engine's own area: the
+    #: scheduler opens them without following a symlink (``O_NOFOLLOW``), so that a job
+    #: cannot plant one there to make a later job write into the engine's files. The
+    #: engine checks only their directory (no system call per job on its thread).
+    private_outputs: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,7 +530,9 @@ class Workspace(Protocol):
         ...
 
     def append_text(self, path: str, text: str) -> None:
-        """Append ``text`` to ``path`` (creating it): reasons for the user in a stderr."""
+        """Append ``text`` to ``path`` (creating it): reasons for the user in a stderr.
+        Never through a symlink at ``path`` (a job may have planted one where the engine
+        writes): then raises WorkspaceError, and the reason is logged instead."""
         ...
 
     def run_env_builder(self, code: str) -> dict[str, str]:
@@ -542,13 +549,15 @@ class Workspace(Protocol):
         workflow stored before swf kept its client's directory): the user's home."""
         ...
 
-    def refusals(self, paths: Sequence[str]) -> list[str | None]:
+    def refusals(self, paths: Sequence[str], follow_last: bool = True) -> list[str | None]:
         """For each absolute path: None when a job may use it as a file or working
         directory; otherwise where it leads, for the user (``"/s/swf.db, inside the
         engine's state directory /s"``). Symlinks and ``..`` are resolved as the system
         resolves them now; the areas this Workspace makes for jobs (their output and
         params files, temporary paths) are open to them. One call per batch: a
-        million-job submission resolves each directory once."""
+        million-job submission resolves each directory once. ``follow_last`` False: the
+        files will be opened without following a symlink at their last component
+        (``LaunchRequest.private_outputs``), so only their directories are resolved."""
         ...
 
     def refusal_batch(self) -> AbstractContextManager[None]:

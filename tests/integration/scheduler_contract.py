@@ -201,6 +201,9 @@ class StoppedDaemonBackend(ContractBackend):
 def _fake_outcome(request: LaunchRequest) -> FakeOutcome:
     """The fake's reading of the suite's commands."""
     argv = request.argv
+    outputs = (request.stdout_file, request.stderr_file)
+    if request.private_outputs and any(path and os.path.islink(path) for path in outputs):
+        return FakeOutcome(exit_value=127)  # a planted symlink is not followed: no start
     if argv == LONG:
         return FakeOutcome(duration=None)
     if argv == EXIT_3:

@@ -54,6 +54,13 @@ def statuses(wfc: WorkflowController, workflow_id: int) -> dict[int, str]:
     return {job_id: status for job_id, status, *_ in wfc.workflow_elements_status(workflow_id)[0]}
 
 
+def by_job_name(wfc: WorkflowController, workflow_id: int, names: list[str]) -> dict[str, str]:
+    """Statuses by the names of the workflow's jobs, given in their order (a workflow's
+    job ids follow its jobs' order)."""
+    found = statuses(wfc, workflow_id)
+    return dict(zip(names, (found[job_id] for job_id in sorted(found)), strict=True))
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -169,12 +176,42 @@ def test_a_symlink_made_after_submission_fails_that_job_alone(
     writer = Job(["echo", "oops"], name="writer", stdout_file="late/swf.db")
     side = Job(["echo", "side"], name="side", stdout_file="side.txt")
     workflow_id = run(wfc, maker, writer, side, dependencies=[(maker, writer)])
-    ids = sorted(statuses(wfc, workflow_id))  # a workflow's job ids follow its jobs' order
-    by_name = dict(
-        zip(["maker", "writer", "side"], (statuses(wfc, workflow_id)[i] for i in ids), strict=True)
-    )
+    ids = sorted(statuses(wfc, workflow_id))
+    by_name = by_job_name(wfc, workflow_id, ["maker", "writer", "side"])
     assert by_name == {"maker": "done", "writer": "failed", "side": "done"}
     assert (project / "side.txt").read_text() == "side\n"
     assert not store.read_bytes().startswith(b"oops")
     wfc.retrieve_job_stdouterr(ids[1], str(project / "w.out"), str(project / "w.err"))
     assert "engine's own files" in (project / "w.err").read_text()
+
+
+#: Run by a job: plant symlinks to the store where the next job's default stdout and
+#: stderr will go (its id is this job's plus one; the directory is this job's own).
+PLANT_NEXT = """
+import os, sys
+out = os.readlink("/proc/self/fd/1")
+directory, name = os.path.split(out)
+following = int(name.split(".")[0]) + 1
+for suffix in ("out", "err"):
+    os.symlink(sys.argv[1], os.path.join(directory, f"{following}.{suffix}"))
+"""
+
+
+def test_a_symlink_planted_at_a_default_output_fails_that_job_alone(
+    site: Site, wfc: WorkflowController, project: Path
+) -> None:
+    """Default outputs are checked by directory only (no system call per job on the
+    engine's thread): the scheduler opens them without following a symlink, and swf
+    writes its reason nowhere through one either."""
+    store = site.home / "swf.db"
+    planter = Job([PY, "-c", PLANT_NEXT, str(store)], name="planter")
+    victim = Job(["echo", "oops"], name="victim")
+    side = Job(["echo", "side"], name="side", stdout_file="side.txt")
+    workflow_id = run(wfc, planter, victim, side, dependencies=[(planter, victim)])
+    by_name = by_job_name(wfc, workflow_id, ["planter", "victim", "side"])
+    assert by_name == {"planter": "done", "victim": "failed", "side": "done"}
+    assert (project / "side.txt").read_text() == "side\n"
+    data = store.read_bytes()
+    assert data.startswith(b"SQLite format 3\x00") and b"oops" not in data
+    assert b"could not start" not in data and b"cannot start" not in data  # no reason there
+    assert run(wfc, Job(["true"], name="still fine")) > 0

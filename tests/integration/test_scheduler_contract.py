@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,26 @@ def test_a_job_that_cannot_start_fails_alone(backend: ContractBackend, start: St
     assert ends[2].status is JobStatus.FAILED
     assert ends[2].exit is not None and not ends[2].exit.succeeded()
     assert ends[1].status is JobStatus.DONE and ends[3].status is JobStatus.DONE
+
+
+def test_private_outputs_are_never_opened_through_a_symlink(
+    backend: ContractBackend, start: Started
+) -> None:
+    """``private_outputs``: the engine checks only their directory, so the scheduler must
+    not follow a symlink a job planted there (to make a later job write into the
+    engine's files): that job fails alone and what the link leads to is untouched."""
+    scheduler, recorder, _ = start()
+    canary = backend.root / "engine.db"
+    canary.write_bytes(b"the engine's state")
+    requests = [replace(backend.request(i, QUICK), private_outputs=True) for i in (1, 2, 3, 4)]
+    Path(requests[1].stdout_file).symlink_to(canary)
+    assert requests[3].stderr_file is not None
+    Path(requests[3].stderr_file).symlink_to(canary)
+    scheduler.submit(requests)
+    ends = recorder.wait_ends([1, 2, 3, 4], backend.timeout)
+    assert ends[2].status is JobStatus.FAILED and ends[4].status is JobStatus.FAILED
+    assert ends[1].status is JobStatus.DONE and ends[3].status is JobStatus.DONE
+    assert canary.read_bytes() == b"the engine's state"
 
 
 def test_kill_ends_a_batch_of_running_jobs(backend: ContractBackend, start: Started) -> None:

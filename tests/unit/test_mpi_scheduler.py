@@ -366,7 +366,7 @@ def test_a_worker_told_to_end_starts_no_job_that_arrives_after(tmp_path: Path) -
     channels = LocalChannels(2)
     worker = Worker(channels.channel(1), 1)
     worker._stop()  # what its SIGTERM handler leads to
-    spec = [7, ["touch", str(tmp_path / "ran")], {}, None, None, None, None, 1, None]
+    spec = [7, ["touch", str(tmp_path / "ran")], {}, None, None, None, None, 1, None, False]
     channels.channel(0).send(1, wire.ORDERS, wire.orders([spec], []))
 
     worker._take_orders()

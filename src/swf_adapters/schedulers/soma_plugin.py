@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from swf_adapters.schedulers.local.spawner import write_reason
 from swf_app.ports import (
     Capacity,
     CapacityUnit,
@@ -176,6 +178,13 @@ class SomaPluginScheduler:
                 _log.exception("soma scheduler plugin control thread")
 
     def _submit(self, requests: list[LaunchRequest]) -> None:
+        planted = {r.job_id for r in requests if _planted_symlink(r)}
+        if planted:  # the plugin opens the files its own way: refused before it sees them
+            reason = "a symbolic link is planted at its output file, in swf's own job files"
+            self._deliver(
+                [self._refused(r, reason, time.time()) for r in requests if r.job_id in planted]
+            )
+            requests = [r for r in requests if r.job_id not in planted]
         if not requests:
             return
         jobs = [PluginJob(request) for request in requests]
@@ -288,8 +297,17 @@ def _exit_info(value: Any) -> ExitInfo:
 
 def _note(path: str | None, text: str) -> None:
     if path:
-        with contextlib.suppress(OSError), open(path, "a") as stream:
-            stream.write(text.rstrip("\n") + "\n")
+        with contextlib.suppress(OSError):
+            write_reason(path, text.rstrip("\n") + "\n")
+
+
+def _planted_symlink(request: LaunchRequest) -> bool:
+    """A private output (``LaunchRequest.private_outputs``) that is a symlink: a plugin
+    may open it following one, so it never gets the job (checked just before)."""
+    if not request.private_outputs:
+        return False
+    outputs = (request.stdout_file, request.stderr_file)
+    return any(path is not None and os.path.islink(path) for path in outputs)
 
 
 def is_soma_plugin(candidate: Any) -> bool:

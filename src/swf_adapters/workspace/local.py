@@ -29,6 +29,8 @@ from swf_app.ports import WorkspaceError
 
 from .real_paths import RealPaths
 
+#: How the engine appends a reason to a job's stderr (never through a planted symlink).
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 #: How long an env_builder_code may run before the workflow's jobs fail instead.
 ENV_BUILDER_TIMEOUT = 120.0
 
@@ -121,10 +123,15 @@ class LocalWorkspace:
             raise WorkspaceError(f"cannot remove {path}: {error}") from error
 
     def append_text(self, path: str, text: str) -> None:
+        """Never through a symlink at ``path`` (see the port)."""
+        data = (text if text.endswith("\n") else text + "\n").encode()
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as stream:
-                stream.write(text if text.endswith("\n") else text + "\n")
+            descriptor = os.open(path, _APPEND_FLAGS, 0o666)
+            try:
+                os.write(descriptor, data)
+            finally:
+                os.close(descriptor)
         except OSError as error:
             raise WorkspaceError(f"cannot write to {path}: {error}") from error
 
@@ -166,10 +173,11 @@ class LocalWorkspace:
     def default_working_directory(self) -> str:
         return self._home
 
-    def refusals(self, paths: Sequence[str]) -> list[str | None]:
+    def refusals(self, paths: Sequence[str], follow_last: bool = True) -> list[str | None]:
         """Each path resolved as the system would now (see the port and ``RealPaths``:
-        a ``stat`` per directory and an ``lstat`` per path)."""
-        return [self._refusal(real) for real in self._real_paths.real_paths(paths)]
+        a ``stat`` per directory and, when following, an ``lstat`` per path)."""
+        reals = self._real_paths.real_paths(paths, follow_last)
+        return [self._refusal(real) for real in reals]
 
     def refusal_batch(self) -> AbstractContextManager[None]:
         return self._real_paths.batch()

@@ -20,7 +20,9 @@ Like any check made before a file is opened, it tells what the paths lead to at 
 moment; a job running at the same time could still swap a component in between.
 
 The last component of each path is looked at every time (one ``lstat``): a symlink there
-is followed to its real target.
+is followed to its real target. Unless the caller says the file will be opened without
+following one (``follow_last`` False, ``O_NOFOLLOW``): then the path is its directory's
+real path and its name, with no system call of its own.
 """
 
 from __future__ import annotations
@@ -63,21 +65,22 @@ class RealPaths:
             return batch[1]
         return {}
 
-    def real_paths(self, paths: Iterable[str]) -> list[str]:
+    def real_paths(self, paths: Iterable[str], follow_last: bool = True) -> list[str]:
         """``os.path.realpath`` of each path, as the system resolves it at this moment
         (each directory and path looked at once per call or batch: big submissions
-        repeat them)."""
+        repeat them); with ``follow_last`` False, a symlink at the last component is
+        left as it is (see the module docstring)."""
         checked = self._checked()
         seen: dict[str, str] = {}
         out: list[str] = []
         for path in paths:
             real = seen.get(path)
             if real is None:
-                real = seen[path] = self._real_path(path, checked)
+                real = seen[path] = self._real_path(path, checked, follow_last)
             out.append(real)
         return out
 
-    def _real_path(self, path: str, checked: dict[str, str]) -> str:
+    def _real_path(self, path: str, checked: dict[str, str], follow_last: bool) -> str:
         cut = path.rfind("/")
         directory, name = path[: max(cut, 1)], path[cut + 1 :]
         if cut < 0 or name in ("", ".", ".."):
@@ -86,6 +89,8 @@ class RealPaths:
         if real_directory is None:
             real_directory = checked[directory] = self.real_directory(directory)
         candidate = f"{real_directory.rstrip('/')}/{name}"
+        if not follow_last:
+            return candidate
         try:
             is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
         except OSError:  # nothing there (yet): nothing to follow

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from swf_adapters.schedulers.local.spawner import write_reason
 from swf_app.ports import (
     Capacity,
     CapacityUnit,
@@ -646,8 +647,8 @@ def _read_table(batch: Batch) -> list[dict[str, Any]]:
 def _append(path: str | None, text: str) -> None:
     if not path:
         return
-    with contextlib.suppress(OSError), open(path, "a") as stream:
-        stream.write(text)
+    with contextlib.suppress(OSError):
+        write_reason(path, text)
 
 
 def _float(value: Any) -> float | None:

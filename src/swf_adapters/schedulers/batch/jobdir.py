@@ -179,6 +179,7 @@ def _task(request: LaunchRequest, directory: Path, index: int) -> dict[str, Any]
         "stdout": request.stdout_file,
         "stderr": request.stderr_file,
         "stdin": request.stdin_file,
+        "private": request.private_outputs,
         "end": str(directory / f"{index}.end"),
     }
 

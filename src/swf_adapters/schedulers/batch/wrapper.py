@@ -71,9 +71,13 @@ def _json_value(value: Any) -> str:
 def _say(task: dict[str, Any], message: str) -> None:
     """A reason for the user, in the task's stderr (or stdout when they are joined)."""
     path = task.get("stderr") or task.get("stdout")
-    if path:
-        with open(path, "a") as stream:
-            stream.write(message.rstrip("\n") + "\n")
+    if path:  # never through a symlink a job planted in swf's job files
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+        descriptor = os.open(path, flags, 0o666)
+        try:
+            os.write(descriptor, (message.rstrip("\n") + "\n").encode())
+        finally:
+            os.close(descriptor)
 
 
 def _redirect(path: str | None, flags: int, target: int) -> None:
@@ -92,6 +96,8 @@ def _exec_task(task: dict[str, Any]) -> None:
         # forwarded once the child's pid is known: none is lost, none is half-handled.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _WAITED)
         write = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        if task.get("private"):  # swf's default files: a planted symlink is not followed
+            write |= os.O_NOFOLLOW
         _redirect(task.get("stdin"), os.O_RDONLY, 0)
         _redirect(task.get("stdout"), write, 1)
         if task.get("stderr"):

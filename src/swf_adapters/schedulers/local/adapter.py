@@ -129,6 +129,7 @@ class LocalScheduler:
                 request.stderr_file,
                 request.working_directory,
                 request.stdin_file,
+                request.private_outputs,
             ]
             for request in requests
         ]

@@ -54,7 +54,12 @@ from swf_adapters.schedulers.local.layout import (
     write_pid_file,
 )
 from swf_adapters.schedulers.local.settings import DEFAULT_IDLE_TIMEOUT, DEFAULT_KILL_GRACE
-from swf_adapters.schedulers.local.spawner import COMMAND_NOT_FOUND, explain_failure, spawn
+from swf_adapters.schedulers.local.spawner import (
+    COMMAND_NOT_FOUND,
+    explain_failure,
+    spawn,
+    write_reason,
+)
 from swf_domain.status import ExitStatus
 
 _log = logging.getLogger("swf.jobhost")
@@ -440,7 +445,7 @@ class JobHost:
     # -- jobs -------------------------------------------------------------------------
 
     def _start(self, client: Client, spec: Sequence[Any]) -> None:
-        job_id, argv, env, stdout, stderr, cwd, stdin = spec
+        job_id, argv, env, stdout, stderr, cwd, stdin, private = spec
         if job_id in self._jobs or job_id in self._ended:
             _log.warning("job %s submitted again while the host still holds it: ignored", job_id)
             return
@@ -449,7 +454,7 @@ class JobHost:
             self._change_directory(client)
         start = time.time()
         try:
-            pid = spawn(argv, full_env, stdout, stderr, cwd, stdin)
+            pid = spawn(argv, full_env, stdout, stderr, cwd, stdin, private)
         except OSError as error:
             value, reason = explain_failure(argv, full_env, stdout, stderr, cwd, stdin, error)
             _tell_job(stderr if stderr is not None else stdout, reason)
@@ -583,8 +588,7 @@ def _warn_bad_request(line: bytes) -> None:
 def _tell_job(path: str, reason: str) -> None:
     """Write why a job could not start where its user will look: its error output."""
     try:
-        with open(path, "w") as output:
-            output.write(f"swf: cannot start the job: {reason}\n")
+        write_reason(path, f"swf: cannot start the job: {reason}\n", truncate=True)
     except OSError as error:
         _log.warning("cannot write the failure reason to %r: %s (%s)", path, error, reason)
 

@@ -29,6 +29,10 @@ from typing import Any
 _RESTORED_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 _OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 _OUTPUT_MODE = 0o666
+#: ``LaunchRequest.private_outputs``: a symlink planted there by a job is not followed.
+_PRIVATE_OUTPUT_FLAGS = _OUTPUT_FLAGS | os.O_NOFOLLOW
+#: swf's own lines in a job's output (why it could not start, why it was killed).
+_REASON_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 #: (command, PATH) -> (where it was found, until when to trust that); see _spawn_found.
 _resolved: dict[tuple[str, str | None], tuple[str, float]] = {}
@@ -46,20 +50,23 @@ def spawn(
     stderr: str | None,
     cwd: str | None,
     stdin: str | None,
+    private: bool = False,
 ) -> int:
-    """Start a job in its own session; return its pid. Raises OSError if it cannot start."""
+    """Start a job in its own session; return its pid. Raises OSError if it cannot start
+    (ELOOP for a symlink at a ``private`` output: ``LaunchRequest.private_outputs``)."""
     if not argv:
         raise OSError(errno.ENOENT, "empty command")
     if stderr == stdout:
         stderr = None
+    flags = _PRIVATE_OUTPUT_FLAGS if private else _OUTPUT_FLAGS
     actions: list[Any] = []
     if stdin is not None:
         actions.append((os.POSIX_SPAWN_OPEN, 0, stdin, os.O_RDONLY, 0))
-    actions.append((os.POSIX_SPAWN_OPEN, 1, stdout, _OUTPUT_FLAGS, _OUTPUT_MODE))
+    actions.append((os.POSIX_SPAWN_OPEN, 1, stdout, flags, _OUTPUT_MODE))
     if stderr is None:
         actions.append((os.POSIX_SPAWN_DUP2, 1, 2))
     else:
-        actions.append((os.POSIX_SPAWN_OPEN, 2, stderr, _OUTPUT_FLAGS, _OUTPUT_MODE))
+        actions.append((os.POSIX_SPAWN_OPEN, 2, stderr, flags, _OUTPUT_MODE))
     if cwd is None:
         return _spawn_found(argv, env, actions)
     home = _start_directory()
@@ -154,6 +161,10 @@ def explain_failure(
     if stdin is not None and not os.access(stdin, os.R_OK):
         return COMMAND_NOT_FOUND, f"cannot read stdin file {stdin!r}"
     for label, path in (("stdout", stdout), ("stderr", stderr)):
+        if error.errno == errno.ELOOP and path is not None and os.path.islink(path):
+            return COMMAND_NOT_FOUND, (
+                f"{label} file {path!r} is a symbolic link, in swf's own job files: not followed"
+            )
         if path is not None and not _writable(path):
             return COMMAND_NOT_FOUND, f"cannot write {label} file {path!r}"
     command = argv[0]
@@ -168,6 +179,18 @@ def explain_failure(
     if error.errno in (errno.EACCES, errno.ENOEXEC, errno.EISDIR, errno.EPERM):
         return COMMAND_NOT_EXECUTABLE, f"{command}: cannot execute: {error.strerror}"
     return COMMAND_NOT_FOUND, f"{command}: cannot start: {error.strerror or error}"
+
+
+def write_reason(path: str, text: str, truncate: bool = False) -> None:
+    """Write swf's own line about a job to its output file, never through a symlink at
+    ``path`` (a job may have planted one in swf's job files to reach the engine's own:
+    then OSError, and the caller logs the reason instead)."""
+    flags = _REASON_FLAGS | (os.O_TRUNC if truncate else os.O_APPEND)
+    descriptor = os.open(path, flags, _OUTPUT_MODE)
+    try:
+        os.write(descriptor, text.encode())
+    finally:
+        os.close(descriptor)
 
 
 def _writable(path: str) -> bool:

@@ -7,7 +7,8 @@ lines per write under load. Engine to host:
 
 - ``["H", version, env, cwd]`` hello: the engine's environment and working directory,
   the base every job of this connection starts from;
-- ``["J", [[job_id, argv, env, stdout, stderr, cwd, stdin], ...]]`` submit a batch;
+- ``["J", [[job_id, argv, env, stdout, stderr, cwd, stdin, private], ...]]`` submit a
+  batch (``private``: ``LaunchRequest.private_outputs``, since version 2);
 - ``["K", job_id, ...]`` kill; ``["A", job_id, ...]`` acknowledge ends.
 
 Host to engine (and journal):
@@ -24,7 +25,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 HELLO = "H"
 WELCOME = "W"
@@ -34,8 +35,8 @@ ACKNOWLEDGED = "A"
 SPAWNED = "S"
 ENDED = "E"
 
-#: A submitted job as it travels: job_id, argv, env, stdout, stderr, cwd, stdin.
-JobSpec = tuple[int, list[str], dict[str, str], str, str | None, str | None, str | None]
+#: A submitted job as it travels: job_id, argv, env, stdout, stderr, cwd, stdin, private.
+JobSpec = tuple[int, list[str], dict[str, str], str, str | None, str | None, str | None, bool]
 
 
 def spawned_line(job_id: int, pid: int, start: float) -> str:

@@ -554,6 +554,7 @@ class MpiScheduler:
             request.stdin_file,
             cpus,
             self._job_timeout,
+            request.private_outputs,
         ]
 
     def _refuse(self, attempt: Attempt, reason: str) -> None:

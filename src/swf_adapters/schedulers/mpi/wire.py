@@ -9,9 +9,10 @@ Every message is a batch, so that the hot path never pays one MPI message per jo
   rank 0 adopts what the previous one left;
 - ``ORDERS`` (0 -> worker): ``{"jobs": [spec, ...], "kill": [job_id, ...], "ack":
   [job_id, ...], "inventory": bool, "stop": bool}``, where a spec is ``[job_id, argv,
-  env, stdout, stderr, cwd, stdin, slots, timeout]`` (``env`` only holds the job's own
-  variables; ``timeout`` in seconds or null). Acknowledged ends are forgotten. An empty
-  order is rank 0's heartbeat;
+  env, stdout, stderr, cwd, stdin, slots, timeout, private]`` (``env`` only holds the
+  job's own variables; ``timeout`` in seconds or null; ``private``:
+  ``LaunchRequest.private_outputs``). Acknowledged ends are forgotten. An empty order is
+  rank 0's heartbeat;
 - ``REPORT`` (worker -> 0): a list of records, ``["S", job_id, pid, start]`` when a job
   started and ``["E", job_id, pid, exit_status, exit_value, term_signal, usage, start,
   end]`` when it ended (exit statuses are soma-workflow's strings). An empty report is
@@ -38,7 +39,7 @@ BYE = "B"
 JobSpec = list[Any]
 
 SPEC_ID, SPEC_ARGV, SPEC_ENV, SPEC_STDOUT, SPEC_STDERR, SPEC_CWD, SPEC_STDIN = range(7)
-SPEC_SLOTS, SPEC_TIMEOUT = 7, 8
+SPEC_SLOTS, SPEC_TIMEOUT, SPEC_PRIVATE = 7, 8, 9
 
 
 def encode(payload: Any) -> bytes:

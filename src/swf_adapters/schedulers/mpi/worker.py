@@ -28,7 +28,7 @@ from types import FrameType
 from typing import Any
 
 from swf_adapters.schedulers.local.killer import TreeKill, begin_kill, escalate, tree_gone
-from swf_adapters.schedulers.local.spawner import explain_failure, spawn
+from swf_adapters.schedulers.local.spawner import explain_failure, spawn, write_reason
 from swf_adapters.schedulers.local.wire import resource_usage
 from swf_adapters.schedulers.mpi import wire
 from swf_adapters.schedulers.mpi.channel import Backoff, Channel
@@ -294,7 +294,7 @@ class Worker:
         env = {**self._env, **extra} if extra else self._env
         job.start = time.time()
         try:
-            job.pid = spawn(argv, env, stdout, stderr, cwd, stdin)
+            job.pid = spawn(argv, env, stdout, stderr, cwd, stdin, spec[wire.SPEC_PRIVATE])
         except OSError as error:
             value, reason = explain_failure(argv, env, stdout, stderr, cwd, stdin, error)
             tell_job(stderr if stderr is not None else stdout, f"cannot start the job: {reason}")
@@ -443,8 +443,7 @@ def tell_job(path: str | None, reason: str) -> None:
     if path is None:
         return
     try:
-        with open(path, "a") as output:
-            output.write(f"swf: {reason}\n")
+        write_reason(path, f"swf: {reason}\n")
     except OSError as error:
         _log.warning("cannot write %r to %r: %s", reason, path, error)
 
