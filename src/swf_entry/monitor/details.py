@@ -74,7 +74,7 @@ def job_detail(model: WorkflowModel, job_id: int, output_params: Any) -> dict[st
     index = model.index_of.get(job_id)
     if index is None:
         return None
-    job = model.jobs[index]
+    job = model.workflow.jobs[index]
     with model.lock:
         fact = model.facts[index]
         status = model.status_of(index)
@@ -142,7 +142,7 @@ def _neighbours(model: WorkflowModel, indices: Sequence[int]) -> dict[str, Any]:
     return {
         "total": len(indices),
         "jobs": [
-            {"id": model.jobs[i].job_id, "name": model.names[i], "status": model.status_of(i)}
+            {"id": model.ids[i], "name": model.names[i], "status": model.status_of(i)}
             for i in shown
         ],
     }

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .graph_view import Layout, layout
-from .model import WorkflowModel
+from .model import WorkflowModel, load_model
 from .source import MonitorSource, WorkflowItem
 
 #: A workflow's background read starts once its page's first view (counts and a page of
@@ -148,7 +148,7 @@ class Hub:
             with self._lock:
                 if workflow_id in self._models:
                     return self._models[workflow_id]
-            model = WorkflowModel(workflow_id, self.source.workflow(workflow_id))
+            model = load_model(self.source, workflow_id)
             self._refresh(model)
             with self._lock:
                 self._models[workflow_id] = model
