@@ -219,7 +219,9 @@ class SqlAlchemyStore:
         columns: tuple[sa.ColumnElement[Any], ...] = _WORKFLOW_COLUMNS
         if with_document:
             columns = (*columns, _W.document, schema.workflow_working_directory)
-        with read_transaction(self._engine) as connection:
+        # The collector paused while the document is decoded: its 100,000 job dicts made
+        # it walk them again and again (0.55 -> 0.35 s CPU for 100,000 jobs).
+        with read_transaction(self._engine) as connection, gc_paused():
             query = sa.select(*columns).select_from(schema.workflows)
             row = connection.execute(query.where(_W.workflow_id == workflow_id)).first()
         if row is None:
