@@ -7,6 +7,7 @@ resource knows show as their client path (transfers) or a readable placeholder.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from swf_domain.command import render_command
@@ -136,7 +137,7 @@ def _span(start: float | None, end: float | None) -> float | None:
     return round(max(0.0, end - start), 3)
 
 
-def _neighbours(model: WorkflowModel, indices: list[int]) -> dict[str, Any]:
+def _neighbours(model: WorkflowModel, indices: Sequence[int]) -> dict[str, Any]:
     shown = indices[:NEIGHBOURS_LIMIT]
     return {
         "total": len(indices),

@@ -18,8 +18,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from swf_domain.gc_pause import gc_paused
-
 from .graph_view import Layout, layout
 from .model import WorkflowModel
 from .source import MonitorSource, WorkflowItem
@@ -150,9 +148,8 @@ class Hub:
             with self._lock:
                 if workflow_id in self._models:
                     return self._models[workflow_id]
-            with gc_paused():  # a 100,000-job read: the collector found nothing, for 1 s
-                model = WorkflowModel(workflow_id, self.source.workflow(workflow_id))
-                self._refresh(model)
+            model = WorkflowModel(workflow_id, self.source.workflow(workflow_id))
+            self._refresh(model)
             with self._lock:
                 self._models[workflow_id] = model
                 while len(self._models) > CACHED_MODELS:
