@@ -195,20 +195,12 @@ def _on_sqlite_begin(connection: Connection) -> None:
 
 
 @contextmanager
-def write_transaction(engine: Engine, shrink_after: bool = False) -> Iterator[Connection]:
-    """One write transaction: committed on success, rolled back on any error.
-
-    ``shrink_after``: a bulk insert filled the connection's page cache (up to its 64 MiB,
-    per pooled connection) with pages nobody reads soon; SQLite lets clean pages go on
-    request, so the engine's resident memory does not keep them after the commit.
-    """
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: committed on success, rolled back on any error."""
     with engine.connect() as connection:
         connection.execution_options(**{_WRITE_OPTION: True})
         with connection.begin():
             yield connection
-        if shrink_after and is_sqlite(engine):
-            # on the driver's connection: SQLAlchemy would open a transaction for it
-            connection.connection.dbapi_connection.execute("PRAGMA shrink_memory")  # type: ignore[union-attr]
 
 
 @contextmanager

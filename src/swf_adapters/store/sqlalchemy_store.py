@@ -148,7 +148,7 @@ class SqlAlchemyStore:
         count = len(workflow.jobs)
         # Serialized before the write lock is taken: a million-job document takes seconds.
         document = _document_json(workflow)
-        with write_transaction(self._engine, shrink_after=True) as connection:
+        with write_transaction(self._engine) as connection:
             workflow_id = _reserve_ids(connection, "workflow", 1)
             first_job_id = _reserve_ids(connection, "job", count)
             connection.execute(
