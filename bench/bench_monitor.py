@@ -80,13 +80,20 @@ def independent(n: int, name: str) -> Workflow:
 
 #: CPU seconds of each monitor process, read just before it is stopped.
 MONITOR_CPU: list[float] = []
+#: The process id of the monitor last started (its CPU is read during the page load).
+MONITOR_PID: list[int] = []
 
 
 @contextlib.contextmanager
-def monitor_process(home: Path, mode: str, niceness: int = 0) -> Iterator[str]:
-    """A monitor process for ``home``; yields its base URL (token as a query)."""
+def monitor_process(
+    home: Path, mode: str, niceness: int = 0, src: str | None = None
+) -> Iterator[str]:
+    """A monitor process for ``home``; yields its base URL (token as a query). ``src``:
+    the monitor runs that checkout's code (a same-run baseline of another commit)."""
     argv = [sys.executable, "-c", MONITOR, str(home), mode, str(niceness)]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "PYTHONPATH": src} if src else None
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    MONITOR_PID[:] = [process.pid]
     try:
         assert process.stdout is not None
         port, token = process.stdout.readline().split()
@@ -278,21 +285,21 @@ def timed(function: Any) -> float:
     return time.perf_counter() - started
 
 
-def page_load(home: Path, workflow_id: int) -> dict[str, Any]:
+def page_load(home: Path, workflow_id: int, src: str | None = None) -> dict[str, Any]:
     """Seconds to the workflow page's parts, each with a monitor just started (cold: it
-    has not read the workflow), over HTTP and in Chromium."""
+    has not read the workflow), over HTTP and in Chromium (``src``: see monitor_process)."""
     figures: dict[str, Any] = {}
-    with monitor_process(home, "poll") as base:
+    with monitor_process(home, "poll", src=src) as base:
         url, token = base.split("|")
         page = f"{url}/workflows/{workflow_id}?token={token}"
         figures["chromium_cold"] = chromium_load(page)
         figures["chromium_warm"] = chromium_load(page)
     for part in ("tree", "graph", "timeline", "all"):
-        with monitor_process(home, "poll") as base:
+        with monitor_process(home, "poll", src=src) as base:
             url, token = base.split("|")
             with httpx.Client(headers={"X-SWF-Token": token}, timeout=600) as client:
                 figures.update(http_part(client, url, workflow_id, part))
-    with monitor_process(home, "poll") as base:
+    with monitor_process(home, "poll", src=src) as base:
         url, token = base.split("|")
         with httpx.Client(headers={"X-SWF-Token": token}, timeout=600) as client:
             figures.update(http_warm(client, url, workflow_id))
@@ -302,17 +309,27 @@ def page_load(home: Path, workflow_id: int) -> dict[str, Any]:
 def http_part(client: httpx.Client, url: str, workflow_id: int, part: str) -> dict[str, float]:
     """A cold monitor: the page's first view (HTML, summary, 50 rows: the job table),
     then ``part`` (a tab: tree, graph or timeline; "all": the three, one after the other),
-    each as seconds since the page was asked for."""
+    each as seconds since the page was asked for, and the monitor process's CPU seconds
+    by then (``cpu_`` figures: what load does not inflate much; wall time on a quiet
+    machine is about that)."""
     api = f"{url}/api/workflows/{workflow_id}"
+    monitor = psutil.Process(MONITOR_PID[0])
+    cpu_before = sum(monitor.cpu_times()[:2])
     started = time.perf_counter()
+    figures: dict[str, float] = {}
+
+    def mark(name: str) -> None:
+        figures[name] = time.perf_counter() - started
+        figures[f"cpu_{name}"] = sum(monitor.cpu_times()[:2]) - cpu_before
+
     for path in (f"{url}/workflows/{workflow_id}", api, f"{api}/jobs?limit=50"):
         response = client.get(path)
         assert response.status_code == 200, (path, response.text[:200])
-    figures = {f"table_then_{part}": time.perf_counter() - started}
+    mark(f"table_then_{part}")
     for tab in ("tree", "graph", "timeline") if part == "all" else (part,):
         response = client.get(f"{api}/{tab}")
         assert response.status_code == 200, (tab, response.text[:200])
-        figures[f"{tab}_cold" if part != "all" else f"all_{tab}"] = time.perf_counter() - started
+        mark(f"{tab}_cold" if part != "all" else f"all_{tab}")
     return figures
 
 
@@ -366,9 +383,11 @@ def chromium_load(url: str) -> float | None:
         driver.quit()
 
 
-def page_only(jobs: int, slots: int, run_seconds: float) -> None:
+def page_only(jobs: int, slots: int, run_seconds: float, baseline: str | None = None) -> None:
     """The page-load figures on a workflow stopped mid-run (done, failed and not-run
-    jobs), without waiting for ``jobs`` jobs to run."""
+    jobs), without waiting for ``jobs`` jobs to run; with ``baseline`` (another
+    checkout's src/), rounds alternate between this code and that one on the same
+    workflow."""
     with daemon_site(slots) as (home, controller):
         workflow_id = controller.submit_workflow(independent(jobs, "page-load"))
         time.sleep(run_seconds)
@@ -376,8 +395,13 @@ def page_only(jobs: int, slots: int, run_seconds: float) -> None:
         controller.wait_workflow(workflow_id)
         counts = controller.link.status_summary(workflow_id)
         print(f"{jobs} jobs, stopped after {run_seconds:.0f} s: {counts}")
+        sources = [None, baseline] if baseline else [None]
         for round_number in range(3):
-            print(f"page load {round_number + 1}:", json.dumps(page_load(home, workflow_id)))
+            for src in sources:
+                figures = page_load(home, workflow_id, src)
+                label = f"baseline {src}" if src else "this code"
+                print(f"page load {round_number + 1} ({label}, load {os.getloadavg()[0]:.1f}):")
+                print(json.dumps(figures), flush=True)
         report_time(controller, workflow_id, jobs)
 
 
@@ -465,6 +489,10 @@ def main() -> None:
     )
     parser.add_argument("--run-seconds", type=float, default=20.0)
     parser.add_argument(
+        "--baseline-src",
+        help="with --page-only: also load the page with this checkout's src/ (alternating)",
+    )
+    parser.add_argument(
         "--idle", type=int, default=0, help="N windows of engine CPU, monitor open or not"
     )
     args = parser.parse_args()
@@ -472,7 +500,7 @@ def main() -> None:
         idle_cost(args.slots, args.idle, args.run_seconds)
         return
     if args.page_only:
-        page_only(args.jobs, args.slots, args.run_seconds)
+        page_only(args.jobs, args.slots, args.run_seconds, args.baseline_src)
         return
     modes = ["none", *args.modes.split(",")]
     results: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}

@@ -52,7 +52,7 @@ from .ports import (
     Workspace,
 )
 from .recovery import StoredWorkflow, load, recover
-from .running_workflow import RunningWorkflow
+from .running_workflow import RunningWorkflow, lean_copy
 from .tick import TickChanges
 from .transfer_commands import expire_standalone
 from .transfer_gate import TransferGate
@@ -231,6 +231,7 @@ class Engine:
         """Start executing a workflow the store has just persisted (``working_directory``:
         where its jobs without one run, see RunningWorkflow)."""
         ids = JobIds(job_ids)  # built here, off the engine thread
+        compiled = lean_copy(workflow, compiled)
 
         def add(tx: TickChanges) -> None:
             execution = self.execution

@@ -30,7 +30,7 @@ from .execution import STARTED_STATUSES, not_run_state, succeeded
 from .job_ids import JobIds
 from .launch import Launcher
 from .ports import JobRow, JobState, KnownJob, ParallelSpec, WorkflowRow, WorkflowStore, launch_name
-from .running_workflow import ActiveJob, RunningWorkflow
+from .running_workflow import ActiveJob, RunningWorkflow, lean_copy
 
 
 @dataclass(slots=True)
@@ -93,7 +93,7 @@ def recover(
     row, rows = stored.row, stored.jobs
     assert row.document is not None
     workflow = workflow_from_dict(row.document, source=f"workflow {row.workflow_id}")
-    compiled = compile_workflow(workflow)
+    compiled = lean_copy(workflow, compile_workflow(workflow))
     job_ids = JobIds([job_row.job_id for job_row in rows])
     states: list[NodeState] = []
     to_adopt: list[JobRow] = []

@@ -38,6 +38,13 @@ class ActiveJob:
     maybe_replay: bool = False
 
 
+def lean_copy(workflow: Workflow, compiled: CompiledWorkflow) -> CompiledWorkflow:
+    """``compiled`` as the engine keeps it while the workflow runs: packed adjacency
+    (4 bytes per edge instead of a list per job and an int object per edge), and the
+    job -> index map only when param links need it. Built off the engine thread."""
+    return compiled.compacted(keep_index=bool(workflow.param_links))
+
+
 class RunningWorkflow:
     """Engine-side state of one workflow (only the engine thread touches it)."""
 

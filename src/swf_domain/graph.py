@@ -8,11 +8,12 @@ Every walk is iterative: recursion would hit Python's limit on a long chain of j
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from itertools import compress, repeat
-from operator import itemgetter
-from typing import Any
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from itertools import accumulate, chain, compress, repeat
+from operator import itemgetter, sub
+from typing import Any, overload
 
 from .errors import WorkflowError
 from .gc_pause import gc_paused
@@ -29,9 +30,76 @@ class CompiledWorkflow:
     #: job -> index, by identity (``Job`` compares by identity).
     index: dict[Job, int]
     #: ``parents[i]``: indices of the parents of job ``i``, each once, in dependency order.
-    parents: list[list[int]]
+    parents: Sequence[Sequence[int]]
     #: ``children[i]``: indices of the children of job ``i``, each once.
-    children: list[list[int]]
+    children: Sequence[Sequence[int]]
+
+    def compacted(self, keep_index: bool) -> CompiledWorkflow:
+        """The same DAG held the way an engine keeps it for the workflow's whole run.
+
+        A list per job costs ~120 bytes plus an int object per entry (~210 bytes a job
+        for a fan-out, both directions); ``Adjacency`` costs 4 bytes per edge and 8 per
+        job. The job -> index map (~85 bytes a job) is only kept when ``keep_index``
+        (the engine needs it for param links alone).
+        """
+        return replace(
+            self,
+            index=self.index if keep_index else {},
+            parents=Adjacency.of(self.parents),
+            children=Adjacency.of(self.children),
+        )
+
+
+class Adjacency(Sequence[Sequence[int]]):
+    """Lists of job indices packed in two flat arrays (compressed sparse rows).
+
+    Read-only: ``adjacency[i]`` is a new small array of job ``i``'s entries. Built once
+    a workflow is valid, for memory that lasts as long as the workflow runs.
+    """
+
+    __slots__ = ("_offsets", "_targets")
+
+    def __init__(self, offsets: array[int], targets: array[int]) -> None:
+        self._offsets = offsets
+        self._targets = targets
+
+    @classmethod
+    def of(cls, lists: Sequence[Sequence[int]]) -> Adjacency:
+        """``lists`` packed (an Adjacency already is); the loops run in C."""
+        if isinstance(lists, Adjacency):
+            return lists
+        offsets = array("q", accumulate(map(len, lists), initial=0))
+        return cls(offsets, array("i", chain.from_iterable(lists)))
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> Sequence[int]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Sequence[int]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(len(self)))]
+        offsets = self._offsets
+        if index < 0:
+            index += len(self)
+        return self._targets[offsets[index] : offsets[index + 1]]
+
+    def __iter__(self) -> Iterator[Sequence[int]]:
+        targets, offsets = self._targets, self._offsets
+        return map(targets.__getitem__, map(slice, offsets, offsets[1:]))
+
+    def lengths(self) -> list[int]:
+        """How many entries each job has, computed in C (no array per job)."""
+        offsets = self._offsets
+        return list(map(sub, offsets[1:], offsets))
+
+    def nbytes(self) -> int:
+        """The memory its two arrays take."""
+        return sum(part.itemsize * len(part) for part in (self._offsets, self._targets))
 
 
 #: Receives one problem found while compiling; compiling goes on with the next element.
@@ -246,7 +314,7 @@ def find_cycles(compiled: CompiledWorkflow) -> list[list[int]]:
     return cycles
 
 
-def _knots(children: list[list[int]], blocked: bytearray) -> list[list[int]]:
+def _knots(children: Sequence[Sequence[int]], blocked: bytearray) -> list[list[int]]:
     """The strongly connected components among ``blocked`` jobs that hold a cycle.
 
     Tarjan's algorithm with an explicit stack of (job, next child position) instead of
@@ -313,7 +381,7 @@ def cycle_message(jobs: list[Job], cycle: list[int]) -> str:
     return "cycle: " + " -> ".join(names)
 
 
-def _kahn(parents: list[list[int]], children: list[list[int]]) -> list[int]:
+def _kahn(parents: Sequence[Sequence[int]], children: Sequence[Sequence[int]]) -> list[int]:
     """Every job that is not on or below a cycle, parents first.
 
     First in, first out from the parentless jobs in listing order, so the order is
@@ -334,7 +402,7 @@ def _kahn(parents: list[list[int]], children: list[list[int]]) -> list[int]:
     return order
 
 
-def _cycle_outside(parents: list[list[int]], ordered: list[int]) -> list[int]:
+def _cycle_outside(parents: Sequence[Sequence[int]], ordered: list[int]) -> list[int]:
     """One cycle among the jobs not in ``ordered`` (there must be some)."""
     blocked = bytearray(b"\x01") * len(parents)
     for node in ordered:
@@ -342,7 +410,9 @@ def _cycle_outside(parents: list[list[int]], ordered: list[int]) -> list[int]:
     return _walk_back_to_cycle(parents, blocked, blocked.find(1))
 
 
-def _walk_back_to_cycle(parents: list[list[int]], blocked: bytearray, start: int) -> list[int]:
+def _walk_back_to_cycle(
+    parents: Sequence[Sequence[int]], blocked: bytearray, start: int
+) -> list[int]:
     """Follow blocked parents from ``start`` until a job repeats: that loop is a cycle.
 
     Every blocked job has a blocked parent (otherwise Kahn's algorithm would have

@@ -28,6 +28,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from enum import IntEnum
 from itertools import compress
 
+from .graph import Adjacency
+
 
 class NodeState(IntEnum):
     """Where a job stands in one execution of its workflow."""
@@ -73,7 +75,7 @@ class ReadyTracker:
         #: Jobs ABORTED while resuming from ``states`` (empty for a fresh execution).
         self.aborted: list[int] = []
         self._ready: list[int] = []
-        self._missing = [len(its_parents) for its_parents in parents]
+        self._missing = _lengths(parents)
         if states is None:
             self._state = bytearray(len(parents))
         else:
@@ -258,6 +260,13 @@ class ReadyTracker:
         ready.sort()
         self._counts[_PENDING] -= len(released)
         self._counts[_READY] += len(released)
+
+
+def _lengths(lists: Sequence[Sequence[int]]) -> list[int]:
+    """How many entries each list has; an ``Adjacency`` knows without a slice per job."""
+    if isinstance(lists, Adjacency):
+        return lists.lengths()
+    return list(map(len, lists))
 
 
 def _state_bytes(states: Sequence[NodeState], size: int) -> bytearray:

@@ -163,7 +163,8 @@ class Driver:
         self.dag = dag
         self.parents = dag.parents()
         self.children = dag.children()
-        compiled = compile_workflow(dag.workflow())
+        # packed, as the engine keeps it (RunningWorkflow's lean copy)
+        compiled = compile_workflow(dag.workflow()).compacted(keep_index=False)
         self.tracker = tracker or ReadyTracker(compiled.parents, compiled.children)
         self.compiled = compiled
         self.running: list[int] = []

@@ -9,6 +9,7 @@ import pytest
 
 from swf_domain.errors import WorkflowError
 from swf_domain.graph import (
+    Adjacency,
     CompiledWorkflow,
     compile_collecting,
     compile_workflow,
@@ -211,3 +212,32 @@ def test_compiling_leaves_the_garbage_collector_as_it_found_it() -> None:
             gc.enable()
         else:
             gc.disable()
+
+
+def test_adjacency_holds_the_same_lists_packed() -> None:
+    lists = [[1, 2], [], [0], [5, 3, 4], []]
+    packed = Adjacency.of(lists)
+    assert len(packed) == len(lists)
+    assert [list(entries) for entries in packed] == lists
+    assert [list(packed[i]) for i in range(len(lists))] == lists
+    assert list(packed[-2]) == [5, 3, 4]
+    assert [list(entries) for entries in packed[1:4]] == lists[1:4]
+    assert packed.lengths() == [2, 0, 1, 3, 0]
+    assert Adjacency.of(packed) is packed
+    assert packed.nbytes() == 8 * 6 + 4 * 6
+
+
+def test_an_empty_adjacency() -> None:
+    packed = Adjacency.of([])
+    assert len(packed) == 0 and list(packed) == [] and packed.lengths() == []
+
+
+def test_compacted_keeps_the_dag_and_drops_the_index_unless_asked() -> None:
+    a, b, c = Job(["a"], name="a"), Job(["b"], name="b"), Job(["c"], name="c")
+    compiled = compile_workflow(Workflow([a, b, c], dependencies=[(a, b), (a, c), (b, c)]))
+    lean = compiled.compacted(keep_index=False)
+    assert lean.jobs is compiled.jobs and lean.index == {}
+    assert [list(p) for p in lean.parents] == compiled.parents
+    assert [list(c) for c in lean.children] == compiled.children
+    assert compiled.compacted(keep_index=True).index == compiled.index
+    assert topological_order(lean) == topological_order(compiled)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from swf_domain import serialization
 from swf_domain.model import Group, Job, Workflow
 from swf_entry.monitor.graph_view import NODES_LIMIT, graph, layout
 from swf_entry.monitor.model import JobQuery, WorkflowModel
 from swf_entry.monitor.report import _lanes, _megabytes, _seconds
+from swf_entry.monitor.shape import shape_from_document
 from swf_entry.monitor.source import JobFacts
 from swf_entry.monitor.timeline import series
 
 
 def model_of(workflow: Workflow) -> WorkflowModel:
+    """Built as the monitor builds it: the shape read from the stored document's dicts."""
     for job_id, job in enumerate(workflow.jobs, start=1):
         job.job_id = job_id
-    return WorkflowModel(7, workflow)
+    document = serialization.workflow_to_dict(workflow)
+    shape = shape_from_document(document, [job.job_id or 0 for job in workflow.jobs])
+    assert shape is not None
+    return WorkflowModel(7, shape, lambda: workflow)
 
 
 def fan(count: int, group_size: int = 10) -> WorkflowModel:

@@ -784,3 +784,17 @@ def test_a_loaded_workflow_can_be_copied_and_still_written() -> None:
     doc["serialized_jobs"]["0"]["extra"] = 1
     workflow = workflow_from_dict(doc)
     assert workflow_to_dict(copy.deepcopy(workflow)) == doc
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["plain path", "general path"])
+def test_read_jobs_own_their_strings_and_share_equal_command_words(plain: bool) -> None:
+    """A kept string inside the decoded document pinned all its memory (``_strings``)."""
+    extra = {} if plain else {"stdout_file": "/out"}
+    jobs = [Job(["prog", "-x"], name="a", **extra), Job(["prog", "-y"], name="b", **extra)]
+    decoded = json.loads(json.dumps(workflow_to_dict(Workflow(jobs))))
+    first, second = workflow_from_dict(decoded).jobs
+    raw = {entry["name"]: entry for entry in decoded["serialized_jobs"].values()}
+    assert (first.name, first.command, second.command) == ("a", ["prog", "-x"], ["prog", "-y"])
+    assert first.name is not raw["a"]["name"]
+    assert first.command[0] is not raw["a"]["command"][0]
+    assert first.command[0] is second.command[0]

@@ -9,7 +9,6 @@ midway, the busy timeout applies at the start), reads use a plain deferred ``BEG
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 import time
@@ -18,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
@@ -80,7 +78,7 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; a SQLite file gets WAL and swf's transaction handling."""
     parsed = supported_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True, **_JSON_CODECS)
+        return sa.create_engine(parsed, pool_pre_ping=True, json_serializer=_compact_json)
     database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +87,7 @@ def make_engine(url: str) -> Engine:
     engine = sa.create_engine(
         parsed,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-        **_JSON_CODECS,
+        json_serializer=_compact_json,
     )
     file = str(database or ":memory:")
     event.listen(engine, "connect", lambda dbapi, record: _on_sqlite_connect(dbapi, file))
@@ -135,28 +133,6 @@ def _corruption(context: ExceptionContext, file: str) -> None:
 def _compact_json(value: object) -> str:
     """JSON without the default ", " / ": " padding: a million-job document is 10% smaller."""
     return json.dumps(value, separators=(",", ":"))
-
-
-def _fast_json(text: str | bytes) -> Any:
-    """orjson reads a 100,000-job document (33 MB) about four times faster than ``json``,
-    and holds the interpreter that much less (a monitor's pages wait meanwhile). It is
-    stricter: it refuses NaN and reads an integer beyond 64 bits as a float, so a
-    document with either (or any run of 19+ digits) is read by ``json``, exactly as it
-    was written."""
-    data = text.encode() if isinstance(text, str) else text
-    if _LONG_DIGITS not in data.translate(_DIGITS_AS_ZERO):  # C speed: 0.1 s for 37 MB
-        with contextlib.suppress(orjson.JSONDecodeError):
-            return orjson.loads(data)
-    return json.loads(data)
-
-
-#: Every digit as "0", every other byte as a space: a run of digits shows as zeros.
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-#: A run of digits longer than a 64-bit integer's (orjson would read it as a float).
-_LONG_DIGITS = b"0" * 19
-
-#: How the store writes and reads its JSON columns.
-_JSON_CODECS: dict[str, Any] = {"json_serializer": _compact_json, "json_deserializer": _fast_json}
 
 
 def _on_sqlite_connect(dbapi_connection: Any, file: str) -> None:

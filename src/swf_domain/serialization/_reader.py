@@ -40,6 +40,7 @@ from ._fields import (
 )
 from ._paths import OPTION_KIND, PARENT_KEYS, PATH_KINDS, REFERENT_KEY, PathKind, check_pattern
 from ._plain_jobs import read_plain_job
+from ._strings import own_strings
 from ._unknown import EXTRAS_ATTRIBUTE, UnknownKeys
 from ._values import Bad, PathsById, copy_json, decode_value, describe, show
 
@@ -111,6 +112,8 @@ class Reader:
         self.doc: dict[str, Any] = doc
         self.paths: PathsById = {}
         self.jobs: dict[int, Job] = {}
+        #: Command words met so far, each one object (see ``own_strings``).
+        self.words: dict[str, str] = {}
         self.groups: dict[int, Group] = {}
         self.unknown = UnknownKeys({}, {})
 
@@ -341,7 +344,8 @@ class Reader:
                 if ident in self.jobs:
                     raise self.fail(f"job id {ident} is serialized twice")
                 try:
-                    self.jobs[ident] = self._job(ident, raw, default_class)
+                    job = self.jobs[ident] = self._job(ident, raw, default_class)
+                    own_strings(job, self.words)
                 except SerializationError as error:
                     if self.problems is None:
                         raise

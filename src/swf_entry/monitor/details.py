@@ -7,6 +7,7 @@ resource knows show as their client path (transfers) or a readable placeholder.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from swf_domain.command import render_command
@@ -73,7 +74,7 @@ def job_detail(model: WorkflowModel, job_id: int, output_params: Any) -> dict[st
     index = model.index_of.get(job_id)
     if index is None:
         return None
-    job = model.jobs[index]
+    job = model.workflow.jobs[index]
     with model.lock:
         fact = model.facts[index]
         status = model.status_of(index)
@@ -136,12 +137,12 @@ def _span(start: float | None, end: float | None) -> float | None:
     return round(max(0.0, end - start), 3)
 
 
-def _neighbours(model: WorkflowModel, indices: list[int]) -> dict[str, Any]:
+def _neighbours(model: WorkflowModel, indices: Sequence[int]) -> dict[str, Any]:
     shown = indices[:NEIGHBOURS_LIMIT]
     return {
         "total": len(indices),
         "jobs": [
-            {"id": model.jobs[i].job_id, "name": model.names[i], "status": model.status_of(i)}
+            {"id": model.ids[i], "name": model.names[i], "status": model.status_of(i)}
             for i in shown
         ],
     }

@@ -51,9 +51,9 @@ def depths(parents: Sequence[Sequence[int]], children: Sequence[Sequence[int]]) 
 
 def layout(model: WorkflowModel) -> Layout:
     depth = depths(model.parents, model.children)
-    count = len(model.jobs)
+    count = len(model.ids)
     if count <= NODES_LIMIT:
-        refs: list[int | None] = [job.job_id for job in model.jobs]
+        refs: list[int | None] = list(model.ids)
         return _collapsed(
             model, list(range(count)), list(model.names), ["job"] * count, refs, depth, "jobs"
         )
@@ -66,7 +66,7 @@ def layout(model: WorkflowModel) -> Layout:
         node_of[index] = len(labels)
         labels.append(model.names[index])
         kinds.append("job")
-        refs.append(model.jobs[index].job_id)
+        refs.append(model.ids[index])
     for group_id in root.groups:
         for index in model.group_jobs(group_id):
             node_of[index] = len(labels)
@@ -140,4 +140,4 @@ def graph(model: WorkflowModel, shape: Layout) -> dict[str, Any]:
         }
         for node in range(len(shape.labels))
     ]
-    return {"mode": shape.mode, "nodes": nodes, "edges": shape.edges, "jobs": len(model.jobs)}
+    return {"mode": shape.mode, "nodes": nodes, "edges": shape.edges, "jobs": len(model.ids)}

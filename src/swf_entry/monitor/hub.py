@@ -18,10 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from swf_domain.gc_pause import gc_paused
-
 from .graph_view import Layout, layout
-from .model import WorkflowModel
+from .model import WorkflowModel, load_model
 from .source import MonitorSource, WorkflowItem
 
 #: A workflow's background read starts once its page's first view (counts and a page of
@@ -150,9 +148,8 @@ class Hub:
             with self._lock:
                 if workflow_id in self._models:
                     return self._models[workflow_id]
-            with gc_paused():  # a 100,000-job read: the collector found nothing, for 1 s
-                model = WorkflowModel(workflow_id, self.source.workflow(workflow_id))
-                self._refresh(model)
+            model = load_model(self.source, workflow_id)
+            self._refresh(model)
             with self._lock:
                 self._models[workflow_id] = model
                 while len(self._models) > CACHED_MODELS:

@@ -12,15 +12,14 @@ import functools
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from swf_domain.graph import compile_workflow
-from swf_domain.model import Group, Job, Workflow
+from swf_domain.model import Workflow
 
-from .source import JobFacts, JobQuery, job_row
-from .timeline import job_slots
+from .shape import TreeNode, WorkflowShape
+from .source import JobFacts, JobQuery, MonitorSource, job_row
 
 #: One clock for every model's version: a model read again (evicted, then reloaded) never
 #: goes back to a version a page has already shown, so a page can drop older answers.
@@ -56,22 +55,23 @@ class GroupNode:
 class WorkflowModel:
     """A workflow's static shape plus its jobs' current facts. Thread-safe."""
 
-    def __init__(self, workflow_id: int, workflow: Workflow) -> None:
+    def __init__(
+        self, workflow_id: int, shape: WorkflowShape, read_workflow: Callable[[], Workflow]
+    ) -> None:
         self.workflow_id = workflow_id
-        self.name = workflow.name
-        self.workflow = workflow
-        self.jobs: list[Job] = list(workflow.jobs)
-        self.names = [
-            str(job.name) if job.name is not None else f"job{i}" for i, job in enumerate(self.jobs)
-        ]
-        self.index_of = {job.job_id: i for i, job in enumerate(self.jobs) if job.job_id is not None}
-        compiled = compile_workflow(workflow)
-        self.parents, self.children = compiled.parents, compiled.children
+        self.name = shape.name
+        #: Reads the full workflow, for the job page's details and the report only.
+        self._read_workflow = read_workflow
+        self.ids = shape.job_ids
+        self.names = shape.names
+        self.slots = shape.slots
+        self.index_of = {job_id: i for i, job_id in enumerate(self.ids) if job_id is not None}
+        self.parents, self.children = shape.parents, shape.children
         self.groups: list[GroupNode] = []
         #: For each job index, the node ids of the groups holding it (innermost last).
-        self.job_groups: list[tuple[int, ...]] = [()] * len(self.jobs)
-        self._build_tree(workflow)
-        self.facts: list[JobFacts | None] = [None] * len(self.jobs)
+        self.job_groups: list[tuple[int, ...]] = [()] * len(self.ids)
+        self._build_tree(shape.root)
+        self.facts: list[JobFacts | None] = [None] * len(self.ids)
         self.counts: Counter[str] = Counter()
         self.status: str | None = None
         #: First start and last end seen (kept as jobs change: no scan of every job).
@@ -84,26 +84,28 @@ class WorkflowModel:
         self.refresh_lock = threading.Lock()
 
     # -- static shape -----------------------------------------------------------------
-    def _build_tree(self, workflow: Workflow) -> None:
-        job_index = {id(job): i for i, job in enumerate(self.jobs)}
-        root = GroupNode(0, workflow.name or "workflow", None)
+    @functools.cached_property
+    def workflow(self) -> Workflow:
+        """The full workflow (jobs' commands, env, parameter links), read on first need:
+        the tree, graph, plots and job table never need it."""
+        return self._read_workflow()
+
+    def _build_tree(self, elements: list[TreeNode] | None) -> None:
+        root = GroupNode(0, self.name or "workflow", None)
         self.groups.append(root)
-        elements = workflow.root_group if workflow.root_group is not None else self.jobs
-        stack: list[tuple[GroupNode, Iterable[Job | Group], tuple[int, ...]]] = [
-            (root, elements, (0,))
-        ]
+        members: list[TreeNode] = list(range(len(self.ids))) if elements is None else elements
+        stack: list[tuple[GroupNode, list[TreeNode], tuple[int, ...]]] = [(root, members, (0,))]
         while stack:
             node, members, path = stack.pop()
             for element in members:
-                if isinstance(element, Group):
-                    child = GroupNode(len(self.groups), str(element.name), node.node_id)
+                if isinstance(element, tuple):
+                    child = GroupNode(len(self.groups), element[0], node.node_id)
                     self.groups.append(child)
                     node.groups.append(child.node_id)
-                    stack.append((child, element.elements, (*path, child.node_id)))
-                elif id(element) in job_index:
-                    index = job_index[id(element)]
-                    node.jobs.append(index)
-                    self.job_groups[index] = path
+                    stack.append((child, element[1], (*path, child.node_id)))
+                else:
+                    node.jobs.append(element)
+                    self.job_groups[element] = path
         unplaced = [i for i, path in enumerate(self.job_groups) if not path]
         root.jobs.extend(unplaced)
         for i in unplaced:
@@ -180,11 +182,6 @@ class WorkflowModel:
         for node_id in self.job_groups[index]:
             groups[node_id].counts[new] += 1
 
-    @functools.cached_property
-    def slots(self) -> list[int]:
-        """CPU slots of each job, for the plots: static, so computed once, on first use."""
-        return [job_slots(job) for job in self.jobs]
-
     def status_of(self, index: int) -> str:
         fact = self.facts[index]
         return fact.status if fact is not None else "not_submitted"
@@ -197,7 +194,7 @@ class WorkflowModel:
                 "id": self.workflow_id,
                 "name": self.name,
                 "status": self.status,
-                "total": len(self.jobs),
+                "total": len(self.ids),
                 "counts": counts,
                 "finished": counts.get("done", 0) + counts.get("failed", 0),
                 "started": self.first_started,
@@ -207,7 +204,7 @@ class WorkflowModel:
 
     def job_row(self, index: int) -> dict[str, Any]:
         fact = self.facts[index]
-        job_id = self.jobs[index].job_id or 0
+        job_id = self.ids[index] or 0
         group = self.groups[self.job_groups[index][-1]].name
         return job_row(fact or JobFacts(job_id, "not_submitted"), self.names[index], index, group)
 
@@ -229,7 +226,7 @@ class WorkflowModel:
         if query.group is not None and 0 <= query.group < len(self.groups):
             indices = self.group_jobs(query.group)
         else:
-            indices = list(range(len(self.jobs)))
+            indices = list(range(len(self.ids)))
         if query.statuses:
             wanted, status_of = query.statuses, self.status_of
             indices = [i for i in indices if status_of(i) in wanted]
@@ -282,7 +279,7 @@ class WorkflowModel:
         entry["groups"] = [self._node(child, budget) for child in node.groups]
         if listed:
             entry["jobs"] = [
-                {"id": self.jobs[i].job_id, "name": self.names[i], "status": self.status_of(i)}
+                {"id": self.ids[i], "name": self.names[i], "status": self.status_of(i)}
                 for i in node.jobs
             ]
         return entry
@@ -292,7 +289,7 @@ class WorkflowModel:
         wanted = {job_id for job_id in job_ids if job_id in self.index_of}
         for node_id in groups:
             if 0 <= node_id < len(self.groups):
-                wanted.update(self.jobs[i].job_id or 0 for i in self.group_jobs(node_id))
+                wanted.update(self.ids[i] or 0 for i in self.group_jobs(node_id))
         wanted.discard(0)
         return sorted(wanted)
 
@@ -312,3 +309,10 @@ def _duration(fact: JobFacts | None) -> float | None:
 def duration(fact: JobFacts | None) -> float | None:
     """Seconds a job ran (None until it ended)."""
     return _duration(fact)
+
+
+def load_model(source: MonitorSource, workflow_id: int) -> WorkflowModel:
+    """The workflow's model from its shape; the full workflow read only if asked."""
+    return WorkflowModel(
+        workflow_id, source.shape(workflow_id), functools.partial(source.workflow, workflow_id)
+    )

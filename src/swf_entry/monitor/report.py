@@ -23,6 +23,7 @@ from swf_app.link import EngineLink
 from .details import parse_usage
 from .graph_view import depths
 from .model import WorkflowModel, duration
+from .shape import shape_from_workflow
 from .source import JobFacts, MonitorSource
 from .timeline import series
 
@@ -39,7 +40,8 @@ HISTOGRAM_BINS = 30
 
 
 def build_model(source: MonitorSource, workflow_id: int) -> WorkflowModel:
-    model = WorkflowModel(workflow_id, source.workflow(workflow_id))
+    workflow = source.workflow(workflow_id)
+    model = WorkflowModel(workflow_id, shape_from_workflow(workflow), lambda: workflow)
     batch = source.changes(workflow_id, None)
     model.apply(batch.facts, batch.workflow_status)
     return model
@@ -147,8 +149,8 @@ def _summary(
         "id": model.workflow_id,
         "name": model.name,
         "status": model.status,
-        "total": len(model.jobs),
-        "counts": dict(Counter(model.status_of(i) for i in range(len(model.jobs)))),
+        "total": len(model.ids),
+        "counts": dict(Counter(model.status_of(i) for i in range(len(model.ids)))),
         "first": first,
         "first_start": min(started, default=None),
         "last_end": last,
@@ -261,7 +263,7 @@ def _top(model: WorkflowModel, known: list[tuple[int, Any, Any]], column: int) -
     ranked = heapq.nlargest(
         TOP, (k for k in known if k[column] is not None), key=lambda k: k[column]
     )
-    return [[model.jobs[k[0]].job_id, model.names[k[0]], k[column]] for k in ranked]
+    return [[model.ids[k[0]], model.names[k[0]], k[column]] for k in ranked]
 
 
 def _slowest(model: WorkflowModel, usage: list[tuple[float | None, float | None]]) -> list[Any]:
@@ -269,7 +271,7 @@ def _slowest(model: WorkflowModel, usage: list[tuple[float | None, float | None]
     ranked = heapq.nlargest(TOP, ((d, i) for d, i in timed if d is not None))
     return [
         {
-            "id": model.jobs[i].job_id,
+            "id": model.ids[i],
             "name": model.names[i],
             "status": model.status_of(i),
             "duration": d,
@@ -281,13 +283,13 @@ def _slowest(model: WorkflowModel, usage: list[tuple[float | None, float | None]
 
 
 def _failed(source: MonitorSource, model: WorkflowModel) -> dict[str, Any]:
-    failed = [i for i in range(len(model.jobs)) if model.status_of(i) == "failed"]
+    failed = [i for i in range(len(model.ids)) if model.status_of(i) == "failed"]
     ran = [i for i in failed if (f := model.facts[i]) and f.exit_status != "aborted_before_running"]
     shown = []
     for i in ran[:FAILED_SHOWN]:
         fact = model.facts[i]
         assert fact is not None
-        job_id = model.jobs[i].job_id or 0
+        job_id = model.ids[i] or 0
         shown.append(
             {
                 "id": job_id,
@@ -307,7 +309,7 @@ def _dag(model: WorkflowModel) -> dict[str, Any]:
     edges = sum(len(kids) for kids in model.children)
     critical = _critical_path(model)
     return {
-        "jobs": len(model.jobs),
+        "jobs": len(model.ids),
         "dependencies": edges,
         "depth": len(widths),
         "widest": max(widths.values(), default=0),
@@ -322,7 +324,7 @@ def _dag(model: WorkflowModel) -> dict[str, Any]:
 def _critical_path(model: WorkflowModel) -> dict[str, Any]:
     """The chain of dependent jobs whose run times add up the most (what bounds the
     workflow's duration however many slots it gets)."""
-    order = sorted(range(len(model.jobs)), key=depths(model.parents, model.children).__getitem__)
+    order = sorted(range(len(model.ids)), key=depths(model.parents, model.children).__getitem__)
     best = [0.0] * len(order)
     previous = [-1] * len(order)
     for node in order:

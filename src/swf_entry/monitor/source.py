@@ -7,7 +7,7 @@ and plain dicts, so a change of the link's read models touches this module only.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,8 @@ from swf_app.read_models import JobChangeBatch, JobProgress, WorkflowSummary
 from swf_domain import serialization
 from swf_domain.errors import UnknownObjectError
 from swf_domain.model import Workflow
+
+from .shape import WorkflowShape, shape_from_document, shape_from_workflow
 
 #: The changing state of one job, as the link's change feed gives it (epoch dates).
 JobFacts = JobProgress
@@ -122,15 +124,16 @@ class MonitorSource:
 
     def workflow(self, workflow_id: int) -> Workflow:
         """The submitted workflow, its jobs carrying their ids."""
-        document = dict(self.link.workflow_document(workflow_id))
-        # Taken out first: the reader would keep it as an unknown key, a deep copy of
-        # 100,000 ids (a tenth of the read).
-        job_ids = document.pop("job_ids", [])
-        workflow = serialization.workflow_from_dict(document)
-        for job, job_id in zip(workflow.jobs, job_ids, strict=False):
-            job.job_id = job_id
-        workflow.wf_id = workflow_id
-        return workflow
+        return _read_workflow(workflow_id, self.link.workflow_document(workflow_id))
+
+    def shape(self, workflow_id: int) -> WorkflowShape:
+        """What the monitor's views need of the workflow, from the document's dicts
+        (the full reader only for a document outside swf's plain form)."""
+        document = self.link.workflow_document(workflow_id)
+        shape = shape_from_document(document, list(document.get("job_ids") or []))
+        if shape is None:
+            shape = shape_from_workflow(_read_workflow(workflow_id, document))
+        return shape
 
     def changes(self, workflow_id: int, since: int | None) -> FactsBatch:
         """The jobs changed after ``since`` (None: every job), from the change feed."""
@@ -206,6 +209,18 @@ class MonitorSource:
 
     def change_expiration(self, workflow_id: int, expiration: float | None) -> bool:
         return self.link.change_workflow_expiration_date(workflow_id, expiration)
+
+
+def _read_workflow(workflow_id: int, stored: Mapping[str, Any]) -> Workflow:
+    document = dict(stored)
+    # Taken out first: the reader would keep it as an unknown key, a deep copy of
+    # 100,000 ids (a tenth of the read).
+    job_ids = document.pop("job_ids", [])
+    workflow = serialization.workflow_from_dict(document)
+    for job, job_id in zip(workflow.jobs, job_ids, strict=False):
+        job.job_id = job_id
+    workflow.wf_id = workflow_id
+    return workflow
 
 
 def _batch(batch: JobChangeBatch) -> FactsBatch:

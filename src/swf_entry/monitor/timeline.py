@@ -8,18 +8,24 @@ hundred numbers per series.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swf_domain.model import Job
 
-from .source import JobFacts
+if TYPE_CHECKING:  # source reads shapes, which use slots_of: no import cycle at run time
+    from .source import JobFacts
 
 DEFAULT_POINTS = 200
 
 
 def job_slots(job: Job) -> int:
     """CPU slots a job reserves (its parallel_job_info: nodes x cpus per node; 1 else)."""
-    info = job.parallel_job_info or {}
+    return slots_of(job.parallel_job_info)
+
+
+def slots_of(parallel_job_info: Any) -> int:
+    """CPU slots of a ``parallel_job_info`` (a Job's or a stored document's dict)."""
+    info = parallel_job_info if isinstance(parallel_job_info, dict) else {}
     try:
         nodes = int(info.get("nodes_number", 1) or 1)
         cpus = int(info.get("cpu_per_node", 1) or 1)

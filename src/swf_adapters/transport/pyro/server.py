@@ -25,6 +25,7 @@ from Pyro5 import config as pyro_config
 from Pyro5.callcontext import current_context
 from Pyro5.serializers import SerpentSerializer
 
+from swf_adapters.process.memory import release_freed_memory
 from swf_adapters.transport.pyro import wire_errors, wire_models
 from swf_adapters.transport.pyro.handshake import refuse_unless_serpent_and_small
 from swf_adapters.transport.pyro.protocol import (
@@ -122,7 +123,11 @@ class EngineObject:
         args = wire_models.unpack_arguments(operation, arguments)
         if name in MANAGEMENT:
             return wire_models.pack_result(operation, getattr(self, name)(*args))
-        return wire_models.pack_result(operation, self._invoke(operation, args))
+        result = wire_models.pack_result(operation, self._invoke(operation, args))
+        if name in wire_models.TEXT_ARGUMENTS:  # a submission: gigabytes decoded and freed
+            del args
+            release_freed_memory()
+        return result
 
     def _invoke(self, operation: Operation, args: tuple[Any, ...]) -> Any:
         if self.closing.is_set():

@@ -114,13 +114,19 @@ def pack_arguments(operation: Operation, arguments: tuple[Any, ...]) -> str:
     return f"{_TEXT_MARK}{len(text)}:{text}{wire_data.pack(rest, what)}"
 
 
+#: A document is a tree the writer has just built: the encoder's check for containers
+#: met twice (an id per container in a dict) took a third of its time. A cycle still
+#: fails, as a RecursionError, and ``wire_data.pack`` names it.
+_DOCUMENT_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def _json_text(value: dict[str, Any] | str, what: str) -> str:
     """A document as JSON text (a str already is); SerializationError naming what is not
     plain data."""
     if isinstance(value, str):
         return value
     try:
-        return json.dumps(value, separators=(",", ":"))
+        return _DOCUMENT_ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError):
         wire_data.pack(value, what)  # raises the error that names the culprit
         raise
