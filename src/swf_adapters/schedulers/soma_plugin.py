@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from swf_adapters.schedulers.local.spawner import write_reason
+from swf_adapters.process.reason import write_reason
 from swf_app.ports import (
     Capacity,
     CapacityUnit,

@@ -25,12 +25,11 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from swf_adapters.process.reason import write_reason
 from swf_app.ports import WorkspaceError
 
 from .real_paths import RealPaths
 
-#: How the engine appends a reason to a job's stderr (never through a planted symlink).
-_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 #: How long an env_builder_code may run before the workflow's jobs fail instead.
 ENV_BUILDER_TIMEOUT = 120.0
 
@@ -124,14 +123,10 @@ class LocalWorkspace:
 
     def append_text(self, path: str, text: str) -> None:
         """Never through a symlink at ``path`` (see the port)."""
-        data = (text if text.endswith("\n") else text + "\n").encode()
+        data = text if text.endswith("\n") else text + "\n"
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(path, _APPEND_FLAGS, 0o666)
-            try:
-                os.write(descriptor, data)
-            finally:
-                os.close(descriptor)
+            write_reason(path, data)
         except OSError as error:
             raise WorkspaceError(f"cannot write to {path}: {error}") from error
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swf_adapters.schedulers.local.spawner import write_reason
+from swf_adapters.process.reason import write_reason
 from swf_app.ports import (
     Capacity,
     CapacityUnit,

@@ -37,6 +37,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from swf_adapters.process.reason import write_reason
 from swf_adapters.schedulers.local import wire
 from swf_adapters.schedulers.local.journal import Journal, read_journal
 from swf_adapters.schedulers.local.killer import (
@@ -58,7 +59,6 @@ from swf_adapters.schedulers.local.spawner import (
     COMMAND_NOT_FOUND,
     explain_failure,
     spawn,
-    write_reason,
 )
 from swf_domain.status import ExitStatus
 

@@ -31,8 +31,6 @@ _OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 _OUTPUT_MODE = 0o666
 #: ``LaunchRequest.private_outputs``: a symlink planted there by a job is not followed.
 _PRIVATE_OUTPUT_FLAGS = _OUTPUT_FLAGS | os.O_NOFOLLOW
-#: swf's own lines in a job's output (why it could not start, why it was killed).
-_REASON_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 #: (command, PATH) -> (where it was found, until when to trust that); see _spawn_found.
 _resolved: dict[tuple[str, str | None], tuple[str, float]] = {}
@@ -179,18 +177,6 @@ def explain_failure(
     if error.errno in (errno.EACCES, errno.ENOEXEC, errno.EISDIR, errno.EPERM):
         return COMMAND_NOT_EXECUTABLE, f"{command}: cannot execute: {error.strerror}"
     return COMMAND_NOT_FOUND, f"{command}: cannot start: {error.strerror or error}"
-
-
-def write_reason(path: str, text: str, truncate: bool = False) -> None:
-    """Write swf's own line about a job to its output file, never through a symlink at
-    ``path`` (a job may have planted one in swf's job files to reach the engine's own:
-    then OSError, and the caller logs the reason instead)."""
-    flags = _REASON_FLAGS | (os.O_TRUNC if truncate else os.O_APPEND)
-    descriptor = os.open(path, flags, _OUTPUT_MODE)
-    try:
-        os.write(descriptor, text.encode())
-    finally:
-        os.close(descriptor)
 
 
 def _writable(path: str) -> bool:

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from swf_adapters.process.reason import write_reason
 from swf_adapters.schedulers.local.killer import TreeKill, begin_kill, escalate, tree_gone
-from swf_adapters.schedulers.local.spawner import explain_failure, spawn, write_reason
+from swf_adapters.schedulers.local.spawner import explain_failure, spawn
 from swf_adapters.schedulers.local.wire import resource_usage
 from swf_adapters.schedulers.mpi import wire
 from swf_adapters.schedulers.mpi.channel import Backoff, Channel
