@@ -323,6 +323,8 @@ class NewWorkflow:
     #: Where the client was when it submitted: its jobs without a working directory run
     #: there (and their relative paths resolve there), as in a shell.
     working_directory: str | None = None
+    #: How many file transfers the document declares (None: not said).
+    transfer_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +352,9 @@ class WorkflowRow:
     #: NewWorkflow.working_directory; only filled with the document. None for workflows
     #: stored before swf kept it (schema version < 4).
     working_directory: str | None = None
+    #: NewWorkflow.transfer_count: 0 tells a reader the document declares no file transfer
+    #: without decoding it. None: unknown (stored before schema version 6).
+    transfer_count: int | None = None
 
 
 @dataclass(slots=True)
