@@ -5,9 +5,9 @@ A job without a working directory runs where its workflow was submitted from; it
 relative files are in its working directory, as in a shell. No job file (stdin, stdout,
 stderr, params files) and no working directory may resolve into the state directory
 (store, key, socket, journal) but its jobs/ and tmp/ areas: submission refuses such a
-workflow naming the job and the path, and a path that only leads there at launch time
-(a symlink made by an earlier job) fails that job alone. Each refusal is checked to
-have left the store byte for byte as it was.
+workflow naming the job and the path, and a file swf writes for a job that only leads
+there at launch time (a symlink made by an earlier job) fails that job alone. Each
+refusal is checked to have left the store byte for byte as it was.
 """
 
 from __future__ import annotations
@@ -255,5 +255,5 @@ def test_a_jobs_directory_swapped_for_a_symlink_reaches_no_engine_file(
 
 
 def test_an_engine_file_named_like_a_default_output_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="12.out"):
+    with pytest.raises(ConfigurationError, match=r"12\.out"):
         LocalWorkspace(tmp_path / "state", engine_files=[tmp_path / "12.out"])
