@@ -374,6 +374,7 @@ class InMemoryStore:
                 job_count=count,
                 # Contiguous ids, as the SQL store gives them, say so.
                 first_job_id=first if self._id_step == 1 else None,
+                transfer_count=workflow.transfer_count,
             )
             self._workflows[workflow_id] = _StoredWorkflow(row, workflow, job_ids)
             if count:

@@ -125,7 +125,10 @@ class LaunchRequest:
     #: stdout and stderr are the Workspace's default files, in the engine's own area: the
     #: scheduler opens them without following a symlink (``O_NOFOLLOW``), so that a job
     #: cannot plant one there to make a later job write into the engine's files. The
-    #: engine checks only their directory (no system call per job on its thread).
+    #: engine checks nothing of them at launch (no system call per job on its thread):
+    #: their names (``Workspace.default_output_files``) are no engine file's name, so
+    #: even through a directory a job swapped for a symlink, such a file is never one of
+    #: the engine's.
     private_outputs: bool = False
 
 
@@ -323,6 +326,8 @@ class NewWorkflow:
     #: Where the client was when it submitted: its jobs without a working directory run
     #: there (and their relative paths resolve there), as in a shell.
     working_directory: str | None = None
+    #: How many file transfers the document declares (None: not said).
+    transfer_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +355,9 @@ class WorkflowRow:
     #: NewWorkflow.working_directory; only filled with the document. None for workflows
     #: stored before swf kept it (schema version < 4).
     working_directory: str | None = None
+    #: NewWorkflow.transfer_count: 0 tells a reader the document declares no file transfer
+    #: without decoding it. None: unknown (stored before schema version 6).
+    transfer_count: int | None = None
 
 
 @dataclass(slots=True)
@@ -511,7 +519,9 @@ class Workspace(Protocol):
     """
 
     def default_output_files(self, workflow_id: int, job_id: int) -> tuple[str, str]:
-        """(stdout, stderr) paths for a job that names none; their directory exists."""
+        """(stdout, stderr) paths for a job that names none; their directory exists.
+        No file of the engine may bear their names, wherever it is: the engine does not
+        check them at launch (``LaunchRequest.private_outputs``)."""
         ...
 
     def params_file(self, workflow_id: int, job_id: int, direction: str) -> str:

@@ -109,6 +109,7 @@ class EngineService(TransferCommands, ServesQueries):
             expiration_date = now + self._default_lifetime
         elif expiration_date is not None and not expiration_date > now:
             raise WorkflowError(_past_expiration(expiration_date, now))
+        transfer_count = _transfer_count(content)
         with gc_paused():
             workflow = workflow_from_dict(content)
             del content  # its decoded form (~1.4 KB per job) is not kept: its model is
@@ -121,6 +122,7 @@ class EngineService(TransferCommands, ServesQueries):
                 expiration_date=expiration_date,
                 submission_date=now,
                 working_directory=working_directory,
+                transfer_count=transfer_count,
             )
 
             def check() -> CompiledWorkflow:
@@ -374,6 +376,13 @@ def _new_jobs(workflow: Workflow) -> list[NewJob]:
         NewJob(index, job.name or f"job_{index}", job.priority, job.is_barrier())
         for index, job in enumerate(workflow.jobs)
     ]
+
+
+def _transfer_count(content: Any) -> int | None:
+    """How many file transfers the (already parsed) document declares; None if it does
+    not say in the usual shape (the validation that follows names what is wrong)."""
+    declared = content.get("serialized_file_transfers", {}) if isinstance(content, dict) else None
+    return len(declared) if isinstance(declared, dict | list) else None
 
 
 def _stored_and_content(document: dict[str, Any] | str) -> tuple[dict[str, Any] | str, Any]:

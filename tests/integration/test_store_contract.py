@@ -500,6 +500,7 @@ def test_version_1_database_is_migrated_on_open(url: str) -> None:
         assert [job.name for job in store.jobs_of(1)] == ["old_0", "old_1"]
         old_row = store.workflow(1, with_document=True)  # v4's column, NULL for old rows
         assert old_row is not None and old_row.working_directory is None
+        assert old_row.transfer_count is None  # v6's: unknown, the document says
         assert store.add_workflow(new_workflow(1)).job_ids[0] == 3
         old_jobs = store.job_changes(1)  # v3's change feed works on v1's rows
         assert [summary[0] for summary in old_jobs.summaries] == [1, 2]
@@ -732,6 +733,16 @@ def test_a_workflow_keeps_the_directory_it_was_submitted_from(store: SqlAlchemyS
     assert row is not None and row.working_directory == "/home/alice/project"
     row = store.workflow(older.workflow_id, with_document=True)
     assert row is not None and row.working_directory is None
+
+
+def test_a_workflow_keeps_how_many_file_transfers_it_declares(store: SqlAlchemyStore) -> None:
+    none = store.add_workflow(new_workflow(2, transfer_count=0))
+    three = store.add_workflow(new_workflow(2, transfer_count=3, working_directory="/w"))
+    unknown = store.add_workflow(new_workflow(2))
+    counts = {row.workflow_id: row.transfer_count for row in store.workflows()}
+    assert counts == {none.workflow_id: 0, three.workflow_id: 3, unknown.workflow_id: None}
+    row = store.workflow(three.workflow_id, with_document=True)
+    assert row is not None and (row.transfer_count, row.working_directory) == (3, "/w")
 
 
 def test_a_priority_of_64_bits_is_stored_on_every_backend(store: SqlAlchemyStore) -> None:

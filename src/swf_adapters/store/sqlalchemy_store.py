@@ -83,6 +83,7 @@ _WORKFLOW_COLUMNS = (
     _W.submission_date,
     _W.job_count,
     _W.first_job_id,
+    schema.workflow_transfer_count,
 )
 _JOB_COLUMNS = (
     _J.job_id,
@@ -95,8 +96,10 @@ _JOB_COLUMNS = (
 )
 
 #: A migrated column: set after the version-1 insert, in the same transaction.
-_SET_WORKING_DIRECTORY = sa.text(
-    "UPDATE swf_workflows SET working_directory = :directory WHERE workflow_id = :workflow_id"
+#: The columns added after version 1 (see ``migrations``), set after the row's INSERT.
+_SET_LATER_COLUMNS = sa.text(
+    "UPDATE swf_workflows SET working_directory = :directory, transfer_count = :transfers"
+    " WHERE workflow_id = :workflow_id"
 )
 
 
@@ -169,10 +172,14 @@ class SqlAlchemyStore:
                     "document": document,
                 },
             )
-            if workflow.working_directory is not None:
+            if workflow.working_directory is not None or workflow.transfer_count is not None:
                 connection.execute(
-                    _SET_WORKING_DIRECTORY,
-                    {"workflow_id": workflow_id, "directory": workflow.working_directory},
+                    _SET_LATER_COLUMNS,
+                    {
+                        "workflow_id": workflow_id,
+                        "directory": workflow.working_directory,
+                        "transfers": workflow.transfer_count,
+                    },
                 )
             with gc_paused():
                 if is_sqlite(self._engine):
@@ -533,6 +540,7 @@ def _raise_unknown_jobs(cursor: Any, postgresql: bool, job_ids: Sequence[int]) -
 
 def _workflow_row(row: Sequence[Any]) -> WorkflowRow:
     workflow_id, user, name, status, queue, expiration, submission, job_count, first = row[:9]
+    transfers = row[9]
     return WorkflowRow(
         workflow_id=int(workflow_id),
         user=user,
@@ -543,6 +551,7 @@ def _workflow_row(row: Sequence[Any]) -> WorkflowRow:
         submission_date=submission,
         job_count=int(job_count),
         first_job_id=int(first),
+        transfer_count=None if transfers is None else int(transfers),
     )
 
 
