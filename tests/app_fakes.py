@@ -352,7 +352,11 @@ class InMemoryStore:
 
     # -- writes -------------------------------------------------------------------------
 
-    def add_workflow(self, workflow: NewWorkflow) -> SubmittedWorkflow:
+    def add_workflow(
+        self, workflow: NewWorkflow, approve: Callable[[], None] | None = None
+    ) -> SubmittedWorkflow:
+        if approve is not None:
+            approve()  # raises: nothing stored
         with self._lock:
             workflow_id = next(self._next_workflow)
             count = len(workflow.jobs)

@@ -433,8 +433,15 @@ class WorkflowStore(Protocol):
     Readers (clients, monitors) never block the writer: every query is one statement.
     """
 
-    def add_workflow(self, workflow: NewWorkflow) -> SubmittedWorkflow:
-        """Persist a workflow and all its jobs in one transaction (bulk insert)."""
+    def add_workflow(
+        self, workflow: NewWorkflow, approve: Callable[[], None] | None = None
+    ) -> SubmittedWorkflow:
+        """Persist a workflow and all its jobs in one transaction (bulk insert).
+
+        ``approve``, when given, is called inside the transaction once every row is
+        written, just before the commit: whatever it raises rolls the transaction back
+        (nothing is stored) and propagates. The service validates a submission while
+        its rows are written (the database works outside the GIL meanwhile)."""
         ...
 
     def apply(self, jobs: Sequence[JobUpdate], workflows: Sequence[WorkflowUpdate] = ()) -> None:
