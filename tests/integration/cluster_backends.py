@@ -220,7 +220,11 @@ def _server_down(flavor: str) -> Callable[[], AbstractContextManager[None]]:
     return silence
 
 
-def _pbs(flavor: str, system_name: str, cpus_variable: str) -> ClusterBackend:
+def _pbs(
+    flavor: str, system_name: str, cpus_variable: str, sets_omp: bool = False
+) -> ClusterBackend:
+    """``sets_omp``: the server itself sets OMP_NUM_THREADS to every job's ncpus (PBS Pro
+    does), so jobs that are not OpenMP have it too."""
     return ClusterBackend(
         name=f"{flavor}-standin",
         scheduler_type="pbspro",
@@ -245,9 +249,9 @@ def _pbs(flavor: str, system_name: str, cpus_variable: str) -> ClusterBackend:
         parallel=ParallelProbe(
             show=_SHOW_PARALLEL.format(f"${cpus_variable}"),
             seen={
-                "MPI": ["2", "none", MPI_BIN],
+                "MPI": ["2", "2" if sets_omp else "none", MPI_BIN],
                 "OpenMP": ["2", "2", MPI_BIN],
-                "plain": ["1", "none"],
+                "plain": ["1", "1" if sets_omp else "none"],
             },
         ),
         per_attempt=("-v SWF_GROWN={attempt*100}", "$SWF_GROWN"),
@@ -256,7 +260,7 @@ def _pbs(flavor: str, system_name: str, cpus_variable: str) -> ClusterBackend:
     )
 
 
-PBSPRO = _pbs("pbspro", "PBS Pro", "NCPUS")
+PBSPRO = _pbs("pbspro", "PBS Pro", "NCPUS", sets_omp=True)
 TORQUE = _pbs("torque", "Torque", "PBS_NUM_PPN")
 
 #: THE list of clusters both suites run on: append a backend here (one line).
