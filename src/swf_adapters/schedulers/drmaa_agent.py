@@ -5,7 +5,9 @@ It answers the engine's requests (one JSON line each on stdin: ``hello``, ``runB
 ``adopt``, ``control``, ``stats``) and PUSHES what changes, unasked, as ``changes`` lines:
 a task started (its wrapper log appeared) or ended (``wait`` returned it, or, for an
 earlier engine's task, its end file appeared). The engine therefore never asks about a
-job: its cost per job is the one change it reads, whatever the queue holds.
+job: its cost per job is the one change it reads, whatever the queue holds. What only
+the engine's log should hear (an expected DRMAA refusal) goes as ``log`` lines; the
+agent's stderr, the user's terminal, is kept for real errors.
 
 - ``wait(JOB_IDS_SESSION_ANY)`` in one thread reaps ends (a burst in one message);
 - a watcher scans the batch directories of the followed tasks for wrapper logs (a start)
