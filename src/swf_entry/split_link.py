@@ -74,7 +74,8 @@ class SplitLink:
 
     def _heard_from_engine(self) -> None:
         if self._keep_alive is not None:
-            self._next_keep_alive = self._clock() + self._keep_alive_interval
+            with self._lock:
+                self._next_keep_alive = self._clock() + self._keep_alive_interval
 
     @property
     def queries(self) -> QueryService:
