@@ -12,9 +12,11 @@ params file). So no job file and no working directory may resolve into the engin
 state directory (its store, key, socket, journals), except the areas the Workspace makes
 for jobs. Submission refuses what it can see then (plain paths, file transfers, shared
 resource paths): ``EngineFilesError``, naming each job, field and path, before anything
-is stored. The launcher checks every rendered path again just before a job starts (a
-symlink may have appeared since; temporary paths only get their location then): such a
-job fails alone, with the reason in its stderr file.
+is stored. The launcher checks again, just before a job starts, the files swf writes
+for it that the job named (a symlink may have appeared since; temporary paths only get
+their location then): such a job fails alone, with the reason in its stderr file. Its
+working directory and stdin are not checked again (swf writes into neither), nor its
+default outputs (see ``LaunchRequest.private_outputs``).
 
 Paths are joined with ``posixpath``: they are paths on the computing resource.
 """

@@ -203,20 +203,16 @@ class Launcher:
         finally:
             self._batch_answers = None
 
-    def _refuse_engine_files(
-        self, job: Job, *fields: tuple[str, str | None], follow_last: bool = True
-    ) -> None:
-        """Raise EngineFilesError if a path the job is about to use reaches the engine's
-        files (checked again now: a symlink may have appeared since submission).
-        ``follow_last`` False: files the scheduler opens without following a symlink
-        (private outputs), so their directories alone are resolved: no ``lstat`` each."""
+    def _refuse_engine_files(self, job: Job, *fields: tuple[str, str | None]) -> None:
+        """Raise EngineFilesError if a file swf is about to write for the job reaches
+        the engine's files (checked again now: a symlink may have appeared since
+        submission). Only the files swf itself opens for writing are checked here: the
+        working directory and stdin were checked at submission, and swf neither writes
+        into the one nor opens the other but read-only."""
         answers = self._batch_answers if self._batch_answers is not None else {}
-        if not follow_last:  # never shared with followed answers: a job's own two files
-            answers = {}
         unknown = [path for _, path in fields if path is not None and path not in answers]
         if unknown:
-            found = self.workspace.refusals(unknown, follow_last)
-            answers.update(zip(unknown, found, strict=True))
+            answers.update(zip(unknown, self.workspace.refusals(unknown), strict=True))
         problems = [
             refusal_message(job, field, getattr(job, field), reached)
             for field, path in fields
@@ -255,8 +251,8 @@ class Launcher:
         try:
             directory = self.job_directory(runtime, job)
             stdout, stderr, private = self._outputs(runtime, job, job_id, directory)
-            outputs = ("stdout_file", stdout), ("stderr_file", stderr)
-            self._refuse_engine_files(job, *outputs, follow_last=not private)
+            if not private:  # private ones: see LaunchRequest.private_outputs
+                self._refuse_engine_files(job, ("stdout_file", stdout), ("stderr_file", stderr))
         except Exception as error:  # the job's own files are unusable: tell it in ours
             reason = f"swf could not start job {job.name!r}: {_describe(error)}"
             raise LaunchError(reason, self._default_stderr(runtime, job_id)) from error
@@ -264,13 +260,12 @@ class Launcher:
             params_files = self._params_files(runtime, job, job_id, directory)
             files = _Files(directory, stdout, stderr, private, *params_files)
             stdin = self._file(runtime, job, "stdin", directory)
-            self._refuse_engine_files(
-                job,
-                ("working_directory", directory),
-                ("stdin", stdin),
-                ("input_params_file", files.input_params),
-                ("output_params_file", files.output_params),
-            )
+            if files.input_params is not None or files.output_params is not None:
+                self._refuse_engine_files(
+                    job,
+                    ("input_params_file", files.input_params),
+                    ("output_params_file", files.output_params),
+                )
             return self._build(
                 runtime, job, index, job_id, _Placement(slots, queue, parallel), files, stdin
             )

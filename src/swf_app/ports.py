@@ -135,7 +135,10 @@ class LaunchRequest:
     #: stdout and stderr are the Workspace's default files, in the engine's own area: the
     #: scheduler opens them without following a symlink (``O_NOFOLLOW``), so that a job
     #: cannot plant one there to make a later job write into the engine's files. The
-    #: engine checks only their directory (no system call per job on its thread).
+    #: engine checks nothing of them at launch (no system call per job on its thread):
+    #: their names (``Workspace.default_output_files``) are no engine file's name, so
+    #: even through a directory a job swapped for a symlink, such a file is never one of
+    #: the engine's.
     private_outputs: bool = False
 
 
@@ -333,6 +336,8 @@ class NewWorkflow:
     #: Where the client was when it submitted: its jobs without a working directory run
     #: there (and their relative paths resolve there), as in a shell.
     working_directory: str | None = None
+    #: How many file transfers the document declares (None: not said).
+    transfer_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +365,9 @@ class WorkflowRow:
     #: NewWorkflow.working_directory; only filled with the document. None for workflows
     #: stored before swf kept it (schema version < 4).
     working_directory: str | None = None
+    #: NewWorkflow.transfer_count: 0 tells a reader the document declares no file transfer
+    #: without decoding it. None: unknown (stored before schema version 6).
+    transfer_count: int | None = None
 
 
 @dataclass(slots=True)
@@ -435,8 +443,15 @@ class WorkflowStore(Protocol):
     Readers (clients, monitors) never block the writer: every query is one statement.
     """
 
-    def add_workflow(self, workflow: NewWorkflow) -> SubmittedWorkflow:
-        """Persist a workflow and all its jobs in one transaction (bulk insert)."""
+    def add_workflow(
+        self, workflow: NewWorkflow, approve: Callable[[], None] | None = None
+    ) -> SubmittedWorkflow:
+        """Persist a workflow and all its jobs in one transaction (bulk insert).
+
+        ``approve``, when given, is called inside the transaction once every row is
+        written, just before the commit: whatever it raises rolls the transaction back
+        (nothing is stored) and propagates. The service validates a submission while
+        its rows are written (the database works outside the GIL meanwhile)."""
         ...
 
     def apply(self, jobs: Sequence[JobUpdate], workflows: Sequence[WorkflowUpdate] = ()) -> None:
@@ -514,7 +529,9 @@ class Workspace(Protocol):
     """
 
     def default_output_files(self, workflow_id: int, job_id: int) -> tuple[str, str]:
-        """(stdout, stderr) paths for a job that names none; their directory exists."""
+        """(stdout, stderr) paths for a job that names none; their directory exists.
+        No file of the engine may bear their names, wherever it is: the engine does not
+        check them at launch (``LaunchRequest.private_outputs``)."""
         ...
 
     def params_file(self, workflow_id: int, job_id: int, direction: str) -> str:

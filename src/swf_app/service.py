@@ -25,11 +25,14 @@ from typing import Any
 
 from swf_domain.errors import UnknownObjectError, WorkflowError
 from swf_domain.gc_pause import gc_paused
+from swf_domain.graph import CompiledWorkflow
+from swf_domain.model import Workflow
 from swf_domain.serialization import parse, workflow_from_dict
 from swf_domain.status import TERMINAL_JOB_STATUSES, WorkflowStatus
 from swf_domain.validation import validate
 
 from .engine import Engine
+from .overlap import write_while_checking
 from .ports import (
     Clock,
     JobOutputReader,
@@ -106,27 +109,31 @@ class EngineService(TransferCommands, ServesQueries):
             expiration_date = now + self._default_lifetime
         elif expiration_date is not None and not expiration_date > now:
             raise WorkflowError(_past_expiration(expiration_date, now))
+        transfer_count = _transfer_count(content)
         with gc_paused():
             workflow = workflow_from_dict(content)
             del content  # its decoded form (~1.4 KB per job) is not kept: its model is
-            compiled = validate(workflow)
-            self._engine.execution.launcher.check_files(workflow, working_directory)
-            jobs = [
-                NewJob(index, job.name or f"job_{index}", job.priority, job.is_barrier())
-                for index, job in enumerate(compiled.jobs)
-            ]
-        submitted = self._store.add_workflow(
-            NewWorkflow(
+            new = NewWorkflow(
                 user=self._user,
                 name=name if name is not None else workflow.name,
                 document=stored,
-                jobs=jobs,
+                jobs=_new_jobs(workflow),
                 queue=queue,
                 expiration_date=expiration_date,
                 submission_date=now,
                 working_directory=working_directory,
+                transfer_count=transfer_count,
             )
-        )
+
+            def check() -> CompiledWorkflow:
+                compiled = validate(workflow)
+                self._engine.execution.launcher.check_files(workflow, working_directory)
+                return compiled
+
+            # Rows written beside the checks, committed only once they pass.
+            submitted, compiled = write_while_checking(
+                lambda approve: self._store.add_workflow(new, approve), check
+            )
         workflow.wf_id = submitted.workflow_id
         self._engine.add_workflow(
             submitted.workflow_id,
@@ -360,6 +367,22 @@ def _date(epoch: float) -> str:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
     except (ValueError, OverflowError, OSError):
         return repr(epoch)
+
+
+def _new_jobs(workflow: Workflow) -> list[NewJob]:
+    """The store's rows of a just-read workflow's jobs (``workflow.jobs`` is the compiled
+    order; an invalid workflow's rows are rolled back, so nothing here is checked)."""
+    return [
+        NewJob(index, job.name or f"job_{index}", job.priority, job.is_barrier())
+        for index, job in enumerate(workflow.jobs)
+    ]
+
+
+def _transfer_count(content: Any) -> int | None:
+    """How many file transfers the (already parsed) document declares; None if it does
+    not say in the usual shape (the validation that follows names what is wrong)."""
+    declared = content.get("serialized_file_transfers", {}) if isinstance(content, dict) else None
+    return len(declared) if isinstance(declared, dict | list) else None
 
 
 def _stored_and_content(document: dict[str, Any] | str) -> tuple[dict[str, Any] | str, Any]:

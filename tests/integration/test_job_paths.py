@@ -5,9 +5,9 @@ A job without a working directory runs where its workflow was submitted from; it
 relative files are in its working directory, as in a shell. No job file (stdin, stdout,
 stderr, params files) and no working directory may resolve into the state directory
 (store, key, socket, journal) but its jobs/ and tmp/ areas: submission refuses such a
-workflow naming the job and the path, and a path that only leads there at launch time
-(a symlink made by an earlier job) fails that job alone. Each refusal is checked to
-have left the store byte for byte as it was.
+workflow naming the job and the path, and a file swf writes for a job that only leads
+there at launch time (a symlink made by an earlier job) fails that job alone. Each
+refusal is checked to have left the store byte for byte as it was.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from swf_domain.errors import EngineFilesError, JobError
+from swf_adapters.workspace.local import DEFAULT_OUTPUT_NAME, LocalWorkspace
+from swf_domain.errors import ConfigurationError, EngineFilesError, JobError
 from swf_domain.status import JobStatus
 from swf_entry.client import Job, Workflow, WorkflowController
 from tests.integration.facade_fixtures import Site, facade_guard, site, wfc
@@ -200,7 +201,7 @@ for suffix in ("out", "err"):
 def test_a_symlink_planted_at_a_default_output_fails_that_job_alone(
     site: Site, wfc: WorkflowController, project: Path
 ) -> None:
-    """Default outputs are checked by directory only (no system call per job on the
+    """Default outputs are not checked at launch (no system call per job on the
     engine's thread): the scheduler opens them without following a symlink, and swf
     writes its reason nowhere through one either."""
     store = site.home / "swf.db"
@@ -215,3 +216,44 @@ def test_a_symlink_planted_at_a_default_output_fails_that_job_alone(
     assert data.startswith(b"SQLite format 3\x00") and b"oops" not in data
     assert b"could not start" not in data and b"cannot start" not in data  # no reason there
     assert run(wfc, Job(["true"], name="still fine")) > 0
+
+
+#: Run by a job: swap its workflow's jobs directory (where its own stdout is) for a
+#: symlink to the directory given (the engine's state directory).
+SWAP_DIRECTORY = """
+import os, shutil, sys
+directory = os.path.dirname(os.readlink("/proc/self/fd/1"))
+shutil.rmtree(directory)
+os.symlink(sys.argv[1], directory)
+"""
+
+
+def test_a_jobs_directory_swapped_for_a_symlink_reaches_no_engine_file(
+    site: Site, wfc: WorkflowController, project: Path
+) -> None:
+    """Default outputs are not checked at launch: through a jobs directory that a job
+    swapped for a symlink to the state directory, the next job's stdout is a new
+    ``<id>.out`` there, never one of the engine's files (none is named so)."""
+    store = site.home / "swf.db"
+    swapper = Job([PY, "-c", SWAP_DIRECTORY, str(site.home)], name="swapper")
+    victim = Job(["echo", "oops"], name="victim")
+    workflow_id = run(wfc, swapper, victim, dependencies=[(swapper, victim)])
+    assert set(statuses(wfc, workflow_id).values()) == {JobStatus.DONE.value}
+    victim_id = max(statuses(wfc, workflow_id))
+    assert (site.home / f"{victim_id}.out").read_text() == "oops\n"
+    data = store.read_bytes()
+    assert data.startswith(b"SQLite format 3\x00") and b"oops" not in data
+    assert run(wfc, Job(["true"], name="still fine")) > 0
+    named_like_outputs = [
+        path
+        for path in site.home.rglob("*")
+        if path.parts[len(site.home.parts)] not in ("jobs", "tmp")
+        and DEFAULT_OUTPUT_NAME.fullmatch(path.name)
+        and path.name not in (f"{victim_id}.out", f"{victim_id}.err")
+    ]
+    assert named_like_outputs == []  # no engine file bears a default output's name
+
+
+def test_an_engine_file_named_like_a_default_output_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"12\.out"):
+        LocalWorkspace(tmp_path / "state", engine_files=[tmp_path / "12.out"])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,11 +28,16 @@ from typing import Any
 
 from swf_adapters.process.reason import write_reason
 from swf_app.ports import WorkspaceError
+from swf_domain.errors import ConfigurationError
 
 from .real_paths import RealPaths
 
 #: How long an env_builder_code may run before the workflow's jobs fail instead.
 ENV_BUILDER_TIMEOUT = 120.0
+
+#: The names of the default output files (``<job_id>.out``, ``.err``): no engine file may
+#: bear one (``LaunchRequest.private_outputs``: the engine does not check them at launch).
+DEFAULT_OUTPUT_NAME = re.compile(r"[0-9]+\.(out|err)")
 
 
 class LocalWorkspace:
@@ -63,7 +69,7 @@ class LocalWorkspace:
         self._open_prefixes = tuple(_below(area) for area in self._open_areas)
         self._engine_files = frozenset(
             os.path.realpath(str(file)) + suffix
-            for file in engine_files
+            for file in _named_unlike_outputs(engine_files)
             for suffix in ("", "-wal", "-shm", "-journal")
         )
 
@@ -203,6 +209,22 @@ class LocalWorkspace:
                 raise WorkspaceError(f"cannot create directory {directory}: {error}") from error
             self._made.add(directory)
         return directory
+
+
+def _named_unlike_outputs(
+    files: Iterable[str | os.PathLike[str]],
+) -> list[str | os.PathLike[str]]:
+    """The engine's files, refused (ConfigurationError) if one is named like a job's
+    default output: a job that swapped its workflow's jobs directory for a symlink to
+    that file's directory could make the next job's stdout truncate it."""
+    files = list(files)
+    for file in files:
+        if DEFAULT_OUTPUT_NAME.fullmatch(os.path.basename(os.path.realpath(str(file)))):
+            raise ConfigurationError(
+                f"the engine's file {file} is named like a job's output file "
+                "(<number>.out or .err): give it another name"
+            )
+    return files
 
 
 def _parse_env(stdout: str) -> dict[str, str]:

@@ -844,34 +844,65 @@ def _is_done(snap: display.WorkflowSnapshot) -> bool:
     return snap.status == "workflow_done"
 
 
+#: Seconds of one wait on a TTY between two refreshes of the progress display.
+LIVE_REFRESH = 0.25
+#: Seconds of one wait without a display (the wait returns the moment the workflow ends;
+#: slices only bound a call, e.g. for Ctrl-C in an embedded engine).
+QUIET_SLICE = 5.0
+
+
 def _watch(
     wfc: WorkflowController, workflow_id: int, timeout: float | None
 ) -> display.WorkflowSnapshot:
-    """Follow a workflow until it ends (or ``timeout``), live on a TTY, quiet otherwise."""
-    console = ctx().console
-    started = time.monotonic()
+    """Follow a workflow until it ends (or ``timeout``), live on a TTY, quiet otherwise.
+
+    Waiting is the engine's ``wait_workflow``, which returns as soon as the workflow ends
+    (no poll interval). Without a display nothing is read between the waits: the jobs are
+    read once, at the end (every refresh reads every job's state, seconds for a million)."""
     names = guarded(lambda: job_names(wfc, workflow_id))
+    if not ctx().console.is_terminal:
+        _wait_quietly(wfc.link, workflow_id, timeout)
+        return guarded(lambda: snapshot(wfc, workflow_id, names))
+    return _watch_live(wfc, workflow_id, timeout, names)
+
+
+def _wait_quietly(link: EngineLink, workflow_id: int, timeout: float | None) -> bool:
+    """True once the workflow ended, False after ``timeout`` seconds (None: no limit)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        step = QUIET_SLICE if left is None else min(QUIET_SLICE, left)
+        if guarded(lambda s=step: link.wait_workflow(workflow_id, s)):  # type: ignore[misc]
+            return True
+        if left is not None and left <= step:
+            return False
+
+
+def _watch_live(
+    wfc: WorkflowController,
+    workflow_id: int,
+    timeout: float | None,
+    names: dict[int | None, str],
+) -> display.WorkflowSnapshot:
+    """``_watch`` on a TTY: a progress display refreshed every LIVE_REFRESH seconds."""
+    started = time.monotonic()
     snap = guarded(lambda: snapshot(wfc, workflow_id, names))
-    live = (
-        Live(console=console, auto_refresh=False, transient=False) if console.is_terminal else None
-    )
-    if live is not None:
-        live.start()
+    live = Live(console=ctx().console, auto_refresh=False, transient=False)
+    live.start()
     try:
         while not _is_done(snap):
             elapsed = time.monotonic() - started
             if timeout is not None and elapsed >= timeout:
                 break
-            if live is not None:
-                live.update(display.progress_panel(snap, elapsed), refresh=True)
-            step = 0.25 if timeout is None else max(0.0, min(0.25, timeout - elapsed))
-            guarded(lambda s=step: wfc.wait_workflow(workflow_id, timeout=s))  # type: ignore[misc]
+            live.update(display.progress_panel(snap, elapsed), refresh=True)
+            step = (
+                LIVE_REFRESH if timeout is None else max(0.0, min(LIVE_REFRESH, timeout - elapsed))
+            )
+            guarded(lambda s=step: wfc.link.wait_workflow(workflow_id, s))  # type: ignore[misc]
             snap = guarded(lambda: snapshot(wfc, workflow_id, names))
-        if live is not None:
-            live.update(display.progress_panel(snap, time.monotonic() - started), refresh=True)
+        live.update(display.progress_panel(snap, time.monotonic() - started), refresh=True)
     finally:
-        if live is not None:
-            live.stop()
+        live.stop()
     return snap
 
 
