@@ -352,7 +352,11 @@ class InMemoryStore:
 
     # -- writes -------------------------------------------------------------------------
 
-    def add_workflow(self, workflow: NewWorkflow) -> SubmittedWorkflow:
+    def add_workflow(
+        self, workflow: NewWorkflow, approve: Callable[[], None] | None = None
+    ) -> SubmittedWorkflow:
+        if approve is not None:
+            approve()  # raises: nothing stored
         with self._lock:
             workflow_id = next(self._next_workflow)
             count = len(workflow.jobs)
@@ -370,6 +374,7 @@ class InMemoryStore:
                 job_count=count,
                 # Contiguous ids, as the SQL store gives them, say so.
                 first_job_id=first if self._id_step == 1 else None,
+                transfer_count=workflow.transfer_count,
             )
             self._workflows[workflow_id] = _StoredWorkflow(row, workflow, job_ids)
             if count:

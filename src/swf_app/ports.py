@@ -326,6 +326,8 @@ class NewWorkflow:
     #: Where the client was when it submitted: its jobs without a working directory run
     #: there (and their relative paths resolve there), as in a shell.
     working_directory: str | None = None
+    #: How many file transfers the document declares (None: not said).
+    transfer_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +355,9 @@ class WorkflowRow:
     #: NewWorkflow.working_directory; only filled with the document. None for workflows
     #: stored before swf kept it (schema version < 4).
     working_directory: str | None = None
+    #: NewWorkflow.transfer_count: 0 tells a reader the document declares no file transfer
+    #: without decoding it. None: unknown (stored before schema version 6).
+    transfer_count: int | None = None
 
 
 @dataclass(slots=True)
@@ -428,8 +433,15 @@ class WorkflowStore(Protocol):
     Readers (clients, monitors) never block the writer: every query is one statement.
     """
 
-    def add_workflow(self, workflow: NewWorkflow) -> SubmittedWorkflow:
-        """Persist a workflow and all its jobs in one transaction (bulk insert)."""
+    def add_workflow(
+        self, workflow: NewWorkflow, approve: Callable[[], None] | None = None
+    ) -> SubmittedWorkflow:
+        """Persist a workflow and all its jobs in one transaction (bulk insert).
+
+        ``approve``, when given, is called inside the transaction once every row is
+        written, just before the commit: whatever it raises rolls the transaction back
+        (nothing is stored) and propagates. The service validates a submission while
+        its rows are written (the database works outside the GIL meanwhile)."""
         ...
 
     def apply(self, jobs: Sequence[JobUpdate], workflows: Sequence[WorkflowUpdate] = ()) -> None:

@@ -107,7 +107,11 @@ class QueryService:
     ) -> None:
         self._store = store
         self.transfers = TransferQueries(
-            transfers, self.workflow_document, self._job_statuses, self.workflow_row
+            transfers,
+            self.workflow_document,
+            self._job_statuses,
+            self.workflow_row,
+            lambda workflow_id: self.workflow_row(workflow_id).transfer_count,
         )
         self.user = user if user is not None else getpass.getuser()
         self._cached_workflows = max(1, cached_workflows)

@@ -41,6 +41,9 @@ DocumentReader = Callable[[int], dict[str, Any]]
 #: (workflow id) -> (each job's status in job order, expiration date); UnknownObjectError
 #: when the workflow is gone.
 StatusReader = Callable[[int], tuple[list[str], float | None]]
+#: (workflow id) -> how many file transfers its document declares (None: unknown, read
+#: the document); UnknownObjectError when the workflow is gone.
+CountReader = Callable[[int], int | None]
 
 
 class TransferQueries:
@@ -50,10 +53,14 @@ class TransferQueries:
         document: DocumentReader,
         statuses: StatusReader,
         exists: Callable[[int], object],
+        count: CountReader | None = None,
     ) -> None:
-        """``exists(workflow_id)`` raises UnknownObjectError when the workflow is gone."""
+        """``exists(workflow_id)`` raises UnknownObjectError when the workflow is gone;
+        ``count`` says when a workflow has no transfer, so that its document (seconds
+        to decode for a million jobs) is not read to learn it."""
         self._area = area
         self._exists = exists
+        self._count = count
         self._document = document
         self._statuses = statuses
         self._roles: OrderedDict[int, tuple[bool, TransferRoles]] = OrderedDict()
@@ -147,19 +154,23 @@ class TransferQueries:
             if found is not None:
                 self._roles.move_to_end(workflow_id)
                 return found
-        document = self._document(workflow_id)
-        if not document.get("serialized_file_transfers"):
-            found = (False, TransferRoles([], [], []))  # the common case: nothing to parse
-            with self._lock:
-                self._roles[workflow_id] = found
-            return found
-        workflow = workflow_from_dict(document)
-        found = (is_staged(workflow), transfer_roles(workflow))
+        if self._count is not None and self._count(workflow_id) == 0:
+            found = _NO_TRANSFERS  # the common case, known without the document
+        else:
+            document = self._document(workflow_id)
+            if not document.get("serialized_file_transfers"):
+                found = _NO_TRANSFERS  # nothing to parse
+            else:
+                workflow = workflow_from_dict(document)
+                found = (is_staged(workflow), transfer_roles(workflow))
         with self._lock:
             self._roles[workflow_id] = found
             while len(self._roles) > _CACHED:
                 self._roles.popitem(last=False)
         return found
+
+
+_NO_TRANSFERS: tuple[bool, TransferRoles] = (False, TransferRoles([], [], []))
 
 
 def _engine_path(

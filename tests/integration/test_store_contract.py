@@ -31,6 +31,7 @@ from swf_app.ports import (
     JobPageQuery,
     JobState,
     JobUpdate,
+    NewJob,
     WorkflowStore,
     WorkflowUpdate,
 )
@@ -137,6 +138,36 @@ def test_the_stored_text_is_not_kept_after_the_insert(store: SqlAlchemyStore) ->
     for _ in range(2):  # the second insert reuses the cached statement
         store.add_workflow(replace(new_workflow(2), document=text))
     assert sys.getrefcount(text) == before
+
+
+def test_a_refused_approval_stores_nothing(store: SqlAlchemyStore) -> None:
+    """``approve`` runs inside the transaction: what it raises rolls every row back."""
+    kept = store.add_workflow(new_workflow(3))
+
+    def refuse() -> None:
+        raise WorkflowError("job 'job_1': invalid")
+
+    with pytest.raises(WorkflowError, match="invalid"):
+        store.add_workflow(new_workflow(40, name="refused"), approve=refuse)
+    assert [row.workflow_id for row in store.workflows()] == [kept.workflow_id]
+    assert store.job(kept.job_ids[-1] + 1) is None
+    approved: list[bool] = []
+    after = store.add_workflow(new_workflow(2), approve=lambda: approved.append(True))
+    assert approved == [True] and len(store.jobs_of(after.workflow_id)) == 2
+
+
+def test_job_names_round_trip_whatever_their_characters(store: SqlAlchemyStore) -> None:
+    names = ['quote " and \\ back', "é ü 漢字 🚀", "tab\tnew\nline", "", "[1, 2]"]
+    new = replace(new_workflow(len(names)), jobs=[NewJob(i, n) for i, n in enumerate(names)])
+    submitted = store.add_workflow(new)
+    assert [job.name for job in store.jobs_of(submitted.workflow_id)] == names
+
+
+def test_a_job_out_of_its_place_is_refused_naming_it(store: SqlAlchemyStore) -> None:
+    jobs = [NewJob(0, "first"), NewJob(2, "misplaced"), NewJob(1, "third")]
+    with pytest.raises(WorkflowError, match="'misplaced' is number 1"):
+        store.add_workflow(replace(new_workflow(3), jobs=jobs))
+    assert store.workflows() == []
 
 
 def test_job_ids_are_contiguous_and_never_reused(store: SqlAlchemyStore) -> None:
@@ -469,6 +500,7 @@ def test_version_1_database_is_migrated_on_open(url: str) -> None:
         assert [job.name for job in store.jobs_of(1)] == ["old_0", "old_1"]
         old_row = store.workflow(1, with_document=True)  # v4's column, NULL for old rows
         assert old_row is not None and old_row.working_directory is None
+        assert old_row.transfer_count is None  # v6's: unknown, the document says
         assert store.add_workflow(new_workflow(1)).job_ids[0] == 3
         old_jobs = store.job_changes(1)  # v3's change feed works on v1's rows
         assert [summary[0] for summary in old_jobs.summaries] == [1, 2]
@@ -701,6 +733,16 @@ def test_a_workflow_keeps_the_directory_it_was_submitted_from(store: SqlAlchemyS
     assert row is not None and row.working_directory == "/home/alice/project"
     row = store.workflow(older.workflow_id, with_document=True)
     assert row is not None and row.working_directory is None
+
+
+def test_a_workflow_keeps_how_many_file_transfers_it_declares(store: SqlAlchemyStore) -> None:
+    none = store.add_workflow(new_workflow(2, transfer_count=0))
+    three = store.add_workflow(new_workflow(2, transfer_count=3, working_directory="/w"))
+    unknown = store.add_workflow(new_workflow(2))
+    counts = {row.workflow_id: row.transfer_count for row in store.workflows()}
+    assert counts == {none.workflow_id: 0, three.workflow_id: 3, unknown.workflow_id: None}
+    row = store.workflow(three.workflow_id, with_document=True)
+    assert row is not None and (row.transfer_count, row.working_directory) == (3, "/w")
 
 
 def test_a_priority_of_64_bits_is_stored_on_every_backend(store: SqlAlchemyStore) -> None:

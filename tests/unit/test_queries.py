@@ -363,3 +363,42 @@ def test_a_listing_does_not_wait_for_a_tally_another_thread_refreshes() -> None:
             "running": 1,
             "not_submitted": 2,
         }
+
+
+# -- file transfers of a workflow, without its document ------------------------------------
+
+
+class _DocumentReadsCounted(InMemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.document_reads = 0
+
+    def workflow(self, workflow_id: int, with_document: bool = False) -> Any:
+        self.document_reads += with_document
+        return super().workflow(workflow_id, with_document)
+
+
+def test_a_workflow_without_transfers_is_answered_without_reading_its_document() -> None:
+    """A monitor's first ``workflow_elements_status`` of a million-job workflow decoded
+    its whole document (seconds) to learn it had no file transfer."""
+    from swf_domain.model import FileTransfer, Job, Workflow
+    from tests.app_fakes import EngineHarness
+
+    store = _DocumentReadsCounted()
+    with EngineHarness(store=store) as harness:
+        plain = harness.submit(Workflow([Job(["run", "a"], name="a")]))
+        output = FileTransfer(False, "/data/out.txt", name="out")
+        writer = Job(["run", "b", output], name="b", referenced_output_files=[output])
+        with_transfer = harness.submit(Workflow([writer]))
+        harness.wait(plain)
+        harness.wait(with_transfer)
+        queries = QueryService(store, USER)  # a new client: nothing cached yet
+        before = store.document_reads
+        assert queries.workflow_transfers(plain) == []
+        assert store.document_reads == before
+        assert [info.client_path for info in queries.workflow_transfers(with_transfer)] == [
+            "/data/out.txt"
+        ]
+        assert store.document_reads == before + 1
+        assert store.workflow(plain) is not None
+        assert store.workflow(plain).transfer_count == 0  # type: ignore[union-attr]

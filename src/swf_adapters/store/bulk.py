@@ -101,6 +101,37 @@ def insert_jobs(connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None
         cursor.close()
 
 
+def insert_jobs_sqlite(
+    connection: Connection,
+    jobs: Sequence[tuple[str, int, bool]],
+    workflow_id: int,
+    first_job_id: int,
+    status: str,
+) -> None:
+    """Insert a workflow's new job rows on SQLite: ``(name, priority, is_barrier)`` per job
+    in index order, ids ``first_job_id + index``.
+
+    One statement over a JSON array (``json_each``) rather than ``executemany``: the same
+    cost for SQLite, but the driver releases the GIL once for the whole insert instead of
+    once per row, so the submission's checks run on the other core meanwhile (with a GIL
+    round trip per row, the two threads took turns).
+    """
+    rows = _ROWS_ENCODER.encode(jobs)
+    cursor = _cursor(connection)
+    try:
+        cursor.execute(_SQLITE_INSERT_JOBS, (first_job_id, workflow_id, status, rows))
+    finally:
+        cursor.close()
+
+
+_ROWS_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+_SQLITE_INSERT_JOBS = (
+    "INSERT INTO swf_jobs (job_id, workflow_id, job_index, name, priority, is_barrier, status) "
+    "SELECT ? + key, ?, key, json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), ? FROM json_each(?)"
+)
+
+
 def update_job_states(cursor: Any, rows: Sequence[tuple[Any, ...]], postgresql: bool) -> bool:
     """Rewrite whole JobStates, rows in ``(change_seq, *JOB_STATE_COLUMNS, job_id)`` order
     with JSON already dumped; the last row of a job wins. False when a job id was unknown.

@@ -22,7 +22,7 @@ from swf_adapters.store.database import is_sqlite, write_transaction
 from swf_domain.errors import ConfigurationError
 
 #: The version this code reads and writes.
-LATEST_VERSION = 5
+LATEST_VERSION = 6
 
 #: Key of the PostgreSQL advisory lock taken while creating or migrating the schema.
 _PG_SCHEMA_LOCK_KEY = 0x5357_4600
@@ -68,12 +68,21 @@ def _v4_to_v5(connection: Connection) -> None:
     connection.exec_driver_sql(f"ALTER TABLE swf_jobs ADD COLUMN past_attempts {json_type}")
 
 
+def _v5_to_v6(connection: Connection) -> None:
+    """v6: each workflow keeps how many file transfers its document declares, so that a
+    client polling ``workflow_elements_status`` learns it has none without decoding the
+    whole document (seconds for a million jobs). NULL for older workflows: their
+    document is read, as before."""
+    connection.exec_driver_sql("ALTER TABLE swf_workflows ADD COLUMN transfer_count INTEGER")
+
+
 #: ``MIGRATIONS[n]`` upgrades a database from version n to n + 1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 

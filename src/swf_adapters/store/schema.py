@@ -94,6 +94,8 @@ jobs = sa.Table(
 #: Columns that migrations added after version 1, usable in statements (the tables above
 #: keep their version-1 shape: see ``migrations``).
 workflow_working_directory = sa.column("working_directory", sa.Text)
+#: v6: how many file transfers the workflow's document declares (NULL: stored before v6).
+workflow_transfer_count = sa.column("transfer_count", sa.Integer)
 #: v5: the job's attempt number (1 = first) and the exit info of its earlier attempts.
 job_attempt = sa.column("attempt", sa.Integer)
 job_past_attempts = sa.column("past_attempts", Json)
