@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from swf_domain.errors import UnknownObjectError, WorkflowError
-from swf_domain.gc_pause import gc_paused
+from swf_domain.gc_pause import freeze_survivors, gc_paused
 from swf_domain.graph import CompiledWorkflow
 from swf_domain.model import Workflow
-from swf_domain.serialization import parse, workflow_from_dict
+from swf_domain.serialization import declares_special_paths, parse, workflow_from_dict
 from swf_domain.status import TERMINAL_JOB_STATUSES, WorkflowStatus
 from swf_domain.validation import validate
 
@@ -47,6 +47,8 @@ from .queries import QueryService, ServesQueries
 from .read_models import JobChangeBatch
 from .transfer_commands import TransferCommands
 
+#: Submissions of at least this many jobs freeze their model (``freeze_kept_models``).
+FREEZE_FROM_JOBS = 20_000
 #: How long stop_workflow / stop_jobs / restart_jobs wait for kills to be confirmed.
 DEFAULT_CONTROL_TIMEOUT = 60.0
 #: A workflow submitted without an expiration date expires after this (soma-workflow's
@@ -81,6 +83,10 @@ class EngineService(TransferCommands, ServesQueries):
         self._user = self.queries.user
         self._control_timeout = control_timeout
         self._default_lifetime = default_lifetime
+        #: Set by the engine daemon (never in a user's process, whose objects it would
+        #: freeze too): the model of a big submission without reference cycles is left
+        #: out of the collector's future passes (``freeze_survivors``).
+        self.freeze_kept_models = False
 
     # -- submission ---------------------------------------------------------------------
 
@@ -110,6 +116,7 @@ class EngineService(TransferCommands, ServesQueries):
         elif expiration_date is not None and not expiration_date > now:
             raise WorkflowError(_past_expiration(expiration_date, now))
         transfer_count = _transfer_count(content)
+        acyclic = not declares_special_paths(content)
         with gc_paused():
             workflow = workflow_from_dict(content)
             del content  # its decoded form (~1.4 KB per job) is not kept: its model is
@@ -134,15 +141,17 @@ class EngineService(TransferCommands, ServesQueries):
             submitted, compiled = write_while_checking(
                 lambda approve: self._store.add_workflow(new, approve), check
             )
-        workflow.wf_id = submitted.workflow_id
-        self._engine.add_workflow(
-            submitted.workflow_id,
-            workflow,
-            compiled,
-            submitted.job_ids,
-            queue,
-            working_directory=working_directory,
-        )
+            workflow.wf_id = submitted.workflow_id
+            self._engine.add_workflow(
+                submitted.workflow_id,
+                workflow,
+                compiled,
+                submitted.job_ids,
+                queue,
+                working_directory=working_directory,
+            )
+            if self.freeze_kept_models and acyclic and len(compiled.jobs) >= FREEZE_FROM_JOBS:
+                freeze_survivors()
         return submitted.workflow_id
 
     # -- queries: ServesQueries, from the QueryService (both processes answer alike) ----

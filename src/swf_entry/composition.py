@@ -229,7 +229,9 @@ def build_engine_service(
     state_dir: Path, config_file: Path | None, resource_id: str | None
 ) -> EngineService:
     """The daemon's factory (``swf_entry.daemon --factory``): the service for ``state_dir``."""
-    return build_service(daemon_config(state_dir, config_file, resource_id))
+    service = build_service(daemon_config(state_dir, config_file, resource_id))
+    service.freeze_kept_models = True  # the daemon's own process: see EngineService
+    return service
 
 
 def daemon_config(

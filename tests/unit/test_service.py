@@ -397,3 +397,32 @@ def test_the_sweep_keeps_an_expired_workflow_until_it_ends() -> None:
         assert harness.statuses(wf_id) == ["done", "done"]
         assert harness.service.delete_expired_workflows() == [wf_id]
         assert harness.store.workflow(wf_id) is None
+
+
+def test_the_daemon_freezes_a_big_model_without_special_paths_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``freeze_kept_models`` (the daemon's setting): a submission of FREEZE_FROM_JOBS
+    jobs or more, without special paths, is left out of later collections; a smaller one,
+    one with a FileTransfer (its model holds cycles) or a user's process (the flag off)
+    is not."""
+    import swf_app.service as service_module
+    from swf_domain.model import FileTransfer
+
+    frozen: list[int] = []
+    monkeypatch.setattr(service_module, "FREEZE_FROM_JOBS", 3)
+    monkeypatch.setattr(service_module, "freeze_survivors", lambda: frozen.append(1))
+    transfer = FileTransfer(True, "/tmp/x", name="x")
+    with_paths = Workflow(
+        [Job(["run", transfer], referenced_input_files=[transfer], name=f"t{i}") for i in range(3)]
+    )
+    with EngineHarness() as harness:
+        harness.service.submit_workflow(workflow_to_dict(chain("a", "b", "c")), None, None, None)
+        assert frozen == []  # a user's process: never
+        harness.service.freeze_kept_models = True
+        harness.service.submit_workflow(workflow_to_dict(chain("a", "b")), None, None, None)
+        assert frozen == []  # too small
+        harness.service.submit_workflow(workflow_to_dict(with_paths), None, None, None)
+        assert frozen == []  # cycles: would never be freed
+        harness.service.submit_workflow(workflow_to_dict(chain("a", "b", "c")), None, None, None)
+        assert frozen == [1]

@@ -78,7 +78,7 @@ from ..errors import SerializationError
 from ..gc_pause import gc_paused
 from ..model import Workflow
 from ._classes import BARRIER_CLASS, JOB_CLASS, job_class_for, register_job_class, soma_class_name
-from ._paths import REFERENT_KEY
+from ._paths import PATH_KINDS, REFERENT_KEY
 from ._reader import Reader
 from ._values import UNDEFINED
 from ._writer import Writer
@@ -136,6 +136,18 @@ def read_collecting(doc: Any, source: str = "<document>") -> tuple[Workflow, lis
             return Reader(doc, source, problems).read(), problems
     except RecursionError:
         raise SerializationError(f"{source}: document nested too deeply") from None
+
+
+def declares_special_paths(doc: Any) -> bool:
+    """Whether a parsed document has entries in any special path table (file transfers,
+    shared resource, temporary and option paths), or is not a dict at all.
+
+    Read, each such path is its own referent (it refers to itself): a model with special
+    paths holds reference cycles, one without holds none (tested).
+    """
+    if not isinstance(doc, dict):
+        return True
+    return any(doc.get(kind.table) for kind in PATH_KINDS)
 
 
 def parse(text: str | bytes, source: str = "<string>") -> Any:
