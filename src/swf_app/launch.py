@@ -298,6 +298,8 @@ class Launcher:
     ) -> tuple[LaunchRequest, str | None]:
         resolver = self.resolver(runtime)
         env = dict(self.base_env(runtime))
+        if placement.parallel is not None:
+            env = {**placement.parallel.environment(), **env}
         if job.env:
             env.update({str(k): str(v) for k, v in job.env.items()})
         params = self.linked_params(runtime, index)

@@ -71,6 +71,16 @@ class ParallelSpec:
     def cpus(self) -> int:
         return self.nodes * self.cpus_per_node
 
+    def environment(self) -> dict[str, str]:
+        """Variables the job gets for its kind, beneath its own env (which wins).
+
+        An OpenMP job's threads default to every CPU of the machine, not to the CPUs it
+        was given: ``OMP_NUM_THREADS`` says how many it asked for, on every scheduler.
+        """
+        if self.config_name.lower() == "openmp":
+            return {"OMP_NUM_THREADS": str(self.cpus_per_node)}
+        return {}
+
     @classmethod
     def of(cls, parallel_job_info: Mapping[str, Any] | None) -> ParallelSpec | None:
         """The spec of a job (None when it asks for nothing special)."""

@@ -20,6 +20,10 @@ from typing import Any
 from swf_app.link import EngineLink, Kind, operation
 from swf_app.queries import QueryService
 
+#: Seconds without a word from the engine after which a query first pings it (which
+#: restarts a dead one): how long a client that only monitors may take to notice.
+KEEP_ALIVE_INTERVAL = 3.0
+
 
 class SplitLink:
     """An ``EngineLink``: reads from a ``QueryService``, everything else through ``commands``.
@@ -31,8 +35,12 @@ class SplitLink:
     from (the client's store connection); it is called once, on the first query.
 
     ``keep_alive`` (the engine link's ping, which restarts a dead engine) is called before
-    a query at most every ``keep_alive_interval`` seconds: a client that only monitors
-    must still bring back an engine that was killed, or its workflows would stall.
+    a query when the engine has not been heard from for ``keep_alive_interval`` seconds:
+    a client that only monitors must still bring back an engine that was killed, or its
+    workflows would stall. Any call that went through to the engine (a command, a wait)
+    counts as heard from it, so a busy client never pings, and a monitor polling ten
+    times a second pings once per interval: a dead engine is found within a few seconds,
+    about as long as an engine takes to restart.
     """
 
     def __init__(
@@ -40,7 +48,8 @@ class SplitLink:
         open_queries: Callable[[], tuple[QueryService, Callable[[], None]]],
         commands: EngineLink,
         keep_alive: Callable[[], object] | None = None,
-        keep_alive_interval: float = 0.5,
+        keep_alive_interval: float = KEEP_ALIVE_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.commands = commands
         self._open_queries = open_queries
@@ -49,18 +58,24 @@ class SplitLink:
         self._lock = threading.Lock()
         self._keep_alive = keep_alive
         self._keep_alive_interval = keep_alive_interval
+        self._clock = clock
         self._next_keep_alive = 0.0
 
     def _engine_checked(self) -> None:
         if self._keep_alive is None:
             return
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             due = now >= self._next_keep_alive
             if due:
                 self._next_keep_alive = now + self._keep_alive_interval
         if due:
             self._keep_alive()
+
+    def _heard_from_engine(self) -> None:
+        if self._keep_alive is not None:
+            with self._lock:
+                self._next_keep_alive = self._clock() + self._keep_alive_interval
 
     @property
     def queries(self) -> QueryService:
@@ -81,10 +96,20 @@ class SplitLink:
             raise AttributeError(name)
         if operation(name).kind is Kind.QUERY:
             return getattr(self.query_service(), name)
-        return getattr(self.commands, name)
+        forwarded = getattr(self.commands, name)
+        if self._keep_alive is None:
+            return forwarded
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = forwarded(*args, **kwargs)
+            self._heard_from_engine()
+            return result
+
+        return call
 
     def delete_workflow(self, workflow_id: int, force: bool = True) -> bool:
         deleted = self.commands.delete_workflow(workflow_id, force)
+        self._heard_from_engine()
         if self._queries is not None:
             self._queries.forget(workflow_id)  # free its cache now, not at the next read
         return deleted

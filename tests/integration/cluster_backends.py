@@ -104,8 +104,9 @@ class ClusterBackend:
         )
 
 
-#: A probe's command: the cluster's variables, then PARALLEL_ENV_MPI_BIN, into ``$0``.
-_SHOW_PARALLEL = 'echo "{} ${{PARALLEL_ENV_MPI_BIN:-}}" > "$0"'
+#: A probe's command: the cluster's variables, OMP_NUM_THREADS (set for OpenMP jobs
+#: only), then PARALLEL_ENV_MPI_BIN, into ``$0``.
+_SHOW_PARALLEL = 'echo "{} ${{OMP_NUM_THREADS:-none}} ${{PARALLEL_ENV_MPI_BIN:-}}" > "$0"'
 
 SLURM = ClusterBackend(
     name="slurm",
@@ -128,7 +129,11 @@ SLURM = ClusterBackend(
     parallel=ParallelProbe(
         # MPI: one task per rank; OpenMP: one task, its threads on the CPUs
         show=_SHOW_PARALLEL.format("${SLURM_NTASKS:-1} ${SLURM_CPUS_PER_TASK:-1}"),
-        seen={"MPI": ["2", "1", MPI_BIN], "OpenMP": ["1", "2", MPI_BIN], "plain": ["1", "1"]},
+        seen={
+            "MPI": ["2", "1", "none", MPI_BIN],
+            "OpenMP": ["1", "2", "2", MPI_BIN],
+            "plain": ["1", "1", "none"],
+        },
     ),
     per_attempt=("--mem={attempt*100}M", "$SLURM_MEM_PER_NODE"),
 )
@@ -159,9 +164,9 @@ SGE = ClusterBackend(
     parallel=ParallelProbe(
         show=_SHOW_PARALLEL.format("$NSLOTS ${PE:-none}"),
         seen={
-            "MPI": ["2", "smp", MPI_BIN],
-            "OpenMP": ["2", "smp", MPI_BIN],
-            "plain": ["1", "none"],
+            "MPI": ["2", "smp", "none", MPI_BIN],
+            "OpenMP": ["2", "smp", "2", MPI_BIN],
+            "plain": ["1", "none", "none"],
         },
     ),
     per_attempt=("-v SWF_GROWN={attempt*100}", "$SWF_GROWN"),
@@ -215,7 +220,11 @@ def _server_down(flavor: str) -> Callable[[], AbstractContextManager[None]]:
     return silence
 
 
-def _pbs(flavor: str, system_name: str, cpus_variable: str) -> ClusterBackend:
+def _pbs(
+    flavor: str, system_name: str, cpus_variable: str, sets_omp: bool = False
+) -> ClusterBackend:
+    """``sets_omp``: the server itself sets OMP_NUM_THREADS to every job's ncpus (PBS Pro
+    does), so jobs that are not OpenMP have it too."""
     return ClusterBackend(
         name=f"{flavor}-standin",
         scheduler_type="pbspro",
@@ -239,7 +248,11 @@ def _pbs(flavor: str, system_name: str, cpus_variable: str) -> ClusterBackend:
         ),
         parallel=ParallelProbe(
             show=_SHOW_PARALLEL.format(f"${cpus_variable}"),
-            seen={"MPI": ["2", MPI_BIN], "OpenMP": ["2", MPI_BIN], "plain": ["1"]},
+            seen={
+                "MPI": ["2", "2" if sets_omp else "none", MPI_BIN],
+                "OpenMP": ["2", "2", MPI_BIN],
+                "plain": ["1", "1" if sets_omp else "none"],
+            },
         ),
         per_attempt=("-v SWF_GROWN={attempt*100}", "$SWF_GROWN"),
         activate=_standin(flavor),
@@ -247,7 +260,7 @@ def _pbs(flavor: str, system_name: str, cpus_variable: str) -> ClusterBackend:
     )
 
 
-PBSPRO = _pbs("pbspro", "PBS Pro", "NCPUS")
+PBSPRO = _pbs("pbspro", "PBS Pro", "NCPUS", sets_omp=True)
 TORQUE = _pbs("torque", "Torque", "PBS_NUM_PPN")
 
 #: THE list of clusters both suites run on: append a backend here (one line).

@@ -186,9 +186,10 @@ class Site:
     def running_engine_pid(self, controller: WorkflowController) -> int:
         """Bring an engine up through ``controller``'s command link if none runs; its pid.
 
-        A query is not enough: the client's queries read the store and ping the engine at
-        most twice a second, so a query made less than 0.5 s after the previous one does
-        not restart an engine killed in between (by design: monitors must stay cheap).
+        A query is not enough: the client's queries read the store and ping the engine
+        only after ``KEEP_ALIVE_INTERVAL`` seconds without a word from it, so a query soon
+        after another call does not restart an engine killed in between (by design:
+        monitors must stay cheap).
         """
         from swf_entry.split_link import SplitLink
 

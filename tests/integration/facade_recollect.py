@@ -20,6 +20,7 @@ ON_ANY_RESOURCE = (
     "test_exception_in_a_job_aborts_its_descendants_only",
     "test_command_not_found_fails_that_job_only",
     "test_environment_precedence",
+    "test_an_openmp_job_gets_its_cpus_as_threads_unless_its_env_says_otherwise",
     "test_dynamic_outputs_feed_a_downstream_command",
     "test_stop_then_restart_runs_only_what_did_not_finish",
     "test_restart_after_a_fix_runs_the_failed_job_and_what_it_blocked",

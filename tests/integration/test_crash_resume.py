@@ -169,11 +169,10 @@ def _kill_engine_loop(
     kills = Kills()
     for number in range(rng.randint(5, 8)):
         time.sleep(rng.uniform(0.1, 0.8))
-        if controller.workflow_status(workflow_id) == "workflow_done":  # (re)starts it
+        if controller.workflow_status(workflow_id) == "workflow_done":
             kills.log.append("workflow done: no more kills")
             break
-        pid = site.engine_pid()
-        assert pid is not None, "no engine runs"
+        pid = site.running_engine_pid(controller)
         at_a_start = number > 0 and rng.random() < 0.3
         if at_a_start:  # the engine may not have recorded the submission yet
             started = _next_job_start(plan)
@@ -190,7 +189,7 @@ def _kill_engine_loop(
         kills.downtimes.append((down, time.time()))
         if rng.random() < 0.35:
             _kill_while_starting(site, rng, kills)
-        controller.workflow_status(workflow_id)  # the link restarts the engine
+        site.running_engine_pid(controller)  # the link restarts the engine
         site.note_host()
     return kills
 
@@ -253,7 +252,7 @@ def test_an_engine_killed_during_a_submission_stores_all_of_the_workflow_or_noth
             assert not submitter.is_alive()
         print("answers:", answers)
 
-        kept = controller.workflows()  # restarts the engine
+        kept = controller.workflows()  # read from the store
         for workflow_id in kept:
             assert len(job_rows(controller, workflow_id)) == size, workflow_id
         returned = [answer for answer in answers if isinstance(answer, int)]

@@ -455,6 +455,28 @@ ENV_BUILDER = (
 )
 
 
+def test_an_openmp_job_gets_its_cpus_as_threads_unless_its_env_says_otherwise(
+    wfc: WorkflowController, tmp_path: Path
+) -> None:
+    """OMP_NUM_THREADS is an OpenMP job's cpu_per_node on every resource (its threads
+    default to every CPU of the node otherwise); the job's or workflow's env wins. Other
+    jobs get none from swf (a cluster may set its own: see the clusters' probes)."""
+    info = {"config_name": "OpenMP", "nodes_number": 1, "cpu_per_node": 2}
+    show = 'echo "${OMP_NUM_THREADS:-none}" > "$1"'
+    given = sh("given", show, str(tmp_path / "given"), parallel_job_info=info)
+    own = sh(
+        "own", show, str(tmp_path / "own"), parallel_job_info=info, env={"OMP_NUM_THREADS": "1"}
+    )
+    mpi = sh("mpi", show, str(tmp_path / "mpi"), parallel_job_info={**info, "config_name": "MPI"})
+    plain = sh("plain", show, str(tmp_path / "plain"))
+    assert_all_done(wfc, run(wfc, Workflow([given, own, mpi, plain])))
+    seen = {name: (tmp_path / name).read_text().split() for name in ("given", "own", "mpi")}
+    assert seen["given"] == ["2"] and seen["own"] == ["1"]
+    ambient = [os.environ.get("OMP_NUM_THREADS", "none")]
+    if (tmp_path / "plain").read_text().split() == ambient:  # not PBS Pro: it sets ncpus
+        assert seen["mpi"] == ambient, "only OpenMP jobs get it from swf"
+
+
 def test_environment_precedence(
     wfc: WorkflowController, tmp_path: Path, facade_guard: ProcessGuard
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import typing
 from typing import Any
@@ -25,7 +26,7 @@ from swf_app.read_models import (
 )
 from swf_app.service import EngineService
 from swf_domain.errors import SerializationError
-from swf_entry.split_link import SplitLink
+from swf_entry.split_link import KEEP_ALIVE_INTERVAL, SplitLink
 
 JOB = JobProgress(4, "failed", "finished_regularly", 1, None, "cpu=1", 1.5, 2.5, 3.5, "77", "q")
 
@@ -174,3 +175,49 @@ def test_every_read_model_result_has_a_wire_codec() -> None:
     }
     assert missing == {}
     assert set(wire_models._RESULT_TYPE) >= set(OPERATIONS)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _pinged_split(clock: _Clock, pings: list[float]) -> SplitLink:
+    calls: list[tuple[str, str]] = []
+    local: Any = _Recorder("local", calls)
+    engine: Any = _Recorder("engine", calls)
+    return SplitLink(
+        lambda: (local, lambda: None), engine, lambda: pings.append(clock.now), clock=clock
+    )
+
+
+def test_a_monitor_polling_ten_times_a_second_pings_once_per_interval() -> None:
+    clock = _Clock()
+    pings: list[float] = []
+    split = _pinged_split(clock, pings)
+    for _ in range(600):  # one minute of polls, 0.1 s apart
+        split.workflow_elements_status()
+        clock.now += 0.1
+    interval = KEEP_ALIVE_INTERVAL
+    assert 2.0 <= interval <= 5.0, "a dead engine is noticed within a few seconds"
+    assert len(pings) == pytest.approx(60 / interval, abs=1)
+    assert all(b - a >= interval for a, b in itertools.pairwise(pings))
+
+
+def test_a_client_that_talks_to_the_engine_does_not_ping_it() -> None:
+    clock = _Clock()
+    pings: list[float] = []
+    split = _pinged_split(clock, pings)
+    split.workflow_elements_status()
+    assert len(pings) == 1  # the first query checks the engine
+    for _ in range(600):
+        split.stop_jobs()  # a command reached the engine: it is alive
+        split.workflow_elements_status()
+        clock.now += 0.1
+    assert len(pings) == 1
+    clock.now += KEEP_ALIVE_INTERVAL  # silence: the next query checks again
+    split.workflow_elements_status()
+    assert len(pings) == 2

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from swf_adapters.process import ends
 from swf_adapters.schedulers.mpi import MpiScheduler, wire
 from swf_adapters.schedulers.mpi.adapter import MAX_DEPTH
 from swf_adapters.schedulers.mpi.channel import LocalChannels
@@ -101,8 +102,8 @@ class FakeWorker:
 
     def run(self, job_id: int, value: int = 0, pid: int = 7) -> None:
         self.report(
-            wire.started(job_id, pid, 1.0),
-            wire.ended(job_id, pid, REGULAR, value, None, "cput=0", 1.0, 1.001),
+            ends.started_record(job_id, pid, 1.0),
+            ends.ended_record(job_id, pid, 1.0, (REGULAR, value, None, "cput=0", 1.001)),
         )
 
 
@@ -338,7 +339,7 @@ def test_a_new_adapter_adopts_what_the_workers_hold_and_acks_reach_them(
     assert [spec[0] for spec in then["jobs"]] == [2]  # it starts job 2 (pid 8)
     first.close()  # the engine went away before acknowledging job 1's end
 
-    ended = wire.ended(1, 7, REGULAR, 0, None, "cput=0", 1.0, 1.001)
+    ended = ends.ended_record(1, 7, 1.0, (REGULAR, 0, None, "cput=0", 1.001))
     one.hello(held=[[2, 8, 1.0, 1]], ended=[ended])
     again = Events()
     second = MpiScheduler(channels.channel(0), [1], hello_timeout=5, heartbeat=0.2)
@@ -349,7 +350,9 @@ def test_a_new_adapter_adopts_what_the_workers_hold_and_acks_reach_them(
         second.kill([2])
         orders = one.orders()
         assert [2] in [o["kill"] for o in orders]
-        one.report(wire.ended(2, 8, ExitStatus.USER_KILLED.value, None, 15, None, 1.0, 2.0))
+        one.report(
+            ends.ended_record(2, 8, 1.0, (ExitStatus.USER_KILLED.value, None, 15, None, 2.0))
+        )
         assert again.ended(count=2)[2].exit.exit_status is ExitStatus.USER_KILLED  # type: ignore[union-attr]
     finally:
         second.close()

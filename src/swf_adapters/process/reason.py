@@ -9,8 +9,10 @@ batch wrapper, a standalone script on the cluster's nodes, keeps its own few lin
 
 from __future__ import annotations
 
+import logging
 import os
 
+_log = logging.getLogger("swf.process")
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 _MODE = 0o666
 
@@ -24,3 +26,14 @@ def write_reason(path: str, text: str, truncate: bool = False) -> None:
         os.write(descriptor, text.encode())
     finally:
         os.close(descriptor)
+
+
+def tell_job(path: str | None, reason: str, truncate: bool = False) -> None:
+    """Write ``swf: <reason>`` where the job's user will look (its error output, or its
+    output when it has none); log it instead when that cannot be written."""
+    if path is None:
+        return
+    try:
+        write_reason(path, f"swf: {reason}\n", truncate)
+    except OSError as error:
+        _log.warning("cannot write %r to %r: %s", reason, path, error)

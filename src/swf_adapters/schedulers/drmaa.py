@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -41,6 +42,8 @@ from swf_adapters.schedulers.batch.system import ArrayView, QueueView, Shape, Ta
 from swf_adapters.schedulers.slurm import native_options
 from swf_app.ports import EventSink, KnownJob, LaunchRequest, ParallelSpec
 from swf_domain.errors import DRMError
+
+_log = logging.getLogger("swf.drmaa")
 
 #: Where Debian and the Grid Engine tarballs put things (tried after the environment).
 _SGE_ROOTS = ("/var/lib/gridengine", "/opt/sge", "/usr/share/gridengine")
@@ -416,6 +419,9 @@ class AgentRunner(CommandRunner):
             self.problem = message["text"]
         elif op == "fatal":
             self.fatal = message["error"]
+        elif op == "log":
+            level = logging.DEBUG if message["level"] == "debug" else logging.WARNING
+            _log.log(level, "%s", message["text"])
         else:
             with self._answered:
                 reply = (message["rc"], message.get("stdout", ""), message.get("stderr", ""))

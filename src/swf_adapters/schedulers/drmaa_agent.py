@@ -5,7 +5,9 @@ It answers the engine's requests (one JSON line each on stdin: ``hello``, ``runB
 ``adopt``, ``control``, ``stats``) and PUSHES what changes, unasked, as ``changes`` lines:
 a task started (its wrapper log appeared) or ended (``wait`` returned it, or, for an
 earlier engine's task, its end file appeared). The engine therefore never asks about a
-job: its cost per job is the one change it reads, whatever the queue holds.
+job: its cost per job is the one change it reads, whatever the queue holds. What only
+the engine's log should hear (an expected DRMAA refusal) goes as ``log`` lines; the
+agent's stderr, the user's terminal, is kept for real errors.
 
 - ``wait(JOB_IDS_SESSION_ANY)`` in one thread reaps ends (a burst in one message);
 - a watcher scans the batch directories of the followed tasks for wrapper logs (a start)
@@ -36,6 +38,9 @@ from typing import IO, Any, TypeVar
 
 from swf_adapters.schedulers.batch.jobdir import CLUSTER_ID
 
+#: DRMAA's error code for "no usage information was returned for the completed job":
+#: Grid Engine's answer to ``wait`` for a task that was deleted before it ran.
+NO_RUSAGE = 24
 #: Sets the wrapper's 0-based index from SGE_TASK_ID (1-based); the log shows the start.
 REMOTE = 'i=$((SGE_TASK_ID - 1)); SWF_TASK_INDEX=$i exec /bin/sh "$0" >>"${0%/*}/$i.log" 2>&1'
 #: Seconds between two heartbeat calls to qmaster while tasks are queued.
@@ -185,10 +190,20 @@ class Agent:
             pass
         except errors.InvalidJobException:  # none of this session's: adopted ones only
             time.sleep(0.0 if ended else 1.0)
-        except Exception as error:  # qmaster busy or gone, or an end without its usage
-            _log_stderr(f"DRMAA wait: {type(error).__name__}: {error}")  # (code 24): the
-            time.sleep(0.2)  # end files, the heartbeat and kills report those ends
+        except Exception as error:  # qmaster busy or gone, or an end without its usage:
+            self._wait_failed(error)  # the end files, the heartbeat and kills report those
+            time.sleep(0.2)
         return ended
+
+    def _wait_failed(self, error: Exception) -> None:
+        """Say why ``wait`` failed: on the user's terminal, unless it is the expected
+        end without usage of a task killed before it ran (a held or queued job deleted),
+        which goes to the engine's log at debug level."""
+        text = f"DRMAA wait: {type(error).__name__}: {error}"
+        if _no_usage(error):
+            self._emit({"op": "log", "level": "debug", "text": text})
+        else:
+            _log_stderr(text)
 
     def _heartbeat(self) -> None:
         """One status call while tasks are followed and no end came: the only way to
@@ -329,6 +344,11 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _no_usage(error: Exception) -> bool:
+    """DRMAA_ERRNO_NO_RUSAGE, which drmaa-python raises as a bare ``Exception``."""
+    return type(error) is Exception and str(error).startswith(f"code {NO_RUSAGE}:")
 
 
 def _log_stderr(text: str) -> None:

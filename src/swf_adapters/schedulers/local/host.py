@@ -37,7 +37,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from swf_adapters.process.reason import write_reason
+from swf_adapters.process import ends, wakeup
+from swf_adapters.process.ends import EndFacts
+from swf_adapters.process.reason import tell_job
 from swf_adapters.schedulers.local import wire
 from swf_adapters.schedulers.local.journal import Journal, read_journal
 from swf_adapters.schedulers.local.killer import (
@@ -60,7 +62,6 @@ from swf_adapters.schedulers.local.spawner import (
     explain_failure,
     spawn,
 )
-from swf_domain.status import ExitStatus
 
 _log = logging.getLogger("swf.jobhost")
 
@@ -77,14 +78,6 @@ _MAX_INBOX = 64 << 20
 #: and munmap per call (measured: 75 us per small message at 256 KiB, 8 us at 64 KiB).
 _RECV_SIZE = 1 << 16
 _PR_SET_CHILD_SUBREAPER = 36
-
-_REGULAR = ExitStatus.FINISHED_REGULARLY.value
-_SIGNALED = ExitStatus.FINISHED_TERM_SIG.value
-_KILLED = ExitStatus.USER_KILLED.value
-_UNDETERMINED = ExitStatus.EXIT_UNDETERMINED.value
-
-#: (exit_status, exit_value, term_signal, usage, end) of a reaped job.
-EndFacts = tuple[str, int | None, int | None, str | None, float]
 
 
 class HostJob:
@@ -159,13 +152,13 @@ class JobHost:
         now = time.time()
         for job_id, record in state.running.items():
             pid, start = int(record[2]), float(record[3])
-            job = HostJob(job_id, pid, start, wire.spawned_line(job_id, pid, start))
+            job = HostJob(job_id, pid, start, ends.started_line(job_id, pid, start))
             self._jobs[job_id] = job
             if orphan_still_running(pid, start):
                 _log.warning("job %s (pid %s) outlived its host: killing it", job_id, pid)
                 self._kills[job_id] = begin_kill(job_id, pid, now + self._kill_grace, True)
             else:
-                self._report(job, (_UNDETERMINED, None, None, None, now))
+                self._report(job, (ends.UNDETERMINED, None, None, None, now))
         self._journal = Journal(self._layout.journal)
         self._journal.rewrite(self._live_lines())
         self._pending.clear()
@@ -194,11 +187,7 @@ class JobHost:
         self._watch(listener.fileno(), self._on_accept)
 
     def _install_signals(self) -> None:
-        self._wake_r, wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(wake_w, False)
-        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        signal.signal(signal.SIGCHLD, _ignore_signal)
+        self._wake_r, _ = wakeup.wake_on_child_end()
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -457,10 +446,11 @@ class JobHost:
             pid = spawn(argv, full_env, stdout, stderr, cwd, stdin, private)
         except OSError as error:
             value, reason = explain_failure(argv, full_env, stdout, stderr, cwd, stdin, error)
-            _tell_job(stderr if stderr is not None else stdout, reason)
+            output = stderr if stderr is not None else stdout
+            tell_job(output, f"cannot start the job: {reason}", truncate=True)
             self._report_start_failure(job_id, value, start)
             return
-        line = wire.spawned_line(job_id, pid, start)
+        line = ends.started_line(job_id, pid, start)
         job = HostJob(job_id, pid, start, line)
         self._jobs[job_id] = job
         self._by_pid[pid] = job
@@ -471,9 +461,7 @@ class JobHost:
             self._write_journal()
 
     def _report_start_failure(self, job_id: int, exit_value: int, start: float) -> None:
-        end = time.time()
-        usage = wire.resource_usage(0.0, 0, end - start)
-        line = wire.ended_line(job_id, 0, _REGULAR, exit_value, None, usage, start, end)
+        line = ends.ended_line(job_id, 0, start, ends.start_failure(exit_value, start))
         self._ended[job_id] = line
         self._pending.append(line)
         self._urgent = True
@@ -486,8 +474,7 @@ class JobHost:
         output = spec[4] if len(spec) > 4 and isinstance(spec[4], str) else None
         if output is None and len(spec) > 3 and isinstance(spec[3], str):
             output = spec[3]
-        if output is not None:
-            _tell_job(output, reason)
+        tell_job(output, f"cannot start the job: {reason}", truncate=True)
         self._report_start_failure(job_id, COMMAND_NOT_FOUND, time.time())
 
     def _change_directory(self, client: Client) -> None:
@@ -502,39 +489,19 @@ class JobHost:
             self._cwd = client.cwd
 
     def _on_wakeup(self, mask: int) -> None:
-        # One read is enough: signals coalesce, and epoll reports any byte left over.
-        with contextlib.suppress(BlockingIOError, InterruptedError):
-            os.read(self._wake_r, 4096)
+        wakeup.drain(self._wake_r)
         self._reap()
 
     def _reap(self) -> None:
-        """Reap every ended child: exit status and rusage in one ``wait4`` each."""
-        by_pid = self._by_pid
-        while True:
-            try:
-                pid, status, usage = os.wait4(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            job = by_pid.pop(pid, None)
-            if job is None:
-                continue  # a job's orphan, adopted because the host is a subreaper
-            end = time.time()
-            if os.WIFSIGNALED(status):
-                exit_status, value, sig = _SIGNALED, None, os.WTERMSIG(status)
-            else:
-                exit_status, value, sig = _REGULAR, os.WEXITSTATUS(status), None
-            cpu = usage.ru_utime + usage.ru_stime
-            use = wire.resource_usage(cpu, usage.ru_maxrss, end - job.start)
+        """Reap every ended child (a job's orphans too: the host is a subreaper)."""
+        for job, facts in ends.reap_children(self._by_pid):
             if job.job_id in self._kills:
-                job.end = (_KILLED, value, sig, use, end)
+                job.end = (ends.KILLED, *facts[1:])
             else:
-                self._report(job, (exit_status, value, sig, use, end))
+                self._report(job, facts)
 
     def _report(self, job: HostJob, facts: EndFacts) -> None:
-        exit_status, value, sig, usage, end = facts
-        line = wire.ended_line(job.job_id, job.pid, exit_status, value, sig, usage, job.start, end)
+        line = ends.ended_line(job.job_id, job.pid, job.start, facts)
         del self._jobs[job.job_id]
         self._ended[job.job_id] = line
         self._pending.append(line)
@@ -564,7 +531,7 @@ class JobHost:
     def _finish_kill(self, job: HostJob, kill: TreeKill) -> None:
         del self._kills[job.job_id]
         if kill.orphan:
-            self._report(job, (_UNDETERMINED, None, None, None, time.time()))
+            self._report(job, (ends.UNDETERMINED, None, None, None, time.time()))
         else:
             assert job.end is not None
             self._report(job, job.end)
@@ -577,20 +544,8 @@ def _current_directory() -> str:
         return ""
 
 
-def _ignore_signal(signum: int, frame: FrameType | None) -> None:
-    """SIGCHLD needs a handler for ``set_wakeup_fd`` to see it; the loop does the work."""
-
-
 def _warn_bad_request(line: bytes) -> None:
     _log.warning("skipping an unreadable request line %r", line[:200])
-
-
-def _tell_job(path: str, reason: str) -> None:
-    """Write why a job could not start where its user will look: its error output."""
-    try:
-        write_reason(path, f"swf: cannot start the job: {reason}\n", truncate=True)
-    except OSError as error:
-        _log.warning("cannot write the failure reason to %r: %s (%s)", path, error, reason)
 
 
 def _become_subreaper() -> None:

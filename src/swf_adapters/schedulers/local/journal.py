@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swf_adapters.process import ends
 from swf_adapters.schedulers.local import wire
 from swf_adapters.schedulers.local.layout import write_private
 
@@ -51,7 +52,9 @@ def read_journal(path: Path) -> JournalState:
         elif tag == wire.ENDED and len(record) == 9:
             job_id = int(record[1])
             state.running.pop(job_id, None)
-            state.ended[job_id] = wire.ended_line(*record[1:])
+            state.ended[job_id] = ends.ended_line(
+                job_id, record[2], record[7], ends.end_facts(record)
+            )
         elif tag == wire.ACKNOWLEDGED:
             for job_id in record[1:]:
                 state.ended.pop(int(job_id), None)

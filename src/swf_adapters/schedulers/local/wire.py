@@ -14,8 +14,9 @@ lines per write under load. Engine to host:
 Host to engine (and journal):
 
 - ``["W", version, [held job ids]]`` welcome, the answer to hello (never journaled);
-- ``["S", job_id, pid, start]`` spawned;
-- ``["E", job_id, pid, exit_status, exit_value, term_signal, usage, start, end]`` ended;
+- ``["S", job_id, pid, start]`` spawned, ``["E", job_id, pid, exit_status, exit_value,
+  term_signal, usage, start, end]`` ended (``swf_adapters.process.ends``: the MPI
+  worker ranks tell the same records);
 - ``["A", job_id, ...]`` acknowledged (journal only: the host may forget those ends).
 """
 
@@ -25,6 +26,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from swf_adapters.process import ends
+
 PROTOCOL_VERSION = 2
 
 HELLO = "H"
@@ -32,31 +35,11 @@ WELCOME = "W"
 SUBMIT = "J"
 KILL = "K"
 ACKNOWLEDGED = "A"
-SPAWNED = "S"
-ENDED = "E"
+SPAWNED = ends.STARTED
+ENDED = ends.ENDED
 
 #: A submitted job as it travels: job_id, argv, env, stdout, stderr, cwd, stdin, private.
 JobSpec = tuple[int, list[str], dict[str, str], str, str | None, str | None, str | None, bool]
-
-
-def spawned_line(job_id: int, pid: int, start: float) -> str:
-    return f'["S",{job_id},{pid},{start!r}]\n'
-
-
-def ended_line(
-    job_id: int,
-    pid: int,
-    exit_status: str,
-    exit_value: int | None,
-    term_signal: int | None,
-    usage: str | None,
-    start: float,
-    end: float,
-) -> str:
-    value = "null" if exit_value is None else exit_value
-    sig = "null" if term_signal is None else term_signal
-    use = "null" if usage is None else f'"{usage}"'
-    return f'["E",{job_id},{pid},"{exit_status}",{value},{sig},{use},{start!r},{end!r}]\n'
 
 
 def ids_line(tag: str, job_ids: Iterable[int]) -> str:
@@ -73,16 +56,6 @@ def welcome_line(held: Iterable[int]) -> str:
 
 def submit_line(specs: Sequence[JobSpec]) -> str:
     return json.dumps([SUBMIT, specs]) + "\n"  # default arguments: json's cached encoder
-
-
-def resource_usage(cpu_seconds: float, max_rss_kb: int, wall_seconds: float) -> str:
-    """soma-workflow's ``name=value`` usage string, the same whatever the scheduler.
-
-    ``mem`` is ``ru_maxrss`` from ``wait4``. Linux counts into it the memory of the
-    process that started the job (its memory until ``exec``), so a job smaller than the
-    job host (about 20 MB) reports the host's size: a floor, exact above it.
-    """
-    return f"cput={cpu_seconds:.3f} mem={max_rss_kb}kb walltime={wall_seconds:.3f}"
 
 
 def parse_lines(chunk: bytes, on_bad_line: Callable[[bytes], None]) -> list[Any]:

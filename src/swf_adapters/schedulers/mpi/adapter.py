@@ -42,9 +42,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from swf_adapters.process.reason import tell_job
 from swf_adapters.schedulers.mpi import wire
 from swf_adapters.schedulers.mpi.channel import Backoff, Channel
-from swf_adapters.schedulers.mpi.worker import tell_job
 from swf_app.ports import (
     Capacity,
     CapacityUnit,

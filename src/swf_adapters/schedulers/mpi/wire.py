@@ -15,8 +15,8 @@ Every message is a batch, so that the hot path never pays one MPI message per jo
   rank 0's heartbeat;
 - ``REPORT`` (worker -> 0): a list of records, ``["S", job_id, pid, start]`` when a job
   started and ``["E", job_id, pid, exit_status, exit_value, term_signal, usage, start,
-  end]`` when it ended (exit statuses are soma-workflow's strings). An empty report is
-  the worker's heartbeat; ``["B"]`` alone says goodbye.
+  end]`` when it ended (``swf_adapters.process.ends``: the local job host's records).
+  An empty report is the worker's heartbeat; ``["B"]`` alone says goodbye.
 
 JSON rather than pickle: the payloads are plain data, and nothing that arrives is ever
 executed, whichever process sent it.
@@ -27,12 +27,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from swf_adapters.process import ends
+
 HELLO = 1
 ORDERS = 2
 REPORT = 3
 
-STARTED = "S"
-ENDED = "E"
+STARTED = ends.STARTED
+ENDED = ends.ENDED
 BYE = "B"
 
 #: A job as it travels to its worker (see the module docstring).
@@ -60,20 +62,3 @@ def orders(
     return encode(
         {"jobs": jobs, "kill": kill, "ack": ack or [], "inventory": inventory, "stop": stop}
     )
-
-
-def started(job_id: int, pid: int, start: float) -> list[Any]:
-    return [STARTED, job_id, pid, start]
-
-
-def ended(
-    job_id: int,
-    pid: int,
-    exit_status: str,
-    exit_value: int | None,
-    term_signal: int | None,
-    usage: str | None,
-    start: float,
-    end: float,
-) -> list[Any]:
-    return [ENDED, job_id, pid, exit_status, exit_value, term_signal, usage, start, end]

@@ -27,19 +27,16 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from swf_adapters.process.reason import write_reason
+from swf_adapters.process import ends, wakeup
+from swf_adapters.process.ends import EndFacts
+from swf_adapters.process.reason import tell_job
 from swf_adapters.schedulers.local.killer import TreeKill, begin_kill, escalate, tree_gone
 from swf_adapters.schedulers.local.spawner import explain_failure, spawn
-from swf_adapters.schedulers.local.wire import resource_usage
 from swf_adapters.schedulers.mpi import wire
 from swf_adapters.schedulers.mpi.channel import Backoff, Channel
-from swf_domain.status import ExitStatus
 
 _log = logging.getLogger("swf.mpi.worker")
 
-_REGULAR = ExitStatus.FINISHED_REGULARLY.value
-_SIGNALED = ExitStatus.FINISHED_TERM_SIG.value
-_KILLED = ExitStatus.USER_KILLED.value
 #: Variables the MPI launcher gives this rank about itself: a job that is an MPI program
 #: of its own must not believe it is a rank of the pilot.
 _LAUNCHER_PREFIXES = (
@@ -103,8 +100,8 @@ class WorkerJob:
         self.start = 0.0
         self.deadline: float | None = None
         self.timed_out = False
-        #: (exit_status, exit_value, term_signal, usage, end) once reaped during a kill.
-        self.end: tuple[str, int | None, int | None, str, float] | None = None
+        #: Its end when reaped during a kill (reported once its whole tree is gone).
+        self.end: EndFacts | None = None
 
 
 class Worker:
@@ -191,11 +188,7 @@ class Worker:
             self._drain_sends()
 
     def _install_wakeup(self) -> None:
-        self._wake_r, wake_w = os.pipe()
-        for fd in (self._wake_r, wake_w):
-            os.set_blocking(fd, False)
-        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        signal.signal(signal.SIGCHLD, _ignore_signal)
+        self._wake_r, wake_w = wakeup.wake_on_child_end()
         for signum in (signal.SIGTERM, signal.SIGINT):  # the allocation ends: end the jobs
             signal.signal(signum, self._on_terminate)
         _close_inherited_descriptors((self._wake_r, wake_w))
@@ -236,8 +229,7 @@ class Worker:
         delay = min(self._backoff.idle(), longest)
         readable, _, _ = select.select([self._wake_r], [], [], delay)
         if readable:
-            with contextlib.suppress(BlockingIOError, InterruptedError):
-                os.read(self._wake_r, 4096)
+            wakeup.drain(self._wake_r)
 
     # -- orders -----------------------------------------------------------------------
 
@@ -299,9 +291,8 @@ class Worker:
         except OSError as error:
             value, reason = explain_failure(argv, env, stdout, stderr, cwd, stdin, error)
             tell_job(stderr if stderr is not None else stdout, f"cannot start the job: {reason}")
-            end = time.time()
-            usage = resource_usage(0.0, 0, end - job.start)
-            self._record(wire.ended(job.job_id, 0, _REGULAR, value, None, usage, job.start, end))
+            facts = ends.start_failure(value, job.start)
+            self._record(ends.ended_record(job.job_id, 0, job.start, facts))
             return
         self.started += 1
         timeout = spec[wire.SPEC_TIMEOUT]
@@ -311,39 +302,23 @@ class Worker:
         self._running[job.job_id] = job
         self._by_pid[job.pid] = job
         self._busy += job.slots
-        self._record(wire.started(job.job_id, job.pid, job.start))
+        self._record(ends.started_record(job.job_id, job.pid, job.start))
 
     def _reap(self) -> None:
-        by_pid = self._by_pid
-        while by_pid:
-            try:
-                pid, status, usage = os.wait4(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            job = by_pid.pop(pid, None)
-            if job is None:
-                continue
-            end = time.time()
-            if os.WIFSIGNALED(status):
-                exit_status, value, sig = _SIGNALED, None, os.WTERMSIG(status)
+        if not self._by_pid:
+            return
+        for job, facts in ends.reap_children(self._by_pid):
+            if job.job_id not in self._kills:
+                self._ended(job, facts)
+            elif job.timed_out:
+                job.end = facts
             else:
-                exit_status, value, sig = _REGULAR, os.WEXITSTATUS(status), None
-            use = resource_usage(usage.ru_utime + usage.ru_stime, usage.ru_maxrss, end - job.start)
-            if job.job_id in self._kills:
-                if not job.timed_out:
-                    exit_status = _KILLED
-                job.end = (exit_status, value, sig, use, end)
-            else:
-                self._ended(job, exit_status, value, sig, use, end)
+                job.end = (ends.KILLED, *facts[1:])
 
-    def _ended(
-        self, job: WorkerJob, status: str, value: int | None, sig: int | None, use: str, end: float
-    ) -> None:
+    def _ended(self, job: WorkerJob, facts: EndFacts) -> None:
         del self._running[job.job_id]
         self._busy -= job.slots
-        self._record(wire.ended(job.job_id, job.pid, status, value, sig, use, job.start, end))
+        self._record(ends.ended_record(job.job_id, job.pid, job.start, facts))
 
     # -- kills and time limits --------------------------------------------------------
 
@@ -370,7 +345,9 @@ class Worker:
             if job.job_id == job_id:
                 self._queue.remove(job)
                 now = time.time()
-                self._record(wire.ended(job_id, 0, _KILLED, None, None, None, now, now))
+                self._record(
+                    ends.ended_record(job_id, 0, now, (ends.KILLED, None, None, None, now))
+                )
                 return
 
     def _check_time_limits(self) -> None:
@@ -392,13 +369,13 @@ class Worker:
             job = self._running[job_id]
             if job.end is not None and tree_gone(kill):
                 del self._kills[job_id]
-                self._ended(job, *job.end)
+                self._ended(job, job.end)
             elif now >= kill.deadline and not kill.escalated:
                 escalate(kill, now + self._kill_grace)
             elif now >= kill.deadline and job.end is not None:
                 _log.warning("job %s: part of its tree survived SIGKILL", job_id)
                 del self._kills[job_id]
-                self._ended(job, *job.end)
+                self._ended(job, job.end)
 
     # -- reports ----------------------------------------------------------------------
 
@@ -437,20 +414,6 @@ class Worker:
         deadline = time.monotonic() + timeout
         while not self._channel.flush() and time.monotonic() < deadline:
             time.sleep(0.001)
-
-
-def tell_job(path: str | None, reason: str) -> None:
-    """Append why swf ended or could not start a job to its error output."""
-    if path is None:
-        return
-    try:
-        write_reason(path, f"swf: {reason}\n")
-    except OSError as error:
-        _log.warning("cannot write %r to %r: %s", reason, path, error)
-
-
-def _ignore_signal(signum: int, frame: FrameType | None) -> None:
-    """SIGCHLD needs a handler for ``set_wakeup_fd`` to see it; the loop does the work."""
 
 
 def _close_inherited_descriptors(keep: tuple[int, ...]) -> None:
